@@ -1,0 +1,22 @@
+import { UserError } from '../errors.js';
+
+/** yargs `coerce` functions that turn a bad flag value into one clear UserError naming the flag. */
+export function wholeNumber(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): (v: unknown) => number {
+  return (v) => {
+    const n = typeof v === 'number' ? v : Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new UserError(`--${flag} must be a whole number from ${min} to ${max}, got '${String(v)}'`);
+    }
+    return n;
+  };
+}
+
+export function positiveNumber(flag: string, allowZero = false): (v: unknown) => number {
+  return (v) => {
+    const n = typeof v === 'number' ? v : Number(v);
+    if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+      throw new UserError(`--${flag} must be a number ${allowZero ? '>= 0' : '> 0'}, got '${String(v)}'`);
+    }
+    return n;
+  };
+}

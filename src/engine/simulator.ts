@@ -1,0 +1,201 @@
+import { EventQueue } from './event-queue.js';
+import { RandomStream, RandomStreams } from './random.js';
+
+/** A callback run at its scheduled time. `arg` lets hot paths reuse one handler function instead of allocating closures. */
+export type Handler<T = undefined> = (arg: T) => void;
+
+/**
+ * An opaque number naming one scheduled event, for cancel(). It encodes a slot and that slot's generation, so a handle
+ * kept after its event ran (or was cancelled) never cancels whatever later reuses the slot. Generations wrap after
+ * 2^28 reuses of one slot; holding a handle across that many reuses is the only way to alias one.
+ */
+export type EventHandle = number;
+
+export interface RunOptions {
+  /** Run events with time <= until, then set the clock to until. */
+  until?: number;
+  /** Run at most this many events (cancelled ones do not count). */
+  maxEvents?: number;
+}
+
+export class SimulationError extends Error {
+  override readonly name = 'SimulationError';
+}
+
+const SLOT_LIMIT = 2 ** 24; // at most ~16.7M events pending at once
+const GEN_LIMIT = 2 ** 28;
+
+/**
+ * The discrete-event kernel: a clock in seconds, a queue of callbacks, lazy cancellation and named random streams.
+ * It knows nothing about LLMs. Events at equal times run in the order they were scheduled.
+ */
+export class Simulator {
+  private clock = 0;
+  private seq = 0;
+  private live = 0;
+  private executed = 0;
+  private stopped = false;
+  private readonly queue: EventQueue;
+  // Slots hold each pending event's callback, argument and generation; the heap carries slot ids.
+  private readonly fns: (Handler<any> | null)[] = [];
+  private readonly args: unknown[] = [];
+  private readonly gens: number[] = [];
+  private readonly free: number[] = [];
+  private readonly streams: RandomStreams;
+
+  constructor(
+    /** The master seed every random stream derives from. */
+    readonly seed: string | number = 0,
+    initialCapacity = 1024,
+  ) {
+    this.queue = new EventQueue(initialCapacity);
+    this.streams = new RandomStreams(seed);
+  }
+
+  /** The current simulated time, in seconds. */
+  get now(): number {
+    return this.clock;
+  }
+
+  /** Events scheduled and neither run nor cancelled. */
+  get pending(): number {
+    return this.live;
+  }
+
+  /** Events run so far. */
+  get eventsRun(): number {
+    return this.executed;
+  }
+
+  /** An independent random stream for this name, derived from the master seed; the same name gives the same stream. */
+  rng(name: string): RandomStream {
+    return this.streams.get(name);
+  }
+
+  /** Runs `fn(arg)` after `delay` seconds (finite, >= 0). */
+  schedule<T = undefined>(delay: number, fn: Handler<T>, arg?: T): EventHandle {
+    if (!(delay >= 0 && delay < Infinity)) {
+      throw new SimulationError(`cannot schedule after a delay of ${delay} s: the delay must be a finite number >= 0`);
+    }
+    return this.insert(this.clock + delay, fn, arg);
+  }
+
+  /** Runs `fn(arg)` at absolute time `time` (seconds), which must not be in the past. */
+  at<T = undefined>(time: number, fn: Handler<T>, arg?: T): EventHandle {
+    if (!(time >= this.clock && time < Infinity)) {
+      throw new SimulationError(
+        Number.isNaN(time)
+          ? 'cannot schedule at time NaN'
+          : `cannot schedule at t=${time} s: it is in the past (now is t=${this.clock} s) or not finite`,
+      );
+    }
+    return this.insert(time, fn, arg);
+  }
+
+  /** Cancels a scheduled event; false if it already ran or was cancelled. Its queue entry is dropped lazily. */
+  cancel(handle: EventHandle): boolean {
+    const slot = this.slotOf(handle);
+    if (slot < 0) return false;
+    this.fns[slot] = null;
+    this.args[slot] = undefined;
+    this.live--;
+    return true;
+  }
+
+  /** Whether the event is still to run. */
+  isPending(handle: EventHandle): boolean {
+    return this.slotOf(handle) >= 0;
+  }
+
+  /** Time of the next event still to run, or Infinity. */
+  peek(): number {
+    this.dropCancelledHead();
+    return this.queue.peekTime();
+  }
+
+  /** Makes the current run() return after the event that called it. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Runs one event; false when nothing is pending. */
+  step(): boolean {
+    return this.run({ maxEvents: 1 }) === 1;
+  }
+
+  /**
+   * Runs events in time order until nothing is pending, until `until` (the clock is then set to `until`), after
+   * `maxEvents` events, or until a handler calls stop(). Returns the number of events run.
+   */
+  run(options: RunOptions = {}): number {
+    const until = options.until ?? Infinity;
+    const maxEvents = options.maxEvents ?? Infinity;
+    if (Number.isNaN(until) || until < this.clock) {
+      throw new SimulationError(`cannot run until t=${until} s: it is before now (t=${this.clock} s)`);
+    }
+    if (!(maxEvents >= 0)) throw new SimulationError(`maxEvents must be a number >= 0, got ${maxEvents}`);
+    const queue = this.queue;
+    const fns = this.fns;
+    const args = this.args;
+    let count = 0;
+    this.stopped = false;
+    while (count < maxEvents) {
+      const time = queue.peekTime(); // Infinity when empty
+      if (time > until || time === Infinity) break;
+      const slot = queue.pop();
+      const fn = fns[slot]!;
+      const arg = args[slot];
+      this.release(slot);
+      if (fn === null) continue; // cancelled
+      this.live--;
+      this.clock = time;
+      count++;
+      fn(arg);
+      if (this.stopped) break;
+    }
+    this.executed += count;
+    if (until !== Infinity && count < maxEvents && !this.stopped) {
+      this.dropCancelledHead();
+      if (queue.peekTime() > until) this.clock = until;
+    }
+    return count;
+  }
+
+  private insert(time: number, fn: Handler<any>, arg: unknown): EventHandle {
+    let slot: number;
+    if (this.free.length > 0) {
+      slot = this.free.pop()!;
+      this.fns[slot] = fn;
+      this.args[slot] = arg;
+    } else {
+      slot = this.fns.length;
+      if (slot >= SLOT_LIMIT) throw new SimulationError(`more than ${SLOT_LIMIT} events pending at once`);
+      this.fns.push(fn);
+      this.args.push(arg);
+      this.gens.push(0);
+    }
+    this.queue.push(time, this.seq++, slot);
+    this.live++;
+    return this.gens[slot]! * SLOT_LIMIT + slot;
+  }
+
+  /** Frees a slot whose queue entry has been popped; bumps its generation so that old handles no longer match. */
+  private release(slot: number): void {
+    this.fns[slot] = null;
+    this.args[slot] = undefined;
+    this.gens[slot] = (this.gens[slot]! + 1) % GEN_LIMIT;
+    this.free.push(slot);
+  }
+
+  private slotOf(handle: EventHandle): number {
+    if (!Number.isInteger(handle) || handle < 0) return -1;
+    const slot = handle % SLOT_LIMIT;
+    const gen = (handle - slot) / SLOT_LIMIT;
+    return slot < this.fns.length && this.gens[slot] === gen && this.fns[slot] !== null ? slot : -1;
+  }
+
+  private dropCancelledHead(): void {
+    const queue = this.queue;
+    while (queue.size > 0 && this.fns[queue.peekId()] === null) this.release(queue.pop());
+  }
+}

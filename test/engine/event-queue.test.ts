@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { PriorityQueue } from 'js-sdsl';
+import { EventQueue } from '../../src/engine/index.js';
+
+interface Entry {
+  time: number;
+  seq: number;
+  id: number;
+}
+
+// js-sdsl is a max-heap unless told otherwise, and not stable: order it explicitly by (time, seq), smallest first.
+const byTimeThenSeq = (a: Entry, b: Entry): number => (a.time !== b.time ? a.time - b.time : a.seq - b.seq);
+
+/** An operation: push an entry at one of a few times (so that ties are common), or pop. */
+const op = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('push' as const), time: fc.integer({ min: 0, max: 20 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('pop' as const) }) },
+);
+
+describe('EventQueue', () => {
+  it('pops in the same order as js-sdsl PriorityQueue ordered by (time, seq), for any operation sequence', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), fc.integer({ min: 2, max: 8 }), (ops, capacity) => {
+        const ours = new EventQueue(capacity); // small capacity: growth by doubling is exercised too
+        const reference = new PriorityQueue<Entry>([], byTimeThenSeq);
+        let seq = 0;
+        for (const o of ops) {
+          if (o.kind === 'push') {
+            const e = { time: o.time / 4, seq: seq, id: seq };
+            seq++;
+            ours.push(e.time, e.seq, e.id);
+            reference.push(e);
+          } else {
+            const want = reference.pop();
+            const wantTime = ours.peekTime();
+            const got = ours.pop();
+            if (want === undefined) {
+              expect(got).toBe(-1);
+            } else {
+              expect(got).toBe(want.id);
+              expect(wantTime).toBe(want.time);
+            }
+          }
+          expect(ours.size).toBe(reference.size());
+        }
+        // Drain both: the remaining order must match too.
+        while (reference.size() > 0) expect(ours.pop()).toBe(reference.pop()!.id);
+        expect(ours.pop()).toBe(-1);
+      }),
+      { numRuns: 300, seed: 20261121 },
+    );
+  });
+
+  it('keeps equal times first-in first-out', () => {
+    const q = new EventQueue(2);
+    for (let i = 0; i < 50; i++) q.push(1.5, i, i);
+    const order = Array.from({ length: 50 }, () => q.pop());
+    expect(order).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  it('reports Infinity and -1 when empty', () => {
+    const q = new EventQueue();
+    expect(q.peekTime()).toBe(Infinity);
+    expect(q.peekSeq()).toBe(-1);
+    expect(q.peekId()).toBe(-1);
+    expect(q.pop()).toBe(-1);
+  });
+});
