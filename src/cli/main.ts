@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
+import { listCommand } from './commands/list.js';
 import { quickstartCommand } from './commands/quickstart.js';
+import { transferCommand } from './commands/transfer.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -15,6 +17,8 @@ export function buildCli(argv: string[]): Argv {
     .scriptName('nixlsim')
     .usage('$0 <command> [options]\n\nDiscrete-event simulator of disaggregated LLM inference and its NIXL KV-cache transfers.')
     .command(quickstartCommand)
+    .command(listCommand)
+    .command(transferCommand)
     .demandCommand(1, 'Name a command; `nixlsim --help` lists them.')
     .strict()
     .recommendCommands()

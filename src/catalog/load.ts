@@ -1,0 +1,474 @@
+/**
+ * Reads models/ into a Catalog: each YAML file is parsed with positions kept, validated against schema.ts, checked for a
+ * source behind every number, converted from datasheet units to SI, and cross-checked (a node's GPU and transports must
+ * exist). Every mistake becomes one UserError naming file:line:col and the field, so a catalog edit never ends in a
+ * stack trace.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { z } from 'zod';
+import { InvariantError, UserError } from '../errors.js';
+import {
+  gpuFileSchema,
+  llmFileSchema,
+  nodeFileSchema,
+  transportFileSchema,
+  type GpuFile,
+  type LlmFile,
+  type NodeFile,
+  type TransportFile,
+} from './schema.js';
+import { unknownNameMessage } from './suggest.js';
+import type { Catalog, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportSpec } from './types.js';
+
+type Path = (string | number)[];
+
+/** The subdirectories of a catalog directory, one per record kind. */
+export const CATALOG_KINDS = ['llm', 'gpu', 'node', 'transport'] as const;
+export type CatalogKind = (typeof CATALOG_KINDS)[number];
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Where the catalog lives
+
+/**
+ * The project root: the nearest ancestor of this module holding package.json. Walking up (rather than a fixed '../..')
+ * keeps it right both from src/catalog under vitest and from dist/src/catalog after tsc.
+ */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new InvariantError(`no package.json above ${fileURLToPath(import.meta.url)}: nixlsim is installed incompletely`);
+    dir = up;
+  }
+}
+
+export function defaultModelsDir(): string {
+  return join(projectRoot(), 'models');
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Positions: file:line:col for a field path
+
+/** Paths in messages are relative to where the user stands, as they would type them. */
+function shownPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+function fieldName(path: Path): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** A parsed YAML file that can point at its own fields. */
+class YamlFile {
+  readonly lc = new LineCounter();
+  readonly doc: Document;
+
+  constructor(readonly file: string) {
+    this.doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: this.lc, prettyErrors: true, uniqueKeys: true });
+  }
+
+  /**
+   * Offset of a field: its key when it exists (that is where a reader looks), else the innermost existing parent map,
+   * which is where a missing key would have to be added.
+   */
+  offsetOf(path: Path): number {
+    let cur: unknown = this.doc.contents;
+    let at = (cur as YamlNode | null)?.range?.[0] ?? 0;
+    for (const [i, seg] of path.entries()) {
+      const last = i === path.length - 1;
+      if (isMap(cur)) {
+        const pair = cur.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+        if (!pair) return at;
+        if (last && isScalar(pair.key) && pair.key.range) return pair.key.range[0];
+        cur = pair.value;
+      } else if (isSeq(cur) && typeof seg === 'number' && seg < cur.items.length) {
+        cur = cur.items[seg];
+      } else {
+        return at;
+      }
+      at = (cur as YamlNode | null)?.range?.[0] ?? at;
+    }
+    return at;
+  }
+
+  where(path: Path, offset = this.offsetOf(path)): string {
+    const { line, col } = this.lc.linePos(offset);
+    const field = path.length ? ` ${fieldName(path)}` : '';
+    return `${shownPath(this.file)}:${Math.max(line, 1)}:${Math.max(col, 1)}${field}`;
+  }
+
+  fail(path: Path, message: string, offset?: number): never {
+    throw new UserError(message, this.where(path, offset));
+  }
+
+  /** The deepest field whose key or value spans `offset`: names the field a syntax error sits in, when there is one. */
+  pathAt(offset: number): Path {
+    const path: Path = [];
+    let cur: unknown = this.doc.contents;
+    for (;;) {
+      let next: { seg: string | number; node: unknown } | undefined;
+      if (isMap(cur)) {
+        for (const p of cur.items) {
+          const start = (p.key as YamlNode | null)?.range?.[0];
+          const end = (p.value as YamlNode | null)?.range?.[2] ?? (p.key as YamlNode | null)?.range?.[2];
+          if (isScalar(p.key) && start !== undefined && end !== undefined && start <= offset && offset <= end) {
+            next = { seg: String(p.key.value), node: p.value };
+          }
+        }
+      } else if (isSeq(cur)) {
+        cur.items.forEach((item, i) => {
+          const r = (item as YamlNode | null)?.range;
+          if (r && r[0] <= offset && offset <= r[2]) next = { seg: i, node: item };
+        });
+      }
+      if (!next) return path;
+      path.push(next.seg);
+      cur = next.node;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Validation messages
+
+function valueAt(data: unknown, path: Path): unknown {
+  let cur = data;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a map';
+  if (typeof v === 'string') return `string '${v}'`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** The keys a strict object at `path` allows, found by walking the schema alongside the data (for "did you mean"). */
+function allowedKeys(schema: z.ZodType, path: Path, data: unknown): string[] {
+  let s: z.ZodType = schema;
+  const segs = [...path, undefined];
+  for (const [i, seg] of segs.entries()) {
+    for (;;) {
+      if (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
+      else if (s instanceof z.ZodDiscriminatedUnion) {
+        const here = valueAt(data, path.slice(0, i)) as Record<string, unknown> | undefined;
+        const key = s.def.discriminator;
+        const option = (s.options as z.ZodType[]).find(
+          (o) => o instanceof z.ZodObject && (o.shape as Record<string, z.ZodType>)[key] instanceof z.ZodLiteral &&
+            ((o.shape as Record<string, z.ZodLiteral>)[key]?.values.has(here?.[key] as never) ?? false),
+        );
+        if (!option) return [];
+        s = option;
+      } else break;
+    }
+    if (seg === undefined) return s instanceof z.ZodObject ? Object.keys(s.shape as object) : [];
+    if (s instanceof z.ZodObject) s = (s.shape as Record<string, z.ZodType>)[String(seg)] ?? z.never();
+    else if (s instanceof z.ZodRecord) s = s.valueType as z.ZodType;
+    else if (s instanceof z.ZodArray) s = s.element as z.ZodType;
+    else return [];
+  }
+  return [];
+}
+
+interface Problem {
+  path: Path;
+  message: string;
+  /** A required key that is absent: often the echo of a misspelt key, so reported after everything else. */
+  missing?: boolean;
+}
+
+/** Zod issues in words that tell the user what to write instead. */
+function problems(issues: z.core.$ZodIssue[], schema: z.ZodType, data: unknown): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of issues) {
+    const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
+    const got = valueAt(data, path);
+    const missing = got === undefined;
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        for (const key of issue.keys) {
+          out.push({ path: [...path, key], message: unknownNameMessage('key', key, allowedKeys(schema, path, data)) });
+        }
+        break;
+      case 'invalid_type':
+        out.push({ path, missing, message: missing ? `missing; expected ${issue.expected}` : `expected ${issue.expected}, got ${describe(got)}` });
+        break;
+      case 'invalid_value': {
+        const expected = `one of ${issue.values.map((v) => `'${String(v)}'`).join(', ')}`;
+        out.push({ path, missing, message: missing ? `missing; expected ${expected}` : `expected ${expected}, got ${describe(got)}` });
+        break;
+      }
+      case 'invalid_union': {
+        const options = (issue as { options?: unknown[] }).options;
+        const expected = options ? `one of ${options.map((v) => `'${String(v)}'`).join(', ')}` : 'a different value';
+        out.push({ path, missing, message: missing ? `missing; expected ${expected}` : `expected ${expected}, got ${describe(got)}` });
+        break;
+      }
+      case 'custom':
+        out.push({ path, message: issue.message });
+        break;
+      default:
+        out.push({ path, message: `${issue.message}${missing ? '' : `, got ${describe(got)}`}` });
+    }
+  }
+  return out;
+}
+
+function parseRecord<S extends z.ZodType>(y: YamlFile, schema: S): { data: z.output<S>; raw: unknown } {
+  const err = y.doc.errors[0];
+  if (err) {
+    // yaml's own message carries a code snippet after "at line N, column M:"; our prefix already has the position.
+    const msg = err.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').trim();
+    // The parser notices some mistakes (an unclosed brace) only on a later line, so the field is a hint, not a verdict.
+    const near = y.pathAt(err.pos[0]);
+    y.fail([], `YAML syntax error${near.length ? ` near ${fieldName(near)}` : ''}: ${msg}`, err.pos[0]);
+  }
+  const raw: unknown = y.doc.toJS();
+  if (raw === null || raw === undefined) y.fail([], 'empty file; expected a map of fields (id, name, ..., sources)');
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    // First in the file, except that a missing key waits behind an unknown one: `hbmTbps: 3` should be reported as
+    // "unknown key 'hbmTbps'; did you mean 'hbmTBps'?", not as "hbmTBps: missing" on the line of the parent map.
+    const found = problems(r.error.issues, schema, raw).sort(
+      (a, b) => Number(a.missing ?? false) - Number(b.missing ?? false) || y.offsetOf(a.path) - y.offsetOf(b.path),
+    );
+    const first = found[0];
+    if (first) {
+      const more = found.length > 1 ? ` (and ${found.length - 1} more problem${found.length > 2 ? 's' : ''} in this file)` : '';
+      y.fail(first.path, first.message + more);
+    }
+  }
+  return { data: r.data as z.output<S>, raw };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Sources: no number without a named origin
+
+function numericFields(v: unknown, path: string[], out: string[][]): string[][] {
+  if (typeof v === 'number' || v === null) out.push(path);
+  else if (Array.isArray(v)) v.forEach((x, i) => numericFields(x, [...path, String(i)], out));
+  else if (typeof v === 'object' && v !== null) {
+    for (const [k, x] of Object.entries(v)) if (!(path.length === 0 && k === 'sources')) numericFields(x, [...path, k], out);
+  }
+  return out;
+}
+
+/**
+ * Every number (and every null standing for "no such capability") needs a sources entry for itself or a parent key,
+ * and every sources entry must name a real field, so a renamed field cannot leave its source behind unnoticed.
+ */
+function checkSources(y: YamlFile, raw: Record<string, unknown>, sources: Record<string, string>): void {
+  for (const key of Object.keys(sources)) {
+    const segs = key.split('.');
+    if (key === 'sources' || segs[0] === 'sources' || valueAt(raw, segs) === undefined) {
+      y.fail(['sources', key], `names no field of this record; expected a field path such as ${Object.keys(raw).filter((k) => k !== 'sources').slice(0, 3).join(', ')}`);
+    }
+  }
+  for (const field of numericFields(raw, [], [])) {
+    const covered = field.some((_, i) => sources[field.slice(0, i + 1).join('.')] !== undefined);
+    if (!covered) {
+      y.fail(field, `has no source; add 'sources: {${field.join('.')}: "<datasheet, config.json URL, seed section, or 'estimate: ...; calibration parameter'>"}'`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Datasheet units -> SI
+
+/**
+ * x * 10^exp computed on the decimal digits, so 50 us is exactly 5e-5 s and 3.35 TB/s exactly 3.35e12 B/s (binary
+ * multiplication would give 4.9999999999999996e-5 and make hand-worked test values fail to match).
+ */
+export function scaleDecimal(x: number, exp: number): number {
+  const [mantissa, e] = x.toExponential().split('e');
+  return Number(`${mantissa}e${Number(e) + exp}`);
+}
+
+const GIGA = 9;
+const TERA = 12;
+const MICRO = -6;
+
+function toLlm(f: LlmFile): LlmSpec {
+  const mla = f.attention === 'mla' ? { kvLoraRank: f.mla.kvLoraRank, ropeDim: f.mla.ropeDim } : undefined;
+  return {
+    id: f.id,
+    name: f.name,
+    hfRepo: f.hfRepo,
+    attention: f.attention,
+    layers: f.layers,
+    hiddenSize: f.hiddenSize,
+    heads: f.heads,
+    // MLA caches one latent vector (plus the RoPE key) per token and layer: treat it as a single "head" so that the GQA
+    // formula's per-head terms keep working, with the factor 2 (K and V) applied only by GQA code.
+    kvHeads: f.attention === 'gqa' ? f.kvHeads : 1,
+    headDim: f.attention === 'gqa' ? f.headDim : f.mla.kvLoraRank + f.mla.ropeDim,
+    intermediateSize: f.intermediateSize,
+    vocabSize: f.vocabSize,
+    params: scaleDecimal(f.paramsB, GIGA),
+    activeParams: scaleDecimal(f.activeParamsB, GIGA),
+    weightDtype: f.weightDtype,
+    kvDtype: f.kvDtype,
+    maxContext: f.maxContext,
+    ...(mla ? { mla } : {}),
+    sources: { ...f.sources },
+  };
+}
+
+function toGpu(f: GpuFile): GpuSpec {
+  const factor = (x: { value: number; min: number; max: number }) => ({ value: x.value, min: x.min, max: x.max });
+  return {
+    id: f.id,
+    name: f.name,
+    flops: { bf16: scaleDecimal(f.bf16Tflops, TERA), fp8: f.fp8Tflops === null ? null : scaleDecimal(f.fp8Tflops, TERA) },
+    hbmBytes: scaleDecimal(f.hbmGB, GIGA),
+    hbmBandwidth: scaleDecimal(f.hbmTBps, TERA),
+    nvlinkBandwidth: scaleDecimal(f.nvlinkGBps, GIGA),
+    hostLink: { name: f.hostLink.name, bandwidth: scaleDecimal(f.hostLink.GBps, GIGA) },
+    efficiency: {
+      prefillCompute: factor(f.efficiency.prefillCompute),
+      decodeMemory: factor(f.efficiency.decodeMemory),
+      stepOverheadS: factor(f.efficiency.stepOverheadS),
+    },
+    sources: { ...f.sources },
+  };
+}
+
+function toNode(f: NodeFile): NodeSpec {
+  return {
+    id: f.id,
+    name: f.name,
+    gpu: f.gpu,
+    gpusPerNode: f.gpusPerNode,
+    // Gb/s are bits: divide by 8 (exact in binary) after the decimal scaling.
+    nics: { kind: f.nics.kind, count: f.nics.count, bandwidth: scaleDecimal(f.nics.lineRateGbps, GIGA) / 8 },
+    transports: [...f.transports],
+    sources: { ...f.sources },
+  };
+}
+
+const PLACEMENTS: Placement[] = ['intra-pod', 'same-node', 'cross-node'];
+
+function toTransport(f: TransportFile): TransportSpec {
+  const bw = f.bandwidthPerRailGBps;
+  return {
+    id: f.id,
+    name: f.name,
+    backend: f.backend,
+    bandwidthPerRail: { min: scaleDecimal(bw.min, GIGA), typical: scaleDecimal(bw.typical, GIGA), max: scaleDecimal(bw.max, GIGA) },
+    striped: f.striped,
+    latencyS: scaleDecimal(f.latencyUs, MICRO),
+    perReadS: scaleDecimal(f.perReadUs, MICRO),
+    perDescriptorS: scaleDecimal(f.perDescriptorUs, MICRO),
+    gpuDirect: f.gpuDirect,
+    placements: PLACEMENTS.map((placement): PlacementRule => {
+      const p = f.placements[placement];
+      return p.reason === undefined ? { placement, outcome: p.outcome } : { placement, outcome: p.outcome, reason: p.reason };
+    }),
+    sources: { ...f.sources },
+  };
+}
+
+/** The shared, cached catalog must not be edited in place by one caller behind another's back. */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Loading
+
+interface Loaded<T> {
+  y: YamlFile;
+  record: T;
+}
+
+function yamlFiles(dir: string, kind: CatalogKind): string[] {
+  const sub = join(dir, kind);
+  if (!existsSync(sub)) return [];
+  const names = readdirSync(sub).sort();
+  const misnamed = names.find((n) => n.endsWith('.yml'));
+  if (misnamed) throw new UserError(`catalog files end in .yaml; rename it to ${misnamed.replace(/\.yml$/, '.yaml')}`, shownPath(join(sub, misnamed)));
+  return names.filter((n) => n.endsWith('.yaml')).map((n) => join(sub, n));
+}
+
+function loadKind<S extends z.ZodType, T extends { id: string }>(
+  dir: string,
+  kind: CatalogKind,
+  schema: S,
+  convert: (f: z.output<S>) => T,
+): Map<string, Loaded<T>> {
+  const out = new Map<string, Loaded<T>>();
+  for (const file of yamlFiles(dir, kind)) {
+    const y = new YamlFile(file);
+    const { data, raw } = parseRecord(y, schema);
+    const record = data as z.output<S> & { id: string; sources: Record<string, string> };
+    // The file name is the id so that `ls models/gpu` is the list of valid ids, and two files cannot claim one id.
+    const expected = basename(file, '.yaml');
+    if (record.id !== expected) y.fail(['id'], `id '${record.id}' must match the file name '${expected}.yaml'`);
+    checkSources(y, raw as Record<string, unknown>, record.sources);
+    out.set(record.id, { y, record: deepFreeze(convert(data)) });
+  }
+  return out;
+}
+
+function records<T>(m: Map<string, Loaded<T>>): Map<string, T> {
+  return new Map([...m].map(([id, l]) => [id, l.record]));
+}
+
+/**
+ * Loads and validates a catalog directory (llm/, gpu/, node/, transport/; a missing subdirectory is an empty kind).
+ * Throws UserError naming file:line:col and field for any mistake.
+ */
+export function loadCatalog(dir: string = defaultModelsDir()): Catalog {
+  const root = resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) throw new UserError(`catalog directory '${dir}' not found`);
+  if (!CATALOG_KINDS.some((k) => existsSync(join(root, k)))) {
+    throw new UserError(`'${dir}' is not a catalog directory: expected subdirectories ${CATALOG_KINDS.map((k) => `${k}/`).join(', ')}`);
+  }
+  const llms = loadKind(root, 'llm', llmFileSchema, toLlm);
+  const gpus = loadKind(root, 'gpu', gpuFileSchema, toGpu);
+  const transports = loadKind(root, 'transport', transportFileSchema, toTransport);
+  const nodes = loadKind(root, 'node', nodeFileSchema, toNode);
+  for (const { y, record: n } of nodes.values()) {
+    if (!gpus.has(n.gpu)) y.fail(['gpu'], unknownNameMessage('gpu', n.gpu, gpus.keys()));
+    n.transports.forEach((t, i) => {
+      if (!transports.has(t)) y.fail(['transports', i], unknownNameMessage('transport', t, transports.keys()));
+    });
+  }
+  return { llms: records(llms), gpus: records(gpus), nodes: records(nodes), transports: records(transports) };
+}
+
+let cached: Catalog | undefined;
+
+/** The project's own models/ catalog, loaded once per process. */
+export function defaultCatalog(): Catalog {
+  cached ??= loadCatalog();
+  return cached;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Lookups: an unknown id is a user mistake, answered with the nearest known one
+
+function lookup<T>(m: Map<string, T>, kind: string, id: string): T {
+  const r = m.get(id);
+  if (r === undefined) throw new UserError(unknownNameMessage(kind, id, m.keys()));
+  return r;
+}
+
+export const getLlm = (c: Catalog, id: string): LlmSpec => lookup(c.llms, 'model', id);
+export const getGpu = (c: Catalog, id: string): GpuSpec => lookup(c.gpus, 'gpu', id);
+export const getNode = (c: Catalog, id: string): NodeSpec => lookup(c.nodes, 'node', id);
+export const getTransport = (c: Catalog, id: string): TransportSpec => lookup(c.transports, 'transport', id);

@@ -1,0 +1,46 @@
+/**
+ * Near-miss suggestions for names a user typed: catalog ids, experiment keys, flag values. A typo should cost one
+ * glance at the error, not a trip to the docs.
+ */
+
+/** Edit distance (insertions, deletions, substitutions), two rows at a time: names are short. */
+export function levenshtein(a: string, b: string): number {
+  if (a === b) return 0;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/**
+ * The candidate closest to `name`, if it is close enough to be a plausible typo: within a third of the name's length
+ * (at least 1, at most 3 edits), compared case-insensitively. Ties go to the earlier candidate, so callers that pass
+ * a sorted list get a stable answer.
+ */
+export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = levenshtein(name.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return bestD <= limit ? best : undefined;
+}
+
+/** `unknown transport 'efa-libfabrc'; did you mean 'efa-libfabric'? Known: efa-libfabric, nvlink, ...` */
+export function unknownNameMessage(kind: string, name: string, known: Iterable<string>): string {
+  const list = [...known];
+  const guess = closest(name, list);
+  const hint = guess === undefined ? '' : `; did you mean '${guess}'?`;
+  return `unknown ${kind} '${name}'${hint}${hint ? ' ' : '. '}Known: ${list.length ? list.join(', ') : '(none)'}`;
+}

@@ -1,0 +1,143 @@
+import type { CommandModule } from 'yargs';
+import { defaultCatalog, scaleDecimal } from '../../catalog/index.js';
+import type { Catalog, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../../catalog/index.js';
+import { kvBytesPerToken } from '../../physics/index.js';
+
+const KINDS = ['models', 'gpus', 'nodes', 'transports'] as const;
+type Kind = (typeof KINDS)[number];
+
+interface Args {
+  kind: Kind;
+  json: boolean;
+}
+
+/** SI back to datasheet units, on the decimal digits so that 3.35e12 shows as 3.35 and not 3.3500000000000005. */
+const inUnit = (x: number, exp: number): string => String(scaleDecimal(x, -exp));
+const int = (n: number): string => n.toLocaleString('en-US');
+const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
+
+type Row = string[];
+interface Table {
+  head: Row;
+  rows: Row[];
+  /** Columns aligned right (numbers). */
+  right: number[];
+}
+
+function render({ head, rows, right }: Table): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: Row) =>
+    r
+      .map((cell, i) => (right.includes(i) ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+function modelsTable(ms: LlmSpec[]): Table {
+  return {
+    head: ['id', 'attention', 'layers', 'kv heads', 'head dim', 'KV B/token', 'max ctx', 'params', 'weights', 'KV dtype'],
+    rows: ms.map((m) => [
+      m.id,
+      m.attention,
+      String(m.layers),
+      String(m.kvHeads),
+      String(m.headDim),
+      int(kvBytesPerToken(m)),
+      int(m.maxContext),
+      m.activeParams === m.params ? `${inUnit(m.params, 9)}B` : `${inUnit(m.params, 9)}B (${inUnit(m.activeParams, 9)}B active)`,
+      m.weightDtype,
+      m.kvDtype,
+    ]),
+    right: [2, 3, 4, 5, 6],
+  };
+}
+
+function gpusTable(gs: GpuSpec[]): Table {
+  return {
+    head: ['id', 'bf16 TFLOP/s', 'fp8 TFLOP/s', 'HBM GB', 'HBM TB/s', 'NVLink GB/s', 'host link', 'prefill eff', 'decode eff', 'step overhead ms'],
+    rows: gs.map((g) => [
+      g.id,
+      inUnit(g.flops.bf16, 12),
+      g.flops.fp8 === null ? '-' : inUnit(g.flops.fp8, 12),
+      inUnit(g.hbmBytes, 9),
+      inUnit(g.hbmBandwidth, 12),
+      inUnit(g.nvlinkBandwidth, 9),
+      `${g.hostLink.name}, ${inUnit(g.hostLink.bandwidth, 9)} GB/s`,
+      String(g.efficiency.prefillCompute.value),
+      String(g.efficiency.decodeMemory.value),
+      inUnit(g.efficiency.stepOverheadS.value, -3),
+    ]),
+    right: [1, 2, 3, 4, 5, 7, 8, 9],
+  };
+}
+
+function nodesTable(ns: NodeSpec[]): Table {
+  return {
+    head: ['id', 'gpu', 'gpus', 'nics', 'transports'],
+    // NIC line rates are quoted in Gb/s (bits) on datasheets: show them that way.
+    rows: ns.map((n) => [n.id, n.gpu, String(n.gpusPerNode), `${n.nics.count} x ${n.nics.kind} ${inUnit(n.nics.bandwidth * 8, 9)} Gb/s`, n.transports.join(', ')]),
+    right: [2],
+  };
+}
+
+function transportsTable(ts: TransportSpec[]): Table {
+  const bw = (t: TransportSpec) => [t.bandwidthPerRail.min, t.bandwidthPerRail.typical, t.bandwidthPerRail.max].map((x) => inUnit(x, 9)).join('/');
+  return {
+    head: ['id', 'backend', 'GB/s per rail min/typ/max', 'latency us', 'per read us', 'GPUDirect', 'striped', 'intra-pod/same-node/cross-node'],
+    rows: ts.map((t) => [
+      t.id,
+      t.backend,
+      bw(t),
+      inUnit(t.latencyS, -6),
+      inUnit(t.perReadS, -6),
+      yesNo(t.gpuDirect),
+      yesNo(t.striped),
+      t.placements.map((p) => p.outcome).join('/'),
+    ]),
+    right: [2, 3, 4],
+  };
+}
+
+function recordsOf(c: Catalog, kind: Kind): LlmSpec[] | GpuSpec[] | NodeSpec[] | TransportSpec[] {
+  switch (kind) {
+    case 'models':
+      return [...c.llms.values()];
+    case 'gpus':
+      return [...c.gpus.values()];
+    case 'nodes':
+      return [...c.nodes.values()];
+    case 'transports':
+      return [...c.transports.values()];
+  }
+}
+
+/** The listing as text, for the handler and for tests. */
+export function listText(c: Catalog, kind: Kind, json: boolean): string {
+  const records = recordsOf(c, kind);
+  // The catalog builds every record with a fixed key order and keeps ids sorted, so this output diffs cleanly.
+  if (json) return JSON.stringify(records, null, 2);
+  switch (kind) {
+    case 'models':
+      return render(modelsTable(records as LlmSpec[]));
+    case 'gpus':
+      return render(gpusTable(records as GpuSpec[]));
+    case 'nodes':
+      return render(nodesTable(records as NodeSpec[]));
+    case 'transports':
+      return render(transportsTable(records as TransportSpec[]));
+  }
+}
+
+/** `nixlsim list models|gpus|nodes|transports [--json]`: what the catalog holds, in datasheet units. */
+export const listCommand: CommandModule<object, Args> = {
+  command: 'list <kind>',
+  describe: 'List the catalog: models, gpus, nodes or transports',
+  builder: (y) =>
+    y
+      .positional('kind', { choices: KINDS, demandOption: true, describe: 'what to list' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the records as JSON (SI units: bytes, bytes/s, FLOP/s, seconds)' }),
+  handler: (args) => {
+    console.log(listText(defaultCatalog(), args.kind, args.json));
+  },
+};

@@ -1,0 +1,99 @@
+import type { Argv, CommandModule } from 'yargs';
+import { defaultCatalog, getLlm, getNode, getTransport } from '../../catalog/index.js';
+import type { Catalog, NodeSpec, Placement } from '../../catalog/types.js';
+import { UserError } from '../../errors.js';
+import { estimateTransfer } from '../../physics/estimate.js';
+import { positiveNumber, wholeNumber } from '../options.js';
+
+interface Args {
+  model: string;
+  tokens: number;
+  prefillTp: number;
+  decodeTp: number;
+  transport: string;
+  concurrent: number;
+  timeoutS: number;
+  node?: string;
+  placement: Placement;
+  bandwidth: 'min' | 'typical' | 'max';
+  prefillBlockSize: number;
+  json: boolean;
+}
+
+/** The first node, by id, that offers the transport: a sensible default a user can override with --node. */
+function defaultNode(c: Catalog, transport: string): NodeSpec {
+  const ids = [...c.nodes.keys()].sort();
+  for (const id of ids) {
+    const n = c.nodes.get(id)!;
+    if (n.transports.includes(transport)) return n;
+  }
+  throw new UserError(`no node in the catalog offers transport '${transport}'`);
+}
+
+export const transferCommand: CommandModule<object, Args> = {
+  command: 'transfer',
+  describe: "Estimate one request's KV transfer from a prefill to a decode worker",
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', demandOption: true, describe: 'model id (nixlsim list models)' })
+      .option('tokens', { demandOption: true, requiresArg: true, describe: 'context length in tokens', coerce: wholeNumber('tokens', 1) })
+      .option('prefill-tp', { demandOption: true, requiresArg: true, describe: 'prefill worker tensor parallel size', coerce: wholeNumber('prefill-tp', 1) })
+      .option('decode-tp', { demandOption: true, requiresArg: true, describe: 'decode worker tensor parallel size', coerce: wholeNumber('decode-tp', 1) })
+      .option('transport', { type: 'string', demandOption: true, describe: 'transport id (nixlsim list transports)' })
+      .option('concurrent', { default: 1, requiresArg: true, describe: 'identical transfers sharing the same workers, started together', coerce: wholeNumber('concurrent', 1) })
+      .option('timeout-s', { default: 120, requiresArg: true, describe: "vLLM's abort timeout (VLLM_NIXL_ABORT_REQUEST_TIMEOUT)", coerce: positiveNumber('timeout-s') })
+      .option('node', { type: 'string', describe: 'node id for both workers (default: the first node offering the transport)' })
+      .option('placement', { choices: ['intra-pod', 'same-node', 'cross-node'] as const, default: 'cross-node' as const, describe: 'where the two workers sit' })
+      .option('bandwidth', { choices: ['min', 'typical', 'max'] as const, default: 'typical' as const, describe: 'which per-rail bandwidth of the transport to use' })
+      .option('prefill-block-size', { default: 16, requiresArg: true, describe: 'prefill KV block size in tokens', coerce: wholeNumber('prefill-block-size', 1) })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<Args>, // yargs adds the camelCase keys at run time
+  handler: (a) => {
+    const c = defaultCatalog();
+    const llm = getLlm(c, a.model);
+    const transport = getTransport(c, a.transport);
+    const node = a.node ? getNode(c, a.node) : defaultNode(c, transport.id);
+    if (!node.transports.includes(transport.id)) {
+      throw new UserError(`node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`);
+    }
+    const gpu = c.gpus.get(node.gpu)!;
+    const est = estimateTransfer({
+      llm,
+      transport,
+      tokens: a.tokens,
+      prefillTp: a.prefillTp,
+      decodeTp: a.decodeTp,
+      prefillNode: node,
+      decodeNode: node,
+      hostLinkBandwidth: gpu.hostLink.bandwidth,
+      placement: a.placement,
+      bandwidth: a.bandwidth,
+      prefillBlockSize: a.prefillBlockSize,
+      concurrent: a.concurrent,
+      timeoutS: a.timeoutS,
+    });
+    if (a.json) {
+      const { bytesTotal, bytesPerDecodeRank, reads, descriptors, ms, effectiveGBps, timeoutS, exceedsTimeout } = est;
+      console.log(JSON.stringify({ bytesTotal, bytesPerDecodeRank, reads, descriptors, ms, effectiveGBps, timeoutS, exceedsTimeout }));
+      return;
+    }
+    const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+    const lines = [
+      `${llm.id}: ${a.tokens.toLocaleString('en-US')} tokens, prefill TP${a.prefillTp} -> decode TP${a.decodeTp}, ` +
+        `${transport.id} on ${node.id} (${a.placement}, ${a.bandwidth} bandwidth)` +
+        (a.concurrent > 1 ? `, ${a.concurrent} transfers at once` : ''),
+      '',
+      `KV moved            ${gb(est.bytesTotal)} (${est.bytesTotal.toLocaleString('en-US')} B), ${gb(est.bytesPerDecodeRank)} per decode rank`,
+      `NIXL READs          ${est.reads} per request, ${est.descriptors.toLocaleString('en-US')} descriptors`,
+      `rails               prefill ${est.prefillRails}, decode ${est.decodeRails}, bottleneck ${(est.bandwidth / 1e9).toFixed(2)} GB/s`,
+      `setup               ${(est.setupS * 1000).toFixed(1)} ms (latency, READ and descriptor posting)`,
+      `transfer time       ${fmtTime(est.ms / 1000)}  (effective ${est.effectiveGBps.toFixed(2)} GB/s)`,
+      `abort timeout       ${est.timeoutS} s: ${est.exceedsTimeout ? 'EXCEEDED: prefill frees the blocks first ("Releasing expired KV blocks ... 0 decode worker(s)"); decode falls back or reads stale memory' : 'within'}`,
+    ];
+    if (est.placementWarning) lines.push('', `warning: ${est.placementWarning}`);
+    console.log(lines.join('\n'));
+  },
+};
+
+function fmtTime(s: number): string {
+  return s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(1)} ms`;
+}

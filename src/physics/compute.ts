@@ -1,0 +1,137 @@
+import type { GpuSpec, LlmSpec } from '../catalog/types.js';
+import { UserError } from '../errors.js';
+import { kvBytesPerTokenPerRank } from './kv.js';
+import { dtypeBytes } from './units.js';
+
+/**
+ * How long an engine step takes on a TP group of GPUs: a roofline (the slower of compute and memory traffic) plus the
+ * tensor-parallel all-reduces over NVLink plus a fixed per-step overhead. Pure functions; the efficiencies come from
+ * the GPU's catalog record unless overridden (calibration and Monte Carlo draw them from their ranges).
+ */
+export interface Efficiency {
+  prefillCompute: number;
+  decodeMemory: number;
+  stepOverheadS: number;
+}
+
+export function defaultEfficiency(gpu: GpuSpec): Efficiency {
+  return {
+    prefillCompute: gpu.efficiency.prefillCompute.value,
+    decodeMemory: gpu.efficiency.decodeMemory.value,
+    stepOverheadS: gpu.efficiency.stepOverheadS.value,
+  };
+}
+
+/** Parameters that multiply every token in a matmul: all but the embedding table and the LM head (untied). */
+export function matmulParams(llm: LlmSpec): number {
+  return llm.activeParams - 2 * llm.vocabSize * llm.hiddenSize;
+}
+
+/** Bytes of weights one rank holds at tensor parallelism tp. */
+export function weightBytesPerRank(llm: LlmSpec, tp: number): number {
+  return (llm.params * dtypeBytes(llm.weightDtype)) / tp;
+}
+
+/** Peak FLOP/s for the model's matmul dtype, falling back to bf16 where the GPU has no fp8 units (A100). */
+function matmulPeak(llm: LlmSpec, gpu: GpuSpec): number {
+  return llm.weightDtype === 'fp8' && gpu.flops.fp8 !== null ? gpu.flops.fp8 : gpu.flops.bf16;
+}
+
+/** Width of the attention products per layer (heads x head dim; MLA in its absorbed, latent form). */
+function attentionWidth(llm: LlmSpec): number {
+  return llm.heads * (llm.attention === 'mla' && llm.mla ? llm.mla.kvLoraRank + llm.mla.ropeDim : llm.headDim);
+}
+
+/**
+ * FLOPs to prefill one prompt of `tokens` tokens, of which `cached` already have KV (prefix hits or earlier chunks):
+ * 2 FLOPs per matmul parameter per new token, the LM head for the last token only, and causal attention: each new
+ * token at position i attends to i earlier positions, QK^T and AV each 2 x width FLOPs per pair.
+ */
+export function prefillFlops(llm: LlmSpec, tokens: number, cached = 0): { linear: number; attention: number } {
+  const fresh = Math.max(0, tokens - cached);
+  const linear = 2 * matmulParams(llm) * fresh + 2 * llm.vocabSize * llm.hiddenSize;
+  // Sum over new positions i in [cached, tokens) of i, i.e. pairs of (query, earlier key), causal.
+  const pairs = (tokens * (tokens + 1)) / 2 - (cached * (cached + 1)) / 2;
+  const attention = llm.layers * 2 * 2 * attentionWidth(llm) * pairs;
+  return { linear, attention };
+}
+
+/**
+ * Ring all-reduce time for `bytes` per rank across tp ranks over NVLink: each rank sends and receives
+ * 2 x (tp - 1) / tp x bytes, at the per-direction bandwidth (half the bidirectional datasheet figure).
+ */
+export function allReduceTime(gpu: GpuSpec, tp: number, bytes: number): number {
+  if (tp <= 1) return 0;
+  return (2 * (tp - 1) * bytes) / tp / (gpu.nvlinkBandwidth / 2);
+}
+
+/** All-reduces of one step: two per layer (after attention and after the MLP) of tokens x hidden activations. */
+function stepAllReduce(llm: LlmSpec, gpu: GpuSpec, tp: number, tokens: number): number {
+  const bytes = tokens * llm.hiddenSize * 2; // bf16 activations
+  return 2 * llm.layers * allReduceTime(gpu, tp, bytes);
+}
+
+export interface StepTime {
+  totalS: number;
+  computeS: number;
+  memoryS: number;
+  allReduceS: number;
+  overheadS: number;
+}
+
+/**
+ * One prefill step over a batch of prompts (lengths in tokens, with optional already-cached prefixes), on tp GPUs.
+ * Compute at peak x efficiency, split evenly over ranks; memory: each rank reads its weights once per step.
+ */
+export function prefillStepTime(
+  llm: LlmSpec,
+  gpu: GpuSpec,
+  tp: number,
+  prompts: readonly { tokens: number; cached?: number }[],
+  eff: Efficiency = defaultEfficiency(gpu),
+): StepTime {
+  checkPositive(tp, 'tp');
+  let linear = 0;
+  let attention = 0;
+  let fresh = 0;
+  for (const p of prompts) {
+    const f = prefillFlops(llm, p.tokens, p.cached ?? 0);
+    linear += f.linear;
+    attention += f.attention;
+    fresh += Math.max(0, p.tokens - (p.cached ?? 0));
+  }
+  const computeS = (linear / matmulPeak(llm, gpu) + attention / gpu.flops.bf16) / (tp * eff.prefillCompute);
+  const memoryS = weightBytesPerRank(llm, tp) / (gpu.hbmBandwidth * eff.decodeMemory);
+  const allReduceS = stepAllReduce(llm, gpu, tp, fresh);
+  const overheadS = eff.stepOverheadS;
+  return { totalS: Math.max(computeS, memoryS) + allReduceS + overheadS, computeS, memoryS, allReduceS, overheadS };
+}
+
+/**
+ * One decode step for a batch of sequences with the given context lengths: every rank reads its weights (for MoE,
+ * the experts the batch touches, bounded by all of them) and each sequence's KV slice; one new token per sequence.
+ */
+export function decodeStepTime(
+  llm: LlmSpec,
+  gpu: GpuSpec,
+  tp: number,
+  contexts: readonly number[],
+  eff: Efficiency = defaultEfficiency(gpu),
+): StepTime {
+  checkPositive(tp, 'tp');
+  const batch = contexts.length;
+  let kvTokens = 0;
+  for (const c of contexts) kvTokens += c;
+  const weightsRead = Math.min(llm.params, llm.activeParams * Math.max(1, batch)) * dtypeBytes(llm.weightDtype);
+  const bytes = weightsRead / tp + kvTokens * kvBytesPerTokenPerRank(llm, tp);
+  const memoryS = bytes / (gpu.hbmBandwidth * eff.decodeMemory);
+  const flops = 2 * matmulParams(llm) * batch + 2 * 2 * attentionWidth(llm) * llm.layers * kvTokens;
+  const computeS = flops / (tp * matmulPeak(llm, gpu) * eff.prefillCompute);
+  const allReduceS = stepAllReduce(llm, gpu, tp, batch);
+  const overheadS = eff.stepOverheadS;
+  return { totalS: Math.max(computeS, memoryS) + allReduceS + overheadS, computeS, memoryS, allReduceS, overheadS };
+}
+
+function checkPositive(v: number, name: string): void {
+  if (!(v >= 1) || !Number.isInteger(v)) throw new UserError(`${name} must be a whole number >= 1, got ${v}`);
+}

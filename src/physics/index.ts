@@ -1,0 +1,5 @@
+export * from './units.js';
+export * from './kv.js';
+export * from './compute.js';
+export * from './transfer.js';
+export * from './estimate.js';

@@ -1,0 +1,100 @@
+import type { Catalog, TransportSpec } from '../catalog/types.js';
+import { scaleDecimal } from '../catalog/index.js';
+import { kvBytesPerToken } from '../physics/index.js';
+
+/**
+ * Markdown tables of the catalog for the README, generated so that the documentation cannot drift from models/:
+ * `npm run docs` rewrites the marked sections and a test fails when they are stale.
+ */
+const num = (x: number, exp: number): string => String(scaleDecimal(x, -exp));
+
+function sourceOf(t: { sources: Record<string, string> }, ...keys: string[]): string {
+  const seen = new Set<string>();
+  for (const k of keys) {
+    for (const [key, text] of Object.entries(t.sources)) {
+      if (key === k || key.startsWith(`${k}.`)) seen.add(text);
+    }
+  }
+  return [...seen].join('; ').replace(/\|/g, '\\|');
+}
+
+export function transportsMarkdown(c: Catalog): string {
+  const ts = [...c.transports.values()].sort((a, b) => a.id.localeCompare(b.id));
+  const placement = (t: TransportSpec) => t.placements.map((p) => `${p.placement}: ${p.outcome}`).join(', ');
+  const rows = ts.map((t) =>
+    [
+      `\`${t.id}\``,
+      t.backend,
+      `${num(t.bandwidthPerRail.min, 9)} / ${num(t.bandwidthPerRail.typical, 9)} / ${num(t.bandwidthPerRail.max, 9)}`,
+      t.striped ? 'every NIC rail' : 'one path',
+      num(t.latencyS, -6),
+      `${num(t.perReadS, -6)} / ${num(t.perDescriptorS, -6)}`,
+      t.gpuDirect ? 'GPUDirect' : 'host-staged',
+      placement(t),
+      sourceOf(t, 'bandwidthPerRailGBps', 'latencyUs', 'perReadUs', 'perDescriptorUs', 'placements'),
+    ].join(' | '),
+  );
+  return [
+    '| transport | backend | GB/s per rail (min / typical / max) | striping | latency (us) | per READ / per descriptor (us) | path | placements | sources |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r} |`),
+  ].join('\n');
+}
+
+export function modelsMarkdown(c: Catalog): string {
+  const ms = [...c.llms.values()].sort((a, b) => a.id.localeCompare(b.id));
+  return [
+    '| model | attention | layers | KV heads x head dim | weights / KV dtype | KV bytes per token | max context |',
+    '|---|---|---|---|---|---|---|',
+    ...ms.map(
+      (m) =>
+        `| \`${m.id}\` | ${m.attention} | ${m.layers} | ${m.attention === 'mla' ? `latent ${m.mla?.kvLoraRank} + rope ${m.mla?.ropeDim}` : `${m.kvHeads} x ${m.headDim}`} | ${m.weightDtype} / ${m.kvDtype} | ${kvBytesPerToken(m).toLocaleString('en-US')} | ${m.maxContext.toLocaleString('en-US')} |`,
+    ),
+  ].join('\n');
+}
+
+export function gpusMarkdown(c: Catalog): string {
+  const gs = [...c.gpus.values()].sort((a, b) => a.id.localeCompare(b.id));
+  const f = (x: { value: number; min: number; max: number }, exp = 0) => `${num(x.value, exp)} (${num(x.min, exp)}-${num(x.max, exp)})`;
+  return [
+    '| GPU | bf16 / fp8 TFLOP/s | HBM GB, TB/s | NVLink GB/s | host link | prefill compute eff. | decode memory eff. | step overhead ms |',
+    '|---|---|---|---|---|---|---|---|',
+    ...gs.map(
+      (g) =>
+        `| \`${g.id}\` | ${num(g.flops.bf16, 12)} / ${g.flops.fp8 === null ? '-' : num(g.flops.fp8, 12)} | ${num(g.hbmBytes, 9)}, ${num(g.hbmBandwidth, 12)} | ${num(g.nvlinkBandwidth, 9)} | ${g.hostLink.name}, ${num(g.hostLink.bandwidth, 9)} GB/s | ${f(g.efficiency.prefillCompute)} | ${f(g.efficiency.decodeMemory)} | ${f(g.efficiency.stepOverheadS, -3)} |`,
+    ),
+  ].join('\n');
+}
+
+export function nodesMarkdown(c: Catalog): string {
+  const ns = [...c.nodes.values()].sort((a, b) => a.id.localeCompare(b.id));
+  return [
+    '| node | GPUs | NICs | transports |',
+    '|---|---|---|---|',
+    ...ns.map(
+      (n) =>
+        `| \`${n.id}\` | ${n.gpusPerNode} x ${n.gpu} | ${n.nics.count} x ${num(n.nics.bandwidth * 8, 9)} Gb/s ${n.nics.kind} | ${n.transports.join(', ')} |`,
+    ),
+  ].join('\n');
+}
+
+/** Every generated section, by the marker name it sits between in README.md. */
+export function readmeSections(c: Catalog): Record<string, string> {
+  return {
+    models: modelsMarkdown(c),
+    gpus: gpusMarkdown(c),
+    nodes: nodesMarkdown(c),
+    transports: transportsMarkdown(c),
+  };
+}
+
+/** Replaces each `<!-- name:begin -->...<!-- name:end -->` section of `text` with its generated content. */
+export function fillSections(text: string, sections: Record<string, string>): string {
+  let out = text;
+  for (const [name, body] of Object.entries(sections)) {
+    const re = new RegExp(`(<!-- ${name}:begin -->)[\\s\\S]*?(<!-- ${name}:end -->)`);
+    if (!re.test(out)) throw new Error(`README.md has no <!-- ${name}:begin --> / <!-- ${name}:end --> markers`);
+    out = out.replace(re, (_m, a: string, b: string) => `${a}\n${body}\n${b}`);
+  }
+  return out;
+}

@@ -1,0 +1,202 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, test } from 'vitest';
+import {
+  defaultCatalog,
+  defaultModelsDir,
+  getGpu,
+  getLlm,
+  getNode,
+  getTransport,
+  loadCatalog,
+  projectRoot,
+  scaleDecimal,
+} from '../../src/catalog/index.js';
+import { UserError } from '../../src/errors.js';
+
+const c = defaultCatalog();
+
+describe('the project catalog (models/)', () => {
+  test('is found from the module location and loads', () => {
+    expect(existsSync(join(projectRoot(), 'package.json'))).toBe(true);
+    expect(defaultModelsDir()).toBe(join(projectRoot(), 'models'));
+    expect(defaultCatalog()).toBe(c); // cached
+  });
+
+  test('holds every contract id', () => {
+    for (const id of ['deepseek-r1-distill-llama-70b', 'llama-3.1-8b-instruct', 'llama-3.1-70b-instruct-fp8', 'qwen3-8b', 'deepseek-v3']) {
+      expect(c.llms.has(id), id).toBe(true);
+    }
+    for (const id of ['h100-sxm', 'h200-sxm', 'a100-80gb']) expect(c.gpus.has(id), id).toBe(true);
+    for (const id of ['p5.48xlarge', 'dgx-h100', 'h200-roce']) expect(c.nodes.has(id), id).toBe(true);
+    for (const id of ['nvlink', 'ib-rdma', 'roce-rdma', 'efa-libfabric', 'efa-ucx', 'host-staged', 'tcp']) {
+      expect(c.transports.has(id), id).toBe(true);
+    }
+  });
+
+  test('converts GPU datasheet units to SI', () => {
+    const h100 = getGpu(c, 'h100-sxm');
+    expect(h100.flops.bf16).toBe(989e12);
+    expect(h100.flops.fp8).toBe(1979e12);
+    expect(h100.hbmBytes).toBe(80e9);
+    expect(h100.hbmBandwidth).toBe(3.35e12);
+    expect(h100.nvlinkBandwidth).toBe(900e9);
+    expect(h100.hostLink.bandwidth).toBe(64e9);
+    expect(h100.efficiency.prefillCompute).toEqual({ value: 0.55, min: 0.3, max: 0.85 });
+    expect(h100.efficiency.decodeMemory).toEqual({ value: 0.75, min: 0.5, max: 0.9 });
+    expect(h100.efficiency.stepOverheadS).toEqual({ value: 0.004, min: 0.001, max: 0.03 });
+    expect(getGpu(c, 'h200-sxm').hbmBytes).toBe(141e9);
+    expect(getGpu(c, 'h200-sxm').hbmBandwidth).toBe(4.8e12);
+    const a100 = getGpu(c, 'a100-80gb');
+    expect(a100.flops.fp8).toBeNull();
+    expect(a100.flops.bf16).toBe(312e12);
+    expect(a100.hostLink.bandwidth).toBe(32e9);
+  });
+
+  test('converts transport GB/s and us to bytes/s and seconds', () => {
+    const efa = getTransport(c, 'efa-libfabric');
+    expect(efa.bandwidthPerRail).toEqual({ min: 2e9, typical: 2.4e9, max: 12.5e9 });
+    expect(efa.backend).toBe('LIBFABRIC');
+    expect(efa.striped).toBe(true);
+    const tcp = getTransport(c, 'tcp');
+    expect(tcp.bandwidthPerRail.typical).toBe(1e8); // 0.1 GB/s = 100 MB/s
+    expect(tcp.bandwidthPerRail.max).toBe(3e9);
+    expect(tcp.latencyS).toBe(5e-5); // 50 us
+    expect(tcp.perReadS).toBe(1e-4); // 100 us
+    const nvlink = getTransport(c, 'nvlink');
+    expect(nvlink.bandwidthPerRail).toEqual({ min: 450e9, typical: 450e9, max: 900e9 });
+    expect(nvlink.perDescriptorS).toBe(1e-8); // 0.01 us
+    expect(getTransport(c, 'roce-rdma').bandwidthPerRail.typical).toBe(17.5e9);
+    expect(getTransport(c, 'efa-ucx').gpuDirect).toBe(false);
+  });
+
+  test('converts NIC line rates from gigabits', () => {
+    const p5 = getNode(c, 'p5.48xlarge');
+    expect(p5.gpu).toBe('h100-sxm');
+    expect(p5.gpusPerNode).toBe(8);
+    // 100 Gb/s / 8 bits = 12.5 GB/s; 32 of them = 400 GB/s = the 3,200 Gbps AWS quotes.
+    expect(p5.nics).toEqual({ kind: 'efa', count: 32, bandwidth: 12.5e9 });
+    expect(p5.nics.count * p5.nics.bandwidth * 8).toBe(3200e9);
+    expect(p5.transports).toEqual(['nvlink', 'efa-libfabric', 'efa-ucx', 'host-staged', 'tcp']);
+    expect(getNode(c, 'dgx-h100').nics).toEqual({ kind: 'infiniband', count: 8, bandwidth: 50e9 });
+    expect(getNode(c, 'h200-roce').gpu).toBe('h200-sxm');
+  });
+
+  test('LLM shapes: GQA as written, MLA folded into one 576-wide head', () => {
+    const r1 = getLlm(c, 'deepseek-r1-distill-llama-70b');
+    expect([r1.attention, r1.layers, r1.kvHeads, r1.headDim, r1.maxContext]).toEqual(['gqa', 80, 8, 128, 131072]);
+    expect(r1.params).toBe(70.6e9);
+    expect(r1.activeParams).toBe(r1.params);
+    expect(r1.mla).toBeUndefined();
+    const fp8 = getLlm(c, 'llama-3.1-70b-instruct-fp8');
+    expect([fp8.weightDtype, fp8.kvDtype]).toEqual(['fp8', 'bf16']);
+    expect(getLlm(c, 'llama-3.1-8b-instruct').params).toBe(8.03e9);
+    expect(getLlm(c, 'qwen3-8b').maxContext).toBe(40960);
+    const v3 = getLlm(c, 'deepseek-v3');
+    expect(v3.attention).toBe('mla');
+    expect(v3.mla).toEqual({ kvLoraRank: 512, ropeDim: 64 });
+    expect([v3.kvHeads, v3.headDim]).toEqual([1, 576]); // 512 + 64
+    expect([v3.layers, v3.hiddenSize, v3.heads, v3.vocabSize, v3.maxContext, v3.intermediateSize]).toEqual([61, 7168, 128, 129280, 163840, 18432]);
+    expect([v3.params, v3.activeParams]).toEqual([671e9, 37e9]);
+    expect([v3.weightDtype, v3.kvDtype]).toEqual(['fp8', 'bf16']);
+  });
+
+  test('placements, in a fixed order, with the reason a user would search for', () => {
+    const efa = getTransport(c, 'efa-libfabric');
+    expect(efa.placements.map((p) => [p.placement, p.outcome])).toEqual([
+      ['intra-pod', 'fails'],
+      ['same-node', 'fails'],
+      ['cross-node', 'works'],
+    ]);
+    expect(efa.placements[1]?.reason).toContain('fi_read still retrying EAGAIN on rail 0');
+    const nvlink = getTransport(c, 'nvlink');
+    expect(nvlink.placements.map((p) => p.outcome)).toEqual(['works', 'unavailable', 'unavailable']);
+    expect(nvlink.placements[1]?.reason).toContain('cudaDeviceEnablePeerAccess');
+    expect(getTransport(c, 'ib-rdma').placements.every((p) => p.outcome === 'works' && p.reason === undefined)).toBe(true);
+  });
+
+  test('records are frozen: the shared catalog cannot be edited behind other callers', () => {
+    const h100 = getGpu(c, 'h100-sxm');
+    expect(() => {
+      (h100.efficiency.decodeMemory as { value: number }).value = 1;
+    }).toThrow(TypeError);
+  });
+});
+
+/** Independent of the loader: walk every YAML file and check each number against its sources by hand-written rules. */
+describe('every number in models/ has a source', () => {
+  const dir = defaultModelsDir();
+  const files = ['llm', 'gpu', 'node', 'transport'].flatMap((k) => readdirSync(join(dir, k)).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, k, f)));
+
+  function numbers(v: unknown, path: string[] = []): string[][] {
+    if (typeof v === 'number' || v === null) return [path];
+    if (typeof v !== 'object') return [];
+    return Object.entries(v).flatMap(([k, x]) => (path.length === 0 && k === 'sources' ? [] : numbers(x, [...path, k])));
+  }
+
+  test.each(files)('%s', (file) => {
+    const rec = parse(readFileSync(file, 'utf8')) as { sources: Record<string, string> };
+    for (const field of numbers(rec)) {
+      const covering = field.map((_, i) => field.slice(0, i + 1).join('.')).filter((p) => rec.sources[p] !== undefined);
+      expect(covering.length, `${file}: ${field.join('.')}`).toBeGreaterThan(0);
+    }
+  });
+
+  test('calibration parameters say they are estimates', () => {
+    for (const g of c.gpus.values()) {
+      for (const k of ['efficiency.prefillCompute', 'efficiency.decodeMemory', 'efficiency.stepOverheadS']) {
+        expect(g.sources[k], `${g.id} ${k}`).toMatch(/^estimate: .*calibration parameter/);
+      }
+    }
+    for (const t of c.transports.values()) {
+      for (const k of ['perReadUs', 'perDescriptorUs']) expect(t.sources[k], `${t.id} ${k}`).toMatch(/^estimate: .*calibration parameter/);
+    }
+  });
+});
+
+describe('lookups', () => {
+  test('an unknown id suggests the near miss', () => {
+    expect(() => getTransport(c, 'efa-libfabrc')).toThrow(UserError);
+    expect(() => getTransport(c, 'efa-libfabrc')).toThrow(/^unknown transport 'efa-libfabrc'; did you mean 'efa-libfabric'\? Known: .*tcp/);
+    expect(() => getGpu(c, 'h100-smx')).toThrow("did you mean 'h100-sxm'?");
+    expect(() => getNode(c, 'p5.48xlarg')).toThrow("did you mean 'p5.48xlarge'?");
+  });
+
+  test('a far-off id lists the known ones without a guess', () => {
+    let msg = '';
+    try {
+      getLlm(c, 'gpt-4');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/^unknown model 'gpt-4'\. Known: deepseek-r1-distill-llama-70b, /);
+    expect(msg).not.toContain('did you mean');
+  });
+});
+
+describe('another catalog directory', () => {
+  const v = loadCatalog('test/fixtures/catalog/valid');
+
+  test('loads, with MLA derived and Gb/s converted', () => {
+    expect([...v.llms.keys()]).toEqual(['tiny-gqa', 'tiny-mla']); // sorted by id
+    const mla = getLlm(v, 'tiny-mla');
+    expect([mla.kvHeads, mla.headDim]).toEqual([1, 288]); // 256 + 32
+    expect([mla.params, mla.activeParams]).toEqual([1.5e9, 2.5e8]);
+    expect(getNode(v, 'tiny-node').nics.bandwidth).toBe(25e9); // 200 Gb/s / 8
+    expect(getGpu(v, 'tiny-gpu').flops.fp8).toBeNull();
+    expect(getTransport(v, 'tiny-link').placements[1]).toEqual({ placement: 'same-node', outcome: 'fails', reason: 'test fixture' });
+  });
+
+  test('a directory that is not there, or not a catalog, is a user error', () => {
+    expect(() => loadCatalog('test/fixtures/catalog/no-such-dir')).toThrow(UserError);
+    expect(() => loadCatalog('test/fixtures')).toThrow(/not a catalog directory/);
+  });
+});
+
+test('scaleDecimal shifts on decimal digits', () => {
+  expect(scaleDecimal(50, -6)).toBe(5e-5); // 50 * 1e-6 in binary would be 4.9999999999999996e-5
+  expect(scaleDecimal(3.35, 12)).toBe(3.35e12);
+  expect(scaleDecimal(0.01, -6)).toBe(1e-8);
+  expect(scaleDecimal(1e-7, 3)).toBe(1e-4);
+});

@@ -1,0 +1,19 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { defaultCatalog } from '../../src/catalog/index.js';
+import { fillSections, readmeSections } from '../../src/report/catalog-tables.js';
+import { ROOT } from '../helpers/cli.js';
+
+describe('README generated sections', () => {
+  it('match what models/ says now (run `npm run build && npm run docs` to refresh)', () => {
+    const readme = readFileSync(`${ROOT}/README.md`, 'utf8');
+    expect(fillSections(readme, readmeSections(defaultCatalog()))).toBe(readme);
+  });
+
+  it('the transport table carries the seed 002 figures it claims', () => {
+    const t = readmeSections(defaultCatalog()).transports;
+    expect(t).toMatch(/\| `ib-rdma` \| UCX \| 20 \/ 35 \/ 50 \|/);
+    expect(t).toMatch(/\| `tcp` \| UCX \| 0\.1 \/ 0\.1 \/ 3 \|/);
+    expect(t).toMatch(/\| `efa-libfabric` \| LIBFABRIC \| 2 \/ 2\.4 \/ 12\.5 \|/);
+  });
+});
