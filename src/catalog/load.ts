@@ -11,22 +11,24 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { z } from 'zod';
 import { InvariantError, UserError } from '../errors.js';
 import {
+  connectorFileSchema,
   gpuFileSchema,
   llmFileSchema,
   nodeFileSchema,
   transportFileSchema,
+  type ConnectorFile,
   type GpuFile,
   type LlmFile,
   type NodeFile,
   type TransportFile,
 } from './schema.js';
 import { unknownNameMessage } from './suggest.js';
-import type { Catalog, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportSpec } from './types.js';
+import type { Catalog, ConnectorError, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportSpec } from './types.js';
 
 type Path = (string | number)[];
 
 /** The subdirectories of a catalog directory, one per record kind. */
-export const CATALOG_KINDS = ['llm', 'gpu', 'node', 'transport'] as const;
+export const CATALOG_KINDS = ['llm', 'gpu', 'node', 'transport', 'connector'] as const;
 export type CatalogKind = (typeof CATALOG_KINDS)[number];
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -378,6 +380,38 @@ function toTransport(f: TransportFile): TransportSpec {
   };
 }
 
+/** Seconds stay seconds; error texts keep their placeholders for the code that raises them to fill in. */
+function toConnector(f: ConnectorFile): ConnectorProfile {
+  const err = (x: { error: string; message: string }): ConnectorError => ({ error: x.error, message: x.message });
+  const e = f.errors;
+  return {
+    id: f.id,
+    name: f.name,
+    upstream: [...f.upstream],
+    tp: { decodeWider: f.tp.decodeWider, prefillWider: f.tp.prefillWider },
+    // Optional entries are left out, not set to undefined, so --json output and toEqual comparisons see only real ones.
+    errors: {
+      ...(e.decodeWiderRejected ? { decodeWiderRejected: err(e.decodeWiderRejected) } : {}),
+      ...(e.prefillWiderRejected ? { prefillWiderRejected: err(e.prefillWiderRejected) } : {}),
+      ...(e.prefillWiderHandshake ? { prefillWiderHandshake: err(e.prefillWiderHandshake) } : {}),
+      ...(e.prefillWiderFirstTransfer ? { prefillWiderFirstTransfer: err(e.prefillWiderFirstTransfer) } : {}),
+      tpNotDivisible: err(e.tpNotDivisible),
+      blockSizeMismatch: err(e.blockSizeMismatch),
+      ...(e.blockSizePrefillWider ? { blockSizePrefillWider: err(e.blockSizePrefillWider) } : {}),
+      compatHashMismatch: err(e.compatHashMismatch),
+      handshakeTimeout: err(e.handshakeTimeout),
+    },
+    blockSize: { rule: f.blockSize.rule, equalWhenPrefillWider: f.blockSize.equalWhenPrefillWider },
+    handshake: { timeoutS: f.handshake.timeoutS, onFailure: f.handshake.onFailure },
+    kvLoadFailurePolicy: f.kvLoadFailurePolicy,
+    expiry:
+      f.expiry.kind === 'abort-timeout'
+        ? { kind: 'abort-timeout', timeoutS: f.expiry.timeoutS }
+        : { kind: 'lease', leaseS: f.expiry.leaseS, heartbeatS: f.expiry.heartbeatS, extendS: f.expiry.extendS },
+    sources: { ...f.sources },
+  };
+}
+
 /** The shared, cached catalog must not be edited in place by one caller behind another's back. */
 function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
@@ -398,7 +432,10 @@ interface Loaded<T> {
 function yamlFiles(dir: string, kind: CatalogKind): string[] {
   const sub = join(dir, kind);
   if (!existsSync(sub)) return [];
-  const names = readdirSync(sub).sort();
+  // Sorted by id, not by file name: 'any-tp.yaml' sorts after 'any-tp-hardened.yaml' ('.' > '-'), the id before it.
+  const id = (n: string) => n.replace(/\.ya?ml$/, '');
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const names = readdirSync(sub).sort((a, b) => cmp(id(a), id(b)) || cmp(a, b));
   const misnamed = names.find((n) => n.endsWith('.yml'));
   if (misnamed) throw new UserError(`catalog files end in .yaml; rename it to ${misnamed.replace(/\.yml$/, '.yaml')}`, shownPath(join(sub, misnamed)));
   return names.filter((n) => n.endsWith('.yaml')).map((n) => join(sub, n));
@@ -429,7 +466,8 @@ function records<T>(m: Map<string, Loaded<T>>): Map<string, T> {
 }
 
 /**
- * Loads and validates a catalog directory (llm/, gpu/, node/, transport/; a missing subdirectory is an empty kind).
+ * Loads and validates a catalog directory (llm/, gpu/, node/, transport/, connector/; a missing subdirectory is an empty
+ * kind).
  * Throws UserError naming file:line:col and field for any mistake.
  */
 export function loadCatalog(dir: string = defaultModelsDir()): Catalog {
@@ -442,13 +480,14 @@ export function loadCatalog(dir: string = defaultModelsDir()): Catalog {
   const gpus = loadKind(root, 'gpu', gpuFileSchema, toGpu);
   const transports = loadKind(root, 'transport', transportFileSchema, toTransport);
   const nodes = loadKind(root, 'node', nodeFileSchema, toNode);
+  const connectors = loadKind(root, 'connector', connectorFileSchema, toConnector);
   for (const { y, record: n } of nodes.values()) {
     if (!gpus.has(n.gpu)) y.fail(['gpu'], unknownNameMessage('gpu', n.gpu, gpus.keys()));
     n.transports.forEach((t, i) => {
       if (!transports.has(t)) y.fail(['transports', i], unknownNameMessage('transport', t, transports.keys()));
     });
   }
-  return { llms: records(llms), gpus: records(gpus), nodes: records(nodes), transports: records(transports) };
+  return { llms: records(llms), gpus: records(gpus), nodes: records(nodes), transports: records(transports), connectors: records(connectors) };
 }
 
 let cached: Catalog | undefined;
@@ -472,3 +511,4 @@ export const getLlm = (c: Catalog, id: string): LlmSpec => lookup(c.llms, 'model
 export const getGpu = (c: Catalog, id: string): GpuSpec => lookup(c.gpus, 'gpu', id);
 export const getNode = (c: Catalog, id: string): NodeSpec => lookup(c.nodes, 'node', id);
 export const getTransport = (c: Catalog, id: string): TransportSpec => lookup(c.transports, 'transport', id);
+export const getConnector = (c: Catalog, id: string): ConnectorProfile => lookup(c.connectors, 'connector', id);

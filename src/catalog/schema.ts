@@ -4,6 +4,7 @@
  * types.ts. Objects are strict: a misspelt key is an error, not a silently ignored figure.
  */
 import { z } from 'zod';
+import { closest } from './suggest.js';
 
 /** Ids appear in experiment files and on the command line: keep them easy to type. */
 export const idSchema = z
@@ -148,7 +149,123 @@ export const transportFileSchema = z.strictObject({
   sources: sourcesSchema,
 });
 
+// ---------------------------------------------------------------------------------------------------------------------
+// connector/: what a vLLM build's NixlConnector does, as data
+
+/** The placeholders code fills in an error message; any other {name} in a message is a typo. */
+export const CONNECTOR_PLACEHOLDERS = ['prefillTp', 'decodeTp', 'prefillBlockSize', 'decodeBlockSize', 'engineId', 'timeoutS', 'port'] as const;
+export type ConnectorPlaceholder = (typeof CONNECTOR_PLACEHOLDERS)[number];
+
+/** `{name}` (word characters, as code that fills messages matches them) is a placeholder; braces around anything else
+ * (`{"key": false}`, `{ x }`) are literal text. */
+const PLACEHOLDER = /\{(\w+)\}/g;
+
+/** The placeholder names in a message, in order, repeats included. */
+export function placeholdersIn(message: string): string[] {
+  return [...message.matchAll(PLACEHOLDER)].map((m) => m[1] ?? '');
+}
+
+/** An exception as the build logs it: the Python type (dotted for modules, e.g. zmq.error.Again) and its text. */
+const connectorErrorSchema = z.strictObject({
+  error: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'expected a Python exception type (e.g. AssertionError, zmq.error.Again)'),
+  message: text.superRefine((m, ctx) => {
+    const known: readonly string[] = CONNECTOR_PLACEHOLDERS;
+    for (const name of placeholdersIn(m)) {
+      if (!known.includes(name)) {
+        const guess = closest(name, known);
+        const hint = guess === undefined ? '' : `; did you mean {${guess}}?`;
+        ctx.addIssue({ code: 'custom', message: `unknown placeholder {${name}}${hint}${hint ? ' ' : '; '}placeholders are ${known.map((p) => `{${p}}`).join(' ')}` });
+      }
+    }
+  }),
+});
+
+/**
+ * Prefill frees a finished request's blocks when no decode worker read them within timeoutS; or (newer builds) a lease
+ * of leaseS that decode heartbeats, every heartbeatS, extend to now + extendS.
+ */
+const expirySchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('abort-timeout'), timeoutS: positive }),
+  z.strictObject({ kind: z.literal('lease'), leaseS: positive, heartbeatS: positive, extendS: positive }).superRefine((e, ctx) => {
+    if (e.heartbeatS >= e.leaseS) {
+      ctx.addIssue({ code: 'custom', path: ['heartbeatS'], message: `heartbeatS (${e.heartbeatS}) must be < leaseS (${e.leaseS}): a lease must see a heartbeat before it lapses` });
+    }
+  }),
+]);
+
+/** The `errors` entries that only some profiles raise. */
+const CONDITIONAL_ERRORS = ['decodeWiderRejected', 'prefillWiderRejected', 'prefillWiderHandshake', 'prefillWiderFirstTransfer', 'blockSizePrefillWider'] as const;
+type ConditionalError = (typeof CONDITIONAL_ERRORS)[number];
+
+export const connectorFileSchema = z
+  .strictObject({
+    id: idSchema,
+    name: text,
+    /** Upstream pull requests (vllm-project/vllm#N) and builds the profile stands for. */
+    upstream: z.array(text).min(1, 'expected at least one upstream pull request or build'),
+    tp: z.strictObject({
+      /** Decode TP > prefill TP. No build crashes here, so 'crash' has no error entries to go with it. */
+      decodeWider: z.enum(['ok', 'rejected']),
+      /** Prefill TP > decode TP. */
+      prefillWider: z.enum(['ok', 'rejected', 'crash']),
+    }),
+    errors: z.strictObject({
+      decodeWiderRejected: connectorErrorSchema.optional(),
+      prefillWiderRejected: connectorErrorSchema.optional(),
+      prefillWiderHandshake: connectorErrorSchema.optional(),
+      prefillWiderFirstTransfer: connectorErrorSchema.optional(),
+      tpNotDivisible: connectorErrorSchema,
+      blockSizeMismatch: connectorErrorSchema,
+      blockSizePrefillWider: connectorErrorSchema.optional(),
+      compatHashMismatch: connectorErrorSchema,
+      handshakeTimeout: connectorErrorSchema,
+    }),
+    blockSize: z.strictObject({
+      rule: z.enum(['equal-only', 'decode-multiple']),
+      equalWhenPrefillWider: z.boolean(),
+    }),
+    handshake: z.strictObject({
+      /** ZMQ receive timeout, seconds; null: the build set none and waits forever. */
+      timeoutS: positive.nullable(),
+      onFailure: z.enum(['engine-dead', 'fail-requests']),
+    }),
+    kvLoadFailurePolicy: z.enum(['fail', 'recompute']).nullable(),
+    expiry: expirySchema,
+    sources: sourcesSchema,
+  })
+  .superRefine((f, ctx) => {
+    // Every way a pair can fail must come with the error a user would see, and no error may sit unused: a profile
+    // changed from 'rejected' to 'ok' must not keep a message nothing raises.
+    const when: Record<ConditionalError, [boolean, string]> = {
+      decodeWiderRejected: [f.tp.decodeWider === 'rejected', `tp.decodeWider is '${f.tp.decodeWider}'`],
+      prefillWiderRejected: [f.tp.prefillWider === 'rejected', `tp.prefillWider is '${f.tp.prefillWider}'`],
+      prefillWiderHandshake: [f.tp.prefillWider === 'crash', `tp.prefillWider is '${f.tp.prefillWider}'`],
+      prefillWiderFirstTransfer: [f.tp.prefillWider === 'crash', `tp.prefillWider is '${f.tp.prefillWider}'`],
+      blockSizePrefillWider: [f.blockSize.equalWhenPrefillWider, `blockSize.equalWhenPrefillWider is ${f.blockSize.equalWhenPrefillWider}`],
+    };
+    const what: Record<ConditionalError, string> = {
+      decodeWiderRejected: 'the error the handshake raises',
+      prefillWiderRejected: 'the error the handshake raises',
+      prefillWiderHandshake: "the handshake's internal error",
+      prefillWiderFirstTransfer: 'the error the first get_finished() raises',
+      blockSizePrefillWider: 'the error for unequal block sizes while prefill TP > decode TP',
+    };
+    for (const key of CONDITIONAL_ERRORS) {
+      const [needed, because] = when[key];
+      if (needed && f.errors[key] === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['errors', key], message: `missing; expected { error, message }, ${what[key]}, because ${because}` });
+      } else if (!needed && f.errors[key] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['errors', key], message: `is never raised because ${because}; remove it` });
+      }
+    }
+    // Strings need no per-field source, but a reader must be able to find where the behaviour and the texts come from.
+    for (const [key, covers] of [['upstream', 'the pull requests and builds'], ['errors', 'the error texts (file, function, PR)']] as const) {
+      if (f.sources[key] === undefined) ctx.addIssue({ code: 'custom', path: ['sources', key], message: `missing; expected a source for ${covers}` });
+    }
+  });
+
 export type LlmFile = z.output<typeof llmFileSchema>;
 export type GpuFile = z.output<typeof gpuFileSchema>;
 export type NodeFile = z.output<typeof nodeFileSchema>;
 export type TransportFile = z.output<typeof transportFileSchema>;
+export type ConnectorFile = z.output<typeof connectorFileSchema>;

@@ -121,4 +121,71 @@ export interface Catalog {
   gpus: Map<string, GpuSpec>;
   nodes: Map<string, NodeSpec>;
   transports: Map<string, TransportSpec>;
+  connectors: Map<string, ConnectorProfile>;
+}
+
+/**
+ * What a vLLM build's NixlConnector does with a prefill/decode pair, as data (models/connector/): a behaviour that
+ * differs between builds is a profile, not an `if (version)` in code. An experiment may override any field.
+ */
+export type TpSupport = 'ok' | 'rejected' | 'crash';
+
+/**
+ * A failure as the build reports it: the exception type and its text. The text may hold placeholders that code fills
+ * in: {prefillTp} {decodeTp} {prefillBlockSize} {decodeBlockSize} {engineId} {timeoutS} {port}.
+ */
+export interface ConnectorError {
+  /** Python exception type as logged, e.g. 'AssertionError', 'ZeroDivisionError', 'KeyError'. */
+  error: string;
+  message: string;
+}
+
+export type ExpiryModel =
+  /** Prefill frees a finished request's blocks if no decode worker read them within timeoutS (VLLM_NIXL_ABORT_REQUEST_TIMEOUT). */
+  | { kind: 'abort-timeout'; timeoutS: number }
+  /** Newer builds: a lease of leaseS, which decode heartbeats (every heartbeatS) extend to now + extendS. */
+  | { kind: 'lease'; leaseS: number; heartbeatS: number; extendS: number };
+
+export interface ConnectorProfile {
+  id: string;
+  name: string;
+  /** Upstream pull requests (vllm-project/vllm#N) and builds this profile stands for. */
+  upstream: string[];
+  tp: {
+    /** Decode TP > prefill TP. */
+    decodeWider: TpSupport;
+    /** Prefill TP > decode TP. */
+    prefillWider: TpSupport;
+  };
+  /** How a non-ok pair fails: the error at the handshake, and for 'crash' the error at the first transfer. */
+  errors: {
+    decodeWiderRejected?: ConnectorError;
+    prefillWiderRejected?: ConnectorError;
+    /** For crash: the handshake's internal error (never surfaced to the request) ... */
+    prefillWiderHandshake?: ConnectorError;
+    /** ... and what the first get_finished() raises, which kills the engine. */
+    prefillWiderFirstTransfer?: ConnectorError;
+    tpNotDivisible: ConnectorError;
+    blockSizeMismatch: ConnectorError;
+    /** Block sizes differ while prefill TP > decode TP (any-tp builds require them equal then). */
+    blockSizePrefillWider?: ConnectorError;
+    compatHashMismatch: ConnectorError;
+    handshakeTimeout: ConnectorError;
+  };
+  blockSize: {
+    /** equal-only: P and D block sizes must match; decode-multiple: D / P must be a whole number >= 1. */
+    rule: 'equal-only' | 'decode-multiple';
+    /** With prefill TP > decode TP the ratio must be 1. */
+    equalWhenPrefillWider: boolean;
+  };
+  handshake: {
+    /** ZMQ receive timeout on the side channel, seconds (5 s upstream); null where the build set none (waits forever). */
+    timeoutS: number | null;
+    /** What a failed handshake does: kill the engine at the next get_finished, or fail only the waiting requests. */
+    onFailure: 'engine-dead' | 'fail-requests';
+  };
+  /** kv_load_failure_policy where the build has it (PR #26813): fail the request, or recompute it on decode. */
+  kvLoadFailurePolicy: 'fail' | 'recompute' | null;
+  expiry: ExpiryModel;
+  sources: Record<string, string>;
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
+import { handshakeCommand } from './commands/handshake.js';
 import { listCommand } from './commands/list.js';
 import { quickstartCommand } from './commands/quickstart.js';
 import { transferCommand } from './commands/transfer.js';
@@ -19,6 +20,7 @@ export function buildCli(argv: string[]): Argv {
     .command(quickstartCommand)
     .command(listCommand)
     .command(transferCommand)
+    .command(handshakeCommand)
     .demandCommand(1, 'Name a command; `nixlsim --help` lists them.')
     .strict()
     .recommendCommands()

@@ -106,9 +106,10 @@ export interface ReadPlan {
 }
 
 /**
- * The READs a decode worker issues to pull one request's KV from a prefill worker. Each read's descriptor list has one
- * entry per (layer, K or V, remote block) for GQA and one per (layer, block) for MLA, as vLLM registers one region per
- * layer cache (and per K/V where they are separate).
+ * The READs a decode worker issues to pull one request's KV from a prefill worker, in whole prefill blocks. Each read's
+ * descriptor list has one
+ * entry per (layer, K or V, remote block) for GQA and one per (layer, block) for MLA,
+ * as vLLM registers one region per layer cache (and per K/V where they are separate).
  */
 export function readPlan(
   llm: LlmSpec,
@@ -121,7 +122,8 @@ export function readPlan(
   const blocks = blocksPerRequest(tokens, prefillBlockSize);
   const regionsPerLayer = mla ? 1 : 2;
   const descriptorsPerRead = llm.layers * regionsPerLayer * blocks;
-  const perDecodeRank = kvBytesPerTokenPerRank(llm, decodeTp) * tokens;
+  // NIXL moves whole blocks: a request's last, partly filled block travels in full.
+  const perDecodeRank = kvBytesPerTokenPerRank(llm, decodeTp) * blocks * prefillBlockSize;
   kvBytesPerTokenPerRank(llm, prefillTp); // validates the prefill TP against the heads too
   const perRead: RankRead[] = [];
   for (let d = 0; d < decodeTp; d++) {

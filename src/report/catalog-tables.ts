@@ -1,6 +1,7 @@
 import type { Catalog, TransportSpec } from '../catalog/types.js';
 import { scaleDecimal } from '../catalog/index.js';
 import { kvBytesPerToken } from '../physics/index.js';
+import { truthTableMarkdown } from './truth-table.js';
 
 /**
  * Markdown tables of the catalog for the README, generated so that the documentation cannot drift from models/:
@@ -85,6 +86,7 @@ export function readmeSections(c: Catalog): Record<string, string> {
     gpus: gpusMarkdown(c),
     nodes: nodesMarkdown(c),
     transports: transportsMarkdown(c),
+    'truth-table': truthTableMarkdown(c, c.llms.get('llama-3.1-70b-instruct-fp8')!),
   };
 }
 

@@ -33,6 +33,7 @@ describe('the project catalog (models/)', () => {
     for (const id of ['nvlink', 'ib-rdma', 'roce-rdma', 'efa-libfabric', 'efa-ucx', 'host-staged', 'tcp']) {
       expect(c.transports.has(id), id).toBe(true);
     }
+    for (const id of ['equal-tp', 'decode-wider-tp', 'any-tp', 'any-tp-hardened']) expect(c.connectors.has(id), id).toBe(true);
   });
 
   test('converts GPU datasheet units to SI', () => {
@@ -127,7 +128,7 @@ describe('the project catalog (models/)', () => {
 /** Independent of the loader: walk every YAML file and check each number against its sources by hand-written rules. */
 describe('every number in models/ has a source', () => {
   const dir = defaultModelsDir();
-  const files = ['llm', 'gpu', 'node', 'transport'].flatMap((k) => readdirSync(join(dir, k)).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, k, f)));
+  const files = ['llm', 'gpu', 'node', 'transport', 'connector'].flatMap((k) => readdirSync(join(dir, k)).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, k, f)));
 
   function numbers(v: unknown, path: string[] = []): string[][] {
     if (typeof v === 'number' || v === null) return [path];

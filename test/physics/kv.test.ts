@@ -93,23 +93,26 @@ describe('read plans', () => {
     expect(plan.descriptors).toBe(8 * 1_200_000);
   });
 
-  it('4 -> 1: the one decode rank gets all 327,680 B/token in four equal chunks', () => {
+  it('4 -> 1: the one decode rank gets all 327,680 B/token in four equal chunks, in whole blocks', () => {
+    // 1000 tokens = 62.5 blocks of 16 -> 63 blocks = 1008 token slots; 1008 x 327,680 = 330,301,440 B
     const plan = readPlan(m70, 1000, 4, 1, 16);
-    expect(plan.bytesPerDecodeRank).toBe(327_680_000);
-    expect(plan.perRead.map((r) => r.bytes)).toEqual([81_920_000, 81_920_000, 81_920_000, 81_920_000]);
+    expect(plan.bytesPerDecodeRank).toBe(330_301_440);
+    expect(plan.perRead.map((r) => r.bytes)).toEqual([82_575_360, 82_575_360, 82_575_360, 82_575_360]);
     expect(plan.perRead.map((r) => r.prefillRank)).toEqual([0, 1, 2, 3]);
   });
 
   it('1 -> 4: each decode rank slices its 2 heads out of prefill rank 0', () => {
-    const plan = readPlan(m70, 1000, 1, 4, 16);
-    expect(plan.perRead.every((r) => r.prefillRank === 0 && r.bytes === 81_920_000)).toBe(true);
-    expect(plan.bytesTotal).toBe(327_680_000);
+    // 2000 tokens = 125 blocks exactly; a quarter of 2000 x 327,680 = 163,840,000 B each
+    const plan = readPlan(m70, 2000, 1, 4, 16);
+    expect(plan.perRead.every((r) => r.prefillRank === 0 && r.bytes === 163_840_000)).toBe(true);
+    expect(plan.bytesTotal).toBe(655_360_000);
   });
 
   it('MLA: one read per decode rank, each of the full replicated latent cache', () => {
+    // 1000 tokens in blocks of 64 = 16 blocks = 1024 slots; 1024 x 70,272 = 71,958,528 B
     const plan = readPlan(llm('deepseek-v3'), 1000, 8, 2, 64);
     expect(plan.reads).toBe(2);
-    expect(plan.bytesPerDecodeRank).toBe(70_272_000);
+    expect(plan.bytesPerDecodeRank).toBe(71_958_528);
     expect(plan.descriptors).toBe(2 * 61 * Math.ceil(1000 / 64)); // one region per layer, 16 blocks
   });
 });

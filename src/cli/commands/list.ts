@@ -1,9 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { defaultCatalog, scaleDecimal } from '../../catalog/index.js';
-import type { Catalog, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../../catalog/index.js';
+import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../../catalog/index.js';
 import { kvBytesPerToken } from '../../physics/index.js';
 
-const KINDS = ['models', 'gpus', 'nodes', 'transports'] as const;
+const KINDS = ['models', 'gpus', 'nodes', 'transports', 'connectors'] as const;
 type Kind = (typeof KINDS)[number];
 
 interface Args {
@@ -99,7 +99,26 @@ function transportsTable(ts: TransportSpec[]): Table {
   };
 }
 
-function recordsOf(c: Catalog, kind: Kind): LlmSpec[] | GpuSpec[] | NodeSpec[] | TransportSpec[] {
+function connectorsTable(cs: ConnectorProfile[]): Table {
+  const expiry = (p: ConnectorProfile) =>
+    p.expiry.kind === 'abort-timeout' ? `abort after ${p.expiry.timeoutS} s` : `lease ${p.expiry.leaseS} s (+${p.expiry.extendS} s every ${p.expiry.heartbeatS} s)`;
+  return {
+    head: ['id', 'decode wider', 'prefill wider', 'block sizes', 'handshake timeout', 'failed handshake', 'expiry', 'upstream'],
+    rows: cs.map((p) => [
+      p.id,
+      p.tp.decodeWider,
+      p.tp.prefillWider,
+      p.blockSize.rule,
+      p.handshake.timeoutS === null ? 'none' : `${p.handshake.timeoutS} s`,
+      p.handshake.onFailure,
+      expiry(p),
+      p.upstream.join('; '),
+    ]),
+    right: [],
+  };
+}
+
+function recordsOf(c: Catalog, kind: Kind): LlmSpec[] | GpuSpec[] | NodeSpec[] | TransportSpec[] | ConnectorProfile[] {
   switch (kind) {
     case 'models':
       return [...c.llms.values()];
@@ -109,6 +128,8 @@ function recordsOf(c: Catalog, kind: Kind): LlmSpec[] | GpuSpec[] | NodeSpec[] |
       return [...c.nodes.values()];
     case 'transports':
       return [...c.transports.values()];
+    case 'connectors':
+      return [...c.connectors.values()];
   }
 }
 
@@ -126,13 +147,15 @@ export function listText(c: Catalog, kind: Kind, json: boolean): string {
       return render(nodesTable(records as NodeSpec[]));
     case 'transports':
       return render(transportsTable(records as TransportSpec[]));
+    case 'connectors':
+      return render(connectorsTable(records as ConnectorProfile[]));
   }
 }
 
 /** `nixlsim list models|gpus|nodes|transports [--json]`: what the catalog holds, in datasheet units. */
 export const listCommand: CommandModule<object, Args> = {
   command: 'list <kind>',
-  describe: 'List the catalog: models, gpus, nodes or transports',
+  describe: 'List the catalog: models, gpus, nodes, transports or connectors',
   builder: (y) =>
     y
       .positional('kind', { choices: KINDS, demandOption: true, describe: 'what to list' })

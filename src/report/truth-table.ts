@@ -1,0 +1,43 @@
+import type { Catalog, ConnectorProfile, LlmSpec } from '../catalog/types.js';
+import { handshakeMatrix, type HandshakeVerdict } from '../nixl/index.js';
+
+type Cell = { prefillTp: number; decodeTp: number; verdict: HandshakeVerdict };
+
+const short = (v: HandshakeVerdict): string =>
+  v.outcome === 'ok' ? `ok (${v.readsPerRequest} READ${v.readsPerRequest > 1 ? 's' : ''})` : `${v.outcome}: ${v.error}`;
+
+/** Prefill TP down, decode TP across, as plain text. */
+export function matrixText(cells: Cell[]): string {
+  const tps = [...new Set(cells.map((c) => c.decodeTp))];
+  const rows = [...new Set(cells.map((c) => c.prefillTp))];
+  const text = (p: number, d: number) => short(cells.find((c) => c.prefillTp === p && c.decodeTp === d)!.verdict);
+  const w = Math.max(12, ...cells.map((c) => short(c.verdict).length));
+  const head = 'prefill\\decode'.padEnd(15) + tps.map((d) => `TP${d}`.padEnd(w + 2)).join('');
+  return [head, ...rows.map((p) => `TP${p}`.padEnd(15) + tps.map((d) => text(p, d).padEnd(w + 2)).join(''))].join('\n').replace(/ +$/gm, '');
+}
+
+/**
+ * The README's truth table: for each profile, prefill TP down and decode TP across, with equal block sizes and with
+ * a decode block twice the prefill's.
+ */
+export function truthTableMarkdown(c: Catalog, llm: LlmSpec): string {
+  const profiles: ConnectorProfile[] = [...c.connectors.values()].sort((a, b) => order(a.id) - order(b.id));
+  const tps = [1, 2, 4, 8];
+  const out: string[] = [];
+  for (const ratio of [1, 2]) {
+    out.push(`Block sizes: prefill 16, decode ${16 * ratio} (ratio ${ratio}). Cells: outcome (READs per request) or outcome: error.`, '');
+    out.push(`| profile | prefill TP | ${tps.map((d) => `decode TP${d}`).join(' | ')} |`, `|---|---|${tps.map(() => '---').join('|')}|`);
+    for (const prof of profiles) {
+      const cells = handshakeMatrix(prof, llm, tps, { prefill: 16, decode: 16 * ratio });
+      for (const p of tps) {
+        const row = tps.map((d) => short(cells.find((x) => x.prefillTp === p && x.decodeTp === d)!.verdict));
+        out.push(`| \`${prof.id}\` | ${p} | ${row.join(' | ')} |`);
+      }
+    }
+    out.push('');
+  }
+  return out.join('\n').trimEnd();
+}
+
+const ORDER = ['equal-tp', 'decode-wider-tp', 'any-tp', 'any-tp-hardened'];
+const order = (id: string): number => (ORDER.includes(id) ? ORDER.indexOf(id) : ORDER.length);
