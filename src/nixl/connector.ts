@@ -52,6 +52,12 @@ export type LoadResult =
   | { status: 'stale'; bytes: number; startedAt: number; finishedAt: number }
   | { status: 'failed'; reason: 'handshake' | 'transfer' | 'engine-dead'; error: string; finishedAt: number };
 
+/** One NIXL agent per rank of an engine, all carrying the engine's compatibility hash. */
+function makeAgents(cfg: EngineConfig): NixlAgent[] {
+  const hash = compatHash(cfg.llm, cfg.profile);
+  return Array.from({ length: cfg.tp }, (_, r) => new NixlAgent(cfg.engineId, r, cfg.tp, cfg.llm, cfg.blockSize, cfg.numBlocks, hash));
+}
+
 interface Held {
   params: KvTransferParams;
   /** Notifications still expected per prefill rank; the blocks are freed when all reach zero. */
@@ -74,8 +80,7 @@ export class PrefillConnector {
     readonly log: EventLog,
     readonly cfg: EngineConfig,
   ) {
-    const hash = compatHash(cfg.llm, cfg.profile);
-    this.agents = Array.from({ length: cfg.tp }, (_, r) => new NixlAgent(cfg.engineId, r, cfg.tp, cfg.llm, cfg.blockSize, cfg.numBlocks, hash));
+    this.agents = makeAgents(cfg);
   }
 
   get engineId(): string {
@@ -215,8 +220,7 @@ export class DecodeConnector {
     readonly transport: TransportSpec,
     readonly options: DecodeOptions,
   ) {
-    const hash = compatHash(cfg.llm, cfg.profile);
-    this.agents = Array.from({ length: cfg.tp }, (_, r) => new NixlAgent(cfg.engineId, r, cfg.tp, cfg.llm, cfg.blockSize, cfg.numBlocks, hash));
+    this.agents = makeAgents(cfg);
   }
 
   get engineId(): string {
