@@ -1,0 +1,132 @@
+/**
+ * An experiment as the simulator sees it after the file has been read, validated and defaulted (src/experiment/load.ts)
+ * and a sweep expanded into points. Paths named in the issue are contracts: name, seed, deployment.*, workload.*, sweep.
+ */
+import type { ExpiryModel } from '../catalog/types.js';
+import type { FaultSpec } from '../faults/injector.js';
+
+export type Mode = 'disaggregated' | 'aggregated';
+export type RouterKind = 'round-robin' | 'least-loaded' | 'kv-aware';
+export type FailurePolicy = 'fallback' | 'fail' | 'retry';
+export type PlacementKind = 'intra-pod' | 'same-node' | 'cross-node';
+
+export interface WorkerGroup {
+  workers: number;
+  tp: number;
+}
+
+/** vLLM engine arguments that shape scheduling and the KV pool. */
+export interface EngineArgs {
+  /** max_num_batched_tokens: token budget of one step (chunked prefill splits prompts to fit). */
+  maxNumBatchedTokens: number;
+  /** max_num_seqs: sequences running at once. */
+  maxNumSeqs: number;
+  /** Tokens per KV block. */
+  blockSize: number;
+  /** gpu_memory_utilization: fraction of HBM vLLM may use for weights, activations and the KV pool. */
+  gpuMemoryUtilization: number;
+  /** Bytes per GPU kept back for activations and CUDA graphs before sizing the KV pool. */
+  activationReserveBytes: number;
+  prefixCaching: boolean;
+  chunkedPrefill: boolean;
+}
+
+export interface Deployment {
+  mode: Mode;
+  model: string;
+  gpu: string;
+  node: string;
+  connector: string;
+  transport: string;
+  prefill: WorkerGroup;
+  decode: WorkerGroup;
+  aggregated: WorkerGroup;
+  /** Where prefill and decode workers sit relative to each other. */
+  placement: PlacementKind;
+  router: RouterKind;
+  engine: EngineArgs;
+  /** Which per-rail bandwidth of the transport to use. */
+  bandwidth: 'min' | 'typical' | 'max';
+  /** What a failed KV transfer does: prefill locally on the decode worker, fail the request, or retry the transfer. */
+  failurePolicy: FailurePolicy;
+  /** Retries before the policy gives up (retry policy), then falls back. */
+  maxRetries: number;
+  /** Overrides of the connector profile's expiry (e.g. VLLM_NIXL_ABORT_REQUEST_TIMEOUT=480). */
+  expiry?: ExpiryModel;
+}
+
+export interface LengthDist {
+  mean: number;
+  stddev: number;
+}
+
+export interface TraceSource {
+  format: 'azure' | 'mooncake';
+  /** Absolute path (the loader resolves it relative to the experiment file). */
+  path: string;
+  /** Replay this many times faster than recorded. */
+  speedup: number;
+  /** Use only the first N records. */
+  limit?: number;
+}
+
+export interface Workload {
+  kind: 'closed-loop' | 'poisson' | 'trace';
+  /** closed-loop: requests in flight at once (genai-perf --concurrency). */
+  concurrency: number;
+  /** Requests measured (closed-loop, poisson); for traces, a cap on records replayed (0 = all). */
+  requests: number;
+  /** Warm-up requests sent first and left out of the metrics (genai-perf --warmup-request-count). */
+  warmup: number;
+  /** poisson: requests per second. */
+  rate: number;
+  isl: LengthDist;
+  osl: LengthDist;
+  trace?: TraceSource;
+}
+
+export interface Experiment {
+  name: string;
+  seed: number;
+  deployment: Deployment;
+  workload: Workload;
+  faults: FaultSpec[];
+  /** Stop the simulation here (seconds); requests still running are counted as in flight. */
+  horizonS: number;
+}
+
+/** One point of a sweep: the experiment with the swept values applied, and which values they were. */
+export interface Point {
+  id: string;
+  /** The swept paths and their values for this point (empty when nothing is swept). */
+  params: Record<string, unknown>;
+  experiment: Experiment;
+}
+
+/** Latency summary in milliseconds. */
+export interface Stats {
+  mean: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  min: number;
+  max: number;
+}
+
+/** One point's results: the summary.json contract (plus extras that do not break it). */
+export interface PointResult {
+  id: string;
+  params: Record<string, unknown>;
+  requests: { total: number; completed: number; failed: number; fellBack: number; inFlight: number; stale: number };
+  ttftMs: Stats;
+  itlMs: Stats;
+  e2eMs: Stats;
+  queueMs: Stats;
+  kvTransfer: { bytesMean: number; ms: Stats; effectiveGBps: number };
+  throughput: { outputTokensPerS: number; requestsPerS: number };
+  utilisation: { workers: Record<string, number>; kvPoolPeak: Record<string, number>; links: Record<string, number> };
+  events: Record<string, number>;
+  /** Simulated seconds the measured window covered. */
+  durationS: number;
+}
