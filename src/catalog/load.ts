@@ -340,6 +340,7 @@ function toGpu(f: GpuFile): GpuSpec {
       prefillCompute: factor(f.efficiency.prefillCompute),
       decodeMemory: factor(f.efficiency.decodeMemory),
       stepOverheadS: factor(f.efficiency.stepOverheadS),
+      eagerLayerOverheadS: factor(f.efficiency.eagerLayerOverheadS),
     },
     sources: { ...f.sources },
   };

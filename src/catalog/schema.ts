@@ -99,6 +99,8 @@ export const gpuFileSchema = z.strictObject({
     prefillCompute: factorSchema(true),
     decodeMemory: factorSchema(true),
     stepOverheadS: factorSchema(false),
+    /** Seconds per layer per step under --enforce-eager: a duration, not a fraction. */
+    eagerLayerOverheadS: factorSchema(false),
   }),
   sources: sourcesSchema,
 });

@@ -65,6 +65,12 @@ export interface GpuSpec {
     decodeMemory: Factor;
     /** Fixed time per engine step (scheduling, kernel launches), seconds. */
     stepOverheadS: Factor;
+    /**
+     * Extra time per model layer per engine step when vLLM runs with --enforce-eager (no CUDA graphs: every layer's
+     * kernels are launched from Python), seconds; does not apply with CUDA graphs. Same unit as stepOverheadS: a
+     * duration, not a fraction of a peak.
+     */
+    eagerLayerOverheadS: Factor;
   };
   sources: Record<string, string>;
 }

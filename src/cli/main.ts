@@ -9,6 +9,7 @@ import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.
 import { handshakeCommand } from './commands/handshake.js';
 import { listCommand } from './commands/list.js';
 import { quickstartCommand } from './commands/quickstart.js';
+import { runCommand } from './commands/run.js';
 import { transferCommand } from './commands/transfer.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -18,6 +19,7 @@ export function buildCli(argv: string[]): Argv {
     .scriptName('nixlsim')
     .usage('$0 <command> [options]\n\nDiscrete-event simulator of disaggregated LLM inference and its NIXL KV-cache transfers.')
     .command(quickstartCommand)
+    .command(runCommand)
     .command(listCommand)
     .command(transferCommand)
     .command(handshakeCommand)

@@ -29,6 +29,8 @@ export interface EngineArgs {
   activationReserveBytes: number;
   prefixCaching: boolean;
   chunkedPrefill: boolean;
+  /** --enforce-eager: no CUDA graphs, so every step pays a kernel-launch overhead per layer (seed 000 ran this way). */
+  enforceEager?: boolean;
 }
 
 export interface Deployment {
@@ -53,6 +55,12 @@ export interface Deployment {
   maxRetries: number;
   /** Overrides of the connector profile's expiry (e.g. VLLM_NIXL_ABORT_REQUEST_TIMEOUT=480). */
   expiry?: ExpiryModel;
+  /**
+   * How long decode waits for a request's KV before giving up and applying the failure policy. Default (undefined):
+   * the abort timeout, since prefill releases the blocks then and a later read would be stale; none for lease builds
+   * (heartbeats keep the blocks). null: wait for ever, so late reads land as stale_kv_read (silent corruption).
+   */
+  kvLoadTimeoutS?: number | null;
 }
 
 export interface LengthDist {

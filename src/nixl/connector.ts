@@ -406,6 +406,24 @@ export class DecodeConnector {
     load.done(r);
   }
 
+  /**
+   * Gives up a request's load (the decode side stopped waiting): cancels its reads and finishes it as a failed
+   * transfer with `reason`. No effect if the load already finished.
+   */
+  abandon(requestId: string, reason: string): void {
+    for (const load of this.loads) {
+      if (load.requestId !== requestId) continue;
+      for (const f of load.flows) this.fabric.cancelRead(f);
+      for (const hs of this.handshakes.values()) {
+        const i = hs.waiting.indexOf(load);
+        if (i >= 0) hs.waiting.splice(i, 1);
+      }
+      this.log.emit('kv_transfer_failed', { time: this.sim.now, component: this.engineId, line: kvTransferFailedLine(requestId, reason), requestId });
+      this.finish(load, { status: 'failed', reason: 'transfer', error: reason, finishedAt: this.sim.now });
+      return;
+    }
+  }
+
   /** The engine core died (EngineDeadError): every load on it fails, now and from now on. */
   die(cause: string): void {
     if (this.dead) return;

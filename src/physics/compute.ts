@@ -12,6 +12,8 @@ export interface Efficiency {
   prefillCompute: number;
   decodeMemory: number;
   stepOverheadS: number;
+  /** Extra per layer per step under --enforce-eager; counted only where the engine runs eagerly. */
+  eagerLayerOverheadS: number;
 }
 
 export function defaultEfficiency(gpu: GpuSpec): Efficiency {
@@ -19,7 +21,13 @@ export function defaultEfficiency(gpu: GpuSpec): Efficiency {
     prefillCompute: gpu.efficiency.prefillCompute.value,
     decodeMemory: gpu.efficiency.decodeMemory.value,
     stepOverheadS: gpu.efficiency.stepOverheadS.value,
+    eagerLayerOverheadS: gpu.efficiency.eagerLayerOverheadS.value,
   };
+}
+
+/** The fixed cost of one step: the GPU's overhead, plus a kernel-launch cost per layer when running eagerly. */
+export function stepOverhead(llm: LlmSpec, eff: Efficiency, enforceEager = false): number {
+  return eff.stepOverheadS + (enforceEager ? llm.layers * eff.eagerLayerOverheadS : 0);
 }
 
 /** Parameters that multiply every token in a matmul: all but the embedding table and the LM head (untied). */
@@ -134,4 +142,51 @@ export function decodeStepTime(
 
 function checkPositive(v: number, name: string): void {
   if (!(v >= 1) || !Number.isInteger(v)) throw new UserError(`${name} must be a whole number >= 1, got ${v}`);
+}
+
+/** One sequence's share of an engine step: a prefill chunk (tokens new this step, after `cached` already in KV) or a decode. */
+export interface StepWork {
+  /** Prefill chunks: new tokens and the context already in KV before them. */
+  prefill: readonly { tokens: number; cached: number }[];
+  /** Decode sequences: their context lengths (each produces one token). */
+  decode: readonly number[];
+}
+
+/**
+ * A mixed vLLM step (chunked prefill batches prefill chunks with decodes in one forward pass): the FLOPs of all
+ * tokens, the weights read once plus every sequence's KV context, one roofline, the all-reduces of all tokens, and
+ * the per-step overhead. With only prefill or only decode work it reduces to prefillStepTime / decodeStepTime.
+ */
+export function stepTime(
+  llm: LlmSpec,
+  gpu: GpuSpec,
+  tp: number,
+  work: StepWork,
+  eff: Efficiency = defaultEfficiency(gpu),
+  enforceEager = false,
+): StepTime {
+  checkPositive(tp, 'tp');
+  let linear = 0;
+  let attention = 0;
+  let tokens = 0;
+  let kvTokens = 0;
+  for (const p of work.prefill) {
+    const f = prefillFlops(llm, p.cached + p.tokens, p.cached);
+    linear += f.linear;
+    attention += f.attention;
+    tokens += p.tokens;
+    kvTokens += p.cached; // the cached context is read from HBM once
+  }
+  const batch = work.decode.length;
+  for (const c of work.decode) kvTokens += c;
+  linear += 2 * matmulParams(llm) * batch;
+  attention += 2 * 2 * attentionWidth(llm) * llm.layers * (kvTokens - work.prefill.reduce((s, p) => s + p.cached, 0));
+  tokens += batch;
+  const seqs = work.prefill.length + batch;
+  const weightsRead = Math.min(llm.params, llm.activeParams * Math.max(1, seqs)) * dtypeBytes(llm.weightDtype);
+  const memoryS = (weightsRead / tp + kvTokens * kvBytesPerTokenPerRank(llm, tp)) / (gpu.hbmBandwidth * eff.decodeMemory);
+  const computeS = (linear / matmulPeak(llm, gpu) + attention / gpu.flops.bf16) / (tp * eff.prefillCompute);
+  const allReduceS = stepAllReduce(llm, gpu, tp, tokens);
+  const overheadS = stepOverhead(llm, eff, enforceEager);
+  return { totalS: Math.max(computeS, memoryS) + allReduceS + overheadS, computeS, memoryS, allReduceS, overheadS };
 }

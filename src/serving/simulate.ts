@@ -1,8 +1,258 @@
 import type { Catalog } from '../catalog/types.js';
-import type { Point, PointResult } from '../experiment/types.js';
+import { getLlm } from '../catalog/index.js';
+import { Simulator } from '../engine/index.js';
+import { InvariantError, UserError } from '../errors.js';
+import type { Point, PointResult, Stats } from '../experiment/types.js';
+import { FaultInjector } from '../faults/injector.js';
+import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
+import { LatencyHistogram } from '../metrics/histogram.js';
+import type { Efficiency } from '../physics/index.js';
+import { makeSource, type RequestSpec } from '../workload/index.js';
+import { Cluster, type ServingRequest } from './cluster.js';
+
+export interface SimulateOptions {
+  /** Efficiency factors to use instead of the GPU record's (calibration, Monte Carlo). */
+  efficiency?: Efficiency;
+  /** Event log lines to keep (the counters are exact either way). */
+  maxLogLines?: number;
+}
+
+export interface SimulationRun {
+  result: PointResult;
+  log: EventLog;
+}
 
 /** Runs one point of an experiment to completion (or its horizon) and summarises it. Deterministic for a seed. */
-export function simulatePoint(point: Point, catalog: Catalog): PointResult {
-  void catalog;
-  throw new Error(`simulatePoint not implemented yet (point ${point.id})`);
+export function simulatePoint(point: Point, catalog: Catalog, options: SimulateOptions = {}): PointResult {
+  return runPoint(point, catalog, options).result;
+}
+
+/**
+ * The same, keeping the event log: builds the deployment, drives the workload (closed loop: a new request each time
+ * one ends; open loop: at the source's arrival times), injects the faults, runs the kernel and collects the metrics
+ * of the measured (non-warm-up) requests.
+ */
+export function runPoint(point: Point, catalog: Catalog, options: SimulateOptions = {}): SimulationRun {
+  const exp = point.experiment;
+  const sim = new Simulator(exp.seed);
+  const log = new EventLog({ maxLines: options.maxLogLines ?? 2000 });
+  const cluster = new Cluster(sim, log, catalog, exp.deployment, options.efficiency);
+  const llm = getLlm(catalog, exp.deployment.model);
+  const source = makeSource(exp.workload, { lengths: sim.rng('workload:lengths'), arrivals: sim.rng('workload:arrivals') }, { maxContext: llm.maxContext });
+  const blockSize = exp.deployment.engine.blockSize;
+
+  const m = new Metrics();
+  let sent = 0;
+  let ended = 0;
+  let exhausted = false;
+
+  const onEnd = (r: ServingRequest): void => {
+    ended++;
+    if (!r.warmup) m.record(r);
+    if (exp.workload.kind === 'closed-loop') sendNext();
+  };
+  const send = (spec: RequestSpec): void => {
+    sent++;
+    const r: ServingRequest = {
+      id: spec.id,
+      isl: spec.isl,
+      osl: spec.osl,
+      warmup: spec.warmup,
+      sentAt: sim.now,
+      outputTokens: 0,
+      status: 'running',
+      fellBack: false,
+      stale: false,
+      onEnd,
+    };
+    const hashes = blockHashes(spec, blockSize);
+    if (hashes) r.hashes = hashes;
+    if (!r.warmup) m.sent(r);
+    cluster.submit(r);
+  };
+  const sendNext = (): void => {
+    if (exhausted) return;
+    const spec = source.next();
+    if (!spec) {
+      exhausted = true;
+      return;
+    }
+    send(spec);
+  };
+
+  if (exp.workload.kind === 'closed-loop') {
+    for (let i = 0; i < exp.workload.concurrency; i++) sim.schedule(0, sendNext);
+  } else {
+    // Open loop: one arrival event at a time, so a million-request trace never sits in the queue at once.
+    const arrive = (spec: RequestSpec): void => {
+      send(spec);
+      const next = source.next();
+      if (next) sim.at(Math.max(sim.now, next.arrivalS ?? sim.now), arrive, next);
+      else exhausted = true;
+    };
+    const first = source.next();
+    if (first) sim.at(first.arrivalS ?? 0, arrive, first);
+    else exhausted = true;
+  }
+
+  installFaults(sim, cluster, log, point, exp.horizonS);
+  sim.run({ until: exp.horizonS });
+
+  const inFlight = sent - ended;
+  if (inFlight < 0) throw new InvariantError(`more requests ended (${ended}) than were sent (${sent})`);
+  for (const e of cluster.engines) e.pool.check();
+  const result = m.result(point, sim.now, log, cluster);
+  const r = result.requests;
+  if (r.completed + r.failed + r.inFlight !== r.total) {
+    throw new InvariantError(`request accounting broken: ${r.completed} completed + ${r.failed} failed + ${r.inFlight} in flight != ${r.total} sent`);
+  }
+  return { result, log };
+}
+
+/** Engine-block hashes of a prompt from Mooncake's hash_ids (one per 512 tokens): each splits into its blocks. */
+function blockHashes(spec: RequestSpec, blockSize: number): string[] | undefined {
+  if (!spec.hashIds || !spec.hashBlockTokens) return undefined;
+  const per = Math.max(1, Math.floor(spec.hashBlockTokens / blockSize));
+  const full = Math.floor(spec.isl / blockSize);
+  const out: string[] = [];
+  for (const h of spec.hashIds) {
+    for (let j = 0; j < per && out.length < full; j++) out.push(`${h}.${j}`);
+  }
+  return out;
+}
+
+function installFaults(sim: Simulator, cluster: Cluster, log: EventLog, point: Point, horizonS: number): void {
+  const specs = point.experiment.faults;
+  if (specs.length === 0) return;
+  const { workers, links } = cluster.targets();
+  specs.forEach((s, i) => {
+    const t = 'target' in s ? s.target : undefined;
+    if (s.kind === 'link_down' && !links.includes(s.target)) {
+      throw new UserError(`faults[${i}].target: no link '${s.target}' (links: ${links.join(', ') || 'none: aggregated mode'})`);
+    }
+    if ((s.kind === 'worker_restart' || (t !== undefined && s.kind !== 'link_down')) && t !== undefined && !workers.has(t)) {
+      throw new UserError(`faults[${i}].target: no worker '${t}' (workers: ${[...workers.keys()].join(', ')})`);
+    }
+  });
+  const inj = new FaultInjector(sim, specs, { until: horizonS });
+  const pick = sim.rng('faults:pick');
+  const streamers = [...cluster.decodeWorkers, ...cluster.aggWorkers].map((w) => w.engine);
+  const downSince = new Map<string, number>();
+  inj.on('link_down', (f) => {
+    const id = f.target!;
+    if (f.phase === 'down') {
+      downSince.set(id, sim.now);
+      cluster.fabric?.setLinkState(id, false);
+      log.emit('link_down', { time: sim.now, component: id, line: linkDownLine(id) });
+    } else {
+      cluster.fabric?.setLinkState(id, true);
+      log.emit('link_up', { time: sim.now, component: id, line: linkUpLine(id, sim.now - (downSince.get(id) ?? sim.now)) });
+    }
+  });
+  inj.on('connection_reset', (f) => {
+    const target = f.target !== undefined ? workers.get(f.target)?.engine : streamers.length ? pick.choice(streamers) : undefined;
+    if (target) cluster.connectionReset(target);
+  });
+  inj.on('health_503', (f) => cluster.health503(f.target ?? 'frontend'));
+  inj.on('worker_restart', (f) => {
+    if (f.phase === 'start') {
+      cluster.workerDown(f.target!);
+      cluster.health503(f.target!);
+    } else {
+      cluster.workerUp(f.target!);
+    }
+  });
+  cluster.roll = (kind, target) => inj.roll(kind, target);
+  inj.start();
+}
+
+/** The measured requests' numbers, in constant memory. */
+class Metrics {
+  private readonly ttft = new LatencyHistogram();
+  private readonly itl = new LatencyHistogram();
+  private readonly e2e = new LatencyHistogram();
+  private readonly queue = new LatencyHistogram();
+  private readonly kv = new LatencyHistogram();
+  private total = 0;
+  private completed = 0;
+  private failed = 0;
+  private fellBack = 0;
+  private stale = 0;
+  private kvBytes = 0;
+  private kvSeconds = 0;
+  private kvCount = 0;
+  private outputTokens = 0;
+  private firstSent = Infinity;
+  private lastEnd = 0;
+
+  sent(r: ServingRequest): void {
+    this.total++;
+    this.firstSent = Math.min(this.firstSent, r.sentAt);
+  }
+
+  record(r: ServingRequest): void {
+    this.lastEnd = Math.max(this.lastEnd, r.doneAt ?? 0);
+    if (r.fellBack) this.fellBack++;
+    if (r.stale) this.stale++;
+    if (r.kv) {
+      this.kv.record(r.kv.finishedAt - r.kv.startedAt);
+      this.kvBytes += r.kv.bytes;
+      this.kvSeconds += r.kv.finishedAt - r.kv.startedAt;
+      this.kvCount++;
+    }
+    if (r.status === 'failed') {
+      this.failed++;
+      return;
+    }
+    this.completed++;
+    this.outputTokens += r.outputTokens;
+    if (r.firstTokenAt !== undefined) this.ttft.record(r.firstTokenAt - r.sentAt);
+    if (r.scheduledAt !== undefined) this.queue.record(r.scheduledAt - r.sentAt);
+    if (r.doneAt !== undefined) this.e2e.record(r.doneAt - r.sentAt);
+    // genai-perf's inter-token latency: (last token - first token) / (output tokens - 1), one value per request.
+    if (r.outputTokens > 1 && r.firstTokenAt !== undefined && r.lastTokenAt !== undefined) {
+      this.itl.record((r.lastTokenAt - r.firstTokenAt) / (r.outputTokens - 1));
+    }
+  }
+
+  result(point: Point, now: number, log: EventLog, cluster: Cluster): PointResult {
+    const duration = this.completed + this.failed > 0 && this.firstSent < Infinity ? Math.max(0, this.lastEnd - this.firstSent) : 0;
+    const round = (x: number, d = 6) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : 0);
+    const workers: Record<string, number> = {};
+    const kvPoolPeak: Record<string, number> = {};
+    for (const e of cluster.engines) {
+      workers[e.id] = now > 0 ? round(e.busyTime / now, 4) : 0;
+      kvPoolPeak[e.id] = e.pool.total > 0 ? round(e.pool.peak / e.pool.total, 4) : 0;
+    }
+    const links: Record<string, number> = {};
+    for (const l of cluster.net.links) links[l.id] = round(l.utilisation, 4);
+    return {
+      id: point.id,
+      params: point.params,
+      requests: {
+        total: this.total,
+        completed: this.completed,
+        failed: this.failed,
+        fellBack: this.fellBack,
+        inFlight: this.total - this.completed - this.failed,
+        stale: this.stale,
+      },
+      ttftMs: this.ttft.summary(),
+      itlMs: this.itl.summary(),
+      e2eMs: this.e2e.summary(),
+      queueMs: this.queue.summary(),
+      kvTransfer: {
+        bytesMean: this.kvCount ? round(this.kvBytes / this.kvCount, 0) : 0,
+        ms: this.kv.summary() as Stats,
+        effectiveGBps: this.kvSeconds > 0 ? round(this.kvBytes / this.kvSeconds / 1e9, 4) : 0,
+      },
+      throughput: {
+        outputTokensPerS: duration > 0 ? round(this.outputTokens / duration, 3) : 0,
+        requestsPerS: duration > 0 ? round(this.completed / duration, 4) : 0,
+      },
+      utilisation: { workers, kvPoolPeak, links },
+      events: log.counts(),
+      durationS: round(duration, 6),
+    };
+  }
 }

@@ -44,9 +44,10 @@ describe('the project catalog (models/)', () => {
     expect(h100.hbmBandwidth).toBe(3.35e12);
     expect(h100.nvlinkBandwidth).toBe(900e9);
     expect(h100.hostLink.bandwidth).toBe(64e9);
-    expect(h100.efficiency.prefillCompute).toEqual({ value: 0.55, min: 0.3, max: 0.85 });
+    expect(h100.efficiency.prefillCompute).toEqual({ value: 0.789, min: 0.3, max: 0.85 });
     expect(h100.efficiency.decodeMemory).toEqual({ value: 0.75, min: 0.5, max: 0.9 });
-    expect(h100.efficiency.stepOverheadS).toEqual({ value: 0.004, min: 0.001, max: 0.03 });
+    expect(h100.efficiency.stepOverheadS).toEqual({ value: 0.00846, min: 0.001, max: 0.03 });
+    expect(h100.efficiency.eagerLayerOverheadS).toEqual({ value: 0.000146, min: 0.0001, max: 0.0004 }); // 0.146 ms a layer
     expect(getGpu(c, 'h200-sxm').hbmBytes).toBe(141e9);
     expect(getGpu(c, 'h200-sxm').hbmBandwidth).toBe(4.8e12);
     const a100 = getGpu(c, 'a100-80gb');
@@ -146,7 +147,7 @@ describe('every number in models/ has a source', () => {
 
   test('calibration parameters say they are estimates', () => {
     for (const g of c.gpus.values()) {
-      for (const k of ['efficiency.prefillCompute', 'efficiency.decodeMemory', 'efficiency.stepOverheadS']) {
+      for (const k of ['efficiency.prefillCompute', 'efficiency.decodeMemory', 'efficiency.stepOverheadS', 'efficiency.eagerLayerOverheadS']) {
         expect(g.sources[k], `${g.id} ${k}`).toMatch(/^estimate: .*calibration parameter/);
       }
     }
@@ -186,6 +187,8 @@ describe('another catalog directory', () => {
     expect([mla.params, mla.activeParams]).toEqual([1.5e9, 2.5e8]);
     expect(getNode(v, 'tiny-node').nics.bandwidth).toBe(25e9); // 200 Gb/s / 8
     expect(getGpu(v, 'tiny-gpu').flops.fp8).toBeNull();
+    // Seconds as written (a duration, not a fraction): 0.0002 s = 0.2 ms per layer per eager step.
+    expect(getGpu(v, 'tiny-gpu').efficiency.eagerLayerOverheadS).toEqual({ value: 2e-4, min: 1e-4, max: 5e-4 });
     expect(getTransport(v, 'tiny-link').placements[1]).toEqual({ placement: 'same-node', outcome: 'fails', reason: 'test fixture' });
   });
 

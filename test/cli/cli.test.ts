@@ -24,16 +24,20 @@ describe('nixlsim binary', () => {
   });
 
   it('a bad flag value exits 2 naming the flag', () => {
-    const r = nixlsim(['quickstart', '--customers', 'lots']);
+    const r = nixlsim(['transfer', '--model', 'llama-3.1-8b-instruct', '--tokens', 'lots', '--prefill-tp', '1', '--decode-tp', '1', '--transport', 'tcp']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--customers must be a whole number/);
+    expect(r.stderr).toMatch(/--tokens must be a whole number/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('quickstart prints simulated and theoretical M/M/1 figures', () => {
-    const r = nixlsim(['quickstart', '--customers', '20000']);
+  it('quickstart (npm start) shows the three seed scenarios and what each one found', () => {
+    const r = nixlsim(['quickstart']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/mean time in system W \(s\)\s+\d+\.\d+\s+10\.000/);
-    expect(r.stdout).toMatch(/20,000 customers, 40,000 events/);
+    expect(r.stdout).toMatch(/1\. Long context/);
+    expect(r.stdout).toMatch(/120000\s+.*\(fell back\)/); // tcp at 120k: past the abort timeout
+    expect(r.stdout).toMatch(/Releasing expired KV blocks/);
+    expect(r.stdout).toMatch(/decode-wider-tp\s+0\/5897 completed, 4 decode engines dead/);
+    expect(r.stdout).toMatch(/any-tp\s+5897\/5897 completed/);
+    expect(r.stdout).toMatch(/3\. Break-even/);
   });
 });

@@ -6,7 +6,7 @@ const c = defaultCatalog();
 const m70 = getLlm(c, 'deepseek-r1-distill-llama-70b');
 const m8 = getLlm(c, 'llama-3.1-8b-instruct');
 const h100 = getGpu(c, 'h100-sxm');
-const ideal: Efficiency = { prefillCompute: 1, decodeMemory: 1, stepOverheadS: 0 };
+const ideal: Efficiency = { prefillCompute: 1, decodeMemory: 1, stepOverheadS: 0, eagerLayerOverheadS: 0 };
 
 describe('prefill FLOPs', () => {
   it('counts 2 FLOPs per matmul parameter per token plus one LM head, and causal attention pairs', () => {

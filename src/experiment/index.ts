@@ -1,0 +1,6 @@
+/** Experiment files: load and validate one (every sweep point included), then expand its sweep into points. */
+export * from './types.js';
+export { expandPoints, loadExperiment } from './load.js';
+export type { LoadedExperiment, LoadOptions } from './load.js';
+export { experimentFileSchema, fieldPaths } from './schema.js';
+export type { ExperimentFile } from './schema.js';

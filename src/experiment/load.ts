@@ -1,0 +1,464 @@
+/**
+ * Experiment files -> validated, defaulted Experiments, one per point of the sweep. Everything is checked here, every
+ * point included, before anything runs: a mistake in point 40 of 48 must not surface after 39 points' worth of
+ * simulation, nor leave a half-written report behind.
+ *
+ * Values come from three places, applied in this order: the file, the point's sweep values, then --set/--seed (so a
+ * flag always wins; a flag that pins a swept path also drops that sweep entry). An error names where its value came
+ * from: `x.yaml:12:5 deployment.prefill.tp` for the file, `x.yaml:30:9 sweep.deployment.transport[1]` or
+ * `x.yaml:33:11 sweep.zip.deployment.node[2]` for a sweep value, `--set deployment.prefill.tp=3` for a flag.
+ *
+ * A sweep is a list of dimensions crossed with one another: each cartesian entry (`path: [a, b]`) is one, and so is
+ * each zip group (`zip: { p: [a, b], q: [c, d] }`), whose lists have equal lengths and are taken together, value i of
+ * every list in point after point. A zip group stands where `zip` stands among the sweep's keys; `zip` may also be a
+ * list of groups, each its own dimension, in order.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { defaultCatalog } from '../catalog/load.js';
+import { closest } from '../catalog/suggest.js';
+import type { Catalog } from '../catalog/types.js';
+import { InvariantError, UserError } from '../errors.js';
+import type { FaultSpec } from '../faults/injector.js';
+import { checkAgainstCatalog, type CatalogRecords } from './check.js';
+import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, fieldPaths, type ExperimentFile } from './schema.js';
+import type { Experiment, Point } from './types.js';
+import { describe, fieldName, moreSuffix, sortProblems, valueAt, YamlSource, zodProblems, type Path, type Problem } from './yaml-errors.js';
+
+export interface LoadOptions {
+  /** `path=value` overrides, value parsed as YAML (`--set deployment.prefill.tp=2`, `--set sweep.deployment.transport=[tcp,ib-rdma]`). */
+  set?: string[];
+  /** Overrides the file's seed. */
+  seed?: number;
+  /** The catalog ids are checked against; the project's models/ by default. */
+  catalog?: Catalog;
+}
+
+export interface LoadedExperiment {
+  /** The first point's experiment: the file with every swept path at its first value (the base alone may be
+   * incomplete, e.g. a transport given only in the sweep). */
+  experiment: Experiment;
+  /** Every swept path (zip group members included) and its values, in dimension order (entries added by --set last). */
+  sweep: Record<string, unknown[]>;
+  /** The sweep's dimensions, slowest first: one path for a cartesian entry, a zip group's paths in its key order. */
+  dimensions: string[][];
+  /** Absolute path of the experiment file. */
+  file: string;
+}
+
+/** The points of each loaded experiment, built (and so validated) by loadExperiment. */
+const pointsOf = new WeakMap<LoadedExperiment, Point[]>();
+
+/** A value some point takes from somewhere other than the file's own field, and how to name that place. */
+interface Override {
+  path: string[];
+  value: unknown;
+  fromSweep: boolean;
+  /** Where to point for a problem `rest` below this override's path. */
+  where(rest: Path): string;
+}
+
+interface SweepEntry {
+  key: string;
+  path: string[];
+  values: unknown[];
+  /** Where the list is written: ['sweep', key], ['sweep', 'zip', key] or ['sweep', 'zip', group, key]. */
+  at: Path;
+  /** The flag that gave the entry, when it is not the file's. */
+  flag?: string;
+}
+
+/** One swept dimension: a cartesian entry alone, or a zip group's entries (lists of equal length, taken together). */
+interface Dimension {
+  entries: SweepEntry[];
+}
+
+const dimensionLength = (d: Dimension): number => d.entries[0]?.values.length ?? 0;
+
+const FIELD_PATHS = fieldPaths();
+
+function unknownPathMessage(path: string): string {
+  const guess = closest(path, FIELD_PATHS);
+  return guess !== undefined
+    ? `unknown path '${path}'; did you mean '${guess}'?`
+    : `unknown path '${path}'; paths are dotted field names such as deployment.transport or workload.isl.mean (experiments/README.md lists them)`;
+}
+
+function isMapValue(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Reads and validates an experiment file and every point of its sweep. Throws one UserError naming file:line:col. */
+export function loadExperiment(file: string, opts: LoadOptions = {}): LoadedExperiment {
+  const abs = resolve(file);
+  if (!existsSync(abs)) throw new UserError(`experiment file '${file}' not found`);
+  if (statSync(abs).isDirectory()) throw new UserError(`'${file}' is a directory; expected an experiment file (.yaml or .json)`);
+  const y: YamlSource = new YamlSource(abs, readFileSync(abs, 'utf8'));
+  y.checkSyntax();
+  const raw: unknown = y.doc.toJS();
+  const fields = 'a map of fields (name, seed, deployment, workload, faults, horizonS, sweep)';
+  if (raw === null || raw === undefined) y.fail([], `empty file; expected ${fields}`);
+  if (!isMapValue(raw)) y.fail([], `expected ${fields}, got ${describe(raw)}`);
+
+  const sweep = fileSweep(y, raw['sweep']);
+  const flags = applyFlags(opts, sweep);
+  const base = structuredClone(raw);
+  delete base['sweep'];
+
+  const catalog = opts.catalog ?? defaultCatalog();
+  const points = expand(sweep).map(({ id, picks }) => {
+    const params: Record<string, unknown> = {};
+    const overrides: Override[] = [];
+    for (const { dimension, index } of picks) {
+      for (const entry of dimension.entries) {
+        params[entry.key] = structuredClone(entry.values[index]);
+        overrides.push({ path: entry.path, value: entry.values[index], fromSweep: true, where: sweepWhere(y, entry, index) });
+      }
+    }
+    overrides.push(...flags);
+    const experiment = buildPoint(y, base, overrides, catalog, { id, params });
+    return { id, params, experiment };
+  });
+
+  const first = points[0];
+  if (!first) throw new InvariantError('a sweep expanded to no points');
+  const loaded: LoadedExperiment = {
+    experiment: structuredClone(first.experiment),
+    sweep: Object.fromEntries(sweep.flatMap((d) => d.entries.map((e) => [e.key, structuredClone(e.values)]))),
+    dimensions: sweep.map((d) => d.entries.map((e) => e.key)),
+    file: abs,
+  };
+  pointsOf.set(loaded, points);
+  return loaded;
+}
+
+/**
+ * The product of the sweep's dimensions, in file order, the last varying fastest: p000, p001, ... (at least three
+ * digits). A zip group is one dimension. A point's params hold every swept path, in dimension order (a zip group's in
+ * its key order). A file without a sweep has one point, p000, with no params.
+ */
+export function expandPoints(loaded: LoadedExperiment): Point[] {
+  const points = pointsOf.get(loaded);
+  if (!points) throw new InvariantError('expandPoints needs the object loadExperiment returned (points are validated when loading)');
+  return structuredClone(points);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The sweep and the flags
+
+function fileSweep(y: YamlSource, raw: unknown): Dimension[] {
+  if (raw === undefined || raw === null) return [];
+  if (!isMapValue(raw)) y.fail(['sweep'], `expected a map from field paths to lists of values, got ${describe(raw)}`);
+  const seen = new Map<string, Path>();
+  const entry = (key: string, values: unknown, at: Path): SweepEntry => {
+    const problem = sweepKeyProblem(key) ?? sweepValuesProblem(values);
+    if (problem) y.fail(at, problem);
+    const earlier = seen.get(key);
+    if (earlier) {
+      const { line } = y.lc.linePos(y.offsetOf(earlier));
+      y.fail(at, `'${key}' is already swept at line ${line} (${fieldName(earlier)}); a path is swept once, on its own or in one zip group`);
+    }
+    seen.set(key, at);
+    return { key, path: key.split('.'), values: values as unknown[], at };
+  };
+  const out: Dimension[] = [];
+  for (const [key, values] of Object.entries(raw)) {
+    if (key === 'zip') out.push(...zipGroups(y, values, entry));
+    else out.push({ entries: [entry(key, values, ['sweep', key])] });
+  }
+  return out;
+}
+
+const ZIP_GROUP = 'a map from field paths to lists of equal length';
+
+/** `zip:` as one group or a list of groups, each a dimension. */
+function zipGroups(y: YamlSource, raw: unknown, entry: (key: string, values: unknown, at: Path) => SweepEntry): Dimension[] {
+  if (isMapValue(raw)) return [zipGroup(y, raw, ['sweep', 'zip'], entry)];
+  if (!Array.isArray(raw)) y.fail(['sweep', 'zip'], `expected ${ZIP_GROUP}, or a list of such maps, got ${describe(raw)}`);
+  if (raw.length === 0) y.fail(['sweep', 'zip'], `expected ${ZIP_GROUP}, or a non-empty list of such maps, got an empty list`);
+  return raw.map((group: unknown, i) => {
+    if (!isMapValue(group)) y.fail(['sweep', 'zip', i], `expected ${ZIP_GROUP}, got ${describe(group)}`);
+    return zipGroup(y, group, ['sweep', 'zip', i], entry);
+  });
+}
+
+function zipGroup(y: YamlSource, raw: Record<string, unknown>, at: Path, entry: (key: string, values: unknown, at: Path) => SweepEntry): Dimension {
+  const entries = Object.entries(raw).map(([key, values]) => entry(key, values, [...at, key]));
+  const first = entries[0];
+  if (!first) y.fail(at, `expected ${ZIP_GROUP}, got an empty map`);
+  for (const e of entries) {
+    if (e.values.length !== first.values.length) {
+      y.fail(e.at, `'${e.key}' has ${e.values.length} values but '${first.key}' has ${first.values.length}; the lists of a zip group are taken together, so they must have equal lengths`);
+    }
+  }
+  return { entries };
+}
+
+function sweepKeyProblem(key: string): string | undefined {
+  if (key === 'name') return 'name cannot be swept: it names the report directory';
+  if (!FIELD_PATHS.includes(key)) return unknownPathMessage(key) + ' (sweep keys are dotted paths, e.g. deployment.transport)';
+  return undefined;
+}
+
+function sweepValuesProblem(values: unknown): string | undefined {
+  if (!Array.isArray(values)) return `expected a list of values such as [a, b], got ${describe(values)}`;
+  if (values.length === 0) return 'expected a non-empty list of values, got an empty list';
+  return undefined;
+}
+
+function sweepWhere(y: YamlSource, entry: SweepEntry, index: number): (rest: Path) => string {
+  const shown = (rest: Path): Path => [...entry.at, index, ...rest];
+  if (entry.flag !== undefined) return (rest) => `${entry.flag} ${fieldName(shown(rest))}`;
+  return (rest) => y.where(shown(rest));
+}
+
+/** Takes out of the sweep the entries `drop` selects; a zip group left with no entries goes too. */
+function dropEntries(sweep: Dimension[], drop: (key: string) => boolean): void {
+  for (let i = sweep.length - 1; i >= 0; i--) {
+    const d = sweep[i]!;
+    d.entries = d.entries.filter((e) => !drop(e.key));
+    if (d.entries.length === 0) sweep.splice(i, 1);
+  }
+}
+
+/**
+ * --set and --seed: edits the sweep in place and returns the field overrides, in the order given. `--set sweep.p=[...]`
+ * replaces p's cartesian entry where it stands; a p in a zip group leaves the group and, like a new entry, goes last.
+ */
+function applyFlags(opts: LoadOptions, sweep: Dimension[]): Override[] {
+  const out: Override[] = [];
+  const pin = (path: string, value: unknown, flag: string): void => {
+    // A pinned path is no longer swept, nor is anything under it: the flag would overwrite those values anyway.
+    // The rest of a zip group it was in still varies together.
+    dropEntries(sweep, (k) => k === path || k.startsWith(`${path}.`));
+    const segs = path.split('.');
+    out.push({ path: segs, value, fromSweep: false, where: (rest) => (rest.length ? `${flag} ${fieldName([...segs, ...rest])}` : flag) });
+  };
+
+  for (const expr of opts.set ?? []) {
+    const flag = `--set ${expr}`;
+    const eq = expr.indexOf('=');
+    if (eq < 1) throw new UserError('expected path=value, e.g. --set deployment.prefill.tp=2', flag);
+    const path = expr.slice(0, eq).trim();
+    const text = expr.slice(eq + 1);
+    if (/^sweep\.zip(?:$|[.[])/.test(path)) {
+      throw new UserError('zip groups can only be written in the file (sweep: { zip: { <path>: [...], ... } }); --set sweep.<path>=[a, b] sweeps one path', flag);
+    }
+    let value: unknown;
+    try {
+      value = parseYaml(text);
+    } catch (err) {
+      const why = err instanceof Error ? err.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').split('\n')[0] : String(err);
+      throw new UserError(`cannot read the value '${text}' as YAML: ${why}`, flag);
+    }
+    if (path === 'sweep') throw new UserError('name the swept path: --set sweep.<path>=[a, b]', flag);
+    if (path.startsWith('sweep.')) {
+      const key = path.slice('sweep.'.length);
+      const problem = sweepKeyProblem(key) ?? sweepValuesProblem(value);
+      if (problem) throw new UserError(problem, flag);
+      const entry: SweepEntry = { key, path: key.split('.'), values: value as unknown[], at: ['sweep', key], flag };
+      const i = sweep.findIndex((d) => d.entries.length === 1 && d.entries[0]!.at.length === 2 && d.entries[0]!.key === key);
+      if (i >= 0) sweep[i] = { entries: [entry] };
+      else {
+        dropEntries(sweep, (k) => k === key);
+        sweep.push({ entries: [entry] });
+      }
+      continue;
+    }
+    if (!FIELD_PATHS.includes(path)) throw new UserError(unknownPathMessage(path), flag);
+    pin(path, value, flag);
+  }
+  if (opts.seed !== undefined) pin('seed', opts.seed, `--seed ${opts.seed}`);
+  return out;
+}
+
+function expand(sweep: Dimension[]): { id: string; picks: { dimension: Dimension; index: number }[] }[] {
+  const total = sweep.reduce((n, d) => n * dimensionLength(d), 1);
+  const width = Math.max(3, String(total - 1).length);
+  const out = [];
+  for (let i = 0; i < total; i++) {
+    const picks: { dimension: Dimension; index: number }[] = [];
+    let rest = i;
+    for (let k = sweep.length - 1; k >= 0; k--) {
+      const dimension = sweep[k]!;
+      const n = dimensionLength(dimension);
+      picks.unshift({ dimension, index: rest % n });
+      rest = Math.floor(rest / n);
+    }
+    out.push({ id: `p${String(i).padStart(width, '0')}`, picks });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// One point
+
+interface PointLabel {
+  id: string;
+  params: Record<string, unknown>;
+}
+
+function paramText(params: Record<string, unknown>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
+}
+
+/** The override that holds the value at `path`: the deepest one above it; on equal depth the later, applied on top. */
+function holder(path: Path, overrides: Override[]): Override | undefined {
+  let best: Override | undefined;
+  for (const o of overrides) {
+    const above = o.path.length <= path.length && o.path.every((s, i) => s === String(path[i]));
+    if (above && (!best || o.path.length >= best.path.length)) best = o;
+  }
+  return best;
+}
+
+/**
+ * One UserError for a problem, pointing at the place its value came from. Among the fields a problem involves, a
+ * swept one is named first: it is what makes this point differ from the others. Then one set by a flag, then the file.
+ */
+function located(y: YamlSource, p: Problem, overrides: Override[], point: PointLabel, static_ = false): UserError {
+  // A point-dependent problem outside any sweep value still needs to say which point it is in.
+  const context = !static_ && Object.keys(point.params).length ? ` (sweep point ${point.id}: ${paramText(point.params)})` : '';
+  const paths = [p.path, ...(p.also ?? [])];
+  const held = paths.map((path) => ({ path, o: holder(path, overrides) }));
+  const pick = held.find((h) => h.o?.fromSweep) ?? held.find((h) => h.o);
+  if (pick?.o) return new UserError(p.message + (pick.o.fromSweep ? '' : context), pick.o.where(pick.path.slice(pick.o.path.length)));
+  return new UserError(p.message + context, y.where(p.path));
+}
+
+/** Writes `value` at `path`, making missing maps on the way; returns the path of a non-map in the way, if any. */
+function setIn(data: Record<string, unknown>, path: string[], value: unknown): Path | undefined {
+  let cur = data;
+  for (const [i, seg] of path.entries()) {
+    if (i === path.length - 1) {
+      cur[seg] = structuredClone(value);
+      return undefined;
+    }
+    const next = cur[seg];
+    if (next === undefined || next === null) cur[seg] = {};
+    else if (!isMapValue(next)) return path.slice(0, i + 1);
+    cur = cur[seg] as Record<string, unknown>;
+  }
+  return undefined;
+}
+
+function buildPoint(y: YamlSource, base: Record<string, unknown>, overrides: Override[], catalog: Catalog, point: PointLabel): Experiment {
+  const data = structuredClone(base);
+  for (const o of overrides) {
+    const blocked = setIn(data, o.path, o.value);
+    if (blocked) {
+      throw located(y, { path: blocked, message: `expected a map (to set ${o.path.join('.')} in), got ${describe(valueAt(data, blocked))}` }, overrides, point);
+    }
+  }
+
+  const r = experimentFileSchema.safeParse(data);
+  if (!r.success) {
+    const issues = r.error.issues;
+    const found = sortProblems(zodProblems(issues, experimentFileSchema, data), y);
+    const first = found[0];
+    if (!first) throw new InvariantError('zod failed with no issues');
+    // An unknown key is wrong whatever the sweep values are; naming a point would only distract.
+    const static_ = issues.every((i) => i.code === 'unrecognized_keys');
+    throw located(y, { ...first, message: first.message + moreSuffix(found.length - 1) }, overrides, point, static_);
+  }
+
+  const checked = checkAgainstCatalog(r.data, catalog);
+  if ('message' in checked) throw located(y, checked, overrides, point);
+  const experiment = toExperiment(r.data, checked, y.file);
+  const trace = experiment.workload.trace;
+  if (trace && !existsSync(trace.path)) {
+    throw located(y, { path: ['workload', 'trace', 'path'], message: `trace file not found: ${trace.path} (a relative path is read from the experiment file's directory)` }, overrides, point);
+  }
+  return experiment;
+}
+
+/** A name usable as a directory, from the file name, when the file gives none. */
+function nameFromFile(file: string): string {
+  const stem = basename(file, extname(file)).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return stem || 'experiment';
+}
+
+/** The validated file as the simulator's Experiment, every object built in types.ts order so output is stable. */
+function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string): Experiment {
+  const dep = d.deployment;
+  const w = d.workload;
+  const group = (g: { workers: number; tp: number }) => ({ workers: g.workers, tp: g.tp });
+  const e = dep.engine;
+  const trace = w.trace;
+  return {
+    name: d.name ?? nameFromFile(file),
+    seed: d.seed,
+    deployment: {
+      mode: dep.mode,
+      model: recs.llm.id,
+      gpu: recs.gpu,
+      node: recs.node.id,
+      connector: dep.connector,
+      transport: recs.transport.id,
+      prefill: group(dep.prefill),
+      decode: group(dep.decode),
+      aggregated: group(dep.aggregated),
+      placement: dep.placement,
+      router: dep.router,
+      engine: {
+        maxNumBatchedTokens: e.maxNumBatchedTokens,
+        maxNumSeqs: e.maxNumSeqs,
+        blockSize: e.blockSize,
+        gpuMemoryUtilization: e.gpuMemoryUtilization,
+        activationReserveBytes: e.activationReserveBytes,
+        prefixCaching: e.prefixCaching,
+        chunkedPrefill: e.chunkedPrefill,
+        ...(e.enforceEager === undefined ? {} : { enforceEager: e.enforceEager }),
+      },
+      bandwidth: dep.bandwidth,
+      failurePolicy: dep.failurePolicy,
+      maxRetries: dep.maxRetries ?? (dep.failurePolicy === 'retry' ? DEFAULT_RETRIES : 0),
+      ...(dep.expiry === undefined
+        ? {}
+        : {
+            expiry:
+              dep.expiry.kind === 'abort-timeout'
+                ? { kind: 'abort-timeout' as const, timeoutS: dep.expiry.timeoutS }
+                : { kind: 'lease' as const, leaseS: dep.expiry.leaseS, heartbeatS: dep.expiry.heartbeatS, extendS: dep.expiry.extendS },
+          }),
+      ...(dep.kvLoadTimeoutS === undefined ? {} : { kvLoadTimeoutS: dep.kvLoadTimeoutS }),
+    },
+    workload: {
+      kind: w.kind,
+      concurrency: w.concurrency,
+      // A trace is replayed whole unless capped: a silent cap of 100 records would misrepresent it.
+      requests: w.requests ?? (w.kind === 'trace' ? 0 : DEFAULT_REQUESTS),
+      warmup: w.warmup,
+      rate: w.rate,
+      // A trace brings its own lengths; 0 says "from the trace" where the file gave none.
+      isl: { mean: w.isl?.mean ?? 0, stddev: w.isl?.stddev ?? 0 },
+      osl: { mean: w.osl?.mean ?? 0, stddev: w.osl?.stddev ?? 0 },
+      ...(trace === undefined
+        ? {}
+        : {
+            trace: {
+              format: trace.format,
+              path: resolve(dirname(file), trace.path),
+              speedup: trace.speedup,
+              ...(trace.limit === undefined ? {} : { limit: trace.limit }),
+            },
+          }),
+    },
+    faults: d.faults.map(toFault),
+    horizonS: d.horizonS,
+  };
+}
+
+function toFault(f: ExperimentFile['faults'][number]): FaultSpec {
+  // Absent keys stay absent (not undefined) so that JSON output and deep equality see only what the file said.
+  const out: Record<string, unknown> = { kind: f.kind };
+  const src = f as Record<string, unknown>;
+  for (const key of ['rate', 'probability', 'at', 'durationS', 'downtimeS', 'target']) {
+    const v = src[key];
+    if (v !== undefined) out[key] = Array.isArray(v) ? [...(v as unknown[])] : v;
+  }
+  return out as FaultSpec;
+}

@@ -1,0 +1,336 @@
+import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, TransportSpec } from '../catalog/types.js';
+import { getConnector, getGpu, getLlm, getNode, getTransport } from '../catalog/index.js';
+import type { Simulator } from '../engine/index.js';
+import { UserError } from '../errors.js';
+import type { Deployment } from '../experiment/types.js';
+import {
+  brokenPipeLine,
+  connectionResetLine,
+  type EventLog,
+  fellBackLine,
+  health503Line,
+  requestFailedLine,
+} from '../metrics/event-log.js';
+import { Network } from '../network/index.js';
+import { DecodeConnector, KvFabric, PrefillConnector, type LoadResult } from '../nixl/index.js';
+import { checkPlacement, defaultEfficiency, type Efficiency } from '../physics/index.js';
+import { Engine, type Seq } from './engine.js';
+import { Router } from './router.js';
+
+/**
+ * A Dynamo deployment on the kernel: the frontend's routers, the vLLM engines, and for disaggregated serving the
+ * NIXL connectors and the fabric between them. It serves one request at a time through submit() and reports how each
+ * one went through the callbacks of ServingRequest.
+ */
+export interface ServingRequest {
+  id: string;
+  isl: number;
+  osl: number;
+  hashes?: string[];
+  warmup: boolean;
+  sentAt: number;
+  scheduledAt?: number;
+  firstTokenAt?: number;
+  lastTokenAt?: number;
+  doneAt?: number;
+  outputTokens: number;
+  status: 'running' | 'completed' | 'failed';
+  fellBack: boolean;
+  stale: boolean;
+  kv?: { startedAt: number; finishedAt: number; bytes: number };
+  failure?: string;
+  onEnd: (r: ServingRequest) => void;
+}
+
+interface Worker {
+  engine: Engine;
+  prefill?: PrefillConnector;
+  decode?: DecodeConnector;
+}
+
+export class Cluster {
+  readonly llm: LlmSpec;
+  readonly gpu: GpuSpec;
+  readonly transport: TransportSpec;
+  readonly profile: ConnectorProfile;
+  readonly net: Network;
+  readonly fabric: KvFabric | undefined;
+  readonly prefillWorkers: Worker[] = [];
+  readonly decodeWorkers: Worker[] = [];
+  readonly aggWorkers: Worker[] = [];
+  private readonly prefillRouter: Router;
+  private readonly decodeRouter: Router;
+  private readonly aggRouter: Router;
+  /** Requests by the worker streaming them back (decode or aggregated), for connection resets. */
+  private readonly streams = new Map<Engine, Set<ServingRequest>>();
+  /** Decode gives up on a KV load after this long (null: waits for ever). */
+  readonly kvLoadTimeoutS: number | null;
+  /** Probability-driven faults: asked at each opportunity (a request arriving, a response stream starting). */
+  roll: ((kind: 'connection_reset' | 'health_503', target?: string) => boolean) | undefined;
+
+  constructor(
+    readonly sim: Simulator,
+    readonly log: EventLog,
+    readonly catalog: Catalog,
+    readonly d: Deployment,
+    eff?: Efficiency,
+  ) {
+    this.llm = getLlm(catalog, d.model);
+    this.gpu = getGpu(catalog, d.gpu);
+    const node = getNode(catalog, d.node);
+    this.transport = getTransport(catalog, d.transport);
+    const base = getConnector(catalog, d.connector);
+    this.profile = d.expiry ? { ...base, expiry: d.expiry } : base;
+    this.net = new Network(sim);
+    const efficiency = eff ?? defaultEfficiency(this.gpu);
+    const engine = (id: string, tp: number) => new Engine(sim, log, { id, llm: this.llm, gpu: this.gpu, tp, args: d.engine, eff: efficiency });
+
+    if (d.mode === 'aggregated') {
+      for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated.tp) });
+      this.fabric = undefined;
+      this.kvLoadTimeoutS = null;
+    } else {
+      if (!node.transports.includes(this.transport.id)) {
+        throw new UserError(`node '${node.id}' does not offer transport '${this.transport.id}' (it offers ${node.transports.join(', ')})`);
+      }
+      const rule = checkPlacement(this.transport, d.placement);
+      this.fabric = new KvFabric(this.net, this.transport, d.bandwidth);
+      const tcp = catalog.transports.get('tcp');
+      const sideChannelLatencyS = tcp ? tcp.latencyS : this.transport.latencyS;
+      for (let i = 0; i < d.prefill.workers; i++) {
+        const e = engine(`prefill-${i}`, d.prefill.tp);
+        this.fabric.addEngine({ engineId: e.id, tp: d.prefill.tp, node, hostLinkBandwidth: this.gpu.hostLink.bandwidth });
+        const prefill = new PrefillConnector(sim, log, { engineId: e.id, llm: this.llm, profile: this.profile, tp: d.prefill.tp, blockSize: d.engine.blockSize, numBlocks: e.pool.total });
+        this.prefillWorkers.push({ engine: e, prefill });
+      }
+      for (let i = 0; i < d.decode.workers; i++) {
+        const e = engine(`decode-${i}`, d.decode.tp);
+        this.fabric.addEngine({ engineId: e.id, tp: d.decode.tp, node, hostLinkBandwidth: this.gpu.hostLink.bandwidth });
+        const decode = new DecodeConnector(
+          sim,
+          log,
+          { engineId: e.id, llm: this.llm, profile: this.profile, tp: d.decode.tp, blockSize: d.engine.blockSize, numBlocks: e.pool.total },
+          this.fabric,
+          this.transport,
+          { sideChannelLatencyS, maxRetries: d.failurePolicy === 'retry' ? d.maxRetries : 0 },
+        );
+        this.decodeWorkers.push({ engine: e, decode });
+      }
+      if (rule.outcome === 'fails') {
+        // The transport sets up but cannot move data between these workers (EFA on one node: the fi_read EAGAIN
+        // loop): every rail is as good as down.
+        for (const id of this.fabric.linkIds()) this.fabric.setLinkState(id, false);
+      }
+      const exp = this.profile.expiry;
+      this.kvLoadTimeoutS = d.kvLoadTimeoutS !== undefined ? d.kvLoadTimeoutS : exp.kind === 'abort-timeout' ? exp.timeoutS : null;
+    }
+    this.prefillRouter = new Router(d.router, this.prefillWorkers.map((w) => w.engine));
+    this.decodeRouter = new Router(d.router === 'kv-aware' ? 'least-loaded' : d.router, this.decodeWorkers.map((w) => w.engine));
+    this.aggRouter = new Router(d.router, this.aggWorkers.map((w) => w.engine));
+  }
+
+  /** Every engine, prefill first. */
+  get engines(): Engine[] {
+    return [...this.prefillWorkers, ...this.decodeWorkers, ...this.aggWorkers].map((w) => w.engine);
+  }
+
+  submit(r: ServingRequest): void {
+    if (this.roll?.('health_503', 'frontend')) this.health503('frontend');
+    if (this.d.mode === 'aggregated') {
+      const e = this.aggRouter.pick(r.hashes);
+      if (!e) return this.fail(r, 'no live aggregated worker');
+      this.runLocally(r, e, true);
+      return;
+    }
+    const p = this.prefillRouter.pick(r.hashes);
+    if (!p) return this.fail(r, 'no live prefill worker');
+    const pw = this.prefillWorkers.find((w) => w.engine === p)!;
+    const seq = this.seq(r, r.isl, 1, true);
+    if (r.hashes) seq.hashes = r.hashes;
+    seq.onFinish = () => {
+      if (r.scheduledAt === undefined && seq.scheduledAt !== undefined) r.scheduledAt = seq.scheduledAt;
+      this.afterPrefill(r, pw, seq);
+    };
+    if (!this.fits(p, r.isl + 1)) return this.fail(r, `prompt of ${r.isl} tokens does not fit ${p.id}'s KV pool`);
+    p.submit(seq);
+  }
+
+  private afterPrefill(r: ServingRequest, pw: Worker, pseq: Seq): void {
+    if (r.status !== 'running') {
+      pw.engine.releaseHeld(pseq);
+      return;
+    }
+    const params = pw.prefill!.finishRequest(r.id, r.isl, () => pw.engine.releaseHeld(pseq));
+    const d = this.decodeRouter.pick();
+    if (!d) return this.fail(r, 'no live decode worker');
+    const dw = this.decodeWorkers.find((w) => w.engine === d)!;
+    if (!this.fits(d, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${d.id}'s KV pool`);
+    const seq = this.seq(r, r.isl, r.osl, false);
+    this.stream(d, r);
+    d.reserve(seq, r.isl + 1, () => {
+      const startedAt = this.sim.now;
+      let timer = -1;
+      if (this.kvLoadTimeoutS !== null) {
+        const t = this.kvLoadTimeoutS;
+        timer = this.sim.schedule(t, () => dw.decode!.abandon(r.id, `KV load not finished within ${t} s (prefill releases the blocks then)`));
+      }
+      dw.decode!.load(pw.prefill!, params, (res) => {
+        if (timer >= 0) this.sim.cancel(timer);
+        this.afterLoad(r, dw, seq, res, startedAt);
+      });
+    });
+  }
+
+  private afterLoad(r: ServingRequest, dw: Worker, seq: Seq, res: LoadResult, startedAt: number): void {
+    if (r.status !== 'running') {
+      dw.engine.abandon(seq);
+      return;
+    }
+    if (res.status === 'ok' || res.status === 'stale') {
+      r.kv = { startedAt, finishedAt: res.finishedAt, bytes: res.bytes };
+      r.stale = res.status === 'stale';
+      seq.promptTokens = r.isl;
+      seq.prefilled = r.isl;
+      dw.engine.activate(seq);
+      return;
+    }
+    if (res.reason === 'engine-dead') {
+      this.killDecode(dw);
+      return;
+    }
+    if (this.d.failurePolicy === 'fail') {
+      dw.engine.abandon(seq);
+      this.fail(r, `KV transfer failed: ${res.error}`);
+      return;
+    }
+    // fallback, or retry with its retries spent: prefill on the decode worker, as seed 000's deployment did.
+    r.fellBack = true;
+    this.log.emit('fell_back', { time: this.sim.now, component: dw.engine.id, line: fellBackLine(r.id, res.error), requestId: r.id });
+    seq.promptTokens = r.isl;
+    seq.prefilled = 0;
+    dw.engine.activate(seq);
+  }
+
+  /** A decode engine died: its requests fail and the router stops sending it work. */
+  private killDecode(dw: Worker): void {
+    if (dw.engine.dead) return;
+    dw.decode!.die('EngineDeadError');
+    const seqs = dw.engine.drain();
+    void seqs;
+    for (const r of [...(this.streams.get(dw.engine) ?? [])]) this.fail(r, 'EngineDeadError: decode engine died');
+  }
+
+  private runLocally(r: ServingRequest, e: Engine, trackStream: boolean): void {
+    if (!this.fits(e, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${e.id}'s KV pool`);
+    const seq = this.seq(r, r.isl, r.osl, false);
+    if (r.hashes) seq.hashes = r.hashes;
+    if (trackStream) this.stream(e, r);
+    e.submit(seq);
+  }
+
+  private fits(e: Engine, tokens: number): boolean {
+    return e.blocksFor(tokens) <= e.pool.total;
+  }
+
+  private stream(e: Engine, r: ServingRequest): void {
+    let s = this.streams.get(e);
+    if (!s) this.streams.set(e, (s = new Set()));
+    s.add(r);
+  }
+
+  /** A sequence for request r on some engine; tokens go back to the request when it decodes there. */
+  private seq(r: ServingRequest, promptTokens: number, target: number, hold: boolean): Seq {
+    const seq: Seq = {
+      id: r.id,
+      promptTokens,
+      prefilled: 0,
+      generated: 0,
+      target,
+      blocks: 0,
+      cachedRefs: [],
+      state: 'waiting',
+      holdOnFinish: hold,
+    };
+    if (!hold) {
+      seq.onToken = (s, first) => {
+        if (r.status !== 'running') return;
+        if (r.scheduledAt === undefined && s.scheduledAt !== undefined) r.scheduledAt = s.scheduledAt;
+        if (first) {
+          r.firstTokenAt = this.sim.now;
+          // The response stream to the frontend starts here; a reset takes every stream on the connection with it.
+          const e = this.streamingEngine(r);
+          if (e && this.roll?.('connection_reset', e.id)) {
+            this.sim.schedule(0, () => this.connectionReset(e));
+          }
+        }
+        r.lastTokenAt = this.sim.now;
+        r.outputTokens = s.generated;
+      };
+      seq.onFinish = () => {
+        if (r.status !== 'running') return;
+        r.status = 'completed';
+        this.end(r);
+      };
+    }
+    return seq;
+  }
+
+  private streamingEngine(r: ServingRequest): Engine | undefined {
+    for (const [e, set] of this.streams) if (set.has(r)) return e;
+    return undefined;
+  }
+
+  private end(r: ServingRequest): void {
+    r.doneAt = this.sim.now;
+    for (const s of this.streams.values()) s.delete(r);
+    r.onEnd(r);
+  }
+
+  fail(r: ServingRequest, why: string): void {
+    if (r.status !== 'running') return;
+    r.status = 'failed';
+    r.failure = why;
+    this.log.emit('request_failed', { time: this.sim.now, component: 'frontend', line: requestFailedLine(r.id, why), requestId: r.id });
+    this.end(r);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Faults
+
+  /** Dynamo's response stream from a worker breaks: every request it was streaming fails; writers see broken pipes. */
+  connectionReset(target: Engine): void {
+    const victims = [...(this.streams.get(target) ?? [])].filter((r) => r.status === 'running');
+    this.log.emit('connection_reset', { time: this.sim.now, component: `frontend->${target.id}`, line: connectionResetLine() });
+    for (let i = 1; i < victims.length; i++) {
+      this.log.emit('broken_pipe', { time: this.sim.now, component: `frontend->${target.id}`, line: brokenPipeLine(), requestId: victims[i]!.id });
+    }
+    for (const r of victims) this.fail(r, 'connection reset by peer (invalid line protocol)');
+  }
+
+  health503(component: string): void {
+    this.log.emit('health_503', { time: this.sim.now, component, line: health503Line() });
+  }
+
+  /** Worker ids a fault may target, and link ids. */
+  targets(): { workers: Map<string, Worker>; links: string[] } {
+    const workers = new Map<string, Worker>();
+    for (const w of [...this.prefillWorkers, ...this.decodeWorkers, ...this.aggWorkers]) workers.set(w.engine.id, w);
+    return { workers, links: this.fabric ? this.fabric.linkIds() : [] };
+  }
+
+  /** A worker restart: down for a while (requests on it fail; a prefill side channel stops answering), then back. */
+  workerDown(id: string): void {
+    const w = this.targets().workers.get(id);
+    if (!w) return;
+    if (w.prefill) w.prefill.alive = false;
+    w.engine.drain();
+    for (const r of [...(this.streams.get(w.engine) ?? [])]) this.fail(r, `worker ${id} restarting`);
+  }
+
+  workerUp(id: string): void {
+    const w = this.targets().workers.get(id);
+    if (!w || (w.decode && w.decode.dead)) return;
+    if (w.prefill) w.prefill.alive = true;
+    w.engine.dead = false;
+  }
+}

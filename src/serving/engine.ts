@@ -1,0 +1,320 @@
+import type { GpuSpec, LlmSpec } from '../catalog/types.js';
+import type { Simulator } from '../engine/index.js';
+import { InvariantError, UserError } from '../errors.js';
+import type { EventLog } from '../metrics/event-log.js';
+import { preemptedLine } from '../metrics/event-log.js';
+import { kvBytesPerTokenPerRank, stepTime, weightBytesPerRank, type Efficiency } from '../physics/index.js';
+import type { EngineArgs } from '../experiment/types.js';
+import { KvBlockPool } from './kv-pool.js';
+
+/**
+ * A vLLM-like engine on one TP group: a continuous-batching scheduler with a token budget per step (chunked prefill),
+ * a cap on running sequences, a KV block pool sized from GPU memory, preemption by recompute when blocks run out, and
+ * prefix caching by block hash. Each step is one event whose duration comes from src/physics.
+ */
+export interface Seq {
+  id: string;
+  /** Tokens whose KV must be computed here before decoding (0 when the KV arrived from a prefill worker). */
+  promptTokens: number;
+  /** Tokens of KV already present: computed, loaded, or found in the prefix cache. */
+  prefilled: number;
+  /** Output tokens produced so far (kept across preemption). */
+  generated: number;
+  /** Output tokens this engine must produce (1 on a prefill worker: max_tokens=1). */
+  target: number;
+  /** Block hashes of the prompt's full blocks, for prefix caching. */
+  hashes?: string[];
+  /** Owned KV blocks. */
+  blocks: number;
+  /** Cached blocks referenced (prefix hits and committed prompt blocks). */
+  cachedRefs: string[];
+  state: 'waiting' | 'reserved' | 'running' | 'held' | 'done';
+  /** Keep the blocks when finished (prefill worker: decode reads them later; release with releaseHeld). */
+  holdOnFinish: boolean;
+  /** Time the engine first scheduled it (queue wait ends). */
+  scheduledAt?: number;
+  onToken?: (seq: Seq, first: boolean) => void;
+  onFinish?: (seq: Seq) => void;
+}
+
+export interface EngineConfig {
+  id: string;
+  llm: LlmSpec;
+  gpu: GpuSpec;
+  tp: number;
+  args: EngineArgs;
+  eff: Efficiency;
+}
+
+export function kvPoolBlocks(cfg: EngineConfig): number {
+  const { llm, gpu, tp, args } = cfg;
+  const budget = gpu.hbmBytes * args.gpuMemoryUtilization - weightBytesPerRank(llm, tp) - args.activationReserveBytes;
+  const perBlock = args.blockSize * kvBytesPerTokenPerRank(llm, tp);
+  const blocks = Math.floor(budget / perBlock);
+  if (blocks < 1) {
+    throw new UserError(
+      `${llm.id} at TP${tp} does not fit on ${gpu.id}: ${(gpu.hbmBytes * args.gpuMemoryUtilization / 1e9).toFixed(1)} GB usable per GPU, ` +
+        `${(weightBytesPerRank(llm, tp) / 1e9).toFixed(1)} GB of weights per rank, no room for a KV block`,
+    );
+  }
+  return blocks;
+}
+
+export class Engine {
+  readonly pool: KvBlockPool;
+  private readonly waiting: Seq[] = [];
+  /** Sequences waiting for blocks to receive remote KV, with what to do once they have them. */
+  private readonly toReserve: { seq: Seq; onReserved: () => void }[] = [];
+  private readonly running: Seq[] = [];
+  private stepping = false;
+  private busyS = 0;
+  stepsRun = 0;
+  dead = false;
+
+  constructor(
+    readonly sim: Simulator,
+    readonly log: EventLog,
+    readonly cfg: EngineConfig,
+  ) {
+    this.pool = new KvBlockPool(kvPoolBlocks(cfg));
+  }
+
+  get id(): string {
+    return this.cfg.id;
+  }
+
+  /** Requests on this engine: queued, waiting for blocks or running. The least-loaded router counts these. */
+  get load(): number {
+    return this.waiting.length + this.toReserve.length + this.running.length;
+  }
+
+  get busyTime(): number {
+    return this.busyS;
+  }
+
+  blocksFor(tokens: number): number {
+    return Math.ceil(tokens / this.cfg.args.blockSize);
+  }
+
+  /** Queue a sequence to prefill (and decode) here. */
+  submit(seq: Seq): void {
+    seq.state = 'waiting';
+    this.waiting.push(seq);
+    this.kick();
+  }
+
+  /**
+   * Decode side of a disaggregated request: allocate blocks for `tokens` of remote KV, then call onReserved. The
+   * sequence does nothing until activate() (the KV arrived) or it is given a prompt to compute (fallback).
+   */
+  reserve(seq: Seq, tokens: number, onReserved: () => void): void {
+    seq.state = 'waiting';
+    seq.prefilled = 0;
+    this.toReserve.push({ seq, onReserved });
+    this.seqTokens.set(seq, tokens);
+    this.tryReserve();
+  }
+
+  private readonly seqTokens = new Map<Seq, number>();
+
+  private tryReserve(): void {
+    while (this.toReserve.length > 0 && this.running.length + this.reservedCount < this.cfg.args.maxNumSeqs) {
+      const { seq, onReserved } = this.toReserve[0]!;
+      const need = this.blocksFor(this.seqTokens.get(seq)!);
+      if (!this.pool.allocate(need)) return;
+      this.toReserve.shift();
+      this.seqTokens.delete(seq);
+      seq.blocks = need;
+      seq.state = 'reserved';
+      this.reservedCount++;
+      onReserved();
+    }
+  }
+
+  private reservedCount = 0;
+
+  /** The remote KV arrived (prefilled = its tokens), or fell back (promptTokens set, prefilled 0): start running. */
+  activate(seq: Seq): void {
+    if (seq.state !== 'reserved') throw new InvariantError(`activating ${seq.id} in state ${seq.state}`);
+    this.reservedCount--;
+    seq.state = 'running';
+    this.running.push(seq);
+    this.kick();
+  }
+
+  /** Gives up a reserved sequence (its request failed): frees its blocks. */
+  abandon(seq: Seq): void {
+    if (seq.state === 'reserved') {
+      this.reservedCount--;
+      this.pool.release(seq.blocks);
+      seq.blocks = 0;
+      seq.state = 'done';
+      this.tryReserve();
+      this.kick();
+    }
+  }
+
+  /** A prefill worker's finished request: decode has read its blocks, or they expired. */
+  releaseHeld(seq: Seq): void {
+    if (seq.state !== 'held') return;
+    this.freeBlocks(seq);
+    seq.state = 'done';
+    this.tryReserve();
+    this.kick();
+  }
+
+  /** Fails everything on the engine (worker died): returns the sequences it held. */
+  drain(): Seq[] {
+    const all = [...this.waiting, ...this.toReserve.map((r) => r.seq), ...this.running];
+    this.waiting.length = 0;
+    this.toReserve.length = 0;
+    this.running.length = 0;
+    this.dead = true;
+    for (const s of all) s.state = 'done';
+    return all;
+  }
+
+  private kick(): void {
+    if (!this.stepping && !this.dead && (this.running.length > 0 || this.waiting.length > 0)) this.step();
+  }
+
+  private freeBlocks(seq: Seq): void {
+    this.pool.release(seq.blocks);
+    seq.blocks = 0;
+    if (seq.cachedRefs.length) this.pool.unref(seq.cachedRefs);
+    seq.cachedRefs = [];
+  }
+
+  /** Preempts the most recently admitted running sequence (vLLM's recompute preemption): it starts over later. */
+  private preemptOne(): boolean {
+    const victim = this.running.pop();
+    if (!victim) return false;
+    this.freeBlocks(victim);
+    victim.promptTokens = victim.promptTokens + victim.generated;
+    victim.prefilled = 0;
+    victim.state = 'waiting';
+    this.waiting.unshift(victim);
+    this.log.emit('preempted', { time: this.sim.now, component: this.id, line: preemptedLine(victim.id), requestId: victim.id });
+    return true;
+  }
+
+  private admit(seq: Seq): boolean {
+    const args = this.cfg.args;
+    let hit = 0;
+    if (args.prefixCaching && seq.hashes && seq.prefilled === 0 && seq.generated === 0) {
+      // Never take the whole prompt from cache: the last token must be computed to produce logits.
+      hit = Math.min(this.pool.matchPrefix(seq.hashes), Math.floor((seq.promptTokens - 1) / args.blockSize));
+    }
+    const need = this.blocksFor(seq.promptTokens + 1) - hit;
+    if (!this.pool.allocate(need)) return false;
+    if (hit > 0) {
+      this.pool.acquire(seq.hashes!, hit);
+      seq.cachedRefs = seq.hashes!.slice(0, hit);
+      seq.prefilled = hit * args.blockSize;
+    }
+    seq.blocks = need;
+    return true;
+  }
+
+  private step(): void {
+    const args = this.cfg.args;
+    // Decodes first: each running, fully prefilled sequence needs room for one more token.
+    for (let i = 0; i < this.running.length; i++) {
+      const s = this.running[i]!;
+      if (s.prefilled < s.promptTokens) continue;
+      const ctx = s.prefilled + s.generated + 1;
+      while (ctx > (s.blocks + s.cachedRefs.length) * args.blockSize) {
+        if (this.pool.allocate(1)) {
+          s.blocks++;
+          continue;
+        }
+        const last = this.running.length - 1;
+        this.preemptOne();
+        if (last === i) break; // preempted itself
+      }
+    }
+    let budget = args.maxNumBatchedTokens;
+    const decode: number[] = [];
+    const decoding: Seq[] = [];
+    for (const s of this.running) {
+      if (s.prefilled >= s.promptTokens && budget > 0) {
+        decode.push(s.prefilled + s.generated);
+        decoding.push(s);
+        budget--;
+      }
+    }
+    const chunks: { seq: Seq; tokens: number; cached: number }[] = [];
+    for (const s of this.running) {
+      if (s.prefilled < s.promptTokens && budget > 0) {
+        const n = args.chunkedPrefill ? Math.min(budget, s.promptTokens - s.prefilled) : s.promptTokens - s.prefilled;
+        chunks.push({ seq: s, tokens: n, cached: s.prefilled });
+        budget -= n;
+      }
+    }
+    while (this.waiting.length > 0 && budget > 0 && this.running.length + this.reservedCount < args.maxNumSeqs) {
+      const s = this.waiting[0]!;
+      if (!this.admit(s)) break;
+      this.waiting.shift();
+      s.state = 'running';
+      s.scheduledAt ??= this.sim.now;
+      this.running.push(s);
+      const n = args.chunkedPrefill ? Math.min(budget, s.promptTokens - s.prefilled) : s.promptTokens - s.prefilled;
+      chunks.push({ seq: s, tokens: n, cached: s.prefilled });
+      budget -= n;
+    }
+    if (decoding.length === 0 && chunks.length === 0) {
+      this.stepping = false;
+      return;
+    }
+    this.stepping = true;
+    const t = stepTime(this.cfg.llm, this.cfg.gpu, this.cfg.tp, { prefill: chunks, decode }, this.cfg.eff, this.cfg.args.enforceEager ?? false).totalS;
+    this.busyS += t;
+    this.stepsRun++;
+    this.sim.schedule(t, () => this.finishStep(chunks, decoding));
+  }
+
+  private finishStep(chunks: { seq: Seq; tokens: number }[], decoding: Seq[]): void {
+    if (this.dead) return;
+    for (const c of chunks) {
+      const s = c.seq;
+      if (s.state !== 'running') continue; // preempted meanwhile
+      s.prefilled += c.tokens;
+      if (s.prefilled >= s.promptTokens) this.emitToken(s);
+    }
+    for (const s of decoding) {
+      if (s.state !== 'running') continue;
+      this.emitToken(s);
+    }
+    this.step();
+  }
+
+  private emitToken(s: Seq): void {
+    const first = s.generated === 0;
+    s.generated++;
+    s.onToken?.(s, first);
+    if (s.generated < s.target) return;
+    const i = this.running.indexOf(s);
+    if (i >= 0) this.running.splice(i, 1);
+    if (this.cfg.args.prefixCaching && s.hashes && s.generated === s.target) this.commitPrompt(s);
+    if (s.holdOnFinish) {
+      s.state = 'held';
+    } else {
+      this.freeBlocks(s);
+      s.state = 'done';
+      this.tryReserve();
+    }
+    s.onFinish?.(s);
+  }
+
+  /** The prompt's full blocks become cached, findable by later requests with the same prefix. */
+  private commitPrompt(s: Seq): void {
+    const full = Math.min(s.hashes!.length, Math.floor(s.promptTokens / this.cfg.args.blockSize));
+    const fresh = s.hashes!.slice(s.cachedRefs.length, full).filter((h) => !s.cachedRefs.includes(h));
+    const n = Math.min(fresh.length, s.blocks);
+    if (n <= 0) return;
+    const take = fresh.slice(0, n);
+    this.pool.commit(take);
+    s.blocks -= n;
+    s.cachedRefs = [...s.cachedRefs, ...take];
+  }
+}

@@ -1,0 +1,337 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expandPoints, loadExperiment, type Experiment } from '../../src/experiment/index.js';
+import { FIXTURES, fixture, userError } from './helpers.js';
+
+/** What minimal.yaml means with every default spelled out (the defaults the file format documents). */
+const MINIMAL: Experiment = {
+  name: 'minimal',
+  seed: 0,
+  deployment: {
+    mode: 'disaggregated',
+    model: 'llama-3.1-8b-instruct',
+    gpu: 'h100-sxm', // the node's
+    node: 'p5.48xlarge',
+    connector: 'any-tp',
+    transport: 'efa-libfabric',
+    prefill: { workers: 1, tp: 1 },
+    decode: { workers: 1, tp: 1 },
+    aggregated: { workers: 1, tp: 1 },
+    placement: 'cross-node',
+    router: 'round-robin',
+    engine: {
+      maxNumBatchedTokens: 8192,
+      maxNumSeqs: 256,
+      blockSize: 16,
+      gpuMemoryUtilization: 0.9,
+      activationReserveBytes: 4e9,
+      prefixCaching: true,
+      chunkedPrefill: true,
+    },
+    bandwidth: 'typical',
+    failurePolicy: 'fallback',
+    maxRetries: 0,
+  },
+  workload: {
+    kind: 'closed-loop',
+    concurrency: 1,
+    requests: 100,
+    warmup: 0,
+    rate: 1,
+    isl: { mean: 3000, stddev: 0 },
+    osl: { mean: 150, stddev: 0 },
+  },
+  faults: [],
+  horizonS: 86400,
+};
+
+describe('loadExperiment', () => {
+  it('fills every default into a minimal file, in types.ts key order (optional fields left out)', () => {
+    const loaded = loadExperiment(fixture('minimal.yaml'));
+    expect(loaded.experiment).toEqual(MINIMAL);
+    // toEqual ignores key order; the JSON text does not.
+    expect(JSON.stringify(loaded.experiment)).toBe(JSON.stringify(MINIMAL));
+    expect(loaded.sweep).toEqual({});
+    expect(loaded.file).toBe(resolve(FIXTURES, 'minimal.yaml'));
+  });
+
+  it('reads the same experiment from JSON as from YAML', () => {
+    expect(loadExperiment(fixture('minimal.json')).experiment).toEqual(loadExperiment(fixture('minimal.yaml')).experiment);
+  });
+
+  it('keeps every field a full file gives, and no default overrides it', () => {
+    const e = loadExperiment(fixture('full.yaml')).experiment;
+    expect(e).toEqual({
+      name: 'full',
+      seed: 7,
+      deployment: {
+        mode: 'disaggregated',
+        model: 'deepseek-r1-distill-llama-70b',
+        gpu: 'h100-sxm',
+        node: 'dgx-h100',
+        connector: 'any-tp-hardened',
+        transport: 'ib-rdma',
+        prefill: { workers: 2, tp: 4 },
+        decode: { workers: 1, tp: 8 },
+        aggregated: { workers: 3, tp: 8 },
+        placement: 'same-node',
+        router: 'kv-aware',
+        engine: {
+          maxNumBatchedTokens: 4096,
+          maxNumSeqs: 128,
+          blockSize: 32,
+          gpuMemoryUtilization: 0.85,
+          activationReserveBytes: 2.5e9,
+          prefixCaching: false,
+          chunkedPrefill: false,
+          enforceEager: true,
+        },
+        bandwidth: 'min',
+        failurePolicy: 'retry',
+        maxRetries: 5,
+        expiry: { kind: 'abort-timeout', timeoutS: 480 },
+        kvLoadTimeoutS: null,
+      },
+      workload: {
+        kind: 'poisson',
+        concurrency: 16,
+        requests: 500,
+        warmup: 20,
+        rate: 2.5,
+        isl: { mean: 8000, stddev: 1000 },
+        osl: { mean: 500, stddev: 50 },
+      },
+      faults: [
+        { kind: 'connection_reset', probability: 0.01 },
+        { kind: 'link_down', at: [30, 90], durationS: 5, target: 'decode-0.rank0.nic' },
+      ],
+      horizonS: 3600,
+    } satisfies Experiment);
+  });
+
+  it('resolves a trace path against the experiment file, and replays the whole trace unless told otherwise', () => {
+    const w = loadExperiment(fixture('trace.yaml')).experiment.workload;
+    expect(w.trace).toEqual({ format: 'azure', path: resolve(FIXTURES, 'traces/tiny-azure.csv'), speedup: 2, limit: 1 });
+    expect(w.requests).toBe(0);
+    // Lengths come from the trace records.
+    expect(w.isl).toEqual({ mean: 0, stddev: 0 });
+  });
+
+  it('names a missing trace file with the position of its path', () => {
+    const err = userError(() => loadExperiment(fixture('trace.yaml'), { set: ['workload.trace.path=nope.csv'] }));
+    expect(err.where).toBe('--set workload.trace.path=nope.csv');
+    expect(err.message).toContain(`trace file not found: ${resolve(FIXTURES, 'nope.csv')}`);
+  });
+
+  it('gives the retry policy 2 retries unless maxRetries says otherwise', () => {
+    expect(loadExperiment(fixture('minimal.yaml'), { set: ['deployment.failurePolicy=retry'] }).experiment.deployment.maxRetries).toBe(2);
+    const set = ['deployment.failurePolicy=retry', 'deployment.maxRetries=0'];
+    expect(loadExperiment(fixture('minimal.yaml'), { set }).experiment.deployment.maxRetries).toBe(0);
+  });
+
+  it('takes the name from the file when the file gives none', () => {
+    expect(loadExperiment(fixture('minimal.yaml'), { set: ['name=other'] }).experiment.name).toBe('other');
+  });
+});
+
+describe('--set and --seed', () => {
+  it('override fields before validation, values read as YAML scalars', () => {
+    const e = loadExperiment(fixture('minimal.yaml'), {
+      set: ['deployment.prefill.tp=2', 'workload.isl.mean=1000', 'deployment.router=kv-aware', 'deployment.engine.prefixCaching=false', 'deployment.expiry={kind: abort-timeout, timeoutS: 480}'],
+      seed: 42,
+    }).experiment;
+    expect(e.seed).toBe(42);
+    expect(e.deployment.prefill).toEqual({ workers: 1, tp: 2 });
+    expect(e.workload.isl.mean).toBe(1000);
+    expect(e.deployment.router).toBe('kv-aware');
+    expect(e.deployment.engine.prefixCaching).toBe(false);
+    expect(e.deployment.expiry).toEqual({ kind: 'abort-timeout', timeoutS: 480 });
+  });
+
+  it('pins a swept path: the flag wins and the sweep entry goes', () => {
+    const loaded = loadExperiment(fixture('sweep.yaml'), { set: ['deployment.transport=tcp'] });
+    expect(loaded.sweep).toEqual({ 'workload.isl.mean': [1000, 30000, 120000] });
+    const points = expandPoints(loaded);
+    expect(points.map((p) => p.id)).toEqual(['p000', 'p001', 'p002']);
+    expect(points.every((p) => p.experiment.deployment.transport === 'tcp')).toBe(true);
+  });
+
+  it('sets sweep entries: a new one goes last and so varies fastest', () => {
+    const loaded = loadExperiment(fixture('sweep.yaml'), { set: ['sweep.workload.concurrency=[1, 4]'] });
+    expect(Object.keys(loaded.sweep)).toEqual(['deployment.transport', 'workload.isl.mean', 'workload.concurrency']);
+    const points = expandPoints(loaded);
+    expect(points).toHaveLength(12);
+    expect(points.slice(0, 3).map((p) => p.params)).toEqual([
+      { 'deployment.transport': 'ib-rdma', 'workload.isl.mean': 1000, 'workload.concurrency': 1 },
+      { 'deployment.transport': 'ib-rdma', 'workload.isl.mean': 1000, 'workload.concurrency': 4 },
+      { 'deployment.transport': 'ib-rdma', 'workload.isl.mean': 30000, 'workload.concurrency': 1 },
+    ]);
+  });
+});
+
+describe('expandPoints', () => {
+  it('2 x 3 sweep: 6 points p000..p005, keys in file order, the last key fastest', () => {
+    const loaded = loadExperiment(fixture('sweep.yaml'));
+    expect(loaded.sweep).toEqual({ 'deployment.transport': ['ib-rdma', 'tcp'], 'workload.isl.mean': [1000, 30000, 120000] });
+    const points = expandPoints(loaded);
+    // Worked by hand: index i = 3 * transport + isl.
+    expect(points.map((p) => [p.id, p.params])).toEqual([
+      ['p000', { 'deployment.transport': 'ib-rdma', 'workload.isl.mean': 1000 }],
+      ['p001', { 'deployment.transport': 'ib-rdma', 'workload.isl.mean': 30000 }],
+      ['p002', { 'deployment.transport': 'ib-rdma', 'workload.isl.mean': 120000 }],
+      ['p003', { 'deployment.transport': 'tcp', 'workload.isl.mean': 1000 }],
+      ['p004', { 'deployment.transport': 'tcp', 'workload.isl.mean': 30000 }],
+      ['p005', { 'deployment.transport': 'tcp', 'workload.isl.mean': 120000 }],
+    ]);
+    for (const p of points) {
+      expect(p.experiment.deployment.transport).toBe(p.params['deployment.transport']);
+      expect(p.experiment.workload.isl.mean).toBe(p.params['workload.isl.mean']);
+      expect(p.experiment.workload.osl.mean).toBe(200);
+    }
+    // The loaded experiment is the first point's: the file's base alone names no transport.
+    expect(loaded.experiment).toEqual(points[0]!.experiment);
+  });
+
+  it('a file without a sweep is one point, p000, with no params', () => {
+    const loaded = loadExperiment(fixture('minimal.yaml'));
+    expect(expandPoints(loaded)).toEqual([{ id: 'p000', params: {}, experiment: MINIMAL }]);
+  });
+
+  it('pads ids to the width of the largest, at least three digits', () => {
+    const values = `[${Array.from({ length: 1001 }, (_, i) => i).join(',')}]`;
+    const points = expandPoints(loadExperiment(fixture('minimal.yaml'), { set: [`sweep.workload.warmup=${values}`] }));
+    expect(points).toHaveLength(1001);
+    expect(points[0]!.id).toBe('p0000');
+    expect(points[1000]!.id).toBe('p1000');
+  });
+
+  it('hands out copies: editing one point changes no other, nor a second expansion', () => {
+    const loaded = loadExperiment(fixture('sweep.yaml'));
+    const a = expandPoints(loaded);
+    a[0]!.experiment.deployment.prefill.tp = 99;
+    expect(a[1]!.experiment.deployment.prefill.tp).toBe(8);
+    expect(expandPoints(loaded)[0]!.experiment.deployment.prefill.tp).toBe(8);
+  });
+});
+
+describe('zip groups', () => {
+  it('3 x zip(4): 12 points, isl slowest, the (transport, node) pair fastest, params in dimension order', () => {
+    const loaded = loadExperiment(fixture('zip.yaml'));
+    expect(loaded.dimensions).toEqual([['workload.isl.mean'], ['deployment.transport', 'deployment.node']]);
+    expect(Object.keys(loaded.sweep)).toEqual(['workload.isl.mean', 'deployment.transport', 'deployment.node']);
+    const points = expandPoints(loaded);
+    // Worked by hand: index i = 4 * isl + pair; the pairs are (ib-rdma, dgx-h100), (efa-libfabric, p5.48xlarge),
+    // (tcp, dgx-h100), (tcp, p5.48xlarge), never crossed.
+    const pairs = [
+      ['ib-rdma', 'dgx-h100'],
+      ['efa-libfabric', 'p5.48xlarge'],
+      ['tcp', 'dgx-h100'],
+      ['tcp', 'p5.48xlarge'],
+    ];
+    const expected = [40000, 80000, 120000].flatMap((isl, a) =>
+      pairs.map(([transport, node], b) => [
+        `p00${a * 4 + b}`.replace(/^p0(?=\d{3})/, 'p'),
+        { 'workload.isl.mean': isl, 'deployment.transport': transport, 'deployment.node': node },
+      ]),
+    );
+    expect(expected.map(([id]) => id)).toEqual(['p000', 'p001', 'p002', 'p003', 'p004', 'p005', 'p006', 'p007', 'p008', 'p009', 'p010', 'p011']);
+    expect(points.map((p) => [p.id, p.params])).toEqual(expected);
+    // Spelt out for a few, so that the helper above is not the only statement of the order.
+    expect(points[1]!.params).toEqual({ 'workload.isl.mean': 40000, 'deployment.transport': 'efa-libfabric', 'deployment.node': 'p5.48xlarge' });
+    expect(points[6]!.params).toEqual({ 'workload.isl.mean': 80000, 'deployment.transport': 'tcp', 'deployment.node': 'dgx-h100' });
+    expect(points[11]!.params).toEqual({ 'workload.isl.mean': 120000, 'deployment.transport': 'tcp', 'deployment.node': 'p5.48xlarge' });
+    // Key order too (summary.json keeps it).
+    expect(Object.keys(points[0]!.params)).toEqual(['workload.isl.mean', 'deployment.transport', 'deployment.node']);
+    for (const p of points) {
+      expect(p.experiment.workload.isl.mean).toBe(p.params['workload.isl.mean']);
+      expect(p.experiment.deployment.transport).toBe(p.params['deployment.transport']);
+      expect(p.experiment.deployment.node).toBe(p.params['deployment.node']);
+    }
+  });
+
+  it('a list of zip maps: each group is one dimension, in order, where zip stands', () => {
+    const loaded = loadExperiment(fixture('zip-list.yaml'));
+    expect(loaded.dimensions).toEqual([
+      ['deployment.transport', 'deployment.node'],
+      ['workload.isl.mean', 'workload.osl.mean'],
+      ['workload.concurrency'],
+    ]);
+    const points = expandPoints(loaded);
+    expect(points).toHaveLength(8);
+    const row = (t: string, n: string, isl: number, osl: number, c: number) => ({
+      'deployment.transport': t,
+      'deployment.node': n,
+      'workload.isl.mean': isl,
+      'workload.osl.mean': osl,
+      'workload.concurrency': c,
+    });
+    expect(points.map((p) => [p.id, p.params])).toEqual([
+      ['p000', row('ib-rdma', 'dgx-h100', 1000, 100, 1)],
+      ['p001', row('ib-rdma', 'dgx-h100', 1000, 100, 4)],
+      ['p002', row('ib-rdma', 'dgx-h100', 30000, 300, 1)],
+      ['p003', row('ib-rdma', 'dgx-h100', 30000, 300, 4)],
+      ['p004', row('efa-libfabric', 'p5.48xlarge', 1000, 100, 1)],
+      ['p005', row('efa-libfabric', 'p5.48xlarge', 1000, 100, 4)],
+      ['p006', row('efa-libfabric', 'p5.48xlarge', 30000, 300, 1)],
+      ['p007', row('efa-libfabric', 'p5.48xlarge', 30000, 300, 4)],
+    ]);
+    expect(points[6]!.experiment.workload.osl.mean).toBe(300);
+  });
+
+  it('--set pins one path of a group (the rest still vary together) or sweeps it on its own, last', () => {
+    const pinned = loadExperiment(fixture('zip.yaml'), { set: ['deployment.transport=tcp'] });
+    expect(pinned.dimensions).toEqual([['workload.isl.mean'], ['deployment.node']]);
+    expect(expandPoints(pinned).map((p) => p.params['deployment.node'])).toEqual(Array(3).fill(['dgx-h100', 'p5.48xlarge', 'dgx-h100', 'p5.48xlarge']).flat());
+
+    const moved = loadExperiment(fixture('zip.yaml'), { set: ['sweep.deployment.transport=[tcp, host-staged]'] });
+    expect(moved.dimensions).toEqual([['workload.isl.mean'], ['deployment.node'], ['deployment.transport']]);
+    expect(expandPoints(moved).slice(0, 3).map((p) => p.params)).toEqual([
+      { 'workload.isl.mean': 40000, 'deployment.node': 'dgx-h100', 'deployment.transport': 'tcp' },
+      { 'workload.isl.mean': 40000, 'deployment.node': 'dgx-h100', 'deployment.transport': 'host-staged' },
+      { 'workload.isl.mean': 40000, 'deployment.node': 'p5.48xlarge', 'deployment.transport': 'tcp' },
+    ]);
+
+    const err = userError(() => loadExperiment(fixture('zip.yaml'), { set: ['sweep.zip.deployment.node=[dgx-h100]'] }));
+    expect(err.where).toBe('--set sweep.zip.deployment.node=[dgx-h100]');
+    expect(err.message).toContain('zip groups can only be written in the file');
+    expect(userError(() => loadExperiment(fixture('zip.yaml'), { set: ['sweep.zip={a: [1]}'] })).message).toContain('zip groups can only be written in the file');
+  });
+});
+
+describe('experiments/README.md', () => {
+  it('its complete example loads, and its sweep table is what expandPoints gives', () => {
+    const readme = readFileSync(resolve(FIXTURES, '../../../experiments/README.md'), 'utf8');
+    const example = /## A complete example[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-readme-'));
+    try {
+      writeFileSync(join(dir, 'example.yaml'), example!);
+      const loaded = loadExperiment(join(dir, 'example.yaml'));
+      expect(loaded.experiment.name).toBe('tcp-vs-rdma');
+      expect(loaded.experiment.faults).toHaveLength(4);
+      const rows = expandPoints(loaded).map((p) => `| ${p.id} | ${String(p.params['deployment.transport'])} | ${String(p.params['workload.isl.mean'])} |`);
+      for (const row of rows) expect(readme).toContain(row);
+
+      // The zip example, in place of the complete example's sweep: its table is what expandPoints gives.
+      const zipSweep = /### Zip groups[\s\S]*?```yaml\n(sweep:[\s\S]*?)```/.exec(readme)?.[1];
+      expect(zipSweep).toBeDefined();
+      writeFileSync(join(dir, 'zip.yaml'), example!.replace(/^sweep:[\s\S]*$/m, zipSweep!));
+      const zipped = expandPoints(loadExperiment(join(dir, 'zip.yaml')));
+      expect(zipped).toHaveLength(6);
+      for (const p of zipped) {
+        const cells = ['workload.isl.mean', 'deployment.transport', 'deployment.node'].map((k) => String(p.params[k]));
+        expect(readme).toContain(`| ${p.id} | ${cells.join(' | ')} |`);
+      }
+
+      // And the list-of-groups example loads with the point count it states.
+      const listSweep = /of maps, each its own dimension[\s\S]*?```yaml\n(sweep:[\s\S]*?)```/.exec(readme)?.[1];
+      expect(listSweep).toContain('8 points');
+      writeFileSync(join(dir, 'zip-list.yaml'), example!.replace(/^sweep:[\s\S]*$/m, listSweep!));
+      expect(expandPoints(loadExperiment(join(dir, 'zip-list.yaml')))).toHaveLength(8);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

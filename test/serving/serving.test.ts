@@ -1,0 +1,183 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
+import { runPoint } from '../../src/serving/simulate.js';
+import { experiment, point } from './helpers.js';
+
+const c = defaultCatalog();
+const run = (e: ReturnType<typeof experiment>) => runPoint(point(e), c);
+const m8 = getLlm(c, 'llama-3.1-8b-instruct');
+const h100 = getGpu(c, 'h100-sxm');
+
+describe('one request alone', () => {
+  // 8B, ISL 1000, OSL 50 on one H100 at the catalog's efficiencies.
+  const eff = h100.efficiency.prefillCompute.value;
+  const overhead = h100.efficiency.stepOverheadS.value;
+  // Prefill FLOPs by hand: matmul params 8.03e9 - 2 x 128256 x 4096 = 6,979,326,848; x 2 x 1000 tokens, + LM head
+  // 2 x 128256 x 4096, + attention 32 layers x 4 x 4096 x (1000 x 1001 / 2) pairs.
+  const flops = 2 * 6_979_326_848 * 1000 + 2 * 128_256 * 4096 + 32 * 4 * 4096 * 500_500;
+  const prefillS = flops / (989e12 * eff) + overhead; // compute-bound: weights take 16.06e9 / (3.35e12 x 0.75) = 6.4 ms
+
+  it('aggregated: TTFT is one prefill step, and all 50 tokens come out', () => {
+    const { result } = run(experiment({ deployment: { mode: 'aggregated' }, workload: { requests: 1 } }));
+    expect(result.requests).toMatchObject({ total: 1, completed: 1, failed: 0, inFlight: 0 });
+    expect(flops / (989e12 * eff)).toBeGreaterThan(16.06e9 / (3.35e12 * 0.75)); // compute-bound indeed
+    expect(result.ttftMs.mean).toBeCloseTo(prefillS * 1000, 2);
+    // ITL is one decode step: 8.03e9 x 2 B of weights + ~1025 x 131,072 B of KV over 3.35e12 x 0.75, + overhead.
+    const decodeS = (8.03e9 * 2 + 1025 * 131_072) / (3.35e12 * 0.75) + overhead;
+    expect(result.itlMs.mean).toBeGreaterThan(decodeS * 1000 * 0.99);
+    expect(result.itlMs.mean).toBeLessThan(decodeS * 1000 * 1.02);
+  });
+
+  it('disaggregated over EFA: TTFT adds the handshake, the KV transfer and a decode step to the prefill', () => {
+    const { result } = run(experiment({ workload: { requests: 1 } }));
+    // KV: 1000 tokens -> 63 blocks = 1008 slots x 131,072 B = 132,120,576 B over 4 EFA rails x 2.4 GB/s = 9.6 GB/s.
+    const wire = 132_120_576 / 9.6e9;
+    expect(result.kvTransfer.bytesMean).toBe(132_120_576);
+    expect(result.kvTransfer.ms.mean).toBeGreaterThan(wire * 1000);
+    expect(result.kvTransfer.ms.mean).toBeLessThan(wire * 1000 + 1); // + latency and posting, well under 1 ms
+    expect(result.ttftMs.mean).toBeGreaterThan((prefillS + wire) * 1000);
+    expect(result.ttftMs.mean).toBeLessThan((prefillS + wire + 0.02) * 1000);
+  });
+});
+
+describe('determinism and accounting', () => {
+  it('the same experiment and seed give identical results; another seed differs when lengths are random', () => {
+    const e = (seed: number) => experiment({ seed, workload: { isl: { mean: 3000, stddev: 800 }, osl: { mean: 100, stddev: 30 }, concurrency: 8, requests: 200 } });
+    const a = JSON.stringify(run(e(5)).result);
+    expect(JSON.stringify(run(e(5)).result)).toBe(a);
+    expect(JSON.stringify(run(e(6)).result)).not.toBe(a);
+  });
+
+  it('warm-up requests are sent but left out of the metrics', () => {
+    const { result } = run(experiment({ workload: { requests: 10, warmup: 3 } }));
+    expect(result.requests.total).toBe(10);
+    expect(result.requests.completed).toBe(10);
+  });
+
+  it('an open-loop Poisson workload sends every request and finishes them all', () => {
+    const { result } = run(experiment({ workload: { kind: 'poisson', rate: 5, requests: 300 } }));
+    expect(result.requests).toMatchObject({ total: 300, completed: 300, inFlight: 0 });
+    // 300 arrivals at 5/s span about 60 s.
+    expect(result.durationS).toBeGreaterThan(45);
+    expect(result.durationS).toBeLessThan(80);
+  });
+
+  it('a horizon cuts the run: unfinished requests are counted in flight', () => {
+    const { result } = run(experiment({ horizonS: 1, workload: { concurrency: 4, requests: 100 } }));
+    expect(result.requests.total).toBeGreaterThan(0);
+    expect(result.requests.completed + result.requests.failed + result.requests.inFlight).toBe(result.requests.total);
+    expect(result.requests.inFlight).toBeGreaterThan(0);
+  });
+});
+
+describe('the seed scenarios in miniature', () => {
+  it('seed 003: prefill TP4 -> decode TP1 on decode-wider-tp kills every decode engine and fails every request; any-tp serves all', () => {
+    const base = { model: 'llama-3.1-70b-instruct-fp8', gpu: 'h200-sxm', node: 'h200-roce', transport: 'roce-rdma', prefill: { workers: 3, tp: 4 }, decode: { workers: 4, tp: 1 } };
+    const w = { isl: { mean: 2000, stddev: 0 }, osl: { mean: 100, stddev: 0 }, concurrency: 100, requests: 500 };
+    const bad = run(experiment({ deployment: { ...base, connector: 'decode-wider-tp' }, workload: w })).result;
+    expect(bad.requests).toMatchObject({ total: 500, completed: 0, failed: 500 });
+    expect(bad.events.engine_dead).toBe(4);
+    expect(bad.events.handshake_failed).toBe(4);
+    const good = run(experiment({ deployment: { ...base, connector: 'any-tp' }, workload: w })).result;
+    expect(good.requests).toMatchObject({ total: 500, completed: 500, failed: 0 });
+    expect(good.events.engine_dead).toBe(0);
+  });
+
+  it('seed 000: 120k tokens over TCP outlast the 120 s expiry: one kv_blocks_expired per prefill rank, then local prefill', () => {
+    const { result } = run(
+      experiment({
+        deployment: { model: 'deepseek-r1-distill-llama-70b', node: 'dgx-h100', transport: 'tcp', connector: 'decode-wider-tp', prefill: { workers: 1, tp: 8 }, decode: { workers: 1, tp: 8 } },
+        workload: { isl: { mean: 120_000, stddev: 0 }, osl: { mean: 10, stddev: 0 }, requests: 2 },
+      }),
+    );
+    expect(result.requests).toMatchObject({ completed: 2, fellBack: 2, failed: 0 });
+    expect(result.events.kv_blocks_expired).toBe(2 * 8);
+    expect(result.events.fell_back).toBe(2);
+    expect(result.events.stale_kv_read).toBe(0); // decode gave up at the timeout instead of reading freed blocks
+    // TTFT >= 120 s of waiting plus two prefills of 120k tokens.
+    expect(result.ttftMs.min).toBeGreaterThan(120_000);
+  });
+
+  it('with kvLoadTimeoutS null decode waits for ever and the late reads are stale (silent corruption in vLLM)', () => {
+    const { result } = run(
+      experiment({
+        deployment: { model: 'deepseek-r1-distill-llama-70b', node: 'dgx-h100', transport: 'tcp', connector: 'decode-wider-tp', prefill: { workers: 1, tp: 8 }, decode: { workers: 1, tp: 8 }, kvLoadTimeoutS: null },
+        workload: { isl: { mean: 120_000, stddev: 0 }, osl: { mean: 10, stddev: 0 }, requests: 1 },
+      }),
+    );
+    expect(result.events.stale_kv_read).toBe(1);
+    expect(result.requests.stale).toBe(1);
+    // 39.32 GB at 100 MB/s: the read takes 393 s.
+    expect(result.kvTransfer.ms.mean).toBeGreaterThan(393_216);
+  });
+
+  it('the same 120k request over InfiniBand reads in well under a second', () => {
+    const { result } = run(
+      experiment({
+        deployment: { model: 'deepseek-r1-distill-llama-70b', node: 'dgx-h100', transport: 'ib-rdma', prefill: { workers: 1, tp: 8 }, decode: { workers: 1, tp: 8 } },
+        workload: { isl: { mean: 120_000, stddev: 0 }, osl: { mean: 10, stddev: 0 }, requests: 1 },
+      }),
+    );
+    expect(result.requests.fellBack).toBe(0);
+    // 39,321,600,000 B over 8 rails x 35 GB/s = 0.140 s, plus 24 ms of descriptor posting.
+    expect(result.kvTransfer.ms.mean).toBeGreaterThan(140);
+    expect(result.kvTransfer.ms.mean).toBeLessThan(200);
+  });
+});
+
+describe('scheduler behaviour', () => {
+  it('running out of KV blocks preempts by recompute, and every request still completes', () => {
+    // A pool squeezed to a few hundred blocks: gpu_memory_utilization just above weights + reserve.
+    // 8B weights 16.06 GB + 4 GB reserve = 20.06 GB of 80 GB; 0.2575 x 80 = 20.6 GB leaves ~0.54 GB = ~257 blocks of 2 MiB.
+    const { result } = run(
+      experiment({
+        deployment: { mode: 'aggregated', engine: { maxNumBatchedTokens: 8192, maxNumSeqs: 256, blockSize: 16, gpuMemoryUtilization: 0.2575, activationReserveBytes: 4e9, prefixCaching: false, chunkedPrefill: true } },
+        workload: { isl: { mean: 1000, stddev: 0 }, osl: { mean: 400, stddev: 0 }, concurrency: 8, requests: 16 },
+      }),
+    );
+    expect(result.requests.completed).toBe(16);
+    expect(result.events.preempted).toBeGreaterThan(0);
+  });
+
+  it('in aggregated serving a long prompt stretches the inter-token latency of the requests around it', () => {
+    const short = run(experiment({ deployment: { mode: 'aggregated' }, workload: { isl: { mean: 500, stddev: 0 }, osl: { mean: 200, stddev: 0 }, concurrency: 8, requests: 32 } })).result;
+    const long = run(experiment({ deployment: { mode: 'aggregated' }, workload: { isl: { mean: 16_000, stddev: 0 }, osl: { mean: 200, stddev: 0 }, concurrency: 8, requests: 32 } })).result;
+    expect(long.itlMs.mean).toBeGreaterThan(short.itlMs.mean * 1.5);
+  });
+
+  it('prefix caching: a Mooncake prompt whose hash_ids were seen before prefills only its last block', () => {
+    // Two records 10 s apart with the same 8 hash ids (8 x 512 = 4096 tokens); the third shares none.
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-'));
+    const file = join(dir, 'trace.jsonl');
+    const rec = (ts: number, ids: number[]) => JSON.stringify({ timestamp: ts, input_length: 4096, output_length: 10, hash_ids: ids });
+    writeFileSync(file, [rec(0, [1, 2, 3, 4, 5, 6, 7, 8]), rec(10_000, [1, 2, 3, 4, 5, 6, 7, 8]), rec(20_000, [9, 10, 11, 12, 13, 14, 15, 16])].join('\n') + '\n');
+    const { result } = run(
+      experiment({
+        deployment: { mode: 'aggregated', router: 'kv-aware', aggregated: { workers: 2, tp: 1 } },
+        workload: { kind: 'trace', requests: 0, trace: { format: 'mooncake', path: file, speedup: 1 } },
+      }),
+    );
+    expect(result.requests.completed).toBe(3);
+    // The second prompt finds 255 of its 256 blocks cached (the last token is always computed): its prefill is ~1/256
+    // of the work, so its TTFT is far below the others'.
+    expect(result.ttftMs.min * 5).toBeLessThan(result.ttftMs.max);
+    expect(result.ttftMs.p50).toBeCloseTo(result.ttftMs.max, -1);
+  });
+
+  it('without prefix caching the same trace gets no reuse', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-'));
+    const file = join(dir, 'trace.jsonl');
+    const rec = (ts: number) => JSON.stringify({ timestamp: ts, input_length: 4096, output_length: 10, hash_ids: [1, 2, 3, 4, 5, 6, 7, 8] });
+    writeFileSync(file, [rec(0), rec(10_000)].join('\n') + '\n');
+    const { result } = run(
+      experiment({
+        deployment: { mode: 'aggregated', engine: { maxNumBatchedTokens: 8192, maxNumSeqs: 256, blockSize: 16, gpuMemoryUtilization: 0.9, activationReserveBytes: 4e9, prefixCaching: false, chunkedPrefill: true } },
+        workload: { kind: 'trace', requests: 0, trace: { format: 'mooncake', path: file, speedup: 1 } },
+      }),
+    );
+    expect(result.ttftMs.min).toBeCloseTo(result.ttftMs.max, 3);
+  });
+});
