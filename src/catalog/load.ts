@@ -5,11 +5,11 @@
  * stack trace.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { InvariantError, UserError } from '../errors.js';
+import { shownPath, valueAt, YamlSource, type Path } from '../yaml/positions.js';
 import {
   connectorFileSchema,
   gpuFileSchema,
@@ -24,8 +24,6 @@ import {
 } from './schema.js';
 import { unknownNameMessage } from './suggest.js';
 import type { Catalog, ConnectorError, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportSpec } from './types.js';
-
-type Path = (string | number)[];
 
 /** The subdirectories of a catalog directory, one per record kind. */
 export const CATALOG_KINDS = ['llm', 'gpu', 'node', 'transport', 'connector'] as const;
@@ -53,99 +51,7 @@ export function defaultModelsDir(): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Positions: file:line:col for a field path
-
-/** Paths in messages are relative to where the user stands, as they would type them. */
-function shownPath(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
-}
-
-function fieldName(path: Path): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-/** A parsed YAML file that can point at its own fields. */
-class YamlFile {
-  readonly lc = new LineCounter();
-  readonly doc: Document;
-
-  constructor(readonly file: string) {
-    this.doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: this.lc, prettyErrors: true, uniqueKeys: true });
-  }
-
-  /**
-   * Offset of a field: its key when it exists (that is where a reader looks), else the innermost existing parent map,
-   * which is where a missing key would have to be added.
-   */
-  offsetOf(path: Path): number {
-    let cur: unknown = this.doc.contents;
-    let at = (cur as YamlNode | null)?.range?.[0] ?? 0;
-    for (const [i, seg] of path.entries()) {
-      const last = i === path.length - 1;
-      if (isMap(cur)) {
-        const pair = cur.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-        if (!pair) return at;
-        if (last && isScalar(pair.key) && pair.key.range) return pair.key.range[0];
-        cur = pair.value;
-      } else if (isSeq(cur) && typeof seg === 'number' && seg < cur.items.length) {
-        cur = cur.items[seg];
-      } else {
-        return at;
-      }
-      at = (cur as YamlNode | null)?.range?.[0] ?? at;
-    }
-    return at;
-  }
-
-  where(path: Path, offset = this.offsetOf(path)): string {
-    const { line, col } = this.lc.linePos(offset);
-    const field = path.length ? ` ${fieldName(path)}` : '';
-    return `${shownPath(this.file)}:${Math.max(line, 1)}:${Math.max(col, 1)}${field}`;
-  }
-
-  fail(path: Path, message: string, offset?: number): never {
-    throw new UserError(message, this.where(path, offset));
-  }
-
-  /** The deepest field whose key or value spans `offset`: names the field a syntax error sits in, when there is one. */
-  pathAt(offset: number): Path {
-    const path: Path = [];
-    let cur: unknown = this.doc.contents;
-    for (;;) {
-      let next: { seg: string | number; node: unknown } | undefined;
-      if (isMap(cur)) {
-        for (const p of cur.items) {
-          const start = (p.key as YamlNode | null)?.range?.[0];
-          const end = (p.value as YamlNode | null)?.range?.[2] ?? (p.key as YamlNode | null)?.range?.[2];
-          if (isScalar(p.key) && start !== undefined && end !== undefined && start <= offset && offset <= end) {
-            next = { seg: String(p.key.value), node: p.value };
-          }
-        }
-      } else if (isSeq(cur)) {
-        cur.items.forEach((item, i) => {
-          const r = (item as YamlNode | null)?.range;
-          if (r && r[0] <= offset && offset <= r[2]) next = { seg: i, node: item };
-        });
-      }
-      if (!next) return path;
-      path.push(next.seg);
-      cur = next.node;
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
 // Validation messages
-
-function valueAt(data: unknown, path: Path): unknown {
-  let cur = data;
-  for (const seg of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[seg];
-  }
-  return cur;
-}
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -226,15 +132,8 @@ function problems(issues: z.core.$ZodIssue[], schema: z.ZodType, data: unknown):
   return out;
 }
 
-function parseRecord<S extends z.ZodType>(y: YamlFile, schema: S): { data: z.output<S>; raw: unknown } {
-  const err = y.doc.errors[0];
-  if (err) {
-    // yaml's own message carries a code snippet after "at line N, column M:"; our prefix already has the position.
-    const msg = err.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').trim();
-    // The parser notices some mistakes (an unclosed brace) only on a later line, so the field is a hint, not a verdict.
-    const near = y.pathAt(err.pos[0]);
-    y.fail([], `YAML syntax error${near.length ? ` near ${fieldName(near)}` : ''}: ${msg}`, err.pos[0]);
-  }
+function parseRecord<S extends z.ZodType>(y: YamlSource, schema: S): { data: z.output<S>; raw: unknown } {
+  y.checkSyntax();
   const raw: unknown = y.doc.toJS();
   if (raw === null || raw === undefined) y.fail([], 'empty file; expected a map of fields (id, name, ..., sources)');
   const r = schema.safeParse(raw);
@@ -269,7 +168,7 @@ function numericFields(v: unknown, path: string[], out: string[][]): string[][] 
  * Every number (and every null standing for "no such capability") needs a sources entry for itself or a parent key,
  * and every sources entry must name a real field, so a renamed field cannot leave its source behind unnoticed.
  */
-function checkSources(y: YamlFile, raw: Record<string, unknown>, sources: Record<string, string>): void {
+function checkSources(y: YamlSource, raw: Record<string, unknown>, sources: Record<string, string>): void {
   for (const key of Object.keys(sources)) {
     const segs = key.split('.');
     if (key === 'sources' || segs[0] === 'sources' || valueAt(raw, segs) === undefined) {
@@ -426,7 +325,7 @@ function deepFreeze<T>(v: T): T {
 // Loading
 
 interface Loaded<T> {
-  y: YamlFile;
+  y: YamlSource;
   record: T;
 }
 
@@ -450,7 +349,7 @@ function loadKind<S extends z.ZodType, T extends { id: string }>(
 ): Map<string, Loaded<T>> {
   const out = new Map<string, Loaded<T>>();
   for (const file of yamlFiles(dir, kind)) {
-    const y = new YamlFile(file);
+    const y = new YamlSource(file, readFileSync(file, 'utf8'));
     const { data, raw } = parseRecord(y, schema);
     const record = data as z.output<S> & { id: string; sources: Record<string, string> };
     // The file name is the id so that `ls models/gpu` is the list of valid ids, and two files cannot claim one id.

@@ -23,7 +23,7 @@ import { InvariantError, UserError } from '../errors.js';
 import type { FaultSpec } from '../faults/injector.js';
 import { checkAgainstCatalog, type CatalogRecords } from './check.js';
 import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, fieldPaths, type ExperimentFile } from './schema.js';
-import type { Experiment, Point } from './types.js';
+import type { ConnectorOverrides, Experiment, Point } from './types.js';
 import { describe, fieldName, moreSuffix, sortProblems, valueAt, YamlSource, zodProblems, type Path, type Problem } from './yaml-errors.js';
 
 export interface LoadOptions {
@@ -425,6 +425,7 @@ function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string): Ex
                 : { kind: 'lease' as const, leaseS: dep.expiry.leaseS, heartbeatS: dep.expiry.heartbeatS, extendS: dep.expiry.extendS },
           }),
       ...(dep.kvLoadTimeoutS === undefined ? {} : { kvLoadTimeoutS: dep.kvLoadTimeoutS }),
+      ...(dep.connectorOverrides === undefined ? {} : { connectorOverrides: dropUndefined(dep.connectorOverrides) as ConnectorOverrides }),
     },
     workload: {
       kind: w.kind,
@@ -461,4 +462,12 @@ function toFault(f: ExperimentFile['faults'][number]): FaultSpec {
     if (v !== undefined) out[key] = Array.isArray(v) ? [...(v as unknown[])] : v;
   }
   return out as FaultSpec;
+}
+
+/** A copy without undefined-valued keys (zod keeps them for absent optionals), so that merges leave defaults alone. */
+function dropUndefined(v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = dropUndefined(x);
+  return out;
 }

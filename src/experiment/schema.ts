@@ -98,6 +98,23 @@ const expiry = z.discriminatedUnion(
   { error: "expected kind 'abort-timeout' (with timeoutS) or 'lease' (with leaseS, heartbeatS, extendS)" },
 );
 
+/**
+ * Fields of the connector profile an experiment may override (the profile's error texts stay the build's own).
+ * Expiry has its own key, deployment.expiry.
+ */
+const connectorOverrides = z.strictObject({
+  tp: z
+    .strictObject({ decodeWider: oneOf(['ok', 'rejected'] as const).optional(), prefillWider: oneOf(['ok', 'rejected', 'crash'] as const).optional() })
+    .optional(),
+  blockSize: z
+    .strictObject({ rule: oneOf(['equal-only', 'decode-multiple'] as const).optional(), equalWhenPrefillWider: bool().optional() })
+    .optional(),
+  handshake: z
+    .strictObject({ timeoutS: positive().nullable().optional(), onFailure: oneOf(['engine-dead', 'fail-requests'] as const).optional() })
+    .optional(),
+  kvLoadFailurePolicy: oneOf(['fail', 'recompute'] as const).nullable().optional(),
+});
+
 const deployment = z.strictObject({
   mode: oneOf(MODES),
   model: catalogId(),
@@ -117,6 +134,7 @@ const deployment = z.strictObject({
   /** Unset: 0, or DEFAULT_RETRIES under the retry policy (resolved in load.ts, where the policy is known). */
   maxRetries: whole(0).optional(),
   expiry: expiry.optional(),
+  connectorOverrides: connectorOverrides.optional(),
   /** Unset: the serving layer's default (the abort timeout); null: wait for ever. */
   kvLoadTimeoutS: positive().nullable().optional(),
 });

@@ -2,7 +2,7 @@
  * An experiment as the simulator sees it after the file has been read, validated and defaulted (src/experiment/load.ts)
  * and a sweep expanded into points. Paths named in the issue are contracts: name, seed, deployment.*, workload.*, sweep.
  */
-import type { ExpiryModel } from '../catalog/types.js';
+import type { ConnectorProfile, ExpiryModel } from '../catalog/types.js';
 import type { FaultSpec } from '../faults/injector.js';
 
 export type Mode = 'disaggregated' | 'aggregated';
@@ -61,6 +61,15 @@ export interface Deployment {
    * (heartbeats keep the blocks). null: wait for ever, so late reads land as stale_kv_read (silent corruption).
    */
   kvLoadTimeoutS?: number | null;
+  /** Overrides of the connector profile's behaviour (TP support, block-size rule, handshake, kv_load_failure_policy). */
+  connectorOverrides?: ConnectorOverrides;
+}
+
+export interface ConnectorOverrides {
+  tp?: Partial<ConnectorProfile['tp']>;
+  blockSize?: Partial<ConnectorProfile['blockSize']>;
+  handshake?: Partial<ConnectorProfile['handshake']>;
+  kvLoadFailurePolicy?: ConnectorProfile['kvLoadFailurePolicy'];
 }
 
 export interface LengthDist {

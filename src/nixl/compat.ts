@@ -85,8 +85,9 @@ export function handshakeVerdict(profile: ConnectorProfile, q: PairQuery): Hands
     const support = profile.tp.prefillWider;
     if (support === 'rejected') return fail('rejected', profile.errors.prefillWiderRejected ?? profile.errors.tpNotDivisible);
     if (support === 'crash') {
-      const inner = profile.errors.prefillWiderHandshake!;
-      const outer = profile.errors.prefillWiderFirstTransfer!;
+      // A profile overridden to crash may carry no texts of its own: use seed 003's.
+      const inner = profile.errors.prefillWiderHandshake ?? { error: 'ZeroDivisionError', message: 'integer division or modulo by zero' };
+      const outer = profile.errors.prefillWiderFirstTransfer ?? { error: 'KeyError', message: "'{engineId}'" };
       const v = fail('crash', outer, 'first-transfer');
       v.handshakeError = `${inner.error}: ${fillMessage(inner, vars)}`;
       v.message =

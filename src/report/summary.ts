@@ -115,8 +115,12 @@ export function summaryJson(summary: Summary): string {
  * so a crash or a full disk leaves the previous summary (or none), never a truncated one. Returns the file's path.
  */
 export function writeSummary(dir: string, summary: Summary): string {
-  const text = summaryJson(summary);
-  const file = join(dir, SUMMARY_FILE);
+  return writeFileAtomic(dir, SUMMARY_FILE, summaryJson(summary));
+}
+
+/** Writes dir/name through a temporary file and a rename, so that a reader never sees half a file. */
+export function writeFileAtomic(dir: string, name: string, text: string): string {
+  const file = join(dir, name);
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     mkdirSync(dir, { recursive: true });
@@ -129,7 +133,7 @@ export function writeSummary(dir: string, summary: Summary): string {
       // The directory itself is unusable; there is no temporary file to clean up.
     }
     const why = err instanceof Error ? err.message : String(err);
-    throw new UserError(`cannot write ${SUMMARY_FILE} to directory '${dir}': ${why}`);
+    throw new UserError(`cannot write ${name} to directory '${dir}': ${why}`);
   }
   return file;
 }

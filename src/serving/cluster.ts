@@ -79,8 +79,7 @@ export class Cluster {
     this.gpu = getGpu(catalog, d.gpu);
     const node = getNode(catalog, d.node);
     this.transport = getTransport(catalog, d.transport);
-    const base = getConnector(catalog, d.connector);
-    this.profile = d.expiry ? { ...base, expiry: d.expiry } : base;
+    this.profile = effectiveProfile(getConnector(catalog, d.connector), d);
     this.net = new Network(sim);
     const efficiency = eff ?? defaultEfficiency(this.gpu);
     const engine = (id: string, tp: number) => new Engine(sim, log, { id, llm: this.llm, gpu: this.gpu, tp, args: d.engine, eff: efficiency });
@@ -198,7 +197,9 @@ export class Cluster {
       this.killDecode(dw);
       return;
     }
-    if (this.d.failurePolicy === 'fail') {
+    // A build with kv_load_failure_policy=recompute recomputes on decode whatever Dynamo's policy; 'fail' and builds
+    // without the option leave it to the deployment's failure policy.
+    if (this.d.failurePolicy === 'fail' && this.profile.kvLoadFailurePolicy !== 'recompute') {
       dw.engine.abandon(seq);
       this.fail(r, `KV transfer failed: ${res.error}`);
       return;
@@ -333,4 +334,17 @@ export class Cluster {
     if (w.prefill) w.prefill.alive = true;
     w.engine.dead = false;
   }
+}
+
+/** The connector profile an experiment runs: the build's, with the experiment's expiry and field overrides applied. */
+export function effectiveProfile(base: ConnectorProfile, d: Deployment): ConnectorProfile {
+  const o = d.connectorOverrides ?? {};
+  return {
+    ...base,
+    tp: { ...base.tp, ...o.tp },
+    blockSize: { ...base.blockSize, ...o.blockSize },
+    handshake: { ...base.handshake, ...o.handshake },
+    kvLoadFailurePolicy: o.kvLoadFailurePolicy !== undefined ? o.kvLoadFailurePolicy : base.kvLoadFailurePolicy,
+    expiry: d.expiry ?? base.expiry,
+  };
 }

@@ -181,3 +181,31 @@ describe('scheduler behaviour', () => {
     expect(result.ttftMs.min).toBeCloseTo(result.ttftMs.max, 3);
   });
 });
+
+describe('connector profile overrides from the experiment', () => {
+  const base = { model: 'llama-3.1-70b-instruct-fp8', gpu: 'h200-sxm', node: 'h200-roce', transport: 'roce-rdma', prefill: { workers: 1, tp: 4 }, decode: { workers: 1, tp: 1 } };
+  const w = { isl: { mean: 2000, stddev: 0 }, osl: { mean: 10, stddev: 0 }, concurrency: 4, requests: 20 };
+
+  it('any-tp overridden to crash when prefill is wider behaves like decode-wider-tp', () => {
+    const r = run(experiment({ deployment: { ...base, connector: 'any-tp', connectorOverrides: { tp: { prefillWider: 'crash' } } }, workload: w })).result;
+    expect(r.requests.failed).toBe(20);
+    expect(r.events.engine_dead).toBe(1);
+  });
+
+  it('decode-wider-tp overridden to accept the pair serves it', () => {
+    const r = run(experiment({ deployment: { ...base, connector: 'decode-wider-tp', connectorOverrides: { tp: { prefillWider: 'ok' } } }, workload: w })).result;
+    expect(r.requests.completed).toBe(20);
+  });
+
+  it('an expiry override: VLLM_NIXL_ABORT_REQUEST_TIMEOUT=480 keeps a 393 s tcp read of 120k tokens valid', () => {
+    const r = run(
+      experiment({
+        deployment: { model: 'deepseek-r1-distill-llama-70b', node: 'dgx-h100', transport: 'tcp', connector: 'decode-wider-tp', prefill: { workers: 1, tp: 8 }, decode: { workers: 1, tp: 8 }, expiry: { kind: 'abort-timeout', timeoutS: 480 } },
+        workload: { isl: { mean: 120_000, stddev: 0 }, osl: { mean: 10, stddev: 0 }, requests: 1 },
+      }),
+    ).result;
+    expect(r.events.kv_blocks_expired).toBe(0);
+    expect(r.requests.fellBack).toBe(0);
+    expect(r.kvTransfer.ms.mean).toBeGreaterThan(393_216);
+  });
+});

@@ -6,8 +6,9 @@ import { InvariantError, UserError } from '../../errors.js';
 import { expandPoints, loadExperiment } from '../../experiment/load.js';
 import type { Experiment, Point, PointResult } from '../../experiment/types.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
-import { buildSummary, summaryJson, writeSummary, type Summary } from '../../report/summary.js';
-import { simulatePoint } from '../../serving/simulate.js';
+import type { EventLog } from '../../metrics/event-log.js';
+import { buildSummary, summaryJson, writeFileAtomic, writeSummary, type Summary } from '../../report/summary.js';
+import { runPoint } from '../../serving/simulate.js';
 import { wholeNumber } from '../options.js';
 
 export interface RunOptions {
@@ -20,7 +21,8 @@ export interface RunOptions {
   catalog?: Catalog;
 }
 
-export type SimulateFn = (point: Point, catalog: Catalog) => PointResult;
+/** Simulates one point; may also hand back its event log, whose lines go to events.log. */
+export type SimulateFn = (point: Point, catalog: Catalog) => PointResult | { result: PointResult; log: EventLog };
 
 export interface RunOutput {
   summary: Summary;
@@ -34,7 +36,7 @@ export interface RunOutput {
  * Loads the experiment (validating every point before any runs), simulates each point in turn, writes
  * <out>/summary.json and returns what to print. Nothing is written unless every point ran.
  */
-export function runExperiment(file: string, opts: RunOptions = {}, simulate: SimulateFn = simulatePoint): RunOutput {
+export function runExperiment(file: string, opts: RunOptions = {}, simulate: SimulateFn = runPoint): RunOutput {
   const catalog = opts.catalog ?? defaultCatalog();
   const loaded = loadExperiment(file, {
     ...(opts.set ? { set: opts.set } : {}),
@@ -42,10 +44,18 @@ export function runExperiment(file: string, opts: RunOptions = {}, simulate: Sim
     catalog,
   });
   const points = expandPoints(loaded);
+  const logs: string[] = [];
   const results = points.map((p) => {
     let r: PointResult;
     try {
-      r = simulate(p, catalog);
+      const out = simulate(p, catalog);
+      if ('log' in out) {
+        r = out.result;
+        const kept = out.log.lines();
+        logs.push(`# ${pointLabel(p.id, p.params)}: ${out.log.total} events` + (out.log.dropped ? `, the newest ${kept.length} kept` : ''), ...kept, '');
+      } else {
+        r = out;
+      }
     } catch (err) {
       // The simulator found the deployment impossible (e.g. the model does not fit): say which point.
       if (err instanceof UserError) throw new UserError(`point ${pointLabel(p.id, p.params)}: ${err.message}`);
@@ -59,6 +69,7 @@ export function runExperiment(file: string, opts: RunOptions = {}, simulate: Sim
   const summary = buildSummary(name, seed, results);
   const outDir = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', name);
   const written = writeSummary(outDir, summary);
+  if (logs.length > 0) writeFileAtomic(outDir, 'events.log', logs.join('\n'));
   const text = opts.json ? summaryJson(summary) : formatRun(summary, points, written);
   return { summary, outDir, text };
 }
