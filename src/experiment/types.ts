@@ -146,4 +146,6 @@ export interface PointResult {
   events: Record<string, number>;
   /** Simulated seconds the measured window covered. */
   durationS: number;
+  /** The TTFT distribution as (percentile, ms) pairs from 0 to 100, for CDF charts (an extra, not in the contract). */
+  ttftCdfMs?: { p: number; ms: number }[];
 }

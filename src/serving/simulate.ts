@@ -166,6 +166,8 @@ function installFaults(sim: Simulator, cluster: Cluster, log: EventLog, point: P
   inj.start();
 }
 
+const CDF_PERCENTILES = [0, 1, 2, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 98, 99, 99.9, 100];
+
 /** The measured requests' numbers, in constant memory. */
 class Metrics {
   private readonly ttft = new LatencyHistogram();
@@ -253,6 +255,7 @@ class Metrics {
       utilisation: { workers, kvPoolPeak, links },
       events: log.counts(),
       durationS: round(duration, 6),
+      ttftCdfMs: this.ttft.count === 0 ? [] : CDF_PERCENTILES.map((p) => ({ p, ms: round(this.ttft.percentileS(p) * 1000, 3) })),
     };
   }
 }
