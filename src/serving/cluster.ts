@@ -216,8 +216,7 @@ export class Cluster {
   private killDecode(dw: Worker): void {
     if (dw.engine.dead) return;
     dw.decode!.die('EngineDeadError');
-    const seqs = dw.engine.drain();
-    void seqs;
+    dw.engine.drain();
     for (const r of [...(this.streams.get(dw.engine) ?? [])]) this.fail(r, 'EngineDeadError: decode engine died');
   }
 

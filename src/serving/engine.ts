@@ -63,9 +63,11 @@ export function kvPoolBlocks(cfg: EngineConfig): number {
 export class Engine {
   readonly pool: KvBlockPool;
   private readonly waiting: Seq[] = [];
-  /** Sequences waiting for blocks to receive remote KV, with what to do once they have them. */
-  private readonly toReserve: { seq: Seq; onReserved: () => void }[] = [];
+  /** Sequences waiting for blocks to receive `tokens` of remote KV, with what to do once they have them. */
+  private readonly toReserve: { seq: Seq; tokens: number; onReserved: () => void }[] = [];
   private readonly running: Seq[] = [];
+  /** Sequences holding blocks while their KV arrives; they count against maxNumSeqs. */
+  private reservedCount = 0;
   private stepping = false;
   private busyS = 0;
   stepsRun = 0;
@@ -110,28 +112,22 @@ export class Engine {
   reserve(seq: Seq, tokens: number, onReserved: () => void): void {
     seq.state = 'waiting';
     seq.prefilled = 0;
-    this.toReserve.push({ seq, onReserved });
-    this.seqTokens.set(seq, tokens);
+    this.toReserve.push({ seq, tokens, onReserved });
     this.tryReserve();
   }
 
-  private readonly seqTokens = new Map<Seq, number>();
-
   private tryReserve(): void {
     while (this.toReserve.length > 0 && this.running.length + this.reservedCount < this.cfg.args.maxNumSeqs) {
-      const { seq, onReserved } = this.toReserve[0]!;
-      const need = this.blocksFor(this.seqTokens.get(seq)!);
+      const { seq, tokens, onReserved } = this.toReserve[0]!;
+      const need = this.blocksFor(tokens);
       if (!this.pool.allocate(need)) return;
       this.toReserve.shift();
-      this.seqTokens.delete(seq);
       seq.blocks = need;
       seq.state = 'reserved';
       this.reservedCount++;
       onReserved();
     }
   }
-
-  private reservedCount = 0;
 
   /** The remote KV arrived (prefilled = its tokens), or fell back (promptTokens set, prefilled 0): start running. */
   activate(seq: Seq): void {
