@@ -6,11 +6,16 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
+import { breakevenCommand } from './commands/breakeven.js';
+import { chartCommand } from './commands/chart.js';
+import { checkCommand } from './commands/check.js';
 import { handshakeCommand } from './commands/handshake.js';
 import { listCommand } from './commands/list.js';
+import { mergeCommand } from './commands/merge.js';
 import { quickstartCommand } from './commands/quickstart.js';
 import { runCommand } from './commands/run.js';
 import { transferCommand } from './commands/transfer.js';
+import { validateCommand } from './commands/validate.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -20,6 +25,11 @@ export function buildCli(argv: string[]): Argv {
     .usage('$0 <command> [options]\n\nDiscrete-event simulator of disaggregated LLM inference and its NIXL KV-cache transfers.')
     .command(quickstartCommand)
     .command(runCommand)
+    .command(mergeCommand)
+    .command(validateCommand)
+    .command(checkCommand)
+    .command(chartCommand)
+    .command(breakevenCommand)
     .command(listCommand)
     .command(transferCommand)
     .command(handshakeCommand)

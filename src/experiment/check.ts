@@ -3,13 +3,18 @@
  * the transport, the transport can connect workers placed as asked, TP splits the model's KV heads evenly, and the
  * requests fit the model's context. What the simulation is there to find out is not checked: a TP pair a vLLM build
  * rejects or crashes on, a placement where transfers 'fail', a transfer that outlasts the expiry. Those are scenarios.
+ *
+ * Also here: the rules an `expect:` entry must satisfy against the sweep and the point result's shape.
  */
 import { getConnector, getGpu, getLlm, getNode, getTransport } from '../catalog/load.js';
+import { closest, unknownNameMessage } from '../catalog/suggest.js';
 import type { Catalog, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
 import { checkPlacement, kvHeadsPerRank } from '../physics/index.js';
-import type { ExperimentFile } from './schema.js';
-import type { Path, Problem } from './yaml-errors.js';
+import { EVENT_KINDS } from '../metrics/event-log.js';
+import { fieldPaths, METRIC_MAPS, METRIC_PATHS, type ExpectEntry, type ExperimentFile } from './schema.js';
+import type { Experiment } from './types.js';
+import { describe, valueAt, type Path, type Problem } from './yaml-errors.js';
 
 /** Runs `f`; a UserError it throws (a catalog lookup, a physics rule) becomes a problem at `path`. */
 function at<T>(path: Path, also: Path[], f: () => T): T | Problem {
@@ -86,4 +91,87 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
     }
   }
   return { llm, node, transport, gpu: node.gpu };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// expect
+
+const FIELD_PATHS = fieldPaths();
+const EVENT_METRICS = EVENT_KINDS.map((k) => `events.${k}`);
+
+/** Why `metric` names no metric of a point result, or undefined when it names one. */
+export function metricProblem(metric: string): string | undefined {
+  if (METRIC_PATHS.includes(metric)) return undefined;
+  const map = METRIC_MAPS.find((m) => metric.startsWith(`${m}.`));
+  if (map !== undefined) {
+    const key = metric.slice(map.length + 1);
+    if (map === 'events' && !(EVENT_KINDS as readonly string[]).includes(key)) return unknownNameMessage('event kind', key, EVENT_KINDS);
+    // Workers and links are named by the run (decode-0, prefill-1.rank3.nic); a name it lacks fails when checked.
+    return key === '' ? `expected ${map}.<name>, got '${metric}'` : undefined;
+  }
+  const group = [...METRIC_PATHS, ...METRIC_MAPS].filter((m) => m.startsWith(`${metric}.`));
+  if (group.length > 0) return `'${metric}' is a group of metrics; name one of ${group.join(', ')}`;
+  const guess = closest(metric, [...METRIC_PATHS, ...EVENT_METRICS]);
+  if (guess !== undefined) return `unknown metric '${metric}'; did you mean '${guess}'?`;
+  return `unknown metric '${metric}'; a metric is a dotted path to a number in a point of summary.json, e.g. ttftMs.p50, itlMs.mean, throughput.outputTokensPerS, requests.failed, events.fell_back, utilisation.workers.decode-0`;
+}
+
+/** JSON with map keys sorted: equal values give equal text, whatever order their keys were written in. */
+export function canonicalJson(v: unknown): string {
+  const sort = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(sort);
+    if (x !== null && typeof x === 'object') {
+      return Object.fromEntries(
+        Object.keys(x)
+          .sort()
+          .map((k) => [k, sort((x as Record<string, unknown>)[k])]),
+      );
+    }
+    return x;
+  };
+  return JSON.stringify(sort(v)) ?? 'undefined';
+}
+
+/**
+ * Whether a point is one an expectation's `point` selects: every path in it has the given value in the point's params
+ * or, for a path --set pinned (so no longer swept), in the point's experiment.
+ */
+export function pointMatches(select: Record<string, unknown>, params: Record<string, unknown>, experiment?: Experiment): boolean {
+  return Object.entries(select).every(([path, want]) => {
+    const got = path in params ? params[path] : experiment !== undefined ? valueAt(experiment, path.split('.')) : undefined;
+    return canonicalJson(got) === canonicalJson(want);
+  });
+}
+
+/**
+ * The first problem of the file's expectations: a metric that names nothing, a `point` path that is not swept, a
+ * `point` no point of the file matches. `points` are the file's own (before --set), `swept` their params' paths.
+ */
+export function checkExpectations(entries: ExpectEntry[], points: { id: string; params: Record<string, unknown> }[], swept: string[]): Problem | undefined {
+  for (const [i, e] of entries.entries()) {
+    const bad = metricProblem(e.metric);
+    if (bad) return { path: ['expect', i, 'metric'], message: bad };
+    const select = e.point ?? {};
+    for (const key of Object.keys(select)) {
+      if (swept.includes(key)) continue;
+      const at: Path = ['expect', i, 'point', key];
+      const sweptText = swept.length ? `the sweep has ${swept.join(', ')}` : 'this file has no sweep, so leave point out';
+      const guess = closest(key, swept);
+      if (guess !== undefined) return { path: at, message: `'${key}' is not swept; did you mean '${guess}'? (point selects points by their swept values; ${sweptText})` };
+      const what = FIELD_PATHS.includes(key) ? `'${key}' is not swept` : `unknown path '${key}'`;
+      return { path: at, message: `${what}; point selects points by their swept values (${sweptText})` };
+    }
+    if (!points.some((p) => pointMatches(select, p.params))) {
+      const takes = Object.keys(select).map((k) => {
+        const seen = [...new Map(points.map((p) => [canonicalJson(p.params[k]), p.params[k]])).values()];
+        return `${k} takes ${seen.map(shown).join(', ')}`;
+      });
+      return { path: ['expect', i, 'point'], message: `selects none of the ${points.length} points (${takes.join('; ')})` };
+    }
+  }
+  return undefined;
+}
+
+function shown(v: unknown): string {
+  return typeof v === 'string' ? v : v !== null && typeof v === 'object' ? JSON.stringify(v) : describe(v);
 }

@@ -12,19 +12,41 @@
  * each zip group (`zip: { p: [a, b], q: [c, d] }`), whose lists have equal lengths and are taken together, value i of
  * every list in point after point. A zip group stands where `zip` stands among the sweep's keys; `zip` may also be a
  * list of groups, each its own dimension, in order.
+ *
+ * A file may `extends: <path>` another (relative to itself), which may extend another in turn: it is deep-merged over
+ * that file (maps merge, lists and scalars replace), and a value that came from an extended file is reported at that
+ * file's line and column. `name` and `expect` belong to the file that writes them and are not inherited.
+ *
+ * `expect:` pins metrics of points to measured values (checked by `nixlsim check`); the loader validates each entry
+ * (its metric against the point result's shape, its `point` against the sweep) and returns them beside the points.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
 import { defaultCatalog } from '../catalog/load.js';
 import { closest } from '../catalog/suggest.js';
 import type { Catalog } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { FaultSpec } from '../faults/injector.js';
-import { checkAgainstCatalog, type CatalogRecords } from './check.js';
-import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, fieldPaths, type ExperimentFile } from './schema.js';
+import { checkAgainstCatalog, checkExpectations, pointMatches, type CatalogRecords } from './check.js';
+import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, type ExpectEntry, type ExperimentFile } from './schema.js';
 import type { ConnectorOverrides, Experiment, Point } from './types.js';
-import { describe, fieldName, moreSuffix, sortProblems, valueAt, YamlSource, zodProblems, type Path, type Problem } from './yaml-errors.js';
+import {
+  chainText,
+  describe,
+  fieldName,
+  LayeredSource,
+  moreSuffix,
+  shownPath,
+  sortProblems,
+  valueAt,
+  YamlSource,
+  zodProblems,
+  type Layer,
+  type Path,
+  type Problem,
+} from './yaml-errors.js';
 
 export interface LoadOptions {
   /** `path=value` overrides, value parsed as YAML (`--set deployment.prefill.tp=2`, `--set sweep.deployment.transport=[tcp,ib-rdma]`). */
@@ -45,6 +67,18 @@ export interface LoadedExperiment {
   dimensions: string[][];
   /** Absolute path of the experiment file. */
   file: string;
+  /** The files read, absolute: this one, then the one it extends, and so on (just `file` without extends). */
+  files: string[];
+  /** The file's own `expect:` entries (never an extended file's), in file order, with the points each applies to. */
+  expect: Expectation[];
+}
+
+/** An `expect:` entry: a metric of some points pinned to a measured value. */
+export interface Expectation extends ExpectEntry {
+  /** Where the entry is written, `experiments/x.yaml:30:5 expect[0]`, for messages. */
+  where: string;
+  /** Ids of the points it applies to, in point order (with --set pinning a selected path, possibly none). */
+  points: string[];
 }
 
 /** The points of each loaded experiment, built (and so validated) by loadExperiment. */
@@ -57,6 +91,8 @@ interface Override {
   fromSweep: boolean;
   /** Where to point for a problem `rest` below this override's path. */
   where(rest: Path): string;
+  /** The file a relative path in the value is read from (a trace file). */
+  file: string;
 }
 
 interface SweepEntry {
@@ -94,43 +130,126 @@ export function loadExperiment(file: string, opts: LoadOptions = {}): LoadedExpe
   const abs = resolve(file);
   if (!existsSync(abs)) throw new UserError(`experiment file '${file}' not found`);
   if (statSync(abs).isDirectory()) throw new UserError(`'${file}' is a directory; expected an experiment file (.yaml or .json)`);
-  const y: YamlSource = new YamlSource(abs, readFileSync(abs, 'utf8'));
-  y.checkSyntax();
-  const raw: unknown = y.doc.toJS();
-  const fields = 'a map of fields (name, seed, deployment, workload, faults, horizonS, sweep)';
-  if (raw === null || raw === undefined) y.fail([], `empty file; expected ${fields}`);
-  if (!isMapValue(raw)) y.fail([], `expected ${fields}, got ${describe(raw)}`);
+  try {
+    return load(abs, opts);
+  } catch (err) {
+    // A mistake in a file this one extends is reported where it is; say how the loader got there.
+    if (!(err instanceof UserError)) throw err;
+    const where = err.where;
+    if (where === undefined || where.startsWith('--') || where.startsWith(`${shownPath(abs)}:`)) throw err;
+    throw new UserError(`${err.message.slice(where.length + 2)} (reached through extends from ${shownPath(abs)})`, where);
+  }
+}
 
-  const sweep = fileSweep(y, raw['sweep']);
-  const flags = applyFlags(opts, sweep);
+function load(abs: string, opts: LoadOptions): LoadedExperiment {
+  const src = new LayeredSource(readLayers(abs, []));
+  const raw = src.merged();
+  const own = src.layers[0]!.data;
+
+  const sweep = fileSweep(src, raw['sweep']);
+  // What `expect: point` may select: the points of the file itself, before any flag changes the sweep.
+  const filePoints = expand(sweep).map(({ id, picks }) => ({ id, params: paramsOf(picks) }));
+  const entries = fileExpectations(src, own['expect']);
+  const flags = applyFlags(opts, sweep, src.file);
   const base = structuredClone(raw);
   delete base['sweep'];
+  delete base['expect'];
 
   const catalog = opts.catalog ?? defaultCatalog();
   const points = expand(sweep).map(({ id, picks }) => {
-    const params: Record<string, unknown> = {};
     const overrides: Override[] = [];
     for (const { dimension, index } of picks) {
       for (const entry of dimension.entries) {
-        params[entry.key] = structuredClone(entry.values[index]);
-        overrides.push({ path: entry.path, value: entry.values[index], fromSweep: true, where: sweepWhere(y, entry, index) });
+        const file = entry.flag === undefined ? src.owner(entry.at).file : src.file;
+        overrides.push({ path: entry.path, value: entry.values[index], fromSweep: true, where: sweepWhere(src, entry, index), file });
       }
     }
     overrides.push(...flags);
-    const experiment = buildPoint(y, base, overrides, catalog, { id, params });
+    const params = paramsOf(picks);
+    const experiment = buildPoint(src, base, overrides, catalog, { id, params });
     return { id, params, experiment };
   });
 
   const first = points[0];
   if (!first) throw new InvariantError('a sweep expanded to no points');
+
+  const problem = checkExpectations(entries, filePoints, Object.keys(filePoints[0]?.params ?? {}));
+  if (problem) throw new UserError(problem.message, src.where(problem.path));
+  const expectations: Expectation[] = entries.map((e, i) => ({
+    ...e,
+    where: src.where(['expect', i]),
+    points: points.filter((p) => pointMatches(e.point ?? {}, p.params, p.experiment)).map((p) => p.id),
+  }));
+
   const loaded: LoadedExperiment = {
     experiment: structuredClone(first.experiment),
     sweep: Object.fromEntries(sweep.flatMap((d) => d.entries.map((e) => [e.key, structuredClone(e.values)]))),
     dimensions: sweep.map((d) => d.entries.map((e) => e.key)),
     file: abs,
+    files: src.layers.map((l) => l.y.file),
+    expect: expectations,
   };
   pointsOf.set(loaded, points);
   return loaded;
+}
+
+function paramsOf(picks: { dimension: Dimension; index: number }[]): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const { dimension, index } of picks) for (const entry of dimension.entries) params[entry.key] = structuredClone(entry.values[index]);
+  return params;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The file and the files it extends
+
+const FIELDS = 'a map of fields (name, seed, deployment, workload, faults, horizonS, extends, sweep, expect)';
+
+/** Keys a file keeps to itself: an extended file's are dropped before merging. */
+const NOT_INHERITED = ['name', 'expect'];
+
+/**
+ * `abs` and the files it extends, nearest first, each parsed and checked to be a map. `chain` is the files that led
+ * here (each extending the next), for the cycle check.
+ */
+function readLayers(abs: string, chain: string[]): Layer[] {
+  const y: YamlSource = new YamlSource(abs, readFileSync(abs, 'utf8'));
+  y.checkSyntax();
+  const raw: unknown = y.doc.toJS();
+  if (raw === null || raw === undefined) y.fail([], `empty file; expected ${FIELDS}`);
+  if (!isMapValue(raw)) y.fail([], `expected ${FIELDS}, got ${describe(raw)}`);
+  const data = structuredClone(raw);
+  delete data['extends'];
+  if (chain.length > 0) for (const k of NOT_INHERITED) delete data[k];
+  const layer: Layer = { y, data };
+
+  const ext = raw['extends'];
+  if (ext === undefined || ext === null) return [layer];
+  if (typeof ext !== 'string' || ext.trim() === '') {
+    y.fail(['extends'], `expected the path of an experiment file to extend, relative to this one, got ${describe(ext)}`);
+  }
+  const target = resolve(dirname(abs), ext);
+  const seen = [...chain, abs];
+  if (seen.includes(target)) y.fail(['extends'], `extends cycle: ${chainText([...seen, target])}; a file cannot extend itself, directly or through others`);
+  if (!existsSync(target)) y.fail(['extends'], `file not found: ${ext} (read relative to this file's directory: ${target})`);
+  if (statSync(target).isDirectory()) y.fail(['extends'], `'${ext}' is a directory; expected an experiment file (.yaml or .json)`);
+  return [layer, ...readLayers(target, seen)];
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// expect
+
+const expectDocument = z.strictObject({ expect: expectListSchema });
+
+/** The file's `expect:` entries, their shape checked (what they name is checked against the points in check.ts). */
+function fileExpectations(src: LayeredSource, raw: unknown): ExpectEntry[] {
+  if (raw === undefined || raw === null) return [];
+  const data = { expect: raw };
+  const r = expectDocument.safeParse(data);
+  if (r.success) return r.data.expect;
+  const found = sortProblems(zodProblems(r.error.issues, expectDocument, data), src);
+  const first = found[0];
+  if (!first) throw new InvariantError('zod failed with no issues');
+  src.fail(first.path, first.message + moreSuffix(found.length - 1));
 }
 
 /**
@@ -147,7 +266,7 @@ export function expandPoints(loaded: LoadedExperiment): Point[] {
 // ---------------------------------------------------------------------------------------------------------------------
 // The sweep and the flags
 
-function fileSweep(y: YamlSource, raw: unknown): Dimension[] {
+function fileSweep(y: LayeredSource, raw: unknown): Dimension[] {
   if (raw === undefined || raw === null) return [];
   if (!isMapValue(raw)) y.fail(['sweep'], `expected a map from field paths to lists of values, got ${describe(raw)}`);
   const seen = new Map<string, Path>();
@@ -156,8 +275,7 @@ function fileSweep(y: YamlSource, raw: unknown): Dimension[] {
     if (problem) y.fail(at, problem);
     const earlier = seen.get(key);
     if (earlier) {
-      const { line } = y.lc.linePos(y.offsetOf(earlier));
-      y.fail(at, `'${key}' is already swept at line ${line} (${fieldName(earlier)}); a path is swept once, on its own or in one zip group`);
+      y.fail(at, `'${key}' is already swept at ${y.lineRef(earlier, at)} (${fieldName(earlier)}); a path is swept once, on its own or in one zip group`);
     }
     seen.set(key, at);
     return { key, path: key.split('.'), values: values as unknown[], at };
@@ -173,7 +291,7 @@ function fileSweep(y: YamlSource, raw: unknown): Dimension[] {
 const ZIP_GROUP = 'a map from field paths to lists of equal length';
 
 /** `zip:` as one group or a list of groups, each a dimension. */
-function zipGroups(y: YamlSource, raw: unknown, entry: (key: string, values: unknown, at: Path) => SweepEntry): Dimension[] {
+function zipGroups(y: LayeredSource, raw: unknown, entry: (key: string, values: unknown, at: Path) => SweepEntry): Dimension[] {
   if (isMapValue(raw)) return [zipGroup(y, raw, ['sweep', 'zip'], entry)];
   if (!Array.isArray(raw)) y.fail(['sweep', 'zip'], `expected ${ZIP_GROUP}, or a list of such maps, got ${describe(raw)}`);
   if (raw.length === 0) y.fail(['sweep', 'zip'], `expected ${ZIP_GROUP}, or a non-empty list of such maps, got an empty list`);
@@ -183,7 +301,7 @@ function zipGroups(y: YamlSource, raw: unknown, entry: (key: string, values: unk
   });
 }
 
-function zipGroup(y: YamlSource, raw: Record<string, unknown>, at: Path, entry: (key: string, values: unknown, at: Path) => SweepEntry): Dimension {
+function zipGroup(y: LayeredSource, raw: Record<string, unknown>, at: Path, entry: (key: string, values: unknown, at: Path) => SweepEntry): Dimension {
   const entries = Object.entries(raw).map(([key, values]) => entry(key, values, [...at, key]));
   const first = entries[0];
   if (!first) y.fail(at, `expected ${ZIP_GROUP}, got an empty map`);
@@ -207,7 +325,7 @@ function sweepValuesProblem(values: unknown): string | undefined {
   return undefined;
 }
 
-function sweepWhere(y: YamlSource, entry: SweepEntry, index: number): (rest: Path) => string {
+function sweepWhere(y: LayeredSource, entry: SweepEntry, index: number): (rest: Path) => string {
   const shown = (rest: Path): Path => [...entry.at, index, ...rest];
   if (entry.flag !== undefined) return (rest) => `${entry.flag} ${fieldName(shown(rest))}`;
   return (rest) => y.where(shown(rest));
@@ -226,14 +344,14 @@ function dropEntries(sweep: Dimension[], drop: (key: string) => boolean): void {
  * --set and --seed: edits the sweep in place and returns the field overrides, in the order given. `--set sweep.p=[...]`
  * replaces p's cartesian entry where it stands; a p in a zip group leaves the group and, like a new entry, goes last.
  */
-function applyFlags(opts: LoadOptions, sweep: Dimension[]): Override[] {
+function applyFlags(opts: LoadOptions, sweep: Dimension[], file: string): Override[] {
   const out: Override[] = [];
   const pin = (path: string, value: unknown, flag: string): void => {
     // A pinned path is no longer swept, nor is anything under it: the flag would overwrite those values anyway.
     // The rest of a zip group it was in still varies together.
     dropEntries(sweep, (k) => k === path || k.startsWith(`${path}.`));
     const segs = path.split('.');
-    out.push({ path: segs, value, fromSweep: false, where: (rest) => (rest.length ? `${flag} ${fieldName([...segs, ...rest])}` : flag) });
+    out.push({ path: segs, value, fromSweep: false, where: (rest) => (rest.length ? `${flag} ${fieldName([...segs, ...rest])}` : flag), file });
   };
 
   for (const expr of opts.set ?? []) {
@@ -319,7 +437,7 @@ function holder(path: Path, overrides: Override[]): Override | undefined {
  * One UserError for a problem, pointing at the place its value came from. Among the fields a problem involves, a
  * swept one is named first: it is what makes this point differ from the others. Then one set by a flag, then the file.
  */
-function located(y: YamlSource, p: Problem, overrides: Override[], point: PointLabel, static_ = false): UserError {
+function located(y: LayeredSource, p: Problem, overrides: Override[], point: PointLabel, static_ = false): UserError {
   // A point-dependent problem outside any sweep value still needs to say which point it is in.
   const context = !static_ && Object.keys(point.params).length ? ` (sweep point ${point.id}: ${paramText(point.params)})` : '';
   const paths = [p.path, ...(p.also ?? [])];
@@ -345,7 +463,7 @@ function setIn(data: Record<string, unknown>, path: string[], value: unknown): P
   return undefined;
 }
 
-function buildPoint(y: YamlSource, base: Record<string, unknown>, overrides: Override[], catalog: Catalog, point: PointLabel): Experiment {
+function buildPoint(y: LayeredSource, base: Record<string, unknown>, overrides: Override[], catalog: Catalog, point: PointLabel): Experiment {
   const data = structuredClone(base);
   for (const o of overrides) {
     const blocked = setIn(data, o.path, o.value);
@@ -367,7 +485,10 @@ function buildPoint(y: YamlSource, base: Record<string, unknown>, overrides: Ove
 
   const checked = checkAgainstCatalog(r.data, catalog);
   if ('message' in checked) throw located(y, checked, overrides, point);
-  const experiment = toExperiment(r.data, checked, y.file);
+  // A relative trace path is read from the directory of the file that wrote it (a sweep entry's, an extended file's).
+  const tracePath: Path = ['workload', 'trace', 'path'];
+  const traceFile = holder(tracePath, overrides)?.file ?? y.owner(tracePath).file;
+  const experiment = toExperiment(r.data, checked, y.file, traceFile);
   const trace = experiment.workload.trace;
   if (trace && !existsSync(trace.path)) {
     throw located(y, { path: ['workload', 'trace', 'path'], message: `trace file not found: ${trace.path} (a relative path is read from the experiment file's directory)` }, overrides, point);
@@ -382,7 +503,7 @@ function nameFromFile(file: string): string {
 }
 
 /** The validated file as the simulator's Experiment, every object built in types.ts order so output is stable. */
-function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string): Experiment {
+function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, traceFile: string): Experiment {
   const dep = d.deployment;
   const w = d.workload;
   const group = (g: { workers: number; tp: number }) => ({ workers: g.workers, tp: g.tp });
@@ -442,7 +563,7 @@ function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string): Ex
         : {
             trace: {
               format: trace.format,
-              path: resolve(dirname(file), trace.path),
+              path: resolve(dirname(traceFile), trace.path),
               speedup: trace.speedup,
               ...(trace.limit === undefined ? {} : { limit: trace.limit }),
             },

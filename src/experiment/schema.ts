@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { FAULT_KINDS } from '../faults/injector.js';
+import type { PointResult, Stats } from './types.js';
 import { unwrap } from './yaml-errors.js';
 
 function whole(min: number) {
@@ -60,7 +61,14 @@ export const DEFAULT_RETRIES = 2;
 /** Requests measured when workload.requests is unset; a trace then replays every record (0). */
 export const DEFAULT_REQUESTS = 100;
 
-const workerGroup = z.strictObject({ workers: whole(1).default(1), tp: whole(1).default(1) }).prefault({});
+const workerGroup = (what: string) =>
+  z
+    .strictObject({
+      workers: whole(1).default(1).describe('Workers (engines) in the group.'),
+      tp: whole(1).default(1).describe("Tensor-parallel size of each worker: it must divide the model's KV heads or be a multiple of them."),
+    })
+    .prefault({})
+    .describe(what);
 
 /**
  * vLLM's defaults for `vllm serve` on the V1 engine: chunked prefill and prefix caching on, 16-token blocks,
@@ -71,24 +79,35 @@ const workerGroup = z.strictObject({ workers: whole(1).default(1), tp: whole(1).
  */
 const engine = z
   .strictObject({
-    maxNumBatchedTokens: whole(1).default(8192),
-    maxNumSeqs: whole(1).default(256),
-    blockSize: whole(1).default(16),
-    gpuMemoryUtilization: fraction().default(0.9),
-    activationReserveBytes: whole(0).default(4e9),
-    prefixCaching: bool().default(true),
-    chunkedPrefill: bool().default(true),
+    maxNumBatchedTokens: whole(1).default(8192).describe('max_num_batched_tokens: the token budget of one step (chunked prefill splits prompts to fit).'),
+    maxNumSeqs: whole(1).default(256).describe('max_num_seqs: sequences running at once.'),
+    blockSize: whole(1).default(16).describe('Tokens per KV block.'),
+    gpuMemoryUtilization: fraction().default(0.9).describe('gpu_memory_utilization: the fraction of HBM vLLM may use for weights, activations and the KV pool.'),
+    activationReserveBytes: whole(0)
+      .default(4e9)
+      .describe("Ours, not vLLM's: bytes of HBM per GPU kept for activations and CUDA graphs before the KV pool is sized."),
+    prefixCaching: bool().default(true).describe('enable_prefix_caching.'),
+    chunkedPrefill: bool().default(true).describe('enable_chunked_prefill.'),
     /** --enforce-eager; vLLM's default is off (CUDA graphs), so unset stays unset. */
-    enforceEager: bool().optional(),
+    enforceEager: bool().optional().describe("--enforce-eager: no CUDA graphs, so every step pays a kernel-launch overhead per layer. Unset: vLLM's default, off."),
   })
-  .prefault({});
+  .prefault({})
+  .describe("vLLM engine arguments; the defaults are vLLM's own (`vllm serve`, V1 engine).");
 
 const expiry = z.discriminatedUnion(
   'kind',
   [
-    z.strictObject({ kind: z.literal('abort-timeout'), timeoutS: positive() }),
+    z.strictObject({
+      kind: z.literal('abort-timeout').describe('VLLM_NIXL_ABORT_REQUEST_TIMEOUT: prefill releases KV blocks no decode worker read in time.'),
+      timeoutS: positive().describe('Seconds before prefill releases unread KV blocks.'),
+    }),
     z
-      .strictObject({ kind: z.literal('lease'), leaseS: positive(), heartbeatS: positive(), extendS: positive() })
+      .strictObject({
+        kind: z.literal('lease').describe('Lease-based expiry: decode heartbeats keep the blocks.'),
+        leaseS: positive().describe('Lease length in seconds.'),
+        heartbeatS: positive().describe('Seconds between heartbeats; must be < leaseS.'),
+        extendS: positive().describe('Seconds a heartbeat extends the lease by.'),
+      })
       .superRefine((e, ctx) => {
         if (e.heartbeatS >= e.leaseS) {
           ctx.addIssue({ code: 'custom', path: ['heartbeatS'], message: `heartbeatS (${e.heartbeatS}) must be < leaseS (${e.leaseS}): a lease must see a heartbeat before it lapses` });
@@ -96,70 +115,101 @@ const expiry = z.discriminatedUnion(
       }),
   ],
   { error: "expected kind 'abort-timeout' (with timeoutS) or 'lease' (with leaseS, heartbeatS, extendS)" },
-);
+).describe("Overrides the connector profile's expiry of KV blocks prefill holds for decode.");
 
 /**
  * Fields of the connector profile an experiment may override (the profile's error texts stay the build's own).
  * Expiry has its own key, deployment.expiry.
  */
-const connectorOverrides = z.strictObject({
-  tp: z
-    .strictObject({ decodeWider: oneOf(['ok', 'rejected'] as const).optional(), prefillWider: oneOf(['ok', 'rejected', 'crash'] as const).optional() })
-    .optional(),
-  blockSize: z
-    .strictObject({ rule: oneOf(['equal-only', 'decode-multiple'] as const).optional(), equalWhenPrefillWider: bool().optional() })
-    .optional(),
-  handshake: z
-    .strictObject({ timeoutS: positive().nullable().optional(), onFailure: oneOf(['engine-dead', 'fail-requests'] as const).optional() })
-    .optional(),
-  kvLoadFailurePolicy: oneOf(['fail', 'recompute'] as const).nullable().optional(),
-});
+const connectorOverrides = z
+  .strictObject({
+    tp: z
+      .strictObject({
+        decodeWider: oneOf(['ok', 'rejected'] as const).optional().describe('What the build does when decode TP > prefill TP.'),
+        prefillWider: oneOf(['ok', 'rejected', 'crash'] as const).optional().describe('What the build does when prefill TP > decode TP.'),
+      })
+      .optional()
+      .describe('Which TP pairs the build accepts.'),
+    blockSize: z
+      .strictObject({
+        rule: oneOf(['equal-only', 'decode-multiple'] as const).optional().describe('Block sizes the build accepts between prefill and decode.'),
+        equalWhenPrefillWider: bool().optional().describe('Block sizes must be equal when prefill TP > decode TP.'),
+      })
+      .optional(),
+    handshake: z
+      .strictObject({
+        timeoutS: positive().nullable().optional().describe('Handshake timeout in seconds; null: wait for ever.'),
+        onFailure: oneOf(['engine-dead', 'fail-requests'] as const).optional().describe('What a failed handshake does.'),
+      })
+      .optional(),
+    kvLoadFailurePolicy: oneOf(['fail', 'recompute'] as const)
+      .nullable()
+      .optional()
+      .describe('kv_load_failure_policy; null: the build has no such option.'),
+  })
+  .describe("Overrides of the connector profile's behaviour (`nixlsim list connectors`).");
 
-const deployment = z.strictObject({
-  mode: oneOf(MODES),
-  model: catalogId(),
-  /** Defaults to the node's GPU (check.ts); naming a different one is an error, not a what-if. */
-  gpu: catalogId().optional(),
-  node: catalogId(),
-  connector: catalogId(),
-  transport: catalogId(),
-  prefill: workerGroup,
-  decode: workerGroup,
-  aggregated: workerGroup,
-  placement: oneOf(PLACEMENTS).default('cross-node'),
-  router: oneOf(ROUTERS).default('round-robin'),
-  engine,
-  bandwidth: oneOf(BANDWIDTHS).default('typical'),
-  failurePolicy: oneOf(FAILURE_POLICIES).default('fallback'),
-  /** Unset: 0, or DEFAULT_RETRIES under the retry policy (resolved in load.ts, where the policy is known). */
-  maxRetries: whole(0).optional(),
-  expiry: expiry.optional(),
-  connectorOverrides: connectorOverrides.optional(),
-  /** Unset: the serving layer's default (the abort timeout); null: wait for ever. */
-  kvLoadTimeoutS: positive().nullable().optional(),
-});
+const deployment = z
+  .strictObject({
+    mode: oneOf(MODES).describe('disaggregated: prefill and decode groups, KV moved over the transport; aggregated: the aggregated group alone.'),
+    model: catalogId().describe('An LLM id from `nixlsim list models`.'),
+    /** Defaults to the node's GPU (check.ts); naming a different one is an error, not a what-if. */
+    gpu: catalogId().optional().describe("A GPU id from `nixlsim list gpus`. Default: the node's GPU (naming another one is an error)."),
+    node: catalogId().describe('A node id from `nixlsim list nodes`.'),
+    connector: catalogId().describe("A vLLM build's NixlConnector behaviour, from `nixlsim list connectors`."),
+    transport: catalogId().describe('A transport id from `nixlsim list transports`; in disaggregated mode the node must offer it.'),
+    prefill: workerGroup('Prefill workers (disaggregated mode).'),
+    decode: workerGroup('Decode workers (disaggregated mode).'),
+    aggregated: workerGroup('Workers that prefill and decode (aggregated mode).'),
+    placement: oneOf(PLACEMENTS).default('cross-node').describe('Where prefill and decode workers sit relative to each other.'),
+    router: oneOf(ROUTERS).default('round-robin').describe("Dynamo's router mode."),
+    engine,
+    bandwidth: oneOf(BANDWIDTHS).default('typical').describe('Which per-rail bandwidth of the transport to use.'),
+    failurePolicy: oneOf(FAILURE_POLICIES)
+      .default('fallback')
+      .describe('What a failed KV transfer does: prefill locally on the decode worker (fallback), fail the request, or retry the transfer.'),
+    /** Unset: 0, or DEFAULT_RETRIES under the retry policy (resolved in load.ts, where the policy is known). */
+    maxRetries: whole(0).optional().describe(`Retries before the policy gives up. Default: 0, or ${DEFAULT_RETRIES} when failurePolicy is retry.`),
+    expiry: expiry.optional(),
+    connectorOverrides: connectorOverrides.optional(),
+    /** Unset: the serving layer's default (the abort timeout); null: wait for ever. */
+    kvLoadTimeoutS: positive()
+      .nullable()
+      .optional()
+      .describe('How long decode waits for a request\'s KV before the failure policy applies. Unset: the abort timeout (none for lease builds); null: for ever (late reads are stale).'),
+  })
+  .describe('What is deployed: model, hardware, transport, vLLM settings.');
 
-const lengthDist = z.strictObject({ mean: whole(1).optional(), stddev: nonNegative().default(0) });
+const lengthDist = (what: string) =>
+  z
+    .strictObject({
+      mean: whole(1).optional().describe("Mean length in tokens; required unless workload.kind is 'trace'."),
+      stddev: nonNegative().default(0).describe('Standard deviation in tokens.'),
+    })
+    .describe(what);
 
-const trace = z.strictObject({
-  format: oneOf(TRACE_FORMATS),
-  path: text(),
-  speedup: positive().default(1),
-  limit: whole(1).optional(),
-});
+const trace = z
+  .strictObject({
+    format: oneOf(TRACE_FORMATS).describe('The trace file format.'),
+    path: text().describe("The trace file, relative to the experiment file's directory."),
+    speedup: positive().default(1).describe('Replay this many times faster than recorded.'),
+    limit: whole(1).optional().describe('Use only the first N records.'),
+  })
+  .describe("The trace to replay; required when workload.kind is 'trace'.");
 
 const workload = z
   .strictObject({
-    kind: oneOf(WORKLOAD_KINDS),
-    concurrency: whole(1).default(1),
+    kind: oneOf(WORKLOAD_KINDS).describe('closed-loop: a fixed number of requests in flight; poisson: arrivals at a rate; trace: replay a trace file.'),
+    concurrency: whole(1).default(1).describe('closed-loop: requests in flight at once (genai-perf --concurrency).'),
     /** Unset: DEFAULT_REQUESTS, or 0 (every record) for a trace. */
-    requests: whole(0).optional(),
-    warmup: whole(0).default(0),
-    rate: positive().default(1),
-    isl: lengthDist.optional(),
-    osl: lengthDist.optional(),
+    requests: whole(0).optional().describe(`Requests measured. Default: ${DEFAULT_REQUESTS}; for a trace, 0 = every record (its default).`),
+    warmup: whole(0).default(0).describe('Requests sent first and left out of the metrics (genai-perf --warmup-request-count).'),
+    rate: positive().default(1).describe('poisson: requests per second.'),
+    isl: lengthDist('Input (prompt) length in tokens.').optional(),
+    osl: lengthDist('Output length in tokens.').optional(),
     trace: trace.optional(),
   })
+  .describe('The requests sent.')
   .superRefine((w, ctx) => {
     if (w.kind === 'trace') {
       if (w.trace === undefined) ctx.addIssue({ code: 'custom', path: ['trace'], message: "missing; expected { format, path } when workload.kind is 'trace'" });
@@ -176,16 +226,40 @@ const workload = z
   });
 
 /** Mirrors FaultSpec (src/faults/injector.ts) and the rules its validate() enforces, so a bad fault is caught with a position. */
-const arrivals = { rate: nonNegative().optional(), at: z.array(nonNegative(), { error: 'expected a list of times in seconds' }).optional() };
-const target = text();
+const arrivals = {
+  rate: nonNegative().optional().describe('Poisson arrivals per simulated second.'),
+  at: z.array(nonNegative(), { error: 'expected a list of times in seconds' }).optional().describe('Times in simulated seconds.'),
+};
+const target = text().describe('A worker (prefill-0, decode-1, agg-0) or a link (decode-0.rank0.nic, prefill-0.host).');
+const chance = () => probability().optional().describe('A chance at each opportunity (e.g. each KV read), 0 to 1.');
 const fault = z
   .discriminatedUnion(
     'kind',
     [
-      z.strictObject({ kind: z.literal('connection_reset'), ...arrivals, probability: probability().optional(), target: target.optional() }),
-      z.strictObject({ kind: z.literal('health_503'), ...arrivals, probability: probability().optional(), target: target.optional() }),
-      z.strictObject({ kind: z.literal('link_down'), ...arrivals, durationS: nonNegative(), target }),
-      z.strictObject({ kind: z.literal('worker_restart'), ...arrivals, downtimeS: nonNegative(), target }),
+      z.strictObject({
+        kind: z.literal('connection_reset').describe('A connection resets (a KV read; with a worker as target, its response streams). Needs rate, probability or at.'),
+        ...arrivals,
+        probability: chance(),
+        target: target.optional(),
+      }),
+      z.strictObject({
+        kind: z.literal('health_503').describe('A health check answers 503. Needs rate, probability or at.'),
+        ...arrivals,
+        probability: chance(),
+        target: target.optional(),
+      }),
+      z.strictObject({
+        kind: z.literal('link_down').describe('A link goes down for durationS. Needs rate or at, and a link as target.'),
+        ...arrivals,
+        durationS: nonNegative().describe('Seconds the link stays down.'),
+        target,
+      }),
+      z.strictObject({
+        kind: z.literal('worker_restart').describe('A worker dies, stays down for downtimeS, and comes back empty. Needs rate or at, and a worker as target.'),
+        ...arrivals,
+        downtimeS: nonNegative().describe('Seconds the worker is down.'),
+        target,
+      }),
     ],
     { error: `expected kind ${FAULT_KINDS.map((k) => `'${k}'`).join(', ')}` },
   )
@@ -201,24 +275,33 @@ const nameSchema = z
   .string({ error: 'expected a name of letters, digits, dots, dashes and underscores' })
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, dots, dashes and underscores (it names the report directory)' });
 
-export const experimentFileSchema = z.strictObject({
-  /** Defaults to the file name (load.ts). */
-  name: nameSchema.optional(),
-  seed: whole(0).default(0),
-  deployment,
-  workload,
-  faults: z.array(fault, { error: 'expected a list of faults' }).default([]),
-  horizonS: positive().default(86400),
-  /** Checked on its own before points are built (load.ts); listed here so that `sweeps:` gets a did-you-mean. */
-  sweep: z.unknown().optional(),
-});
+/** Top-level keys that are not fields of an experiment: not sweepable, not settable, read by load.ts on their own. */
+export const NON_FIELD_KEYS = ['sweep', 'extends', 'expect'] as const;
+
+export const experimentFileSchema = z
+  .strictObject({
+    /** Defaults to the file name (load.ts). */
+    name: nameSchema.optional().describe('Names reports/<name>/ and the baseline reports/baselines/<name>.json. Default: the file name without extension. Not inherited through extends.'),
+    seed: whole(0).default(0).describe('Master seed: the same seed gives the same bytes in summary.json.'),
+    deployment,
+    workload,
+    faults: z.array(fault, { error: 'expected a list of faults' }).default([]).describe('Faults to inject.'),
+    horizonS: positive().default(86400).describe('The simulation stops here (seconds); requests still running count as in flight.'),
+    /** Read on its own before the rest (load.ts); listed here so that `extend:` gets a did-you-mean. */
+    extends: z.unknown().optional(),
+    /** Checked on its own before points are built (load.ts); listed here so that `sweeps:` gets a did-you-mean. */
+    sweep: z.unknown().optional(),
+    /** Checked on its own once the points are known (load.ts, check.ts); listed here for the did-you-mean. */
+    expect: z.unknown().optional(),
+  })
+  .describe('An experiment: a deployment, a workload, faults, and optionally a sweep and expectations (experiments/README.md).');
 
 export type ExperimentFile = z.output<typeof experimentFileSchema>;
 
 /**
  * Every field path a sweep or --set may name, dotted: objects and leaves alike (sweeping `deployment.prefill` with
- * whole `{ workers, tp }` maps is allowed). Lists are leaves: their items are not addressable. `sweep` itself is not a
- * field of an experiment.
+ * whole `{ workers, tp }` maps is allowed). Lists are leaves: their items are not addressable. `sweep`, `extends` and
+ * `expect` are not fields of an experiment.
  */
 export function fieldPaths(schema: z.ZodType = experimentFileSchema, prefix = ''): string[] {
   const s = unwrap(schema);
@@ -229,9 +312,97 @@ export function fieldPaths(schema: z.ZodType = experimentFileSchema, prefix = ''
   for (const shape of shapes) {
     for (const [key, child] of Object.entries(shape)) {
       const path = prefix ? `${prefix}.${key}` : key;
-      if (path === 'sweep' || out.includes(path)) continue;
+      if ((NON_FIELD_KEYS as readonly string[]).includes(path) || out.includes(path)) continue;
       out.push(path, ...fieldPaths(child, path).filter((p) => !out.includes(p)));
     }
   }
   return out;
 }
+
+/** The schema of the field at a dotted path (one of fieldPaths()), wrappers included; undefined for no such field. */
+export function fieldSchema(path: string, schema: z.ZodType = experimentFileSchema): z.ZodType | undefined {
+  let cur: z.ZodType | undefined = schema;
+  for (const seg of path.split('.')) {
+    const s: z.ZodType = unwrap(cur);
+    const shapes: Record<string, z.ZodType>[] = [];
+    if (s instanceof z.ZodObject) shapes.push(s.shape as Record<string, z.ZodType>);
+    else if (s instanceof z.ZodDiscriminatedUnion) for (const o of s.options as z.ZodType[]) if (o instanceof z.ZodObject) shapes.push(o.shape as Record<string, z.ZodType>);
+    cur = shapes.map((sh) => sh[seg]).find((c) => c !== undefined);
+    if (!cur) return undefined;
+  }
+  return cur;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// expect: measured values a point's results must reproduce
+
+/**
+ * The metrics of a point result (PointResult in types.ts, the summary.json contract) an expectation or a baseline can
+ * name, as dotted paths. `satisfies` makes the compiler flag a field types.ts adds or drops.
+ */
+const STAT_KEYS = { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, min: 0, max: 0 } satisfies Record<keyof Stats, 0>;
+const REQUEST_KEYS = { total: 0, completed: 0, failed: 0, fellBack: 0, inFlight: 0, stale: 0 } satisfies Record<keyof PointResult['requests'], 0>;
+const THROUGHPUT_KEYS = { outputTokensPerS: 0, requestsPerS: 0 } satisfies Record<keyof PointResult['throughput'], 0>;
+const KV_KEYS = { bytesMean: 0, ms: STAT_KEYS, effectiveGBps: 0 } satisfies Record<keyof PointResult['kvTransfer'], unknown>;
+/** Maps keyed by worker, link or event name: a metric names one entry, `utilisation.workers.decode-0`. */
+const UTILISATION_KEYS = { workers: 0, kvPoolPeak: 0, links: 0 } satisfies Record<keyof PointResult['utilisation'], 0>;
+const RESULT_KEYS = {
+  id: null,
+  params: null,
+  requests: REQUEST_KEYS,
+  ttftMs: STAT_KEYS,
+  itlMs: STAT_KEYS,
+  e2eMs: STAT_KEYS,
+  queueMs: STAT_KEYS,
+  kvTransfer: KV_KEYS,
+  throughput: THROUGHPUT_KEYS,
+  utilisation: null,
+  events: null,
+  durationS: 0,
+  ttftCdfMs: null,
+} satisfies Record<keyof PointResult, unknown>;
+
+function leaves(tree: Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(tree).flatMap(([k, v]) => {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (v === 0) return [path];
+    return v !== null && typeof v === 'object' ? leaves(v as Record<string, unknown>, path) : [];
+  });
+}
+
+/** Every fixed numeric metric of a point result, in summary.json order: requests.completed, ttftMs.p50, ... */
+export const METRIC_PATHS: readonly string[] = leaves(RESULT_KEYS);
+
+/** Maps of a point result whose entries are metrics named by a key the run decides (a worker, a link, an event kind). */
+export const METRIC_MAPS: readonly string[] = [...Object.keys(UTILISATION_KEYS).map((k) => `utilisation.${k}`), 'events'];
+
+const tolerance = z
+  .strictObject({
+    relative: nonNegative().optional().describe('Allowed difference as a fraction of the expected value: 0.1 is 10%.'),
+    absolute: nonNegative().optional().describe("Allowed difference in the metric's own unit."),
+  })
+  .superRefine((t, ctx) => {
+    if (t.relative === undefined && t.absolute === undefined) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'expected { relative: <fraction> } or { absolute: <amount> }, or both (the value passes if either holds)' });
+    }
+  })
+  .describe('How far the result may be from the value: relative (a fraction of it), absolute (in its unit) or both; it passes if either holds.');
+
+export const expectEntrySchema = z
+  .strictObject({
+    point: z
+      .record(z.string(), z.unknown(), { error: 'expected a map from swept paths to values, e.g. { workload.isl.mean: 8000 }' })
+      .optional()
+      .describe('The points it applies to: those whose params include these swept paths and values. Omit for every point.'),
+    metric: text().describe('A metric of the point result (summary.json), dotted: ttftMs.min, itlMs.mean, throughput.outputTokensPerS, requests.failed, events.kv_blocks_expired, ...'),
+    value: z.number({ error: 'expected a number (the measured value)' }).describe('The measured value.'),
+    tolerance,
+    source: text().describe('Where the value was measured: a seed, a table, a log.'),
+  })
+  .describe('A metric pinned to a measured value: `nixlsim check` fails when a point it applies to is outside the tolerance.');
+
+export const expectListSchema = z
+  .array(expectEntrySchema, { error: 'expected a list of expectations, each { point, metric, value, tolerance, source }' })
+  .describe('Measured values the results must reproduce, checked by `nixlsim check`. Not inherited through extends.');
+
+export type ExpectEntry = z.output<typeof expectEntrySchema>;

@@ -1,0 +1,102 @@
+/**
+ * `npm run bench:sweep [-- --json] [-- --workers N] [-- --rounds R]`: a 200-point sweep (the breakeven scenario, Llama-3.1-8B on EFA,
+ * over 10 input lengths x 10 concurrencies x 2 modes, 6000 measured requests each) run with `--workers 1` (in this
+ * thread) and on the worker-thread pool (default: one thread per core), in the same process; prints both wall times
+ * and the speed-up, and checks that both runs wrote the same summary.json and events.log.
+ * With --rounds R (default 1) the two runs alternate R times and the fastest of each counts: on a machine shared with
+ * other jobs, a burst of their work slows one run, not both alike.
+ * Benchmarks are not tests: nothing here fails a build (a mismatch of the two outputs does: exit 3).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { runExperimentOnPool } from '../src/cli/commands/run.js';
+import { defaultWorkerCount } from '../src/experiment/pool.js';
+
+const EXPERIMENT = `# bench/sweep.ts: 200 points of the breakeven scenario
+name: bench-sweep
+seed: 2
+deployment:
+  mode: aggregated
+  model: llama-3.1-8b-instruct
+  node: p5.48xlarge
+  connector: any-tp
+  transport: efa-libfabric
+  prefill: { workers: 1, tp: 1 }
+  decode: { workers: 1, tp: 1 }
+  aggregated: { workers: 1, tp: 1 }
+  placement: cross-node
+workload:
+  kind: closed-loop
+  concurrency: 10
+  requests: 6000
+  warmup: 10
+  isl: { mean: 8000, stddev: 0 }
+  osl: { mean: 50, stddev: 0 }
+sweep:
+  workload.isl.mean: [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]
+  workload.concurrency: [1, 2, 4, 6, 8, 10, 12, 16, 24, 32]
+  deployment.mode: [aggregated, disaggregated]
+`;
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function timed(file: string, out: string, workers: number): Promise<{ seconds: number; points: number }> {
+  const t0 = performance.now();
+  const r = await runExperimentOnPool(file, { out, workers, json: true });
+  return { seconds: (performance.now() - t0) / 1000, points: r.summary.points.length };
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const poolWorkers = flag('--workers') !== undefined ? Number(flag('--workers')) : defaultWorkerCount();
+  const dir = mkdtempSync(join(tmpdir(), 'nixlsim-bench-sweep-'));
+  try {
+    const file = join(dir, 'sweep.yaml');
+    writeFileSync(file, EXPERIMENT);
+    const rounds = Math.max(1, Number(flag('--rounds') ?? 1));
+    let one = { seconds: Infinity, points: 0 };
+    let pool = { seconds: Infinity, points: 0 };
+    for (let r = 0; r < rounds; r++) {
+      const a = await timed(file, join(dir, 'workers-1'), 1);
+      const b = await timed(file, join(dir, 'pool'), poolWorkers);
+      if (a.seconds < one.seconds) one = a;
+      if (b.seconds < pool.seconds) pool = b;
+    }
+    const same = ['summary.json', 'events.log'].every((f) => readFileSync(join(dir, 'workers-1', f), 'utf8') === readFileSync(join(dir, 'pool', f), 'utf8'));
+    if (!same) {
+      process.stderr.write('bench:sweep: the pool wrote other bytes than --workers 1: results depend on the worker count (a bug)\n');
+      process.exitCode = 3;
+    }
+    const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+    const result = {
+      sweepPoints: one.points,
+      secondsWorkers1: round(one.seconds, 3),
+      secondsPool: round(pool.seconds, 3),
+      speedup: round(one.seconds / pool.seconds, 2),
+    };
+    if (json) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return;
+    }
+    const perPoint = (s: number) => `${round((s / one.points) * 1000, 1)} ms/point`;
+    process.stdout.write(
+      [
+        `sweep of ${result.sweepPoints} points (breakeven, Llama-3.1-8B on EFA: 10 ISL x 10 concurrency x 2 modes, 6000 requests each)`,
+        `  --workers 1:            ${result.secondsWorkers1.toFixed(2)} s  (${perPoint(one.seconds)})`,
+        `  pool, ${String(poolWorkers).padEnd(2)} worker threads: ${result.secondsPool.toFixed(2)} s  (${perPoint(pool.seconds)})`,
+        `  speed-up:               ${result.speedup.toFixed(2)}x`,
+        `  outputs identical:      ${same ? 'yes' : 'NO'}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,230 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { defaultCatalog, getLlm, getNode, getTransport } from '../../catalog/index.js';
+import type { Catalog, NodeSpec } from '../../catalog/types.js';
+import { UserError } from '../../errors.js';
+import { shownPath } from '../../experiment/yaml-errors.js';
+import { breakevenRows, crossoverIsl, writeCharts, type BreakevenRow } from '../../report/charts/index.js';
+import type { Summary } from '../../report/summary.js';
+import { wholeNumber } from '../options.js';
+import { runExperiment } from './run.js';
+
+/** More lengths than this is a typo in the step, not a sweep anyone waits for. */
+export const MAX_ISL_VALUES = 100;
+
+/**
+ * --isl as start:end:step (1000:8000:1000 is 1000, 2000, ..., 8000; the end is included when the steps land on it)
+ * or a comma list (1000,4000,8000). Whole numbers >= 1, ascending, no repeats.
+ */
+export function parseIslList(text: string): number[] {
+  const s = String(text).trim();
+  const whole = (v: string, what: string): number => {
+    const n = Number(v.trim());
+    if (v.trim() === '' || !Number.isInteger(n) || n < 1) throw new UserError(`--isl: ${what} must be a whole number >= 1, got '${v.trim()}' in '${s}'`);
+    return n;
+  };
+  let values: number[];
+  if (s.includes(':')) {
+    const parts = s.split(':');
+    if (parts.length !== 3) throw new UserError(`--isl: expected start:end:step (e.g. 1000:8000:1000) or a comma list, got '${s}'`);
+    const [start, end, step] = [whole(parts[0]!, 'start'), whole(parts[1]!, 'end'), whole(parts[2]!, 'step')];
+    if (end < start) throw new UserError(`--isl: end ${end} is below start ${start} in '${s}'`);
+    const count = Math.floor((end - start) / step) + 1;
+    if (count > MAX_ISL_VALUES) throw new UserError(`--isl: '${s}' gives ${count} lengths; at most ${MAX_ISL_VALUES} (use a larger step)`);
+    values = Array.from({ length: count }, (_, i) => start + i * step);
+  } else {
+    values = s.split(',').map((v) => whole(v, 'each length'));
+    if (values.length > MAX_ISL_VALUES) throw new UserError(`--isl: ${values.length} lengths; at most ${MAX_ISL_VALUES}`);
+  }
+  const sorted = [...values].sort((a, b) => a - b);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i] === sorted[i - 1]) throw new UserError(`--isl: ${sorted[i]} appears twice in '${s}'`);
+  }
+  return sorted;
+}
+
+/** The first node, by id, that offers the transport (as `transfer` picks it). */
+function defaultNode(c: Catalog, transport: string): NodeSpec {
+  for (const id of [...c.nodes.keys()].sort()) {
+    const n = c.nodes.get(id)!;
+    if (n.transports.includes(transport)) return n;
+  }
+  throw new UserError(`no node in the catalog offers transport '${transport}'`);
+}
+
+export interface BreakevenOptions {
+  model: string;
+  transport: string;
+  node?: string;
+  isl: number[];
+  osl: number;
+  concurrency: number;
+  requests: number;
+  warmup: number;
+  seed: number;
+  /** TP of every worker (seed 002: 1); a larger model needs more. */
+  tp?: number;
+  out?: string;
+  catalog?: Catalog;
+}
+
+/**
+ * The experiment of experiments/seeds/breakeven.yaml for another model, transport and set of lengths: one TP1
+ * worker aggregated against one TP1 prefill and one TP1 decode worker, connector any-tp, workers on different nodes.
+ */
+export function breakevenExperiment(o: BreakevenOptions, node: string): Record<string, unknown> {
+  const tp = o.tp ?? 1;
+  return {
+    name: `breakeven-${o.model}-${o.transport}`,
+    seed: o.seed,
+    deployment: {
+      mode: 'aggregated',
+      model: o.model,
+      node,
+      connector: 'any-tp',
+      transport: o.transport,
+      prefill: { workers: 1, tp },
+      decode: { workers: 1, tp },
+      aggregated: { workers: 1, tp },
+      placement: 'cross-node',
+    },
+    workload: {
+      kind: 'closed-loop',
+      concurrency: o.concurrency,
+      requests: o.requests,
+      warmup: o.warmup,
+      isl: { mean: o.isl[0]!, stddev: 0 },
+      osl: { mean: o.osl, stddev: 0 },
+    },
+    sweep: { 'workload.isl.mean': o.isl, 'deployment.mode': ['aggregated', 'disaggregated'] },
+  };
+}
+
+export interface BreakevenResult {
+  summary: Summary;
+  rows: BreakevenRow[];
+  crossover: number | null;
+  node: string;
+  outDir: string;
+  files: string[];
+}
+
+/** Runs the breakeven experiment (through a temporary experiment file and runExperiment) and writes its chart. */
+export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult> {
+  const c = o.catalog ?? defaultCatalog();
+  const llm = getLlm(c, o.model);
+  const transport = getTransport(c, o.transport);
+  const node = o.node !== undefined ? getNode(c, o.node) : defaultNode(c, transport.id);
+  if (!node.transports.includes(transport.id)) {
+    throw new UserError(`node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`);
+  }
+  const exp = breakevenExperiment({ ...o, model: llm.id, transport: transport.id }, node.id);
+  const dir = mkdtempSync(join(tmpdir(), 'nixlsim-breakeven-'));
+  const file = join(dir, 'breakeven.json');
+  try {
+    writeFileSync(file, `${JSON.stringify(exp, null, 2)}\n`);
+    const run = (() => {
+      try {
+        return runExperiment(file, { ...(o.out !== undefined ? { out: o.out } : {}), catalog: c });
+      } catch (err) {
+        // The file is ours, not the user's: say which flag-built experiment it was instead of a temporary path.
+        if (err instanceof UserError) {
+          const msg = [file, shownPath(file)].reduce((m, f) => m.split(f).join('\u0000'), err.message).replace(/\u0000(:\d+:\d+)?/g, 'breakeven experiment');
+          throw new UserError(`${msg} (from --model ${llm.id} --transport ${transport.id} --node ${node.id})`);
+        }
+        throw err;
+      }
+    })();
+    const rows = breakevenRows(run.summary);
+    const files = await writeCharts(run.summary, run.outDir, { kinds: ['breakeven'] });
+    return { summary: run.summary, rows, crossover: crossoverIsl(rows), node: node.id, outDir: run.outDir, files };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function num(x: number, digits: number): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : '-';
+}
+
+/** The table: ISL, output tok/s of each mode, the gain of disaggregated, and the mean ITL of each. */
+export function breakevenTable(rows: readonly BreakevenRow[]): string[] {
+  const header = ['ISL', 'agg tok/s', 'disagg tok/s', 'gain %', 'ITL agg ms', 'ITL disagg ms'];
+  const cells = rows.map((r) => [
+    String(r.isl),
+    num(r.aggTokS, 1),
+    num(r.disaggTokS, 1),
+    `${r.disaggTokS >= r.aggTokS ? '+' : ''}${num((r.disaggTokS / r.aggTokS - 1) * 100, 1)}`,
+    num(r.aggItlMs, 2),
+    num(r.disaggItlMs, 2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
+  const line = (cs: string[]) => cs.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
+  return [line(header), ...cells.map(line)];
+}
+
+interface Args {
+  model: string;
+  transport: string;
+  node?: string;
+  isl: number[];
+  osl: number;
+  concurrency: number;
+  requests: number;
+  warmup: number;
+  seed: number;
+  tp: number;
+  out?: string;
+  json: boolean;
+}
+
+export const breakevenCommand: CommandModule<object, Args> = {
+  command: 'breakeven',
+  describe: 'Aggregated vs disaggregated serving by input length (seed 002 for any model and transport): table, crossover ISL, chart',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', demandOption: true, describe: 'model id (nixlsim list models)' })
+      .option('transport', { type: 'string', demandOption: true, describe: 'transport id for the KV transfers (nixlsim list transports)' })
+      .option('node', { type: 'string', requiresArg: true, describe: 'node id (default: the first catalog node offering the transport)' })
+      .option('isl', { type: 'string', default: '1000:8000:1000', requiresArg: true, describe: 'input lengths: start:end:step or a comma list', coerce: parseIslList })
+      .option('osl', { default: 50, requiresArg: true, describe: 'output length, tokens', coerce: wholeNumber('osl', 1) })
+      .option('concurrency', { default: 10, requiresArg: true, describe: 'requests in flight at once (closed loop)', coerce: wholeNumber('concurrency', 1) })
+      .option('requests', { default: 100, requiresArg: true, describe: 'requests measured per point', coerce: wholeNumber('requests', 1) })
+      .option('warmup', { default: 10, requiresArg: true, describe: 'warm-up requests per point, not measured', coerce: wholeNumber('warmup', 0) })
+      .option('tp', { default: 1, requiresArg: true, describe: 'tensor parallel size of every worker (seed 002: 1)', coerce: wholeNumber('tp', 1) })
+      .option('seed', { default: 2, requiresArg: true, describe: 'random seed (seed 002 used 2)', coerce: wholeNumber('seed', 0) })
+      .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: reports/breakeven-<model>-<transport>/)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON: the rows and the crossover ISL' }) as unknown as Argv<Args>,
+  handler: async (a) => {
+    const r = await runBreakeven({
+      model: a.model,
+      transport: a.transport,
+      ...(a.node !== undefined ? { node: a.node } : {}),
+      isl: a.isl,
+      osl: a.osl,
+      concurrency: a.concurrency,
+      requests: a.requests,
+      warmup: a.warmup,
+      seed: a.seed,
+      tp: a.tp,
+      ...(a.out !== undefined ? { out: a.out } : {}),
+    });
+    if (a.json) {
+      const json = { model: a.model, transport: a.transport, node: r.node, crossoverIsl: r.crossover, rows: r.rows, files: r.files };
+      process.stdout.write(`${JSON.stringify(json)}\n`);
+      return;
+    }
+    const lines = [
+      `${a.model} on ${a.transport} (${r.node}): aggregated 1 x TP${a.tp} vs disaggregated 1P TP${a.tp} + 1D TP${a.tp}, ` +
+        `OSL ${a.osl}, concurrency ${a.concurrency}, ${a.requests} requests per point`,
+      '',
+      ...breakevenTable(r.rows),
+      '',
+      `crossover ISL: ${r.crossover ?? 'none'} (the first ISL where disaggregated output tok/s exceeds aggregated)`,
+      `summary and chart in ${shownPath(r.outDir)}: ${r.files.map((f) => shownPath(f)).join(', ')}`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  },
+};

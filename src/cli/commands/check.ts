@@ -1,0 +1,217 @@
+/**
+ * `nixlsim check`: the CI regression gate. Runs experiments (the seed scenarios by default), compares each point's
+ * headline metrics with the committed baseline reports/baselines/<name>.json and with the file's `expect:` entries,
+ * prints a table, and exits 1 on a regression, a failed expectation or a missing baseline. `--update` rewrites the
+ * baselines (and only it ever does).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { defaultCatalog, projectRoot } from '../../catalog/load.js';
+import type { Catalog } from '../../catalog/types.js';
+import { EXIT_OK, EXIT_REGRESSION, UserError } from '../../errors.js';
+import { loadExperiment, type LoadedExperiment } from '../../experiment/load.js';
+import { shownPath } from '../../experiment/yaml-errors.js';
+import {
+  baselineOf,
+  compareWithBaseline,
+  compareWithExpectations,
+  FAILING,
+  formatRows,
+  paramText,
+  pointLabel,
+  readBaseline,
+  writeBaseline,
+  type CheckRow,
+  type Tolerances,
+} from '../../report/baseline.js';
+import { writeJunit, type JunitSuite } from '../../report/junit.js';
+import { runExperiment, type SimulateFn } from './run.js';
+import { experimentFiles } from './validate.js';
+
+export interface CheckOptions {
+  /** Directory of baselines; default reports/baselines/ under the project root. */
+  baselines?: string;
+  /** Rewrite the baselines from this run (regressions and missing baselines then do not fail). */
+  update?: boolean;
+  /** Write JUnit XML here. */
+  junit?: string;
+  /** Keep each experiment's summary.json in <out>/<name>/ (default: a temporary directory, removed). */
+  out?: string;
+  tolerances?: Tolerances;
+  catalog?: Catalog;
+}
+
+export interface CheckedExperiment {
+  name: string;
+  file: string;
+  rows: CheckRow[];
+  /** Baseline points this run did not produce. */
+  gone: string[];
+  baselineFile: string;
+  /** With --update: whether the baseline's bytes changed. */
+  updated?: boolean;
+  timeS: number;
+}
+
+export interface CheckOutput {
+  /** 0, or 1 (EXIT_REGRESSION) on a regression, a failed expectation or (without --update) a missing baseline. */
+  code: number;
+  /** What the command prints. Ends with a newline. */
+  text: string;
+  experiments: CheckedExperiment[];
+}
+
+export const DEFAULT_EXPERIMENTS = (): string => join(projectRoot(), 'experiments', 'seeds');
+export const DEFAULT_BASELINES = (): string => join(projectRoot(), 'reports', 'baselines');
+
+/** Whether a row fails the check. */
+export function fails(row: CheckRow, update: boolean): boolean {
+  if (update && (row.verdict === 'REGRESSED' || row.verdict === 'no baseline')) return false;
+  return FAILING.includes(row.verdict);
+}
+
+/**
+ * Loads every experiment first (a bad file stops the check before anything runs: exit 2), then runs each, compares,
+ * and with `update` writes the baselines. Awaits runExperiment whether or not it returns a promise.
+ */
+export async function runCheck(targets: string[], opts: CheckOptions = {}, simulate?: SimulateFn): Promise<CheckOutput> {
+  const catalog = opts.catalog ?? defaultCatalog();
+  const baselines = resolve(opts.baselines ?? DEFAULT_BASELINES());
+  const update = opts.update ?? false;
+  const files = experimentFiles(targets.length > 0 ? targets : [DEFAULT_EXPERIMENTS()]);
+
+  const loaded: LoadedExperiment[] = files.map((f) => loadExperiment(f, { catalog }));
+  const names = new Map<string, string>();
+  for (const l of loaded) {
+    const name = l.experiment.name;
+    const other = names.get(name);
+    if (other !== undefined) {
+      throw new UserError(`${shownPath(other)} and ${shownPath(l.file)} are both named '${name}'; baselines are kept by name (reports/baselines/<name>.json), so give one of them another name`);
+    }
+    names.set(name, l.file);
+  }
+
+  const checked: CheckedExperiment[] = [];
+  for (const l of loaded) {
+    const name = l.experiment.name;
+    const started = performance.now();
+    const temp = opts.out === undefined ? mkdtempSync(join(tmpdir(), 'nixlsim-check-')) : undefined;
+    let summary;
+    try {
+      const out = temp ?? join(resolve(opts.out!), name);
+      summary = (await runExperiment(l.file, { out, catalog }, ...(simulate ? [simulate] : []))).summary;
+    } finally {
+      if (temp) rmSync(temp, { recursive: true, force: true });
+    }
+    const baselineFile = join(baselines, `${name}.json`);
+    const { rows, gone } = compareWithBaseline(summary, readBaseline(baselineFile), opts.tolerances);
+    rows.push(...compareWithExpectations(summary, l.expect));
+    const entry: CheckedExperiment = { name, file: l.file, rows, gone, baselineFile, timeS: (performance.now() - started) / 1000 };
+    if (update) entry.updated = writeBaseline(baselineFile, baselineOf(summary));
+    checked.push(entry);
+  }
+
+  if (opts.junit !== undefined) writeJunit(opts.junit, junitSuites(checked, update));
+  const failed = checked.some((c) => c.rows.some((r) => fails(r, update)));
+  return { code: failed ? EXIT_REGRESSION : EXIT_OK, text: formatCheck(checked, update, baselines, opts.baselines !== undefined), experiments: checked };
+}
+
+/** One suite per experiment, one case per row (point x metric, or point x expectation). */
+export function junitSuites(checked: CheckedExperiment[], update: boolean): JunitSuite[] {
+  return checked.map((c) => ({
+    name: c.name,
+    timeS: c.timeS,
+    cases: c.rows.map((r) => {
+      const expectation = r.verdict === 'expect ok' || r.verdict === 'EXPECT FAILED';
+      const name = `${r.point}${Object.keys(r.params).length ? ` (${paramText(r.params)})` : ''} ${expectation ? 'expect ' : ''}${r.metric}`;
+      const base = { name, classname: `nixlsim.check.${c.name}` };
+      if (fails(r, update)) return { ...base, failure: { type: r.verdict, message: r.message ?? r.verdict } };
+      if (r.verdict === 'REGRESSED' || r.verdict === 'no baseline') return { ...base, skipped: `${r.verdict}: accepted by --update` };
+      return base;
+    }),
+  }));
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+function formatCheck(checked: CheckedExperiment[], update: boolean, baselines: string, customDir: boolean): string {
+  const rows = checked.flatMap((c) => c.rows);
+  const lines = [`checked ${plural(checked.length, 'experiment')} against ${shownPath(baselines)}/`, '', ...formatRows(rows)];
+  const notes: string[] = [];
+  for (const c of checked) {
+    if (c.gone.length > 0) {
+      notes.push(`${c.name}: the baseline has ${plural(c.gone.length, 'point')} this run did not produce (${c.gone.join(', ')}); --update drops them`);
+    }
+  }
+  const failures = rows.filter((r) => fails(r, update));
+  if (notes.length || failures.length) lines.push('');
+  lines.push(...notes);
+  // One line per failure; a missing baseline once per experiment (or per point), not once per metric.
+  const said = new Set<string>();
+  for (const c of checked) {
+    for (const r of c.rows.filter((x) => fails(x, update))) {
+      const line =
+        r.verdict === 'no baseline' && r.message === 'no baseline file'
+          ? `no baseline: ${c.name}: ${shownPath(c.baselineFile)} does not exist`
+          : `${r.verdict}: ${c.name} ${pointLabel(r.point, r.params)}: ${r.message ?? r.metric}${r.verdict === 'no baseline' ? ` (${shownPath(c.baselineFile)})` : ''}`;
+      if (!said.has(line)) lines.push(line);
+      said.add(line);
+    }
+  }
+
+  const count = (v: CheckRow['verdict']) => rows.filter((r) => r.verdict === v).length;
+  const metrics = rows.length - count('expect ok') - count('EXPECT FAILED');
+  lines.push(
+    '',
+    `${plural(metrics, 'metric')}: ${count('ok')} ok, ${count('improved')} improved, ${count('REGRESSED')} regressed, ${count('no baseline')} without a baseline; ` +
+      `${plural(count('expect ok') + count('EXPECT FAILED'), 'expectation check')}: ${count('expect ok')} ok, ${count('EXPECT FAILED')} failed`,
+  );
+  if (update) {
+    for (const c of checked) lines.push(`${c.updated ? 'wrote' : 'unchanged'} ${shownPath(c.baselineFile)}`);
+  } else if (count('no baseline') > 0) {
+    const missing = checked.filter((c) => c.rows.some((r) => r.verdict === 'no baseline')).map((c) => shownPath(c.file));
+    const dir = customDir ? ` --baselines ${shownPath(baselines)}` : '';
+    lines.push(`to create or extend the baselines: npx nixlsim check ${missing.join(' ')}${dir} --update (then commit ${shownPath(baselines)}/)`);
+  }
+  lines.push(failures.length ? `check FAILED: ${plural(failures.length, 'failing row')}` : 'check passed');
+  return `${lines.join('\n')}\n`;
+}
+
+interface Args {
+  experiments: string[];
+  baselines?: string;
+  update: boolean;
+  junit?: string;
+  out?: string;
+}
+
+export const checkCommand: CommandModule<object, Args> = {
+  command: 'check [experiments..]',
+  describe: 'Regression gate: run experiments and compare them with their baselines and expect: entries; exit 1 on a regression',
+  builder: (y) =>
+    y
+      .positional('experiments', {
+        type: 'string',
+        array: true,
+        default: [],
+        describe: 'experiment files or directories of them (default: experiments/seeds/*.yaml)',
+      })
+      .option('baselines', { type: 'string', requiresArg: true, describe: 'baseline directory (default: reports/baselines/)' })
+      .option('update', { type: 'boolean', default: false, describe: 'rewrite the baselines from this run (never done otherwise)' })
+      .option('junit', { type: 'string', requiresArg: true, describe: 'also write JUnit XML to this file' })
+      .option('out', { type: 'string', requiresArg: true, describe: "keep each run's summary.json in DIR/<name>/ (default: a temporary directory)" }) as unknown as Argv<Args>,
+  handler: async (a) => {
+    const r = await runCheck(a.experiments.map(String), {
+      ...(a.baselines !== undefined ? { baselines: a.baselines } : {}),
+      ...(a.junit !== undefined ? { junit: a.junit } : {}),
+      ...(a.out !== undefined ? { out: a.out } : {}),
+      update: a.update,
+    });
+    process.stdout.write(r.text);
+    process.exitCode = r.code;
+  },
+};

@@ -1,0 +1,60 @@
+import { join, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { projectRoot } from '../../catalog/load.js';
+import { EVENTS_LOG_FILE, mergeShards } from '../../experiment/shard.js';
+import { summaryJson, writeFileAtomic, writeSummary, type Summary } from '../../report/summary.js';
+import { formatRun } from './run.js';
+
+export interface MergeOptions {
+  /** Where to write the joined summary.json (and events.log); default reports/<name>/ under the project root. */
+  out?: string;
+  /** Make `text` the summary JSON instead of the table. */
+  json?: boolean;
+}
+
+export interface MergeOutput {
+  summary: Summary;
+  /** Absolute path of the directory written to. */
+  outDir: string;
+  /** What the command prints. Ends with a newline. */
+  text: string;
+}
+
+/**
+ * Joins the outputs of `nixlsim run --shard i/n` (one directory per shard, every shard exactly once) into the
+ * summary.json and events.log the unsharded run writes, byte for byte. Everything is read and checked before anything
+ * is written; a mismatch (another experiment, seed or shard count, a shard missing or given twice, a point missing or
+ * duplicated) is a UserError naming the directory.
+ */
+export function mergeRuns(dirs: readonly string[], opts: MergeOptions = {}): MergeOutput {
+  const merged = mergeShards(dirs.map((d) => resolve(d)));
+  const { summary } = merged;
+  const outDir = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', summary.experiment);
+  if (merged.log !== undefined) writeFileAtomic(outDir, EVENTS_LOG_FILE, merged.log);
+  const written = writeSummary(outDir, summary);
+  const n = merged.shards.length;
+  const text = opts.json
+    ? summaryJson(summary)
+    : `merged ${n} shard${n === 1 ? '' : 's'}\n${formatRun(summary, summary.points, written)}`;
+  return { summary, outDir, text };
+}
+
+interface Args {
+  dirs: string[];
+  out?: string;
+  json: boolean;
+}
+
+export const mergeCommand: CommandModule<object, Args> = {
+  command: 'merge <dirs...>',
+  describe: 'Join the shard outputs of `run --shard i/n` into the summary.json (and events.log) of the whole run',
+  builder: (y) =>
+    y
+      .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'the --out directory of every shard' })
+      .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: reports/<name>/)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the merged summary.json instead of the table' }) as unknown as Argv<Args>,
+  handler: (a) => {
+    const r = mergeRuns(a.dirs.map(String), { ...(a.out !== undefined ? { out: a.out } : {}), json: a.json });
+    process.stdout.write(r.text);
+  },
+};

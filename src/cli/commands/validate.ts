@@ -1,0 +1,89 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import type { Catalog } from '../../catalog/types.js';
+import { EXIT_USER, UserError } from '../../errors.js';
+import { expandPoints, loadExperiment } from '../../experiment/load.js';
+import { shownPath } from '../../experiment/yaml-errors.js';
+
+/**
+ * The experiment files the arguments name: a file as given, a directory as its *.yaml files in name order. Files whose
+ * name starts with `_` are left out of a directory: they are templates other files extend, not experiments.
+ */
+export function experimentFiles(targets: string[]): string[] {
+  const out: string[] = [];
+  for (const t of targets) {
+    let isDir = false;
+    try {
+      isDir = statSync(t).isDirectory();
+    } catch {
+      // A missing file is reported by the loader, in its words.
+    }
+    if (!isDir) {
+      out.push(t);
+      continue;
+    }
+    const names = readdirSync(t)
+      .filter((n) => n.endsWith('.yaml') && !n.startsWith('_'))
+      .sort();
+    if (names.length === 0) throw new UserError(`directory '${t}' has no experiment files (*.yaml)`);
+    out.push(...names.map((n) => join(t, n)));
+  }
+  // The same file named twice (a directory and a file in it) is checked once.
+  return out.filter((f, i) => out.findIndex((g) => resolve(g) === resolve(f)) === i);
+}
+
+export interface Validated {
+  /** The file as shown: relative to the working directory when under it. */
+  file: string;
+  /** Points of its sweep, when it is good. */
+  points?: number;
+  /** What is wrong with it, naming file:line:col, when it is bad. */
+  error?: UserError;
+}
+
+/** Loads every file (each point of each sweep validated, nothing run), in order; a bad file does not stop the others. */
+export function validateFiles(targets: string[], catalog?: Catalog): Validated[] {
+  return experimentFiles(targets).map((file) => {
+    const shown = shownPath(resolve(file));
+    try {
+      return { file: shown, points: expandPoints(loadExperiment(file, catalog ? { catalog } : {})).length };
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      return { file: shown, error: err };
+    }
+  });
+}
+
+/** `ok experiments/x.yaml (16 points)` */
+export function okLine(v: Validated): string {
+  return `ok ${v.file} (${v.points} point${v.points === 1 ? '' : 's'})`;
+}
+
+interface Args {
+  files: string[];
+}
+
+export const validateCommand: CommandModule<object, Args> = {
+  command: 'validate <files..>',
+  describe: 'Check experiment files (every sweep point, extends, expect) without running them; exit 2 if any is bad',
+  builder: (y) =>
+    y.positional('files', {
+      type: 'string',
+      array: true,
+      demandOption: true,
+      describe: 'experiment files, or directories of them (their *.yaml files)',
+    }) as unknown as Argv<Args>,
+  handler: (a) => {
+    let bad = 0;
+    for (const v of validateFiles(a.files.map(String))) {
+      if (v.error) {
+        bad++;
+        process.stderr.write(`nixlsim: error: ${v.error.message}\n`);
+      } else {
+        process.stdout.write(`${okLine(v)}\n`);
+      }
+    }
+    if (bad > 0) process.exitCode = EXIT_USER;
+  },
+};

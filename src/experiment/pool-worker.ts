@@ -1,0 +1,28 @@
+/**
+ * One thread of the pool in pool.ts: simulates the points it is handed, one at a time, and answers each with the
+ * point's result and event log, or with the error it threw (as data, keeping its kind). Run compiled, from dist/.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { defaultCatalog } from '../catalog/load.js';
+import type { Catalog } from '../catalog/types.js';
+import { runPoint } from '../serving/simulate.js';
+import { encodeError, type Reply, type Task, type WorkerInit } from './pool.js';
+
+const port = parentPort;
+if (!port) throw new Error('pool-worker.js runs as a worker thread of nixlsim run, not on its own');
+
+let catalog: Catalog | undefined = (workerData as WorkerInit | null)?.catalog;
+
+port.on('message', (task: Task) => {
+  let reply: Reply;
+  try {
+    catalog ??= defaultCatalog();
+    const { result, log } = runPoint(task.point, catalog);
+    reply = { index: task.index, ok: true, outcome: { result, log: { lines: log.lines(), total: log.total, dropped: log.dropped } } };
+    port.postMessage(reply);
+  } catch (err) {
+    // A UserError (the deployment is impossible), a bug, or a result that cannot be cloned: all go back as data.
+    reply = { index: task.index, ok: false, error: encodeError(err) };
+    port.postMessage(reply);
+  }
+});

@@ -1,0 +1,249 @@
+/**
+ * Shards: `nixlsim run --shard i/n` simulates a deterministic slice of a sweep's points (point k belongs to shard
+ * (k mod n) + 1, so a sweep whose cost grows along its last dimension still spreads evenly) and writes a shard summary:
+ * summary.json in the usual format plus a `shard: {index, count, points}` field (`points`: the whole sweep's count).
+ * `nixlsim merge` checks that a set of shard directories is one complete run and joins them into the summary.json and
+ * events.log an unsharded run writes, byte for byte.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { buildSummary, SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../report/summary.js';
+import { shownPath } from './yaml-errors.js';
+import type { PointResult } from './types.js';
+
+export const EVENTS_LOG_FILE = 'events.log';
+
+/** Which slice: shard `index` (1-based) of `count`. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** What a shard summary records about its slice. */
+export interface ShardInfo extends Shard {
+  /** Points in the whole sweep (all shards together). */
+  points: number;
+}
+
+export interface ShardSummary extends Summary {
+  shard: ShardInfo;
+}
+
+/** `--shard i/n`: whole numbers, 1 <= i <= n. */
+export function parseShard(text: unknown): Shard {
+  const s = String(text).trim();
+  const m = /^(\d+)\s*\/\s*(\d+)$/.exec(s);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isSafeInteger(index) || !Number.isSafeInteger(count) || count < 1 || index < 1 || index > count) {
+    throw new UserError(`--shard must be i/n with whole numbers 1 <= i <= n (e.g. --shard 2/4), got '${s}'`);
+  }
+  return { index, count };
+}
+
+/** The indices of the points (of `total`) that belong to a shard: k with k mod count = index - 1, ascending. */
+export function shardIndices(total: number, shard: Shard): number[] {
+  const out: number[] = [];
+  for (let k = shard.index - 1; k < total; k += shard.count) out.push(k);
+  return out;
+}
+
+/** The shard point k belongs to (1-based). */
+export function shardOf(k: number, count: number): number {
+  return (k % count) + 1;
+}
+
+/** A point's id as expandPoints gives it: p000, p001, ... (at least three digits, enough for the last point). */
+export function pointId(k: number, total: number): string {
+  return `p${String(k).padStart(Math.max(3, String(total - 1).length), '0')}`;
+}
+
+/** The default report directory of a shard under a run's: shard-2-of-4. */
+export function shardDirName(shard: Shard): string {
+  return `shard-${shard.index}-of-${shard.count}`;
+}
+
+/**
+ * The shard summary's exact text: summaryJson's canonical form with the shard field after seed, so that the points
+ * stay last (and unchanged: merge hands them back to buildSummary).
+ */
+export function shardSummaryJson(summary: Summary, shard: ShardInfo): string {
+  const s = buildSummary(summary.experiment, summary.seed, summary.points);
+  const out: ShardSummary = {
+    schemaVersion: s.schemaVersion,
+    experiment: s.experiment,
+    seed: s.seed,
+    shard: { index: shard.index, count: shard.count, points: shard.points },
+    points: s.points,
+  };
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// events.log as blocks, one per point
+
+/** The block a point's lines form in events.log: `# <id> <params>: N events` then its lines, then an empty line. */
+export function logBlock(header: string, lines: readonly string[]): string {
+  return [header, ...lines, ''].join('\n');
+}
+
+/** events.log's text from its blocks in point order (the same text run writes: blocks joined by newlines). */
+export function logText(blocks: readonly string[]): string {
+  return blocks.join('\n');
+}
+
+/** An events.log split back into its blocks, each with the id of its point. */
+export function splitLog(text: string): { id: string; block: string }[] {
+  const lines = text.split('\n');
+  const out: { id: string; lines: string[] }[] = [];
+  for (const line of lines) {
+    if (line.startsWith('# ')) {
+      out.push({ id: /^# ([^\s:]+)/.exec(line)?.[1] ?? '', lines: [line] });
+    } else if (out.length > 0) {
+      out[out.length - 1]!.lines.push(line);
+    } else if (line !== '') {
+      return [{ id: '', block: text }]; // lines before any header: not a log run wrote
+    }
+  }
+  return out.map((b) => ({ id: b.id, block: b.lines.join('\n') }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Merging
+
+export interface ShardDir {
+  dir: string;
+  summary: ShardSummary;
+  /** events.log's text, if the directory holds one. */
+  log?: string;
+}
+
+export interface Merged {
+  summary: Summary;
+  /** The joined events.log, when the shards wrote theirs. */
+  log?: string;
+  shards: ShardDir[];
+}
+
+/** The fields of a point result merge relies on (summary.ts rebuilds each point from them). */
+const POINT_FIELDS: [string, 'string' | 'number' | 'object'][] = [
+  ['id', 'string'], ['params', 'object'], ['requests', 'object'], ['ttftMs', 'object'], ['itlMs', 'object'], ['e2eMs', 'object'],
+  ['queueMs', 'object'], ['kvTransfer', 'object'], ['kvTransfer.ms', 'object'], ['throughput', 'object'], ['utilisation', 'object'],
+  ['utilisation.workers', 'object'], ['utilisation.kvPoolPeak', 'object'], ['utilisation.links', 'object'], ['events', 'object'],
+  ['durationS', 'number'],
+];
+
+/** The first field of POINT_FIELDS a point lacks (or has of another kind), if any. */
+function missingField(p: unknown): string | undefined {
+  if (!isObject(p)) return 'it is not a map';
+  for (const [path, kind] of POINT_FIELDS) {
+    const v = path.split('.').reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), p);
+    if (kind === 'object' ? !isObject(v) : typeof v !== kind) return `no ${path}`;
+  }
+  return undefined;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isCount = (v: unknown, min: number): v is number => Number.isSafeInteger(v) && (v as number) >= min;
+
+/** Reads and checks one shard directory: summary.json with a shard field, and events.log if present. */
+export function readShardDir(dir: string): ShardDir {
+  const where = `'${shownPath(dir)}'`;
+  const file = join(dir, SUMMARY_FILE);
+  if (!existsSync(file)) throw new UserError(`${where} holds no ${SUMMARY_FILE}: give the --out directory of each \`nixlsim run --shard i/n\``);
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UserError(`${where}: ${SUMMARY_FILE} is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (!isObject(data) || data['schemaVersion'] !== SUMMARY_SCHEMA_VERSION || typeof data['experiment'] !== 'string' || !isCount(data['seed'], 0) || !Array.isArray(data['points'])) {
+    throw new UserError(`${where}: ${SUMMARY_FILE} is not a nixlsim summary (schemaVersion ${SUMMARY_SCHEMA_VERSION})`);
+  }
+  const shard = data['shard'];
+  if (shard === undefined) throw new UserError(`${where}: ${SUMMARY_FILE} is not a shard's (it has no shard field): it is a whole run, nothing to merge`);
+  if (!isObject(shard) || !isCount(shard['count'], 1) || !isCount(shard['index'], 1) || (shard['index'] as number) > (shard['count'] as number) || !isCount(shard['points'], 0)) {
+    throw new UserError(`${where}: ${SUMMARY_FILE} has a malformed shard field (expected {index, count, points} with 1 <= index <= count)`);
+  }
+  for (const [i, p] of (data['points'] as unknown[]).entries()) {
+    const lacks = missingField(p);
+    if (lacks) throw new UserError(`${where}: ${SUMMARY_FILE} points[${i}] is not a point result (${lacks})`);
+  }
+  const logFile = join(dir, EVENTS_LOG_FILE);
+  const out: ShardDir = { dir, summary: data as unknown as ShardSummary };
+  if (existsSync(logFile)) out.log = readFileSync(logFile, 'utf8');
+  return out;
+}
+
+const label = (s: ShardDir): string => `shard ${s.summary.shard.index}/${s.summary.shard.count} in '${shownPath(s.dir)}'`;
+
+/**
+ * Joins the shards of one run: every shard exactly once, all of the same experiment, seed, shard count and sweep size,
+ * each holding exactly its points. The result is what the unsharded run writes. Any mismatch is a UserError naming
+ * the directory.
+ */
+export function mergeShards(dirs: readonly string[]): Merged {
+  if (dirs.length === 0) throw new UserError('merge needs the directories of the shards to join');
+  const shards = dirs.map(readShardDir);
+  const first = shards[0]!;
+  const f = first.summary;
+  for (const s of shards.slice(1)) {
+    const d = s.summary;
+    const mismatch =
+      d.experiment !== f.experiment ? `experiment '${d.experiment}', not '${f.experiment}'`
+      : d.seed !== f.seed ? `seed ${d.seed}, not ${f.seed}`
+      : d.shard.count !== f.shard.count ? `${d.shard.count} shards, not ${f.shard.count}`
+      : d.shard.points !== f.shard.points ? `a sweep of ${d.shard.points} points, not ${f.shard.points} (different --set flags?)`
+      : undefined;
+    if (mismatch) throw new UserError(`'${shownPath(s.dir)}' holds ${mismatch} as in '${shownPath(first.dir)}': shards of different runs`);
+  }
+  const { count, points: total } = f.shard;
+  const byIndex = new Map<number, ShardDir>();
+  for (const s of shards) {
+    const other = byIndex.get(s.summary.shard.index);
+    if (other) throw new UserError(`'${shownPath(s.dir)}' and '${shownPath(other.dir)}' both hold shard ${s.summary.shard.index}/${count}`);
+    byIndex.set(s.summary.shard.index, s);
+  }
+  const absent = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !byIndex.has(i));
+  if (absent.length > 0) {
+    throw new UserError(`shard${absent.length > 1 ? 's' : ''} ${absent.map((i) => `${i}/${count}`).join(', ')} of experiment '${f.experiment}' missing (given: ${shards.map(label).join(', ')})`);
+  }
+
+  // Each shard holds exactly its points, in order.
+  const results = new Array<PointResult>(total);
+  for (const s of shards) {
+    const want = shardIndices(total, s.summary.shard);
+    const got = s.summary.points.map((p) => p.id);
+    const wantIds = want.map((k) => pointId(k, total));
+    if (got.length !== want.length || got.some((id, i) => id !== wantIds[i])) {
+      throw new UserError(`'${shownPath(s.dir)}': shard ${s.summary.shard.index}/${count} of ${total} points should hold ${idList(wantIds)}, but holds ${idList(got)}`);
+    }
+    want.forEach((k, i) => (results[k] = s.summary.points[i]!));
+  }
+
+  // events.log: every shard with points has one, or none has.
+  const withPoints = shards.filter((s) => s.summary.points.length > 0);
+  const logged = withPoints.filter((s) => s.log !== undefined);
+  let log: string | undefined;
+  if (logged.length > 0) {
+    const unlogged = withPoints.find((s) => s.log === undefined);
+    if (unlogged) throw new UserError(`'${shownPath(unlogged.dir)}' holds no ${EVENTS_LOG_FILE}, but '${shownPath(logged[0]!.dir)}' does: shards of different runs, or an incomplete one`);
+    const blocks = new Array<string>(total);
+    for (const s of withPoints) {
+      const split = splitLog(s.log!);
+      const ids = s.summary.points.map((p) => p.id);
+      if (split.length !== ids.length || split.some((b, i) => b.id !== ids[i])) {
+        throw new UserError(`'${shownPath(s.dir)}': ${EVENTS_LOG_FILE} does not hold one block per point of its ${SUMMARY_FILE} (${idList(ids)}), but ${idList(split.map((b) => b.id))}`);
+      }
+      shardIndices(total, s.summary.shard).forEach((k, i) => (blocks[k] = split[i]!.block));
+    }
+    log = logText(blocks);
+  }
+  return { summary: buildSummary(f.experiment, f.seed, results), ...(log !== undefined ? { log } : {}), shards };
+}
+
+function idList(ids: readonly string[]): string {
+  if (ids.length === 0) return 'no points';
+  return ids.length <= 6 ? ids.join(', ') : `${ids.slice(0, 5).join(', ')}, ... ${ids[ids.length - 1]} (${ids.length} points)`;
+}

@@ -1,0 +1,431 @@
+/**
+ * Chart data from a summary's points: which params a sweep varied, how to name a point, and the rows each chart kind
+ * plots. Pure functions of their inputs; the spec builders in kinds.ts turn the rows into Vega-Lite.
+ */
+import { getConnector, getGpu, getLlm, getNode, getTransport } from '../../catalog/index.js';
+import type { Catalog, NodeSpec, Placement } from '../../catalog/types.js';
+import { UserError } from '../../errors.js';
+import type { PointResult } from '../../experiment/types.js';
+import { handshakeMatrix, type Outcome } from '../../nixl/compat.js';
+import { estimateTransfer } from '../../physics/estimate.js';
+import type { Summary } from '../summary.js';
+
+export const ISL = 'workload.isl.mean';
+export const TRANSPORT = 'deployment.transport';
+export const MODE = 'deployment.mode';
+export const CONNECTOR = 'deployment.connector';
+
+/** Names a reader knows a swept path by; anything else goes by its path without the deployment./workload. prefix. */
+const PARAM_NAMES: Record<string, string> = {
+  [ISL]: 'ISL',
+  'workload.osl.mean': 'OSL',
+  'workload.concurrency': 'concurrency',
+  'workload.rate': 'rate',
+};
+
+/** Paths whose values name themselves (a transport id, a mode): shown bare in labels. */
+const SELF_NAMED = new Set([TRANSPORT, MODE, CONNECTOR, 'deployment.node', 'deployment.model', 'deployment.gpu', 'deployment.router']);
+
+export function paramName(path: string): string {
+  return PARAM_NAMES[path] ?? path.replace(/^(deployment|workload)\./, '');
+}
+
+function valueText(v: unknown): string {
+  if (typeof v === 'number') return v.toLocaleString('en-US', { maximumFractionDigits: 6 });
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** `ib-rdma`, `ISL 40,000`, `prefill.tp 4`: one param as a label shows it. */
+export function paramText(path: string, v: unknown): string {
+  return SELF_NAMED.has(path) ? valueText(v) : `${paramName(path)} ${valueText(v)}`;
+}
+
+/** A point's label from some of its params, in the order given: `ib-rdma, ISL 40,000`. */
+export function labelOf(p: PointResult, paths: readonly string[]): string {
+  return paths.map((k) => paramText(k, p.params[k])).join(', ');
+}
+
+/** Values compare as their JSON text (params may be lists or maps). */
+const key = (v: unknown): string => JSON.stringify(v) ?? 'undefined';
+
+/** The swept paths, in the order of the first point's params (sweep order). */
+export function sweptPaths(summary: Summary): string[] {
+  const seen = new Set<string>();
+  for (const p of summary.points) for (const k of Object.keys(p.params)) seen.add(k);
+  return [...seen];
+}
+
+export function sweeps(summary: Summary, ...paths: string[]): boolean {
+  const swept = sweptPaths(summary);
+  return paths.every((p) => swept.includes(p));
+}
+
+/** Distinct values of a param over the points, in first-seen order. */
+export function valuesOf(points: readonly PointResult[], path: string): unknown[] {
+  const out = new Map<string, unknown>();
+  for (const p of points) if (!out.has(key(p.params[path]))) out.set(key(p.params[path]), p.params[path]);
+  return [...out.values()];
+}
+
+/** Whether every value of `by` goes with one value of `path` (a zip partner such as the node of a transport). */
+function determinedBy(points: readonly PointResult[], path: string, by: readonly string[]): boolean {
+  const seen = new Map<string, string>();
+  for (const p of points) {
+    const k = key(by.map((b) => p.params[b]));
+    const v = key(p.params[path]);
+    const was = seen.get(k);
+    if (was !== undefined && was !== v) return false;
+    seen.set(k, v);
+  }
+  return true;
+}
+
+/**
+ * The params that tell points apart besides `exclude` (the x axis): swept paths, minus those that never vary and
+ * those a kept path determines (a node zipped with its transport says nothing the transport does not). `first` come
+ * first when swept.
+ */
+export function distinguishing(points: readonly PointResult[], exclude: readonly string[], first: readonly string[] = []): string[] {
+  const all = new Set<string>();
+  for (const p of points) for (const k of Object.keys(p.params)) if (!exclude.includes(k)) all.add(k);
+  const ordered = [...first.filter((k) => all.has(k)), ...[...all].filter((k) => !first.includes(k))];
+  const kept: string[] = [];
+  for (const k of ordered) {
+    if (valuesOf(points, k).length < 2) continue;
+    if (kept.length > 0 && determinedBy(points, k, kept)) continue;
+    kept.push(k);
+  }
+  return kept;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** What tells the series of an ISL chart apart, as a legend title: `transport`, or `mode` for a breakeven sweep. */
+export function seriesTitle(summary: Summary): string {
+  const pts = summary.points.filter((p) => num(p.params[ISL]) !== undefined);
+  return distinguishing(pts, [ISL], [TRANSPORT]).map(paramName).join(', ') || 'series';
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// ttft-vs-isl
+
+export interface TtftRow {
+  isl: number;
+  /** The transport, with any other distinguishing params. */
+  series: string;
+  stat: 'mean' | 'p95';
+  ttftS: number;
+  fellBack: number;
+  completed: number;
+}
+
+/** Mean and p95 TTFT by ISL and series, from points that completed requests. */
+export function ttftVsIslRows(summary: Summary): TtftRow[] {
+  const pts = summary.points.filter((p) => num(p.params[ISL]) !== undefined && p.requests.completed > 0 && p.ttftMs.mean > 0);
+  const series = distinguishing(pts, [ISL], [TRANSPORT]);
+  const rows: TtftRow[] = [];
+  for (const p of pts) {
+    const base = { isl: num(p.params[ISL])!, series: labelOf(p, series) || 'all', fellBack: p.requests.fellBack, completed: p.requests.completed };
+    rows.push({ ...base, stat: 'mean', ttftS: p.ttftMs.mean / 1000 });
+    rows.push({ ...base, stat: 'p95', ttftS: p.ttftMs.p95 / 1000 });
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// breakeven
+
+export interface BreakevenRow {
+  isl: number;
+  /** Other distinguishing params ('' when the sweep is ISL x mode only). */
+  group: string;
+  aggTokS: number;
+  disaggTokS: number;
+  aggItlMs: number;
+  disaggItlMs: number;
+  /** disaggregated / aggregated output tokens per second: above 1, disaggregated serves more. */
+  throughputRatio: number;
+  /** disaggregated / aggregated mean ITL: below 1, disaggregated decodes faster. */
+  itlRatio: number;
+}
+
+/** One row per ISL (and group) where both modes ran and the aggregated side produced tokens, ordered by ISL. */
+export function breakevenRows(summary: Summary): BreakevenRow[] {
+  const pts = summary.points.filter((p) => num(p.params[ISL]) !== undefined && (p.params[MODE] === 'aggregated' || p.params[MODE] === 'disaggregated'));
+  const groupPaths = distinguishing(pts, [ISL, MODE]);
+  const pairs = new Map<string, { isl: number; group: string; agg?: PointResult; disagg?: PointResult }>();
+  for (const p of pts) {
+    const isl = num(p.params[ISL])!;
+    const group = labelOf(p, groupPaths);
+    const k = `${group}\u0000${isl}`;
+    const pair = pairs.get(k) ?? { isl, group };
+    if (p.params[MODE] === 'aggregated') pair.agg ??= p;
+    else pair.disagg ??= p;
+    pairs.set(k, pair);
+  }
+  const rows: BreakevenRow[] = [];
+  for (const { isl, group, agg, disagg } of pairs.values()) {
+    if (!agg || !disagg) continue;
+    const aggTokS = agg.throughput.outputTokensPerS;
+    const disaggTokS = disagg.throughput.outputTokensPerS;
+    const aggItlMs = agg.itlMs.mean;
+    const disaggItlMs = disagg.itlMs.mean;
+    if (!(aggTokS > 0)) continue;
+    rows.push({
+      isl,
+      group,
+      aggTokS,
+      disaggTokS,
+      aggItlMs,
+      disaggItlMs,
+      throughputRatio: disaggTokS / aggTokS,
+      itlRatio: aggItlMs > 0 && disaggItlMs > 0 ? disaggItlMs / aggItlMs : Number.NaN,
+    });
+  }
+  return rows.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.isl - b.isl));
+}
+
+/** The first ISL (ascending) where disaggregated output tok/s exceeds aggregated; null if it never does. */
+export function crossoverIsl(rows: readonly Pick<BreakevenRow, 'isl' | 'aggTokS' | 'disaggTokS'>[]): number | null {
+  const sorted = [...rows].sort((a, b) => a.isl - b.isl);
+  return sorted.find((r) => r.disaggTokS > r.aggTokS)?.isl ?? null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// kv-transfer
+
+export interface KvRow {
+  tokens: number;
+  series: string;
+  /** Mean time of one request's KV transfer, seconds. */
+  s: number;
+}
+
+export interface KvRows {
+  rows: KvRow[];
+  /** Series with points but no completed transfer (every transfer failed or expired). */
+  noTransfer: string[];
+}
+
+/** Mean KV transfer time by ISL and transport; points with no completed transfer are left out (and named). */
+export function kvTransferRowsFromSummary(summary: Summary): KvRows {
+  const pts = summary.points.filter((p) => num(p.params[ISL]) !== undefined);
+  const series = distinguishing(pts, [ISL], [TRANSPORT]);
+  const rows: KvRow[] = [];
+  const missing = new Set<string>();
+  const present = new Set<string>();
+  for (const p of pts) {
+    const s = labelOf(p, series) || 'all';
+    if (p.kvTransfer.bytesMean > 0 && p.kvTransfer.ms.mean > 0) {
+      rows.push({ tokens: num(p.params[ISL])!, series: s, s: p.kvTransfer.ms.mean / 1000 });
+      present.add(s);
+    } else if (p.params[MODE] !== 'aggregated') {
+      missing.add(s);
+    }
+  }
+  return { rows, noTransfer: [...missing].filter((s) => !present.has(s)) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// ttft-cdf
+
+export interface CdfRow {
+  point: string;
+  label: string;
+  /** The colour and dash fields when the points split into a category and a number (see ttftCdfRows). */
+  colour: string;
+  dash: string;
+  ms: number;
+  fraction: number;
+}
+
+export interface CdfRows {
+  rows: CdfRow[];
+  colourTitle: string;
+  /** Set when lines are told apart by colour and dash (two distinguishing params). */
+  dashTitle: string | null;
+  /** Order of the dash field's values (numeric order, not text order). */
+  dashOrder: string[];
+  /** Points with a CDF, and how many of them are drawn. */
+  available: number;
+  shown: number;
+  /** What was left out, for the subtitle; null when everything is shown. */
+  note: string | null;
+  /** Points with no completed request (nothing to draw), by label. */
+  empty: string[];
+}
+
+/** Evenly spread picks of n from the list, always keeping the first and the last. */
+function spread<T>(xs: readonly T[], n: number): T[] {
+  if (xs.length <= n) return [...xs];
+  if (n <= 1) return xs.slice(0, Math.max(n, 0));
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(xs[Math.round((i * (xs.length - 1)) / (n - 1))]!);
+  return out;
+}
+
+/**
+ * The TTFT CDF of each point with one (completed requests), at most `max` lines. With two distinguishing params, one
+ * numeric (ISL) and one not (transport, mode), colour is the category and dash the number, and the numeric values
+ * are thinned (first, last and evenly between, at most 4) to fit; otherwise each point is one colour and the points
+ * are thinned evenly.
+ */
+export function ttftCdfRows(summary: Summary, max = 12): CdfRows {
+  const pts = summary.points.filter((p) => (p.ttftCdfMs ?? []).some((c) => c.ms > 0));
+  // Labels tell apart all the sweep's points, also when some (every request failed) have no CDF to draw.
+  const paths = distinguishing(summary.points, [], [TRANSPORT, MODE, CONNECTOR]);
+  const empty = summary.points.filter((p) => !pts.includes(p)).map((p) => labelOf(p, paths) || p.id);
+  let shown: PointResult[];
+  let colourOf: (p: PointResult) => string;
+  let dashOf: (p: PointResult) => string = () => '';
+  let colourTitle = paths.length ? paths.map(paramName).join(', ') : 'point';
+  let dashTitle: string | null = null;
+  let dashOrder: string[] = [];
+  let note: string | null = null;
+  const numeric = paths.filter((k) => pts.every((p) => num(p.params[k]) !== undefined));
+  const category = paths.filter((k) => !numeric.includes(k));
+  if (paths.length === 2 && numeric.length === 1 && category.length === 1) {
+    const [n, c] = [numeric[0]!, category[0]!];
+    const cats = valuesOf(pts, c);
+    const nums = (valuesOf(pts, n) as number[]).sort((a, b) => a - b);
+    const keep = spread(nums, Math.max(1, Math.min(4, Math.floor(max / Math.max(1, cats.length)))));
+    shown = pts.filter((p) => keep.includes(p.params[n] as number)).slice(0, max);
+    colourOf = (p) => paramText(c, p.params[c]);
+    dashOf = (p) => paramText(n, p.params[n]);
+    colourTitle = paramName(c);
+    dashTitle = paramName(n);
+    dashOrder = keep.map((v) => paramText(n, v));
+    if (keep.length < nums.length) note = `${paramName(n)} ${keep.map((v) => valueText(v)).join(', ')} of ${nums.length} values`;
+  } else {
+    shown = spread(pts, max);
+    colourOf = (p) => labelOf(p, paths) || p.id;
+    if (shown.length < pts.length) note = `${shown.length} of ${pts.length} points`;
+  }
+  const rows: CdfRow[] = [];
+  for (const p of shown) {
+    const label = labelOf(p, paths) || p.id;
+    for (const c of p.ttftCdfMs ?? []) {
+      if (c.ms > 0) rows.push({ point: p.id, label, colour: colourOf(p), dash: dashOf(p), ms: c.ms, fraction: c.p / 100 });
+    }
+  }
+  return { rows, colourTitle, dashTitle, dashOrder, available: pts.length, shown: shown.length, note, empty };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// kv-transfer, estimated (no run needed)
+
+export interface KvEstimateQuery {
+  model: string;
+  /** Context lengths, tokens. */
+  tokens: readonly number[];
+  /** Transport ids; each runs on `node` or on the first catalog node (by id) that offers it. */
+  transports: readonly string[];
+  node?: string;
+  prefillTp?: number;
+  decodeTp?: number;
+  placement?: Placement;
+  bandwidth?: 'min' | 'typical' | 'max';
+  prefillBlockSize?: number;
+  concurrent?: number;
+  timeoutS?: number;
+}
+
+export interface KvEstimateRow extends KvRow {
+  exceedsTimeout: boolean;
+  bytesTotal: number;
+}
+
+function nodeFor(c: Catalog, transport: string, node: string | undefined): NodeSpec {
+  if (node !== undefined) {
+    const n = getNode(c, node);
+    if (!n.transports.includes(transport)) throw new UserError(`node '${n.id}' does not offer transport '${transport}' (it offers: ${n.transports.join(', ')})`);
+    return n;
+  }
+  for (const id of [...c.nodes.keys()].sort()) if (c.nodes.get(id)!.transports.includes(transport)) return c.nodes.get(id)!;
+  throw new UserError(`no node in the catalog offers transport '${transport}'`);
+}
+
+/**
+ * KV transfer time of one request by context length and transport, from estimateTransfer (the `transfer` command's
+ * model): what the kv-transfer chart shows without a run, e.g. for the 70B model of seed 000 from 10k to 130k tokens.
+ */
+export function kvTransferEstimateRows(catalog: Catalog, q: KvEstimateQuery): KvEstimateRow[] {
+  const llm = getLlm(catalog, q.model);
+  const rows: KvEstimateRow[] = [];
+  for (const t of q.transports) {
+    const transport = getTransport(catalog, t);
+    const node = nodeFor(catalog, transport.id, q.node);
+    const gpu = getGpu(catalog, node.gpu);
+    for (const tokens of q.tokens) {
+      const est = estimateTransfer({
+        llm,
+        transport,
+        tokens,
+        prefillTp: q.prefillTp ?? 1,
+        decodeTp: q.decodeTp ?? q.prefillTp ?? 1,
+        prefillNode: node,
+        decodeNode: node,
+        hostLinkBandwidth: gpu.hostLink.bandwidth,
+        placement: q.placement ?? 'cross-node',
+        bandwidth: q.bandwidth ?? 'typical',
+        prefillBlockSize: q.prefillBlockSize ?? 16,
+        concurrent: q.concurrent ?? 1,
+        timeoutS: q.timeoutS ?? 120,
+      });
+      rows.push({ tokens, series: transport.id, s: round(est.ms / 1000, 6), exceedsTimeout: est.exceedsTimeout, bytesTotal: est.bytesTotal });
+    }
+  }
+  return rows;
+}
+
+/** Rounded to `digits` significant decimals so specs stay small and stable. */
+function round(x: number, digits: number): number {
+  return Number(x.toPrecision(digits));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// tp-matrix
+
+export interface TpCell {
+  connector: string;
+  /** Facet header: the profile id, a newline, and what build it stands for. */
+  connectorLabel: string;
+  prefillTp: number;
+  decodeTp: number;
+  outcome: Outcome;
+  /** What the cell says: READs per request, or the exception the build raises. */
+  text: string;
+  message: string;
+}
+
+/** Profiles in the order vLLM grew them (the README truth table's), any others after by id. */
+const PROFILE_ORDER = ['equal-tp', 'decode-wider-tp', 'any-tp', 'any-tp-hardened'];
+
+export function profileOrder(ids: Iterable<string>): string[] {
+  const all = [...ids];
+  return [...PROFILE_ORDER.filter((id) => all.includes(id)), ...all.filter((id) => !PROFILE_ORDER.includes(id)).sort()];
+}
+
+/**
+ * handshakeMatrix for every connector profile (or those named): prefill TP x decode TP in `tps`, equal block sizes.
+ * The model only matters through its KV heads (every TP must divide them) and MLA (one READ per decode rank); the
+ * default is seed 003's.
+ */
+export function tpMatrixRows(
+  catalog: Catalog,
+  opts: { model?: string; tps?: readonly number[]; connectors?: readonly string[]; blockSizes?: { prefill: number; decode: number } } = {},
+): TpCell[] {
+  const llm = getLlm(catalog, opts.model ?? 'llama-3.1-70b-instruct-fp8');
+  const ids = opts.connectors ?? profileOrder(catalog.connectors.keys());
+  const rows: TpCell[] = [];
+  for (const id of ids) {
+    const profile = getConnector(catalog, id);
+    const label = `${profile.id}\n${profile.name.replace(/^NixlConnector,\s*/, '')}`;
+    for (const { prefillTp, decodeTp, verdict } of handshakeMatrix(profile, llm, opts.tps ?? [1, 2, 4, 8], opts.blockSizes)) {
+      const text =
+        verdict.outcome === 'ok' ? `${verdict.readsPerRequest} READ${verdict.readsPerRequest === 1 ? '' : 's'}` : (verdict.error ?? verdict.outcome);
+      rows.push({ connector: profile.id, connectorLabel: label, prefillTp, decodeTp, outcome: verdict.outcome, text, message: verdict.message });
+    }
+  }
+  return rows;
+}

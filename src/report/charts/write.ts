@@ -1,0 +1,134 @@
+/**
+ * Which charts a summary supports, and writing them: <kind>.vl.json (the spec, 2-space JSON), <kind>.svg and
+ * <kind>.png, each through a temporary file and a rename so a reader never sees half a chart.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import { defaultCatalog } from '../../catalog/index.js';
+import type { Catalog } from '../../catalog/types.js';
+import { UserError } from '../../errors.js';
+import { writeFileAtomic, type Summary } from '../summary.js';
+import {
+  breakevenRows,
+  CONNECTOR,
+  ISL,
+  kvTransferRowsFromSummary,
+  MODE,
+  seriesTitle,
+  sweeps,
+  tpMatrixRows,
+  TRANSPORT,
+  ttftCdfRows,
+  ttftVsIslRows,
+} from './data.js';
+import { breakevenSpec, CHART_KINDS, type ChartKind, kvTransferSpec, tpMatrixSpec, ttftCdfSpec, ttftVsIslSpec } from './kinds.js';
+import { renderChart } from './render.js';
+
+export interface ChartOptions {
+  /** The kinds to draw; default: every kind the summary's sweep supports (applicableKinds). */
+  kinds?: readonly ChartKind[];
+  /** For tp-matrix (default: the built-in catalog). */
+  catalog?: Catalog;
+  /** Abort timeout the TTFT and KV charts draw, seconds (default 120). */
+  timeoutS?: number;
+  /** Most lines in the TTFT CDF (default 12). */
+  maxCdfLines?: number;
+  /** Told about each requested kind that has no data in the summary, and why. */
+  onSkip?: (kind: ChartKind, reason: string) => void;
+}
+
+/** What a kind needs from a sweep, said to a user when it is missing. */
+const NEEDS: Record<ChartKind, string> = {
+  'ttft-vs-isl': `needs ${ISL} and ${TRANSPORT} swept, with completed requests`,
+  breakeven: `needs ${ISL} and ${MODE} swept, both modes at some ISL, with output tokens`,
+  'kv-transfer': `needs ${ISL} and ${TRANSPORT} swept, with completed KV transfers`,
+  'ttft-cdf': 'needs a point with completed requests and a TTFT CDF (ttftCdfMs)',
+  'tp-matrix': `needs ${CONNECTOR} swept (or ask for it by --kind)`,
+};
+
+/** The kinds a summary's sweep calls for: ttft-cdf always, the others by what the sweep varies. */
+export function applicableKinds(summary: Summary): ChartKind[] {
+  const out: ChartKind[] = [];
+  if (sweeps(summary, ISL, TRANSPORT)) out.push('ttft-vs-isl');
+  if (sweeps(summary, ISL, MODE)) out.push('breakeven');
+  if (sweeps(summary, ISL, TRANSPORT)) out.push('kv-transfer');
+  out.push('ttft-cdf');
+  if (sweeps(summary, CONNECTOR)) out.push('tp-matrix');
+  return out;
+}
+
+/** The spec of one kind for a summary, or null when the summary has no data for it. */
+export function chartSpec(kind: ChartKind, summary: Summary, opts: ChartOptions = {}): TopLevelSpec | null {
+  const timeoutS = opts.timeoutS;
+  const named = (t: string) => `${t} (${summary.experiment})`;
+  switch (kind) {
+    case 'ttft-vs-isl': {
+      if (!sweeps(summary, ISL)) return null;
+      const rows = ttftVsIslRows(summary);
+      return rows.length ? ttftVsIslSpec(rows, { title: named('TTFT vs input length'), seriesTitle: seriesTitle(summary), ...(timeoutS !== undefined ? { timeoutS } : {}) }) : null;
+    }
+    case 'breakeven': {
+      if (!sweeps(summary, ISL, MODE)) return null;
+      const rows = breakevenRows(summary);
+      return rows.length ? breakevenSpec(rows, { title: named('Disaggregated vs aggregated by input length') }) : null;
+    }
+    case 'kv-transfer': {
+      if (!sweeps(summary, ISL)) return null;
+      const { rows, noTransfer } = kvTransferRowsFromSummary(summary);
+      if (!rows.length) return null;
+      return kvTransferSpec(rows, { title: named('KV transfer time vs context length'), seriesTitle: seriesTitle(summary), noTransfer, ...(timeoutS !== undefined ? { timeoutS } : {}) });
+    }
+    case 'ttft-cdf': {
+      const cdf = ttftCdfRows(summary, opts.maxCdfLines ?? 12);
+      return cdf.rows.length ? ttftCdfSpec(cdf, { title: named('TTFT distribution (CDF)') }) : null;
+    }
+    case 'tp-matrix':
+      return tpMatrixSpec(tpMatrixRows(opts.catalog ?? defaultCatalog()));
+  }
+}
+
+/** Writes dir/name (bytes) the way writeFileAtomic writes text: a temporary file, then a rename. */
+export function writeBytesAtomic(dir: string, name: string, bytes: Uint8Array): string {
+  const file = join(dir, name);
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    const why = err instanceof Error ? err.message : String(err);
+    throw new UserError(`cannot write ${name} to directory '${dir}': ${why}`);
+  }
+  return file;
+}
+
+/** The spec's file text: 2-space JSON with a final newline (the same spec always gives the same bytes). */
+export function specJson(spec: TopLevelSpec): string {
+  return `${JSON.stringify(spec, null, 2)}\n`;
+}
+
+/** Writes <name>.vl.json, <name>.svg and <name>.png into dir; returns their paths. */
+export async function writeChart(dir: string, name: string, spec: TopLevelSpec): Promise<string[]> {
+  const { svg, png } = await renderChart(spec);
+  return [writeFileAtomic(dir, `${name}.vl.json`, specJson(spec)), writeFileAtomic(dir, `${name}.svg`, svg), writeBytesAtomic(dir, `${name}.png`, png)];
+}
+
+/**
+ * Writes the charts a summary calls for (or the kinds asked for, where the summary has their data) into outDir and
+ * returns the files written. A kind without data is skipped (and reported through onSkip when it was asked for).
+ */
+export async function writeCharts(summary: Summary, outDir: string, opts: ChartOptions = {}): Promise<string[]> {
+  const kinds = opts.kinds ? CHART_KINDS.filter((k) => opts.kinds!.includes(k)) : applicableKinds(summary);
+  const files: string[] = [];
+  for (const kind of kinds) {
+    const spec = chartSpec(kind, summary, opts);
+    if (spec === null) {
+      opts.onSkip?.(kind, `no data for ${kind} in this summary: it ${NEEDS[kind]}`);
+      continue;
+    }
+    files.push(...(await writeChart(outDir, kind, spec)));
+  }
+  return files;
+}

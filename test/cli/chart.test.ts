@@ -1,0 +1,147 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yargs from 'yargs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { breakevenCommand, breakevenTable, parseIslList, runBreakeven } from '../../src/cli/commands/breakeven.js';
+import { chartCommand, chartFiles, readSummary } from '../../src/cli/commands/chart.js';
+import { UserError } from '../../src/errors.js';
+import { nixlsim } from '../helpers/cli.js';
+
+/** Parses a command line with the command's real builder; the handler only records what it was given. */
+async function parse(command: typeof chartCommand | typeof breakevenCommand, argv: string[]): Promise<Record<string, unknown>> {
+  let got: Record<string, unknown> = {};
+  await yargs(argv)
+    .command({ ...(command as typeof chartCommand), handler: (a) => void (got = a as unknown as Record<string, unknown>) })
+    .strict()
+    .fail((msg, err) => {
+      throw err ?? new Error(msg);
+    })
+    .parseAsync();
+  return got;
+}
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'nixlsim-chart-cli-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe('breakeven --isl', () => {
+  it('start:end:step includes the end when the steps land on it, and a comma list is sorted', () => {
+    expect(parseIslList('1000:8000:1000')).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000]);
+    expect(parseIslList('1000:2500:1000')).toEqual([1000, 2000]);
+    expect(parseIslList('4000:4000:1')).toEqual([4000]);
+    expect(parseIslList('8000, 1000,4000')).toEqual([1000, 4000, 8000]);
+    expect(parseIslList('512')).toEqual([512]);
+  });
+
+  it('nonsense is a UserError naming --isl', () => {
+    for (const bad of ['', '1000:8000', '1000:8000:0', '8000:1000:1000', 'a:b:c', '1000:8000:1000:1', '1,,2', '1,1', '0,5', '1.5', '-1', '1:1000000:1']) {
+      expect(() => parseIslList(bad), bad).toThrow(UserError);
+      expect(() => parseIslList(bad), bad).toThrow(/--isl/);
+    }
+  });
+
+  it('flags: defaults mirror seed 002, --isl parses through the builder', async () => {
+    const a = await parse(breakevenCommand, ['breakeven', '--model', 'llama-3.1-8b-instruct', '--transport', 'efa-libfabric']);
+    expect([a['isl'], a['osl'], a['concurrency'], a['requests'], a['tp']]).toEqual([[1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000], 50, 10, 100, 1]);
+    const b = await parse(breakevenCommand, ['breakeven', '--model', 'm', '--transport', 't', '--isl', '2000,1000']);
+    expect(b['isl']).toEqual([1000, 2000]);
+    await expect(parse(breakevenCommand, ['breakeven', '--model', 'm', '--transport', 't', '--isl', '5:1:1'])).rejects.toThrow(/--isl: end 1 is below start 5/);
+  });
+
+  it('the table has the gain in percent with its sign', () => {
+    const row = (isl: number, aggTokS: number, disaggTokS: number) => ({
+      isl,
+      group: '',
+      aggTokS,
+      disaggTokS,
+      aggItlMs: 20,
+      disaggItlMs: 15,
+      throughputRatio: disaggTokS / aggTokS,
+      itlRatio: 0.75,
+    });
+    const lines = breakevenTable([row(1000, 500, 480), row(2000, 400, 450)]);
+    expect(lines[0]).toMatch(/ISL\s+agg tok\/s\s+disagg tok\/s\s+gain %\s+ITL agg ms\s+ITL disagg ms/);
+    expect(lines[1]).toMatch(/1000\s+500\.0\s+480\.0\s+-4\.0\s+20\.00\s+15\.00/);
+    expect(lines[2]).toMatch(/2000\s+400\.0\s+450\.0\s+\+12\.5/);
+  });
+});
+
+describe('nixlsim breakeven', () => {
+  it('runs aggregated against disaggregated by ISL, finds the crossover, writes summary.json and the chart', async () => {
+    const out = tmp();
+    const base = { model: 'llama-3.1-8b-instruct', transport: 'efa-libfabric', osl: 50, concurrency: 10, requests: 20, warmup: 2, seed: 2, out };
+    const r = await runBreakeven({ ...base, isl: [1000, 6000] });
+    expect(r.node).toBe('p5.48xlarge');
+    expect(r.rows.map((x) => x.isl)).toEqual([1000, 6000]);
+    // Seed 002's shape: aggregated ahead on short prompts, disaggregated on long ones.
+    expect(r.rows[1]!.disaggTokS).toBeGreaterThan(r.rows[1]!.aggTokS);
+    expect(r.crossover).toBe(r.rows.find((x) => x.disaggTokS > x.aggTokS)!.isl);
+    expect(r.files.map((f) => f.slice(out.length + 1))).toEqual(['breakeven.vl.json', 'breakeven.svg', 'breakeven.png']);
+    expect(readSummary(out).points).toHaveLength(4);
+    await expect(runBreakeven({ ...base, isl: [1000], transport: 'ib-rdma', node: 'p5.48xlarge' })).rejects.toThrow(/does not offer transport 'ib-rdma'/);
+    // A problem the experiment loader finds names the flags, not a temporary file.
+    const err = (await runBreakeven({ ...base, isl: [200_000] }).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toMatch(/^breakeven experiment sweep\.workload\.isl\.mean\[0\]: .*maxContext.*\(from --model llama-3\.1-8b-instruct/);
+  });
+});
+
+describe('nixlsim chart', () => {
+  it('a missing, unreadable or foreign file is a UserError naming the file', () => {
+    const d = tmp();
+    expect(() => readSummary(join(d, 'nope.json'))).toThrow(/summary file '.*nope\.json' not found/);
+    writeFileSync(join(d, 'bad.json'), '{ not json');
+    expect(() => readSummary(join(d, 'bad.json'))).toThrow(/summary file '.*bad\.json' is not valid JSON/);
+    writeFileSync(join(d, 'other.json'), '{"schemaVersion": 1, "experiment": "x", "points": [{"id": "p0"}]}');
+    expect(() => readSummary(join(d, 'other.json'))).toThrow(/other\.json': points\[0\] lacks/);
+    expect(() => readSummary(d)).toThrow(/is a directory without a summary\.json/);
+    for (const f of ['nope.json', 'bad.json', 'other.json']) expect(() => readSummary(join(d, f))).toThrow(UserError);
+  });
+
+  it('--kind takes known kinds only; without a summary only tp-matrix', async () => {
+    const a = await parse(chartCommand, ['chart', 's.json', '--kind', 'ttft-cdf', '--kind', 'breakeven,ttft-cdf']);
+    expect(a['kind']).toEqual(['ttft-cdf', 'breakeven']);
+    await expect(parse(chartCommand, ['chart', 's.json', '--kind', 'pie'])).rejects.toThrow(/--kind must be one of/);
+    await expect(chartFiles({ kind: ['ttft-cdf'] })).rejects.toThrow(/only `--kind tp-matrix` works without one/);
+    await expect(chartFiles({})).rejects.toThrow(UserError);
+  });
+
+  it('charts a summary into its own directory by default (a report directory works too)', async () => {
+    const d = tmp();
+    const p = (id: string, mode: string, isl: number, tokS: number) => ({
+      id,
+      params: { 'workload.isl.mean': isl, 'deployment.mode': mode },
+      requests: { total: 1, completed: 1, failed: 0, fellBack: 0, inFlight: 0, stale: 0 },
+      ttftMs: { mean: 10, p50: 10, p90: 10, p95: 10, p99: 10, min: 10, max: 10 },
+      itlMs: { mean: 5, p50: 5, p90: 5, p95: 5, p99: 5, min: 5, max: 5 },
+      kvTransfer: { bytesMean: 0, ms: { mean: 0 }, effectiveGBps: 0 },
+      throughput: { outputTokensPerS: tokS, requestsPerS: 1 },
+    });
+    const s = { schemaVersion: 1, experiment: 'tiny', seed: 0, points: [p('p0', 'aggregated', 1000, 10), p('p1', 'disaggregated', 1000, 12)] };
+    writeFileSync(join(d, 'summary.json'), JSON.stringify(s));
+    const { files, skipped } = await chartFiles({ summary: d, kind: ['breakeven', 'kv-transfer'] });
+    expect(files.map((f) => f.slice(d.length + 1))).toEqual(['breakeven.vl.json', 'breakeven.svg', 'breakeven.png']);
+    expect(skipped).toEqual([expect.stringMatching(/no data for kv-transfer/)]);
+  });
+
+  it('--kind tp-matrix --out dir works without a summary', async () => {
+    const d = tmp();
+    const { files } = await chartFiles({ kind: ['tp-matrix'], out: d });
+    expect(files.map((f) => f.slice(d.length + 1))).toEqual(['tp-matrix.vl.json', 'tp-matrix.svg', 'tp-matrix.png']);
+    expect(readFileSync(join(d, 'tp-matrix.vl.json'), 'utf8')).toContain('decode-wider-tp');
+  });
+
+  // Runs once `chart` is registered in src/cli/main.ts: the real binary, exit codes and all.
+  const registered = nixlsim(['--help']).stdout.includes('chart');
+  it.skipIf(!registered)('the CLI: a missing summary exits 2 with one line naming the file', () => {
+    const r = nixlsim(['chart', 'no/such/summary.json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no\/such\/summary\.json' not found/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,126 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yargs from 'yargs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCommand, runExperiment } from '../../src/cli/commands/run.js';
+import { parseShard, pointId, shardIndices, shardOf } from '../../src/experiment/shard.js';
+import { UserError } from '../../src/errors.js';
+import { fakeResult, fixture } from '../experiment/helpers.js';
+import { nixlsim } from '../helpers/cli.js';
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'nixlsim-shard-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function parse(argv: string[]): Promise<Record<string, unknown>> {
+  let got: Record<string, unknown> = {};
+  await yargs(argv)
+    .command({ ...runCommand, handler: (a) => void (got = a as unknown as Record<string, unknown>) })
+    .strict()
+    .fail((msg, err) => {
+      throw err ?? new Error(msg);
+    })
+    .parseAsync();
+  return got;
+}
+
+describe('--shard i/n', () => {
+  it('parses i/n with 1 <= i <= n, and refuses anything else naming the flag', async () => {
+    expect(parseShard('2/3')).toEqual({ index: 2, count: 3 });
+    expect(parseShard(' 1 / 1 ')).toEqual({ index: 1, count: 1 });
+    for (const bad of ['0/3', '4/3', '1/0', '2', '1/2/3', 'a/b', '-1/2', '1.5/3', '']) {
+      expect(() => parseShard(bad)).toThrow(UserError);
+      expect(() => parseShard(bad)).toThrow(/^--shard must be i\/n/);
+    }
+    expect((await parse(['run', 'x.yaml', '--shard', '3/4', '--workers', '2']))).toMatchObject({ shard: { index: 3, count: 4 }, workers: 2 });
+    await expect(parse(['run', 'x.yaml', '--shard', '5/4'])).rejects.toThrow(/--shard must be i\/n/);
+    await expect(parse(['run', 'x.yaml', '--workers', '0'])).rejects.toThrow(/--workers must be a whole number from 1/);
+  });
+
+  it('point k belongs to shard (k mod n) + 1: every point in exactly one shard, sizes differing by at most one', () => {
+    for (const total of [1, 2, 7, 16, 200]) {
+      for (const count of [1, 2, 3, 5, 8]) {
+        const all = Array.from({ length: count }, (_, i) => shardIndices(total, { index: i + 1, count }));
+        expect(all.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, k) => k));
+        const sizes = all.map((s) => s.length);
+        expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+        all.forEach((s, i) => s.forEach((k) => expect(shardOf(k, count)).toBe(i + 1)));
+      }
+    }
+    expect(shardIndices(10, { index: 2, count: 3 })).toEqual([1, 4, 7]);
+    expect([pointId(7, 16), pointId(999, 1000), pointId(5, 1001)]).toEqual(['p007', 'p999', 'p0005']);
+  });
+
+  it('a shard run simulates its slice and writes a shard summary: the usual format plus {index, count, points}', () => {
+    const out = tmp();
+    const seen: string[] = [];
+    const r = runExperiment(fixture('sweep.yaml'), { out, shard: { index: 2, count: 4 } }, (p) => (seen.push(p.id), fakeResult(p)));
+    expect(seen).toEqual(['p001', 'p005']);
+    expect(r.shard).toEqual({ index: 2, count: 4, points: 6 });
+    const text = readFileSync(join(out, 'summary.json'), 'utf8');
+    const s = JSON.parse(text);
+    expect(Object.keys(s)).toEqual(['schemaVersion', 'experiment', 'seed', 'shard', 'points']);
+    expect(s.shard).toEqual({ index: 2, count: 4, points: 6 });
+    expect(s.points.map((p: { id: string }) => p.id)).toEqual(['p001', 'p005']);
+    expect(r.text.split('\n')[0]).toMatch(/^experiment 'sweep' \(seed 0\): shard 2\/4, 2 of 6 points, summary in /);
+    const json = runExperiment(fixture('sweep.yaml'), { out, shard: { index: 2, count: 4 }, json: true }, (p) => fakeResult(p));
+    expect(json.text).toBe(text);
+  });
+
+  it('more shards than points: the extra shards are empty, and say so', () => {
+    const out = tmp();
+    const r = runExperiment(fixture('minimal.yaml'), { out, shard: { index: 2, count: 3 } }, (p) => fakeResult(p));
+    expect(r.summary.points).toEqual([]);
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).shard).toEqual({ index: 2, count: 3, points: 1 });
+  });
+});
+
+describe('nixlsim run --shard and --workers from the command line', () => {
+  const args = (out: string, ...more: string[]) => ['run', 'experiments/seeds/breakeven.yaml', '--out', out, '--set', 'workload.requests=12', '--set', 'workload.warmup=2', ...more];
+
+  it('--workers 1 and --workers 2 write the same bytes; shards hold the points of their slice', () => {
+    const [a, b, s] = [tmp(), tmp(), tmp()];
+    const r1 = nixlsim(args(a, '--workers', '1'));
+    const r2 = nixlsim(args(b, '--workers', '2'));
+    expect([r1.code, r1.stderr, r2.code, r2.stderr]).toEqual([0, '', 0, '']);
+    expect(r2.stdout).toBe(r1.stdout.replaceAll(a, b));
+    expect(readFileSync(join(b, 'summary.json'), 'utf8')).toBe(readFileSync(join(a, 'summary.json'), 'utf8'));
+    expect(readFileSync(join(b, 'events.log'), 'utf8')).toBe(readFileSync(join(a, 'events.log'), 'utf8'));
+
+    const r3 = nixlsim(args(s, '--shard', '3/3', '--workers', '2', '--json'));
+    expect(r3.code).toBe(0);
+    expect(readdirSync(s).sort()).toEqual(['events.log', 'summary.json']);
+    const shard = JSON.parse(r3.stdout);
+    expect(shard.shard).toEqual({ index: 3, count: 3, points: 16 });
+    const whole = JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8'));
+    expect(shard.points).toEqual(whole.points.filter((_: unknown, k: number) => k % 3 === 2));
+  });
+
+  it('bad --workers and --shard values exit 2 naming the flag', () => {
+    const r = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--workers', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--workers must be a whole number from 1/);
+    const s = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--shard', '4/3']);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toMatch(/--shard must be i\/n/);
+  });
+
+  it('a point that does not fit exits 2 naming it, the same with threads as without, and writes nothing', () => {
+    const d = tmp();
+    const set = ['--set', 'deployment.model=deepseek-r1-distill-llama-70b', '--set', 'deployment.node=dgx-h100', '--set', 'deployment.transport=ib-rdma', '--set', 'sweep.deployment.aggregated.tp=[1]'];
+    const r1 = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'a'), '--workers', '1', ...set]);
+    const r2 = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'b'), '--workers', '2', ...set]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/^nixlsim: error: point p000 workload\.isl\.mean=1000 mode=aggregated aggregated\.tp=1: deepseek-r1-distill-llama-70b at TP1 does not fit/);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toBe(r1.stderr);
+    expect(readdirSync(d)).toEqual([]);
+  });
+});

@@ -1,0 +1,205 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runExperiment, runExperimentOnPool, progressWanted } from '../../src/cli/commands/run.js';
+import { defaultCatalog } from '../../src/catalog/load.js';
+import { InvariantError, UserError } from '../../src/errors.js';
+import { expandPoints, loadExperiment, type Point } from '../../src/experiment/index.js';
+import { decodeError, encodeError, PointFailure, poolWorkerFile, simulateOnPool } from '../../src/experiment/pool.js';
+import { runPoint } from '../../src/serving/simulate.js';
+import { fixture } from './helpers.js';
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'nixlsim-pool-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const seed = (name: string) => join(ROOT, 'experiments', 'seeds', name);
+
+/** The breakeven seed, small: 16 points of 12 requests each. */
+const small = ['workload.requests=12', 'workload.warmup=2'];
+
+/** An experiment whose points 1 and 3 do not fit (the 70B model at TP1 on an 80 GB GPU): a UserError inside the simulator. */
+function noFit(dir: string): string {
+  const file = join(dir, 'nofit.yaml');
+  writeFileSync(
+    file,
+    [
+      'name: nofit',
+      'deployment:',
+      '  mode: aggregated',
+      '  model: deepseek-r1-distill-llama-70b',
+      '  node: dgx-h100',
+      '  connector: any-tp',
+      '  transport: ib-rdma',
+      '  aggregated: { workers: 1, tp: 8 }',
+      'workload:',
+      '  kind: closed-loop',
+      '  concurrency: 2',
+      '  requests: 4',
+      '  warmup: 0',
+      '  isl: { mean: 1000, stddev: 0 }',
+      '  osl: { mean: 10, stddev: 0 }',
+      'sweep:',
+      '  deployment.aggregated.tp: [8, 1, 8, 1, 8]',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** A stand-in worker script speaking the pool's protocol; `body` decides what each task does. */
+function fakeWorker(dir: string, body: string): string {
+  const file = join(dir, 'fake-worker.mjs');
+  writeFileSync(
+    file,
+    `import { parentPort } from 'node:worker_threads';\n` +
+      `const ok = (index, id) => parentPort.postMessage({ index, ok: true, outcome: { result: { id } } });\n` +
+      `parentPort.on('message', async ({ index, point }) => {\n${body}\n});\n`,
+  );
+  return file;
+}
+
+const fakePoints = (n: number): Point[] => Array.from({ length: n }, (_, i) => ({ id: `p${String(i).padStart(3, '0')}`, params: {} }) as Point);
+
+describe('points cross a thread boundary as plain data', () => {
+  it('every point of the seed scenarios and fixtures survives JSON and structured clone unchanged', () => {
+    const catalog = defaultCatalog();
+    const files = [seed('breakeven.yaml'), seed('long-context.yaml'), seed('asymmetric-tp.yaml'), fixture('sweep.yaml'), fixture('full.yaml'), fixture('zip.yaml'), fixture('overrides.yaml')];
+    for (const f of files) {
+      const points = expandPoints(loadExperiment(f, { catalog }));
+      expect(JSON.parse(JSON.stringify(points))).toEqual(points);
+      expect(structuredClone(points)).toStrictEqual(points);
+    }
+  });
+
+  it('errors keep their kind, message and stack', () => {
+    const user = decodeError(encodeError(new UserError('does not fit', 'x.yaml:3:1')));
+    expect(user).toBeInstanceOf(UserError);
+    expect(user.message).toBe('x.yaml:3:1: does not fit');
+    const inv = new InvariantError('broken');
+    const back = decodeError(encodeError(inv));
+    expect(back).toBeInstanceOf(InvariantError);
+    expect(back.stack).toBe(inv.stack);
+    const te = decodeError(encodeError(new TypeError('x is undefined')));
+    expect([te.name, te.message, te instanceof UserError]).toEqual(['TypeError', 'x is undefined', false]);
+    expect(decodeError(encodeError('a string')).message).toBe('a string');
+  });
+});
+
+describe('simulateOnPool', () => {
+  it('gives each point the outcome runPoint gives it in this thread, in point order', async () => {
+    expect(existsSync(poolWorkerFile())).toBe(true); // npm test builds dist/ first
+    const catalog = defaultCatalog();
+    const points = expandPoints(loadExperiment(seed('breakeven.yaml'), { catalog, set: [...small, 'sweep.workload.isl.mean=[1000,4000,8000]'] }));
+    const done: number[] = [];
+    const pooled = await simulateOnPool(points, { workers: 2, onDone: (d, total) => (expect(total).toBe(6), done.push(d)) });
+    expect(done).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(pooled.map((o) => o.result.id)).toEqual(points.map((p) => p.id));
+    for (const [i, p] of points.entries()) {
+      const here = runPoint(p, catalog);
+      expect(pooled[i]!.result).toStrictEqual(here.result);
+      expect(pooled[i]!.log).toEqual({ lines: here.log.lines(), total: here.log.total, dropped: here.log.dropped });
+    }
+  });
+
+  it('reports the lowest-numbered failing point, waiting for the points before it but not for those after', async () => {
+    const d = tmp();
+    // Point 3 fails at once; point 1 fails later; point 0 succeeds last of the first four; point 2 succeeds at once.
+    // Points 4 and on never answer: the pool must not wait for them (it would time out).
+    const file = fakeWorker(
+      d,
+      `const wait = (ms) => new Promise((r) => setTimeout(r, ms));\n` +
+        `if (index === 3) return parentPort.postMessage({ index, ok: false, error: { kind: 'user', name: 'UserError', message: 'three' } });\n` +
+        `if (index === 1) { await wait(150); return parentPort.postMessage({ index, ok: false, error: { kind: 'user', name: 'UserError', message: 'one' } }); }\n` +
+        `if (index === 0) await wait(300);\n` +
+        `if (index <= 2) ok(index, point.id);`,
+    );
+    let finished = 0;
+    const err = await simulateOnPool(fakePoints(12), { workers: 4, workerFile: file, onDone: () => finished++ }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PointFailure);
+    expect((err as PointFailure).index).toBe(1);
+    expect((err as PointFailure).cause).toBeInstanceOf(UserError);
+    expect(((err as PointFailure).cause as Error).message).toBe('one');
+    expect(finished).toBe(2); // points 0 and 2
+  });
+
+  it('a crash inside a thread comes back as an error of its kind with the thread stack; an exiting thread fails its point', async () => {
+    const d = tmp();
+    const crash = fakeWorker(d, `if (index === 2) { const x = undefined; x.boom(); }\nok(index, point.id);`);
+    // The fake does not catch: the thrown TypeError is an uncaught exception of the thread (the 'error' event).
+    const e1 = await simulateOnPool(fakePoints(5), { workers: 2, workerFile: crash }).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(PointFailure);
+    expect((e1 as PointFailure).index).toBe(2);
+    expect(((e1 as PointFailure).cause as Error).name).toBe('TypeError');
+    expect(((e1 as PointFailure).cause as Error).stack).toContain('fake-worker.mjs');
+
+    const d2 = tmp();
+    const exiting = fakeWorker(d2, `if (index === 1) process.exit(7);\nok(index, point.id);`);
+    const e2 = await simulateOnPool(fakePoints(4), { workers: 2, workerFile: exiting }).catch((e: unknown) => e);
+    expect(e2).toBeInstanceOf(PointFailure);
+    expect(((e2 as PointFailure).cause as Error).message).toBe('a worker thread exited (code 7) while simulating point p001');
+  });
+
+  it('a missing worker script is a broken install (exit 3), not a hang', async () => {
+    await expect(simulateOnPool(fakePoints(2), { workers: 2, workerFile: join(tmp(), 'nope.js') })).rejects.toThrow(InvariantError);
+  });
+});
+
+describe('runExperimentOnPool', () => {
+  it('writes byte-identical summary.json and events.log for 1, 2 and 3 workers, the same as runExperiment', async () => {
+    const outs = [tmp(), tmp(), tmp(), tmp()];
+    const progress: number[] = [];
+    await runExperimentOnPool(seed('breakeven.yaml'), { out: outs[0]!, set: small, workers: 1, onProgress: (d) => progress.push(d) });
+    await runExperimentOnPool(seed('breakeven.yaml'), { out: outs[1]!, set: small, workers: 2 });
+    const r3 = await runExperimentOnPool(seed('breakeven.yaml'), { out: outs[2]!, set: small, workers: 3, json: true });
+    runExperiment(seed('breakeven.yaml'), { out: outs[3]!, set: small });
+    expect(progress).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    const read = (d: string, f: string) => readFileSync(join(d, f), 'utf8');
+    for (const o of outs.slice(1)) {
+      expect(read(o, 'summary.json')).toBe(read(outs[0]!, 'summary.json'));
+      expect(read(o, 'events.log')).toBe(read(outs[0]!, 'events.log'));
+    }
+    expect(r3.text).toBe(read(outs[0]!, 'summary.json'));
+    expect(r3.summary.points).toHaveLength(16);
+  });
+
+  it('a point that does not fit fails as in this thread: the first such point named, every thread stopped, nothing written', async () => {
+    const d = tmp();
+    const file = noFit(d);
+    const message = /^point p001 aggregated\.tp=1: deepseek-r1-distill-llama-70b at TP1 does not fit on h100-sxm/;
+    const outs = [join(d, 'w1'), join(d, 'w3'), join(d, 'here')];
+    const e1 = await runExperimentOnPool(file, { out: outs[0]!, workers: 1 }).catch((e: unknown) => e);
+    const e3 = await runExperimentOnPool(file, { out: outs[1]!, workers: 3 }).catch((e: unknown) => e);
+    let e0: unknown;
+    try {
+      runExperiment(file, { out: outs[2]! });
+    } catch (e) {
+      e0 = e;
+    }
+    for (const e of [e0, e1, e3]) {
+      expect(e).toBeInstanceOf(UserError);
+      expect((e as Error).message).toMatch(message);
+    }
+    expect((e3 as Error).message).toBe((e0 as Error).message);
+    for (const o of outs) expect(existsSync(o)).toBe(false);
+  });
+});
+
+describe('the progress bar', () => {
+  it('only on a terminal, never under CI or with --json', () => {
+    expect(progressWanted(false, { isTTY: true }, {})).toBe(true);
+    expect(progressWanted(false, { isTTY: true }, { CI: 'true' })).toBe(false);
+    expect(progressWanted(false, { isTTY: true }, { CI: '1' })).toBe(false);
+    expect(progressWanted(false, { isTTY: false }, {})).toBe(false);
+    expect(progressWanted(false, {}, {})).toBe(false);
+    expect(progressWanted(true, { isTTY: true }, {})).toBe(false);
+  });
+});
