@@ -412,3 +412,12 @@ export const getGpu = (c: Catalog, id: string): GpuSpec => lookup(c.gpus, 'gpu',
 export const getNode = (c: Catalog, id: string): NodeSpec => lookup(c.nodes, 'node', id);
 export const getTransport = (c: Catalog, id: string): TransportSpec => lookup(c.transports, 'transport', id);
 export const getConnector = (c: Catalog, id: string): ConnectorProfile => lookup(c.connectors, 'connector', id);
+
+/** The first node, by id, that offers a transport: the default where a command names a transport but no node. */
+export function firstNodeOffering(c: Catalog, transport: string): NodeSpec {
+  for (const id of [...c.nodes.keys()].sort()) {
+    const n = c.nodes.get(id)!;
+    if (n.transports.includes(transport)) return n;
+  }
+  throw new UserError(`no node in the catalog offers transport '${transport}'`);
+}

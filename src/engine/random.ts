@@ -2,7 +2,7 @@ import seedrandom from 'seedrandom';
 
 /**
  * One named, seeded stream of random numbers (Alea, from seedrandom: fast, and seeded from a string by hashing, so
- * nearby seeds give unrelated streams). Never Math.random: results must not depend on anything but the seed.
+ * nearby seeds give unrelated streams). Never the platform's unseeded generator: results depend on the seed alone.
  */
 export class RandomStream {
   private readonly prng: () => number;

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { defaultCatalog, getLlm, getNode, getTransport } from '../../catalog/index.js';
-import type { Catalog, NodeSpec } from '../../catalog/types.js';
+import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport } from '../../catalog/index.js';
+import type { Catalog } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
 import { breakevenRows, crossoverIsl, writeCharts, type BreakevenRow } from '../../report/charts/index.js';
@@ -45,14 +45,6 @@ export function parseIslList(text: string): number[] {
   return sorted;
 }
 
-/** The first node, by id, that offers the transport (as `transfer` picks it). */
-function defaultNode(c: Catalog, transport: string): NodeSpec {
-  for (const id of [...c.nodes.keys()].sort()) {
-    const n = c.nodes.get(id)!;
-    if (n.transports.includes(transport)) return n;
-  }
-  throw new UserError(`no node in the catalog offers transport '${transport}'`);
-}
 
 export interface BreakevenOptions {
   model: string;
@@ -116,7 +108,7 @@ export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult
   const c = o.catalog ?? defaultCatalog();
   const llm = getLlm(c, o.model);
   const transport = getTransport(c, o.transport);
-  const node = o.node !== undefined ? getNode(c, o.node) : defaultNode(c, transport.id);
+  const node = o.node !== undefined ? getNode(c, o.node) : firstNodeOffering(c, transport.id);
   if (!node.transports.includes(transport.id)) {
     throw new UserError(`node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`);
   }

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { defaultCatalog, getLlm, getNode, getTransport } from '../../catalog/index.js';
-import type { Catalog, NodeSpec, Placement } from '../../catalog/types.js';
+import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport } from '../../catalog/index.js';
+import type { Placement } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import { estimateTransfer } from '../../physics/estimate.js';
 import { positiveNumber, wholeNumber } from '../options.js';
@@ -20,15 +20,6 @@ interface Args {
   json: boolean;
 }
 
-/** The first node, by id, that offers the transport: a sensible default a user can override with --node. */
-function defaultNode(c: Catalog, transport: string): NodeSpec {
-  const ids = [...c.nodes.keys()].sort();
-  for (const id of ids) {
-    const n = c.nodes.get(id)!;
-    if (n.transports.includes(transport)) return n;
-  }
-  throw new UserError(`no node in the catalog offers transport '${transport}'`);
-}
 
 export const transferCommand: CommandModule<object, Args> = {
   command: 'transfer',
@@ -51,7 +42,7 @@ export const transferCommand: CommandModule<object, Args> = {
     const c = defaultCatalog();
     const llm = getLlm(c, a.model);
     const transport = getTransport(c, a.transport);
-    const node = a.node ? getNode(c, a.node) : defaultNode(c, transport.id);
+    const node = a.node ? getNode(c, a.node) : firstNodeOffering(c, transport.id);
     if (!node.transports.includes(transport.id)) {
       throw new UserError(`node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`);
     }
