@@ -1,5 +1,6 @@
 import type { NodeSpec, TransportSpec } from '../catalog/types.js';
 import type { Flow, Link, Network } from '../network/index.js';
+import { railsFor } from '../physics/index.js';
 
 /**
  * The links KV reads cross, built from a transport and the nodes the engines sit on. With a striped (GPUDirect RDMA)
@@ -41,11 +42,6 @@ export class KvFabric {
     readonly bandwidth: 'min' | 'typical' | 'max' = 'typical',
   ) {}
 
-  /** Rails one rank of an engine on this node stripes over (striped transports). */
-  railsPerRank(node: NodeSpec): number {
-    return Math.max(1, Math.round(node.nics.count / node.gpusPerNode));
-  }
-
   /** Creates the engine's links: `<engine>.rank<r>.nic` for striped transports, `<engine>.host` otherwise. */
   addEngine(e: FabricEngine): void {
     if (this.links.has(e.engineId)) return;
@@ -53,7 +49,7 @@ export class KvFabric {
     const cap = (bw: number) => (this.transport.gpuDirect ? bw : Math.min(bw, e.hostLinkBandwidth));
     const links: Link[] = [];
     if (this.transport.striped) {
-      const rails = this.railsPerRank(e.node);
+      const rails = railsFor(this.transport, e.node, 1);
       for (let r = 0; r < e.tp; r++) links.push(this.net.addLink(`${e.engineId}.rank${r}.nic`, cap(perRail * rails)));
     } else {
       links.push(this.net.addLink(`${e.engineId}.host`, cap(perRail)));

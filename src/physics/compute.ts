@@ -87,10 +87,7 @@ export interface StepTime {
   overheadS: number;
 }
 
-/**
- * One prefill step over a batch of prompts (lengths in tokens, with optional already-cached prefixes), on tp GPUs.
- * Compute at peak x efficiency, split evenly over ranks; memory: each rank reads its weights once per step.
- */
+/** One prefill step over a batch of prompts (lengths in tokens, with optional already-cached prefixes), on tp GPUs. */
 export function prefillStepTime(
   llm: LlmSpec,
   gpu: GpuSpec,
@@ -98,27 +95,11 @@ export function prefillStepTime(
   prompts: readonly { tokens: number; cached?: number }[],
   eff: Efficiency = defaultEfficiency(gpu),
 ): StepTime {
-  checkPositive(tp, 'tp');
-  let linear = 0;
-  let attention = 0;
-  let fresh = 0;
-  for (const p of prompts) {
-    const f = prefillFlops(llm, p.tokens, p.cached ?? 0);
-    linear += f.linear;
-    attention += f.attention;
-    fresh += Math.max(0, p.tokens - (p.cached ?? 0));
-  }
-  const computeS = (linear / matmulPeak(llm, gpu) + attention / gpu.flops.bf16) / (tp * eff.prefillCompute);
-  const memoryS = weightBytesPerRank(llm, tp) / (gpu.hbmBandwidth * eff.decodeMemory);
-  const allReduceS = stepAllReduce(llm, gpu, tp, fresh);
-  const overheadS = eff.stepOverheadS;
-  return { totalS: Math.max(computeS, memoryS) + allReduceS + overheadS, computeS, memoryS, allReduceS, overheadS };
+  const prefill = prompts.map((p) => ({ tokens: Math.max(0, p.tokens - (p.cached ?? 0)), cached: p.cached ?? 0 }));
+  return stepTime(llm, gpu, tp, { prefill, decode: [] }, eff);
 }
 
-/**
- * One decode step for a batch of sequences with the given context lengths: every rank reads its weights (for MoE,
- * the experts the batch touches, bounded by all of them) and each sequence's KV slice; one new token per sequence.
- */
+/** One decode step for a batch of sequences with the given context lengths; one new token per sequence. */
 export function decodeStepTime(
   llm: LlmSpec,
   gpu: GpuSpec,
@@ -126,18 +107,7 @@ export function decodeStepTime(
   contexts: readonly number[],
   eff: Efficiency = defaultEfficiency(gpu),
 ): StepTime {
-  checkPositive(tp, 'tp');
-  const batch = contexts.length;
-  let kvTokens = 0;
-  for (const c of contexts) kvTokens += c;
-  const weightsRead = Math.min(llm.params, llm.activeParams * Math.max(1, batch)) * dtypeBytes(llm.weightDtype);
-  const bytes = weightsRead / tp + kvTokens * kvBytesPerTokenPerRank(llm, tp);
-  const memoryS = bytes / (gpu.hbmBandwidth * eff.decodeMemory);
-  const flops = 2 * matmulParams(llm) * batch + 2 * 2 * attentionWidth(llm) * llm.layers * kvTokens;
-  const computeS = flops / (tp * matmulPeak(llm, gpu) * eff.prefillCompute);
-  const allReduceS = stepAllReduce(llm, gpu, tp, batch);
-  const overheadS = eff.stepOverheadS;
-  return { totalS: Math.max(computeS, memoryS) + allReduceS + overheadS, computeS, memoryS, allReduceS, overheadS };
+  return stepTime(llm, gpu, tp, { prefill: [], decode: contexts }, eff);
 }
 
 function checkPositive(v: number, name: string): void {
@@ -169,22 +139,26 @@ export function stepTime(
   let linear = 0;
   let attention = 0;
   let tokens = 0;
-  let kvTokens = 0;
+  let cachedContext = 0;
   for (const p of work.prefill) {
     const f = prefillFlops(llm, p.cached + p.tokens, p.cached);
     linear += f.linear;
     attention += f.attention;
     tokens += p.tokens;
-    kvTokens += p.cached; // the cached context is read from HBM once
+    cachedContext += p.cached;
   }
   const batch = work.decode.length;
-  for (const c of work.decode) kvTokens += c;
+  let decodeContext = 0;
+  for (const c of work.decode) decodeContext += c;
   linear += 2 * matmulParams(llm) * batch;
-  attention += 2 * 2 * attentionWidth(llm) * llm.layers * (kvTokens - work.prefill.reduce((s, p) => s + p.cached, 0));
+  attention += 2 * 2 * attentionWidth(llm) * llm.layers * decodeContext;
   tokens += batch;
+  // Weights are read once per step (MoE: the experts the batch touches); every context, cached prompt prefix or
+  // decode history, is read from HBM once.
   const seqs = work.prefill.length + batch;
   const weightsRead = Math.min(llm.params, llm.activeParams * Math.max(1, seqs)) * dtypeBytes(llm.weightDtype);
-  const memoryS = (weightsRead / tp + kvTokens * kvBytesPerTokenPerRank(llm, tp)) / (gpu.hbmBandwidth * eff.decodeMemory);
+  const kvRead = (cachedContext + decodeContext) * kvBytesPerTokenPerRank(llm, tp);
+  const memoryS = (weightsRead / tp + kvRead) / (gpu.hbmBandwidth * eff.decodeMemory);
   const computeS = (linear / matmulPeak(llm, gpu) + attention / gpu.flops.bf16) / (tp * eff.prefillCompute);
   const allReduceS = stepAllReduce(llm, gpu, tp, tokens);
   const overheadS = stepOverhead(llm, eff, enforceEager);

@@ -130,7 +130,9 @@ function installFaults(sim: Simulator, cluster: Cluster, log: EventLog, point: P
     if (s.kind === 'link_down' && !links.includes(s.target)) {
       throw new UserError(`faults[${i}].target: no link '${s.target}' (links: ${links.join(', ') || 'none: aggregated mode'})`);
     }
-    if ((s.kind === 'worker_restart' || (t !== undefined && s.kind !== 'link_down')) && t !== undefined && !workers.has(t)) {
+    // Worker-level faults name a worker; health_503 may also name the frontend, where the probability check runs.
+    const frontend = s.kind === 'health_503' && t === 'frontend';
+    if (s.kind !== 'link_down' && t !== undefined && !frontend && !workers.has(t)) {
       throw new UserError(`faults[${i}].target: no worker '${t}' (workers: ${[...workers.keys()].join(', ')})`);
     }
   });

@@ -1,13 +1,12 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import yargs from 'yargs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCommand, runExperiment } from '../../src/cli/commands/run.js';
+import { runExperiment } from '../../src/cli/commands/run.js';
 import { parseShard, pointId, shardIndices, shardOf } from '../../src/experiment/shard.js';
 import { UserError } from '../../src/errors.js';
 import { fakeResult, fixture } from '../experiment/helpers.js';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsim, parseRunArgs } from '../helpers/cli.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -19,17 +18,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function parse(argv: string[]): Promise<Record<string, unknown>> {
-  let got: Record<string, unknown> = {};
-  await yargs(argv)
-    .command({ ...runCommand, handler: (a) => void (got = a as unknown as Record<string, unknown>) })
-    .strict()
-    .fail((msg, err) => {
-      throw err ?? new Error(msg);
-    })
-    .parseAsync();
-  return got;
-}
+const parse = parseRunArgs;
 
 describe('--shard i/n', () => {
   it('parses i/n with 1 <= i <= n, and refuses anything else naming the flag', async () => {

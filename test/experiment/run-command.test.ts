@@ -1,19 +1,7 @@
-import yargs from 'yargs';
 import { describe, expect, it } from 'vitest';
-import { runCommand } from '../../src/cli/commands/run.js';
+import { parseRunArgs } from '../helpers/cli.js';
 
-/** Parses a command line with run's real builder and a handler that only records what it was given. */
-async function parse(argv: string[]): Promise<Record<string, unknown>> {
-  let got: Record<string, unknown> = {};
-  await yargs(argv)
-    .command({ ...runCommand, handler: (a) => void (got = a as unknown as Record<string, unknown>) })
-    .strict()
-    .fail((msg, err) => {
-      throw err ?? new Error(msg);
-    })
-    .parseAsync();
-  return got;
-}
+const parse = parseRunArgs;
 
 describe('nixlsim run flags', () => {
   it('collects repeated --set into a list, wherever the file stands', async () => {

@@ -45,7 +45,6 @@ export function parseIslList(text: string): number[] {
   return sorted;
 }
 
-
 export interface BreakevenOptions {
   model: string;
   transport: string;
@@ -157,20 +156,7 @@ export function breakevenTable(rows: readonly BreakevenRow[]): string[] {
   return [line(header), ...cells.map(line)];
 }
 
-interface Args {
-  model: string;
-  transport: string;
-  node?: string;
-  isl: number[];
-  osl: number;
-  concurrency: number;
-  requests: number;
-  warmup: number;
-  seed: number;
-  tp: number;
-  out?: string;
-  json: boolean;
-}
+type Args = Omit<BreakevenOptions, 'tp' | 'catalog'> & { tp: number; json: boolean };
 
 export const breakevenCommand: CommandModule<object, Args> = {
   command: 'breakeven',
