@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
+import { auditCommand } from './commands/audit.js';
 import { breakevenCommand } from './commands/breakeven.js';
 import { chartCommand } from './commands/chart.js';
 import { checkCommand } from './commands/check.js';
@@ -33,6 +34,7 @@ export function buildCli(argv: string[]): Argv {
     .command(listCommand)
     .command(transferCommand)
     .command(handshakeCommand)
+    .command(auditCommand)
     .demandCommand(1, 'Name a command; `nixlsim --help` lists them.')
     .strict()
     .recommendCommands()
