@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
 import { auditCommand } from './commands/audit.js';
 import { breakevenCommand } from './commands/breakeven.js';
+import { calibrateCommand } from './commands/calibrate.js';
 import { chartCommand } from './commands/chart.js';
 import { checkCommand } from './commands/check.js';
 import { handshakeCommand } from './commands/handshake.js';
@@ -35,6 +36,7 @@ export function buildCli(argv: string[]): Argv {
     .command(transferCommand)
     .command(handshakeCommand)
     .command(auditCommand)
+    .command(calibrateCommand)
     .demandCommand(1, 'Name a command; `nixlsim --help` lists them.')
     .strict()
     .recommendCommands()

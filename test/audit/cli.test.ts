@@ -40,4 +40,12 @@ describe('nixlsim audit (the CLI binary)', () => {
     expect(r.stderr).toMatch(/^nixlsim: error: .*cli-bad\.csv:3: row 2, column osl: expected a whole number >= 1, got 'fifty'\n$/);
   });
 
+  it('calibrate refuses data that cannot constrain a factor with exit 2 and writes nothing', () => {
+    const one = write('cli-one.csv', `${HEADER}\n8000,50,1,300,,,\n`);
+    const out = join(mkdtempSync(join(tmpdir(), 'nixlsim-cli-')), 'h100-sxm-x.yaml');
+    const r = nixlsim(['calibrate', one, '--gpu', 'h100-sxm', '--experiment', exp, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot fit the GPU factors: 1 measured value cannot determine 3 factors/);
+    expect(existsSync(out)).toBe(false);
+  });
 });
