@@ -1,19 +1,20 @@
 /**
  * `npm run calibrate`: fits the H100 efficiency factors to the measurements the seeds give (facts.md section 6) and
  * prints the fit and the points it was not fitted to. The fitted values go into models/gpu/h100-sxm.yaml by hand,
- * with this script named as their source.
+ * with this script named as their source. The fitter is the one `nixlsim calibrate` uses (src/calibrate/fit-gpu.ts:
+ * bounded Levenberg-Marquardt on relative errors); here each factor is fitted to the measurement that isolates it.
  *
- * Each factor is fitted to the one measurement that isolates it, by bisection (each modelled value is monotone in
- * its factor). No measurement separates decode bandwidth from the fixed per-step overhead, so decodeMemory keeps its
- * prior (0.75: below the ~0.9 of a device-to-device copy, facts.md section 2) and the overhead is fitted:
+ * No measurement separates decode bandwidth from the fixed per-step overhead, so decodeMemory keeps its prior (0.75:
+ * below the ~0.9 of a device-to-device copy, facts.md section 2) and the overhead is fitted:
  * - prefillCompute: seed 002 aggregated TTFT min, 173 ms (Llama-3.1-8B, ISL 8000: one 8000-token prefill, unqueued);
  * - stepOverheadS: seed 002 disaggregated ITL mean, 16.9 ms (a pure decode batch of up to 10 at ~8k context);
  * - eagerLayerOverheadS: seed 000 ITL ~28-29 ms for DeepSeek-R1-Distill-Llama-70B TP8 decode with --enforce-eager at
- *   40k-120k tokens (fitted to 28.5 ms at 80k).
+ *   40k-120k tokens (fitted to 28.5 ms at 80k), with the other three held at their fitted values.
  * Not fitted (validation): seed 002 aggregated ITL 28.5 ms, output 204 / 248 tok/s, disaggregated TTFT min 210 ms.
  * These depend on how many workers the seed deployed, which it does not say.
  */
 import { defaultCatalog } from '../src/catalog/index.js';
+import { fitGpuFactors } from '../src/calibrate/fit-gpu.js';
 import { expandPoints, loadExperiment } from '../src/experiment/index.js';
 import type { Point } from '../src/experiment/types.js';
 import type { Efficiency } from '../src/physics/index.js';
@@ -31,35 +32,29 @@ const eager = expandPoints(loadExperiment(file('long-context.yaml'), { set: ['wo
 )!;
 
 const run = (p: Point, eff: Efficiency) => simulatePoint(p, catalog, { efficiency: eff });
+const gpu = catalog.gpus.get('h100-sxm')!;
 
-/** Bisection for f(x) = target on [lo, hi] with f monotone; returns the clamped end if the target is outside. */
-function solve(f: (x: number) => number, target: number, lo: number, hi: number): number {
-  const flo = f(lo);
-  const fhi = f(hi);
-  const rising = fhi > flo;
-  if (rising ? target <= flo : target >= flo) return lo;
-  if (rising ? target >= fhi : target <= fhi) return hi;
-  for (let i = 0; i < 40; i++) {
-    const mid = (lo + hi) / 2;
-    if (f(mid) < target === rising) lo = mid;
-    else hi = mid;
-  }
-  return Math.round(((lo + hi) / 2) * 1e6) / 1e6;
-}
-
-const prior = catalog.gpus.get('h100-sxm')!.efficiency;
+// Prefill and decode depend a little on each other (the first token's decode step, the mixed batches): one joint fit.
+const main = fitGpuFactors(
+  [
+    { point: aggAlone, targets: [{ label: 'seed 002 aggregated TTFT min, alone', measured: 173, of: (r) => r.ttftMs.min }] },
+    { point: dis, targets: [{ label: 'seed 002 disaggregated ITL mean', measured: 16.9, of: (r) => r.itlMs.mean }] },
+  ],
+  { gpu, factors: ['prefillCompute', 'stepOverheadS'], catalog },
+);
+const eagerFit = fitGpuFactors([{ point: eager, targets: [{ label: 'seed 000 TP8 eager decode ITL at 80k', measured: 28.5, of: (r) => r.itlMs.mean }] }], {
+  gpu,
+  factors: ['eagerLayerOverheadS'],
+  catalog,
+  start: main.efficiency,
+});
+const sig = (x: number) => Number(x.toPrecision(4));
 const eff: Efficiency = {
-  prefillCompute: prior.prefillCompute.value,
-  decodeMemory: prior.decodeMemory.value,
-  stepOverheadS: prior.stepOverheadS.value,
-  eagerLayerOverheadS: prior.eagerLayerOverheadS.value,
+  prefillCompute: sig(eagerFit.efficiency.prefillCompute),
+  decodeMemory: sig(eagerFit.efficiency.decodeMemory),
+  stepOverheadS: sig(eagerFit.efficiency.stepOverheadS),
+  eagerLayerOverheadS: sig(eagerFit.efficiency.eagerLayerOverheadS),
 };
-// Prefill and decode depend a little on each other (the first token's decode step, the mixed batches), so iterate.
-for (let round = 0; round < 3; round++) {
-  eff.prefillCompute = solve((x) => run(aggAlone, { ...eff, prefillCompute: x }).ttftMs.min, 173, prior.prefillCompute.min, prior.prefillCompute.max);
-  eff.stepOverheadS = solve((x) => run(dis, { ...eff, stepOverheadS: x }).itlMs.mean, 16.9, prior.stepOverheadS.min, prior.stepOverheadS.max);
-}
-eff.eagerLayerOverheadS = solve((x) => run(eager, { ...eff, eagerLayerOverheadS: x }).itlMs.mean, 28.5, prior.eagerLayerOverheadS.min, prior.eagerLayerOverheadS.max);
 
 console.log('fitted H100 efficiency factors:');
 console.log(JSON.stringify(eff));

@@ -241,6 +241,7 @@ function toGpu(f: GpuFile): GpuSpec {
       stepOverheadS: factor(f.efficiency.stepOverheadS),
       eagerLayerOverheadS: factor(f.efficiency.eagerLayerOverheadS),
     },
+    ...(f.calibratedFrom !== undefined ? { calibratedFrom: f.calibratedFrom } : {}),
     sources: { ...f.sources },
   };
 }
@@ -276,6 +277,7 @@ function toTransport(f: TransportFile): TransportSpec {
       const p = f.placements[placement];
       return p.reason === undefined ? { placement, outcome: p.outcome } : { placement, outcome: p.outcome, reason: p.reason };
     }),
+    ...(f.calibratedFrom !== undefined ? { calibratedFrom: f.calibratedFrom } : {}),
     sources: { ...f.sources },
   };
 }
@@ -381,6 +383,15 @@ export function loadCatalog(dir: string = defaultModelsDir()): Catalog {
   const transports = loadKind(root, 'transport', transportFileSchema, toTransport);
   const nodes = loadKind(root, 'node', nodeFileSchema, toNode);
   const connectors = loadKind(root, 'connector', connectorFileSchema, toConnector);
+  for (const kind of [gpus, transports] as const) {
+    for (const { y, record } of (kind as Map<string, Loaded<{ id: string; calibratedFrom?: string }>>).values()) {
+      const base = record.calibratedFrom;
+      if (base === undefined) continue;
+      const what = kind === gpus ? 'gpu' : 'transport';
+      if (base === record.id) y.fail(['calibratedFrom'], `a record cannot calibrate itself; name the ${what} it was calibrated from`);
+      if (!kind.has(base)) y.fail(['calibratedFrom'], unknownNameMessage(what, base, kind.keys()));
+    }
+  }
   for (const { y, record: n } of nodes.values()) {
     if (!gpus.has(n.gpu)) y.fail(['gpu'], unknownNameMessage('gpu', n.gpu, gpus.keys()));
     n.transports.forEach((t, i) => {
@@ -412,6 +423,16 @@ export const getGpu = (c: Catalog, id: string): GpuSpec => lookup(c.gpus, 'gpu',
 export const getNode = (c: Catalog, id: string): NodeSpec => lookup(c.nodes, 'node', id);
 export const getTransport = (c: Catalog, id: string): TransportSpec => lookup(c.transports, 'transport', id);
 export const getConnector = (c: Catalog, id: string): ConnectorProfile => lookup(c.connectors, 'connector', id);
+
+/** Whether a node offers a transport: it lists it, or the transport is a calibration of one it lists. */
+export function nodeOffers(node: NodeSpec, transport: TransportSpec): boolean {
+  return node.transports.includes(transport.id) || (transport.calibratedFrom !== undefined && node.transports.includes(transport.calibratedFrom));
+}
+
+/** Whether a node runs a GPU: it is the node's GPU, or a calibration of it (`nixlsim calibrate`). */
+export function nodeHasGpu(node: NodeSpec, gpu: GpuSpec): boolean {
+  return node.gpu === gpu.id || gpu.calibratedFrom === node.gpu;
+}
 
 /** The first node, by id, that offers a transport: the default where a command names a transport but no node. */
 export function firstNodeOffering(c: Catalog, transport: string): NodeSpec {

@@ -102,6 +102,11 @@ export const gpuFileSchema = z.strictObject({
     /** Seconds per layer per step under --enforce-eager: a duration, not a fraction. */
     eagerLayerOverheadS: factorSchema(false),
   }),
+  /**
+   * A record written by `nixlsim calibrate`: the GPU it calibrates. Experiments may name it on a node of that GPU,
+   * the efficiency factors being measured for this site's hardware and software, the datasheet figures the same.
+   */
+  calibratedFrom: idSchema.optional(),
   sources: sourcesSchema,
 });
 
@@ -148,6 +153,8 @@ export const transportFileSchema = z.strictObject({
     'same-node': placementRuleSchema,
     'cross-node': placementRuleSchema,
   }),
+  /** A record written by `nixlsim calibrate`: the transport it calibrates. A node offering that one offers this. */
+  calibratedFrom: idSchema.optional(),
   sources: sourcesSchema,
 });
 

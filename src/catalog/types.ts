@@ -72,6 +72,8 @@ export interface GpuSpec {
      */
     eagerLayerOverheadS: Factor;
   };
+  /** Set on a record `nixlsim calibrate` wrote: the GPU it calibrates (usable on that GPU's nodes). */
+  calibratedFrom?: string;
   sources: Record<string, string>;
 }
 
@@ -119,6 +121,8 @@ export interface TransportSpec {
   /** GPU memory read directly by the NIC; false means staged through host memory over PCIe on both sides. */
   gpuDirect: boolean;
   placements: PlacementRule[];
+  /** Set on a record `nixlsim calibrate` wrote: the transport it calibrates (offered where that one is). */
+  calibratedFrom?: string;
   sources: Record<string, string>;
 }
 

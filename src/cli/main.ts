@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
+import { auditCommand } from './commands/audit.js';
 import { breakevenCommand } from './commands/breakeven.js';
+import { calibrateCommand } from './commands/calibrate.js';
 import { chartCommand } from './commands/chart.js';
 import { checkCommand } from './commands/check.js';
 import { handshakeCommand } from './commands/handshake.js';
@@ -33,6 +35,8 @@ export function buildCli(argv: string[]): Argv {
     .command(listCommand)
     .command(transferCommand)
     .command(handshakeCommand)
+    .command(auditCommand)
+    .command(calibrateCommand)
     .demandCommand(1, 'Name a command; `nixlsim --help` lists them.')
     .strict()
     .recommendCommands()

@@ -6,7 +6,7 @@
  *
  * Also here: the rules an `expect:` entry must satisfy against the sweep and the point result's shape.
  */
-import { getConnector, getGpu, getLlm, getNode, getTransport } from '../catalog/load.js';
+import { getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/load.js';
 import { closest, unknownNameMessage } from '../catalog/suggest.js';
 import type { Catalog, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
@@ -49,7 +49,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
   if (dep.gpu !== undefined) {
     const gpu = at([D, 'gpu'], [], () => getGpu(catalog, dep.gpu!));
     if (isProblem(gpu)) return gpu;
-    if (gpu.id !== node.gpu) {
+    if (!nodeHasGpu(node, gpu)) {
       const others = [...catalog.nodes.values()].filter((n) => n.gpu === gpu.id).map((n) => n.id);
       const hint = others.length ? `pick a node with ${gpu.id} GPUs (${others.join(', ')}) or leave gpu out` : 'leave gpu out';
       return { path: [D, 'gpu'], also: [[D, 'node']], message: `node '${node.id}' has ${node.gpu} GPUs, not '${gpu.id}'; ${hint}` };
@@ -68,7 +68,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
   }
 
   if (dep.mode === 'disaggregated') {
-    if (!node.transports.includes(transport.id)) {
+    if (!nodeOffers(node, transport)) {
       return {
         path: [D, 'transport'],
         also: [[D, 'node']],
@@ -90,7 +90,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
       };
     }
   }
-  return { llm, node, transport, gpu: node.gpu };
+  return { llm, node, transport, gpu: dep.gpu ?? node.gpu };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

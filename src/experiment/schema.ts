@@ -153,8 +153,8 @@ const deployment = z
   .strictObject({
     mode: oneOf(MODES).describe('disaggregated: prefill and decode groups, KV moved over the transport; aggregated: the aggregated group alone.'),
     model: catalogId().describe('An LLM id from `nixlsim list models`.'),
-    /** Defaults to the node's GPU (check.ts); naming a different one is an error, not a what-if. */
-    gpu: catalogId().optional().describe("A GPU id from `nixlsim list gpus`. Default: the node's GPU (naming another one is an error)."),
+    /** Defaults to the node's GPU (check.ts); naming another is an error unless it is a calibration of that GPU. */
+    gpu: catalogId().optional().describe("A GPU id from `nixlsim list gpus`. Default: the node's GPU; another must be a calibration of it (`nixlsim calibrate`)."),
     node: catalogId().describe('A node id from `nixlsim list nodes`.'),
     connector: catalogId().describe("A vLLM build's NixlConnector behaviour, from `nixlsim list connectors`."),
     transport: catalogId().describe('A transport id from `nixlsim list transports`; in disaggregated mode the node must offer it.'),

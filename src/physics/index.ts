@@ -3,3 +3,4 @@ export * from './kv.js';
 export * from './compute.js';
 export * from './transfer.js';
 export * from './estimate.js';
+export * from './bounds.js';

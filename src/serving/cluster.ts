@@ -1,5 +1,5 @@
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, TransportSpec } from '../catalog/types.js';
-import { getConnector, getGpu, getLlm, getNode, getTransport } from '../catalog/index.js';
+import { getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../catalog/index.js';
 import type { Simulator } from '../engine/index.js';
 import { UserError } from '../errors.js';
 import type { Deployment } from '../experiment/types.js';
@@ -89,7 +89,7 @@ export class Cluster {
       this.fabric = undefined;
       this.kvLoadTimeoutS = null;
     } else {
-      if (!node.transports.includes(this.transport.id)) {
+      if (!nodeOffers(node, this.transport)) {
         throw new UserError(`node '${node.id}' does not offer transport '${this.transport.id}' (it offers ${node.transports.join(', ')})`);
       }
       const rule = checkPlacement(this.transport, d.placement);
