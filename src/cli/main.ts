@@ -16,6 +16,7 @@ import { listCommand } from './commands/list.js';
 import { mergeCommand } from './commands/merge.js';
 import { quickstartCommand } from './commands/quickstart.js';
 import { runCommand } from './commands/run.js';
+import { sensitivityCommand } from './commands/sensitivity.js';
 import { transferCommand } from './commands/transfer.js';
 import { validateCommand } from './commands/validate.js';
 
@@ -27,6 +28,7 @@ export function buildCli(argv: string[]): Argv {
     .usage('$0 <command> [options]\n\nDiscrete-event simulator of disaggregated LLM inference and its NIXL KV-cache transfers.')
     .command(quickstartCommand)
     .command(runCommand)
+    .command(sensitivityCommand)
     .command(mergeCommand)
     .command(validateCommand)
     .command(checkCommand)

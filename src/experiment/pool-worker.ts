@@ -17,8 +17,14 @@ port.on('message', (task: Task) => {
   let reply: Reply;
   try {
     catalog ??= defaultCatalog();
-    const { result, log } = runPoint(task.point, catalog);
-    reply = { index: task.index, ok: true, outcome: { result, log: { lines: log.lines(), total: log.total, dropped: log.dropped } } };
+    if (task.overrides) {
+      // A sample or a sensitivity run: only its numbers matter (the nominal run's log is the point's).
+      const { result } = runPoint(task.point, catalog, { ...task.overrides, maxLogLines: 0 });
+      reply = { index: task.index, ok: true, outcome: { result } };
+    } else {
+      const { result, log } = runPoint(task.point, catalog);
+      reply = { index: task.index, ok: true, outcome: { result, log: { lines: log.lines(), total: log.total, dropped: log.dropped } } };
+    }
     port.postMessage(reply);
   } catch (err) {
     // A UserError (the deployment is impossible), a bug, or a result that cannot be cloned: all go back as data.

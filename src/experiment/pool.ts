@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { projectRoot } from '../catalog/load.js';
 import type { Catalog } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
+import type { SimulateOverrides } from '../serving/simulate.js';
 import type { Point, PointResult } from './types.js';
 
 /** A point's event log as plain data: the kept lines, oldest first, and how many events there were in all. */
@@ -34,7 +35,7 @@ export interface PointOutcome {
 export class PointFailure extends Error {
   override readonly name = 'PointFailure';
   constructor(
-    /** The point's index in the list given to the pool. */
+    /** The index of the job (point) in the list given to the pool. */
     readonly index: number,
     override readonly cause: unknown,
   ) {
@@ -58,6 +59,8 @@ export function poolWorkerFile(): string {
 export interface Task {
   index: number;
   point: Point;
+  /** Catalog figures to run with instead (a Monte Carlo sample, a sensitivity run); such a run sends back no log. */
+  overrides?: SimulateOverrides;
 }
 
 export interface WireError {
@@ -108,19 +111,31 @@ export interface PoolOptions {
   workers: number;
   /** Sent to every thread; absent, each thread uses defaultCatalog(). */
   catalog?: Catalog;
-  /** Called after each point finishes, with how many have. */
+  /** Called after each job (point) finishes, with how many have. */
   onDone?: (done: number, total: number) => void;
   /** The worker script; default poolWorkerFile(). */
   workerFile?: string;
 }
 
+/** One simulation for the pool: a point, at its nominal figures or with some replaced (then without its event log). */
+export interface Job {
+  point: Point;
+  overrides?: SimulateOverrides;
+}
+
+/** simulateJobsOnPool for plain points, each at its nominal figures. */
+export async function simulateOnPool(points: readonly Point[], opts: PoolOptions): Promise<PointOutcome[]> {
+  return simulateJobsOnPool(points.map((point) => ({ point })), opts);
+}
+
 /**
- * Simulates every point on a pool of threads, handing each thread the next point in index order as it becomes free.
- * Resolves with outcome i for point i. If a point fails, no further point starts; the points before it that are still
+ * Simulates every job on a pool of threads, handing each thread the next job in index order as it becomes free.
+ * Resolves with outcome i for job i. If a point fails, no further point starts; the points before it that are still
  * running finish, and the pool rejects with a PointFailure for the lowest failing index (the point the in-process
  * loop, which stops at the first failure, would have reported), after terminating every thread.
  */
-export async function simulateOnPool(points: readonly Point[], opts: PoolOptions): Promise<PointOutcome[]> {
+export async function simulateJobsOnPool(jobs: readonly Job[], opts: PoolOptions): Promise<PointOutcome[]> {
+  const points = jobs.map((j) => j.point);
   if (!(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new InvariantError(`a pool needs a whole number of workers >= 1, got ${opts.workers}`);
   if (points.length === 0) return [];
   const file = opts.workerFile ?? poolWorkerFile();
@@ -168,7 +183,8 @@ export async function simulateOnPool(points: readonly Point[], opts: PoolOptions
 
     const dispatch = (w: Worker): void => {
       if (failed || next >= points.length) return;
-      const task: Task = { index: next, point: points[next]! };
+      const job = jobs[next]!;
+      const task: Task = { index: next, point: job.point, ...(job.overrides ? { overrides: job.overrides } : {}) };
       busy.set(w, next);
       next++;
       try {

@@ -360,6 +360,8 @@ const RESULT_KEYS = {
   events: null,
   durationS: 0,
   ttftCdfMs: null,
+  // Monte Carlo bands (run --uncertainty) are not pinned or baselined: the nominal numbers are the point's result.
+  bands: null,
 } satisfies Record<keyof PointResult, unknown>;
 
 function leaves(tree: Record<string, unknown>, prefix = ''): string[] {

@@ -198,6 +198,7 @@ export function mergeShards(dirs: readonly string[]): Merged {
       : undefined;
     if (mismatch) throw new UserError(`'${shownPath(s.dir)}' holds ${mismatch} as in '${shownPath(first.dir)}': shards of different runs`);
   }
+  checkSameSamples(shards);
   const { count, points: total } = f.shard;
   const byIndex = new Map<number, ShardDir>();
   for (const s of shards) {
@@ -241,6 +242,29 @@ export function mergeShards(dirs: readonly string[]): Merged {
     log = logText(blocks);
   }
   return { summary: buildSummary(f.experiment, f.seed, results), ...(log !== undefined ? { log } : {}), shards };
+}
+
+/** Monte Carlo samples a point was run with (`run --uncertainty n`), 0 without. */
+const samplesOf = (p: PointResult): number => (isObject(p.bands) && typeof p.bands.samples === 'number' ? p.bands.samples : 0);
+
+const uncertaintyText = (n: number): string => (n > 0 ? `--uncertainty ${n}` : 'no --uncertainty');
+
+/**
+ * Every point of every shard ran with the same number of Monte Carlo samples (or none): bands of 10 samples next to
+ * bands of 1000, or next to none, are not one run. Merge keeps the bands as they are (a sample depends only on its
+ * point, the seed and its number, so a shard's bands are the unsharded run's).
+ */
+function checkSameSamples(shards: readonly ShardDir[]): void {
+  let first: { n: number; dir: string } | undefined;
+  for (const s of shards) {
+    for (const p of s.summary.points) {
+      const n = samplesOf(p);
+      if (!first) first = { n, dir: s.dir };
+      else if (n !== first.n) {
+        throw new UserError(`'${shownPath(s.dir)}' ran ${uncertaintyText(n)} (point ${p.id}), '${shownPath(first.dir)}' ${uncertaintyText(first.n)}: shards of different runs`);
+      }
+    }
+  }
 }
 
 function idList(ids: readonly string[]): string {

@@ -4,6 +4,7 @@
  */
 import type { ConnectorProfile, ExpiryModel } from '../catalog/types.js';
 import type { FaultSpec } from '../faults/injector.js';
+import type { PointBands } from './bands.js';
 
 export type Mode = 'disaggregated' | 'aggregated';
 export type RouterKind = 'round-robin' | 'least-loaded' | 'kv-aware';
@@ -148,4 +149,6 @@ export interface PointResult {
   durationS: number;
   /** The TTFT distribution as (percentile, ms) pairs from 0 to 100, for CDF charts (an extra, not in the contract). */
   ttftCdfMs?: { p: number; ms: number }[];
+  /** With `run --uncertainty n`: p5/p50/p95 of the main numbers over n Monte Carlo samples (an extra, see bands.ts). */
+  bands?: PointBands;
 }

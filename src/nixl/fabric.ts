@@ -1,6 +1,6 @@
 import type { NodeSpec, TransportSpec } from '../catalog/types.js';
 import type { Flow, Link, Network } from '../network/index.js';
-import { railsFor } from '../physics/index.js';
+import { perRailBandwidth, railsFor, type BandwidthChoice } from '../physics/index.js';
 
 /**
  * The links KV reads cross, built from a transport and the nodes the engines sit on. With a striped (GPUDirect RDMA)
@@ -39,13 +39,14 @@ export class KvFabric {
   constructor(
     readonly net: Network,
     readonly transport: TransportSpec,
-    readonly bandwidth: 'min' | 'typical' | 'max' = 'typical',
+    /** The catalog's min / typical / max per-rail figure, or one in bytes/s (Monte Carlo samples, sensitivity). */
+    readonly bandwidth: BandwidthChoice = 'typical',
   ) {}
 
   /** Creates the engine's links: `<engine>.rank<r>.nic` for striped transports, `<engine>.host` otherwise. */
   addEngine(e: FabricEngine): void {
     if (this.links.has(e.engineId)) return;
-    const perRail = this.transport.bandwidthPerRail[this.bandwidth];
+    const perRail = perRailBandwidth(this.transport, this.bandwidth);
     const cap = (bw: number) => (this.transport.gpuDirect ? bw : Math.min(bw, e.hostLinkBandwidth));
     const links: Link[] = [];
     if (this.transport.striped) {

@@ -15,8 +15,8 @@ export interface TransferEndpoints {
   decodeTp: number;
   prefillNode: NodeSpec;
   decodeNode: NodeSpec;
-  /** Which of min / typical / max per-rail bandwidth to use. */
-  bandwidth?: 'min' | 'typical' | 'max';
+  /** Which of min / typical / max per-rail bandwidth to use, or a per-rail figure in bytes/s (Monte Carlo, sensitivity). */
+  bandwidth?: BandwidthChoice;
   /** Override: rails each worker's reads use (default: its GPUs' share of the node's NICs). */
   railsPerWorker?: number;
   /** Host link bandwidth (bytes/s, per direction) staged transports cross on each side. */
@@ -45,9 +45,22 @@ export function railsFor(transport: TransportSpec, node: NodeSpec, tp: number): 
   return Math.max(1, Math.round((node.nics.count / node.gpusPerNode) * tp));
 }
 
+/**
+ * Which per-rail bandwidth a transfer runs at: one of the catalog's min / typical / max, or a figure in bytes/s drawn
+ * from between them (uncertainty bands and sensitivity runs pick a number; the catalog still says what range is real).
+ */
+export type BandwidthChoice = 'min' | 'typical' | 'max' | number;
+
+/** Per-rail bandwidth for a choice, bytes/s; a number must be positive and finite. */
+export function perRailBandwidth(transport: TransportSpec, choice: BandwidthChoice): number {
+  if (typeof choice === 'string') return transport.bandwidthPerRail[choice];
+  if (!(Number.isFinite(choice) && choice > 0)) throw new UserError(`per-rail bandwidth of '${transport.id}' must be a number of bytes/s > 0, got ${choice}`);
+  return choice;
+}
+
 /** Bandwidth of one worker's side of a transfer, bytes/s. */
-export function workerBandwidth(transport: TransportSpec, rails: number, pick: 'min' | 'typical' | 'max'): number {
-  return transport.bandwidthPerRail[pick] * rails;
+export function workerBandwidth(transport: TransportSpec, rails: number, pick: BandwidthChoice): number {
+  return perRailBandwidth(transport, pick) * rails;
 }
 
 export function transferCost(plan: ReadPlan, transport: TransportSpec, ends: TransferEndpoints): TransferCost {

@@ -13,7 +13,7 @@ import {
 } from '../metrics/event-log.js';
 import { Network } from '../network/index.js';
 import { DecodeConnector, KvFabric, PrefillConnector, type LoadResult } from '../nixl/index.js';
-import { checkPlacement, defaultEfficiency, type Efficiency } from '../physics/index.js';
+import { checkPlacement, defaultEfficiency, type BandwidthChoice, type Efficiency } from '../physics/index.js';
 import { Engine, type Seq } from './engine.js';
 import { Router } from './router.js';
 
@@ -40,6 +40,17 @@ export interface ServingRequest {
   kv?: { startedAt: number; finishedAt: number; bytes: number };
   failure?: string;
   onEnd: (r: ServingRequest) => void;
+}
+
+/**
+ * Catalog figures a run replaces with numbers of its own (calibration, Monte Carlo samples, sensitivity), each inside
+ * the range the catalog gives for it. Absent, the deployment's choice from the catalog holds.
+ */
+export interface ClusterOverrides {
+  /** GPU efficiency factors instead of the GPU record's values. */
+  efficiency?: Efficiency;
+  /** Per-rail bandwidth of the KV transport, bytes/s, instead of the deployment's min / typical / max pick. */
+  bandwidthPerRail?: number;
 }
 
 interface Worker {
@@ -73,7 +84,7 @@ export class Cluster {
     readonly log: EventLog,
     readonly catalog: Catalog,
     readonly d: Deployment,
-    eff?: Efficiency,
+    overrides: ClusterOverrides = {},
   ) {
     this.llm = getLlm(catalog, d.model);
     this.gpu = getGpu(catalog, d.gpu);
@@ -81,7 +92,7 @@ export class Cluster {
     this.transport = getTransport(catalog, d.transport);
     this.profile = effectiveProfile(getConnector(catalog, d.connector), d);
     this.net = new Network(sim);
-    const efficiency = eff ?? defaultEfficiency(this.gpu);
+    const efficiency = overrides.efficiency ?? defaultEfficiency(this.gpu);
     const engine = (id: string, tp: number) => new Engine(sim, log, { id, llm: this.llm, gpu: this.gpu, tp, args: d.engine, eff: efficiency });
 
     if (d.mode === 'aggregated') {
@@ -93,7 +104,8 @@ export class Cluster {
         throw new UserError(`node '${node.id}' does not offer transport '${this.transport.id}' (it offers ${node.transports.join(', ')})`);
       }
       const rule = checkPlacement(this.transport, d.placement);
-      this.fabric = new KvFabric(this.net, this.transport, d.bandwidth);
+      const bandwidth: BandwidthChoice = overrides.bandwidthPerRail ?? d.bandwidth;
+      this.fabric = new KvFabric(this.net, this.transport, bandwidth);
       const tcp = catalog.transports.get('tcp');
       const sideChannelLatencyS = tcp ? tcp.latencyS : this.transport.latencyS;
       for (let i = 0; i < d.prefill.workers; i++) {

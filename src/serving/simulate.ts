@@ -13,9 +13,17 @@ import { Cluster, type ServingRequest } from './cluster.js';
 export interface SimulateOptions {
   /** Efficiency factors to use instead of the GPU record's (calibration, Monte Carlo). */
   efficiency?: Efficiency;
+  /**
+   * Per-rail bandwidth of the KV transport in bytes/s, instead of the deployment's min / typical / max pick (Monte
+   * Carlo samples and sensitivity runs draw it from the catalog's range). Ignored in aggregated mode (no transfers).
+   */
+  bandwidthPerRail?: number;
   /** Event log lines to keep (the counters are exact either way). */
   maxLogLines?: number;
 }
+
+/** The catalog figures a run may replace (what a Monte Carlo sample or a sensitivity run varies). */
+export type SimulateOverrides = Pick<SimulateOptions, 'efficiency' | 'bandwidthPerRail'>;
 
 export interface SimulationRun {
   result: PointResult;
@@ -36,7 +44,11 @@ export function runPoint(point: Point, catalog: Catalog, options: SimulateOption
   const exp = point.experiment;
   const sim = new Simulator(exp.seed);
   const log = new EventLog({ maxLines: options.maxLogLines ?? 2000 });
-  const cluster = new Cluster(sim, log, catalog, exp.deployment, options.efficiency);
+  const overrides = {
+    ...(options.efficiency ? { efficiency: options.efficiency } : {}),
+    ...(options.bandwidthPerRail !== undefined ? { bandwidthPerRail: options.bandwidthPerRail } : {}),
+  };
+  const cluster = new Cluster(sim, log, catalog, exp.deployment, overrides);
   const llm = getLlm(catalog, exp.deployment.model);
   const source = makeSource(exp.workload, { lengths: sim.rng('workload:lengths'), arrivals: sim.rng('workload:arrivals') }, { maxContext: llm.maxContext });
   const blockSize = exp.deployment.engine.blockSize;

@@ -6,13 +6,15 @@ import { defaultCatalog, projectRoot } from '../../catalog/load.js';
 import type { Catalog } from '../../catalog/types.js';
 import { InvariantError, UserError } from '../../errors.js';
 import { expandPoints, loadExperiment } from '../../experiment/load.js';
-import { defaultWorkerCount, PointFailure, simulateOnPool, type PointOutcome } from '../../experiment/pool.js';
+import { defaultWorkerCount, PointFailure, simulateJobsOnPool, type Job, type PointOutcome } from '../../experiment/pool.js';
 import { EVENTS_LOG_FILE, logBlock, logText, parseShard, shardDirName, shardIndices, shardSummaryJson, type Shard, type ShardInfo } from '../../experiment/shard.js';
+import type { Band, PointBands } from '../../experiment/bands.js';
 import type { Experiment, Point, PointResult } from '../../experiment/types.js';
+import { checkSamples, MAX_SAMPLES, uncertaintyJobs, withBands } from '../../experiment/uncertainty.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
 import type { EventLog } from '../../metrics/event-log.js';
 import { buildSummary, SUMMARY_FILE, summaryJson, writeFileAtomic, writeSummary, type Summary } from '../../report/summary.js';
-import { runPoint } from '../../serving/simulate.js';
+import { runPoint, type SimulateOverrides } from '../../serving/simulate.js';
 import { writeCharts } from '../../report/charts/index.js';
 import { wholeNumber } from '../options.js';
 
@@ -26,7 +28,12 @@ export interface RunOptions {
   catalog?: Catalog;
   /** Simulate only this slice of the points (point k belongs to shard (k mod count) + 1) and write a shard summary. */
   shard?: Shard;
-  /** Called after each point finishes, with how many of the points to run have. */
+  /**
+   * Monte Carlo samples per point (`--uncertainty n`, n >= 2): each point also runs n times with the catalog's uncertain
+   * figures drawn from their ranges, and its result gets `bands` (p5/p50/p95 of its main numbers). Default none.
+   */
+  uncertainty?: number;
+  /** Called after each simulation finishes (a point's nominal run or one of its samples), with how many have. */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -37,8 +44,11 @@ export interface PoolRunOptions extends RunOptions {
   progress?: boolean;
 }
 
-/** Simulates one point; may also hand back its event log, whose lines go to events.log. */
-export type SimulateFn = (point: Point, catalog: Catalog) => PointResult | { result: PointResult; log: EventLog };
+/**
+ * Simulates one point, at its nominal figures or with some replaced (a Monte Carlo sample); may also hand back its
+ * event log, whose lines go to events.log (a sample's are not kept).
+ */
+export type SimulateFn = (point: Point, catalog: Catalog, overrides?: SimulateOverrides) => PointResult | { result: PointResult; log: EventLog };
 
 export interface RunOutput {
   summary: Summary;
@@ -57,12 +67,12 @@ export interface RunOutput {
  */
 export function runExperiment(file: string, opts: RunOptions = {}, simulate: SimulateFn = runPoint): RunOutput {
   const plan = prepare(file, opts);
-  const outcomes = plan.points.map((p, i) => {
-    const o = simulateHere(p, plan.catalog, simulate);
-    opts.onProgress?.(i + 1, plan.points.length);
+  const outcomes = plan.jobs.map((j, i) => {
+    const o = simulateHere(j, plan.catalog, simulate);
+    opts.onProgress?.(i + 1, plan.jobs.length);
     return o;
   });
-  return finish(plan, outcomes, opts);
+  return finish(plan, withBands(plan.points, plan.catalog, plan.samples, outcomes), opts);
 }
 
 /**
@@ -74,35 +84,58 @@ export function runExperiment(file: string, opts: RunOptions = {}, simulate: Sim
  */
 export async function runExperimentOnPool(file: string, opts: PoolRunOptions = {}): Promise<RunOutput> {
   const plan = prepare(file, opts);
-  const n = plan.points.length;
+  const outcomes = await simulateJobs(plan.jobs, {
+    catalog: plan.catalog,
+    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    ...(opts.progress !== undefined ? { progress: opts.progress } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    unit: plan.samples > 0 ? 'simulations' : 'points',
+  });
+  return finish(plan, withBands(plan.points, plan.catalog, plan.samples, outcomes), opts);
+}
+
+export interface SimulateJobsOptions {
+  catalog: Catalog;
+  /** Worker threads; default one per core. 1 runs the jobs in this thread. */
+  workers?: number;
+  progress?: boolean;
+  /** What the progress bar counts ('points', 'simulations'). */
+  unit?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Simulates jobs (points, or points with figures replaced) in this thread or on a pool of worker threads; outcome i
+ * is job i's whatever the thread count. A failing job is reported as its point's failure (a UserError names the point).
+ */
+export async function simulateJobs(jobs: readonly Job[], opts: SimulateJobsOptions): Promise<PointOutcome[]> {
+  const n = jobs.length;
   const workers = Math.min(opts.workers ?? defaultWorkerCount(), n);
-  const bar = opts.progress && n > 1 ? progressBar(n) : undefined;
+  const bar = opts.progress && n > 1 ? progressBar(n, opts.unit ?? 'points') : undefined;
   const onDone = (done: number, total: number): void => {
     bar?.update(done);
     opts.onProgress?.(done, total);
   };
-  let outcomes: PointOutcome[];
+  const outcomes: PointOutcome[] = [];
   try {
     if (workers <= 1) {
-      outcomes = [];
-      for (const p of plan.points) {
-        outcomes.push(simulateHere(p, plan.catalog, runPoint));
+      for (const j of jobs) {
+        outcomes.push(simulateHere(j, opts.catalog, runPoint));
         onDone(outcomes.length, n);
         if (bar) await yieldToLoop(); // let the bar redraw
       }
-    } else {
-      try {
-        // The threads get this thread's catalog (plain data: Maps of records), not each a fresh read of models/.
-        outcomes = await simulateOnPool(plan.points, { workers, catalog: plan.catalog, onDone });
-      } catch (err) {
-        if (err instanceof PointFailure) throw pointError(plan.points[err.index]!, err.cause);
-        throw err;
-      }
+      return outcomes;
+    }
+    try {
+      // The threads get this thread's catalog (plain data: Maps of records), not each a fresh read of models/.
+      return await simulateJobsOnPool(jobs, { workers, catalog: opts.catalog, onDone });
+    } catch (err) {
+      if (err instanceof PointFailure) throw pointError(jobs[err.index]!.point, err.cause);
+      throw err;
     }
   } finally {
     bar?.stop();
   }
-  return finish(plan, outcomes, opts);
 }
 
 /** Whether the command draws a progress bar: only on a terminal, never under CI (the CI variable set) or with --json. */
@@ -110,9 +143,9 @@ export function progressWanted(json: boolean, stderr: { isTTY?: boolean } = proc
   return !json && stderr.isTTY === true && (env['CI'] === undefined || env['CI'] === '');
 }
 
-function progressBar(total: number): SingleBar {
+function progressBar(total: number, unit: string): SingleBar {
   const bar = new SingleBar({
-    format: 'simulating {bar} {value}/{total} points | {duration_formatted} elapsed | ETA {eta_formatted}',
+    format: `simulating {bar} {value}/{total} ${unit} | {duration_formatted} elapsed | ETA {eta_formatted}`,
     stream: process.stderr,
     clearOnComplete: true,
     hideCursor: null,
@@ -132,11 +165,16 @@ interface Plan {
   seed: number;
   /** The points to simulate: all of them, or the shard's. */
   points: Point[];
+  /** Monte Carlo samples per point (0: none). */
+  samples: number;
+  /** The simulations: each point's nominal run, each followed by its samples. */
+  jobs: Job[];
   shard?: ShardInfo;
 }
 
 function prepare(file: string, opts: RunOptions): Plan {
   const catalog = opts.catalog ?? defaultCatalog();
+  const samples = opts.uncertainty === undefined ? 0 : checkSamples(opts.uncertainty);
   const loaded = loadExperiment(file, {
     ...(opts.set ? { set: opts.set } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
@@ -144,20 +182,26 @@ function prepare(file: string, opts: RunOptions): Plan {
   });
   const all = expandPoints(loaded);
   const { name, seed } = loaded.experiment;
-  if (!opts.shard) return { catalog, name, seed, points: all };
-  const shard: ShardInfo = { index: opts.shard.index, count: opts.shard.count, points: all.length };
-  const points = shardIndices(all.length, shard).map((k) => all[k]!);
-  return { catalog, name, seed, points, shard };
+  // A shard runs its points' samples: a sample depends only on its point, the seed and its number, so the shards'
+  // bands are the unsharded run's.
+  const shard: ShardInfo | undefined = opts.shard ? { index: opts.shard.index, count: opts.shard.count, points: all.length } : undefined;
+  const points = shard ? shardIndices(all.length, shard).map((k) => all[k]!) : all;
+  const jobs = uncertaintyJobs(points, catalog, samples);
+  return { catalog, name, seed, points, samples, jobs, ...(shard ? { shard } : {}) };
 }
 
-/** One point in this thread, its result checked and its log taken as plain lines. A UserError names the point. */
-function simulateHere(p: Point, catalog: Catalog, simulate: SimulateFn): PointOutcome {
+/**
+ * One job in this thread, its log taken as plain lines (a sample's is dropped: the point's log is its nominal run's).
+ * A UserError names the point.
+ */
+function simulateHere(job: Job, catalog: Catalog, simulate: SimulateFn): PointOutcome {
   try {
-    const out = simulate(p, catalog);
+    const out = job.overrides ? simulate(job.point, catalog, job.overrides) : simulate(job.point, catalog);
     if (!('log' in out)) return { result: out };
+    if (job.overrides) return { result: out.result };
     return { result: out.result, log: { lines: out.log.lines(), total: out.log.total, dropped: out.log.dropped } };
   } catch (err) {
-    throw pointError(p, err);
+    throw pointError(job.point, err);
   }
 }
 
@@ -299,6 +343,7 @@ export function formatRun(summary: Summary, points: readonly TablePoint[], summa
       `, summary in ${shownPath(summaryFile)}`,
     '',
     ...table(header, rows, left),
+    ...bandLines(summary, keys, left.slice(0, 1 + keys.length)),
     '',
     'notable events:',
   ];
@@ -309,6 +354,31 @@ export function formatRun(summary: Summary, points: readonly TablePoint[], summa
     for (const note of notes(r, byId.get(r.id))) lines.push(`  ${note}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+const bandText = (b: Band | null): string => (b ? `${num(b.p5)} / ${num(b.p50)} / ${num(b.p95)}` : '-');
+
+/** The bands of `run --uncertainty`, a table under the main one: p5 / p50 / p95 of the numbers a planner reads. */
+function bandLines(summary: Summary, keys: readonly string[], left: readonly boolean[]): string[] {
+  const banded = summary.points.filter((r): r is PointResult & { bands: PointBands } => r.bands !== undefined);
+  if (banded.length === 0) return [];
+  const n = banded[0]!.bands.samples;
+  const header = ['point', ...keys.map(shortPath), 'TTFT p50 ms', 'TTFT p95 ms', 'ITL mean ms', 'out tok/s', 'KV mean ms', 'fell back'];
+  const rows = banded.map((r) => [
+    r.id,
+    ...keys.map((k) => valueText(r.params[k])),
+    bandText(r.bands.ttftMs.p50),
+    bandText(r.bands.ttftMs.p95),
+    bandText(r.bands.itlMs.mean),
+    bandText(r.bands.outputTokensPerS),
+    bandText(r.bands.kvTransferMs.mean),
+    `${r.bands.fellBackSamples}/${r.bands.samples}`,
+  ]);
+  return [
+    '',
+    `uncertainty: p5 / p50 / p95 over ${n} Monte Carlo samples a point (catalog ranges, triangular around the nominal; the table above is the nominal run)`,
+    ...table(header, rows, [...left, ...header.slice(left.length).map(() => false)]),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -322,6 +392,7 @@ interface Args {
   json: boolean;
   workers?: number;
   shard?: Shard;
+  uncertainty?: number;
 }
 
 /** yargs gives one string for one --set and a list for several. */
@@ -339,6 +410,7 @@ export const runCommand: CommandModule<object, Args> = {
       .option('seed', { requiresArg: true, describe: "override the experiment's seed", coerce: wholeNumber('seed', 0) })
       .option('set', { type: 'string', requiresArg: true, describe: 'override a field before validation: path=value (repeatable), e.g. deployment.prefill.tp=2 or sweep.deployment.transport=[tcp,ib-rdma]', coerce: setList })
       .option('workers', { requiresArg: true, describe: 'worker threads simulating points in parallel (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, 1024) })
+      .option('uncertainty', { requiresArg: true, describe: `also run each point n times with the catalog's uncertain figures (transport bandwidth, GPU efficiency factors) drawn from their ranges, and report p5/p50/p95 bands (n from 2 to ${MAX_SAMPLES})`, coerce: wholeNumber('uncertainty', 2, MAX_SAMPLES) })
       .option('shard', { requiresArg: true, describe: 'run only shard i of n (points k with k mod n = i - 1) and write a shard summary for `nixlsim merge`', coerce: parseShard })
       .option('json', { type: 'boolean', default: false, describe: 'print summary.json instead of the table' }) as unknown as Argv<Args>,
   handler: async (a) => {
@@ -348,6 +420,7 @@ export const runCommand: CommandModule<object, Args> = {
       ...(a.set !== undefined ? { set: a.set } : {}),
       ...(a.workers !== undefined ? { workers: a.workers } : {}),
       ...(a.shard !== undefined ? { shard: a.shard } : {}),
+      ...(a.uncertainty !== undefined ? { uncertainty: a.uncertainty } : {}),
       json: a.json,
       progress: progressWanted(a.json),
     });

@@ -5,6 +5,8 @@
 import { getConnector, getGpu, getLlm, getNode, getTransport } from '../../catalog/index.js';
 import type { Catalog, NodeSpec, Placement } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
+import type { Band } from '../../experiment/bands.js';
+import type { SensitivityResult } from '../../experiment/sensitivity.js';
 import type { PointResult } from '../../experiment/types.js';
 import { handshakeMatrix, type Outcome } from '../../nixl/compat.js';
 import { estimateTransfer } from '../../physics/estimate.js';
@@ -117,17 +119,30 @@ export interface TtftRow {
   ttftS: number;
   fellBack: number;
   completed: number;
+  /** With uncertainty bands (run --uncertainty): the p5 and p95 of this statistic over the samples, seconds. */
+  loS?: number;
+  hiS?: number;
 }
 
-/** Mean and p95 TTFT by ISL and series, from points that completed requests. */
+/** A band's p5 and p95 in seconds as row fields, when the point has that band. */
+function bandFields(b: Band | null | undefined, lo: string, hi: string): Record<string, number> {
+  return b ? { [lo]: b.p5 / 1000, [hi]: b.p95 / 1000 } : {};
+}
+
+/** Monte Carlo samples behind the summary's bands (the first banded point's count), 0 without bands. */
+export function bandSamples(summary: Summary): number {
+  return summary.points.find((p) => p.bands !== undefined)?.bands?.samples ?? 0;
+}
+
+/** Mean and p95 TTFT by ISL and series, from points that completed requests (with their bands, when run with them). */
 export function ttftVsIslRows(summary: Summary): TtftRow[] {
   const pts = summary.points.filter((p) => num(p.params[ISL]) !== undefined && p.requests.completed > 0 && p.ttftMs.mean > 0);
   const series = distinguishing(pts, [ISL], [TRANSPORT]);
   const rows: TtftRow[] = [];
   for (const p of pts) {
     const base = { isl: num(p.params[ISL])!, series: labelOf(p, series) || 'all', fellBack: p.requests.fellBack, completed: p.requests.completed };
-    rows.push({ ...base, stat: 'mean', ttftS: p.ttftMs.mean / 1000 });
-    rows.push({ ...base, stat: 'p95', ttftS: p.ttftMs.p95 / 1000 });
+    rows.push({ ...base, stat: 'mean', ttftS: p.ttftMs.mean / 1000, ...bandFields(p.bands?.ttftMs.mean, 'loS', 'hiS') });
+    rows.push({ ...base, stat: 'p95', ttftS: p.ttftMs.p95 / 1000, ...bandFields(p.bands?.ttftMs.p95, 'loS', 'hiS') });
   }
   return rows;
 }
@@ -199,6 +214,9 @@ export interface KvRow {
   series: string;
   /** Mean time of one request's KV transfer, seconds. */
   s: number;
+  /** With uncertainty bands: the p5 and p95 of that mean over the samples, seconds. */
+  loS?: number;
+  hiS?: number;
 }
 
 export interface KvRows {
@@ -217,7 +235,7 @@ export function kvTransferRowsFromSummary(summary: Summary): KvRows {
   for (const p of pts) {
     const s = labelOf(p, series) || 'all';
     if (p.kvTransfer.bytesMean > 0 && p.kvTransfer.ms.mean > 0) {
-      rows.push({ tokens: num(p.params[ISL])!, series: s, s: p.kvTransfer.ms.mean / 1000 });
+      rows.push({ tokens: num(p.params[ISL])!, series: s, s: p.kvTransfer.ms.mean / 1000, ...bandFields(p.bands?.kvTransferMs.mean, 'loS', 'hiS') });
       present.add(s);
     } else if (p.params[MODE] !== 'aggregated') {
       missing.add(s);
@@ -425,6 +443,43 @@ export function tpMatrixRows(
       const text =
         verdict.outcome === 'ok' ? `${verdict.readsPerRequest} READ${verdict.readsPerRequest === 1 ? '' : 's'}` : (verdict.error ?? verdict.outcome);
       rows.push({ connector: profile.id, connectorLabel: label, prefillTp, decodeTp, outcome: verdict.outcome, text, message: verdict.message });
+    }
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// tornado (sensitivity)
+
+export interface TornadoRow {
+  /** The parameter and its range: `bandwidth per rail (tcp): 0.1 to 3 GB/s`. */
+  parameter: string;
+  /** Which end of the range the bar is for. */
+  end: 'at min' | 'at max';
+  /** The parameter's value there, with its unit: `0.1 GB/s`. */
+  valueText: string;
+  /** The metric with every parameter nominal (where the bar starts) and with this one at this end (where it ends). */
+  nominal: number;
+  metric: number;
+  swing: number;
+  /** Whether the bar runs right of the nominal (its label goes on the right). */
+  right: boolean;
+}
+
+/** A parameter value with its unit: seconds as ms, fractions bare. */
+export function parameterValueText(value: number, unit: string): string {
+  const n = (x: number) => Number(x.toPrecision(4)).toLocaleString('en-US', { maximumFractionDigits: 6 });
+  if (unit === 's') return `${n(value * 1000)} ms`;
+  return unit ? `${n(value)} ${unit}` : n(value);
+}
+
+/** Two bars a parameter, largest swing first (the sensitivity result's order). */
+export function tornadoRows(result: SensitivityResult): TornadoRow[] {
+  const rows: TornadoRow[] = [];
+  for (const p of result.parameters) {
+    const parameter = `${p.label}: ${parameterValueText(p.low.value, p.unit)} to ${parameterValueText(p.high.value, p.unit)}`;
+    for (const [end, e] of [['at min', p.low], ['at max', p.high]] as const) {
+      rows.push({ parameter, end, valueText: parameterValueText(e.value, p.unit), nominal: result.nominal, metric: e.metric, swing: p.swing, right: e.metric >= result.nominal });
     }
   }
   return rows;

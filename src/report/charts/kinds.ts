@@ -5,8 +5,9 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Catalog } from '../../catalog/types.js';
+import type { SensitivityResult } from '../../experiment/sensitivity.js';
 import type { BreakevenRow, CdfRows, KvEstimateQuery, KvRow, TpCell, TtftRow } from './data.js';
-import { crossoverIsl, kvTransferEstimateRows, profileOrder } from './data.js';
+import { crossoverIsl, kvTransferEstimateRows, paramText, profileOrder, tornadoRows } from './data.js';
 
 export const CHART_KINDS = ['ttft-vs-isl', 'breakeven', 'kv-transfer', 'ttft-cdf', 'tp-matrix'] as const;
 export type ChartKind = (typeof CHART_KINDS)[number];
@@ -93,6 +94,39 @@ function thresholdLayers(field: string, value: number, label: string): Json[] {
   ];
 }
 
+/** Uncertainty bands as a shaded area per line (p5 to p95 over the Monte Carlo samples), under the lines. */
+function bandLayer(rows: readonly Json[], x: Json, yField: string, y: Json, color: Json, detail?: string): Json {
+  return {
+    data: { values: rows.map((r) => ({ ...r, bandSeries: r['series'] })) },
+    mark: { type: 'area', opacity: 0.16, interpolate: 'linear' },
+    encoding: {
+      x,
+      y: { ...y, field: 'loS' },
+      y2: { field: 'hiS' },
+      // fill on a copy of the series field, not color: its own (identical) scale with no legend of its own, which
+      // Vega-Lite would otherwise merge with the lines' and draw with area symbols.
+      fill: { ...color, field: 'bandSeries', legend: null },
+      ...(detail ? { detail: { field: detail, type: 'nominal' } } : {}),
+      tooltip: [
+        { field: 'series' },
+        { field: x['field'] as string, format: ',' },
+        ...(detail ? [{ field: detail, title: 'statistic' }] : []),
+        { field: 'loS', title: 'p5 (s)', format: ',.3f' },
+        { field: yField, title: 'nominal (s)', format: ',.3f' },
+        { field: 'hiS', title: 'p95 (s)', format: ',.3f' },
+      ],
+    },
+  };
+}
+
+/** The subtitle lines of a banded chart; the second when some nominal value lies outside its band. */
+function bandSentences<R extends { loS?: number; hiS?: number }>(samples: number, rows: readonly R[], value: (r: R) => number): string[] {
+  const out = [`Shaded: p5 to p95 over ${samples} Monte Carlo samples of the catalog\u2019s uncertain figures (bandwidth, GPU efficiency); lines: the nominal run.`];
+  const outside = rows.some((r) => r.loS !== undefined && r.hiS !== undefined && (value(r) < r.loS || value(r) > r.hiS));
+  if (outside) out.push('A line outside its shading: its nominal figures sit at the end of their ranges (e.g. a measured bandwidth that is the catalog\u2019s min), so most samples draw others.');
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 
 export interface TtftVsIslOptions {
@@ -103,6 +137,8 @@ export interface TtftVsIslOptions {
   seriesTitle?: string;
   /** Draw the timeout rule; default: when some TTFT comes within a tenth of it or requests fell back. */
   showTimeout?: boolean;
+  /** Monte Carlo samples behind the rows' bands (loS, hiS), for the subtitle; the bands are drawn when rows have them. */
+  bandSamples?: number;
 }
 
 /** TTFT (mean, p95 dashed when it differs) against ISL per transport, log y, with the abort timeout as a rule. */
@@ -117,12 +153,14 @@ export function ttftVsIslSpec(rows: readonly TtftRow[], opts: TtftVsIslOptions =
   const fellBack = unique(mean.filter((r) => r.fellBack > 0).map((r) => r.series));
   const series = unique(mean.map((r) => r.series));
   const showTimeout = opts.showTimeout ?? (fellBack.length > 0 || data.some((r) => r.ttftS >= timeoutS / 10));
-  const ys = valueScale([...data.map((r) => r.ttftS), ...(showTimeout ? [timeoutS] : [])]);
+  const banded = data.filter((r) => r.loS !== undefined && r.hiS !== undefined);
+  const ys = valueScale([...data.map((r) => r.ttftS), ...banded.flatMap((r) => [r.loS!, r.hiS!]), ...(showTimeout ? [timeoutS] : [])]);
   const subtitle = [
     `Time to first token by input length, one line per ${opts.seriesTitle ?? 'transport'}; ` +
       (p95Differs ? 'solid: mean, dashed: p95.' : 'mean (p95 equals it at every point).') +
       ys.sentence,
   ];
+  if (banded.length) subtitle.push(...bandSentences(opts.bandSamples ?? 0, banded, (r) => r.ttftS));
   if (fellBack.length) {
     subtitle.push(`Fell back (KV expired after ${timeoutS} s, prompt prefilled again on decode): ${fellBack.join(', ')}.`);
   }
@@ -156,7 +194,12 @@ export function ttftVsIslSpec(rows: readonly TtftRow[], opts: TtftVsIslOptions =
   return top(title(opts.title ?? 'TTFT vs input length', subtitle), {
     width: WIDTH,
     height: HEIGHT,
-    layer: [lines, points, ...(showTimeout ? thresholdLayers('ttftS', timeoutS, `vLLM abort timeout (${timeoutS} s)`) : [])],
+    layer: [
+      ...(banded.length ? [bandLayer(banded as unknown as Json[], x, 'ttftS', y, color, p95Differs ? 'stat' : undefined)] : []),
+      lines,
+      points,
+      ...(showTimeout ? thresholdLayers('ttftS', timeoutS, `vLLM abort timeout (${timeoutS} s)`) : []),
+    ],
   });
 }
 
@@ -241,6 +284,8 @@ export interface KvTransferOptions {
   showTimeout?: boolean;
   /** Legend title of the series (default 'transport'). */
   seriesTitle?: string;
+  /** Monte Carlo samples behind the rows' bands (loS, hiS), for the subtitle; the bands are drawn when rows have them. */
+  bandSamples?: number;
 }
 
 /** One request's KV transfer time against context length per transport, log y. */
@@ -249,21 +294,25 @@ export function kvTransferSpec(rows: readonly KvRow[], opts: KvTransferOptions =
   const noTransfer = opts.noTransfer ?? [];
   const show = opts.showTimeout ?? (noTransfer.length > 0 || rows.some((r) => r.s >= timeoutS / 10));
   const series = unique(rows.map((r) => r.series));
-  const ys = valueScale([...rows.map((r) => r.s), ...(show ? [timeoutS] : [])]);
+  const banded = rows.filter((r) => r.loS !== undefined && r.hiS !== undefined);
+  const ys = valueScale([...rows.map((r) => r.s), ...banded.flatMap((r) => [r.loS!, r.hiS!]), ...(show ? [timeoutS] : [])]);
   const subtitle = [...(opts.subtitle ?? [`Mean time to move one request\u2019s KV cache from prefill to decode.${ys.sentence}`])];
+  if (banded.length) subtitle.push(...bandSentences(opts.bandSamples ?? 0, banded, (r) => r.s));
   if (noTransfer.length) subtitle.push(`No transfer completed (the KV expired before decode read it): ${noTransfer.join(', ')}.`);
   const over = unique(rows.filter((r) => r.s > timeoutS).map((r) => r.series));
   if (show && over.length) subtitle.push(`Above the ${timeoutS} s abort timeout at some lengths: ${over.join(', ')}.`);
   const x = { field: 'tokens', type: 'quantitative', title: 'context length (tokens)', scale: { zero: false }, axis: { format: ',.0f' } };
   const y = { field: 's', type: 'quantitative', title: `KV transfer time per request (s${ys.axisNote})`, scale: ys.scale };
+  const color = { field: 'series', type: 'nominal', title: opts.seriesTitle ?? 'transport', sort: series, ...seriesScale(series) };
   const layers: Json[] = [
+    ...(banded.length ? [bandLayer(banded as unknown as Json[], x, 's', y, color)] : []),
     {
       data: { values: rows },
       mark: { type: 'line', point: { filled: true, size: 50 } },
       encoding: {
         x,
         y,
-        color: { field: 'series', type: 'nominal', title: opts.seriesTitle ?? 'transport', sort: series, ...seriesScale(series) },
+        color,
         tooltip: [{ field: 'series', title: opts.seriesTitle ?? 'transport' }, { field: 'tokens', format: ',' }, { field: 's', title: 'seconds', format: ',.4f' }],
       },
     },
@@ -392,5 +441,83 @@ export function kvTransferEstimateSpec(catalog: Catalog, q: KvEstimateQuery, opt
         `${q.bandwidth ?? 'typical'} bandwidth${(q.concurrent ?? 1) > 1 ? `, ${q.concurrent} transfers at once` : ''}.`,
     ],
     timeoutS,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** Colours of a tornado's bars: the parameter at the min and at the max of its range. */
+const END_COLOURS = { 'at min': '#4c78a8', 'at max': '#e45756' } as const;
+
+const fmtMetric = (x: number): string => x.toLocaleString('en-US', { maximumFractionDigits: Math.abs(x) >= 100 ? 0 : 2 });
+
+/**
+ * A tornado chart of a sensitivity result: one row per parameter, largest swing on top; from the nominal value of the
+ * metric, one bar to its value with the parameter at its min and one at its max, each labelled with that value.
+ */
+export function tornadoSpec(result: SensitivityResult, opts: { title?: string } = {}): TopLevelSpec {
+  const rows = tornadoRows(result);
+  const order = unique(rows.map((r) => r.parameter));
+  const m = { label: result.label, unit: result.unit };
+  const where = [result.point.id, ...Object.entries(result.point.params).map(([k, v]) => paramText(k, v))].join(', ');
+  const subtitle = [
+    `How far ${m.label} moves at point ${where} when one catalog figure goes to an end of its range, the others nominal.`,
+    `Largest swing (|at max - at min|) on top. Nominal: ${fmtMetric(result.nominal)} ${m.unit}.`,
+  ];
+  // Room for the value labels at both ends, but no negative latencies on the axis.
+  const values = [result.nominal, ...rows.map((r) => r.metric)];
+  const [lo, hi] = [Math.min(...values), Math.max(...values)];
+  const margin = hi > lo ? 0.12 * (hi - lo) : Math.max(1, 0.1 * Math.abs(hi));
+  const domain = [lo >= 0 ? Math.max(0, lo - margin) : lo - margin, hi + margin];
+  const x = { field: 'nominal', type: 'quantitative', title: `${m.label} (${m.unit})`, scale: { domain, nice: false }, axis: { format: ',~r' } };
+  const y = { field: 'parameter', type: 'nominal', title: null, sort: order, axis: { labelLimit: 0, labelFontSize: 12 } };
+  const yOffset = { field: 'end', type: 'nominal', sort: ['at min', 'at max'], scale: { paddingInner: 0.1 } };
+  const label = (right: boolean): Json => ({
+    transform: [{ filter: right ? 'datum.right' : '!datum.right' }],
+    mark: { type: 'text', align: right ? 'left' : 'right', dx: right ? 4 : -4, baseline: 'middle', fontSize: 11 },
+    encoding: { y, yOffset, x: { field: 'metric', type: 'quantitative' }, text: { field: 'valueText' } },
+  });
+  const nominal = { values: [{ nominal: result.nominal, label: `nominal ${fmtMetric(result.nominal)} ${m.unit}` }] };
+  return top(title(opts.title ?? `Sensitivity of ${m.label} (${result.experiment})`, subtitle), {
+    width: WIDTH,
+    height: Math.max(120, 52 * order.length),
+    layer: [
+      {
+        data: { values: rows },
+        layer: [
+          {
+            mark: { type: 'bar', cornerRadius: 1 },
+            encoding: {
+              y,
+              yOffset,
+              x,
+              x2: { field: 'metric' },
+              color: {
+                field: 'end',
+                type: 'nominal',
+                title: 'parameter',
+                scale: { domain: Object.keys(END_COLOURS), range: Object.values(END_COLOURS) },
+                legend: { orient: 'bottom', direction: 'horizontal' },
+              },
+              tooltip: [
+                { field: 'parameter' },
+                { field: 'end' },
+                { field: 'valueText', title: 'value' },
+                { field: 'metric', title: `${m.label} (${m.unit})`, format: ',.2f' },
+                { field: 'swing', title: `swing (${m.unit})`, format: ',.2f' },
+              ],
+            },
+          },
+          label(true),
+          label(false),
+        ],
+      },
+      { data: nominal, mark: { type: 'rule', color: '#333333', size: 1.5 }, encoding: { x: { field: 'nominal', type: 'quantitative' } } },
+      {
+        data: nominal,
+        mark: { type: 'text', color: '#333333', align: 'left', baseline: 'bottom', dx: 4, y: 0, dy: -2, fontSize: 11 },
+        encoding: { x: { field: 'nominal', type: 'quantitative' }, text: { field: 'label' } },
+      },
+    ],
   });
 }

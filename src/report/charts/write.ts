@@ -10,6 +10,7 @@ import type { Catalog } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import { writeFileAtomic, type Summary } from '../summary.js';
 import {
+  bandSamples,
   breakevenRows,
   CONNECTOR,
   ISL,
@@ -66,7 +67,8 @@ export function chartSpec(kind: ChartKind, summary: Summary, opts: ChartOptions 
     case 'ttft-vs-isl': {
       if (!sweeps(summary, ISL)) return null;
       const rows = ttftVsIslRows(summary);
-      return rows.length ? ttftVsIslSpec(rows, { title: named('TTFT vs input length'), seriesTitle: seriesTitle(summary), ...(timeoutS !== undefined ? { timeoutS } : {}) }) : null;
+      const banded = { bandSamples: bandSamples(summary) };
+      return rows.length ? ttftVsIslSpec(rows, { title: named('TTFT vs input length'), seriesTitle: seriesTitle(summary), ...banded, ...(timeoutS !== undefined ? { timeoutS } : {}) }) : null;
     }
     case 'breakeven': {
       if (!sweeps(summary, ISL, MODE)) return null;
@@ -77,7 +79,13 @@ export function chartSpec(kind: ChartKind, summary: Summary, opts: ChartOptions 
       if (!sweeps(summary, ISL)) return null;
       const { rows, noTransfer } = kvTransferRowsFromSummary(summary);
       if (!rows.length) return null;
-      return kvTransferSpec(rows, { title: named('KV transfer time vs context length'), seriesTitle: seriesTitle(summary), noTransfer, ...(timeoutS !== undefined ? { timeoutS } : {}) });
+      return kvTransferSpec(rows, {
+        title: named('KV transfer time vs context length'),
+        seriesTitle: seriesTitle(summary),
+        noTransfer,
+        bandSamples: bandSamples(summary),
+        ...(timeoutS !== undefined ? { timeoutS } : {}),
+      });
     }
     case 'ttft-cdf': {
       const cdf = ttftCdfRows(summary, opts.maxCdfLines ?? 12);
