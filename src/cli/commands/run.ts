@@ -5,15 +5,16 @@ import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog, projectRoot } from '../../catalog/load.js';
 import type { Catalog } from '../../catalog/types.js';
 import { InvariantError, UserError } from '../../errors.js';
-import { expandPoints, loadExperiment } from '../../experiment/load.js';
+import { expandPoints, loadExperiment, pointFieldError, type LoadedExperiment } from '../../experiment/load.js';
 import { defaultWorkerCount, PointFailure, simulateOnPool, type PointOutcome } from '../../experiment/pool.js';
 import { EVENTS_LOG_FILE, logBlock, logText, parseShard, shardDirName, shardIndices, shardSummaryJson, type Shard, type ShardInfo } from '../../experiment/shard.js';
 import type { Experiment, Point, PointResult } from '../../experiment/types.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
 import type { EventLog } from '../../metrics/event-log.js';
-import { buildSummary, SUMMARY_FILE, summaryJson, writeFileAtomic, writeSummary, type Summary } from '../../report/summary.js';
+import { checkOutputDir, writeOutputs, type OutputFile } from '../../report/output.js';
+import { buildSummary, SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
 import { runPoint } from '../../serving/simulate.js';
-import { writeCharts } from '../../report/charts/index.js';
+import { renderCharts } from '../../report/charts/write.js';
 import { wholeNumber } from '../options.js';
 
 export interface RunOptions {
@@ -28,6 +29,8 @@ export interface RunOptions {
   shard?: Shard;
   /** Called after each point finishes, with how many of the points to run have. */
   onProgress?: (done: number, total: number) => void;
+  /** false: write nothing, only return the files (`outputs`) for the caller to write with its own (check, breakeven). */
+  write?: boolean;
 }
 
 export interface PoolRunOptions extends RunOptions {
@@ -35,6 +38,8 @@ export interface PoolRunOptions extends RunOptions {
   workers?: number;
   /** Draw a progress bar on stderr (the command decides: a TTY, no CI variable, no --json; see progressWanted). */
   progress?: boolean;
+  /** Also render the charts that apply (not for a shard) and write them with the summary. */
+  charts?: boolean;
 }
 
 /** Simulates one point; may also hand back its event log, whose lines go to events.log. */
@@ -48,21 +53,26 @@ export interface RunOutput {
   text: string;
   /** For a shard run: which shard, and the sweep's point count (also in summary.json). */
   shard?: ShardInfo;
+  /** The files of the run (events.log, summary.json, charts), written unless `write` was false. */
+  outputs: OutputFile[];
+  /** Absolute paths of the files written, in order (none when `write` was false). */
+  files: string[];
 }
 
 /**
  * Loads the experiment (validating every point before any runs), simulates each point in turn in this thread, writes
- * <out>/summary.json (and events.log) and returns what to print. Nothing is written unless every point ran. The
- * `simulate` function can be replaced (tests); the command uses runExperimentOnPool.
+ * <out>/summary.json (and events.log) and returns what to print. Nothing is written, not even the directory, unless
+ * every point ran; then the files go out together (writeOutputs). The `simulate` function can be replaced (tests);
+ * the command uses runExperimentOnPool.
  */
 export function runExperiment(file: string, opts: RunOptions = {}, simulate: SimulateFn = runPoint): RunOutput {
   const plan = prepare(file, opts);
   const outcomes = plan.points.map((p, i) => {
-    const o = simulateHere(p, plan.catalog, simulate);
+    const o = simulateHere(plan, p, simulate);
     opts.onProgress?.(i + 1, plan.points.length);
     return o;
   });
-  return finish(plan, outcomes, opts);
+  return finish(plan, collect(plan, outcomes), opts);
 }
 
 /**
@@ -86,7 +96,7 @@ export async function runExperimentOnPool(file: string, opts: PoolRunOptions = {
     if (workers <= 1) {
       outcomes = [];
       for (const p of plan.points) {
-        outcomes.push(simulateHere(p, plan.catalog, runPoint));
+        outcomes.push(simulateHere(plan, p, runPoint));
         onDone(outcomes.length, n);
         if (bar) await yieldToLoop(); // let the bar redraw
       }
@@ -95,14 +105,18 @@ export async function runExperimentOnPool(file: string, opts: PoolRunOptions = {
         // The threads get this thread's catalog (plain data: Maps of records), not each a fresh read of models/.
         outcomes = await simulateOnPool(plan.points, { workers, catalog: plan.catalog, onDone });
       } catch (err) {
-        if (err instanceof PointFailure) throw pointError(plan.points[err.index]!, err.cause);
+        if (err instanceof PointFailure) throw pointError(plan, plan.points[err.index]!, err.cause);
         throw err;
       }
     }
   } finally {
     bar?.stop();
   }
-  return finish(plan, outcomes, opts);
+  const c = collect(plan, outcomes);
+  // Charts for a whole run (a shard's would cover a slice; merge's output can be charted with `nixlsim chart`),
+  // rendered before anything is written so that they go out with the summary or not at all.
+  const charts = opts.charts && !plan.shard ? await renderCharts(c.summary, plan.outDir, plan.outFlag ? { flag: plan.outFlag } : {}) : [];
+  return finish(plan, c, opts, charts);
 }
 
 /** Whether the command draws a progress bar: only on a terminal, never under CI (the CI variable set) or with --json. */
@@ -128,13 +142,22 @@ function progressBar(total: number): SingleBar {
 
 interface Plan {
   catalog: Catalog;
+  loaded: LoadedExperiment;
   name: string;
   seed: number;
   /** The points to simulate: all of them, or the shard's. */
   points: Point[];
   shard?: ShardInfo;
+  /** Absolute path of the report directory. */
+  outDir: string;
+  /** `--out DIR` when the directory was given, for messages. */
+  outFlag?: string;
 }
 
+/**
+ * Loads and validates the experiment (every point) and picks the report directory, checking that it can be made
+ * (creating nothing): a mistake in either is reported before any point runs.
+ */
 function prepare(file: string, opts: RunOptions): Plan {
   const catalog = opts.catalog ?? defaultCatalog();
   const loaded = loadExperiment(file, {
@@ -144,30 +167,57 @@ function prepare(file: string, opts: RunOptions): Plan {
   });
   const all = expandPoints(loaded);
   const { name, seed } = loaded.experiment;
-  if (!opts.shard) return { catalog, name, seed, points: all };
-  const shard: ShardInfo = { index: opts.shard.index, count: opts.shard.count, points: all.length };
-  const points = shardIndices(all.length, shard).map((k) => all[k]!);
-  return { catalog, name, seed, points, shard };
+  const shard: ShardInfo | undefined = opts.shard ? { index: opts.shard.index, count: opts.shard.count, points: all.length } : undefined;
+  const base = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', name);
+  const outDir = shard && opts.out === undefined ? join(base, shardDirName(shard)) : base;
+  const outFlag = opts.out !== undefined ? `--out ${opts.out}` : undefined;
+  if (opts.write !== false) checkOutputDir(outDir, outFlag);
+  const points = shard ? shardIndices(all.length, shard).map((k) => all[k]!) : all;
+  return { catalog, loaded, name, seed, points, outDir, ...(shard ? { shard } : {}), ...(outFlag ? { outFlag } : {}) };
 }
 
 /** One point in this thread, its result checked and its log taken as plain lines. A UserError names the point. */
-function simulateHere(p: Point, catalog: Catalog, simulate: SimulateFn): PointOutcome {
+function simulateHere(plan: Plan, p: Point, simulate: SimulateFn): PointOutcome {
   try {
-    const out = simulate(p, catalog);
+    const out = simulate(p, plan.catalog);
     if (!('log' in out)) return { result: out };
     return { result: out.result, log: { lines: out.log.lines(), total: out.log.total, dropped: out.log.dropped } };
   } catch (err) {
-    throw pointError(p, err);
+    throw pointError(plan, p, err);
   }
 }
 
-/** The simulator found the deployment impossible (e.g. the model does not fit): say which point. Other errors as they are. */
-function pointError(p: Point, err: unknown): unknown {
-  return err instanceof UserError ? new UserError(`point ${pointLabel(p.id, p.params)}: ${err.message}`) : err;
+/**
+ * The simulator found the deployment impossible in a way only running shows (a fault target that names no worker,
+ * a bad row deep in a trace): say which point of which file. A problem it names by field (`faults[0].target: ...`)
+ * is placed at the line that gave the field its value. Other errors as they are.
+ */
+function pointError(plan: Plan, p: Point, err: unknown): unknown {
+  if (!(err instanceof UserError)) return err;
+  const field = FIELD_PROBLEM.exec(err.message);
+  if (field) return pointFieldError(plan.loaded, p.id, fieldPath(field[1]!), field[2]!);
+  return new UserError(`point ${pointLabel(p.id, p.params)}: ${err.message}`, shownPath(plan.loaded.file));
 }
 
-/** Checks and orders the outcomes, writes events.log and summary.json, and builds what to print. */
-function finish(plan: Plan, outcomes: PointOutcome[], opts: RunOptions): RunOutput {
+/** A message that starts with a field of the experiment: `faults[0].target: no worker 'decode-7' ...`. */
+const FIELD_PROBLEM = /^((?:deployment|workload|faults|horizonS|seed)(?:\[\d+\]|\.[A-Za-z][\w-]*)*): ([\s\S]*)$/;
+
+/** `faults[0].target` -> ['faults', 0, 'target']. */
+function fieldPath(name: string): (string | number)[] {
+  return [...name.matchAll(/([A-Za-z][\w-]*)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
+}
+
+/** What a run produced: the summary, and the files it writes (events.log, summary.json), not yet written. */
+interface Collected {
+  summary: Summary;
+  outputs: OutputFile[];
+  /** summary.json's text (what --json prints). */
+  json: string;
+  summaryFile: string;
+}
+
+/** Checks and orders the outcomes and builds summary.json and events.log, writing nothing. */
+function collect(plan: Plan, outcomes: PointOutcome[]): Collected {
   const blocks: string[] = [];
   const results = plan.points.map((p, i) => {
     const o = outcomes[i];
@@ -182,21 +232,19 @@ function finish(plan: Plan, outcomes: PointOutcome[], opts: RunOptions): RunOutp
     return { ...r, params: p.params };
   });
   const summary = buildSummary(plan.name, plan.seed, results);
-  const base = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', plan.name);
-  const outDir = plan.shard && opts.out === undefined ? join(base, shardDirName(plan.shard)) : base;
-  // events.log first: a summary.json next to it says the run finished (the log is only ever as new as the summary).
-  if (blocks.length > 0) writeFileAtomic(outDir, EVENTS_LOG_FILE, logText(blocks));
-  let written: string;
-  let json: string;
-  if (plan.shard) {
-    json = shardSummaryJson(summary, plan.shard);
-    written = writeFileAtomic(outDir, SUMMARY_FILE, json);
-  } else {
-    json = summaryJson(summary);
-    written = writeSummary(outDir, summary);
-  }
-  const text = opts.json ? json : formatRun(summary, plan.points, written, plan.shard);
-  return { summary, outDir, text, ...(plan.shard ? { shard: plan.shard } : {}) };
+  const json = plan.shard ? shardSummaryJson(summary, plan.shard) : summaryJson(summary);
+  const file = (name: string, data: string): OutputFile => ({ path: join(plan.outDir, name), data, ...(plan.outFlag ? { flag: plan.outFlag } : {}) });
+  // events.log first: were the renames ever cut short, a summary.json says the run finished and its log is there.
+  const outputs = [...(blocks.length > 0 ? [file(EVENTS_LOG_FILE, logText(blocks))] : []), file(SUMMARY_FILE, json)];
+  return { summary, outputs, json, summaryFile: join(plan.outDir, SUMMARY_FILE) };
+}
+
+/** Writes the run's files and `extra` (its charts) together, all or nothing, unless told not to; builds what to print. */
+function finish(plan: Plan, c: Collected, opts: RunOptions, extra: OutputFile[] = []): RunOutput {
+  const outputs = [...c.outputs, ...extra];
+  const files = opts.write === false ? [] : writeOutputs(outputs);
+  const text = opts.json ? c.json : formatRun(c.summary, plan.points, c.summaryFile, plan.shard);
+  return { summary: c.summary, outDir: plan.outDir, text, outputs, files, ...(plan.shard ? { shard: plan.shard } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -350,10 +398,9 @@ export const runCommand: CommandModule<object, Args> = {
       ...(a.shard !== undefined ? { shard: a.shard } : {}),
       json: a.json,
       progress: progressWanted(a.json),
+      charts: true,
     });
-    // Charts for a whole run (a shard's would cover a slice; merge's output can be charted with `nixlsim chart`).
-    const charts = a.shard === undefined ? await writeCharts(r.summary, r.outDir) : [];
-    const pngs = charts.filter((f) => f.endsWith('.png'));
+    const pngs = r.files.filter((f) => f.endsWith('.png'));
     process.stdout.write(r.text + (pngs.length && !a.json ? `charts: ${pngs.map((f) => shownPath(f)).join(', ')}\n` : ''));
   },
 };
