@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { describeDeployment, loadDeployment, measuredPoint, modeledValue, type MeasuredRunOptions } from '../experiment/measured.js';
 import { readMeasurements, type ReadOptions } from '../measure/read.js';
 import { MEASURED_METRICS, measuredValue, type MeasuredMetric, type MeasuredPoint } from '../measure/types.js';
-import { writeFileAtomic } from '../report/summary.js';
+import { writeOutputs } from '../report/output.js';
 import { shownPath } from '../yaml/positions.js';
 import { gpuRecordText, transportRecordText } from './catalog-file.js';
 import { fitGpuFactors, FACTORS, type FactorName, type FitPoint, type GpuFit } from './fit-gpu.js';
@@ -199,9 +199,8 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
     };
   }
 
-  for (const w of writes) {
-    refuseOverwrite(w.file, o.force, '--out');
-    result.files.push(writeFileAtomic(dirname(w.file), basename(w.file), w.text));
-  }
+  for (const w of writes) refuseOverwrite(w.file, o.force, '--out');
+  // The GPU and transport records go out together or not at all.
+  result.files.push(...writeOutputs(writes.map((w) => ({ path: w.file, data: w.text }))));
   return result;
 }

@@ -20,3 +20,16 @@ export function positiveNumber(flag: string, allowZero = false): (v: unknown) =>
     return n;
   };
 }
+
+/**
+ * Runs `f`, which checks something a flag gave (a catalog id, a TP size); a UserError it throws without a place of its
+ * own is about that flag, and says so: `--model llama-9: unknown model 'llama-9'; ...`.
+ */
+export function forFlag<T>(flag: string, value: unknown, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof UserError && err.where === undefined) throw new UserError(err.message, `--${flag} ${String(value)}`);
+    throw err;
+  }
+}

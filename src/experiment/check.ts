@@ -1,7 +1,7 @@
 /**
  * The rules an experiment must satisfy against the catalog: every id names a record, the node has the GPU and offers
- * the transport, the transport can connect workers placed as asked, TP splits the model's KV heads evenly, and the
- * requests fit the model's context. What the simulation is there to find out is not checked: a TP pair a vLLM build
+ * the transport, the transport can connect workers placed as asked, TP splits the model's KV heads evenly, the model
+ * leaves room for KV blocks on each worker's GPUs, and the requests fit the model's context. What the simulation is there to find out is not checked: a TP pair a vLLM build
  * rejects or crashes on, a placement where transfers 'fail', a transfer that outlasts the expiry. Those are scenarios.
  *
  * Also here: the rules an `expect:` entry must satisfy against the sweep and the point result's shape.
@@ -10,7 +10,8 @@ import { getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOf
 import { closest, unknownNameMessage } from '../catalog/suggest.js';
 import type { Catalog, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
-import { checkPlacement, kvHeadsPerRank } from '../physics/index.js';
+import { checkPlacement, defaultEfficiency, kvHeadsPerRank } from '../physics/index.js';
+import { kvPoolBlocks } from '../serving/engine.js';
 import { EVENT_KINDS } from '../metrics/event-log.js';
 import { fieldPaths, METRIC_MAPS, METRIC_PATHS, type ExpectEntry, type ExperimentFile } from './schema.js';
 import type { Experiment } from './types.js';
@@ -64,6 +65,14 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
   const groups = dep.mode === 'disaggregated' ? (['prefill', 'decode'] as const) : (['aggregated'] as const);
   for (const g of groups) {
     const r = at([D, g, 'tp'], [[D, 'model']], () => kvHeadsPerRank(llm, dep[g].tp));
+    if (isProblem(r)) return r;
+  }
+  // The model must leave room for at least one KV block on each worker's GPUs: the serving layer's own sizing of the
+  // KV pool, asked here so that a model that does not fit is a mistake at its line, found before anything runs.
+  const gpu = getGpu(catalog, node.gpu);
+  for (const g of groups) {
+    const cfg = { id: g, llm, gpu, tp: dep[g].tp, args: dep.engine, eff: defaultEfficiency(gpu) };
+    const r = at([D, g, 'tp'], [[D, 'model'], [D, 'engine', 'gpuMemoryUtilization'], [D, 'engine', 'activationReserveBytes'], [D, 'node']], () => kvPoolBlocks(cfg));
     if (isProblem(r)) return r;
   }
 

@@ -29,6 +29,7 @@ import { closest } from '../catalog/suggest.js';
 import type { Catalog } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { FaultSpec } from '../faults/injector.js';
+import { TraceReader, type TraceFormat } from '../workload/traces.js';
 import { checkAgainstCatalog, checkExpectations, pointMatches, type CatalogRecords } from './check.js';
 import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, type ExpectEntry, type ExperimentFile } from './schema.js';
 import type { ConnectorOverrides, Experiment, Point } from './types.js';
@@ -156,6 +157,8 @@ function load(abs: string, opts: LoadOptions): LoadedExperiment {
   delete base['expect'];
 
   const catalog = opts.catalog ?? defaultCatalog();
+  const traceChecks = new Map<string, string | undefined>();
+  const overridesOf = new Map<string, Override[]>();
   const points = expand(sweep).map(({ id, picks }) => {
     const overrides: Override[] = [];
     for (const { dimension, index } of picks) {
@@ -166,7 +169,8 @@ function load(abs: string, opts: LoadOptions): LoadedExperiment {
     }
     overrides.push(...flags);
     const params = paramsOf(picks);
-    const experiment = buildPoint(src, base, overrides, catalog, { id, params });
+    overridesOf.set(id, overrides);
+    const experiment = buildPoint(src, base, overrides, catalog, { id, params }, traceChecks);
     return { id, params, experiment };
   });
 
@@ -190,7 +194,22 @@ function load(abs: string, opts: LoadOptions): LoadedExperiment {
     expect: expectations,
   };
   pointsOf.set(loaded, points);
+  sourcesOf.set(loaded, { src, overrides: overridesOf, params: new Map(points.map((p) => [p.id, p.params])) });
   return loaded;
+}
+
+/** Where each point's values came from, to place problems found only when a point runs. */
+const sourcesOf = new WeakMap<LoadedExperiment, { src: LayeredSource; overrides: Map<string, Override[]>; params: Map<string, Record<string, unknown>> }>();
+
+/**
+ * A problem a point met at a field only when it ran (a fault target that names no worker of the cluster built), as
+ * one UserError at the place that gave the field its value: the file's line, the sweep entry's, or the flag.
+ */
+export function pointFieldError(loaded: LoadedExperiment, pointId: string, path: Path, message: string): UserError {
+  const s = sourcesOf.get(loaded);
+  const overrides = s?.overrides.get(pointId);
+  if (!s || !overrides) throw new InvariantError(`pointFieldError needs a point of the object loadExperiment returned, got ${pointId}`);
+  return located(s.src, { path, message }, overrides, { id: pointId, params: s.params.get(pointId) ?? {} });
 }
 
 function paramsOf(picks: { dimension: Dimension; index: number }[]): Record<string, unknown> {
@@ -463,7 +482,14 @@ function setIn(data: Record<string, unknown>, path: string[], value: unknown): P
   return undefined;
 }
 
-function buildPoint(y: LayeredSource, base: Record<string, unknown>, overrides: Override[], catalog: Catalog, point: PointLabel): Experiment {
+function buildPoint(
+  y: LayeredSource,
+  base: Record<string, unknown>,
+  overrides: Override[],
+  catalog: Catalog,
+  point: PointLabel,
+  traceChecks: Map<string, string | undefined>,
+): Experiment {
   const data = structuredClone(base);
   for (const o of overrides) {
     const blocked = setIn(data, o.path, o.value);
@@ -490,10 +516,36 @@ function buildPoint(y: LayeredSource, base: Record<string, unknown>, overrides: 
   const traceFile = holder(tracePath, overrides)?.file ?? y.owner(tracePath).file;
   const experiment = toExperiment(r.data, checked, y.file, traceFile);
   const trace = experiment.workload.trace;
-  if (trace && !existsSync(trace.path)) {
-    throw located(y, { path: ['workload', 'trace', 'path'], message: `trace file not found: ${trace.path} (a relative path is read from the experiment file's directory)` }, overrides, point);
+  if (trace) {
+    const problem = traceStartProblem(trace.format, trace.path, traceChecks);
+    if (problem) throw located(y, { path: tracePath, message: problem }, overrides, point);
   }
   return experiment;
+}
+
+/**
+ * What is wrong at the start of a trace file, if anything: it does not exist, is a directory, is empty, has no rows,
+ * or its header or first row is bad (the message names the trace's own file, line, row and field). Reading one
+ * record costs one chunk of the file, so every point can afford it (and each file is read once per load); a bad row
+ * further on is found when the point replays it.
+ */
+function traceStartProblem(format: TraceFormat, path: string, cache: Map<string, string | undefined>): string | undefined {
+  const key = `${format}\u0000${path}`;
+  if (cache.has(key)) return cache.get(key);
+  let problem: string | undefined;
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) problem = `trace file not found: ${path} (a relative path is read from the experiment file's directory)`;
+  else if (st.isDirectory()) problem = `'${shownPath(path)}' is a directory; expected a trace file`;
+  else {
+    try {
+      new TraceReader(format, path).next();
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      problem = err.message;
+    }
+  }
+  cache.set(key, problem);
+  return problem;
 }
 
 /** A name usable as a directory, from the file name, when the file gives none. */

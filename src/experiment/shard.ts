@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { buildSummary, SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../report/summary.js';
 import { shownPath } from './yaml-errors.js';
+import { JsonFile } from '../yaml/json-file.js';
 import type { PointResult } from './types.js';
 
 export const EVENTS_LOG_FILE = 'events.log';
@@ -134,12 +135,12 @@ const POINT_FIELDS: [string, 'string' | 'number' | 'object'][] = [
   ['durationS', 'number'],
 ];
 
-/** The first field of POINT_FIELDS a point lacks (or has of another kind), if any. */
-function missingField(p: unknown): string | undefined {
-  if (!isObject(p)) return 'it is not a map';
+/** The first field of POINT_FIELDS a point lacks (or has of another kind), if any, and where it would be. */
+function missingField(p: unknown): { why: string; path?: string[] } | undefined {
+  if (!isObject(p)) return { why: 'it is not a map' };
   for (const [path, kind] of POINT_FIELDS) {
     const v = path.split('.').reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), p);
-    if (kind === 'object' ? !isObject(v) : typeof v !== kind) return `no ${path}`;
+    if (kind === 'object' ? !isObject(v) : typeof v !== kind) return { why: `no ${path}`, path: path.split('.') };
   }
   return undefined;
 }
@@ -147,28 +148,31 @@ function missingField(p: unknown): string | undefined {
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isCount = (v: unknown, min: number): v is number => Number.isSafeInteger(v) && (v as number) >= min;
 
-/** Reads and checks one shard directory: summary.json with a shard field, and events.log if present. */
+/**
+ * Reads and checks one shard directory: summary.json with a shard field, and events.log if present. A mistake inside
+ * summary.json is reported at its line, column and field.
+ */
 export function readShardDir(dir: string): ShardDir {
   const where = `'${shownPath(dir)}'`;
   const file = join(dir, SUMMARY_FILE);
   if (!existsSync(file)) throw new UserError(`${where} holds no ${SUMMARY_FILE}: give the --out directory of each \`nixlsim run --shard i/n\``);
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new UserError(`${where}: ${SUMMARY_FILE} is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
-  }
-  if (!isObject(data) || data['schemaVersion'] !== SUMMARY_SCHEMA_VERSION || typeof data['experiment'] !== 'string' || !isCount(data['seed'], 0) || !Array.isArray(data['points'])) {
-    throw new UserError(`${where}: ${SUMMARY_FILE} is not a nixlsim summary (schemaVersion ${SUMMARY_SCHEMA_VERSION})`);
-  }
+  const j = new JsonFile(file, 'shard summary.json written by `nixlsim run --shard i/n`');
+  const data = j.data;
+    const notSummary = (path: (string | number)[], expected: string, v: unknown) =>
+    j.error(path, `${v === undefined ? `missing; expected ${expected}` : `expected ${expected}, got ${JSON.stringify(v)}`}: this ${SUMMARY_FILE} is not a nixlsim summary of schemaVersion ${SUMMARY_SCHEMA_VERSION}`);
+  if (!isObject(data)) throw j.error([], `expected a JSON object: this ${SUMMARY_FILE} is not a nixlsim summary`);
+  if (data['schemaVersion'] !== SUMMARY_SCHEMA_VERSION) throw notSummary(['schemaVersion'], String(SUMMARY_SCHEMA_VERSION), data['schemaVersion']);
+  if (typeof data['experiment'] !== 'string') throw notSummary(['experiment'], "the experiment's name", data['experiment']);
+  if (!isCount(data['seed'], 0)) throw notSummary(['seed'], 'a whole number >= 0', data['seed']);
+  if (!Array.isArray(data['points'])) throw notSummary(['points'], 'a list of point results', data['points']);
   const shard = data['shard'];
-  if (shard === undefined) throw new UserError(`${where}: ${SUMMARY_FILE} is not a shard's (it has no shard field): it is a whole run, nothing to merge`);
+  if (shard === undefined) throw j.error(['shard'], `missing: this ${SUMMARY_FILE} is not a shard's but a whole run's, nothing to merge`);
   if (!isObject(shard) || !isCount(shard['count'], 1) || !isCount(shard['index'], 1) || (shard['index'] as number) > (shard['count'] as number) || !isCount(shard['points'], 0)) {
-    throw new UserError(`${where}: ${SUMMARY_FILE} has a malformed shard field (expected {index, count, points} with 1 <= index <= count)`);
+    throw j.error(['shard'], `malformed: expected {index, count, points} with 1 <= index <= count, got ${JSON.stringify(shard)}`);
   }
   for (const [i, p] of (data['points'] as unknown[]).entries()) {
     const lacks = missingField(p);
-    if (lacks) throw new UserError(`${where}: ${SUMMARY_FILE} points[${i}] is not a point result (${lacks})`);
+    if (lacks) throw j.error(['points', i, ...(lacks.path ?? [])], `not a point result (${lacks.why})`);
   }
   const logFile = join(dir, EVENTS_LOG_FILE);
   const out: ShardDir = { dir, summary: data as unknown as ShardSummary };

@@ -8,15 +8,16 @@
  * tolerance (a move within either is noise); a move as large in the good direction is 'improved', which does not fail.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { canonicalJson } from '../experiment/check.js';
 import type { Expectation } from '../experiment/load.js';
 import { METRIC_MAPS } from '../experiment/schema.js';
 import type { PointResult } from '../experiment/types.js';
-import { shownPath, valueAt } from '../experiment/yaml-errors.js';
-import { writeFileAtomic, type Summary } from './summary.js';
+import { valueAt } from '../experiment/yaml-errors.js';
+import { JsonFile } from '../yaml/json-file.js';
+import { writeOutputs, type OutputFile } from './output.js';
+import type { Summary } from './summary.js';
 
 export const BASELINE_VERSION = 1;
 
@@ -116,30 +117,42 @@ export function baselineJson(b: Baseline): string {
   return `${JSON.stringify(sortKeys(b), null, 2)}\n`;
 }
 
-/** Reads a baseline file; undefined when there is none. A file that is not a baseline is a UserError naming it. */
+/**
+ * Reads a baseline file; undefined when there is none. A file that is not a baseline is a UserError naming it, and
+ * the line, column and field of the first thing wrong in it.
+ */
 export function readBaseline(file: string): Baseline | undefined {
   if (!existsSync(file)) return undefined;
-  let data: unknown;
+  // Even --update does not write over a file it cannot read (a merge conflict, say): deleting it is the user's call.
+  const regenerate = 'fix it, or delete it and run `nixlsim check --update` to write a new one';
+  let j: JsonFile;
   try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
+    j = new JsonFile(file, `baseline of version ${BASELINE_VERSION}`);
   } catch (err) {
-    throw new UserError(`${shownPath(file)}: not a baseline (invalid JSON: ${err instanceof Error ? err.message : String(err)}); regenerate it with \`nixlsim check --update\``);
+    if (err instanceof UserError) throw new UserError(`${err.message}; ${regenerate}`);
+    throw err;
   }
-  const r = baselineSchema.safeParse(data);
+  const r = baselineSchema.safeParse(j.data);
   if (!r.success) {
     const issue = r.error.issues[0];
-    const at = issue ? `${issue.path.join('.')}: ${issue.message}` : 'unexpected shape';
-    throw new UserError(`${shownPath(file)}: not a baseline of version ${BASELINE_VERSION} (${at}); regenerate it with \`nixlsim check --update\``);
+    const path = (issue?.path ?? []).map((p) => (typeof p === 'number' ? p : String(p)));
+    throw j.error(path, `not a baseline of version ${BASELINE_VERSION} (${issue?.message ?? 'unexpected shape'}); ${regenerate}`);
   }
   return r.data as Baseline;
 }
 
+/** The file to write for a baseline, or undefined when the file already holds these bytes (nothing to rewrite). */
+export function baselineOutput(file: string, b: Baseline): OutputFile | undefined {
+  const text = baselineJson(b);
+  if (existsSync(file) && readFileSync(file, 'utf8') === text) return undefined;
+  return { path: file, data: text };
+}
+
 /** Writes a baseline through a temporary file and a rename. Returns whether the bytes changed. */
 export function writeBaseline(file: string, b: Baseline): boolean {
-  const text = baselineJson(b);
-  if (existsSync(file) && readFileSync(file, 'utf8') === text) return false;
-  writeFileAtomic(dirname(file), basename(file), text);
-  return true;
+  const out = baselineOutput(file, b);
+  if (out) writeOutputs([out]);
+  return out !== undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -4,11 +4,12 @@
  * happened to insert keys in), maps keyed by name are sorted, and the file is replaced atomically so a reader never
  * sees half of one.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { PointResult, Stats } from '../experiment/types.js';
-import { UserError } from '../errors.js';
 import { EVENT_KINDS } from '../metrics/event-log.js';
+import { writeFileAtomic } from './output.js';
+
+/** Where every writer in src/ goes: all or nothing, through temporary files and renames (output.ts). */
+export { writeFileAtomic, writeOutputs, type OutputFile } from './output.js';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 export const SUMMARY_FILE = 'summary.json';
@@ -116,24 +117,4 @@ export function summaryJson(summary: Summary): string {
  */
 export function writeSummary(dir: string, summary: Summary): string {
   return writeFileAtomic(dir, SUMMARY_FILE, summaryJson(summary));
-}
-
-/** Writes dir/name through a temporary file and a rename, so that a reader never sees half a file. */
-export function writeFileAtomic(dir: string, name: string, text: string): string {
-  const file = join(dir, name);
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (err) {
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // The directory itself is unusable; there is no temporary file to clean up.
-    }
-    const why = err instanceof Error ? err.message : String(err);
-    throw new UserError(`cannot write ${name} to directory '${dir}': ${why}`);
-  }
-  return file;
 }

@@ -142,6 +142,8 @@ interface FormatParser {
   row(ctx: RowContext): TraceRecord;
   /** What to say when the file has lines but no rows. */
   readonly noRows: string;
+  /** What the first line should be, for an empty file. */
+  readonly expected: string;
 }
 
 /**
@@ -181,8 +183,9 @@ export class TraceReader implements IterableIterator<TraceRecord> {
       const text = this.lines.next();
       if (text === null) {
         this.done = true;
-        if (!this.started) throw new UserError('the trace file is empty', this.display);
-        if (this.rows === 0) throw new UserError(`no requests: ${this.parser.noRows}`, this.display);
+        // Both at the line where a row was expected: the first, or the one after the last line read.
+        if (!this.started) throw new UserError(`the trace file is empty; expected ${this.parser.expected}`, `${this.display}:1`);
+        if (this.rows === 0) throw new UserError(`no requests: ${this.parser.noRows}`, `${this.display}:${this.lines.lineNo + 1}`);
         return { done: true, value: undefined };
       }
       if (!this.started) {
@@ -257,6 +260,7 @@ function azureParser(): FormatParser {
   let prevText = '';
   return {
     noRows: 'the file has a header but no rows',
+    expected: `the header '${AZURE_HEADER}' and then one row per request`,
     header(ctx: RowContext): boolean {
       const cells = ctx.text.split(',').map((c) => c.trim());
       const expected = `expected the header '${AZURE_HEADER}'`;
@@ -317,6 +321,7 @@ function mooncakeParser(): FormatParser {
   let prev: number | undefined;
   return {
     noRows: 'the file has no records',
+    expected: 'one JSON object per line, e.g. {"timestamp": 0, "input_length": 6758, "output_length": 500}',
     header: () => false,
     row(ctx: RowContext): TraceRecord {
       let rec: unknown;

@@ -51,7 +51,9 @@ export class YamlSource {
     const msg = err.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').trim();
     // The parser notices some mistakes (an unclosed brace) only on a later line, so the field is a hint, not a verdict.
     const near = this.pathAt(err.pos[0]);
-    this.fail([], `YAML syntax error${near.length ? ` near ${fieldName(near)}` : ''}: ${msg}`, err.pos[0]);
+    // JSON files are read as YAML, but their author thinks in JSON.
+    const kind = this.file.toLowerCase().endsWith('.json') ? 'JSON' : 'YAML';
+    this.fail([], `${kind} syntax error${near.length ? ` near ${fieldName(near)}` : ''}: ${msg}`, err.pos[0]);
   }
 
   /**

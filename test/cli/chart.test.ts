@@ -96,9 +96,9 @@ describe('nixlsim chart', () => {
     const d = tmp();
     expect(() => readSummary(join(d, 'nope.json'))).toThrow(/summary file '.*nope\.json' not found/);
     writeFileSync(join(d, 'bad.json'), '{ not json');
-    expect(() => readSummary(join(d, 'bad.json'))).toThrow(/summary file '.*bad\.json' is not valid JSON/);
+    expect(() => readSummary(join(d, 'bad.json'))).toThrow(/bad\.json:1:\d+ .*not valid JSON/);
     writeFileSync(join(d, 'other.json'), '{"schemaVersion": 1, "experiment": "x", "points": [{"id": "p0"}]}');
-    expect(() => readSummary(join(d, 'other.json'))).toThrow(/other\.json': points\[0\] lacks/);
+    expect(() => readSummary(join(d, 'other.json'))).toThrow(/other\.json:1:\d+ points\[0\]\.params: missing; expected a JSON object/);
     expect(() => readSummary(d)).toThrow(/is a directory without a summary\.json/);
     for (const f of ['nope.json', 'bad.json', 'other.json']) expect(() => readSummary(join(d, f))).toThrow(UserError);
   });

@@ -191,6 +191,6 @@ describe('nixlsim check', () => {
     writeFileSync(join(dir, 'tiny.json'), '{ "points": [] }');
     const r = nixlsim(['check', TINY, '--baselines', dir]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${join(dir, 'tiny.json')}: not a baseline of version 1`);
+    expect(r.stderr).toContain(`${join(dir, 'tiny.json')}:1:1 baselineVersion: not a baseline of version 1`);
   });
 });

@@ -78,7 +78,7 @@ describe('a sweep run whole and as 3 shards + merge', () => {
     const out = dir('never');
     expect(userError(() => mergeRuns([shards[0]!, shards[2]!], { out }))).toMatch(/^shard 2\/3 of experiment 'breakeven' missing \(given: shard 1\/3 in '.*shard1-\d+', shard 3\/3 in '.*shard3-\d+'\)$/);
     expect(userError(() => mergeRuns([shards[0]!, shards[1]!, shards[0]!, shards[2]!], { out }))).toMatch(/^'.*shard1-\d+' and '.*shard1-\d+' both hold shard 1\/3$/);
-    expect(userError(() => mergeRuns([...shards, whole], { out }))).toMatch(/^'.*whole-\d+': summary\.json is not a shard's \(it has no shard field\)/);
+    expect(userError(() => mergeRuns([...shards, whole], { out }))).toMatch(/^.*whole-\d+\/summary\.json:1:1 shard: missing: this summary\.json is not a shard's but a whole run's/);
     expect(userError(() => mergeRuns([...shards, join(root, 'nowhere')], { out }))).toMatch(/^'.*nowhere' holds no summary\.json/);
 
     // Another seed: the same points, other numbers.
@@ -131,10 +131,10 @@ describe('a sweep run whole and as 3 shards + merge', () => {
       delete j.points[3].kvTransfer.ms;
       return [JSON.stringify(j), l];
     });
-    expect(userError(() => mergeRuns([shards[0]!, hollow, shards[2]!], { out }))).toMatch(/^'.*edited-\d+': summary\.json points\[3\] is not a point result \(no kvTransfer\.ms\)$/);
+    expect(userError(() => mergeRuns([shards[0]!, hollow, shards[2]!], { out }))).toMatch(/^.*edited-\d+\/summary\.json:1:\d+ points\[3\]\.kvTransfer\.ms: not a point result \(no kvTransfer\.ms\)$/);
     // Not JSON.
     const broken = copy(shards[1]!, (s, l) => [s.slice(0, 100), l]);
-    expect(userError(() => mergeRuns([shards[0]!, broken, shards[2]!], { out }))).toMatch(/summary\.json is not valid JSON/);
+    expect(userError(() => mergeRuns([shards[0]!, broken, shards[2]!], { out }))).toMatch(/summary\.json:7:6 shard: not valid JSON: the file ends in the middle of a value/);
     expect(existsSync(out)).toBe(false);
   });
 });

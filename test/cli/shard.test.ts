@@ -101,15 +101,21 @@ describe('nixlsim run --shard and --workers from the command line', () => {
     expect(s.stderr).toMatch(/--shard must be i\/n/);
   });
 
-  it('a point that does not fit exits 2 naming it, the same with threads as without, and writes nothing', () => {
+  it('a point that fails when it runs exits 2 naming it, the same with threads as without, and writes nothing', () => {
     const d = tmp();
-    const set = ['--set', 'deployment.model=deepseek-r1-distill-llama-70b', '--set', 'deployment.node=dgx-h100', '--set', 'deployment.transport=ib-rdma', '--set', 'sweep.deployment.aggregated.tp=[1]'];
+    // The fault names a worker no point has: found only when a point's cluster is built, and placed at the flag.
+    const set = ['--set', 'faults=[{kind: worker_restart, at: [1], downtimeS: 5, target: decode-9}]'];
     const r1 = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'a'), '--workers', '1', ...set]);
     const r2 = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'b'), '--workers', '2', ...set]);
     expect(r1.code).toBe(2);
-    expect(r1.stderr).toMatch(/^nixlsim: error: point p000 workload\.isl\.mean=1000 mode=aggregated aggregated\.tp=1: deepseek-r1-distill-llama-70b at TP1 does not fit/);
+    expect(r1.stderr).toMatch(/^nixlsim: error: --set faults=.* faults\[0\]\.target: no worker 'decode-9' \(workers: agg-0\) \(sweep point p000: workload\.isl\.mean=1000, deployment\.mode=aggregated\)\n$/);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toBe(r1.stderr);
+    // A model that does not fit is found before anything runs, at the flag that set it.
+    const nofit = ['--set', 'deployment.model=deepseek-r1-distill-llama-70b', '--set', 'deployment.node=dgx-h100', '--set', 'deployment.transport=ib-rdma', '--set', 'sweep.deployment.aggregated.tp=[1]'];
+    const r3 = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'c'), ...nofit]);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/^nixlsim: error: --set sweep\.deployment\.aggregated\.tp=\[1\] sweep\.deployment\.aggregated\.tp\[0\]: deepseek-r1-distill-llama-70b at TP1 does not fit on h100-sxm/);
     expect(readdirSync(d)).toEqual([]);
   });
 });

@@ -27,19 +27,23 @@ const seed = (name: string) => join(ROOT, 'experiments', 'seeds', name);
 const small = ['workload.requests=12', 'workload.warmup=2'];
 
 /** An experiment whose points 1 and 3 do not fit (the 70B model at TP1 on an 80 GB GPU): a UserError inside the simulator. */
-function noFit(dir: string): string {
-  const file = join(dir, 'nofit.yaml');
+/**
+ * An experiment whose points 1 and 3 fail only when they run: their fault names a worker the cluster does not have
+ * (the loader cannot know the cluster's worker names; a model that does not fit, say, it finds before anything runs).
+ */
+function failsWhenRun(dir: string): string {
+  const file = join(dir, 'fails.yaml');
+  const fault = '[{ kind: worker_restart, at: [1], downtimeS: 5, target: agg-7 }]';
   writeFileSync(
     file,
     [
-      'name: nofit',
+      'name: fails',
       'deployment:',
       '  mode: aggregated',
-      '  model: deepseek-r1-distill-llama-70b',
-      '  node: dgx-h100',
+      '  model: llama-3.1-8b-instruct',
+      '  node: p5.48xlarge',
       '  connector: any-tp',
-      '  transport: ib-rdma',
-      '  aggregated: { workers: 1, tp: 8 }',
+      '  transport: efa-libfabric',
       'workload:',
       '  kind: closed-loop',
       '  concurrency: 2',
@@ -48,7 +52,7 @@ function noFit(dir: string): string {
       '  isl: { mean: 1000, stddev: 0 }',
       '  osl: { mean: 10, stddev: 0 }',
       'sweep:',
-      '  deployment.aggregated.tp: [8, 1, 8, 1, 8]',
+      `  faults: [[], ${fault}, [], ${fault}, []]`,
       '',
     ].join('\n'),
   );
@@ -171,10 +175,11 @@ describe('runExperimentOnPool', () => {
     expect(r3.summary.points).toHaveLength(16);
   });
 
-  it('a point that does not fit fails as in this thread: the first such point named, every thread stopped, nothing written', async () => {
+  it('a point that fails when it runs fails as in this thread: the first such point named, every thread stopped, nothing written', async () => {
     const d = tmp();
-    const file = noFit(d);
-    const message = /^point p001 aggregated\.tp=1: deepseek-r1-distill-llama-70b at TP1 does not fit on h100-sxm/;
+    const file = failsWhenRun(d);
+    // Placed at the sweep value that gave point 1 its faults (line 16): sweep.faults[1], its fault [0], the target.
+    const message = /fails\.yaml:16:\d+ sweep\.faults\[1\]\[0\]\.target: no worker 'agg-7' \(workers: agg-0\)$/;
     const outs = [join(d, 'w1'), join(d, 'w3'), join(d, 'here')];
     const e1 = await runExperimentOnPool(file, { out: outs[0]!, workers: 1 }).catch((e: unknown) => e);
     const e3 = await runExperimentOnPool(file, { out: outs[1]!, workers: 3 }).catch((e: unknown) => e);

@@ -83,7 +83,7 @@ describe('summary.json', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).toContain(`cannot write summary.json to directory '${dir}'`);
+    expect((err as Error).message).toBe(`${dir}: cannot create the directory: '${join(parent, 'file')}' is a file, not a directory`);
     expect(readdirSync(parent)).toEqual(['file']);
   });
 });

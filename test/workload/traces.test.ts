@@ -215,8 +215,9 @@ function errorOf(format: TraceFormat, file: string): UserError {
 describe('a broken trace names file, line, row and field', () => {
   const HDR = "expected the header 'TIMESTAMP,ContextTokens,GeneratedTokens'";
   test.each([
-    ['azure', 'azure-empty.csv', `${FIX}/azure-empty.csv: `, 'the trace file is empty'],
-    ['azure', 'azure-header-only.csv', `${FIX}/azure-header-only.csv: `, 'no requests: the file has a header but no rows'],
+    ['azure', 'azure-empty.csv', `${FIX}/azure-empty.csv:1: `, `the trace file is empty; ${HDR} and then one row per request`],
+    // An empty file or one without rows: at the line where a row was expected (after the 1-line header; after 3 blank lines).
+    ['azure', 'azure-header-only.csv', `${FIX}/azure-header-only.csv:2: `, 'no requests: the file has a header but no rows'],
     ['azure', 'azure-no-header.csv', `${FIX}/azure-no-header.csv:1: header: `, `missing; ${HDR} as the first line, got a data row '2023-11-16 18:17:03.9799600,4808,10'`],
     ['azure', 'azure-unknown-column.csv', `${FIX}/azure-unknown-column.csv:1: header: `, `unknown column 'ContextToken'; ${HDR}`],
     ['azure', 'azure-missing-column.csv', `${FIX}/azure-missing-column.csv:1: header: `, `no GeneratedTokens column; ${HDR}`],
@@ -232,7 +233,7 @@ describe('a broken trace names file, line, row and field', () => {
     ['mooncake', 'mooncake-string-length.jsonl', `${FIX}/mooncake-string-length.jsonl:2: row 2: `, 'output_length must be a whole number >= 0, got "490"'],
     ['mooncake', 'mooncake-bad-hash.jsonl', `${FIX}/mooncake-bad-hash.jsonl:3: row 3: `, 'hash_ids[2] must be a whole number >= 0, got -29'],
     ['mooncake', 'mooncake-backwards.jsonl', `${FIX}/mooncake-backwards.jsonl:3: row 3: `, "timestamp goes back in time: 2999 ms is before the previous record's 3000 ms"],
-    ['mooncake', 'mooncake-blank-only.jsonl', `${FIX}/mooncake-blank-only.jsonl: `, 'no requests: the file has no records'],
+    ['mooncake', 'mooncake-blank-only.jsonl', `${FIX}/mooncake-blank-only.jsonl:4: `, 'no requests: the file has no records'],
     ['azure', 'does-not-exist.csv', `${FIX}/does-not-exist.csv: `, 'cannot read the trace file: no such file'],
   ] as const)('%s %s', (format, file, where, what) => {
     const msg = errorOf(format, file).message;

@@ -1,14 +1,17 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport } from '../../catalog/index.js';
+import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, projectRoot } from '../../catalog/index.js';
 import type { Catalog } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
-import { breakevenRows, crossoverIsl, writeCharts, type BreakevenRow } from '../../report/charts/index.js';
+import { breakevenRows, crossoverIsl, type BreakevenRow } from '../../report/charts/data.js';
+import { renderCharts } from '../../report/charts/write.js';
+import { checkOutputDir, writeFileAtomic, writeOutputs } from '../../report/output.js';
 import type { Summary } from '../../report/summary.js';
-import { wholeNumber } from '../options.js';
+import { kvHeadsPerRank } from '../../physics/index.js';
+import { forFlag, wholeNumber } from '../options.js';
 import { runExperiment } from './run.js';
 
 /** More lengths than this is a typo in the step, not a sweep anyone waits for. */
@@ -105,20 +108,24 @@ export interface BreakevenResult {
 /** Runs the breakeven experiment (through a temporary experiment file and runExperiment) and writes its chart. */
 export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult> {
   const c = o.catalog ?? defaultCatalog();
-  const llm = getLlm(c, o.model);
-  const transport = getTransport(c, o.transport);
-  const node = o.node !== undefined ? getNode(c, o.node) : firstNodeOffering(c, transport.id);
+  const llm = forFlag('model', o.model, () => getLlm(c, o.model));
+  const transport = forFlag('transport', o.transport, () => getTransport(c, o.transport));
+  const node = o.node !== undefined ? forFlag('node', o.node, () => getNode(c, o.node!)) : firstNodeOffering(c, transport.id);
   if (!node.transports.includes(transport.id)) {
-    throw new UserError(`node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`);
+    throw new UserError(`node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`, `--transport ${o.transport}`);
   }
+  forFlag('tp', o.tp ?? 1, () => kvHeadsPerRank(llm, o.tp ?? 1));
   const exp = breakevenExperiment({ ...o, model: llm.id, transport: transport.id }, node.id);
+  const flag = o.out !== undefined ? `--out ${o.out}` : undefined;
+  const outDir = o.out !== undefined ? resolve(o.out) : join(projectRoot(), 'reports', String(exp['name']));
+  checkOutputDir(outDir, flag);
   const dir = mkdtempSync(join(tmpdir(), 'nixlsim-breakeven-'));
   const file = join(dir, 'breakeven.json');
   try {
-    writeFileSync(file, `${JSON.stringify(exp, null, 2)}\n`);
+    writeFileAtomic(dir, 'breakeven.json', `${JSON.stringify(exp, null, 2)}\n`);
     const run = (() => {
       try {
-        return runExperiment(file, { ...(o.out !== undefined ? { out: o.out } : {}), catalog: c });
+        return runExperiment(file, { out: outDir, catalog: c, write: false });
       } catch (err) {
         // The file is ours, not the user's: say which flag-built experiment it was instead of a temporary path.
         if (err instanceof UserError) {
@@ -129,7 +136,9 @@ export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult
       }
     })();
     const rows = breakevenRows(run.summary);
-    const files = await writeCharts(run.summary, run.outDir, { kinds: ['breakeven'] });
+    // The summary, its events.log and the chart go out together, or nothing does.
+    const charts = await renderCharts(run.summary, run.outDir, { kinds: ['breakeven'], ...(flag !== undefined ? { flag } : {}) });
+    const files = writeOutputs([...run.outputs.map((f) => ({ ...f, ...(flag !== undefined ? { flag } : {}) })), ...charts]).slice(run.outputs.length);
     return { summary: run.summary, rows, crossover: crossoverIsl(rows), node: node.id, outDir: run.outDir, files };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,10 +1,14 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { UserError } from '../../errors.js';
-import { shownPath } from '../../experiment/yaml-errors.js';
+import { shownPath, type Path } from '../../experiment/yaml-errors.js';
+import { JsonFile } from '../../yaml/json-file.js';
 import { defaultCatalog } from '../../catalog/index.js';
-import { CHART_KINDS, type ChartKind, tpMatrixRows, tpMatrixSpec, writeChart, writeCharts } from '../../report/charts/index.js';
+import { tpMatrixRows } from '../../report/charts/data.js';
+import { CHART_KINDS, type ChartKind, tpMatrixSpec } from '../../report/charts/kinds.js';
+import { renderCharts, writeChart } from '../../report/charts/write.js';
+import { checkOutputDir, writeOutputs } from '../../report/output.js';
 import { SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../../report/summary.js';
 
 interface Args {
@@ -23,35 +27,35 @@ export function summaryPath(file: string): string {
   return existsSync(abs) && statSync(abs).isDirectory() && existsSync(join(abs, SUMMARY_FILE)) ? join(abs, SUMMARY_FILE) : abs;
 }
 
-/** Reads a summary.json, checking the shape charts rely on; any problem is a UserError naming the file. */
+/** What each point of a summary must hold for charts: key -> whether it is a map (else a string). */
+const POINT_KEYS: [string, 'map' | 'string'][] = [
+  ['id', 'string'], ['params', 'map'], ['requests', 'map'], ['ttftMs', 'map'], ['itlMs', 'map'], ['kvTransfer', 'map'], ['throughput', 'map'],
+];
+
+/**
+ * Reads a summary.json, checking the shape charts rely on; any problem is a UserError naming the file, and for a
+ * mistake inside it the line, column and field (`summary.json:3:3 schemaVersion: expected 1, got 2; ...`).
+ */
 export function readSummary(file: string): Summary {
   const abs = summaryPath(file);
   if (!existsSync(abs)) throw new UserError(`summary file '${file}' not found`);
   if (statSync(abs).isDirectory()) throw new UserError(`'${file}' is a directory without a ${SUMMARY_FILE}; expected a summary.json written by \`nixlsim run\``);
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(abs, 'utf8'));
-  } catch (err) {
-    throw new UserError(`summary file '${file}' is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const bad = (what: string) => new UserError(`summary file '${file}': ${what}; expected a summary.json written by \`nixlsim run\``);
-  if (!isRecord(data)) throw bad('not a JSON object');
-  if (data['schemaVersion'] !== SUMMARY_SCHEMA_VERSION) throw bad(`schemaVersion is ${JSON.stringify(data['schemaVersion'])}, not ${SUMMARY_SCHEMA_VERSION}`);
-  if (typeof data['experiment'] !== 'string') throw bad("no 'experiment' name");
+  const j = new JsonFile(abs, 'summary.json written by `nixlsim run`');
+  const data = j.data;
+  const bad = (path: Path, what: string) => j.error(path, `${what} (in a summary.json written by \`nixlsim run\`)`);
+  const expected = (what: string, v: unknown) => (v === undefined ? `missing; expected ${what}` : `expected ${what}, got ${JSON.stringify(v)}`);
+  if (!isRecord(data)) throw bad([], `expected a JSON object, got ${Array.isArray(data) ? 'a list' : JSON.stringify(data)}`);
+  if (data['schemaVersion'] !== SUMMARY_SCHEMA_VERSION) throw bad(['schemaVersion'], expected(String(SUMMARY_SCHEMA_VERSION), data['schemaVersion']));
+  if (typeof data['experiment'] !== 'string') throw bad(['experiment'], expected("the experiment's name", data['experiment']));
   const points = data['points'];
-  if (!Array.isArray(points)) throw bad("no 'points' list");
+  if (!Array.isArray(points)) throw bad(['points'], expected('a list of point results', points));
   points.forEach((p: unknown, i) => {
-    const ok =
-      isRecord(p) &&
-      typeof p['id'] === 'string' &&
-      isRecord(p['params']) &&
-      isRecord(p['requests']) &&
-      isRecord(p['ttftMs']) &&
-      isRecord(p['itlMs']) &&
-      isRecord(p['kvTransfer']) &&
-      isRecord((p['kvTransfer'] as Record<string, unknown>)['ms']) &&
-      isRecord(p['throughput']);
-    if (!ok) throw bad(`points[${i}] lacks id, params, requests, ttftMs, itlMs, kvTransfer or throughput`);
+    if (!isRecord(p)) throw bad(['points', i], 'expected a point result (a JSON object)');
+    for (const [key, kind] of POINT_KEYS) {
+      const v = p[key];
+      if (kind === 'map' ? !isRecord(v) : typeof v !== 'string') throw bad(['points', i, key], expected(kind === 'map' ? 'a JSON object' : 'a string', v));
+    }
+    if (!isRecord((p['kvTransfer'] as Record<string, unknown>)['ms'])) throw bad(['points', i, 'kvTransfer', 'ms'], 'expected a JSON object of statistics');
   });
   return data as unknown as Summary;
 }
@@ -73,20 +77,26 @@ export interface ChartRun {
 /** The command's work: charts of a summary (or the TP matrix alone) into a directory. */
 export async function chartFiles(a: Args): Promise<ChartRun> {
   const skipped: string[] = [];
+  const flag = a.out !== undefined ? { flag: `--out ${a.out}` } : {};
   if (a.summary === undefined) {
     if (!a.kind || a.kind.length === 0 || a.kind.some((k) => k !== 'tp-matrix')) {
       throw new UserError('give a summary.json to chart; only `--kind tp-matrix` works without one');
     }
+    const out = resolve(a.out ?? '.');
+    checkOutputDir(out, flag.flag);
     const spec = tpMatrixSpec(tpMatrixRows(defaultCatalog()));
-    return { files: await writeChart(resolve(a.out ?? '.'), 'tp-matrix', spec), skipped };
+    return { files: await writeChart(out, 'tp-matrix', spec, flag.flag), skipped };
   }
   const summary = readSummary(a.summary);
   const out = resolve(a.out ?? dirname(summaryPath(a.summary)));
-  const files = await writeCharts(summary, out, {
+  checkOutputDir(out, flag.flag);
+  // Every chart is rendered before any is written; then they go out together, or none does.
+  const files = await renderCharts(summary, out, {
     ...(a.kind && a.kind.length ? { kinds: a.kind } : {}),
     onSkip: (_kind, reason) => skipped.push(reason),
+    ...flag,
   });
-  return { files, skipped };
+  return { files: files.length ? writeOutputs(files) : [], skipped };
 }
 
 export const chartCommand: CommandModule<object, Args> = {

@@ -4,8 +4,6 @@
  * prints a table, and exits 1 on a regression, a failed expectation or a missing baseline. `--update` rewrites the
  * baselines (and only it ever does).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog, projectRoot } from '../../catalog/load.js';
@@ -22,11 +20,12 @@ import {
   paramText,
   pointLabel,
   readBaseline,
-  writeBaseline,
+  baselineOutput,
   type CheckRow,
   type Tolerances,
 } from '../../report/baseline.js';
-import { writeJunit, type JunitSuite } from '../../report/junit.js';
+import { junitXml, type JunitSuite } from '../../report/junit.js';
+import { checkOutputDir, checkOutputFile, writeOutputs, type OutputFile } from '../../report/output.js';
 import { runExperiment, type SimulateFn } from './run.js';
 import { experimentFiles } from './validate.js';
 
@@ -37,7 +36,7 @@ export interface CheckOptions {
   update?: boolean;
   /** Write JUnit XML here. */
   junit?: string;
-  /** Keep each experiment's summary.json in <out>/<name>/ (default: a temporary directory, removed). */
+  /** Keep each experiment's summary.json (and events.log) in <out>/<name>/ (default: not kept). */
   out?: string;
   tolerances?: Tolerances;
   catalog?: Catalog;
@@ -73,8 +72,10 @@ export function fails(row: CheckRow, update: boolean): boolean {
 }
 
 /**
- * Loads every experiment first (a bad file stops the check before anything runs: exit 2), then runs each, compares,
- * and with `update` writes the baselines. Awaits runExperiment whether or not it returns a promise.
+ * Loads every experiment and reads every baseline first (a bad file stops the check before anything runs: exit 2),
+ * then runs each and compares; then writes what there is to write (the --out summaries, with `update` the baselines
+ * whose bytes changed, the JUnit XML) in one all-or-nothing step. Awaits runExperiment whether or not it returns a
+ * promise.
  */
 export async function runCheck(targets: string[], opts: CheckOptions = {}, simulate?: SimulateFn): Promise<CheckOutput> {
   const catalog = opts.catalog ?? defaultCatalog();
@@ -93,27 +94,45 @@ export async function runCheck(targets: string[], opts: CheckOptions = {}, simul
     names.set(name, l.file);
   }
 
+  // Every input is read and every output place checked before anything runs: a bad baseline file or an impossible
+  // --out, --junit or --baselines exits 2 at once, not after the simulations.
+  const baselineFiles = loaded.map((l) => join(baselines, `${l.experiment.name}.json`));
+  const before = baselineFiles.map((f) => readBaseline(f));
+  const outRoot = opts.out !== undefined ? resolve(opts.out) : undefined;
+  if (outRoot !== undefined) checkOutputDir(outRoot, `--out ${opts.out}`);
+  if (opts.junit !== undefined) checkOutputFile(opts.junit, `--junit ${opts.junit}`);
+  const baselinesFlag = opts.baselines !== undefined ? `--baselines ${opts.baselines}` : undefined;
+  if (update) checkOutputDir(baselines, baselinesFlag);
+
+  // Then everything runs, and only then is anything written, all together (summaries, baselines, JUnit): a run that
+  // stops with an error leaves every file as it was.
+  const outputs: OutputFile[] = [];
   const checked: CheckedExperiment[] = [];
-  for (const l of loaded) {
+  for (const [i, l] of loaded.entries()) {
     const name = l.experiment.name;
     const started = performance.now();
-    const temp = opts.out === undefined ? mkdtempSync(join(tmpdir(), 'nixlsim-check-')) : undefined;
-    let summary;
-    try {
-      const out = temp ?? join(resolve(opts.out!), name);
-      summary = (await runExperiment(l.file, { out, catalog }, ...(simulate ? [simulate] : []))).summary;
-    } finally {
-      if (temp) rmSync(temp, { recursive: true, force: true });
-    }
-    const baselineFile = join(baselines, `${name}.json`);
-    const { rows, gone } = compareWithBaseline(summary, readBaseline(baselineFile), opts.tolerances);
+    const run = await runExperiment(
+      l.file,
+      { ...(outRoot !== undefined ? { out: join(outRoot, name) } : {}), catalog, write: false },
+      ...(simulate ? [simulate] : []),
+    );
+    if (outRoot !== undefined) outputs.push(...run.outputs.map((f) => ({ ...f, flag: `--out ${opts.out}` })));
+    const summary = run.summary;
+    const baselineFile = baselineFiles[i]!;
+    const { rows, gone } = compareWithBaseline(summary, before[i], opts.tolerances);
     rows.push(...compareWithExpectations(summary, l.expect));
     const entry: CheckedExperiment = { name, file: l.file, rows, gone, baselineFile, timeS: (performance.now() - started) / 1000 };
-    if (update) entry.updated = writeBaseline(baselineFile, baselineOf(summary));
+    if (update) {
+      // Only --update ever writes a baseline, and only when its bytes change.
+      const file = baselineOutput(baselineFile, baselineOf(summary));
+      entry.updated = file !== undefined;
+      if (file) outputs.push({ ...file, ...(baselinesFlag ? { flag: baselinesFlag } : {}) });
+    }
     checked.push(entry);
   }
 
-  if (opts.junit !== undefined) writeJunit(opts.junit, junitSuites(checked, update));
+  if (opts.junit !== undefined) outputs.push({ path: resolve(opts.junit), data: junitXml(junitSuites(checked, update)), flag: `--junit ${opts.junit}` });
+  writeOutputs(outputs);
   const failed = checked.some((c) => c.rows.some((r) => fails(r, update)));
   return { code: failed ? EXIT_REGRESSION : EXIT_OK, text: formatCheck(checked, update, baselines, opts.baselines !== undefined), experiments: checked };
 }

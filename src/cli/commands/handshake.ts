@@ -3,7 +3,8 @@ import { defaultCatalog, getConnector, getLlm } from '../../catalog/index.js';
 import { UserError } from '../../errors.js';
 import { handshakeMatrix, handshakeVerdict } from '../../nixl/index.js';
 import { matrixText } from '../../report/truth-table.js';
-import { wholeNumber } from '../options.js';
+import { kvHeadsPerRank } from '../../physics/index.js';
+import { forFlag, wholeNumber } from '../options.js';
 
 interface Args {
   prefillTp?: number;
@@ -31,8 +32,8 @@ export const handshakeCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<Args>,
   handler: (a) => {
     const c = defaultCatalog();
-    const profile = getConnector(c, a.connector);
-    const llm = getLlm(c, a.model);
+    const profile = forFlag('connector', a.connector, () => getConnector(c, a.connector));
+    const llm = forFlag('model', a.model, () => getLlm(c, a.model));
     const blocks = { prefill: a.prefillBlockSize, decode: a.decodeBlockSize };
     if (a.matrix) {
       const cells = handshakeMatrix(profile, llm, [1, 2, 4, 8], blocks);
@@ -47,6 +48,9 @@ export const handshakeCommand: CommandModule<object, Args> = {
     if (a.prefillTp === undefined || a.decodeTp === undefined) {
       throw new UserError('give --prefill-tp and --decode-tp, or --matrix');
     }
+    // A TP that cannot split the model's KV heads is a mistake in the flag, not a build's verdict.
+    forFlag('prefill-tp', a.prefillTp, () => kvHeadsPerRank(llm, a.prefillTp!));
+    forFlag('decode-tp', a.decodeTp, () => kvHeadsPerRank(llm, a.decodeTp!));
     const v = handshakeVerdict(profile, {
       prefillTp: a.prefillTp,
       decodeTp: a.decodeTp,

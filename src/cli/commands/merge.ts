@@ -2,7 +2,8 @@ import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { projectRoot } from '../../catalog/load.js';
 import { EVENTS_LOG_FILE, mergeShards } from '../../experiment/shard.js';
-import { summaryJson, writeFileAtomic, writeSummary, type Summary } from '../../report/summary.js';
+import { checkOutputDir, writeOutputs } from '../../report/output.js';
+import { SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
 import { formatRun } from './run.js';
 
 export interface MergeOptions {
@@ -27,11 +28,17 @@ export interface MergeOutput {
  * duplicated) is a UserError naming the directory.
  */
 export function mergeRuns(dirs: readonly string[], opts: MergeOptions = {}): MergeOutput {
+  const flag = opts.out !== undefined ? { flag: `--out ${opts.out}` } : {};
+  if (opts.out !== undefined) checkOutputDir(opts.out, flag.flag);
   const merged = mergeShards(dirs.map((d) => resolve(d)));
   const { summary } = merged;
   const outDir = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', summary.experiment);
-  if (merged.log !== undefined) writeFileAtomic(outDir, EVENTS_LOG_FILE, merged.log);
-  const written = writeSummary(outDir, summary);
+  // Both files or neither; events.log first, as run writes them.
+  const paths = writeOutputs([
+    ...(merged.log !== undefined ? [{ path: join(outDir, EVENTS_LOG_FILE), data: merged.log, ...flag }] : []),
+    { path: join(outDir, SUMMARY_FILE), data: summaryJson(summary), ...flag },
+  ]);
+  const written = paths[paths.length - 1]!;
   const n = merged.shards.length;
   const text = opts.json
     ? summaryJson(summary)

@@ -5,7 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog, projectRoot } from '../../catalog/load.js';
 import type { Catalog } from '../../catalog/types.js';
 import { InvariantError, UserError } from '../../errors.js';
-import { expandPoints, loadExperiment } from '../../experiment/load.js';
+import { expandPoints, loadExperiment, pointFieldError, type LoadedExperiment } from '../../experiment/load.js';
 import { defaultWorkerCount, PointFailure, simulateJobsOnPool, type Job, type PointOutcome } from '../../experiment/pool.js';
 import { EVENTS_LOG_FILE, logBlock, logText, parseShard, shardDirName, shardIndices, shardSummaryJson, type Shard, type ShardInfo } from '../../experiment/shard.js';
 import type { Band, PointBands } from '../../experiment/bands.js';
@@ -13,9 +13,10 @@ import type { Experiment, Point, PointResult } from '../../experiment/types.js';
 import { checkSamples, MAX_SAMPLES, uncertaintyJobs, withBands } from '../../experiment/uncertainty.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
 import type { EventLog } from '../../metrics/event-log.js';
-import { buildSummary, SUMMARY_FILE, summaryJson, writeFileAtomic, writeSummary, type Summary } from '../../report/summary.js';
+import { checkOutputDir, writeOutputs, type OutputFile } from '../../report/output.js';
+import { buildSummary, SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
 import { runPoint, type SimulateOverrides } from '../../serving/simulate.js';
-import { writeCharts } from '../../report/charts/index.js';
+import { renderCharts } from '../../report/charts/write.js';
 import { wholeNumber } from '../options.js';
 
 export interface RunOptions {
@@ -35,6 +36,8 @@ export interface RunOptions {
   uncertainty?: number;
   /** Called after each simulation finishes (a point's nominal run or one of its samples), with how many have. */
   onProgress?: (done: number, total: number) => void;
+  /** false: write nothing, only return the files (`outputs`) for the caller to write with its own (check, breakeven). */
+  write?: boolean;
 }
 
 export interface PoolRunOptions extends RunOptions {
@@ -42,6 +45,8 @@ export interface PoolRunOptions extends RunOptions {
   workers?: number;
   /** Draw a progress bar on stderr (the command decides: a TTY, no CI variable, no --json; see progressWanted). */
   progress?: boolean;
+  /** Also render the charts that apply (not for a shard) and write them with the summary. */
+  charts?: boolean;
 }
 
 /**
@@ -58,21 +63,26 @@ export interface RunOutput {
   text: string;
   /** For a shard run: which shard, and the sweep's point count (also in summary.json). */
   shard?: ShardInfo;
+  /** The files of the run (events.log, summary.json, charts), written unless `write` was false. */
+  outputs: OutputFile[];
+  /** Absolute paths of the files written, in order (none when `write` was false). */
+  files: string[];
 }
 
 /**
  * Loads the experiment (validating every point before any runs), simulates each point in turn in this thread, writes
- * <out>/summary.json (and events.log) and returns what to print. Nothing is written unless every point ran. The
- * `simulate` function can be replaced (tests); the command uses runExperimentOnPool.
+ * <out>/summary.json (and events.log) and returns what to print. Nothing is written, not even the directory, unless
+ * every point ran; then the files go out together (writeOutputs). The `simulate` function can be replaced (tests);
+ * the command uses runExperimentOnPool.
  */
 export function runExperiment(file: string, opts: RunOptions = {}, simulate: SimulateFn = runPoint): RunOutput {
   const plan = prepare(file, opts);
   const outcomes = plan.jobs.map((j, i) => {
-    const o = simulateHere(j, plan.catalog, simulate);
+    const o = simulateHere(j, plan.catalog, simulate, (p, err) => pointError(plan, p, err));
     opts.onProgress?.(i + 1, plan.jobs.length);
     return o;
   });
-  return finish(plan, withBands(plan.points, plan.catalog, plan.samples, outcomes), opts);
+  return finish(plan, collect(plan, withBands(plan.points, plan.catalog, plan.samples, outcomes)), opts);
 }
 
 /**
@@ -90,8 +100,13 @@ export async function runExperimentOnPool(file: string, opts: PoolRunOptions = {
     ...(opts.progress !== undefined ? { progress: opts.progress } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     unit: plan.samples > 0 ? 'simulations' : 'points',
+    pointError: (p, err) => pointError(plan, p, err),
   });
-  return finish(plan, withBands(plan.points, plan.catalog, plan.samples, outcomes), opts);
+  const c = collect(plan, withBands(plan.points, plan.catalog, plan.samples, outcomes));
+  // Charts for a whole run (a shard's would cover a slice; merge's output can be charted with `nixlsim chart`),
+  // rendered before anything is written so that they go out with the summary or not at all.
+  const charts = opts.charts && !plan.shard ? await renderCharts(c.summary, plan.outDir, plan.outFlag ? { flag: plan.outFlag } : {}) : [];
+  return finish(plan, c, opts, charts);
 }
 
 export interface SimulateJobsOptions {
@@ -102,6 +117,8 @@ export interface SimulateJobsOptions {
   /** What the progress bar counts ('points', 'simulations'). */
   unit?: string;
   onProgress?: (done: number, total: number) => void;
+  /** How a failing point is reported; default: a UserError gets the point's label in front. */
+  pointError?: (point: Point, err: unknown) => unknown;
 }
 
 /**
@@ -112,6 +129,7 @@ export async function simulateJobs(jobs: readonly Job[], opts: SimulateJobsOptio
   const n = jobs.length;
   const workers = Math.min(opts.workers ?? defaultWorkerCount(), n);
   const bar = opts.progress && n > 1 ? progressBar(n, opts.unit ?? 'points') : undefined;
+  const onError = opts.pointError ?? labelledPointError;
   const onDone = (done: number, total: number): void => {
     bar?.update(done);
     opts.onProgress?.(done, total);
@@ -120,7 +138,7 @@ export async function simulateJobs(jobs: readonly Job[], opts: SimulateJobsOptio
   try {
     if (workers <= 1) {
       for (const j of jobs) {
-        outcomes.push(simulateHere(j, opts.catalog, runPoint));
+        outcomes.push(simulateHere(j, opts.catalog, runPoint, onError));
         onDone(outcomes.length, n);
         if (bar) await yieldToLoop(); // let the bar redraw
       }
@@ -130,7 +148,7 @@ export async function simulateJobs(jobs: readonly Job[], opts: SimulateJobsOptio
       // The threads get this thread's catalog (plain data: Maps of records), not each a fresh read of models/.
       return await simulateJobsOnPool(jobs, { workers, catalog: opts.catalog, onDone });
     } catch (err) {
-      if (err instanceof PointFailure) throw pointError(jobs[err.index]!.point, err.cause);
+      if (err instanceof PointFailure) throw onError(jobs[err.index]!.point, err.cause);
       throw err;
     }
   } finally {
@@ -161,6 +179,7 @@ function progressBar(total: number, unit: string): SingleBar {
 
 interface Plan {
   catalog: Catalog;
+  loaded: LoadedExperiment;
   name: string;
   seed: number;
   /** The points to simulate: all of them, or the shard's. */
@@ -170,8 +189,16 @@ interface Plan {
   /** The simulations: each point's nominal run, each followed by its samples. */
   jobs: Job[];
   shard?: ShardInfo;
+  /** Absolute path of the report directory. */
+  outDir: string;
+  /** `--out DIR` when the directory was given, for messages. */
+  outFlag?: string;
 }
 
+/**
+ * Loads and validates the experiment (every point) and picks the report directory, checking that it can be made
+ * (creating nothing): a mistake in either is reported before any point runs.
+ */
 function prepare(file: string, opts: RunOptions): Plan {
   const catalog = opts.catalog ?? defaultCatalog();
   const samples = opts.uncertainty === undefined ? 0 : checkSamples(opts.uncertainty);
@@ -182,36 +209,69 @@ function prepare(file: string, opts: RunOptions): Plan {
   });
   const all = expandPoints(loaded);
   const { name, seed } = loaded.experiment;
+  const shard: ShardInfo | undefined = opts.shard ? { index: opts.shard.index, count: opts.shard.count, points: all.length } : undefined;
+  const base = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', name);
+  const outDir = shard && opts.out === undefined ? join(base, shardDirName(shard)) : base;
+  const outFlag = opts.out !== undefined ? `--out ${opts.out}` : undefined;
+  if (opts.write !== false) checkOutputDir(outDir, outFlag);
   // A shard runs its points' samples: a sample depends only on its point, the seed and its number, so the shards'
   // bands are the unsharded run's.
-  const shard: ShardInfo | undefined = opts.shard ? { index: opts.shard.index, count: opts.shard.count, points: all.length } : undefined;
   const points = shard ? shardIndices(all.length, shard).map((k) => all[k]!) : all;
   const jobs = uncertaintyJobs(points, catalog, samples);
-  return { catalog, name, seed, points, samples, jobs, ...(shard ? { shard } : {}) };
+  return { catalog, loaded, name, seed, points, samples, jobs, outDir, ...(shard ? { shard } : {}), ...(outFlag ? { outFlag } : {}) };
 }
 
 /**
  * One job in this thread, its log taken as plain lines (a sample's is dropped: the point's log is its nominal run's).
- * A UserError names the point.
+ * A failure is reported through `onError` (which names the point).
  */
-function simulateHere(job: Job, catalog: Catalog, simulate: SimulateFn): PointOutcome {
+function simulateHere(job: Job, catalog: Catalog, simulate: SimulateFn, onError: (p: Point, err: unknown) => unknown): PointOutcome {
   try {
     const out = job.overrides ? simulate(job.point, catalog, job.overrides) : simulate(job.point, catalog);
     if (!('log' in out)) return { result: out };
     if (job.overrides) return { result: out.result };
     return { result: out.result, log: { lines: out.log.lines(), total: out.log.total, dropped: out.log.dropped } };
   } catch (err) {
-    throw pointError(job.point, err);
+    throw onError(job.point, err);
   }
 }
 
-/** The simulator found the deployment impossible (e.g. the model does not fit): say which point. Other errors as they are. */
-function pointError(p: Point, err: unknown): unknown {
+/** The simulator found the deployment impossible: say which point. Other errors as they are. */
+function labelledPointError(p: Point, err: unknown): unknown {
   return err instanceof UserError ? new UserError(`point ${pointLabel(p.id, p.params)}: ${err.message}`) : err;
 }
 
-/** Checks and orders the outcomes, writes events.log and summary.json, and builds what to print. */
-function finish(plan: Plan, outcomes: PointOutcome[], opts: RunOptions): RunOutput {
+/**
+ * The simulator found the deployment impossible in a way only running shows (a fault target that names no worker,
+ * a bad row deep in a trace): say which point of which file. A problem it names by field (`faults[0].target: ...`)
+ * is placed at the line that gave the field its value. Other errors as they are.
+ */
+function pointError(plan: Plan, p: Point, err: unknown): unknown {
+  if (!(err instanceof UserError)) return err;
+  const field = FIELD_PROBLEM.exec(err.message);
+  if (field) return pointFieldError(plan.loaded, p.id, fieldPath(field[1]!), field[2]!);
+  return new UserError(`point ${pointLabel(p.id, p.params)}: ${err.message}`, shownPath(plan.loaded.file));
+}
+
+/** A message that starts with a field of the experiment: `faults[0].target: no worker 'decode-7' ...`. */
+const FIELD_PROBLEM = /^((?:deployment|workload|faults|horizonS|seed)(?:\[\d+\]|\.[A-Za-z][\w-]*)*): ([\s\S]*)$/;
+
+/** `faults[0].target` -> ['faults', 0, 'target']. */
+function fieldPath(name: string): (string | number)[] {
+  return [...name.matchAll(/([A-Za-z][\w-]*)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
+}
+
+/** What a run produced: the summary, and the files it writes (events.log, summary.json), not yet written. */
+interface Collected {
+  summary: Summary;
+  outputs: OutputFile[];
+  /** summary.json's text (what --json prints). */
+  json: string;
+  summaryFile: string;
+}
+
+/** Checks and orders the outcomes and builds summary.json and events.log, writing nothing. */
+function collect(plan: Plan, outcomes: PointOutcome[]): Collected {
   const blocks: string[] = [];
   const results = plan.points.map((p, i) => {
     const o = outcomes[i];
@@ -226,21 +286,19 @@ function finish(plan: Plan, outcomes: PointOutcome[], opts: RunOptions): RunOutp
     return { ...r, params: p.params };
   });
   const summary = buildSummary(plan.name, plan.seed, results);
-  const base = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', plan.name);
-  const outDir = plan.shard && opts.out === undefined ? join(base, shardDirName(plan.shard)) : base;
-  // events.log first: a summary.json next to it says the run finished (the log is only ever as new as the summary).
-  if (blocks.length > 0) writeFileAtomic(outDir, EVENTS_LOG_FILE, logText(blocks));
-  let written: string;
-  let json: string;
-  if (plan.shard) {
-    json = shardSummaryJson(summary, plan.shard);
-    written = writeFileAtomic(outDir, SUMMARY_FILE, json);
-  } else {
-    json = summaryJson(summary);
-    written = writeSummary(outDir, summary);
-  }
-  const text = opts.json ? json : formatRun(summary, plan.points, written, plan.shard);
-  return { summary, outDir, text, ...(plan.shard ? { shard: plan.shard } : {}) };
+  const json = plan.shard ? shardSummaryJson(summary, plan.shard) : summaryJson(summary);
+  const file = (name: string, data: string): OutputFile => ({ path: join(plan.outDir, name), data, ...(plan.outFlag ? { flag: plan.outFlag } : {}) });
+  // events.log first: were the renames ever cut short, a summary.json says the run finished and its log is there.
+  const outputs = [...(blocks.length > 0 ? [file(EVENTS_LOG_FILE, logText(blocks))] : []), file(SUMMARY_FILE, json)];
+  return { summary, outputs, json, summaryFile: join(plan.outDir, SUMMARY_FILE) };
+}
+
+/** Writes the run's files and `extra` (its charts) together, all or nothing, unless told not to; builds what to print. */
+function finish(plan: Plan, c: Collected, opts: RunOptions, extra: OutputFile[] = []): RunOutput {
+  const outputs = [...c.outputs, ...extra];
+  const files = opts.write === false ? [] : writeOutputs(outputs);
+  const text = opts.json ? c.json : formatRun(c.summary, plan.points, c.summaryFile, plan.shard);
+  return { summary: c.summary, outDir: plan.outDir, text, outputs, files, ...(plan.shard ? { shard: plan.shard } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -423,10 +481,9 @@ export const runCommand: CommandModule<object, Args> = {
       ...(a.uncertainty !== undefined ? { uncertainty: a.uncertainty } : {}),
       json: a.json,
       progress: progressWanted(a.json),
+      charts: true,
     });
-    // Charts for a whole run (a shard's would cover a slice; merge's output can be charted with `nixlsim chart`).
-    const charts = a.shard === undefined ? await writeCharts(r.summary, r.outDir) : [];
-    const pngs = charts.filter((f) => f.endsWith('.png'));
+    const pngs = r.files.filter((f) => f.endsWith('.png'));
     process.stdout.write(r.text + (pngs.length && !a.json ? `charts: ${pngs.map((f) => shownPath(f)).join(', ')}\n` : ''));
   },
 };

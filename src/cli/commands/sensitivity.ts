@@ -14,8 +14,8 @@ import {
   type SensitivityResult,
 } from '../../experiment/sensitivity.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
-import { parameterValueText, renderChart, specJson, tornadoSpec, writeBytesAtomic } from '../../report/charts/index.js';
-import { writeFileAtomic } from '../../report/summary.js';
+import { parameterValueText, renderChart, specJson, tornadoSpec } from '../../report/charts/index.js';
+import { checkOutputDir, writeOutputs, type OutputFile } from '../../report/output.js';
 import { wholeNumber } from '../options.js';
 import { pointLabel, progressWanted, simulateJobs } from './run.js';
 
@@ -54,6 +54,9 @@ export async function runSensitivity(file: string, opts: SensitivityOptions = {}
     catalog,
   });
   const point = pickPoint(expandPoints(loaded), opts.point);
+  const outDir = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', loaded.experiment.name, 'sensitivity');
+  const flag = opts.out !== undefined ? `--out ${opts.out}` : undefined;
+  checkOutputDir(outDir, flag);
   const { params, jobs } = sensitivityJobs(point, catalog);
   const outcomes = await simulateJobs(jobs, {
     catalog,
@@ -64,13 +67,14 @@ export async function runSensitivity(file: string, opts: SensitivityOptions = {}
   const result = rankSensitivity(point, params, outcomes, opts.metric ?? DEFAULT_SENSITIVITY_METRIC);
   const spec = tornadoSpec(result);
   const { svg, png } = await renderChart(spec);
-  const outDir = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', loaded.experiment.name, 'sensitivity');
-  const files = [
-    writeFileAtomic(outDir, SENSITIVITY_FILE, sensitivityJson(result)),
-    writeFileAtomic(outDir, 'tornado.vl.json', specJson(spec)),
-    writeFileAtomic(outDir, 'tornado.svg', svg),
-    writeBytesAtomic(outDir, 'tornado.png', png),
-  ];
+  const output = (name: string, data: string | Uint8Array): OutputFile => ({ path: join(outDir, name), data, ...(flag ? { flag } : {}) });
+  // All four or none: the directory appears with every file in it.
+  const files = writeOutputs([
+    output(SENSITIVITY_FILE, sensitivityJson(result)),
+    output('tornado.vl.json', specJson(spec)),
+    output('tornado.svg', svg),
+    output('tornado.png', png),
+  ]);
   return { result, outDir, files };
 }
 

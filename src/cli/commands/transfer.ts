@@ -3,7 +3,8 @@ import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport } from
 import type { Placement } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import { estimateTransfer } from '../../physics/estimate.js';
-import { positiveNumber, wholeNumber } from '../options.js';
+import { checkPlacement, kvHeadsPerRank } from '../../physics/index.js';
+import { forFlag, positiveNumber, wholeNumber } from '../options.js';
 
 interface Args {
   model: string;
@@ -40,12 +41,15 @@ export const transferCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<Args>, // yargs adds the camelCase keys at run time
   handler: (a) => {
     const c = defaultCatalog();
-    const llm = getLlm(c, a.model);
-    const transport = getTransport(c, a.transport);
-    const node = a.node ? getNode(c, a.node) : firstNodeOffering(c, transport.id);
+    const llm = forFlag('model', a.model, () => getLlm(c, a.model));
+    const transport = forFlag('transport', a.transport, () => getTransport(c, a.transport));
+    const node = a.node ? forFlag('node', a.node, () => getNode(c, a.node!)) : firstNodeOffering(c, transport.id);
     if (!node.transports.includes(transport.id)) {
-      throw new UserError(`node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`);
+      throw new UserError(`node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`, `--transport ${a.transport}`);
     }
+    forFlag('prefill-tp', a.prefillTp, () => kvHeadsPerRank(llm, a.prefillTp));
+    forFlag('decode-tp', a.decodeTp, () => kvHeadsPerRank(llm, a.decodeTp));
+    forFlag('placement', a.placement, () => checkPlacement(transport, a.placement));
     const gpu = c.gpus.get(node.gpu)!;
     const est = estimateTransfer({
       llm,

@@ -1,14 +1,14 @@
 /**
  * Which charts a summary supports, and writing them: <kind>.vl.json (the spec, 2-space JSON), <kind>.svg and
- * <kind>.png, each through a temporary file and a rename so a reader never sees half a chart.
+ * <kind>.png. Every chart is rendered before any file is written, and the files go out together through
+ * writeOutputs (temporary files, then renames), so a reader never sees half a chart or half a set.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { defaultCatalog } from '../../catalog/index.js';
 import type { Catalog } from '../../catalog/types.js';
-import { UserError } from '../../errors.js';
-import { writeFileAtomic, type Summary } from '../summary.js';
+import { writeFileAtomic, writeOutputs, type OutputFile } from '../output.js';
+import type { Summary } from '../summary.js';
 import {
   bandSamples,
   breakevenRows,
@@ -24,7 +24,6 @@ import {
   ttftVsIslRows,
 } from './data.js';
 import { breakevenSpec, CHART_KINDS, type ChartKind, kvTransferSpec, tpMatrixSpec, ttftCdfSpec, ttftVsIslSpec } from './kinds.js';
-import { renderChart } from './render.js';
 
 export interface ChartOptions {
   /** The kinds to draw; default: every kind the summary's sweep supports (applicableKinds). */
@@ -98,18 +97,7 @@ export function chartSpec(kind: ChartKind, summary: Summary, opts: ChartOptions 
 
 /** Writes dir/name (bytes) the way writeFileAtomic writes text: a temporary file, then a rename. */
 export function writeBytesAtomic(dir: string, name: string, bytes: Uint8Array): string {
-  const file = join(dir, name);
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    const why = err instanceof Error ? err.message : String(err);
-    throw new UserError(`cannot write ${name} to directory '${dir}': ${why}`);
-  }
-  return file;
+  return writeFileAtomic(dir, name, bytes);
 }
 
 /** The spec's file text: 2-space JSON with a final newline (the same spec always gives the same bytes). */
@@ -117,26 +105,39 @@ export function specJson(spec: TopLevelSpec): string {
   return `${JSON.stringify(spec, null, 2)}\n`;
 }
 
-/** Writes <name>.vl.json, <name>.svg and <name>.png into dir; returns their paths. */
-export async function writeChart(dir: string, name: string, spec: TopLevelSpec): Promise<string[]> {
+/** A chart's three files, rendered, for writeOutputs: <name>.vl.json, <name>.svg and <name>.png in dir. */
+export async function chartOutputs(dir: string, name: string, spec: TopLevelSpec, flag?: string): Promise<OutputFile[]> {
+  // vega, vega-lite and resvg load only when a chart is drawn: a quarter of a second every other command saves.
+  const { renderChart } = await import('./render.js');
   const { svg, png } = await renderChart(spec);
-  return [writeFileAtomic(dir, `${name}.vl.json`, specJson(spec)), writeFileAtomic(dir, `${name}.svg`, svg), writeBytesAtomic(dir, `${name}.png`, png)];
+  const f = (file: string, data: string | Uint8Array): OutputFile => ({ path: join(dir, file), data, ...(flag !== undefined ? { flag } : {}) });
+  return [f(`${name}.vl.json`, specJson(spec)), f(`${name}.svg`, svg), f(`${name}.png`, png)];
+}
+
+/** Writes <name>.vl.json, <name>.svg and <name>.png into dir, all or none; returns their paths. */
+export async function writeChart(dir: string, name: string, spec: TopLevelSpec, flag?: string): Promise<string[]> {
+  return writeOutputs(await chartOutputs(dir, name, spec, flag));
 }
 
 /**
- * Writes the charts a summary calls for (or the kinds asked for, where the summary has their data) into outDir and
- * returns the files written. A kind without data is skipped (and reported through onSkip when it was asked for).
+ * The files of the charts a summary calls for (or the kinds asked for, where the summary has their data), rendered
+ * but not written. A kind without data is skipped (and reported through onSkip when it was asked for).
  */
-export async function writeCharts(summary: Summary, outDir: string, opts: ChartOptions = {}): Promise<string[]> {
+export async function renderCharts(summary: Summary, outDir: string, opts: ChartOptions & { flag?: string } = {}): Promise<OutputFile[]> {
   const kinds = opts.kinds ? CHART_KINDS.filter((k) => opts.kinds!.includes(k)) : applicableKinds(summary);
-  const files: string[] = [];
+  const files: OutputFile[] = [];
   for (const kind of kinds) {
     const spec = chartSpec(kind, summary, opts);
     if (spec === null) {
       opts.onSkip?.(kind, `no data for ${kind} in this summary: it ${NEEDS[kind]}`);
       continue;
     }
-    files.push(...(await writeChart(outDir, kind, spec)));
+    files.push(...(await chartOutputs(outDir, kind, spec, opts.flag)));
   }
   return files;
+}
+
+/** Renders the charts (renderCharts), then writes them into outDir all or none; returns the files written. */
+export async function writeCharts(summary: Summary, outDir: string, opts: ChartOptions & { flag?: string } = {}): Promise<string[]> {
+  return writeOutputs(await renderCharts(summary, outDir, opts));
 }
