@@ -12,6 +12,7 @@ import { checkCommand } from './commands/check.js';
 import { handshakeCommand } from './commands/handshake.js';
 import { listCommand } from './commands/list.js';
 import { mergeCommand } from './commands/merge.js';
+import { planCommand } from './commands/plan.js';
 import { quickstartCommand } from './commands/quickstart.js';
 import { runCommand } from './commands/run.js';
 import { transferCommand } from './commands/transfer.js';
@@ -30,6 +31,7 @@ export function buildCli(argv: string[]): Argv {
     .command(checkCommand)
     .command(chartCommand)
     .command(breakevenCommand)
+    .command(planCommand)
     .command(listCommand)
     .command(transferCommand)
     .command(handshakeCommand)
