@@ -1,6 +1,6 @@
 /**
  * Back-of-envelope capacity of a configuration from the physics, with the workload's mean lengths: where each rate
- * search starts (half the estimate), and the ceilings the report compares the simulated answer with. Only the start
+ * search starts (half the estimate, planner.ts), and the ceilings the report compares the simulated answer with. Only the start
  * depends on it; the maximum rates come from simulation.
  *
  * Ceilings, requests per second:
@@ -79,13 +79,4 @@ export function capacityFrom(mode: Candidate['mode'], k: Ceilings): number {
   // Aggregated: both phases share each worker's time, so their times per request add up.
   if (mode === 'aggregated') return 1 / (1 / k.prefill + 1 / k.decode);
   return Math.min(k.prefill, k.decode, k.kvTransfer ?? Infinity);
-}
-
-export function estimateCapacity(c: Candidate, ctx: EstimateContext): number {
-  return capacityFrom(c.mode, ceilings(c, ctx));
-}
-
-/** The first rate probed: half the estimate. */
-export function startRate(c: Candidate, ctx: EstimateContext): number {
-  return estimateCapacity(c, ctx) / 2;
 }

@@ -15,15 +15,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getConnector, getGpu, getLlm, getNode, getTransport } from '../catalog/index.js';
 import { defaultCatalog, projectRoot } from '../catalog/load.js';
-import type { Catalog, Placement } from '../catalog/types.js';
+import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
 import { loadExperiment } from '../experiment/load.js';
 import { defaultWorkerCount, PointFailure, simulateOnPool } from '../experiment/pool.js';
 import type { Experiment, Point, PointResult } from '../experiment/types.js';
 import { estimateTransfer } from '../physics/index.js';
 import { simulatePoint } from '../serving/simulate.js';
-import { candidateGpus, candidateId, candidateLabel, enumerate, tpSizes, type Candidate } from './enumerate.js';
-import { ceilings, estimateCapacity, type Ceilings, type EstimateContext } from './estimate.js';
+import { candidateId, candidateLabel, enumerate, tpSizes, type Candidate, type TpChoice } from './enumerate.js';
+import { capacityFrom, ceilings, type Ceilings, type EstimateContext } from './estimate.js';
 import { MAX_PROBE_REQUESTS, probeKey, probePoint, PROBES_DIR, ProbeStore, type ProbeSizing } from './probe.js';
 import { pruneCandidate, type PlacementChoice, type PruneContext } from './prune.js';
 import { entryOf, rank, verdictOf, type SearchedConfig } from './rank.js';
@@ -172,8 +172,24 @@ interface Live {
   results: Map<number, PointResult>;
 }
 
-/** Plans: everything but writing the report files (output.ts). Probes are stored in <out>/probes/ as they finish. */
-export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<PlanResult> {
+/** The flags checked and resolved against the catalog and the workload file; the probes' template experiment. */
+interface Setup {
+  catalog: Catalog;
+  llm: LlmSpec;
+  node: NodeSpec;
+  gpu: GpuSpec;
+  transport: TransportSpec;
+  profile: ConnectorProfile;
+  ids: Omit<DeploymentSection, 'mode'>;
+  slo: SloTerm[];
+  placement: PlacementChoice;
+  precision: number;
+  sizing: ProbeSizing;
+  workload: PlanWorkload;
+  template: Experiment;
+}
+
+function setup(o: PlanOptions): Setup {
   const catalog = o.catalog ?? defaultCatalog();
   checkNumber('gpus', o.gpus, Number.isInteger(o.gpus) && o.gpus >= 1 && o.gpus <= MAX_GPUS, `a whole number from 1 to ${MAX_GPUS}`);
   const requests = o.requests ?? DEFAULT_REQUESTS;
@@ -194,59 +210,66 @@ export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<Pl
   }
   const profile = getConnector(catalog, o.connector ?? DEFAULT_CONNECTOR);
   const slo = typeof o.slo === 'string' ? parseSlo(o.slo) : o.slo;
-  const placement = o.placement ?? 'auto';
 
   const sizing: ProbeSizing = { windowS: o.windowS ?? defaultWindowS(slo, precision), minRequests: requests, maxRequests: Math.max(requests, MAX_PROBE_REQUESTS) };
-  const workload = resolveWorkload(o.workload, { catalog, llm, requests, warmup, maxRecords: sizing.maxRequests + warmup, ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.set ? { set: o.set } : {}) });
+  const workload = resolveWorkload(o.workload, {
+    catalog,
+    llm,
+    requests,
+    warmup,
+    maxRecords: sizing.maxRequests + warmup,
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.set ? { set: o.set } : {}),
+  });
   const ids = { model: llm.id, gpu: gpu.id, node: node.id, connector: profile.id, transport: transport.id };
   const template = templateExperiment(ids, workload, catalog);
-  const engine = template.deployment.engine;
+  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template };
+}
 
+/** The budget's configurations: those pruned (with why) and the rest, each with a search ready to start. */
+function candidates(s: Setup, gpus: number): { live: Live[]; pruned: PrunedEntry[]; tp: TpChoice } {
+  const { llm, gpu, node, transport, profile, template, workload } = s;
+  const engine = template.deployment.engine;
   const tp = tpSizes(llm, node);
-  const ctx: PruneContext = { llm, gpu, node, transport, profile, engine, longest: workload.longest, placement };
-  const estimateCtx: EstimateContext = {
-    llm,
-    gpu,
-    node,
-    transport,
-    engine,
-    bandwidth: template.deployment.bandwidth,
-    islMean: workload.islMean,
-    oslMean: workload.oslMean,
-  };
+  const ctx: PruneContext = { llm, gpu, node, transport, profile, engine, longest: workload.longest, placement: s.placement };
+  const est: EstimateContext = { llm, gpu, node, transport, engine, bandwidth: template.deployment.bandwidth, islMean: workload.islMean, oslMean: workload.oslMean };
   const live: Live[] = [];
   const pruned: PrunedEntry[] = [];
-  for (const c of enumerate(o.gpus, tp.sizes)) {
+  for (const c of enumerate(gpus, tp.sizes)) {
     const v = pruneCandidate(c, ctx);
-    const placed = v.ok ? v.placement : undefined;
-    const deployment = deploymentOf(c, placed, ids);
+    const placement = v.ok ? v.placement : undefined;
+    const deployment = deploymentOf(c, placement, s.ids);
     if (!v.ok) {
       pruned.push({ id: candidateId(c), label: candidateLabel(c), deployment, rule: v.rule, reason: v.reason });
       continue;
     }
-    const k = ceilings(c, estimateCtx);
-    const start = estimateCapacity(c, estimateCtx) / 2;
-    live.push({ candidate: c, placement: placed, deployment, ceilings: k, search: new RateSearch({ startRate: start, precision }), results: new Map() });
+    const k = ceilings(c, est);
+    const search = new RateSearch({ startRate: capacityFrom(c.mode, k) / 2, precision: s.precision });
+    live.push({ candidate: c, placement, deployment, ceilings: k, search, results: new Map() });
   }
+  return { live, pruned, tp };
+}
 
-  const outDir = o.out !== undefined ? resolve(o.out) : defaultOutDir({ ...o, model: llm.id, node: node.id, transport: transport.id });
-  const store = new ProbeStore(join(outDir, PROBES_DIR), o.fresh ?? false);
-  const sim = simulate ?? poolSimulator(o.workers);
+/**
+ * Advances every search to its end, a round at a time: the next probe of each unfinished search, looked up in the
+ * store, the missing ones simulated together (and stored), then each search told whether its probe met the SLO.
+ */
+async function searchAll(live: readonly Live[], s: Setup, store: ProbeStore, sim: SimulateBatch, onRound?: PlanOptions['onRound']): Promise<PlanResult['probes']> {
   const counts = { total: 0, simulated: 0, reused: 0 };
   for (let round = 1; ; round++) {
     const batch = live.flatMap((l) => {
       const rate = l.search.next();
       if (rate === undefined) return [];
-      const point = probePoint(template, l.candidate, l.placement, rate, workload, sizing);
-      return [{ l, rate, point, key: probeKey(point, catalog, workload) }];
+      const point = probePoint(s.template, l.candidate, l.placement, rate, s.workload, s.sizing);
+      return [{ l, rate, point, key: probeKey(point, s.catalog, s.workload) }];
     });
-    if (batch.length === 0) break;
+    if (batch.length === 0) return counts;
     const results: (PointResult | undefined)[] = batch.map((b) => store.get(b.key));
     const missing = batch.filter((_, i) => results[i] === undefined);
     if (missing.length > 0) {
       const fresh = await sim(
         missing.map((m) => m.point),
-        catalog,
+        s.catalog,
       );
       if (fresh.length !== missing.length) throw new InvariantError(`simulated ${missing.length} probes, got ${fresh.length} results`);
       let k = 0;
@@ -264,75 +287,91 @@ export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<Pl
     batch.forEach((b, i) => {
       const r = results[i]!;
       b.l.results.set(b.rate, r);
-      b.l.search.record(b.rate, checkSlo(r, slo).pass);
+      b.l.search.record(b.rate, checkSlo(r, s.slo).pass);
     });
-    o.onRound?.(round, batch.length, missing.length);
+    onRound?.(round, batch.length, missing.length);
   }
+}
 
-  const kvAlone = (l: Live): number | null => {
-    const c = l.candidate;
-    if (c.mode !== 'disaggregated' || l.placement === undefined) return null;
-    return estimateTransfer({
-      llm,
-      transport,
-      tokens: Math.max(1, Math.round(workload.islMean)),
-      prefillTp: c.prefill.tp,
-      decodeTp: c.decode.tp,
-      prefillNode: node,
-      decodeNode: node,
-      hostLinkBandwidth: gpu.hostLink.bandwidth,
-      placement: l.placement,
-      bandwidth: template.deployment.bandwidth,
-      prefillBlockSize: engine.blockSize,
-      concurrent: 1,
-      timeoutS: Infinity,
-    }).ms;
+/** One mean-length request's KV transfer with nothing else on the wire, ms (disaggregated), for the report. */
+function kvAloneMs(l: Live, s: Setup): number | null {
+  const c = l.candidate;
+  if (c.mode !== 'disaggregated' || l.placement === undefined) return null;
+  return estimateTransfer({
+    llm: s.llm,
+    transport: s.transport,
+    tokens: Math.max(1, Math.round(s.workload.islMean)),
+    prefillTp: c.prefill.tp,
+    decodeTp: c.decode.tp,
+    prefillNode: s.node,
+    decodeNode: s.node,
+    hostLinkBandwidth: s.gpu.hostLink.bandwidth,
+    placement: l.placement,
+    bandwidth: s.template.deployment.bandwidth,
+    prefillBlockSize: s.template.deployment.engine.blockSize,
+    concurrent: 1,
+    timeoutS: Infinity,
+  }).ms;
+}
+
+function inputsOf(s: Setup, gpus: number): PlanJson['inputs'] {
+  const w = s.workload;
+  return {
+    ...s.ids,
+    gpus,
+    placement: s.placement,
+    slo: s.slo.map((t) => t.text),
+    workload: {
+      source: w.source,
+      kind: w.kind,
+      islMean: w.islMean,
+      oslMean: w.oslMean,
+      longest: w.longest,
+      warmupPerProbe: w.warmup,
+      ...(w.trace ? { traceRate: Math.round(w.trace.baseRate * 1e6) / 1e6 } : {}),
+      notes: w.notes,
+    },
+    probe: { windowS: s.sizing.windowS, minRequests: s.sizing.minRequests, maxRequests: s.sizing.maxRequests },
+    seed: w.seed,
+    precision: s.precision,
   };
+}
+
+/** Plans: everything but writing the report files (output.ts). Probes are stored in <out>/probes/ as they finish. */
+export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<PlanResult> {
+  const s = setup(o);
+  const { live, pruned, tp } = candidates(s, o.gpus);
+  const outDir = o.out !== undefined ? resolve(o.out) : defaultOutDir({ ...o, model: s.llm.id, node: s.node.id, transport: s.transport.id });
+  const store = new ProbeStore(join(outDir, PROBES_DIR), o.fresh ?? false);
+  const probes = await searchAll(live, s, store, simulate ?? poolSimulator(o.workers), o.onRound);
+
   const searched: SearchedConfig[] = live.map((l) => ({
     candidate: l.candidate,
     deployment: l.deployment,
     search: l.search.result(),
     results: l.results,
-    kvAloneMs: kvAlone(l),
+    kvAloneMs: kvAloneMs(l, s),
     ceilings: l.ceilings,
   }));
-  const ranked = rank(searched.map((s) => entryOf(s, slo)));
-  const top = ranked[0];
-  const recommended = top && top.meetsSlo ? { ...top.deployment, maxRate: top.maxRate, goodputPerGpu: top.goodputPerGpu } : null;
-  const topLive = top && top.meetsSlo ? live.find((l) => candidateId(l.candidate) === top.id) : undefined;
-  const recommendedPoint = topLive ? probePoint(template, topLive.candidate, topLive.placement, top!.maxRate, workload, sizing) : null;
+  const ranked = rank(searched.map((x) => entryOf(x, s.slo)));
+  const top = ranked[0]?.meetsSlo ? ranked[0] : undefined;
+  const topLive = top ? live.find((l) => candidateId(l.candidate) === top.id) : undefined;
   const planJson: PlanJson = {
     schemaVersion: 1,
-    inputs: {
-      ...ids,
-      gpus: o.gpus,
-      placement,
-      slo: slo.map((t) => t.text),
-      workload: {
-        source: workload.source,
-        kind: workload.kind,
-        islMean: workload.islMean,
-        oslMean: workload.oslMean,
-        longest: workload.longest,
-        warmupPerProbe: workload.warmup,
-        ...(workload.trace ? { traceRate: Math.round(workload.trace.baseRate * 1e6) / 1e6 } : {}),
-        notes: workload.notes,
-      },
-      probe: { windowS: sizing.windowS, minRequests: sizing.minRequests, maxRequests: sizing.maxRequests },
-      seed: workload.seed,
-      precision,
-    },
-    recommended,
-    verdict: verdictOf(ranked, precision, pruned),
+    inputs: inputsOf(s, o.gpus),
+    recommended: top ? { ...top.deployment, maxRate: top.maxRate, goodputPerGpu: top.goodputPerGpu } : null,
+    verdict: verdictOf(ranked, s.precision, pruned),
     ranked,
     pruned,
     tpSizes: tp,
   };
-  return { plan: planJson, workload, slo, sizing, recommendedPoint, outDir, probes: counts };
-}
-
-/** GPUs a ranked or pruned deployment uses (for reports). */
-export function deploymentGpus(d: DeploymentSection): number {
-  const c: Candidate = d.mode === 'aggregated' ? { mode: 'aggregated', aggregated: d.aggregated! } : { mode: 'disaggregated', prefill: d.prefill!, decode: d.decode! };
-  return candidateGpus(c);
+  return {
+    plan: planJson,
+    workload: s.workload,
+    slo: s.slo,
+    sizing: s.sizing,
+    recommendedPoint: top && topLive ? probePoint(s.template, topLive.candidate, topLive.placement, top.maxRate, s.workload, s.sizing) : null,
+    outDir,
+    probes,
+  };
 }

@@ -7,6 +7,7 @@
 import type { ParetoRow } from '../report/charts/pareto.js';
 import type { PlanJson, RankedEntry } from './types.js';
 
+const cap = (t: string): string => t.charAt(0).toUpperCase() + t.slice(1);
 const sig = (x: number, n = 3): string => (x === 0 ? '0' : Number(x.toPrecision(n)).toString());
 const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
@@ -204,6 +205,20 @@ function probeText(i: PlanJson['inputs']): string {
   return `${sig(i.probe.windowS)} s of arrivals (at least ${i.probe.minRequests}, at most ${i.probe.maxRequests} requests)`;
 }
 
+/** The best of each mode side by side: how close each came to its physics capacity, and what held it back. */
+function modesSentence(plan: PlanJson): string | undefined {
+  const best = (mode: 'aggregated' | 'disaggregated') => plan.ranked.find((e) => e.deployment.mode === mode && e.meetsSlo);
+  const [a, d] = [best('aggregated'), best('disaggregated')];
+  if (!a || !d) return undefined;
+  const held = (e: RankedEntry) => (e.limit.bound[0] ? `its ${boundName(e.limit.bound[0])} bound` : "the search's ceiling");
+  const lower = limitingCeiling(d);
+  const pct = (x: number, of: number) => `${Math.round((x / of) * 100)}%`;
+  return (
+    `Between the modes: ${shortName(a)} stops at ${pct(a.maxRate, a.estimate)} of its estimated capacity, held back by ${held(a)}, with ITL p95 ${ms(a.itlP95Ms)} ms; ` +
+    `${shortName(d)} reaches ${pct(d.maxRate, d.ceilings[lower]!)} of its lower ceiling (${CEILING_NAMES[lower]}), held back by ${held(d)}, with ITL p95 ${ms(d.itlP95Ms)} ms.`
+  );
+}
+
 function recommendation(plan: PlanJson, recommendedFile: string): string[] {
   const top = plan.ranked[0];
   if (!top || !top.meetsSlo) return ['No configuration meets the SLO at any rate the search tried; nothing is recommended. Loosen the SLO, add GPUs, or shorten the requests.'];
@@ -232,12 +247,14 @@ function why(plan: PlanJson): string[] {
   if (a && b) {
     const gap = (1 - b.goodputPerGpu / a.goodputPerGpu) * 100;
     out.push(
-      `${a.label} ranks first with ${sig(a.goodputPerGpu)} req/s per GPU; ${b.label} follows with ${sig(b.goodputPerGpu)} ` +
+      `${cap(a.label)} ranks first with ${sig(a.goodputPerGpu)} req/s per GPU; ${b.label} follows with ${sig(b.goodputPerGpu)} ` +
         `(${gap.toFixed(1)}% less)${gap * 100 < plan.inputs.precision * 1e4 ? `, within the search's ${Math.round(plan.inputs.precision * 100)}% precision, so the two are as good as tied` : ''}.`,
     );
   } else if (a) {
-    out.push(`${a.label} is the only configuration that meets the SLO.`);
+    out.push(`${cap(a.label)} is the only configuration that meets the SLO.`);
   }
+  const between = modesSentence(plan);
+  if (between) out.push('', between);
   for (const mode of ['aggregated', 'disaggregated'] as const) {
     const p = modeParagraph(plan, mode);
     if (p) out.push('', p);

@@ -31,14 +31,14 @@ function fakeProbe(p: Point): PointResult {
   return { ...fakeResult(p), ttftMs: flat(ttft), itlMs: flat(20) };
 }
 
+/** The fake simulator, keeping each batch it was given. */
 function counting(): SimulateBatch & { calls: Point[][] } {
   const calls: Point[][] = [];
-  const f = (async (points: readonly Point[]) => {
+  const f: SimulateBatch = async (points) => {
     calls.push([...points]);
     return points.map(fakeProbe);
-  }) as SimulateBatch & { calls: Point[][] };
-  f.calls = calls;
-  return f;
+  };
+  return Object.assign(f, { calls });
 }
 
 const options = (out: string, more: Partial<PlanOptions> = {}): PlanOptions => ({

@@ -63,10 +63,10 @@ export function paretoSpec(rows: readonly ParetoRow[], opts: ParetoOptions = {})
       mark: { type: 'point', filled: false, color: '#111111', size: 420, strokeWidth: 2 },
       encoding: { x, y },
     },
-    // Names above and below their points in turn (by TTFT), so neighbours on the front do not print over each other.
+    // Names left and right of their points in turn (by TTFT), so neighbours do not print over each other.
     ...[0, 1].map((k) => ({
       data: { values: labelled.filter((_, i) => i % 2 === k) },
-      mark: { type: 'text', align: 'left', baseline: k === 0 ? 'bottom' : 'top', dx: 9, dy: k === 0 ? -5 : 5, fontSize: 11, color: '#222222' },
+      mark: { type: 'text', align: k === 0 ? 'right' : 'left', baseline: 'middle', dx: k === 0 ? -13 : 13, fontSize: 11, color: '#222222' },
       encoding: { x, y, text: { field: 'short' } },
     })),
   ];
@@ -76,7 +76,8 @@ export function paretoSpec(rows: readonly ParetoRow[], opts: ParetoOptions = {})
       { data, mark: { type: 'rule', color: '#c62828', strokeDash: [6, 4], size: 1.5 }, encoding: { x: { field: 'ttftP95Ms', type: 'quantitative' } } },
       {
         data,
-        mark: { type: 'text', color: '#c62828', align: 'right', baseline: 'top', dx: -5, y: 6, fontSize: 12, fontWeight: 'bold' },
+        // At the foot of the rule, away from the best configurations, which sit high in the plot.
+        mark: { type: 'text', color: '#c62828', align: 'right', baseline: 'bottom', dx: -5, y: 'height', dy: -6, fontSize: 12, fontWeight: 'bold' },
         encoding: { x: { field: 'ttftP95Ms', type: 'quantitative' }, text: { field: 'text' } },
       },
     );
@@ -84,7 +85,8 @@ export function paretoSpec(rows: readonly ParetoRow[], opts: ParetoOptions = {})
   const subtitle = [
     ...(opts.context ? [opts.context] : []),
     'Each point: one configuration at the highest rate where it meets every SLO term. Up and to the left is better.',
-    'Dashed line: the Pareto front (no other configuration has both more goodput per GPU and a lower TTFT p95). Named: the front and the best of each mode. Ringed: recommended.',
+    'Dashed line: the Pareto front (nothing else has both more goodput per GPU and a lower TTFT p95).',
+    'Named: the front and the best of each mode. Ringed: recommended.',
   ];
   return {
     $schema: VEGA_LITE_SCHEMA,
