@@ -107,7 +107,7 @@ export const planCommand: CommandModule<object, Args> = {
         choices: ['auto', ...PLACEMENTS],
         describe: 'where prefill and decode workers go; auto: same node when it fits and the transport works there, else cross-node',
       })
-      .option('requests', { default: DEFAULT_REQUESTS, requiresArg: true, describe: 'measured requests per probe', coerce: wholeNumber('requests', 1) })
+      .option('requests', { default: DEFAULT_REQUESTS, requiresArg: true, describe: 'fewest measured requests per probe (more when the window holds more)', coerce: wholeNumber('requests', 1) })
       .option('window', {
         requiresArg: true,
         describe: 'seconds of arrivals per probe (default: the loosest TTFT or e2e bound / --precision, so that an overload of that fraction fails the probe)',
