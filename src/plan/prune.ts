@@ -17,7 +17,7 @@ import type { ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, Transport
 import { UserError } from '../errors.js';
 import type { EngineArgs } from '../experiment/types.js';
 import { handshakeVerdict } from '../nixl/compat.js';
-import { defaultEfficiency, kvBytesPerTokenPerRank, weightBytesPerRank } from '../physics/index.js';
+import { checkPlacement, defaultEfficiency, kvBytesPerTokenPerRank, weightBytesPerRank } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import { candidateGpus, type Candidate, type WorkerShape } from './enumerate.js';
 
@@ -80,16 +80,16 @@ export function connectorProblem(ctx: PruneContext, prefill: WorkerShape, decode
   return `connector '${ctx.profile.id}' ${how}: ${v.message}`;
 }
 
-/** What the transport does between workers placed `p` ('unavailable' when the catalog has no rule for it). */
-function placementOutcome(t: TransportSpec, p: Placement): { outcome: 'works' | 'fails' | 'unavailable'; reason?: string } {
-  const rule = t.placements.find((r) => r.placement === p);
-  if (!rule) return { outcome: 'unavailable' };
-  return rule.reason !== undefined ? { outcome: rule.outcome, reason: rule.reason } : { outcome: rule.outcome };
-}
-
-function placementText(t: TransportSpec, p: Placement, o: { outcome: string; reason?: string }): string {
-  const what = o.outcome === 'fails' ? 'sets up but fails' : 'is not available';
-  return `transport '${t.id}' ${what} between workers placed ${p}${o.reason ? `: ${o.reason}` : ''}`;
+/** Whether the transport moves KV between workers placed `p`, or why not (physics' checkPlacement, the catalog's rules). */
+function placementProblem(t: TransportSpec, p: Placement): string | undefined {
+  try {
+    const rule = checkPlacement(t, p);
+    if (rule.outcome === 'works') return undefined;
+    return `transport '${t.id}' sets up but fails between workers placed ${p}${rule.reason ? `: ${rule.reason}` : ''}`;
+  } catch (err) {
+    if (err instanceof UserError) return err.message; // unavailable: "transport 'nvlink' is not available between ..."
+    throw err;
+  }
 }
 
 /** Where prefill and decode workers go (see the module comment), or why nowhere works. */
@@ -99,12 +99,16 @@ export function choosePlacement(ctx: PruneContext, gpus: number): { placement: P
   if (ctx.placement !== 'auto') {
     const p = ctx.placement;
     if (p !== 'cross-node' && !oneNode) return { reason: `placement ${p} needs all ${gpus} GPUs on one node, and '${node.id}' has ${node.gpusPerNode}` };
-    const o = placementOutcome(t, p);
-    return o.outcome === 'works' ? { placement: p } : { reason: placementText(t, p, o) };
+    const problem = placementProblem(t, p);
+    return problem === undefined ? { placement: p } : { reason: problem };
   }
   const order: Placement[] = oneNode ? ['same-node', 'cross-node'] : ['cross-node'];
-  for (const p of order) if (placementOutcome(t, p).outcome === 'works') return { placement: p };
-  const reasons = order.map((p) => placementText(t, p, placementOutcome(t, p)));
+  const reasons: string[] = [];
+  for (const p of order) {
+    const problem = placementProblem(t, p);
+    if (problem === undefined) return { placement: p };
+    reasons.push(problem);
+  }
   return { reason: `${reasons.join('; ')} (prefill and decode are separate pods, so never intra-pod)` };
 }
 
