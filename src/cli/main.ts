@@ -14,6 +14,7 @@ import { checkCommand } from './commands/check.js';
 import { handshakeCommand } from './commands/handshake.js';
 import { listCommand } from './commands/list.js';
 import { mergeCommand } from './commands/merge.js';
+import { planCommand } from './commands/plan.js';
 import { quickstartCommand } from './commands/quickstart.js';
 import { runCommand } from './commands/run.js';
 import { sensitivityCommand } from './commands/sensitivity.js';
@@ -34,6 +35,7 @@ export function buildCli(argv: string[]): Argv {
     .command(checkCommand)
     .command(chartCommand)
     .command(breakevenCommand)
+    .command(planCommand)
     .command(listCommand)
     .command(transferCommand)
     .command(handshakeCommand)

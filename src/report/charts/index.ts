@@ -4,3 +4,4 @@ export * from './kinds.js';
 export * from './render.js';
 export * from './write.js';
 export * from './text-width.js';
+export * from './pareto.js';

@@ -55,7 +55,8 @@ function valueScale(values: readonly number[]): { scale: Json; log: boolean; axi
 /** Legend symbols long enough to show a dash pattern (a stroke symbol is sqrt(size) pixels long). */
 const DASH_LEGEND = { symbolType: 'stroke', symbolSize: 900, symbolStrokeWidth: 2 };
 
-const CONFIG: Json = {
+/** The style every chart shares (exported for standalone spec builders such as pareto.ts). */
+export const CONFIG: Json = {
   font: 'sans-serif',
   title: { fontSize: 16, subtitleFontSize: 12, subtitleColor: '#444444', anchor: 'start', offset: 14, subtitlePadding: 6 },
   // labelSeparation: log axes otherwise keep labels that touch ("4,0005,000").

@@ -1,0 +1,151 @@
+import type { Argv, CommandModule } from 'yargs';
+import { PLACEMENTS } from '../../experiment/schema.js';
+import { shownPath } from '../../experiment/yaml-errors.js';
+import { PLAN_FILE, planJson, REPORT_FILE, writePlan } from '../../plan/output.js';
+import {
+  DEFAULT_CONNECTOR,
+  DEFAULT_PRECISION,
+  DEFAULT_REQUESTS,
+  DEFAULT_WARMUP,
+  MAX_GPUS,
+  plan,
+  type PlanOptions,
+  type PlanResult,
+} from '../../plan/planner.js';
+import type { PlacementChoice } from '../../plan/prune.js';
+import { shortName } from '../../plan/report.js';
+import { parseSlo, type SloTerm } from '../../plan/slo.js';
+import { positiveNumber, wholeNumber } from '../options.js';
+import { progressWanted } from './run.js';
+
+/** Rows of the ranking printed (report.md has them all). */
+const SHOWN = 10;
+
+function num(x: number, n = 3): string {
+  return x === 0 ? '0' : Number(x.toPrecision(n)).toString();
+}
+
+/** What the command prints without --json: the ranking's head, the verdict, where the files are. */
+export function formatPlan(r: PlanResult, files: { recommended: string | null }): string {
+  const p = r.plan;
+  const i = p.inputs;
+  const rows = p.ranked.slice(0, SHOWN).map((e) => [
+    String(e.rank),
+    e.deployment.mode === 'aggregated' ? 'agg' : 'disagg',
+    shortName(e),
+    String(e.gpusUsed),
+    e.meetsSlo ? num(e.maxRate, 4) : '0',
+    num(e.goodputPerGpu),
+    e.ttftP95Ms.toFixed(0),
+    e.itlP95Ms.toFixed(1),
+  ]);
+  const header = ['#', 'mode', 'configuration', 'GPUs', 'max req/s', 'req/s/GPU', 'TTFT p95 ms', 'ITL p95 ms'];
+  const widths = header.map((h, k) => Math.max(h.length, ...rows.map((row) => row[k]!.length)));
+  const line = (cs: string[]) => cs.map((c, k) => (k === 1 || k === 2 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join('  ').trimEnd();
+  const searched = p.ranked.length;
+  const lines = [
+    `plan: ${i.model} on ${i.gpus} x ${i.gpu} (${i.node}), ${i.transport}, connector ${i.connector}; SLO ${i.slo.join(', ')}`,
+    `${searched + p.pruned.length} configurations: ${searched} searched, ${p.pruned.length} pruned; ` +
+      `${r.probes.total} probes (${r.probes.simulated} simulated, ${r.probes.reused} reused from ${shownPath(r.outDir)}/probes)`,
+    '',
+    line(header),
+    ...rows.map(line),
+    ...(p.ranked.length > SHOWN ? [`... ${p.ranked.length - SHOWN} more in ${REPORT_FILE}`] : []),
+    '',
+    `verdict: ${p.verdict.text}`,
+    files.recommended ? `recommended: ${p.ranked[0]!.label}, ready to run: nixlsim run ${shownPath(files.recommended)}` : 'recommended: nothing meets the SLO',
+    `report: ${shownPath(`${r.outDir}/${REPORT_FILE}`)}, ${PLAN_FILE}, pareto.png in ${shownPath(r.outDir)}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+interface Args {
+  model: string;
+  gpu?: string;
+  node: string;
+  transport: string;
+  gpus: number;
+  workload: string;
+  slo: SloTerm[];
+  connector: string;
+  placement: PlacementChoice;
+  requests: number;
+  warmup: number;
+  precision: number;
+  window?: number;
+  seed?: number;
+  set?: string[];
+  workers?: number;
+  fresh: boolean;
+  out?: string;
+  json: boolean;
+}
+
+export const planCommand: CommandModule<object, Args> = {
+  command: 'plan',
+  describe: 'Capacity planner: the deployment (aggregated or disaggregated, TP, P:D) that serves the most requests per GPU within SLOs',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', demandOption: true, requiresArg: true, describe: 'model id (nixlsim list models)' })
+      .option('gpu', { type: 'string', requiresArg: true, describe: "GPU id; must be the node's (default: the node's GPU)" })
+      .option('node', { type: 'string', demandOption: true, requiresArg: true, describe: 'node id (nixlsim list nodes)' })
+      .option('transport', { type: 'string', demandOption: true, requiresArg: true, describe: 'KV transport for disaggregated configurations (nixlsim list transports)' })
+      .option('gpus', { demandOption: true, requiresArg: true, describe: `GPU budget, 1 to ${MAX_GPUS}`, coerce: wholeNumber('gpus', 1, MAX_GPUS) })
+      .option('workload', { type: 'string', demandOption: true, requiresArg: true, describe: 'an experiment file (its workload) or a trace (.csv Azure, .jsonl Mooncake)' })
+      .option('slo', {
+        type: 'string',
+        demandOption: true,
+        requiresArg: true,
+        describe: 'comma-separated <ttft|itl|e2e>_<p50|p90|p95|p99|mean>_ms<=<ms>, e.g. ttft_p95_ms<=2000,itl_p95_ms<=50',
+        coerce: parseSlo,
+      })
+      .option('connector', { type: 'string', default: DEFAULT_CONNECTOR, requiresArg: true, describe: 'connector profile, the vLLM build (nixlsim list connectors)' })
+      .option('placement', {
+        type: 'string',
+        default: 'auto',
+        requiresArg: true,
+        choices: ['auto', ...PLACEMENTS],
+        describe: 'where prefill and decode workers go; auto: same node when it fits and the transport works there, else cross-node',
+      })
+      .option('requests', { default: DEFAULT_REQUESTS, requiresArg: true, describe: 'fewest measured requests per probe (more when the window holds more)', coerce: wholeNumber('requests', 1) })
+      .option('window', {
+        requiresArg: true,
+        describe: 'seconds of arrivals per probe (default: the loosest TTFT or e2e bound / --precision, so that an overload of that fraction fails the probe)',
+        coerce: positiveNumber('window'),
+      })
+      .option('warmup', { default: DEFAULT_WARMUP, requiresArg: true, describe: 'warm-up requests per probe, not measured', coerce: wholeNumber('warmup', 0) })
+      .option('precision', { default: DEFAULT_PRECISION, requiresArg: true, describe: 'a rate search stops when its bracket is this fraction of its lower end', coerce: positiveNumber('precision') })
+      .option('seed', { requiresArg: true, describe: "random seed of every probe (default: the workload file's, or 0 for a trace)", coerce: wholeNumber('seed', 0) })
+      .option('set', { type: 'string', array: true, requiresArg: true, describe: 'path=value on the workload experiment file (e.g. --set workload.isl.mean=8000 to pin a swept length)' })
+      .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core; 1 runs in this thread)', coerce: wholeNumber('workers', 1) })
+      .option('fresh', { type: 'boolean', default: false, describe: 'simulate every probe again instead of reusing those stored in the output directory' })
+      .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default: reports/plan-<model>-<node>-<transport>-<gpus>gpu/)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print plan.json' }) as unknown as Argv<Args>,
+  handler: async (a) => {
+    const progress = progressWanted(a.json);
+    const o: PlanOptions = {
+      model: a.model,
+      ...(a.gpu !== undefined ? { gpu: a.gpu } : {}),
+      node: a.node,
+      transport: a.transport,
+      gpus: a.gpus,
+      workload: a.workload,
+      slo: a.slo,
+      connector: a.connector,
+      placement: a.placement,
+      requests: a.requests,
+      warmup: a.warmup,
+      precision: a.precision,
+      ...(a.window !== undefined ? { windowS: a.window } : {}),
+      ...(a.seed !== undefined ? { seed: a.seed } : {}),
+      ...(a.set !== undefined ? { set: a.set } : {}),
+      ...(a.workers !== undefined ? { workers: a.workers } : {}),
+      fresh: a.fresh,
+      ...(a.out !== undefined ? { out: a.out } : {}),
+      ...(progress ? { onRound: (n: number, probes: number, simulated: number) => process.stderr.write(`round ${n}: ${probes} probes, ${simulated} simulated\n`) } : {}),
+    };
+    const r = await plan(o);
+    const written = await writePlan(r);
+    process.stdout.write(a.json ? planJson(r.plan) : formatPlan(r, written));
+  },
+};

@@ -1,0 +1,82 @@
+/**
+ * Back-of-envelope capacity of a configuration from the physics, with the workload's mean lengths: where each rate
+ * search starts (half the estimate, planner.ts), and the ceilings the report compares the simulated answer with. Only the start
+ * depends on it; the maximum rates come from simulation.
+ *
+ * Ceilings, requests per second:
+ * - prefill: workers / the time to prefill one mean prompt (one prompt per step);
+ * - decode: workers x B / (OSL x decode step time), B sequences in a step (max_num_seqs, or fewer when the KV pool
+ *   holds fewer mid-length requests);
+ * - KV transfer (disaggregated): the narrower side's bandwidth, prefill workers x their rails or decode workers x
+ *   theirs (railsFor: p5.48xlarge gives a GPU 4 EFA rails), over one request's KV bytes.
+ * An aggregated worker prefills and decodes on one GPU group, so its time per request is the sum of the two.
+ */
+import type { GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
+import type { EngineArgs } from '../experiment/types.js';
+import { decodeStepTime, defaultEfficiency, prefillStepTime, railsFor, readPlan, workerBandwidth } from '../physics/index.js';
+import { kvPoolBlocks } from '../serving/engine.js';
+import type { Candidate } from './enumerate.js';
+
+export interface EstimateContext {
+  llm: LlmSpec;
+  gpu: GpuSpec;
+  node: NodeSpec;
+  transport: TransportSpec;
+  engine: EngineArgs;
+  bandwidth: 'min' | 'typical' | 'max';
+  islMean: number;
+  oslMean: number;
+}
+
+export interface Ceilings {
+  prefill: number;
+  decode: number;
+  /** Disaggregated only. */
+  kvTransfer?: number;
+  /** What they rest on: seconds to prefill one mean prompt on one worker (the prefill group's, or the aggregated);
+   * disaggregated, one request's KV bytes and the KV bandwidth of one prefill and one decode worker, bytes/s. */
+  basis: { prefillS: number; kvBytes?: number; prefillWorkerBps?: number; decodeWorkerBps?: number };
+}
+
+/** Seconds of one worker's time a request takes: its prefill, and its share of the decode steps. */
+function perRequest(ctx: EstimateContext, tp: number): { prefillS: number; decodeS: number } {
+  const { llm, gpu, engine } = ctx;
+  const isl = Math.max(1, Math.round(ctx.islMean));
+  const osl = Math.max(1, Math.round(ctx.oslMean));
+  const prefillS = prefillStepTime(llm, gpu, tp, [{ tokens: isl }]).totalS;
+  const poolTokens = kvPoolBlocks({ id: 'estimate', llm, gpu, tp, args: engine, eff: defaultEfficiency(gpu) }) * engine.blockSize;
+  const batch = Math.max(1, Math.min(engine.maxNumSeqs, Math.floor(poolTokens / (isl + osl))));
+  const stepS = decodeStepTime(llm, gpu, tp, new Array<number>(batch).fill(isl + osl / 2)).totalS;
+  return { prefillS, decodeS: (osl * stepS) / batch };
+}
+
+/** Bytes per second one worker of `tp` GPUs moves KV at (its rails; through the host link for staged transports). */
+function sideBandwidth(ctx: EstimateContext, tp: number): number {
+  const bw = workerBandwidth(ctx.transport, railsFor(ctx.transport, ctx.node, tp), ctx.bandwidth);
+  return ctx.transport.gpuDirect ? bw : Math.min(bw, ctx.gpu.hostLink.bandwidth);
+}
+
+export function ceilings(c: Candidate, ctx: EstimateContext): Ceilings {
+  if (c.mode === 'aggregated') {
+    const t = perRequest(ctx, c.aggregated.tp);
+    return { prefill: c.aggregated.workers / t.prefillS, decode: c.aggregated.workers / t.decodeS, basis: { prefillS: t.prefillS } };
+  }
+  const p = perRequest(ctx, c.prefill.tp);
+  const d = perRequest(ctx, c.decode.tp);
+  const bytes = readPlan(ctx.llm, Math.max(1, Math.round(ctx.islMean)), c.prefill.tp, c.decode.tp, ctx.engine.blockSize).bytesTotal;
+  const [pBps, dBps] = [sideBandwidth(ctx, c.prefill.tp), sideBandwidth(ctx, c.decode.tp)];
+  const wire = Math.min(c.prefill.workers * pBps, c.decode.workers * dBps);
+  return {
+    prefill: c.prefill.workers / p.prefillS,
+    decode: c.decode.workers / d.decodeS,
+    kvTransfer: wire / bytes,
+    basis: { prefillS: p.prefillS, kvBytes: bytes, prefillWorkerBps: pBps, decodeWorkerBps: dBps },
+  };
+}
+
+/** The configuration's capacity from its ceilings (an estimate, not a bound), requests per second. */
+export function capacityFrom(mode: Candidate['mode'], k: Ceilings): number {
+  // Aggregated: both phases share each worker's time, so their times per request add up.
+  if (mode === 'aggregated') return 1 / (1 / k.prefill + 1 / k.decode);
+  return Math.min(k.prefill, k.decode, k.kvTransfer ?? Infinity);
+}

@@ -1,0 +1,89 @@
+/**
+ * The planner's files, written once the plan is complete (the probe store fills as the search goes):
+ * plan.json (the contract, see types.ts), report.md, pareto.vl.json / .svg / .png, and recommended.yaml, the
+ * recommended configuration as an experiment file that `nixlsim run` runs as it is.
+ */
+import { isAbsolute, join, relative } from 'node:path';
+import { stringify } from 'yaml';
+import type { Point } from '../experiment/types.js';
+import { shownPath } from '../experiment/yaml-errors.js';
+import { paretoSpec } from '../report/charts/pareto.js';
+import { writeChart } from '../report/charts/write.js';
+import { writeFileAtomic } from '../report/summary.js';
+import type { PlanResult } from './planner.js';
+import { paretoRows, reportMarkdown } from './report.js';
+import { sloText } from './slo.js';
+import type { PlanJson } from './types.js';
+
+export const PLAN_FILE = 'plan.json';
+export const REPORT_FILE = 'report.md';
+export const RECOMMENDED_FILE = 'recommended.yaml';
+export const CHART_NAME = 'pareto';
+
+export function planJson(plan: PlanJson): string {
+  return `${JSON.stringify(plan, null, 2)}\n`;
+}
+
+/** A path as written in a file in `dir`: relative to it (POSIX separators), or absolute when on another drive. */
+function pathFrom(dir: string, target: string): string {
+  const rel = relative(dir, target);
+  return isAbsolute(rel) ? target : rel.split('\\').join('/');
+}
+
+/**
+ * The recommended configuration as an experiment file's data: its deployment section and, as the workload, exactly
+ * the probe that found its maximum rate (so `nixlsim run` gives the same numbers). Null when nothing meets the SLO.
+ */
+export function recommendedExperiment(plan: PlanJson, point: Point | null, outDir: string): Record<string, unknown> | null {
+  const rec = plan.recommended;
+  if (!rec || !point) return null;
+  const { maxRate: _r, goodputPerGpu: _g, ...deployment } = rec;
+  const w = point.experiment.workload;
+  const workload: Record<string, unknown> =
+    w.kind === 'trace' && w.trace
+      ? {
+          kind: 'trace',
+          requests: w.requests,
+          warmup: w.warmup,
+          trace: { format: w.trace.format, path: pathFrom(outDir, w.trace.path), speedup: w.trace.speedup },
+        }
+      : { kind: 'poisson', rate: w.rate, requests: w.requests, warmup: w.warmup, isl: { ...w.isl }, osl: { ...w.osl } };
+  return { name: 'plan-recommended', seed: point.experiment.seed, deployment, workload };
+}
+
+export function recommendedYaml(plan: PlanJson, point: Point | null, outDir: string): string | null {
+  const data = recommendedExperiment(plan, point, outDir);
+  const top = plan.ranked[0];
+  if (!data || !top) return null;
+  const header = [
+    `# Recommended by \`nixlsim plan\`: ${top.label} for ${plan.inputs.model} on ${plan.inputs.node}, ${plan.inputs.transport}.`,
+    `# SLO ${plan.inputs.slo.join(', ')}: met up to ${top.maxRate} req/s, ${top.goodputPerGpu} req/s per GPU (${top.gpusUsed} GPUs).`,
+    '# The workload is the probe at that rate (same seed and requests): `nixlsim run` on this file reproduces its numbers.',
+  ];
+  return `${header.join('\n')}\n${stringify(data, { lineWidth: 0 })}`;
+}
+
+export interface WrittenPlan {
+  files: string[];
+  /** recommended.yaml, when something meets the SLO. */
+  recommended: string | null;
+}
+
+export async function writePlan(r: PlanResult): Promise<WrittenPlan> {
+  const { plan, outDir } = r;
+  const files: string[] = [];
+  const ttft = r.slo.find((t) => t.metric === 'ttft' && t.stat === 'p95');
+  const spec = paretoSpec(paretoRows(plan), {
+    context: `${plan.inputs.model} on ${plan.inputs.gpus} x ${plan.inputs.gpu} (${plan.inputs.node}), ${plan.inputs.transport}; SLO ${sloText(r.slo)}.`,
+    ...(ttft ? { ttftSloMs: ttft.maxMs } : {}),
+  });
+  files.push(...(await writeChart(outDir, CHART_NAME, spec)));
+  const yaml = recommendedYaml(plan, r.recommendedPoint, outDir);
+  const recommended = yaml !== null ? writeFileAtomic(outDir, RECOMMENDED_FILE, yaml) : null;
+  if (recommended) files.push(recommended);
+  const shownRec = shownPath(join(outDir, RECOMMENDED_FILE));
+  files.push(writeFileAtomic(outDir, REPORT_FILE, `${reportMarkdown(plan, { chartPng: `${CHART_NAME}.png`, recommended: shownRec })}\n`));
+  // plan.json last: its presence says the plan is complete.
+  files.push(writeFileAtomic(outDir, PLAN_FILE, planJson(plan)));
+  return { files, recommended };
+}

@@ -1,0 +1,377 @@
+/**
+ * The capacity planner: for a model, a node type, a transport, a GPU budget, a workload and SLOs, which deployment
+ * serves the most traffic per GPU within the SLOs, and is disaggregation worth it?
+ *
+ * 1. Enumerate the configurations the budget allows (enumerate.ts).
+ * 2. Prune those that cannot run, each with its reason (prune.ts).
+ * 3. Search each survivor's maximum rate meeting the SLO (search.ts), all searches advancing together in rounds:
+ *    each round simulates the next probe of every unfinished search on the worker pool, after looking each probe
+ *    up in the store of finished probes (probe.ts).
+ * 4. Rank, find the Pareto front and the verdict (rank.ts), and write plan.json, report.md, the Pareto chart and
+ *    recommended.yaml (output.ts).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { getConnector, getGpu, getLlm, getNode, getTransport } from '../catalog/index.js';
+import { defaultCatalog, projectRoot } from '../catalog/load.js';
+import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
+import { InvariantError, UserError } from '../errors.js';
+import { loadExperiment } from '../experiment/load.js';
+import { defaultWorkerCount, PointFailure, simulateOnPool } from '../experiment/pool.js';
+import type { Experiment, Point, PointResult } from '../experiment/types.js';
+import { estimateTransfer } from '../physics/index.js';
+import { simulatePoint } from '../serving/simulate.js';
+import { candidateId, candidateLabel, enumerate, tpSizes, type Candidate, type TpChoice } from './enumerate.js';
+import { capacityFrom, ceilings, type Ceilings, type EstimateContext } from './estimate.js';
+import { MAX_PROBE_REQUESTS, probeKey, probePoint, PROBES_DIR, ProbeStore, type ProbeSizing } from './probe.js';
+import { pruneCandidate, type PlacementChoice, type PruneContext } from './prune.js';
+import { entryOf, rank, verdictOf, type SearchedConfig } from './rank.js';
+import { RateSearch } from './search.js';
+import { checkSlo, parseSlo, type SloTerm } from './slo.js';
+import type { DeploymentSection, PlanJson, PrunedEntry } from './types.js';
+import { resolveWorkload, type PlanWorkload } from './workload.js';
+
+/** Budgets above this enumerate hundreds of configurations; plan a part of the fleet instead. */
+export const MAX_GPUS = 64;
+export const DEFAULT_REQUESTS = 200;
+export const DEFAULT_WARMUP = 20;
+export const DEFAULT_PRECISION = 0.05;
+export const DEFAULT_CONNECTOR = 'any-tp';
+
+export interface PlanOptions {
+  model: string;
+  /** Checked against the node's GPU; default the node's. */
+  gpu?: string;
+  node: string;
+  transport: string;
+  gpus: number;
+  /** An experiment file or a trace (.csv Azure, .jsonl Mooncake). */
+  workload: string;
+  /** `ttft_p95_ms<=2000,itl_p95_ms<=50`, or parsed terms. */
+  slo: string | SloTerm[];
+  connector?: string;
+  placement?: PlacementChoice;
+  /** Fewest measured requests per probe. */
+  requests?: number;
+  /** Seconds of arrivals per probe; default: the loosest TTFT or e2e bound / precision (probe.ts, ProbeSizing). */
+  windowS?: number;
+  warmup?: number;
+  /** Relative width at which a rate search stops. */
+  precision?: number;
+  seed?: number;
+  /** --set on the workload experiment file. */
+  set?: string[];
+  /** Output directory; default reports/plan-<model>-<node>-<transport>-<gpus>gpu/. */
+  out?: string;
+  /** Worker threads for the default simulator (1: in this thread). */
+  workers?: number;
+  /** Simulate every probe again instead of reusing the stored ones. */
+  fresh?: boolean;
+  catalog?: Catalog;
+  /** Told after each round: round number, probes in it, and how many of them were simulated (not reused). */
+  onRound?: (round: number, probes: number, simulated: number) => void;
+}
+
+/** Simulates a batch of points, result i for point i. The default runs them on the worker pool. */
+export type SimulateBatch = (points: readonly Point[], catalog: Catalog) => Promise<PointResult[]>;
+
+export interface PlanResult {
+  plan: PlanJson;
+  workload: PlanWorkload;
+  slo: SloTerm[];
+  sizing: ProbeSizing;
+  /** The recommended configuration's probe at its maximum rate (what recommended.yaml reproduces), or null. */
+  recommendedPoint: Point | null;
+  outDir: string;
+  /** Probes made in all, simulated now, and found in the store. */
+  probes: { total: number; simulated: number; reused: number };
+}
+
+/** The real simulator: on `workers` threads, or in this thread for 1. A failing probe names its configuration. */
+export function poolSimulator(workers = defaultWorkerCount()): SimulateBatch {
+  return async (points, catalog) => {
+    if (workers <= 1 || points.length === 1) {
+      return points.map((p) => {
+        try {
+          return simulatePoint(p, catalog);
+        } catch (err) {
+          throw probeError(p, err);
+        }
+      });
+    }
+    try {
+      return (await simulateOnPool(points, { workers, catalog })).map((o) => o.result);
+    } catch (err) {
+      if (err instanceof PointFailure) throw probeError(points[err.index]!, err.cause);
+      throw err;
+    }
+  };
+}
+
+function probeError(p: Point, err: unknown): unknown {
+  return err instanceof UserError ? new UserError(`probe ${p.id}: ${err.message}`) : err;
+}
+
+/** Seconds of arrivals a probe needs for an overload of `precision` to add the loosest queueing bound (probe.ts). */
+export function defaultWindowS(slo: readonly SloTerm[], precision: number): number {
+  const bounds = slo.filter((t) => t.metric !== 'itl').map((t) => t.maxMs / 1000);
+  return bounds.length ? Math.max(...bounds) / precision : 60;
+}
+
+function checkNumber(flag: string, v: number, ok: boolean, want: string): void {
+  if (!ok) throw new UserError(`--${flag} must be ${want}, got '${v}'`);
+}
+
+export function defaultOutDir(o: Pick<PlanOptions, 'model' | 'node' | 'transport' | 'gpus'>): string {
+  return join(projectRoot(), 'reports', `plan-${o.model}-${o.node}-${o.transport}-${o.gpus}gpu`);
+}
+
+/**
+ * The experiment every probe starts from: the loader's defaults for the deployment (vLLM's engine defaults, router,
+ * bandwidth, failure policy), the flags' model, node, connector and transport, and the probe workload. Going through
+ * the loader (a temporary file, as `breakeven` does) gives exactly what `nixlsim run` gives recommended.yaml.
+ */
+function templateExperiment(o: { model: string; gpu: string; node: string; connector: string; transport: string }, w: PlanWorkload, catalog: Catalog): Experiment {
+  // Placeholders: every probe sets its own rate (or speed-up) and request count.
+  const section = w.trace
+    ? { ...w.section, requests: w.trace.offsets.length, trace: { ...(w.section['trace'] as object), speedup: 1 } }
+    : { ...w.section, rate: 1, requests: w.minRequests };
+  const data = {
+    name: 'plan',
+    seed: w.seed,
+    deployment: { mode: 'aggregated', model: o.model, gpu: o.gpu, node: o.node, connector: o.connector, transport: o.transport },
+    workload: section,
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'nixlsim-plan-'));
+  try {
+    const file = join(dir, 'plan.json');
+    writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+    try {
+      return loadExperiment(file, { catalog }).experiment;
+    } catch (err) {
+      if (err instanceof UserError) throw new UserError(`the planner's probe experiment is invalid: ${err.message.split(file).join('plan')}`);
+      throw err;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function deploymentOf(c: Candidate, placement: Placement | undefined, base: Omit<DeploymentSection, 'mode'>): DeploymentSection {
+  if (c.mode === 'aggregated') return { mode: 'aggregated', ...base, aggregated: { ...c.aggregated } };
+  return { mode: 'disaggregated', ...base, prefill: { ...c.prefill }, decode: { ...c.decode }, ...(placement ? { placement } : {}) };
+}
+
+interface Live {
+  candidate: Candidate;
+  placement: Placement | undefined;
+  deployment: DeploymentSection;
+  ceilings: Ceilings;
+  search: RateSearch;
+  results: Map<number, PointResult>;
+}
+
+/** The flags checked and resolved against the catalog and the workload file; the probes' template experiment. */
+interface Setup {
+  catalog: Catalog;
+  llm: LlmSpec;
+  node: NodeSpec;
+  gpu: GpuSpec;
+  transport: TransportSpec;
+  profile: ConnectorProfile;
+  ids: Omit<DeploymentSection, 'mode'>;
+  slo: SloTerm[];
+  placement: PlacementChoice;
+  precision: number;
+  sizing: ProbeSizing;
+  workload: PlanWorkload;
+  template: Experiment;
+}
+
+function setup(o: PlanOptions): Setup {
+  const catalog = o.catalog ?? defaultCatalog();
+  checkNumber('gpus', o.gpus, Number.isInteger(o.gpus) && o.gpus >= 1 && o.gpus <= MAX_GPUS, `a whole number from 1 to ${MAX_GPUS}`);
+  const requests = o.requests ?? DEFAULT_REQUESTS;
+  const warmup = o.warmup ?? DEFAULT_WARMUP;
+  const precision = o.precision ?? DEFAULT_PRECISION;
+  checkNumber('requests', requests, Number.isInteger(requests) && requests >= 1, 'a whole number >= 1');
+  checkNumber('warmup', warmup, Number.isInteger(warmup) && warmup >= 0, 'a whole number >= 0');
+  checkNumber('precision', precision, precision > 0 && precision < 1, 'a fraction > 0 and < 1 (0.05 is 5%)');
+  if (o.windowS !== undefined) checkNumber('window', o.windowS, o.windowS > 0 && Number.isFinite(o.windowS), 'a number of seconds > 0');
+
+  const llm = getLlm(catalog, o.model);
+  const node = getNode(catalog, o.node);
+  const gpu = getGpu(catalog, o.gpu ?? node.gpu);
+  if (gpu.id !== node.gpu) throw new UserError(`--gpu ${gpu.id}: node '${node.id}' has ${node.gpu} GPUs; leave --gpu out or pick a node with ${gpu.id}`);
+  const transport = getTransport(catalog, o.transport);
+  if (!node.transports.includes(transport.id)) {
+    throw new UserError(`--transport ${transport.id}: node '${node.id}' does not offer it (it offers: ${node.transports.join(', ')})`);
+  }
+  const profile = getConnector(catalog, o.connector ?? DEFAULT_CONNECTOR);
+  const slo = typeof o.slo === 'string' ? parseSlo(o.slo) : o.slo;
+
+  const sizing: ProbeSizing = { windowS: o.windowS ?? defaultWindowS(slo, precision), minRequests: requests, maxRequests: Math.max(requests, MAX_PROBE_REQUESTS) };
+  const workload = resolveWorkload(o.workload, {
+    catalog,
+    llm,
+    requests,
+    warmup,
+    maxRecords: sizing.maxRequests + warmup,
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.set ? { set: o.set } : {}),
+  });
+  const ids = { model: llm.id, gpu: gpu.id, node: node.id, connector: profile.id, transport: transport.id };
+  const template = templateExperiment(ids, workload, catalog);
+  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template };
+}
+
+/** The budget's configurations: those pruned (with why) and the rest, each with a search ready to start. */
+function candidates(s: Setup, gpus: number): { live: Live[]; pruned: PrunedEntry[]; tp: TpChoice } {
+  const { llm, gpu, node, transport, profile, template, workload } = s;
+  const engine = template.deployment.engine;
+  const tp = tpSizes(llm, node);
+  const ctx: PruneContext = { llm, gpu, node, transport, profile, engine, longest: workload.longest, placement: s.placement };
+  const est: EstimateContext = { llm, gpu, node, transport, engine, bandwidth: template.deployment.bandwidth, islMean: workload.islMean, oslMean: workload.oslMean };
+  const live: Live[] = [];
+  const pruned: PrunedEntry[] = [];
+  for (const c of enumerate(gpus, tp.sizes)) {
+    const v = pruneCandidate(c, ctx);
+    const placement = v.ok ? v.placement : undefined;
+    const deployment = deploymentOf(c, placement, s.ids);
+    if (!v.ok) {
+      pruned.push({ id: candidateId(c), label: candidateLabel(c), deployment, rule: v.rule, reason: v.reason });
+      continue;
+    }
+    const k = ceilings(c, est);
+    const search = new RateSearch({ startRate: capacityFrom(c.mode, k) / 2, precision: s.precision });
+    live.push({ candidate: c, placement, deployment, ceilings: k, search, results: new Map() });
+  }
+  return { live, pruned, tp };
+}
+
+/**
+ * Advances every search to its end, a round at a time: the next probe of each unfinished search, looked up in the
+ * store, the missing ones simulated together (and stored), then each search told whether its probe met the SLO.
+ */
+async function searchAll(live: readonly Live[], s: Setup, store: ProbeStore, sim: SimulateBatch, onRound?: PlanOptions['onRound']): Promise<PlanResult['probes']> {
+  const counts = { total: 0, simulated: 0, reused: 0 };
+  for (let round = 1; ; round++) {
+    const batch = live.flatMap((l) => {
+      const rate = l.search.next();
+      if (rate === undefined) return [];
+      const point = probePoint(s.template, l.candidate, l.placement, rate, s.workload, s.sizing);
+      return [{ l, rate, point, key: probeKey(point, s.catalog, s.workload) }];
+    });
+    if (batch.length === 0) return counts;
+    const results: (PointResult | undefined)[] = batch.map((b) => store.get(b.key));
+    const missing = batch.filter((_, i) => results[i] === undefined);
+    if (missing.length > 0) {
+      const fresh = await sim(
+        missing.map((m) => m.point),
+        s.catalog,
+      );
+      if (fresh.length !== missing.length) throw new InvariantError(`simulated ${missing.length} probes, got ${fresh.length} results`);
+      let k = 0;
+      for (let i = 0; i < batch.length; i++) {
+        if (results[i] !== undefined) continue;
+        // Through JSON, as a stored probe comes back: a fresh run and a rerun then see the same numbers.
+        const r = JSON.parse(JSON.stringify(fresh[k++])) as PointResult;
+        store.put(batch[i]!.key, batch[i]!.point, r);
+        results[i] = r;
+      }
+    }
+    counts.total += batch.length;
+    counts.simulated += missing.length;
+    counts.reused += batch.length - missing.length;
+    batch.forEach((b, i) => {
+      const r = results[i]!;
+      b.l.results.set(b.rate, r);
+      b.l.search.record(b.rate, checkSlo(r, s.slo).pass);
+    });
+    onRound?.(round, batch.length, missing.length);
+  }
+}
+
+/** One mean-length request's KV transfer with nothing else on the wire, ms (disaggregated), for the report. */
+function kvAloneMs(l: Live, s: Setup): number | null {
+  const c = l.candidate;
+  if (c.mode !== 'disaggregated' || l.placement === undefined) return null;
+  return estimateTransfer({
+    llm: s.llm,
+    transport: s.transport,
+    tokens: Math.max(1, Math.round(s.workload.islMean)),
+    prefillTp: c.prefill.tp,
+    decodeTp: c.decode.tp,
+    prefillNode: s.node,
+    decodeNode: s.node,
+    hostLinkBandwidth: s.gpu.hostLink.bandwidth,
+    placement: l.placement,
+    bandwidth: s.template.deployment.bandwidth,
+    prefillBlockSize: s.template.deployment.engine.blockSize,
+    concurrent: 1,
+    timeoutS: Infinity,
+  }).ms;
+}
+
+function inputsOf(s: Setup, gpus: number): PlanJson['inputs'] {
+  const w = s.workload;
+  return {
+    ...s.ids,
+    gpus,
+    placement: s.placement,
+    slo: s.slo.map((t) => t.text),
+    workload: {
+      source: w.source,
+      kind: w.kind,
+      islMean: w.islMean,
+      oslMean: w.oslMean,
+      longest: w.longest,
+      warmupPerProbe: w.warmup,
+      ...(w.trace ? { traceRate: Math.round(w.trace.baseRate * 1e6) / 1e6 } : {}),
+      notes: w.notes,
+    },
+    probe: { windowS: s.sizing.windowS, minRequests: s.sizing.minRequests, maxRequests: s.sizing.maxRequests },
+    seed: w.seed,
+    precision: s.precision,
+  };
+}
+
+/** Plans: everything but writing the report files (output.ts). Probes are stored in <out>/probes/ as they finish. */
+export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<PlanResult> {
+  const s = setup(o);
+  const { live, pruned, tp } = candidates(s, o.gpus);
+  const outDir = o.out !== undefined ? resolve(o.out) : defaultOutDir({ ...o, model: s.llm.id, node: s.node.id, transport: s.transport.id });
+  const store = new ProbeStore(join(outDir, PROBES_DIR), o.fresh ?? false);
+  const probes = await searchAll(live, s, store, simulate ?? poolSimulator(o.workers), o.onRound);
+
+  const searched: SearchedConfig[] = live.map((l) => ({
+    candidate: l.candidate,
+    deployment: l.deployment,
+    search: l.search.result(),
+    results: l.results,
+    kvAloneMs: kvAloneMs(l, s),
+    ceilings: l.ceilings,
+  }));
+  const ranked = rank(searched.map((x) => entryOf(x, s.slo)));
+  const top = ranked[0]?.meetsSlo ? ranked[0] : undefined;
+  const topLive = top ? live.find((l) => candidateId(l.candidate) === top.id) : undefined;
+  const planJson: PlanJson = {
+    schemaVersion: 1,
+    inputs: inputsOf(s, o.gpus),
+    recommended: top ? { ...top.deployment, maxRate: top.maxRate, goodputPerGpu: top.goodputPerGpu } : null,
+    verdict: verdictOf(ranked, s.precision, pruned),
+    ranked,
+    pruned,
+    tpSizes: tp,
+  };
+  return {
+    plan: planJson,
+    workload: s.workload,
+    slo: s.slo,
+    sizing: s.sizing,
+    recommendedPoint: top && topLive ? probePoint(s.template, topLive.candidate, topLive.placement, top.maxRate, s.workload, s.sizing) : null,
+    outDir,
+    probes,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * Which enumerated configurations cannot run, and why, before anything is simulated:
+ * - memory: a worker's weights leave no room for KV, or its KV pool cannot hold the workload's longest request (vLLM
+ *   refuses to start when max_model_len does not fit; a request larger than the pool would never be scheduled);
+ * - connector: the vLLM build (connector profile) rejects the prefill/decode TP pair, or crashes on it;
+ * - placement: the transport cannot move KV between prefill and decode workers placed where they have to be.
+ *
+ * Placement (disaggregated only). Dynamo runs prefill and decode workers as separate pods, so KV never moves within a
+ * pod: NVLink is out. With --placement auto the planner puts them on one node when the whole configuration fits on
+ * one node and the transport works there, and otherwise on different nodes (pod anti-affinity) when the transport
+ * works across nodes. So EFA, which fails between GPUs of one node (seed 002: the fi_read EAGAIN loop), always gets
+ * cross-node placement, as seed 002 deployed it; InfiniBand gets same-node placement for budgets of one node. The GPU
+ * budget counts GPUs, not nodes: a cross-node configuration may use parts of several nodes. A pinned --placement is
+ * taken as given, and configurations it cannot serve are pruned.
+ */
+import type { ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
+import { UserError } from '../errors.js';
+import type { EngineArgs } from '../experiment/types.js';
+import { handshakeVerdict } from '../nixl/compat.js';
+import { checkPlacement, defaultEfficiency, kvBytesPerTokenPerRank, weightBytesPerRank } from '../physics/index.js';
+import { kvPoolBlocks } from '../serving/engine.js';
+import { candidateGpus, type Candidate, type WorkerShape } from './enumerate.js';
+
+export type PlacementChoice = 'auto' | Placement;
+
+export interface PruneContext {
+  llm: LlmSpec;
+  gpu: GpuSpec;
+  node: NodeSpec;
+  transport: TransportSpec;
+  profile: ConnectorProfile;
+  engine: EngineArgs;
+  /** The workload's longest request, tokens (prompt and output). */
+  longest: { isl: number; osl: number };
+  placement: PlacementChoice;
+}
+
+export type PruneRule = 'memory' | 'connector' | 'placement';
+
+export type PruneVerdict = { ok: true; placement?: Placement } | { ok: false; rule: PruneRule; reason: string };
+
+const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
+const tokens = (n: number): string => n.toLocaleString('en-US');
+
+/** Why a worker of this shape cannot hold its share of the workload, or undefined when it can. */
+export function memoryProblem(ctx: PruneContext, role: 'aggregated' | 'prefill' | 'decode', g: WorkerShape): string | undefined {
+  const { llm, gpu, engine } = ctx;
+  let blocks: number;
+  try {
+    blocks = kvPoolBlocks({ id: role, llm, gpu, tp: g.tp, args: engine, eff: defaultEfficiency(gpu) });
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    return `weights do not fit: ${err.message}`;
+  }
+  // A prefill worker holds the prompt's KV until decode reads it; decode and aggregated workers the prompt and the output.
+  const need = role === 'prefill' ? ctx.longest.isl : ctx.longest.isl + ctx.longest.osl;
+  const needBlocks = Math.ceil(need / engine.blockSize);
+  if (needBlocks <= blocks) return undefined;
+  const room = blocks * engine.blockSize;
+  const what = role === 'prefill' ? `ISL ${tokens(ctx.longest.isl)}` : `ISL ${tokens(ctx.longest.isl)} + OSL ${tokens(ctx.longest.osl)}`;
+  return (
+    `KV does not fit: a TP${g.tp} ${role} worker keeps ${gb(blocks * engine.blockSize * kvBytesPerTokenPerRank(llm, g.tp))} of KV per GPU ` +
+    `(${gb(gpu.hbmBytes * engine.gpuMemoryUtilization)} usable, ${gb(weightBytesPerRank(llm, g.tp))} of weights, ${gb(engine.activationReserveBytes)} reserved), ` +
+    `room for ${tokens(room)} tokens, fewer than the longest request's ${tokens(need)} (${what})`
+  );
+}
+
+/** Whether the connector build accepts the TP pair (with equal block sizes, as the planner deploys them). */
+export function connectorProblem(ctx: PruneContext, prefill: WorkerShape, decode: WorkerShape): string | undefined {
+  const v = handshakeVerdict(ctx.profile, {
+    prefillTp: prefill.tp,
+    decodeTp: decode.tp,
+    prefillBlockSize: ctx.engine.blockSize,
+    decodeBlockSize: ctx.engine.blockSize,
+    llm: ctx.llm,
+  });
+  if (v.outcome === 'ok') return undefined;
+  const pair = `prefill TP${prefill.tp} -> decode TP${decode.tp}`;
+  const how = v.outcome === 'crash' ? `crashes on ${pair} (${v.stage === 'first-transfer' ? 'at the first KV transfer' : 'in the handshake'})` : `rejects ${pair}`;
+  return `connector '${ctx.profile.id}' ${how}: ${v.message}`;
+}
+
+/** Whether the transport moves KV between workers placed `p`, or why not (physics' checkPlacement, the catalog's rules). */
+function placementProblem(t: TransportSpec, p: Placement): string | undefined {
+  try {
+    const rule = checkPlacement(t, p);
+    if (rule.outcome === 'works') return undefined;
+    return `transport '${t.id}' sets up but fails between workers placed ${p}${rule.reason ? `: ${rule.reason}` : ''}`;
+  } catch (err) {
+    if (err instanceof UserError) return err.message; // unavailable: "transport 'nvlink' is not available between ..."
+    throw err;
+  }
+}
+
+/** Where prefill and decode workers go (see the module comment), or why nowhere works. */
+export function choosePlacement(ctx: PruneContext, gpus: number): { placement: Placement } | { reason: string } {
+  const { transport: t, node } = ctx;
+  const oneNode = gpus <= node.gpusPerNode;
+  if (ctx.placement !== 'auto') {
+    const p = ctx.placement;
+    if (p !== 'cross-node' && !oneNode) return { reason: `placement ${p} needs all ${gpus} GPUs on one node, and '${node.id}' has ${node.gpusPerNode}` };
+    const problem = placementProblem(t, p);
+    return problem === undefined ? { placement: p } : { reason: problem };
+  }
+  const order: Placement[] = oneNode ? ['same-node', 'cross-node'] : ['cross-node'];
+  const reasons: string[] = [];
+  for (const p of order) {
+    const problem = placementProblem(t, p);
+    if (problem === undefined) return { placement: p };
+    reasons.push(problem);
+  }
+  return { reason: `${reasons.join('; ')} (prefill and decode are separate pods, so never intra-pod)` };
+}
+
+/** The first rule a configuration breaks (memory, then connector, then placement), or where to place it. */
+export function pruneCandidate(c: Candidate, ctx: PruneContext): PruneVerdict {
+  const groups: ['aggregated' | 'prefill' | 'decode', WorkerShape][] =
+    c.mode === 'aggregated' ? [['aggregated', c.aggregated]] : [['prefill', c.prefill], ['decode', c.decode]];
+  for (const [role, g] of groups) {
+    const problem = memoryProblem(ctx, role, g);
+    if (problem) return { ok: false, rule: 'memory', reason: problem };
+  }
+  if (c.mode === 'aggregated') return { ok: true };
+  const connector = connectorProblem(ctx, c.prefill, c.decode);
+  if (connector) return { ok: false, rule: 'connector', reason: connector };
+  const placed = choosePlacement(ctx, candidateGpus(c));
+  if ('reason' in placed) return { ok: false, rule: 'placement', reason: placed.reason };
+  return { ok: true, placement: placed.placement };
+}

@@ -1,0 +1,74 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { nixlsim } from '../helpers/cli.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'nixlsim-plan-cli-'));
+
+/** A small real plan: Llama-3.1-8B on 2 H100s over InfiniBand, 500-token prompts, probes of 2 s (at least 30 requests). */
+const args = (out: string, more: string[] = []) => [
+  'plan',
+  '--model', 'llama-3.1-8b-instruct',
+  '--node', 'dgx-h100',
+  '--transport', 'ib-rdma',
+  '--gpus', '2',
+  '--workload', 'test/fixtures/plan/short-prompts.yaml',
+  '--slo', 'ttft_p95_ms<=300',
+  '--requests', '30',
+  '--warmup', '3',
+  '--window', '2',
+  '--precision', '0.25',
+  '--out', out,
+  ...more,
+];
+
+describe('nixlsim plan, end to end on the real simulator', () => {
+  it('writes the plan, the report, the Pareto chart and a recommended.yaml that `run` reproduces; a rerun simulates nothing', () => {
+    const out = tmp();
+    const r = nixlsim(args(out, ['--json']));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['pareto.png', 'pareto.svg', 'pareto.vl.json', 'plan.json', 'probes', 'recommended.yaml', 'report.md']);
+    const text = readFileSync(join(out, 'plan.json'), 'utf8');
+    expect(r.stdout).toBe(text);
+    const plan = JSON.parse(text);
+
+    // 2 GPUs allow 2 x TP1 and 1 x TP2 aggregated, and 1P TP1 + 1D TP1 disaggregated; InfiniBand works within a node.
+    expect(plan.ranked.map((e: { id: string }) => e.id).sort()).toEqual(['agg-1xtp2', 'agg-2xtp1', 'disagg-1xtp1-1xtp1']);
+    expect(plan.pruned).toEqual([]);
+    for (const e of plan.ranked) {
+      expect(Object.keys(e)).toEqual(expect.arrayContaining(['deployment', 'maxRate', 'goodputPerGpu', 'ttftP95Ms', 'itlP95Ms']));
+      expect(e.goodputPerGpu).toBeCloseTo(e.maxRate / 2, 6);
+      if (e.meetsSlo) expect(e.ttftP95Ms).toBeLessThanOrEqual(300);
+    }
+    expect(plan.ranked.find((e: { id: string }) => e.id === 'disagg-1xtp1-1xtp1').deployment.placement).toBe('same-node');
+    const top = plan.ranked[0];
+    expect(plan.recommended).toEqual({ ...top.deployment, maxRate: top.maxRate, goodputPerGpu: top.goodputPerGpu });
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toMatch(/## Verdict[\s\S]*## Why this ranking[\s\S]*## Ranked configurations[\s\S]*## Pruned \(0\)/);
+    expect(JSON.parse(readFileSync(join(out, 'pareto.vl.json'), 'utf8')).$schema).toMatch(/vega-lite/);
+
+    // recommended.yaml validates and, run, is the probe at the maximum rate again: the same TTFT p95.
+    const rec = join(out, 'recommended.yaml');
+    expect(nixlsim(['validate', rec]).code).toBe(0);
+    const run = nixlsim(['run', rec, '--out', join(tmp(), 'run'), '--json']);
+    expect(run.code).toBe(0);
+    const point = JSON.parse(run.stdout).points[0];
+    expect(point.requests.failed).toBe(0);
+    expect(Math.round(point.ttftMs.p95 * 1000) / 1000).toBe(top.ttftP95Ms);
+
+    // The rerun finds every probe in out/probes and writes the same plan.json.
+    const again = nixlsim(args(out));
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/\d+ probes \(0 simulated, \d+ reused from /);
+    expect(readFileSync(join(out, 'plan.json'), 'utf8')).toBe(text);
+  });
+
+  it('a bad SLO exits 2 naming the flag and the term, and writes nothing', () => {
+    const out = join(tmp(), 'never');
+    const r = nixlsim(args(out).map((a) => (a === 'ttft_p95_ms<=300' ? 'ttft_p95_ms<=300,itl_p95_sm<=50' : a)));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("nixlsim: error: --slo: 'itl_p95_sm<=50': expected <metric>_<stat>_ms<=<value> with metric ttft|itl|e2e and stat p50|p90|p95|p99|mean, e.g. ttft_p95_ms<=2000\n");
+    expect(existsSync(out)).toBe(false);
+  });
+});

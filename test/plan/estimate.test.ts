@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { defaultCatalog, getGpu, getLlm, getNode, getTransport } from '../../src/catalog/index.js';
+import type { EngineArgs } from '../../src/experiment/types.js';
+import { prefillStepTime } from '../../src/physics/index.js';
+import { capacityFrom, ceilings, type EstimateContext } from '../../src/plan/estimate.js';
+
+const catalog = defaultCatalog();
+const ENGINE: EngineArgs = { maxNumBatchedTokens: 8192, maxNumSeqs: 256, blockSize: 16, gpuMemoryUtilization: 0.9, activationReserveBytes: 4e9, prefixCaching: true, chunkedPrefill: true };
+const llm = getLlm(catalog, 'llama-3.1-8b-instruct');
+const gpu = getGpu(catalog, 'h100-sxm');
+/** Seed 002: Llama-3.1-8B on p5.48xlarge over EFA (libfabric), ISL 8000, OSL 50. */
+const ctx: EstimateContext = {
+  llm,
+  gpu,
+  node: getNode(catalog, 'p5.48xlarge'),
+  transport: getTransport(catalog, 'efa-libfabric'),
+  engine: ENGINE,
+  bandwidth: 'typical',
+  islMean: 8000,
+  oslMean: 50,
+};
+
+describe('physics ceilings of a configuration', () => {
+  it('seed 002, 5 TP1 prefill + 3 TP1 decode: the KV transfer ceiling is 3 decode workers x 4 EFA rails x 2.4 GB/s over 1.05 GB', () => {
+    const k = ceilings({ mode: 'disaggregated', prefill: { workers: 5, tp: 1 }, decode: { workers: 3, tp: 1 } }, ctx);
+    // A TP1 worker has 32 EFA NICs / 8 GPUs = 4 rails of 2.4 GB/s = 9.6 GB/s. One request's KV: 8000 tokens = 500
+    // blocks of 16 x 131,072 B = 1,048,576,000 B. The narrower side is decode: 3 x 9.6 = 28.8 GB/s, so
+    // 28.8e9 / 1.048576e9 = 27.47 requests/s.
+    expect(k.kvTransfer).toBeCloseTo(28.8e9 / 1.048576e9, 9);
+    expect(k.basis).toMatchObject({ kvBytes: 1048576000, prefillWorkerBps: 9.6e9, decodeWorkerBps: 9.6e9 });
+    // Prefill: 5 workers, each one 8000-token prompt per prefill step.
+    expect(k.prefill).toBeCloseTo(5 / prefillStepTime(llm, gpu, 1, [{ tokens: 8000 }]).totalS, 9);
+    // Disaggregated capacity is the lowest ceiling.
+    expect(capacityFrom('disaggregated', k)).toBe(Math.min(k.prefill, k.decode, k.kvTransfer!));
+  });
+
+  it('aggregated: prefill and decode share each worker, so their times per request add up', () => {
+    const k = ceilings({ mode: 'aggregated', aggregated: { workers: 8, tp: 1 } }, ctx);
+    expect(k.kvTransfer).toBeUndefined();
+    expect(capacityFrom('aggregated', k)).toBeCloseTo(1 / (1 / k.prefill + 1 / k.decode), 12);
+    expect(capacityFrom('aggregated', k)).toBeLessThan(Math.min(k.prefill, k.decode));
+  });
+});

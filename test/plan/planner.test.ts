@@ -1,0 +1,197 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.js';
+import type { Point, PointResult, Stats } from '../../src/experiment/types.js';
+import { PLAN_FILE, writePlan } from '../../src/plan/output.js';
+import { plan, type PlanOptions, type SimulateBatch } from '../../src/plan/planner.js';
+import { fakeResult, fixture } from '../experiment/helpers.js';
+
+const WORKLOAD = fixture('../plan/short-prompts.yaml');
+const tmp = () => mkdtempSync(join(tmpdir(), 'nixlsim-plan-'));
+
+const flat = (ms: number): Stats => ({ mean: ms, p50: ms, p90: ms, p95: ms, p99: ms, min: ms, max: ms });
+
+/**
+ * The fake deployment: a capacity in req/s by configuration, and TTFT p95 = 100 ms / (1 - rate / capacity), the M/M/1
+ * shape. With the SLO TTFT p95 <= 500 ms a probe passes iff 1 - rate / capacity >= 0.2, i.e. rate <= 0.8 x capacity.
+ *   aggregated: 10 req/s per worker (4 x TP1: 40, 2 x TP2: 20, 1 x TP4: 10);
+ *   disaggregated: 30 req/s x min(prefill workers, decode workers) (2P + 2D: 60; 1P + 3D, 3P + 1D, 1P TP2 + 1D TP2: 30).
+ */
+function capacity(p: Point): number {
+  const d = p.experiment.deployment;
+  return d.mode === 'aggregated' ? 10 * d.aggregated.workers : 30 * Math.min(d.prefill.workers, d.decode.workers);
+}
+
+function fakeProbe(p: Point): PointResult {
+  const rate = p.experiment.workload.rate;
+  const cap = capacity(p);
+  const ttft = rate < cap ? 100 / (1 - rate / cap) : 1e9;
+  return { ...fakeResult(p), ttftMs: flat(ttft), itlMs: flat(20) };
+}
+
+/** The fake simulator, keeping each batch it was given. */
+function counting(): SimulateBatch & { calls: Point[][] } {
+  const calls: Point[][] = [];
+  const f: SimulateBatch = async (points) => {
+    calls.push([...points]);
+    return points.map(fakeProbe);
+  };
+  return Object.assign(f, { calls });
+}
+
+const options = (out: string, more: Partial<PlanOptions> = {}): PlanOptions => ({
+  model: 'llama-3.1-8b-instruct',
+  node: 'dgx-h100',
+  transport: 'ib-rdma',
+  gpus: 4,
+  workload: WORKLOAD,
+  slo: 'ttft_p95_ms<=500',
+  connector: 'equal-tp',
+  requests: 20,
+  warmup: 2,
+  out,
+  ...more,
+});
+
+describe('the planner on a fake deployment whose latency curve is known', () => {
+  it('finds each maximum rate within the precision, ranks by goodput per GPU, and gives the verdict', async () => {
+    const sim = counting();
+    const r = await plan(options(tmp()), sim);
+    const p = r.plan;
+    // True maxima (0.8 x capacity): 2P + 2D 48 (12 per GPU); 4 x TP1 32 (8); 1P + 3D, 3P + 1D, 1P TP2 + 1D TP2 24 (6);
+    // 2 x TP2 16 (4); 1 x TP4 8 (2). The search returns the highest passing rate, within 5% below the truth.
+    const truth: Record<string, number> = {
+      'disagg-2xtp1-2xtp1': 48,
+      'agg-4xtp1': 32,
+      'disagg-1xtp1-3xtp1': 24,
+      'disagg-3xtp1-1xtp1': 24,
+      'disagg-1xtp2-1xtp2': 24,
+      'agg-2xtp2': 16,
+      'agg-1xtp4': 8,
+    };
+    expect(p.ranked.map((e) => e.id).sort()).toEqual(Object.keys(truth).sort());
+    for (const e of p.ranked) {
+      const t = truth[e.id]!;
+      expect(e.maxRate).toBeLessThanOrEqual(t);
+      expect(e.maxRate).toBeGreaterThan(t / 1.05);
+      expect(e.limit.rate!).toBeGreaterThan(t);
+      expect(e.limit.rate! / e.maxRate - 1).toBeLessThanOrEqual(0.05);
+      expect(e.goodputPerGpu).toBeCloseTo(e.maxRate / 4, 9);
+      expect(e.limit.bound).toEqual(['ttft_p95']);
+    }
+    expect(p.ranked.slice(0, 2).map((e) => e.id)).toEqual(['disagg-2xtp1-2xtp1', 'agg-4xtp1']);
+    expect(p.ranked.slice(-2).map((e) => e.id)).toEqual(['agg-2xtp2', 'agg-1xtp4']);
+    expect(p.ranked.map((e) => e.rank)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    // The verdict: 48 / 32 = 1.5 in truth; each side found within 5% below its truth, so the margin is within
+    // (48 / 1.05) / 32 - 1 = 42.9% and 48 / (32 / 1.05) - 1 = 57.5%.
+    expect(p.verdict.winner).toBe('disaggregated');
+    expect(p.verdict.marginPct!).toBeGreaterThan(42.8);
+    expect(p.verdict.marginPct!).toBeLessThan(57.6);
+    expect(p.recommended).toEqual({ ...p.ranked[0]!.deployment, maxRate: p.ranked[0]!.maxRate, goodputPerGpu: p.ranked[0]!.goodputPerGpu });
+    expect(p.recommended).toMatchObject({ mode: 'disaggregated', prefill: { workers: 2, tp: 1 }, decode: { workers: 2, tp: 1 }, placement: 'same-node' });
+  });
+
+  it('prunes the TP pairs the connector rejects, with the reason, and never simulates them', async () => {
+    const sim = counting();
+    const r = await plan(options(tmp()), sim);
+    // equal-tp accepts only equal TPs: 2P TP1 + 1D TP2 and 1P TP2 + 2D TP1 are rejected.
+    expect(r.plan.pruned.map((x) => [x.id, x.rule])).toEqual([
+      ['disagg-2xtp1-1xtp2', 'connector'],
+      ['disagg-1xtp2-2xtp1', 'connector'],
+    ]);
+    expect(r.plan.pruned[0]!.reason).toMatch(/^connector 'equal-tp' rejects prefill TP1 -> decode TP2: NotImplementedError/);
+    const simulated = new Set(sim.calls.flat().map((pt) => pt.id.split('@')[0]));
+    expect(simulated.has('disagg-2xtp1-1xtp2')).toBe(false);
+    expect(simulated.size).toBe(7);
+  });
+
+  it('sizes each probe to its window: max(--requests, rate x window) measured requests', async () => {
+    const sim = counting();
+    await plan(options(tmp()), sim);
+    // Window: the TTFT bound over the precision, 0.5 s / 0.05 = 10 s. A probe at r req/s measures max(20, ceil(10 r)).
+    for (const pt of sim.calls.flat()) {
+      const w = pt.experiment.workload;
+      expect(w.kind).toBe('poisson');
+      expect(w.requests).toBe(Math.max(20, Math.ceil(10 * w.rate)));
+      expect(w.warmup).toBe(2);
+      expect(w.isl).toEqual({ mean: 500, stddev: 0 });
+      expect(pt.experiment.seed).toBe(11);
+    }
+  });
+
+  it('a rerun reuses every stored probe: nothing simulated, the same plan.json bytes; --fresh simulates again', async () => {
+    const out = tmp();
+    const first = counting();
+    const a = await plan(options(out), first);
+    await writePlan(a);
+    const bytes = readFileSync(join(out, PLAN_FILE), 'utf8');
+    const total = a.probes.total;
+    expect(a.probes).toEqual({ total, simulated: total, reused: 0 });
+
+    const second = counting();
+    const b = await plan(options(out), second);
+    await writePlan(b);
+    expect(second.calls).toEqual([]);
+    expect(b.probes).toEqual({ total, simulated: 0, reused: total });
+    expect(readFileSync(join(out, PLAN_FILE), 'utf8')).toBe(bytes);
+
+    const third = counting();
+    const c = await plan(options(out, { fresh: true }), third);
+    expect(c.probes.simulated).toBe(total);
+  });
+
+  it('a run stopped part-way resumes: the probes it finished are not simulated again', async () => {
+    const out = tmp();
+    let call = 0;
+    const dying: SimulateBatch = async (points) => {
+      if (++call === 2) throw new Error('killed');
+      return points.map(fakeProbe);
+    };
+    await expect(plan(options(out), dying)).rejects.toThrow('killed');
+    // Round 1 probed each of the 7 searched configurations once; those 7 results are stored.
+    expect(readdirSync(join(out, 'probes'))).toHaveLength(7);
+    const sim = counting();
+    const r = await plan(options(out), sim);
+    expect(r.probes.reused).toBe(7);
+    expect(r.probes.simulated).toBe(r.probes.total - 7);
+  });
+
+  it('stored probes are keyed by what the simulation depends on, not by the SLO', async () => {
+    const out = tmp();
+    await plan(options(out, { windowS: 10 }), counting());
+    // A tighter SLO searches differently, but every search starts at the same rate (half the physics estimate) with
+    // the same window, so the 7 first probes are found in the store.
+    const sim = counting();
+    const r = await plan(options(out, { windowS: 10, slo: 'ttft_p95_ms<=400' }), sim);
+    expect(r.probes.reused).toBeGreaterThanOrEqual(7);
+    expect(sim.calls.flat()).toHaveLength(r.probes.simulated);
+  });
+});
+
+describe('the planner refuses bad input before writing anything', () => {
+  async function refused(more: Partial<PlanOptions>): Promise<string> {
+    const out = join(tmp(), 'never');
+    const err = await plan(options(out, more), counting()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UserError);
+    expect(existsSync(out)).toBe(false);
+    return (err as UserError).message;
+  }
+
+  it('a swept workload path must be pinned', async () => {
+    expect(await refused({ workload: fixture('../plan/swept.yaml') })).toMatch(
+      /its sweep varies workload\.isl\.mean; the planner needs one workload: pin it, e\.g\. --set workload\.isl\.mean=4000/,
+    );
+  });
+
+  it('a transport the node does not offer, a GPU the node does not have, a budget out of range', async () => {
+    expect(await refused({ transport: 'efa-libfabric' })).toMatch(/--transport efa-libfabric: node 'dgx-h100' does not offer it/);
+    expect(await refused({ gpu: 'a100-80gb' })).toMatch(/--gpu a100-80gb: node 'dgx-h100' has h100-sxm GPUs/);
+    expect(await refused({ gpus: 0 })).toMatch(/--gpus must be a whole number from 1 to 64, got '0'/);
+    expect(await refused({ slo: 'ttft_p95_ms<=' })).toMatch(/--slo: 'ttft_p95_ms<=': the bound must be a number/);
+  });
+});
