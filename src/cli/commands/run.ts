@@ -12,7 +12,7 @@ import type { Experiment, Point, PointResult } from '../../experiment/types.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
 import type { EventLog } from '../../metrics/event-log.js';
 import { buildSummary, SUMMARY_FILE, summaryJson, writeFileAtomic, writeSummary, type Summary } from '../../report/summary.js';
-import { runPoint } from '../../serving/simulate.js';
+import { DEBUG_INVARIANTS_ENV, runPoint } from '../../serving/simulate.js';
 import { writeCharts } from '../../report/charts/index.js';
 import { wholeNumber } from '../options.js';
 
@@ -322,6 +322,7 @@ interface Args {
   json: boolean;
   workers?: number;
   shard?: Shard;
+  debugInvariants: boolean;
 }
 
 /** yargs gives one string for one --set and a list for several. */
@@ -340,8 +341,12 @@ export const runCommand: CommandModule<object, Args> = {
       .option('set', { type: 'string', requiresArg: true, describe: 'override a field before validation: path=value (repeatable), e.g. deployment.prefill.tp=2 or sweep.deployment.transport=[tcp,ib-rdma]', coerce: setList })
       .option('workers', { requiresArg: true, describe: 'worker threads simulating points in parallel (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, 1024) })
       .option('shard', { requiresArg: true, describe: 'run only shard i of n (points k with k mod n = i - 1) and write a shard summary for `nixlsim merge`', coerce: parseShard })
-      .option('json', { type: 'boolean', default: false, describe: 'print summary.json instead of the table' }) as unknown as Argv<Args>,
+      .option('json', { type: 'boolean', default: false, describe: 'print summary.json instead of the table' })
+      // Hidden: check the invariants after every event, not only at the end (slow; for debugging nixlsim itself).
+      .option('debug-invariants', { type: 'boolean', default: false, hidden: true }) as unknown as Argv<Args>,
   handler: async (a) => {
+    // Through the environment, so that the pool's worker threads (which inherit it) check too.
+    if (a.debugInvariants) process.env[DEBUG_INVARIANTS_ENV] = '1';
     const r = await runExperimentOnPool(a.experiment, {
       ...(a.out !== undefined ? { out: a.out } : {}),
       ...(a.seed !== undefined ? { seed: a.seed } : {}),
