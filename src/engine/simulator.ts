@@ -1,3 +1,4 @@
+import { InvariantError } from '../errors.js';
 import { EventQueue } from './event-queue.js';
 import { RandomStream, RandomStreams } from './random.js';
 
@@ -42,6 +43,8 @@ export class Simulator {
   private readonly gens: number[] = [];
   private readonly free: number[] = [];
   private readonly streams: RandomStreams;
+  /** Debug mode: runs after every event (see checkEveryEvent). Unset in normal runs, whose loop never looks at it. */
+  private afterEvent: ((now: number) => void) | undefined = undefined;
 
   constructor(
     /** The master seed every random stream derives from. */
@@ -113,6 +116,15 @@ export class Simulator {
     return this.queue.peekTime();
   }
 
+  /**
+   * Debug mode: from now on, run() checks before each event that the clock does not go back, and calls `check(now)`
+   * after it (invariant checks in tests). undefined turns it off. The normal loop stays free of both: run() picks
+   * the checked loop once, before it starts.
+   */
+  checkEveryEvent(check: ((now: number) => void) | undefined): void {
+    this.afterEvent = check;
+  }
+
   /** Makes the current run() return after the event that called it. */
   stop(): void {
     this.stopped = true;
@@ -134,6 +146,7 @@ export class Simulator {
       throw new SimulationError(`cannot run until t=${until} s: it is before now (t=${this.clock} s)`);
     }
     if (!(maxEvents >= 0)) throw new SimulationError(`maxEvents must be a number >= 0, got ${maxEvents}`);
+    if (this.afterEvent !== undefined) return this.runChecked(until, maxEvents, this.afterEvent);
     const queue = this.queue;
     const fns = this.fns;
     const args = this.args;
@@ -151,6 +164,37 @@ export class Simulator {
       this.clock = time;
       count++;
       fn(arg);
+      if (this.stopped) break;
+    }
+    this.executed += count;
+    if (until !== Infinity && count < maxEvents && !this.stopped) {
+      this.dropCancelledHead();
+      if (queue.peekTime() > until) this.clock = until;
+    }
+    return count;
+  }
+
+  /** run()'s loop in debug mode: the same steps, plus the clock check and the caller's check after each event. */
+  private runChecked(until: number, maxEvents: number, check: (now: number) => void): number {
+    const queue = this.queue;
+    let count = 0;
+    this.stopped = false;
+    while (count < maxEvents) {
+      const time = queue.peekTime();
+      if (time > until || time === Infinity) break;
+      const slot = queue.pop();
+      const fn = this.fns[slot]!;
+      const arg = this.args[slot];
+      this.release(slot);
+      if (fn === null) continue;
+      if (!(time >= this.clock)) {
+        throw new InvariantError(`the clock never goes back: the next event is at t=${time} s but the clock reads t=${this.clock} s`);
+      }
+      this.live--;
+      this.clock = time;
+      count++;
+      fn(arg);
+      check(time);
       if (this.stopped) break;
     }
     this.executed += count;

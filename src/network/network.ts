@@ -146,6 +146,26 @@ export class Network {
     return true;
   }
 
+  /**
+   * Invariants (tests, debug mode): no flow's remaining bytes below zero beyond its rounding tolerance, no negative
+   * rate, no link carrying negative bytes, every moving flow live. O(flows + links); reads the books as they stand.
+   */
+  check(): void {
+    for (const flow of this.moving) {
+      if (!(flow.rem >= -flow.tolerance) || !(flow.curRate >= 0) || flow.state !== 'moving' || !this.live.has(flow.id)) {
+        throw new InvariantError(
+          `no flow goes negative: flow ${flow.id}${flow.tag ? ` (${flow.tag})` : ''} of ${flow.bytes} B has ${flow.rem} B remaining ` +
+            `(tolerance ${flow.tolerance} B), rate ${flow.curRate} B/s, state ${flow.state}`,
+        );
+      }
+    }
+    for (const link of this.linkList) {
+      if (!(link.carried >= 0) || !(link.busy >= 0)) {
+        throw new InvariantError(`no link counter goes negative: link ${link.id} carried ${link.carried} B, busy ${link.busy} s`);
+      }
+    }
+  }
+
   /** Brings rates up to date now if a start or cancel made them stale. */
   settle(): void {
     if (this.stale) this.recompute();

@@ -11,7 +11,7 @@ import {
   staleReadLine,
 } from '../metrics/event-log.js';
 import type { Flow } from '../network/index.js';
-import { blocksPerRequest, readPlan, type RankRead } from '../physics/index.js';
+import { blocksPerRequest, kvReplication, readPlan, type RankRead } from '../physics/index.js';
 import { NixlAgent } from './agent.js';
 import { compatHash, handshakeVerdict } from './compat.js';
 import type { KvFabric } from './fabric.js';
@@ -44,13 +44,18 @@ export interface KvTransferParams {
   /** Blocks holding the request on each prefill rank. */
   remoteBlocks: number;
   tokens: number;
+  /**
+   * The prefill engine's restart count when it finished the request. vLLM gives a restarted engine a new engine id;
+   * nixlsim keeps the id and counts restarts, so that reads of blocks a restart wiped fail.
+   */
+  remoteIncarnation: number;
 }
 
 export type LoadResult =
   | { status: 'ok'; bytes: number; startedAt: number; finishedAt: number }
   /** The reads finished after prefill had released the blocks: what arrived may be someone else's KV. */
   | { status: 'stale'; bytes: number; startedAt: number; finishedAt: number }
-  | { status: 'failed'; reason: 'handshake' | 'transfer' | 'engine-dead'; error: string; finishedAt: number };
+  | { status: 'failed'; reason: 'handshake' | 'transfer' | 'engine-dead' | 'restart'; error: string; finishedAt: number };
 
 /** One NIXL agent per rank of an engine, all carrying the engine's compatibility hash. */
 function makeAgents(cfg: EngineConfig): NixlAgent[] {
@@ -60,12 +65,14 @@ function makeAgents(cfg: EngineConfig): NixlAgent[] {
 
 interface Held {
   params: KvTransferParams;
+  /** Bytes each prefill rank registered for the request (its agents' memory). */
+  bytesPerRank: number[];
   /** Notifications still expected per prefill rank; the blocks are freed when all reach zero. */
   pending: number[];
   expiresAt: number;
   timer: EventHandle;
   state: 'held' | 'freed' | 'expired';
-  onRelease: ((why: 'read' | 'expired') => void) | undefined;
+  onRelease: ((why: 'read' | 'expired' | 'lost') => void) | undefined;
 }
 
 export class PrefillConnector {
@@ -73,7 +80,12 @@ export class PrefillConnector {
   private readonly held = new Map<string, Held>();
   /** False while the worker is down (restart): its side channel does not answer. */
   alive = true;
+  /** Bumped by each restart: a decode engine registered with an older one must handshake again. */
+  incarnation = 0;
+  /** Bytes the prefill ranks held for requests that decode read in full (each rank's bytes counted). */
   bytesHeldForReads = 0;
+  /** The same as distinct KV content: each byte once however many ranks replicate it (the bytes invariant). */
+  kvContentServed = 0;
 
   constructor(
     readonly sim: Simulator,
@@ -96,7 +108,7 @@ export class PrefillConnector {
    * Prefill finished `requestId`: keep its blocks for decode and start the expiry clock. `onRelease` runs when the
    * blocks are given back to the pool, read or expired.
    */
-  finishRequest(requestId: string, tokens: number, onRelease?: (why: 'read' | 'expired') => void): KvTransferParams {
+  finishRequest(requestId: string, tokens: number, onRelease?: (why: 'read' | 'expired' | 'lost') => void): KvTransferParams {
     if (this.held.has(requestId)) throw new InvariantError(`prefill ${this.engineId} already holds request ${requestId}`);
     const params: KvTransferParams = {
       requestId,
@@ -105,11 +117,13 @@ export class PrefillConnector {
       remoteBlockSize: this.cfg.blockSize,
       remoteBlocks: blocksPerRequest(tokens, this.cfg.blockSize),
       tokens,
+      remoteIncarnation: this.incarnation,
     };
     const exp = this.cfg.profile.expiry;
     const ttl = exp.kind === 'abort-timeout' ? exp.timeoutS : exp.leaseS;
     const h: Held = {
       params,
+      bytesPerRank: this.agents.map((a) => a.bytesFor(params.remoteBlocks)),
       pending: [],
       expiresAt: this.sim.now + ttl,
       timer: -1,
@@ -132,17 +146,56 @@ export class PrefillConnector {
     if (h && h.state === 'held' && h.pending.length === 0) h.pending = perRank.slice();
   }
 
+  /** Bytes each prefill rank registered for a request it holds (undefined once released). */
+  heldBytes(requestId: string): readonly number[] | undefined {
+    const h = this.held.get(requestId);
+    return h && h.state === 'held' ? h.bytesPerRank : undefined;
+  }
+
   /** A decode rank's READ from prefill rank `rank` completed and notified. */
   notify(requestId: string, rank: number): void {
     const h = this.held.get(requestId);
     if (!h || h.state !== 'held') return; // after expiry: vLLM logs "Potentially invalid KV blocks ... may have expired"
-    h.pending[rank] = (h.pending[rank] ?? 1) - 1;
+    const left = h.pending[rank] ?? 1;
+    if (left <= 0) {
+      throw new InvariantError(
+        `no count goes negative: prefill ${this.engineId} rank ${rank} notified for request ${requestId} more often than decode announced (${h.pending.join(', ')} pending per rank)`,
+      );
+    }
+    h.pending[rank] = left - 1;
     if (h.pending.every((n) => n <= 0)) {
       this.sim.cancel(h.timer);
       h.state = 'freed';
       this.held.delete(requestId);
-      this.bytesHeldForReads += this.agents.reduce((s, a) => s + a.bytesFor(h.params.remoteBlocks), 0);
+      const bytes = h.bytesPerRank.reduce((s, b) => s + b, 0);
+      this.bytesHeldForReads += bytes;
+      this.kvContentServed += bytes / kvReplication(this.cfg.llm, this.cfg.tp);
       h.onRelease?.('read');
+    }
+  }
+
+  /**
+   * The worker restarted: its GPU memory is gone. Every request it held is released at once (onRelease 'lost') and
+   * forgotten, so a decode read of it fails; decode engines registered with it must handshake again.
+   */
+  restart(): void {
+    this.incarnation++;
+    const all = [...this.held.values()];
+    this.held.clear();
+    for (const h of all) {
+      this.sim.cancel(h.timer);
+      const was = h.state;
+      h.state = 'expired';
+      if (was === 'held') h.onRelease?.('lost');
+    }
+  }
+
+  /** Invariants: no request's pending notification count below zero. O(held requests). */
+  check(): void {
+    for (const h of this.held.values()) {
+      if (h.pending.some((n) => n < 0)) {
+        throw new InvariantError(`no count goes negative: prefill ${this.engineId} request ${h.params.requestId} has pending notifications ${h.pending.join(', ')}`);
+      }
     }
   }
 
@@ -159,7 +212,7 @@ export class PrefillConnector {
   }
 
   private readonly expire = (h: Held): void => {
-    if (h.state !== 'held') return;
+    if (h.state !== 'held' || this.held.get(h.params.requestId) !== h) return;
     h.state = 'expired';
     const exp = this.cfg.profile.expiry;
     const line = exp.kind === 'abort-timeout' ? expiredLine(h.params.requestId, exp.timeoutS) : leaseExpiredLine(h.params.requestId);
@@ -168,9 +221,18 @@ export class PrefillConnector {
       this.log.emit('kv_blocks_expired', { time: this.sim.now, component: a.name, line, requestId: h.params.requestId });
     }
     // Keep the record (state 'expired') a while so that a late read is recognised as stale, then forget it.
-    this.sim.schedule(3600, () => this.held.delete(h.params.requestId));
+    this.sim.schedule(3600, () => {
+      if (this.held.get(h.params.requestId) === h) this.held.delete(h.params.requestId);
+    });
     h.onRelease?.('expired');
   };
+}
+
+/** One READ of a request: a (decode rank, prefill rank) pair of the read plan, and how it stands. */
+interface ReadSlot {
+  read: RankRead;
+  flow: Flow | null;
+  done: boolean;
 }
 
 interface Load {
@@ -179,10 +241,11 @@ interface Load {
   prefill: PrefillConnector;
   done: (r: LoadResult) => void;
   startedAt: number;
-  flows: (Flow | null)[];
+  slots: ReadSlot[];
   readsLeft: number;
   bytes: number;
   stale: boolean;
+  /** Attempts issued (1 on the first); a callback of an earlier attempt is ignored. */
   attempts: number;
   heartbeat: EventHandle;
   finished: boolean;
@@ -205,12 +268,20 @@ export class DecodeConnector {
   dead = false;
   /** vLLM's remote_block_size: filled only when a handshake registers the remote engine. */
   readonly remoteBlockSize = new Map<string, number>();
-  private readonly registered = new Set<string>();
+  /** Registered prefill engines, with the incarnation (restart count) they had at the handshake. */
+  private readonly registered = new Map<string, number>();
   private readonly handshakes = new Map<string, Handshake>();
   private readonly queue: string[] = [];
   private handshaking: string | null = null;
   private readonly loads = new Set<Load>();
+  /** Bumped by restart() and die(): a handshake step scheduled before it finds nothing to do. */
+  private generation = 0;
+  /** Wire bytes of the loads that finished ok (every decode rank's reads). */
   bytesRead = 0;
+  /** The same as distinct KV content (each byte once however many decode ranks hold it): the bytes invariant. */
+  kvContentRead = 0;
+  /** Failed attempts re-issued under the retry policy. */
+  retries = 0;
 
   constructor(
     readonly sim: Simulator,
@@ -240,7 +311,7 @@ export class DecodeConnector {
       prefill,
       done,
       startedAt: this.sim.now,
-      flows: [],
+      slots: [],
       readsLeft: 0,
       bytes: 0,
       stale: false,
@@ -254,6 +325,11 @@ export class DecodeConnector {
     }
     this.loads.add(load);
     this.startHeartbeats(load);
+    // A prefill worker that restarted since the handshake has new agents: its old registration is stale.
+    if (this.registered.has(prefill.engineId) && this.registered.get(prefill.engineId) !== prefill.incarnation) {
+      this.registered.delete(prefill.engineId);
+      this.remoteBlockSize.delete(prefill.engineId);
+    }
     if (this.registered.has(prefill.engineId)) {
       this.startReads(load);
       return;
@@ -275,6 +351,7 @@ export class DecodeConnector {
     this.handshaking = engineId;
     const hs = this.handshakes.get(engineId)!;
     const p = hs.prefill;
+    const gen = this.generation;
     const verdict = handshakeVerdict(this.cfg.profile, {
       prefillTp: p.cfg.tp,
       decodeTp: this.cfg.tp,
@@ -289,6 +366,7 @@ export class DecodeConnector {
       const t = this.cfg.profile.handshake.timeoutS;
       if (t === null) return; // no receive timeout in this build: the handshake thread waits for ever
       this.sim.schedule(t, () => {
+        if (gen !== this.generation) return;
         const e = this.cfg.profile.errors.handshakeTimeout;
         this.handshakeFailed(engineId, `${e.error}: no reply from ${engineId} within ${t} s`, true);
       });
@@ -296,9 +374,11 @@ export class DecodeConnector {
     }
     // One metadata request and reply on the side channel per target prefill rank.
     const targets = verdict.outcome === 'ok' ? new Set(verdict.targetRanks.flat()).size : 1;
+    const incarnation = p.incarnation;
     this.sim.schedule(2 * this.options.sideChannelLatencyS * targets, () => {
+      if (gen !== this.generation) return;
       if (verdict.outcome === 'ok') {
-        this.registered.add(engineId);
+        this.registered.set(engineId, incarnation);
         this.remoteBlockSize.set(engineId, p.cfg.blockSize);
         this.handshaking = null;
         this.handshakes.delete(engineId);
@@ -332,56 +412,121 @@ export class DecodeConnector {
     this.pump();
   }
 
+  /** The first attempt: plans the READs and tells prefill how many notifications each of its ranks will get. */
   private startReads(load: Load): void {
     const p = load.prefill;
     const plan = readPlan(this.cfg.llm, load.params.tokens, p.cfg.tp, this.cfg.tp, p.cfg.blockSize);
-    load.attempts++;
+    load.slots = plan.perRead.map((read) => ({ read, flow: null, done: false }));
     load.readsLeft = plan.perRead.length;
     load.bytes = plan.bytesTotal;
     const perRank = new Array<number>(p.cfg.tp).fill(0);
     for (const r of plan.perRead) perRank[r.prefillRank]!++;
     // MLA: ranks nobody reads still expect one notification (vLLM notifies the rest of the group), so that all free.
     p.expectReads(load.requestId, perRank.map((n) => Math.max(1, n)));
-    const posted = new Map<number, number>();
-    load.flows = plan.perRead.map((r) => {
-      const posting = (posted.get(r.decodeRank) ?? 0) + this.transport.perReadS + r.descriptors * this.transport.perDescriptorS;
-      posted.set(r.decodeRank, posting);
-      return this.fabric.startRead({
-        path: this.fabric.path(p.engineId, r.prefillRank, this.engineId, r.decodeRank),
-        bytes: r.bytes,
-        latencyS: this.transport.latencyS + posting,
-        onDone: () => this.readDone(load, r),
-        onFail: (why) => this.readFailed(load, why),
-      });
-    });
+    this.issue(load);
     // Ranks nobody reads from (MLA with prefill wider) get their notification now.
     perRank.forEach((n, rank) => {
       if (n === 0) p.notify(load.requestId, rank);
     });
   }
 
-  private readDone(load: Load, r: RankRead): void {
-    if (load.finished) return;
+  /** Posts the READs of an attempt: every read not yet done (all of them on the first attempt). */
+  private issue(load: Load): void {
+    const p = load.prefill;
+    const attempt = ++load.attempts;
+    // The prefill worker restarted since it finished this request: the blocks are gone and so is the agent.
+    const gone = p.incarnation !== load.params.remoteIncarnation;
+    const posted = new Map<number, number>();
+    for (const slot of load.slots) {
+      if (slot.done) continue;
+      const r = slot.read;
+      const posting = (posted.get(r.decodeRank) ?? 0) + this.transport.perReadS + r.descriptors * this.transport.perDescriptorS;
+      posted.set(r.decodeRank, posting);
+      const latencyS = this.transport.latencyS + posting;
+      if (gone) {
+        slot.flow = null;
+        this.sim.schedule(latencyS, () => this.readFailed(load, attempt, `getXferStatus: backend '${this.transport.backend}' returned error status (remote agent ${p.engineId} gone: worker restarted)`));
+        continue;
+      }
+      slot.flow = this.fabric.startRead({
+        path: this.fabric.path(p.engineId, r.prefillRank, this.engineId, r.decodeRank),
+        bytes: r.bytes,
+        latencyS,
+        onDone: () => this.readDone(load, slot, attempt),
+        onFail: (why) => this.readFailed(load, attempt, why),
+      });
+    }
+  }
+
+  private readDone(load: Load, slot: ReadSlot, attempt: number): void {
+    if (load.finished || attempt !== load.attempts || slot.done) return;
+    slot.done = true;
+    slot.flow = null;
     const state = load.prefill.stateOf(load.requestId);
-    if (state === 'expired') load.stale = true;
-    load.prefill.notify(load.requestId, r.prefillRank);
+    // Expired, or expired so long ago that prefill forgot it: whatever arrived may be someone else's KV.
+    if (state === 'expired' || state === 'unknown') load.stale = true;
+    load.prefill.notify(load.requestId, slot.read.prefillRank);
     if (--load.readsLeft > 0) return;
+    const content = this.checkBytes(load);
     if (load.stale) {
       this.log.emit('stale_kv_read', { time: this.sim.now, component: this.engineId, line: staleReadLine(load.requestId), requestId: load.requestId });
       this.finish(load, { status: 'stale', bytes: load.bytes, startedAt: load.startedAt, finishedAt: this.sim.now });
       return;
     }
     this.bytesRead += load.bytes;
+    this.kvContentRead += content;
     this.finish(load, { status: 'ok', bytes: load.bytes, startedAt: load.startedAt, finishedAt: this.sim.now });
   }
 
-  private readFailed(load: Load, why: string): void {
-    if (load.finished) return;
-    for (const f of load.flows) this.fabric.cancelRead(f);
-    load.flows = [];
+  /**
+   * The bytes invariant of a completed load: every decode rank read exactly the bytes it holds for the request's
+   * token slots, no READ asked a prefill rank for more than that rank registered, and the distinct KV read equals the
+   * distinct KV the prefill ranks held (with asymmetric TP one decode rank reads slices of several prefill ranks, or
+   * several decode ranks slices of one; the totals must still match). Returns the distinct KV bytes read.
+   */
+  private checkBytes(load: Load): number {
+    const p = load.prefill;
+    const slotsHeld = load.params.remoteBlocks * load.params.remoteBlockSize;
+    const held = p.agents.map((a) => a.bytesFor(load.params.remoteBlocks));
+    const got = new Array<number>(this.cfg.tp).fill(0);
+    const where = `request ${load.requestId} (${p.engineId} TP${p.cfg.tp} -> ${this.engineId} TP${this.cfg.tp})`;
+    for (const { read, done } of load.slots) {
+      if (!done) throw new InvariantError(`a load completes only when all its READs have: ${where}, READ ${read.prefillRank} -> ${read.decodeRank} not done`);
+      if (read.bytes > held[read.prefillRank]! * (1 + 1e-12)) {
+        throw new InvariantError(`a READ takes no more than its prefill rank registered: ${where}, rank ${read.prefillRank} held ${held[read.prefillRank]} B, a READ took ${read.bytes} B`);
+      }
+      got[read.decodeRank]! += read.bytes;
+    }
+    got.forEach((bytes, rank) => {
+      const a = this.agents[rank]!;
+      const need = (a.bytesFor(1) / a.blockSize) * slotsHeld;
+      if (!near(bytes, need)) {
+        throw new InvariantError(`each decode rank reads what it holds: ${where}, decode rank ${rank} read ${bytes} B, needs ${need} B for ${slotsHeld} token slots`);
+      }
+    });
+    const content = got.reduce((s, b) => s + b, 0) / kvReplication(this.cfg.llm, this.cfg.tp);
+    const heldContent = held.reduce((s, b) => s + b, 0) / kvReplication(p.cfg.llm, p.cfg.tp);
+    if (!near(content, heldContent)) {
+      throw new InvariantError(
+        `bytes read by decode ranks equal the bytes the prefill ranks held: ${where}, decode read ${got.join(' + ')} B ` +
+          `(${content} B distinct), prefill held ${held.join(' + ')} B (${heldContent} B distinct)`,
+      );
+    }
+    return content;
+  }
+
+  private readFailed(load: Load, attempt: number, why: string): void {
+    if (load.finished || attempt !== load.attempts) return;
+    for (const slot of load.slots) {
+      if (slot.done) continue;
+      this.fabric.cancelRead(slot.flow);
+      slot.flow = null;
+    }
     this.log.emit('kv_transfer_failed', { time: this.sim.now, component: this.engineId, line: kvTransferFailedLine(load.requestId, why), requestId: load.requestId });
     if (load.attempts <= (this.options.maxRetries ?? 0) && load.prefill.stateOf(load.requestId) === 'held') {
-      this.startReads(load);
+      // Retry what did not arrive: the READs that completed have notified prefill and are not read again.
+      this.retries++;
+      this.issue(load);
       return;
     }
     this.finish(load, { status: 'failed', reason: 'transfer', error: why, finishedAt: this.sim.now });
@@ -406,6 +551,13 @@ export class DecodeConnector {
     load.done(r);
   }
 
+  private cancelReads(load: Load): void {
+    for (const slot of load.slots) {
+      this.fabric.cancelRead(slot.flow);
+      slot.flow = null;
+    }
+  }
+
   /**
    * Gives up a request's load (the decode side stopped waiting): cancels its reads and finishes it as a failed
    * transfer with `reason`. No effect if the load already finished.
@@ -413,7 +565,7 @@ export class DecodeConnector {
   abandon(requestId: string, reason: string): void {
     for (const load of this.loads) {
       if (load.requestId !== requestId) continue;
-      for (const f of load.flows) this.fabric.cancelRead(f);
+      this.cancelReads(load);
       for (const hs of this.handshakes.values()) {
         const i = hs.waiting.indexOf(load);
         if (i >= 0) hs.waiting.splice(i, 1);
@@ -424,18 +576,47 @@ export class DecodeConnector {
     }
   }
 
+  /** Ends every load with `result` and forgets the handshakes in progress. */
+  private dropAll(result: () => LoadResult): void {
+    this.generation++;
+    this.handshaking = null;
+    this.queue.length = 0;
+    this.handshakes.clear();
+    for (const load of [...this.loads]) {
+      this.cancelReads(load);
+      this.finish(load, result());
+    }
+  }
+
   /** The engine core died (EngineDeadError): every load on it fails, now and from now on. */
   die(cause: string): void {
     if (this.dead) return;
     this.dead = true;
     this.log.emit('engine_dead', { time: this.sim.now, component: this.engineId, line: engineDeadLine(this.engineId, cause) });
-    this.handshaking = null;
-    this.queue.length = 0;
-    this.handshakes.clear();
-    const all = [...this.loads];
-    for (const load of all) {
-      for (const f of load.flows) this.fabric.cancelRead(f);
-      this.finish(load, { status: 'failed', reason: 'engine-dead', error: 'EngineDeadError', finishedAt: this.sim.now });
+    this.dropAll(() => ({ status: 'failed', reason: 'engine-dead', error: 'EngineDeadError', finishedAt: this.sim.now }));
+  }
+
+  /**
+   * The worker restarted: its loads fail (their reads are cancelled; prefill keeps those blocks until they expire) and
+   * the new process knows no prefill engine, so it handshakes again.
+   */
+  restart(): void {
+    this.dropAll(() => ({ status: 'failed', reason: 'restart', error: `worker ${this.engineId} restarting`, finishedAt: this.sim.now }));
+    this.registered.clear();
+    this.remoteBlockSize.clear();
+  }
+
+  /** Invariants: no load with a negative count of READs left. O(loads in flight). */
+  check(): void {
+    for (const load of this.loads) {
+      if (load.readsLeft < 0 || load.finished) {
+        throw new InvariantError(`no count goes negative: ${this.engineId} load of request ${load.requestId} has ${load.readsLeft} READs left (finished ${load.finished})`);
+      }
     }
   }
+}
+
+/** Equal up to floating-point rounding (byte counts are whole numbers well under 2^53; shares may be fractions). */
+function near(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 }

@@ -112,11 +112,27 @@ export class KvFabric {
       return;
     }
     this.down.add(linkId);
-    const hit = [...this.reads.values()].filter((r) => r.spec.path.some((l) => l.id === linkId));
+    this.failReads((l) => l.id === linkId, this.failText(linkId));
+  }
+
+  /**
+   * An engine's worker restarted: its registered memory is gone, so every read from or to its ranks fails (in flow id
+   * order) with the backend's error. Its links stay up.
+   */
+  failReadsOf(engineId: string): void {
+    const own = new Set(this.links.get(engineId) ?? []);
+    if (own.size === 0) return;
+    // nixlsim's wording: the text NIXL prints for a transfer to a vanished remote agent varies by backend.
+    this.failReads((l) => own.has(l), `getXferStatus: backend '${this.transport.backend}' returned error status (remote agent ${engineId} gone: worker restarted)`);
+  }
+
+  private failReads(crosses: (l: Link) => boolean, reason: string): void {
+    const hit = [...this.reads.values()].filter((r) => r.spec.path.some(crosses));
     for (const r of hit) {
-      this.reads.delete(r.flow.id);
+      // An earlier callback in this loop may have cancelled this read (its load gave up): then it is not failed again.
+      if (!this.reads.delete(r.flow.id)) continue;
       this.net.cancelFlow(r.flow);
-      r.spec.onFail(this.failText(linkId));
+      r.spec.onFail(reason);
     }
   }
 }

@@ -46,6 +46,17 @@ export function kvBytesPerTokenPerRank(llm: LlmSpec, tp: number): number {
   return 2 * llm.layers * kvHeadsPerRank(llm, tp) * llm.headDim * dtypeBytes(llm.kvDtype);
 }
 
+/**
+ * How many ranks of a TP group hold each KV byte: every rank for MLA (the latent is replicated), tp / kvHeads when
+ * heads are replicated (tp > kvHeads), else 1. The group's distinct KV is its ranks' bytes over this.
+ */
+export function kvReplication(llm: LlmSpec, tp: number): number {
+  checkTp(tp);
+  if (llm.attention === 'mla') return tp;
+  kvHeadsPerRank(llm, tp); // validates tp against the heads
+  return tp > llm.kvHeads ? tp / llm.kvHeads : 1;
+}
+
 /** KV blocks a request of `tokens` tokens occupies at `blockSize` tokens per block. */
 export function blocksPerRequest(tokens: number, blockSize: number): number {
   if (!Number.isInteger(blockSize) || blockSize < 1) throw new UserError(`block size must be a whole number >= 1, got ${blockSize}`);

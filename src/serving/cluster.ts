@@ -1,7 +1,7 @@
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, TransportSpec } from '../catalog/types.js';
 import { getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../catalog/index.js';
 import type { Simulator } from '../engine/index.js';
-import { UserError } from '../errors.js';
+import { InvariantError, UserError } from '../errors.js';
 import type { Deployment } from '../experiment/types.js';
 import {
   brokenPipeLine,
@@ -39,6 +39,8 @@ export interface ServingRequest {
   stale: boolean;
   kv?: { startedAt: number; finishedAt: number; bytes: number };
   failure?: string;
+  /** Why it failed, as a class (for the accounting identities the invariant and storm tests check). */
+  failureCause?: FailureCause;
   onEnd: (r: ServingRequest) => void;
 }
 
@@ -52,6 +54,15 @@ export interface ClusterOverrides {
   /** Per-rail bandwidth of the KV transport, bytes/s, instead of the deployment's min / typical / max pick. */
   bandwidthPerRail?: number;
 }
+
+/** What failed a request. */
+export type FailureCause = 'connection_reset' | 'worker_restart' | 'engine_dead' | 'kv_transfer' | 'no_worker' | 'too_long';
+
+/**
+ * KV loads by how they ended (every load once), plus `started` (all loads) and `ignored` (of the ended ones, those
+ * whose request had already ended, so that neither the KV nor the failure policy applied).
+ */
+export type LoadOutcome = 'started' | 'ok' | 'stale' | 'failed:transfer' | 'failed:handshake' | 'failed:engine-dead' | 'failed:restart' | 'ignored';
 
 interface Worker {
   engine: Engine;
@@ -74,6 +85,19 @@ export class Cluster {
   private readonly aggRouter: Router;
   /** Requests by the worker streaming them back (decode or aggregated), for connection resets. */
   private readonly streams = new Map<Engine, Set<ServingRequest>>();
+  /** Requests queued or prefilling on a prefill worker, which fail if it restarts. */
+  private readonly prefilling = new Map<Engine, Set<ServingRequest>>();
+  /** KV loads by how they ended. */
+  readonly loadOutcomes: Record<LoadOutcome, number> = {
+    started: 0,
+    ok: 0,
+    stale: 0,
+    'failed:transfer': 0,
+    'failed:handshake': 0,
+    'failed:engine-dead': 0,
+    'failed:restart': 0,
+    ignored: 0,
+  };
   /** Decode gives up on a KV load after this long (null: waits for ever). */
   readonly kvLoadTimeoutS: number | null;
   /** Probability-driven faults: asked at each opportunity (a request arriving, a response stream starting). */
@@ -149,20 +173,22 @@ export class Cluster {
     if (this.roll?.('health_503', 'frontend')) this.health503('frontend');
     if (this.d.mode === 'aggregated') {
       const e = this.aggRouter.pick(r.hashes);
-      if (!e) return this.fail(r, 'no live aggregated worker');
+      if (!e) return this.fail(r, 'no live aggregated worker', 'no_worker');
       this.runLocally(r, e, true);
       return;
     }
     const p = this.prefillRouter.pick(r.hashes);
-    if (!p) return this.fail(r, 'no live prefill worker');
+    if (!p) return this.fail(r, 'no live prefill worker', 'no_worker');
     const pw = this.prefillWorkers.find((w) => w.engine === p)!;
     const seq = this.seq(r, r.isl, 1, true);
     if (r.hashes) seq.hashes = r.hashes;
     seq.onFinish = () => {
+      this.prefilling.get(p)?.delete(r);
       if (r.scheduledAt === undefined && seq.scheduledAt !== undefined) r.scheduledAt = seq.scheduledAt;
       this.afterPrefill(r, pw, seq);
     };
-    if (!this.fits(p, r.isl + 1)) return this.fail(r, `prompt of ${r.isl} tokens does not fit ${p.id}'s KV pool`);
+    if (!this.fits(p, r.isl + 1)) return this.fail(r, `prompt of ${r.isl} tokens does not fit ${p.id}'s KV pool`, 'too_long');
+    track(this.prefilling, p, r);
     p.submit(seq);
   }
 
@@ -173,9 +199,9 @@ export class Cluster {
     }
     const params = pw.prefill!.finishRequest(r.id, r.isl, () => pw.engine.releaseHeld(pseq));
     const d = this.decodeRouter.pick();
-    if (!d) return this.fail(r, 'no live decode worker');
+    if (!d) return this.fail(r, 'no live decode worker', 'no_worker');
     const dw = this.decodeWorkers.find((w) => w.engine === d)!;
-    if (!this.fits(d, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${d.id}'s KV pool`);
+    if (!this.fits(d, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${d.id}'s KV pool`, 'too_long');
     const seq = this.seq(r, r.isl, r.osl, false);
     this.stream(d, r);
     d.reserve(seq, r.isl + 1, () => {
@@ -185,6 +211,7 @@ export class Cluster {
         const t = this.kvLoadTimeoutS;
         timer = this.sim.schedule(t, () => dw.decode!.abandon(r.id, `KV load not finished within ${t} s (prefill releases the blocks then)`));
       }
+      this.loadOutcomes.started++;
       dw.decode!.load(pw.prefill!, params, (res) => {
         if (timer >= 0) this.sim.cancel(timer);
         this.afterLoad(r, dw, seq, res, startedAt);
@@ -193,7 +220,9 @@ export class Cluster {
   }
 
   private afterLoad(r: ServingRequest, dw: Worker, seq: Seq, res: LoadResult, startedAt: number): void {
+    this.loadOutcomes[res.status === 'failed' ? (`failed:${res.reason}` as const) : res.status]++;
     if (r.status !== 'running') {
+      this.loadOutcomes.ignored++;
       dw.engine.abandon(seq);
       return;
     }
@@ -213,7 +242,7 @@ export class Cluster {
     // without the option leave it to the deployment's failure policy.
     if (this.d.failurePolicy === 'fail' && this.profile.kvLoadFailurePolicy !== 'recompute') {
       dw.engine.abandon(seq);
-      this.fail(r, `KV transfer failed: ${res.error}`);
+      this.fail(r, `KV transfer failed: ${res.error}`, 'kv_transfer');
       return;
     }
     // fallback, or retry with its retries spent: prefill on the decode worker, as seed 000's deployment did.
@@ -229,11 +258,11 @@ export class Cluster {
     if (dw.engine.dead) return;
     dw.decode!.die('EngineDeadError');
     dw.engine.drain();
-    for (const r of [...(this.streams.get(dw.engine) ?? [])]) this.fail(r, 'EngineDeadError: decode engine died');
+    for (const r of [...(this.streams.get(dw.engine) ?? [])]) this.fail(r, 'EngineDeadError: decode engine died', 'engine_dead');
   }
 
   private runLocally(r: ServingRequest, e: Engine, trackStream: boolean): void {
-    if (!this.fits(e, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${e.id}'s KV pool`);
+    if (!this.fits(e, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${e.id}'s KV pool`, 'too_long');
     const seq = this.seq(r, r.isl, r.osl, false);
     if (r.hashes) seq.hashes = r.hashes;
     if (trackStream) this.stream(e, r);
@@ -245,9 +274,7 @@ export class Cluster {
   }
 
   private stream(e: Engine, r: ServingRequest): void {
-    let s = this.streams.get(e);
-    if (!s) this.streams.set(e, (s = new Set()));
-    s.add(r);
+    track(this.streams, e, r);
   }
 
   /** A sequence for request r on some engine; tokens go back to the request when it decodes there. */
@@ -295,13 +322,15 @@ export class Cluster {
   private end(r: ServingRequest): void {
     r.doneAt = this.sim.now;
     for (const s of this.streams.values()) s.delete(r);
+    for (const s of this.prefilling.values()) s.delete(r);
     r.onEnd(r);
   }
 
-  fail(r: ServingRequest, why: string): void {
+  fail(r: ServingRequest, why: string, cause: FailureCause): void {
     if (r.status !== 'running') return;
     r.status = 'failed';
     r.failure = why;
+    r.failureCause = cause;
     this.log.emit('request_failed', { time: this.sim.now, component: 'frontend', line: requestFailedLine(r.id, why), requestId: r.id });
     this.end(r);
   }
@@ -316,7 +345,7 @@ export class Cluster {
     for (let i = 1; i < victims.length; i++) {
       this.log.emit('broken_pipe', { time: this.sim.now, component: `frontend->${target.id}`, line: brokenPipeLine(), requestId: victims[i]!.id });
     }
-    for (const r of victims) this.fail(r, 'connection reset by peer (invalid line protocol)');
+    for (const r of victims) this.fail(r, 'connection reset by peer (invalid line protocol)', 'connection_reset');
   }
 
   health503(component: string): void {
@@ -330,21 +359,68 @@ export class Cluster {
     return { workers, links: this.fabric ? this.fabric.linkIds() : [] };
   }
 
-  /** A worker restart: down for a while (requests on it fail; a prefill side channel stops answering), then back. */
+  /**
+   * A worker restart: down for a while, then back empty. Requests on it fail (queued, prefilling, or streaming from
+   * it); a prefill side channel stops answering and its held KV is gone, so decode reads of it fail (and the failure
+   * policy applies); a decode worker's loads fail and it must handshake again. Order matters: the engine is drained
+   * first, so that nothing the failures set off runs on it.
+   */
   workerDown(id: string): void {
     const w = this.targets().workers.get(id);
     if (!w) return;
     if (w.prefill) w.prefill.alive = false;
     w.engine.drain();
-    for (const r of [...(this.streams.get(w.engine) ?? [])]) this.fail(r, `worker ${id} restarting`);
+    const why = `worker ${id} restarting`;
+    for (const r of [...(this.streams.get(w.engine) ?? [])]) this.fail(r, why, 'worker_restart');
+    for (const r of [...(this.prefilling.get(w.engine) ?? [])]) this.fail(r, why, 'worker_restart');
+    if (w.prefill) {
+      w.prefill.restart(); // releases the held blocks (onRelease)
+      this.fabric?.failReadsOf(w.engine.id);
+    }
+    if (w.decode && !w.decode.dead) {
+      w.decode.restart(); // its loads end: afterLoad gives back their reserved blocks
+      this.fabric?.failReadsOf(w.engine.id);
+    }
   }
 
   workerUp(id: string): void {
     const w = this.targets().workers.get(id);
     if (!w || (w.decode && w.decode.dead)) return;
     if (w.prefill) w.prefill.alive = true;
-    w.engine.dead = false;
+    w.engine.revive();
   }
+
+  /**
+   * The cluster's invariants after an event (debug mode) or at the end: every engine's books, every flow, every
+   * connector count, and the bytes invariant in aggregate (distinct KV read in full by decode equals distinct KV the
+   * prefill ranks released after those reads). O(sequences + flows + held requests).
+   */
+  check(): void {
+    for (const e of this.engines) e.check();
+    this.net.check();
+    let served = 0;
+    let read = 0;
+    for (const w of this.prefillWorkers) {
+      w.prefill!.check();
+      served += w.prefill!.kvContentServed;
+    }
+    for (const w of this.decodeWorkers) {
+      w.decode!.check();
+      read += w.decode!.kvContentRead;
+    }
+    if (Math.abs(served - read) > 1e-9 * Math.max(1, served, read)) {
+      throw new InvariantError(
+        `bytes read by decode ranks equal the bytes the prefill ranks held: decode workers read ${read} B of distinct KV ` +
+          `in completed transfers, prefill workers released ${served} B after reads`,
+      );
+    }
+  }
+}
+
+function track(m: Map<Engine, Set<ServingRequest>>, e: Engine, r: ServingRequest): void {
+  let s = m.get(e);
+  if (!s) m.set(e, (s = new Set()));
+  s.add(r);
 }
 
 /** The connector profile an experiment runs: the build's, with the experiment's expiry and field overrides applied. */

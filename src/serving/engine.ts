@@ -67,8 +67,12 @@ export class Engine {
   private readonly toReserve: { seq: Seq; tokens: number; onReserved: () => void }[] = [];
   private readonly running: Seq[] = [];
   /** Sequences holding blocks while their KV arrives; they count against maxNumSeqs. */
-  private reservedCount = 0;
+  private readonly reserved = new Set<Seq>();
+  /** Finished prefill sequences keeping their blocks for decode to read (holdOnFinish). */
+  private readonly held = new Set<Seq>();
   private stepping = false;
+  /** Bumped when the engine is drained, so that a step in progress then finishes into nothing. */
+  private epoch = 0;
   private busyS = 0;
   stepsRun = 0;
   dead = false;
@@ -117,14 +121,14 @@ export class Engine {
   }
 
   private tryReserve(): void {
-    while (this.toReserve.length > 0 && this.running.length + this.reservedCount < this.cfg.args.maxNumSeqs) {
+    while (this.toReserve.length > 0 && this.running.length + this.reserved.size < this.cfg.args.maxNumSeqs) {
       const { seq, tokens, onReserved } = this.toReserve[0]!;
       const need = this.blocksFor(tokens);
       if (!this.pool.allocate(need)) return;
       this.toReserve.shift();
       seq.blocks = need;
       seq.state = 'reserved';
-      this.reservedCount++;
+      this.reserved.add(seq);
       onReserved();
     }
   }
@@ -132,7 +136,7 @@ export class Engine {
   /** The remote KV arrived (prefilled = its tokens), or fell back (promptTokens set, prefilled 0): start running. */
   activate(seq: Seq): void {
     if (seq.state !== 'reserved') throw new InvariantError(`activating ${seq.id} in state ${seq.state}`);
-    this.reservedCount--;
+    this.reserved.delete(seq);
     seq.state = 'running';
     this.running.push(seq);
     this.kick();
@@ -141,7 +145,7 @@ export class Engine {
   /** Gives up a reserved sequence (its request failed): frees its blocks. */
   abandon(seq: Seq): void {
     if (seq.state === 'reserved') {
-      this.reservedCount--;
+      this.reserved.delete(seq);
       this.pool.release(seq.blocks);
       seq.blocks = 0;
       seq.state = 'done';
@@ -153,21 +157,62 @@ export class Engine {
   /** A prefill worker's finished request: decode has read its blocks, or they expired. */
   releaseHeld(seq: Seq): void {
     if (seq.state !== 'held') return;
+    this.held.delete(seq);
     this.freeBlocks(seq);
     seq.state = 'done';
     this.tryReserve();
     this.kick();
   }
 
-  /** Fails everything on the engine (worker died): returns the sequences it held. */
+  /**
+   * Fails everything on the engine (worker died or restarting): drops its queues, frees the blocks of what was
+   * running, and abandons the step in progress. Returns the sequences it dropped. Reserved sequences keep their blocks
+   * until abandon() (their KV load is still to finish), held ones until releaseHeld().
+   */
   drain(): Seq[] {
     const all = [...this.waiting, ...this.toReserve.map((r) => r.seq), ...this.running];
+    for (const s of this.running) this.freeBlocks(s);
     this.waiting.length = 0;
     this.toReserve.length = 0;
     this.running.length = 0;
     this.dead = true;
+    this.stepping = false;
+    this.epoch++;
     for (const s of all) s.state = 'done';
     return all;
+  }
+
+  /** A restarted worker is back: empty, with an empty prefix cache, taking work again. */
+  revive(): void {
+    if (!this.dead) return;
+    this.pool.dropIdle();
+    this.dead = false;
+    this.kick();
+  }
+
+  /**
+   * The engine's books (invariants): no count negative or over its cap, and the pool's owned blocks are exactly those
+   * of the sequences holding them. O(sequences on the engine).
+   */
+  check(): void {
+    this.pool.check(`${this.id}'s KV pool`);
+    const cap = this.cfg.args.maxNumSeqs;
+    if (this.running.length + this.reserved.size > cap) {
+      throw new InvariantError(`no queue goes over its cap: ${this.id} has ${this.running.length} running + ${this.reserved.size} reserved > maxNumSeqs ${cap}`);
+    }
+    let blocks = 0;
+    for (const set of [this.running, this.reserved, this.held]) {
+      for (const s of set) {
+        if (s.blocks < 0) throw new InvariantError(`no pool goes negative: ${this.id} sequence ${s.id} owns ${s.blocks} blocks`);
+        blocks += s.blocks;
+      }
+    }
+    if (blocks !== this.pool.ownedBlocks) {
+      throw new InvariantError(
+        `KV blocks are owned by exactly the sequences holding them: ${this.id}'s pool says ${this.pool.ownedBlocks} owned, ` +
+          `its ${this.running.length} running, ${this.reserved.size} reserved and ${this.held.size} held sequences own ${blocks}`,
+      );
+    }
   }
 
   private kick(): void {
@@ -247,7 +292,7 @@ export class Engine {
         budget -= n;
       }
     }
-    while (this.waiting.length > 0 && budget > 0 && this.running.length + this.reservedCount < args.maxNumSeqs) {
+    while (this.waiting.length > 0 && budget > 0 && this.running.length + this.reserved.size < args.maxNumSeqs) {
       const s = this.waiting[0]!;
       if (!this.admit(s)) break;
       this.waiting.shift();
@@ -266,11 +311,13 @@ export class Engine {
     const t = stepTime(this.cfg.llm, this.cfg.gpu, this.cfg.tp, { prefill: chunks, decode }, this.cfg.eff, this.cfg.args.enforceEager ?? false).totalS;
     this.busyS += t;
     this.stepsRun++;
-    this.sim.schedule(t, () => this.finishStep(chunks, decoding));
+    const epoch = this.epoch;
+    this.sim.schedule(t, () => {
+      if (epoch === this.epoch) this.finishStep(chunks, decoding);
+    });
   }
 
   private finishStep(chunks: { seq: Seq; tokens: number }[], decoding: Seq[]): void {
-    if (this.dead) return;
     for (const c of chunks) {
       const s = c.seq;
       if (s.state !== 'running') continue; // preempted meanwhile
@@ -294,6 +341,7 @@ export class Engine {
     if (this.cfg.args.prefixCaching && s.hashes && s.generated === s.target) this.commitPrompt(s);
     if (s.holdOnFinish) {
       s.state = 'held';
+      this.held.add(s);
     } else {
       this.freeBlocks(s);
       s.state = 'done';

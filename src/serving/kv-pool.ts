@@ -105,10 +105,26 @@ export class KvBlockPool {
     }
   }
 
-  /** Checks the books: nothing negative, nothing over capacity. */
-  check(): void {
+  /** Blocks owned by requests (not cached). */
+  get ownedBlocks(): number {
+    return this.owned;
+  }
+
+  /** Forgets every cached block nobody references (a restarted worker comes back with an empty prefix cache). */
+  dropIdle(): void {
+    for (const [hash, refs] of this.cached) {
+      if (refs === 0) this.cached.delete(hash);
+    }
+    this.idle = 0;
+  }
+
+  /** Checks the books: nothing negative, nothing over capacity. O(1): cheap enough to run after every event. */
+  check(name = 'KV pool'): void {
     if (this.owned < 0 || this.idle < 0 || this.idle > this.cached.size || this.owned + this.cached.size > this.total) {
-      throw new InvariantError(`KV pool books broken: owned ${this.owned}, cached ${this.cached.size}, idle ${this.idle}, total ${this.total}`);
+      throw new InvariantError(
+        `no pool goes negative or over capacity: ${name} has owned ${this.owned}, cached ${this.cached.size} ` +
+          `(idle ${this.idle}), total ${this.total} blocks`,
+      );
     }
   }
 }

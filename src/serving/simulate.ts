@@ -3,12 +3,24 @@ import { getLlm } from '../catalog/index.js';
 import { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { Point, PointResult, Stats } from '../experiment/types.js';
-import { FaultInjector } from '../faults/injector.js';
+import { FaultInjector, type FaultKind } from '../faults/injector.js';
 import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
 import { LatencyHistogram } from '../metrics/histogram.js';
 import type { Efficiency } from '../physics/index.js';
 import { makeSource, type RequestSpec } from '../workload/index.js';
-import { Cluster, type ServingRequest } from './cluster.js';
+import { Cluster, type LoadOutcome, type ServingRequest } from './cluster.js';
+import { RequestLedger, type RequestCounts } from './ledger.js';
+
+/** When the invariants are checked: at the end of the run (always), or also after every event (debug mode). */
+export type InvariantMode = 'end' | 'every-event';
+
+/** NIXLSIM_DEBUG_INVARIANTS=1 turns on the per-event checks for runs that do not choose (e.g. `nixlsim run`). */
+export const DEBUG_INVARIANTS_ENV = 'NIXLSIM_DEBUG_INVARIANTS';
+/**
+ * Test-only: NIXLSIM_TEST_CORRUPT=double-end | lose-end | leak-block breaks the books on purpose (the first request
+ * to end is reported twice / dropped from the metrics; a KV block leaks) so that tests can see a violation exit 3.
+ */
+export const TEST_CORRUPT_ENV = 'NIXLSIM_TEST_CORRUPT';
 
 export interface SimulateOptions {
   /** Efficiency factors to use instead of the GPU record's (calibration, Monte Carlo). */
@@ -20,6 +32,23 @@ export interface SimulateOptions {
   bandwidthPerRail?: number;
   /** Event log lines to keep (the counters are exact either way). */
   maxLogLines?: number;
+  /** Default 'end', or 'every-event' when NIXLSIM_DEBUG_INVARIANTS=1. */
+  checkInvariants?: InvariantMode;
+}
+
+/** What the invariants were checked on, for tests of the accounting identities: every request, warm-up included. */
+export interface RunAudit {
+  requests: RequestCounts;
+  /** How the KV loads ended (disaggregated mode). */
+  loads: Record<LoadOutcome, number>;
+  /** Failed transfer attempts re-issued under the retry policy. */
+  retries: number;
+  /** Faults the injector delivered or rolled, by kind. */
+  faults: Record<FaultKind, number>;
+  /** Events the kernel ran. */
+  events: number;
+  /** Events still pending at the horizon (0: the run went quiet before it; anything in flight then waits for ever). */
+  pendingEvents: number;
 }
 
 /** The catalog figures a run may replace (what a Monte Carlo sample or a sensitivity run varies). */
@@ -28,6 +57,7 @@ export type SimulateOverrides = Pick<SimulateOptions, 'efficiency' | 'bandwidthP
 export interface SimulationRun {
   result: PointResult;
   log: EventLog;
+  audit: RunAudit;
 }
 
 /** Runs one point of an experiment to completion (or its horizon) and summarises it. Deterministic for a seed. */
@@ -41,8 +71,24 @@ export function simulatePoint(point: Point, catalog: Catalog, options: SimulateO
  * of the measured (non-warm-up) requests.
  */
 export function runPoint(point: Point, catalog: Catalog, options: SimulateOptions = {}): SimulationRun {
+  const sim = new Simulator(point.experiment.seed);
+  try {
+    return simulate(point, catalog, options, sim);
+  } catch (err) {
+    throw err instanceof InvariantError ? withContext(err, point.id, sim.now) : err;
+  }
+}
+
+/** The report an invariant violation exits 3 with starts with where it happened: the point and the simulated time. */
+function withContext(err: InvariantError, pointId: string, now: number): InvariantError {
+  const message = `point ${pointId}, t=${now} s: ${err.message}`;
+  const out = new InvariantError(message);
+  if (err.stack) out.stack = err.stack.replace(err.message, message);
+  return out;
+}
+
+function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim: Simulator): SimulationRun {
   const exp = point.experiment;
-  const sim = new Simulator(exp.seed);
   const log = new EventLog({ maxLines: options.maxLogLines ?? 2000 });
   const overrides = {
     ...(options.efficiency ? { efficiency: options.efficiency } : {}),
@@ -54,17 +100,20 @@ export function runPoint(point: Point, catalog: Catalog, options: SimulateOption
   const blockSize = exp.deployment.engine.blockSize;
 
   const m = new Metrics();
-  let sent = 0;
-  let ended = 0;
+  const ledger = new RequestLedger();
+  let corrupt = process.env[TEST_CORRUPT_ENV];
   let exhausted = false;
 
   const onEnd = (r: ServingRequest): void => {
-    ended++;
+    ledger.ended(r, sim.now);
     if (!r.warmup) m.record(r);
+    if (corrupt !== undefined && !r.warmup) {
+      corruptBooks(corrupt, r, ledger, m, cluster);
+      corrupt = undefined;
+    }
     if (exp.workload.kind === 'closed-loop') sendNext();
   };
   const send = (spec: RequestSpec): void => {
-    sent++;
     const r: ServingRequest = {
       id: spec.id,
       isl: spec.isl,
@@ -79,6 +128,7 @@ export function runPoint(point: Point, catalog: Catalog, options: SimulateOption
     };
     const hashes = blockHashes(spec, blockSize);
     if (hashes) r.hashes = hashes;
+    ledger.sent(r);
     if (!r.warmup) m.sent(r);
     cluster.submit(r);
   };
@@ -107,18 +157,54 @@ export function runPoint(point: Point, catalog: Catalog, options: SimulateOption
     else exhausted = true;
   }
 
-  installFaults(sim, cluster, log, point, exp.horizonS);
-  sim.run({ until: exp.horizonS });
-
-  const inFlight = sent - ended;
-  if (inFlight < 0) throw new InvariantError(`more requests ended (${ended}) than were sent (${sent})`);
-  for (const e of cluster.engines) e.pool.check();
-  const result = m.result(point, sim.now, log, cluster);
-  const r = result.requests;
-  if (r.completed + r.failed + r.inFlight !== r.total) {
-    throw new InvariantError(`request accounting broken: ${r.completed} completed + ${r.failed} failed + ${r.inFlight} in flight != ${r.total} sent`);
+  const injector = installFaults(sim, cluster, log, point, exp.horizonS);
+  const mode = options.checkInvariants ?? (process.env[DEBUG_INVARIANTS_ENV] === '1' ? 'every-event' : 'end');
+  if (mode === 'every-event') {
+    sim.checkEveryEvent(() => {
+      cluster.check();
+      ledger.check();
+    });
   }
-  return { result, log };
+  sim.run({ until: exp.horizonS });
+  sim.checkEveryEvent(undefined);
+
+  // The end-of-run checks, in every run.
+  if (!(sim.now <= exp.horizonS)) throw new InvariantError(`the run stops at its horizon: the clock reads ${sim.now} s, the horizon is ${exp.horizonS} s`);
+  cluster.check();
+  ledger.check();
+  const result = m.result(point, sim.now, log, cluster);
+  checkResult(result, ledger);
+  const audit: RunAudit = {
+    requests: ledger.counts(),
+    loads: { ...cluster.loadOutcomes },
+    retries: cluster.decodeWorkers.reduce((n, w) => n + w.decode!.retries, 0),
+    faults: injector ? injector.counts() : { connection_reset: 0, health_503: 0, link_down: 0, worker_restart: 0 },
+    events: sim.eventsRun,
+    pendingEvents: sim.pending,
+  };
+  return { result, log, audit };
+}
+
+/**
+ * The measured requests' counts in summary.json against the ledger: total = completed + failed + inFlight, the
+ * metrics' in-flight count is the ledger's live measured requests, and fellBack and stale count only ended ones.
+ */
+function checkResult(result: PointResult, ledger: RequestLedger): void {
+  const r = result.requests;
+  const live = ledger.inFlight(true);
+  if (r.completed + r.failed + r.inFlight !== r.total || r.inFlight !== live || r.fellBack > r.completed + r.failed || r.stale > r.completed + r.failed) {
+    throw new InvariantError(
+      `every measured request ends completed or failed, or is in flight: summary says ${r.total} sent, ${r.completed} completed, ` +
+        `${r.failed} failed, ${r.inFlight} in flight (${r.fellBack} fell back, ${r.stale} stale); the ledger has ${live} measured requests in flight`,
+    );
+  }
+}
+
+/** Test-only corruptions (TEST_CORRUPT_ENV), done once, when the first measured request ends. */
+function corruptBooks(what: string, r: ServingRequest, ledger: RequestLedger, m: Metrics, cluster: Cluster): void {
+  if (what === 'double-end') ledger.ended(r, r.doneAt ?? 0);
+  else if (what === 'lose-end') m.forget(r);
+  else if (what === 'leak-block') cluster.engines[cluster.engines.length - 1]!.pool.allocate(1);
 }
 
 /** Engine-block hashes of a prompt from Mooncake's hash_ids (one per 512 tokens): each splits into its blocks. */
@@ -133,9 +219,9 @@ function blockHashes(spec: RequestSpec, blockSize: number): string[] | undefined
   return out;
 }
 
-function installFaults(sim: Simulator, cluster: Cluster, log: EventLog, point: Point, horizonS: number): void {
+function installFaults(sim: Simulator, cluster: Cluster, log: EventLog, point: Point, horizonS: number): FaultInjector | undefined {
   const specs = point.experiment.faults;
-  if (specs.length === 0) return;
+  if (specs.length === 0) return undefined;
   const { workers, links } = cluster.targets();
   specs.forEach((s, i) => {
     const t = 'target' in s ? s.target : undefined;
@@ -178,6 +264,7 @@ function installFaults(sim: Simulator, cluster: Cluster, log: EventLog, point: P
   });
   cluster.roll = (kind, target) => inj.roll(kind, target);
   inj.start();
+  return inj;
 }
 
 const CDF_PERCENTILES = [0, 1, 2, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 98, 99, 99.9, 100];
@@ -204,6 +291,13 @@ class Metrics {
   sent(r: ServingRequest): void {
     this.total++;
     this.firstSent = Math.min(this.firstSent, r.sentAt);
+  }
+
+  /** Test-only (TEST_CORRUPT_ENV=lose-end): unrecords an ended request, as a bug that lost it would. */
+  forget(r: ServingRequest): void {
+    if (r.warmup) return;
+    if (r.status === 'completed') this.completed--;
+    else this.failed--;
   }
 
   record(r: ServingRequest): void {

@@ -15,7 +15,7 @@ import { shownPath } from '../../experiment/yaml-errors.js';
 import type { EventLog } from '../../metrics/event-log.js';
 import { checkOutputDir, writeOutputs, type OutputFile } from '../../report/output.js';
 import { buildSummary, SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
-import { runPoint, type SimulateOverrides } from '../../serving/simulate.js';
+import { DEBUG_INVARIANTS_ENV, runPoint, type SimulateOverrides } from '../../serving/simulate.js';
 import { renderCharts } from '../../report/charts/write.js';
 import { wholeNumber } from '../options.js';
 
@@ -451,6 +451,7 @@ interface Args {
   workers?: number;
   shard?: Shard;
   uncertainty?: number;
+  debugInvariants: boolean;
 }
 
 /** yargs gives one string for one --set and a list for several. */
@@ -470,8 +471,12 @@ export const runCommand: CommandModule<object, Args> = {
       .option('workers', { requiresArg: true, describe: 'worker threads simulating points in parallel (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, 1024) })
       .option('uncertainty', { requiresArg: true, describe: `also run each point n times with the catalog's uncertain figures (transport bandwidth, GPU efficiency factors) drawn from their ranges, and report p5/p50/p95 bands (n from 2 to ${MAX_SAMPLES})`, coerce: wholeNumber('uncertainty', 2, MAX_SAMPLES) })
       .option('shard', { requiresArg: true, describe: 'run only shard i of n (points k with k mod n = i - 1) and write a shard summary for `nixlsim merge`', coerce: parseShard })
-      .option('json', { type: 'boolean', default: false, describe: 'print summary.json instead of the table' }) as unknown as Argv<Args>,
+      .option('json', { type: 'boolean', default: false, describe: 'print summary.json instead of the table' })
+      // Hidden: check the invariants after every event, not only at the end (slow; for debugging nixlsim itself).
+      .option('debug-invariants', { type: 'boolean', default: false, hidden: true }) as unknown as Argv<Args>,
   handler: async (a) => {
+    // Through the environment, so that the pool's worker threads (which inherit it) check too.
+    if (a.debugInvariants) process.env[DEBUG_INVARIANTS_ENV] = '1';
     const r = await runExperimentOnPool(a.experiment, {
       ...(a.out !== undefined ? { out: a.out } : {}),
       ...(a.seed !== undefined ? { seed: a.seed } : {}),
