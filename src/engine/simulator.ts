@@ -166,12 +166,7 @@ export class Simulator {
       fn(arg);
       if (this.stopped) break;
     }
-    this.executed += count;
-    if (until !== Infinity && count < maxEvents && !this.stopped) {
-      this.dropCancelledHead();
-      if (queue.peekTime() > until) this.clock = until;
-    }
-    return count;
+    return this.endRun(count, until, maxEvents);
   }
 
   /** run()'s loop in debug mode: the same steps, plus the clock check and the caller's check after each event. */
@@ -197,10 +192,15 @@ export class Simulator {
       check(time);
       if (this.stopped) break;
     }
+    return this.endRun(count, until, maxEvents);
+  }
+
+  /** After a run's loop: counts its events and, when it ran out of events before `until`, moves the clock there. */
+  private endRun(count: number, until: number, maxEvents: number): number {
     this.executed += count;
     if (until !== Infinity && count < maxEvents && !this.stopped) {
       this.dropCancelledHead();
-      if (queue.peekTime() > until) this.clock = until;
+      if (this.queue.peekTime() > until) this.clock = until;
     }
     return count;
   }
