@@ -103,9 +103,12 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
   const ledger = new RequestLedger();
   let corrupt = process.env[TEST_CORRUPT_ENV];
   let exhausted = false;
+  /** When the last request (warm-up included) ended: the end of the served window, unless some run past the horizon. */
+  let lastEndS = 0;
 
   const onEnd = (r: ServingRequest): void => {
     ledger.ended(r, sim.now);
+    lastEndS = sim.now;
     if (!r.warmup) m.record(r);
     if (corrupt !== undefined && !r.warmup) {
       corruptBooks(corrupt, r, ledger, m, cluster);
@@ -172,7 +175,10 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
   if (!(sim.now <= exp.horizonS)) throw new InvariantError(`the run stops at its horizon: the clock reads ${sim.now} s, the horizon is ${exp.horizonS} s`);
   cluster.check();
   ledger.check();
-  const result = m.result(point, sim.now, log, cluster);
+  // Utilisation is over the window the workload kept the deployment serving: to the last request's end, or to the
+  // horizon when requests were still running there (not to the horizon a finished run's clock is moved to).
+  const windowS = ledger.inFlight() > 0 ? sim.now : lastEndS;
+  const result = m.result(point, windowS, log, cluster);
   checkResult(result, ledger);
   const audit: RunAudit = {
     requests: ledger.counts(),
@@ -325,17 +331,19 @@ class Metrics {
     }
   }
 
-  result(point: Point, now: number, log: EventLog, cluster: Cluster): PointResult {
+  /** `windowS`: the served window utilisation is measured over (seconds from 0). */
+  result(point: Point, windowS: number, log: EventLog, cluster: Cluster): PointResult {
     const duration = this.completed + this.failed > 0 && this.firstSent < Infinity ? Math.max(0, this.lastEnd - this.firstSent) : 0;
     const round = (x: number, d = 6) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : 0);
     const workers: Record<string, number> = {};
     const kvPoolPeak: Record<string, number> = {};
     for (const e of cluster.engines) {
-      workers[e.id] = now > 0 ? round(e.busyTime / now, 4) : 0;
+      // A step is counted busy when it starts, so one running past the window's end is capped at the window.
+      workers[e.id] = windowS > 0 ? round(Math.min(1, e.busyTime / windowS), 4) : 0;
       kvPoolPeak[e.id] = e.pool.total > 0 ? round(e.pool.peak / e.pool.total, 4) : 0;
     }
     const links: Record<string, number> = {};
-    for (const l of cluster.net.links) links[l.id] = round(l.utilisation, 4);
+    for (const l of cluster.net.links) links[l.id] = windowS > 0 ? round(Math.min(1, l.bytesCarried / (l.capacity * windowS)), 4) : 0;
     return {
       id: point.id,
       params: point.params,

@@ -43,6 +43,31 @@ describe('one request alone', () => {
   });
 });
 
+describe('utilisation is over the served window, not the horizon', () => {
+  it('one aggregated worker serving back to back (closed loop, concurrency 1) is busy the whole time', () => {
+    // Each request starts the moment the last one ends, so busy time (the sum of step times) equals the window.
+    const { result } = run(experiment({ deployment: { mode: 'aggregated' }, workload: { requests: 5 } }));
+    expect(result.utilisation.workers['agg-0']).toBeCloseTo(1, 3);
+  });
+
+  it('a Poisson trickle keeps the worker busy for the share of the window its requests take', () => {
+    // 20 requests of ISL 1000 / OSL 50 at 0.1/s: ~200 s of window, each request one prefill (~17.6 ms) plus 49 decode
+    // steps (~15.6 ms each: 16.06e9 + KV over 3.35e12 x 0.75, + 8.46 ms) = ~0.78 s alone, so ~20 x 0.78 / 200 = ~8%.
+    // Against the 86,400 s horizon it would read 0.02%.
+    const { result } = run(experiment({ deployment: { mode: 'aggregated' }, workload: { kind: 'poisson', rate: 0.1, requests: 20 } }));
+    const u = result.utilisation.workers['agg-0']!;
+    expect(u).toBeGreaterThan(0.04);
+    expect(u).toBeLessThan(0.16);
+  });
+
+  it('a run cut by its horizon measures utilisation up to the horizon', () => {
+    // Four requests in flight at once from t = 0 keep the engine stepping without a gap until the 1 s horizon.
+    const { result } = run(experiment({ deployment: { mode: 'aggregated' }, horizonS: 1, workload: { concurrency: 4, requests: 100 } }));
+    expect(result.requests.inFlight).toBeGreaterThan(0);
+    expect(result.utilisation.workers['agg-0']).toBeCloseTo(1, 2);
+  });
+});
+
 describe('determinism and accounting', () => {
   it('the same experiment and seed give identical results; another seed differs when lengths are random', () => {
     const e = (seed: number) => experiment({ seed, workload: { isl: { mean: 3000, stddev: 800 }, osl: { mean: 100, stddev: 30 }, concurrency: 8, requests: 200 } });
