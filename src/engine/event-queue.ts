@@ -99,6 +99,42 @@ export class EventQueue {
     return top;
   }
 
+  /**
+   * Replaces the earliest entry with a new one: one sift-down from the root instead of a pop (which sifts the last
+   * entry down all the way) and a push. The kernel's hold pattern (an event's handler schedules the next) is exactly
+   * this, and the new entry, usually earlier than most pending ones, stops high in the heap. Empty: a push.
+   */
+  replaceTop(time: number, seq: number, id: number): void {
+    const n = this.n;
+    if (n === 0) {
+      this.push(time, seq, id);
+      return;
+    }
+    const times = this.times;
+    const seqs = this.seqs;
+    const ids = this.ids;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      const r = c + 1;
+      if (r < n) {
+        const ct = times[c]!;
+        const rt = times[r]!;
+        if (rt < ct || (rt === ct && seqs[r]! < seqs[c]!)) c = r;
+      }
+      const ct = times[c]!;
+      if (time < ct || (time === ct && seq < seqs[c]!)) break;
+      times[i] = ct;
+      seqs[i] = seqs[c]!;
+      ids[i] = ids[c]!;
+      i = c;
+    }
+    times[i] = time;
+    seqs[i] = seq;
+    ids[i] = id;
+  }
+
   clear(): void {
     this.n = 0;
   }

@@ -45,6 +45,11 @@ export class Simulator {
   private readonly streams: RandomStreams;
   /** Debug mode: runs after every event (see checkEveryEvent). Unset in normal runs, whose loop never looks at it. */
   private afterEvent: ((now: number) => void) | undefined = undefined;
+  /**
+   * The running event's queue entry, not yet removed: the normal loop removes it after the handler, unless the handler
+   * schedules an event first, which then takes the entry's place (EventQueue.replaceTop: one sift instead of two).
+   */
+  private topSpent = false;
 
   constructor(
     /** The master seed every random stream derives from. */
@@ -146,6 +151,7 @@ export class Simulator {
       throw new SimulationError(`cannot run until t=${until} s: it is before now (t=${this.clock} s)`);
     }
     if (!(maxEvents >= 0)) throw new SimulationError(`maxEvents must be a number >= 0, got ${maxEvents}`);
+    this.dropSpentTop(); // run() from a handler, or after a handler threw
     if (this.afterEvent !== undefined) return this.runChecked(until, maxEvents, this.afterEvent);
     const queue = this.queue;
     const fns = this.fns;
@@ -155,15 +161,23 @@ export class Simulator {
     while (count < maxEvents) {
       const time = queue.peekTime(); // Infinity when empty
       if (time > until || time === Infinity) break;
-      const slot = queue.pop();
+      const slot = queue.peekId();
       const fn = fns[slot]!;
       const arg = args[slot];
       this.release(slot);
-      if (fn === null) continue; // cancelled
+      if (fn === null) {
+        queue.pop(); // cancelled
+        continue;
+      }
       this.live--;
       this.clock = time;
       count++;
+      this.topSpent = true;
       fn(arg);
+      if (this.topSpent) {
+        this.topSpent = false;
+        queue.pop();
+      }
       if (this.stopped) break;
     }
     return this.endRun(count, until, maxEvents);
@@ -195,6 +209,14 @@ export class Simulator {
     return this.endRun(count, until, maxEvents);
   }
 
+  /** Removes the running event's entry if its handler left it there (peek() or a nested run() from a handler). */
+  private dropSpentTop(): void {
+    if (this.topSpent) {
+      this.topSpent = false;
+      this.queue.pop();
+    }
+  }
+
   /** After a run's loop: counts its events and, when it ran out of events before `until`, moves the clock there. */
   private endRun(count: number, until: number, maxEvents: number): number {
     this.executed += count;
@@ -218,7 +240,12 @@ export class Simulator {
       this.args.push(arg);
       this.gens.push(0);
     }
-    this.queue.push(time, this.seq++, slot);
+    if (this.topSpent) {
+      this.topSpent = false;
+      this.queue.replaceTop(time, this.seq++, slot);
+    } else {
+      this.queue.push(time, this.seq++, slot);
+    }
     this.live++;
     return this.gens[slot]! * SLOT_LIMIT + slot;
   }
@@ -239,6 +266,7 @@ export class Simulator {
   }
 
   private dropCancelledHead(): void {
+    this.dropSpentTop();
     const queue = this.queue;
     while (queue.size > 0 && this.fns[queue.peekId()] === null) this.release(queue.pop());
   }

@@ -16,6 +16,8 @@ const byTimeThenSeq = (a: Entry, b: Entry): number => (a.time !== b.time ? a.tim
 const op = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('push' as const), time: fc.integer({ min: 0, max: 20 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('pop' as const) }) },
+  // The kernel's hold step: the earliest entry is replaced by a new one (a pop and a push in one).
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('replaceTop' as const), time: fc.integer({ min: 0, max: 20 }) }) },
 );
 
 describe('EventQueue', () => {
@@ -30,6 +32,12 @@ describe('EventQueue', () => {
             const e = { time: o.time / 4, seq: seq, id: seq };
             seq++;
             ours.push(e.time, e.seq, e.id);
+            reference.push(e);
+          } else if (o.kind === 'replaceTop') {
+            const e = { time: o.time / 4, seq: seq, id: seq };
+            seq++;
+            ours.replaceTop(e.time, e.seq, e.id);
+            reference.pop(); // nothing when empty: replaceTop is then a push
             reference.push(e);
           } else {
             const want = reference.pop();

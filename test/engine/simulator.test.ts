@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Simulator, SimulationError } from '../../src/engine/index.js';
 
 describe('Simulator clock and ordering', () => {
@@ -145,6 +146,98 @@ describe('Simulator misuse', () => {
     expect(() => sim.schedule(Infinity, () => undefined)).toThrow(SimulationError);
     expect(() => sim.at(Number.NaN, () => undefined)).toThrow(/NaN/);
     expect(() => sim.run({ until: 1 })).toThrow(/before now/);
+    expect(sim.pending).toBe(0);
+  });
+});
+
+describe('Simulator against a reference model', () => {
+  // A handler's script: what it does when it runs. Scheduled delays are multiples of 0.5 s, so ties are common; a
+  // cancel picks one of the handles scheduled so far; a peek asks for the next time in the middle of a handler.
+  type Action = { kind: 'schedule'; delay: number } | { kind: 'cancel'; pick: number } | { kind: 'peek' };
+  const action: fc.Arbitrary<Action> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('schedule' as const), delay: fc.integer({ min: 0, max: 4 }).map((k) => k / 2) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('peek' as const) }) },
+  );
+  const MAX_EVENTS = 300;
+
+  /** The same program on a plain list kept in (time, seq) order: what the kernel must do, event by event. */
+  function reference(starts: number[], scripts: Action[][]): string[] {
+    const pending: { time: number; seq: number; id: number }[] = [];
+    const cancelled = new Set<number>();
+    const trace: string[] = [];
+    let seq = 0;
+    let now = 0;
+    const add = (time: number) => pending.push({ time, seq: seq, id: seq++ });
+    const next = () => {
+      pending.sort((a, b) => a.time - b.time || a.seq - b.seq);
+      while (pending.length && cancelled.has(pending[0]!.id)) pending.shift();
+      return pending[0];
+    };
+    for (const t of starts) add(t);
+    while (trace.length < MAX_EVENTS) {
+      const e = next();
+      if (!e) break;
+      pending.shift();
+      now = e.time;
+      trace.push(`${e.id}@${now}`);
+      for (const a of scripts[e.id % scripts.length]!) {
+        if (a.kind === 'schedule') add(now + a.delay);
+        else if (a.kind === 'cancel') {
+          const id = a.pick % seq;
+          if (pending.some((p) => p.id === id) && !cancelled.has(id)) cancelled.add(id);
+        } else trace.push(`peek ${next()?.time ?? Infinity}`);
+      }
+    }
+    return trace;
+  }
+
+  function kernel(starts: number[], scripts: Action[][]): string[] {
+    const sim = new Simulator();
+    const trace: string[] = [];
+    const handles: number[] = [];
+    const handler = (id: number): void => {
+      trace.push(`${id}@${sim.now}`);
+      if (trace.filter((l) => !l.startsWith('peek')).length >= MAX_EVENTS) sim.stop();
+      for (const a of scripts[id % scripts.length]!) {
+        if (a.kind === 'schedule') handles.push(sim.schedule(a.delay, handler, handles.length));
+        else if (a.kind === 'cancel') sim.cancel(handles[a.pick % handles.length]!);
+        else trace.push(`peek ${sim.peek()}`);
+      }
+    };
+    for (const t of starts) handles.push(sim.at(t, handler, handles.length));
+    sim.run();
+    return trace;
+  }
+
+  it('runs any program of schedules, cancels and peeks from handlers in the same order as a sorted list', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 8 }).map((k) => k / 2), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.array(action, { maxLength: 3 }), { minLength: 1, maxLength: 6 }),
+        (starts, scripts) => {
+          const want = reference(starts, scripts);
+          // The reference stops after MAX_EVENTS events; the kernel stops in the handler of the last one, after its script.
+          const got = kernel(starts, scripts);
+          expect(got.slice(0, want.length)).toEqual(want);
+        },
+      ),
+      { numRuns: 300, seed: 20261121 },
+    );
+  });
+
+  it('a handler that throws leaves the kernel usable: the next run starts from the next event', () => {
+    const sim = new Simulator();
+    const seen: string[] = [];
+    sim.at(1, () => {
+      seen.push('a');
+      throw new Error('boom');
+    });
+    sim.at(2, () => seen.push('b'));
+    expect(() => sim.run()).toThrow('boom');
+    sim.schedule(0.5, () => seen.push('c')); // scheduled while the thrown event's entry was still at the top
+    sim.run();
+    expect(seen).toEqual(['a', 'c', 'b']);
     expect(sim.pending).toBe(0);
   });
 });
