@@ -4,7 +4,7 @@ import { describeDeployment, loadDeployment, measuredPoint, modeledValue, type M
 import { simulatePoints } from '../experiment/simulate-points.js';
 import type { PointResult } from '../experiment/types.js';
 import { readMeasurements, type ReadOptions } from '../measure/read.js';
-import { MEASURED_METRICS, measuredValue, type MeasuredMetric, type MeasuredPoint, type Statistic } from '../measure/types.js';
+import { MEASURED_METRICS, measuredValue, statisticOf, type MeasuredMetric, type MeasuredPoint, type Statistic } from '../measure/types.js';
 import { boundOf, deploymentBounds } from './bounds.js';
 import { hypotheses } from './hypotheses.js';
 import { DEFAULT_TOLERANCE, explains, impossibleCauses, judge, type Cause, type Verdict } from './verdict.js';
@@ -81,7 +81,7 @@ export async function audit(files: readonly string[], o: AuditOptions): Promise<
     for (const metric of MEASURED_METRICS) {
       const value = measuredValue(m, metric);
       if (value === undefined) continue;
-      const stat = metric === 'throughput' ? 'mean' : (m.statistic[metric] ?? 'mean');
+      const stat = statisticOf(m, metric);
       const modeled = modeledValue(results[i]!, metric, stat);
       const bound = boundOf(bounds, metric);
       const j = judge(metric, value, bound, modeled, tolerance);

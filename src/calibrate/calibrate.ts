@@ -5,7 +5,7 @@ import type { Catalog, TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
 import { describeDeployment, loadDeployment, measuredPoint, modeledValue, type MeasuredRunOptions } from '../experiment/measured.js';
 import { readMeasurements, type ReadOptions } from '../measure/read.js';
-import { MEASURED_METRICS, measuredValue, type MeasuredMetric, type MeasuredPoint } from '../measure/types.js';
+import { MEASURED_METRICS, measuredValue, statisticOf, type MeasuredMetric, type MeasuredPoint } from '../measure/types.js';
 import { writeOutputs } from '../report/output.js';
 import { shownPath } from '../yaml/positions.js';
 import { gpuRecordText, transportRecordText } from './catalog-file.js';
@@ -110,7 +110,7 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
   if (transportOut) refuseOverwrite(transportOut.file, o.force, '--transport-out');
 
   const result: CalibrateResult = { deployment: describeDeployment(d), files: [] };
-  const writes: { file: string; text: string }[] = [];
+  const writes: { file: string; text: string; flag: string }[] = [];
 
   // The transport first: the GPU fit then models TTFT with the measured transfer figures.
   let tfit: TransportFit | undefined;
@@ -137,7 +137,7 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
     if (perRail > transport.bandwidthPerRail.max) sources['bandwidthPerRailGBps.max'] = `${how}; widened to hold the calibrated typical figure`;
     sources['latencyUs'] = tfit.latencyHeld ? `${transport.sources['latencyUs'] ?? 'base record'}; kept by nixlsim calibrate (the fitted intercept was not positive)` : `${how}; the intercept`;
     const header = `Written by \`nixlsim calibrate\` from ${inputs} on the deployment of ${experimentShown}.\nThe base transport '${transport.id}' with the measured bandwidth and latency; re-run calibrate rather than editing.`;
-    writes.push({ file: transportOut!.file, text: transportRecordText(transport, transportOut!.id, tfit, sources, header) });
+    writes.push({ file: transportOut!.file, text: transportRecordText(transport, transportOut!.id, tfit, sources, header), flag: '--transport-out' });
     result.transport = {
       id: transportOut!.id,
       base: transport.id,
@@ -166,7 +166,7 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
         const value = measuredValue(m, metric);
         if (value === undefined) return [];
         meta.push({ m, metric });
-        const stat = metric === 'throughput' ? 'mean' : (m.statistic[metric] ?? 'mean');
+        const stat = statisticOf(m, metric);
         return [{ label: `${m.file}:${m.line}: row ${m.row} ${metric}`, measured: value, of: (r) => modeledValue(r, metric, stat) }];
       }),
     }));
@@ -177,7 +177,7 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
       `(${measuredKinds}) of ${points.length} runs in ${inputs}, deployment of ${experimentShown}; rms error ${pct(fit.rmsError)}; range is ${gpu.id}'s; calibration parameter`;
     const sources = Object.fromEntries(fit.fitted.map((f) => [`efficiency.${f}`, how]));
     const header = `Written by \`nixlsim calibrate\` from ${inputs} on the deployment of ${experimentShown}.\nThe GPU '${gpu.id}' with efficiency factors fitted to measured runs; re-run calibrate rather than editing.`;
-    writes.push({ file: gpuOut.file, text: gpuRecordText(gpu, gpuOut.id, fit.efficiency, fit.fitted, sources, header) });
+    writes.push({ file: gpuOut.file, text: gpuRecordText(gpu, gpuOut.id, fit.efficiency, fit.fitted, sources, header), flag: '--out' });
     const factorsOut = Object.fromEntries(
       FACTORS.map((f) => {
         const r = gpu.efficiency[f];
@@ -199,7 +199,8 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
     };
   }
 
-  for (const w of writes) refuseOverwrite(w.file, o.force, '--out');
+  // Again: a file may have appeared while the fit ran.
+  for (const w of writes) refuseOverwrite(w.file, o.force, w.flag);
   // The GPU and transport records go out together or not at all.
   result.files.push(...writeOutputs(writes.map((w) => ({ path: w.file, data: w.text }))));
   return result;

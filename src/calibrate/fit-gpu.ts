@@ -74,7 +74,19 @@ export function fitGpuFactors(points: readonly FitPoint[], o: GpuFitOptions): Gp
     return e;
   };
   let simulations = 0;
+  // The identifiability check and the solver's first step both start at x0, and the reported values are those of
+  // the solver's last point: each trial point is simulated once (the simulation is deterministic).
+  const seen = new Map<string, number[]>();
   const modeled = (x: readonly number[]): number[] => {
+    const key = x.join(',');
+    let values = seen.get(key);
+    if (values === undefined) {
+      values = simulateAt(x);
+      seen.set(key, values);
+    }
+    return values;
+  };
+  const simulateAt = (x: readonly number[]): number[] => {
     const eff = effAt(x);
     return points.flatMap((p) => {
       simulations++;

@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import { YamlSource, type Path } from '../yaml/positions.js';
+import { valueAt, YamlSource, type Path } from '../yaml/positions.js';
 import { fileLines, splitCsvLine } from './csv.js';
 import type { MeasureDefaults, MeasuredPoint, Statistic } from './types.js';
 
@@ -132,9 +132,7 @@ function positiveConfig(v: unknown): number | undefined {
 
 function configAt(config: unknown, paths: Path[]): number | undefined {
   for (const path of paths) {
-    let cur = config;
-    for (const seg of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[seg] : undefined;
-    const v = positiveConfig(cur);
+    const v = positiveConfig(valueAt(config, path));
     if (v !== undefined) return v;
   }
   return undefined;

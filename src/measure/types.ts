@@ -64,3 +64,8 @@ export function measuredValue(p: MeasuredPoint, m: MeasuredMetric): number | und
       return p.throughput;
   }
 }
+
+/** The statistic a metric of a point was measured in: throughput is always the run's mean rate. */
+export function statisticOf(p: MeasuredPoint, m: MeasuredMetric): Statistic {
+  return m === 'throughput' ? 'mean' : (p.statistic[m] ?? 'mean');
+}

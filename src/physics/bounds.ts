@@ -60,9 +60,9 @@ export function physicalBounds(q: BoundQuery): Bounds {
   if (q.mode === 'disaggregated') {
     const t = q.transfer;
     if (!t) throw new UserError('a disaggregated bound needs the transfer path (transport and nodes)');
-    const lineRate: TransportSpec = { ...t.transport, latencyS: 0, perReadS: 0, perDescriptorS: 0 };
+    // The wire time alone: bytes over the bottleneck bandwidth, without the latency and posting of the setup.
     const plan = readPlan(q.llm, q.isl, q.prefillTp, q.decodeTp, t.blockSize);
-    kvTransferS = transferCost(plan, lineRate, {
+    kvTransferS = transferCost(plan, t.transport, {
       prefillTp: q.prefillTp,
       decodeTp: q.decodeTp,
       prefillNode: t.prefillNode,
