@@ -80,8 +80,11 @@ export function physicalBounds(q: BoundQuery): Bounds {
   // at its share of the concurrency (rounded up: still an upper bound), at the shortest context, the prompt's.
   const b = Math.min(Math.ceil(q.concurrency / q.decodeWorkers), q.maxNumSeqs);
   const decodeCap = (q.decodeWorkers * b) / roofline(decodeStepTime(q.llm, q.gpu, q.decodeTp, new Array<number>(b).fill(q.isl), PEAK));
-  // Prefill: every request is one prefill, so the workers finish at most workers / prefillS requests a second.
-  const prefillCap = (q.prefillWorkers * q.osl) / prefillS;
+  // Prefill: every request is one prefill. Prompts batched into one step share the weights read but not the FLOPs,
+  // so a worker finishes at most 1 / (one prompt's compute at peak) prompts a second; the roofline of a prompt alone
+  // (prefillS) would be too tight for short prompts, whose step is bound by reading the weights.
+  const prefillComputeS = prefillStepTime(q.llm, q.gpu, q.prefillTp, [{ tokens: q.isl }], PEAK).computeS;
+  const prefillCap = (q.prefillWorkers * q.osl) / prefillComputeS;
   // Closed loop: each of the `concurrency` clients finishes at most one request per latency bound.
   const littleCap = (q.concurrency * q.osl) / latencyS;
   return { prefillS, kvTransferS, ttftS, itlS, latencyS, throughput: Math.min(decodeCap, prefillCap, littleCap) };

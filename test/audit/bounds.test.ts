@@ -49,6 +49,18 @@ describe('physical bounds', () => {
     expect(b.ttftS).toBeCloseTo(prefillFlops(8000) / 989e12 + wire, 9);
   });
 
+  it('short prompts: prefill is bounded by their FLOPs alone, since a batch of prompts reads the weights once', () => {
+    // ISL 128 alone is memory-bound: 16.06 GB / 3.35 TB/s = 4.79 ms against 2 x 6.98e9 x 128 + ... = 1.80e12 FLOP /
+    // 989e12 = 1.82 ms of compute. 64 prompts in one step still read the weights once, so one worker prefills at most
+    // 1 / 1.82 ms = ~549 prompts/s: with OSL 2 that is ~1099 tok/s (the roofline of one prompt alone would say 417).
+    const computeS = prefillFlops(128) / 989e12;
+    expect(weightBytes / 3.35e12).toBeGreaterThan(computeS);
+    const b = deploymentBounds(agg, catalog, { isl: 128, osl: 2, concurrency: 64 });
+    expect(b.prefillS).toBeCloseTo(weightBytes / 3.35e12, 9); // one prompt's TTFT: its own step's roofline
+    expect(b.throughput).toBeGreaterThan(2 / (weightBytes / 3.35e12));
+    expect(b.throughput).toBeLessThanOrEqual(2 / computeS + 1e-6);
+  });
+
   it('throughput: the least of decode, prefill and closed-loop limits (here one prefill worker: 50 / 0.1299 s)', () => {
     const b = deploymentBounds(dis, catalog, { isl: 8000, osl: 50, concurrency: 10 });
     const prefillCap = 50 / (prefillFlops(8000) / 989e12); // 385 tok/s
