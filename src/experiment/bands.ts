@@ -44,7 +44,7 @@ export function quantile(sorted: readonly number[], q: number): number {
 }
 
 /** Rounded like the summary's other numbers: whole nanoseconds of a millisecond, a millionth of a token/s. */
-const round = (x: number): number => Math.round(x * 1e6) / 1e6 + 0;
+export const round = (x: number): number => Math.round(x * 1e6) / 1e6 + 0;
 
 export function band(values: readonly number[]): Band | null {
   if (values.length === 0) return null;

@@ -410,9 +410,13 @@ function applyFlags(opts: LoadOptions, sweep: Dimension[], file: string): Overri
   return out;
 }
 
+/** Point k's id of a sweep of `total` points: p000, p001, ... (at least three digits, enough for the last point). */
+export function pointId(k: number, total: number): string {
+  return `p${String(k).padStart(Math.max(3, String(total - 1).length), '0')}`;
+}
+
 function expand(sweep: Dimension[]): { id: string; picks: { dimension: Dimension; index: number }[] }[] {
   const total = sweep.reduce((n, d) => n * dimensionLength(d), 1);
-  const width = Math.max(3, String(total - 1).length);
   const out = [];
   for (let i = 0; i < total; i++) {
     const picks: { dimension: Dimension; index: number }[] = [];
@@ -423,7 +427,7 @@ function expand(sweep: Dimension[]): { id: string; picks: { dimension: Dimension
       picks.unshift({ dimension, index: rest % n });
       rest = Math.floor(rest / n);
     }
-    out.push({ id: `p${String(i).padStart(width, '0')}`, picks });
+    out.push({ id: pointId(i, total), picks });
   }
   return out;
 }

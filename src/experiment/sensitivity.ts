@@ -5,6 +5,7 @@
  */
 import type { Catalog } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
+import { round } from './bands.js';
 import type { Job, PointOutcome } from './pool.js';
 import type { Point, PointResult } from './types.js';
 import { display, overridesFor, uncertainParameters, type ParameterName, type UncertainParameter } from './uncertainty.js';
@@ -83,8 +84,6 @@ export function sensitivityJobs(point: Point, catalog: Catalog): { params: Uncer
   }
   return { params, jobs };
 }
-
-const round = (x: number): number => Math.round(x * 1e6) / 1e6 + 0;
 
 /** Ranks the parameters from the jobs' outcomes (in sensitivityJobs order): largest swing first, ties in catalog order. */
 export function rankSensitivity(

@@ -9,11 +9,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { buildSummary, SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../report/summary.js';
+import { pointId } from './load.js';
 import { shownPath } from './yaml-errors.js';
 import { JsonFile } from '../yaml/json-file.js';
 import type { PointResult } from './types.js';
 
 export const EVENTS_LOG_FILE = 'events.log';
+
+/** A point's id as expandPoints gives it (load.ts): p000, p001, ... */
+export { pointId };
 
 /** Which slice: shard `index` (1-based) of `count`. */
 export interface Shard {
@@ -53,11 +57,6 @@ export function shardIndices(total: number, shard: Shard): number[] {
 /** The shard point k belongs to (1-based). */
 export function shardOf(k: number, count: number): number {
   return (k % count) + 1;
-}
-
-/** A point's id as expandPoints gives it: p000, p001, ... (at least three digits, enough for the last point). */
-export function pointId(k: number, total: number): string {
-  return `p${String(k).padStart(Math.max(3, String(total - 1).length), '0')}`;
 }
 
 /** The default report directory of a shard under a run's: shard-2-of-4. */

@@ -16,7 +16,7 @@ import { METRIC_MAPS } from '../experiment/schema.js';
 import type { PointResult } from '../experiment/types.js';
 import { valueAt } from '../experiment/yaml-errors.js';
 import { JsonFile } from '../yaml/json-file.js';
-import { writeOutputs, type OutputFile } from './output.js';
+import type { OutputFile } from './output.js';
 import type { Summary } from './summary.js';
 
 export const BASELINE_VERSION = 1;
@@ -146,13 +146,6 @@ export function baselineOutput(file: string, b: Baseline): OutputFile | undefine
   const text = baselineJson(b);
   if (existsSync(file) && readFileSync(file, 'utf8') === text) return undefined;
   return { path: file, data: text };
-}
-
-/** Writes a baseline through a temporary file and a rename. Returns whether the bytes changed. */
-export function writeBaseline(file: string, b: Baseline): boolean {
-  const out = baselineOutput(file, b);
-  if (out) writeOutputs([out]);
-  return out !== undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -3,8 +3,6 @@
  * writes one testsuite per experiment and one testcase per point and metric, a failure carrying the reason. The
  * common dialect (testsuites > testsuite > testcase > failure|skipped) that every reader accepts.
  */
-import { basename, dirname, resolve } from 'node:path';
-import { writeFileAtomic } from './summary.js';
 
 export interface JunitCase {
   /** Shown as the test's name. */
@@ -76,10 +74,4 @@ export function junitXml(suites: JunitSuite[], name = 'nixlsim check'): string {
   }
   lines.push('</testsuites>');
   return `${lines.join('\n')}\n`;
-}
-
-/** Writes the XML through a temporary file and a rename; returns the absolute path. */
-export function writeJunit(file: string, suites: JunitSuite[]): string {
-  const abs = resolve(file);
-  return writeFileAtomic(dirname(abs), basename(abs), junitXml(suites));
 }

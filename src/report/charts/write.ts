@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { defaultCatalog } from '../../catalog/index.js';
 import type { Catalog } from '../../catalog/types.js';
-import { writeFileAtomic, writeOutputs, type OutputFile } from '../output.js';
+import { writeOutputs, type OutputFile } from '../output.js';
 import type { Summary } from '../summary.js';
 import {
   bandSamples,
@@ -93,11 +93,6 @@ export function chartSpec(kind: ChartKind, summary: Summary, opts: ChartOptions 
     case 'tp-matrix':
       return tpMatrixSpec(tpMatrixRows(opts.catalog ?? defaultCatalog()));
   }
-}
-
-/** Writes dir/name (bytes) the way writeFileAtomic writes text: a temporary file, then a rename. */
-export function writeBytesAtomic(dir: string, name: string, bytes: Uint8Array): string {
-  return writeFileAtomic(dir, name, bytes);
 }
 
 /** The spec's file text: 2-space JSON with a final newline (the same spec always gives the same bytes). */
