@@ -6,28 +6,12 @@ import { FaultInjector } from '../../src/faults/injector.js';
 import { EventLog } from '../../src/metrics/event-log.js';
 import { Network } from '../../src/network/index.js';
 import { DecodeConnector, KvFabric, PrefillConnector, type LoadResult } from '../../src/nixl/index.js';
+import { plainTransport } from '../helpers/fixtures.js';
 
 const c = defaultCatalog();
 const m8 = getLlm(c, 'llama-3.1-8b-instruct');
 const m70 = getLlm(c, 'llama-3.1-70b-instruct-fp8');
 const node = getNode(c, 'dgx-h100');
-
-/** A transport with round numbers and no fixed costs, so that a transfer takes exactly bytes / bandwidth. */
-function plainTransport(bytesPerS: number, striped = false): TransportSpec {
-  return {
-    id: 'test',
-    name: 'test',
-    backend: 'UCX',
-    bandwidthPerRail: { min: bytesPerS, typical: bytesPerS, max: bytesPerS },
-    striped,
-    latencyS: 0,
-    perReadS: 0,
-    perDescriptorS: 0,
-    gpuDirect: true,
-    placements: [{ placement: 'cross-node', outcome: 'works' }],
-    sources: {},
-  };
-}
 
 function setup(opts: {
   profile: ConnectorProfile;

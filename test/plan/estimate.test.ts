@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getGpu, getLlm, getNode, getTransport } from '../../src/catalog/index.js';
-import type { EngineArgs } from '../../src/experiment/types.js';
 import { prefillStepTime } from '../../src/physics/index.js';
 import { capacityFrom, ceilings, type EstimateContext } from '../../src/plan/estimate.js';
+import { VLLM_ENGINE } from '../helpers/fixtures.js';
 
 const catalog = defaultCatalog();
-const ENGINE: EngineArgs = { maxNumBatchedTokens: 8192, maxNumSeqs: 256, blockSize: 16, gpuMemoryUtilization: 0.9, activationReserveBytes: 4e9, prefixCaching: true, chunkedPrefill: true };
 const llm = getLlm(catalog, 'llama-3.1-8b-instruct');
 const gpu = getGpu(catalog, 'h100-sxm');
 /** Seed 002: Llama-3.1-8B on p5.48xlarge over EFA (libfabric), ISL 8000, OSL 50. */
@@ -14,7 +13,7 @@ const ctx: EstimateContext = {
   gpu,
   node: getNode(catalog, 'p5.48xlarge'),
   transport: getTransport(catalog, 'efa-libfabric'),
-  engine: ENGINE,
+  engine: VLLM_ENGINE,
   bandwidth: 'typical',
   islMean: 8000,
   oslMean: 50,

@@ -3,19 +3,9 @@ import { defaultCatalog, getConnector, getGpu, getLlm, getNode, getTransport } f
 import type { EngineArgs } from '../../src/experiment/types.js';
 import type { Candidate } from '../../src/plan/enumerate.js';
 import { pruneCandidate, type PlacementChoice, type PruneContext } from '../../src/plan/prune.js';
+import { VLLM_ENGINE } from '../helpers/fixtures.js';
 
 const catalog = defaultCatalog();
-
-/** vLLM's defaults, as the experiment schema gives them. */
-const ENGINE: EngineArgs = {
-  maxNumBatchedTokens: 8192,
-  maxNumSeqs: 256,
-  blockSize: 16,
-  gpuMemoryUtilization: 0.9,
-  activationReserveBytes: 4e9,
-  prefixCaching: true,
-  chunkedPrefill: true,
-};
 
 function ctx(o: { model?: string; node?: string; transport?: string; connector?: string; placement?: PlacementChoice; engine?: Partial<EngineArgs>; longest?: { isl: number; osl: number } } = {}): PruneContext {
   const node = getNode(catalog, o.node ?? 'p5.48xlarge');
@@ -25,7 +15,7 @@ function ctx(o: { model?: string; node?: string; transport?: string; connector?:
     node,
     transport: getTransport(catalog, o.transport ?? 'efa-libfabric'),
     profile: getConnector(catalog, o.connector ?? 'any-tp'),
-    engine: { ...ENGINE, ...o.engine },
+    engine: { ...VLLM_ENGINE, ...o.engine },
     longest: o.longest ?? { isl: 8000, osl: 50 },
     placement: o.placement ?? 'auto',
   };

@@ -22,7 +22,7 @@ describe('the workload the planner sizes for', () => {
 
   it('a trace: its own rate, mean and longest lengths over the records a probe may replay', () => {
     const w = resolveWorkload(TRACE, { catalog, llm, requests: 5, warmup: 1, maxRecords: 6 });
-    // The first 6 rows are at 0, 0.052, 0.098149, 0.140684, 0.444994 and 0.539187 s: 5 gaps in 0.539187 s.
+    // The first 6 rows are at 0, 0.052, 0.098189, 0.140684, 0.444994 and 0.539187 s: 5 gaps in 0.539187 s.
     expect(w.trace!.baseRate).toBeCloseTo(5 / 0.539187, 9);
     expect(w.trace!.offsets[3]).toBeCloseTo(0.140684, 9);
     // Lengths 4808+10, 3180+8, 110+27, 7433+14, 34+12, 374+14: the longest is 7433 + 14; mean ISL 15,939 / 6.

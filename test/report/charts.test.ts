@@ -255,6 +255,7 @@ describe('rendering', () => {
   });
 
   it('text is measured with real glyph widths, not 0.8 em a character', () => {
+    // DejaVu Sans advances '0' by 1303/2048 em = 0.636 em (the table's 636): 4 x 0.636 x 10 px = 25.44 px.
     expect(textWidth('0000', 10)).toBeCloseTo(25.44, 6);
     expect(textWidth('iiii', 10)).toBeLessThan(textWidth('mmmm', 10));
     expect(textWidth('KeyError', 11, true)).toBeGreaterThan(textWidth('KeyError', 11));

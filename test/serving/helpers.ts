@@ -1,4 +1,5 @@
 import type { Deployment, Experiment, Point, Workload } from '../../src/experiment/types.js';
+import { VLLM_ENGINE } from '../helpers/fixtures.js';
 
 /** A complete experiment with vLLM's default engine arguments; tests override what they study. */
 export function experiment(over: { deployment?: Partial<Deployment>; workload?: Partial<Workload>; seed?: number; horizonS?: number; faults?: Experiment['faults'] } = {}): Experiment {
@@ -14,15 +15,7 @@ export function experiment(over: { deployment?: Partial<Deployment>; workload?: 
     aggregated: { workers: 1, tp: 1 },
     placement: 'cross-node',
     router: 'round-robin',
-    engine: {
-      maxNumBatchedTokens: 8192,
-      maxNumSeqs: 256,
-      blockSize: 16,
-      gpuMemoryUtilization: 0.9,
-      activationReserveBytes: 4e9,
-      prefixCaching: true,
-      chunkedPrefill: true,
-    },
+    engine: { ...VLLM_ENGINE },
     bandwidth: 'typical',
     failurePolicy: 'fallback',
     maxRetries: 0,

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defaultCatalog, getConnector, getLlm, getNode } from '../../src/catalog/index.js';
-import type { TransportSpec } from '../../src/catalog/types.js';
 import { Simulator } from '../../src/engine/index.js';
 import { InvariantError } from '../../src/errors.js';
 import { EventLog } from '../../src/metrics/event-log.js';
@@ -12,6 +11,7 @@ import { Network } from '../../src/network/index.js';
 import { DecodeConnector, KvFabric, PrefillConnector, type LoadResult } from '../../src/nixl/index.js';
 import { KvBlockPool } from '../../src/serving/kv-pool.js';
 import { runPoint, TEST_CORRUPT_ENV, type InvariantMode } from '../../src/serving/simulate.js';
+import { plainTransport } from '../helpers/fixtures.js';
 import { experiment, point } from './helpers.js';
 
 const c = defaultCatalog();
@@ -139,28 +139,11 @@ describe('pools, queues, flows and connector counts never go negative', () => {
   });
 });
 
-/** A transport with round numbers and no fixed costs: a transfer takes exactly bytes / bandwidth. */
-function plainTransport(bytesPerS: number): TransportSpec {
-  return {
-    id: 'test',
-    name: 'test',
-    backend: 'UCX',
-    bandwidthPerRail: { min: bytesPerS, typical: bytesPerS, max: bytesPerS },
-    striped: true,
-    latencyS: 0,
-    perReadS: 0,
-    perDescriptorS: 0,
-    gpuDirect: true,
-    placements: [{ placement: 'cross-node', outcome: 'works' }],
-    sources: {},
-  };
-}
-
 function pair(model: string, prefillTp: number, decodeTp: number, maxRetries = 0) {
   const sim = new Simulator(1);
   const net = new Network(sim);
   const log = new EventLog();
-  const transport = plainTransport(10e9);
+  const transport = plainTransport(10e9, true);
   const fabric = new KvFabric(net, transport);
   const llm = getLlm(c, model);
   const profile = getConnector(c, 'any-tp');
@@ -255,7 +238,8 @@ describe('failed transfers: retries and restarts', () => {
   });
 
   it('a prefill worker restart fails the READs in flight from it and its held blocks are gone: the request falls back', () => {
-    // 8B, 1000 tokens over TCP: 63 blocks x 16 x 131,072 B = 132,120,576 B at 100 MB/s take ~1.3 s after a ~70 ms prefill.
+    // 8B, 1000 tokens over TCP: 63 blocks x 16 x 131,072 B = 132,120,576 B at 100 MB/s take ~1.3 s after a 26.7 ms
+    // prefill (1.4222e13 FLOPs / (989e12 x 0.789) + 8.46 ms of step overhead): the restart at 0.5 s is mid-read.
     const e = experiment({
       deployment: { node: 'dgx-h100', transport: 'tcp' },
       workload: { requests: 1 },
@@ -273,7 +257,8 @@ describe('failed transfers: retries and restarts', () => {
 
   it('a restarted worker comes back empty and serves again, even when it died in the middle of a step', () => {
     // Two aggregated workers, round-robin, 2 users: r0 on agg-0, r1 on agg-1. agg-0 restarts at 50 ms, in the middle of
-    // r0's ~70 ms prefill step, and is down for 1 s (longer than the step): r0 fails; the next requests go to agg-1
+    // a step of r0's (a 26.7 ms prefill, then decode steps of 14.9 ms: (16.06e9 + ~1025 x 131,072) B / (3.35e12 x 0.75)
+    // + 8.46 ms; the second runs from 41.6 to 56.5 ms), and is down for 1 s: r0 fails; the next requests go to agg-1
     // until agg-0 is back, and afterwards to both. Every other request completes and none is left in flight.
     const e = experiment({
       deployment: { mode: 'aggregated', aggregated: { workers: 2, tp: 1 } },
@@ -283,8 +268,9 @@ describe('failed transfers: retries and restarts', () => {
     const { result, audit } = run(e);
     expect(result.requests).toMatchObject({ total: 40, completed: 39, failed: 1, inFlight: 0 });
     expect(audit.requests.failedBy.worker_restart).toBe(1);
-    // agg-0 worked after its restart: busy for more than the 50 ms before it.
-    expect(result.utilisation.workers['agg-0']! * 86_400).toBeGreaterThan(0.5);
+    // agg-0 worked after its restart: busy for more than ten times the 50 ms before it. Utilisation is over the served
+    // window (0 to the last request's end = durationS here: no warm-up, the first request sent at 0), not the horizon.
+    expect(result.utilisation.workers['agg-0']! * result.durationS).toBeGreaterThan(0.5);
   });
 });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
 import { runPoint } from '../../src/serving/simulate.js';
+import { VLLM_ENGINE } from '../helpers/fixtures.js';
 import { experiment, point } from './helpers.js';
 
 const c = defaultCatalog();
@@ -51,8 +52,9 @@ describe('utilisation is over the served window, not the horizon', () => {
   });
 
   it('a Poisson trickle keeps the worker busy for the share of the window its requests take', () => {
-    // 20 requests of ISL 1000 / OSL 50 at 0.1/s: ~200 s of window, each request one prefill (~17.6 ms) plus 49 decode
-    // steps (~15.6 ms each: 16.06e9 + KV over 3.35e12 x 0.75, + 8.46 ms) = ~0.78 s alone, so ~20 x 0.78 / 200 = ~8%.
+    // 20 requests of ISL 1000 / OSL 50 at 0.1/s: ~200 s of window, each request one prefill (26.7 ms: the 1.4222e13
+    // FLOPs above / (989e12 x 0.789) = 18.2 ms, + 8.46 ms) plus 49 decode steps (14.9 ms each: (16.06e9 + 1025 x
+    // 131,072) B / (3.35e12 x 0.75) = 6.45 ms, + 8.46 ms) = 0.757 s alone, so ~20 x 0.757 / 200 = ~7.6%.
     // Against the 86,400 s horizon it would read 0.02%.
     const { result } = run(experiment({ deployment: { mode: 'aggregated' }, workload: { kind: 'poisson', rate: 0.1, requests: 20 } }));
     const u = result.utilisation.workers['agg-0']!;
@@ -159,7 +161,7 @@ describe('scheduler behaviour', () => {
     // 8B weights 16.06 GB + 4 GB reserve = 20.06 GB of 80 GB; 0.2575 x 80 = 20.6 GB leaves ~0.54 GB = ~257 blocks of 2 MiB.
     const { result } = run(
       experiment({
-        deployment: { mode: 'aggregated', engine: { maxNumBatchedTokens: 8192, maxNumSeqs: 256, blockSize: 16, gpuMemoryUtilization: 0.2575, activationReserveBytes: 4e9, prefixCaching: false, chunkedPrefill: true } },
+        deployment: { mode: 'aggregated', engine: { ...VLLM_ENGINE, gpuMemoryUtilization: 0.2575, prefixCaching: false } },
         workload: { isl: { mean: 1000, stddev: 0 }, osl: { mean: 400, stddev: 0 }, concurrency: 8, requests: 16 },
       }),
     );
@@ -199,7 +201,7 @@ describe('scheduler behaviour', () => {
     writeFileSync(file, [rec(0), rec(10_000)].join('\n') + '\n');
     const { result } = run(
       experiment({
-        deployment: { mode: 'aggregated', engine: { maxNumBatchedTokens: 8192, maxNumSeqs: 256, blockSize: 16, gpuMemoryUtilization: 0.9, activationReserveBytes: 4e9, prefixCaching: false, chunkedPrefill: true } },
+        deployment: { mode: 'aggregated', engine: { ...VLLM_ENGINE, prefixCaching: false } },
         workload: { kind: 'trace', requests: 0, trace: { format: 'mooncake', path: file, speedup: 1 } },
       }),
     );

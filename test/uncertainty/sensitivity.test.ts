@@ -24,7 +24,7 @@ describe('sensitivity', () => {
     expect(bw!.high.value).toBe(3);
     expect(bw!.swing).toBeCloseTo(40544.94, -1);
     // Prefill of 32,000 tokens: 2 x 6.979e9 x 32,000 + 4 chunks' LM heads 4.2e9 + attention 524,288 x 512,016,000 pairs
-    // = 7.1516e14 FLOPs / 989e12 = 723.1 ms at efficiency 1; at 0.3 and at 0.85 it differs by 723.1 x (1/0.3 - 1/0.85)
+    // = 7.1512e14 FLOPs / 989e12 = 723.1 ms at efficiency 1; at 0.3 and at 0.85 it differs by 723.1 x (1/0.3 - 1/0.85)
     // = 1,559.7 ms (chunks are compute-bound; the first decode step is memory-bound and does not care).
     expect(pc!.swing / 1559.7).toBeCloseTo(1, 2);
     expect(pc!.low.metric).toBeGreaterThan(pc!.high.metric); // more efficient, sooner
