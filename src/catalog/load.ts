@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { InvariantError, UserError } from '../errors.js';
 import { shownPath, valueAt, YamlSource, type Path } from '../yaml/positions.js';
+import { allowedKeys } from '../yaml/schema-keys.js';
 import {
   connectorFileSchema,
   gpuFileSchema,
@@ -59,33 +60,6 @@ function describe(v: unknown): string {
   if (typeof v === 'object') return 'a map';
   if (typeof v === 'string') return `string '${v}'`;
   return `${typeof v} ${String(v)}`;
-}
-
-/** The keys a strict object at `path` allows, found by walking the schema alongside the data (for "did you mean"). */
-function allowedKeys(schema: z.ZodType, path: Path, data: unknown): string[] {
-  let s: z.ZodType = schema;
-  const segs = [...path, undefined];
-  for (const [i, seg] of segs.entries()) {
-    for (;;) {
-      if (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
-      else if (s instanceof z.ZodDiscriminatedUnion) {
-        const here = valueAt(data, path.slice(0, i)) as Record<string, unknown> | undefined;
-        const key = s.def.discriminator;
-        const option = (s.options as z.ZodType[]).find(
-          (o) => o instanceof z.ZodObject && (o.shape as Record<string, z.ZodType>)[key] instanceof z.ZodLiteral &&
-            ((o.shape as Record<string, z.ZodLiteral>)[key]?.values.has(here?.[key] as never) ?? false),
-        );
-        if (!option) return [];
-        s = option;
-      } else break;
-    }
-    if (seg === undefined) return s instanceof z.ZodObject ? Object.keys(s.shape as object) : [];
-    if (s instanceof z.ZodObject) s = (s.shape as Record<string, z.ZodType>)[String(seg)] ?? z.never();
-    else if (s instanceof z.ZodRecord) s = s.valueType as z.ZodType;
-    else if (s instanceof z.ZodArray) s = s.element as z.ZodType;
-    else return [];
-  }
-  return [];
 }
 
 interface Problem {

@@ -25,10 +25,11 @@ export function levenshtein(a: string, b: string): number {
  */
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
   const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
+  const lower = name.toLowerCase();
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
-    const d = levenshtein(name.toLowerCase(), c.toLowerCase());
+    const d = levenshtein(lower, c.toLowerCase());
     if (d < bestD) {
       best = c;
       bestD = d;

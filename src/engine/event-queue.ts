@@ -65,37 +65,11 @@ export class EventQueue {
   pop(): number {
     const n = this.n;
     if (n === 0) return -1;
-    const times = this.times;
-    const seqs = this.seqs;
-    const ids = this.ids;
-    const top = ids[0]!;
+    const top = this.ids[0]!;
     const last = n - 1;
     this.n = last;
-    if (last === 0) return top;
-    const t = times[last]!;
-    const s = seqs[last]!;
-    const d = ids[last]!;
-    // Sift the last entry down from the root.
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= last) break;
-      const r = c + 1;
-      if (r < last) {
-        const ct = times[c]!;
-        const rt = times[r]!;
-        if (rt < ct || (rt === ct && seqs[r]! < seqs[c]!)) c = r;
-      }
-      const ct = times[c]!;
-      if (t < ct || (t === ct && s < seqs[c]!)) break;
-      times[i] = ct;
-      seqs[i] = seqs[c]!;
-      ids[i] = ids[c]!;
-      i = c;
-    }
-    times[i] = t;
-    seqs[i] = s;
-    ids[i] = d;
+    // The last entry goes to the root and sifts down among the others.
+    if (last > 0) this.siftDown(this.times[last]!, this.seqs[last]!, this.ids[last]!, last);
     return top;
   }
 
@@ -105,11 +79,16 @@ export class EventQueue {
    * this, and the new entry, usually earlier than most pending ones, stops high in the heap. Empty: a push.
    */
   replaceTop(time: number, seq: number, id: number): void {
-    const n = this.n;
-    if (n === 0) {
-      this.push(time, seq, id);
-      return;
-    }
+    if (this.n === 0) this.push(time, seq, id);
+    else this.siftDown(time, seq, id, this.n);
+  }
+
+  clear(): void {
+    this.n = 0;
+  }
+
+  /** Writes (time, seq, id) at the root of the first `n` entries, then moves it down to its place. */
+  private siftDown(time: number, seq: number, id: number, n: number): void {
     const times = this.times;
     const seqs = this.seqs;
     const ids = this.ids;
@@ -133,10 +112,6 @@ export class EventQueue {
     times[i] = time;
     seqs[i] = seq;
     ids[i] = id;
-  }
-
-  clear(): void {
-    this.n = 0;
   }
 
   private grow(): void {

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { FAULT_KINDS } from '../faults/injector.js';
 import type { PointResult, Stats } from './types.js';
-import { unwrap } from './yaml-errors.js';
+import { unwrap } from '../yaml/schema-keys.js';
 
 function whole(min: number) {
   const m = `expected a whole number >= ${min}`;

@@ -27,7 +27,8 @@ export class MaxMinSolver {
    */
   solve(moving: readonly FlowImpl[], links: readonly LinkImpl[]): readonly LinkImpl[] {
     const active = this.active;
-    for (const link of active) link.alloc = 0; // a link that carried flows last time may carry none now
+    // Only the links that carried flows last time hold an allocation: zeroing them zeroes every link.
+    for (const link of active) link.alloc = 0;
     active.length = 0;
     const heap = this.heap;
     heap.clear();
@@ -42,7 +43,6 @@ export class MaxMinSolver {
           link.seen = pass;
           link.rem = link.capacity;
           link.unfrozen = 0;
-          link.alloc = 0;
           active.push(link);
         }
         link.unfrozen++;

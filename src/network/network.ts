@@ -257,7 +257,7 @@ export class Network {
   }
 
   private armTimer(at: number): void {
-    if (this.timer !== NO_EVENT && this.timerAt === at && this.sim.isPending(this.timer)) return;
+    if (this.timer !== NO_EVENT && this.timerAt === at) return; // armed for that time already
     if (this.timer !== NO_EVENT) this.sim.cancel(this.timer);
     this.timer = at === Infinity ? NO_EVENT : this.sim.at(at, this.onTimer);
     this.timerAt = at;

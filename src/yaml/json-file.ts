@@ -12,13 +12,12 @@ export class JsonFile {
   /** The parsed content. */
   readonly data: unknown;
   private source?: YamlSource;
+  private readonly text: string;
 
   /**
    * Reads and parses `file`; `what` names it in messages (`summary file`, `baseline`). Invalid JSON is a UserError at
    * the line and column where it goes wrong. The caller checks that the file exists.
    */
-  private readonly text: string;
-
   constructor(
     readonly file: string,
     readonly what: string,
