@@ -4,8 +4,9 @@
  * mean inter-arrival gap after the previous copy's last record. Same columns and timestamp format as the original,
  * so the ordinary Azure reader replays it. Written once (temp file + rename) and reused while it has the right size.
  */
-import { existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { TraceReader } from '../src/workload/traces.js';
 
 export interface TileRow {
   /** Microseconds since the first record. */
@@ -14,23 +15,9 @@ export interface TileRow {
   generated: number;
 }
 
-const TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{1,7})$/;
-
-/** Rows of an Azure trace with times in whole microseconds from its first row (the 7th digit, 100 ns, is dropped). */
+/** Rows of an Azure trace (read by the simulator's own reader) with times in whole microseconds from its first row. */
 export function readAzureRows(file: string): TileRow[] {
-  const lines = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
-  const rows: TileRow[] = [];
-  let t0: number | undefined;
-  for (const line of lines.slice(1)) {
-    const [ts, ctx, gen] = line.split(',');
-    const m = TIME.exec(ts ?? '');
-    if (!m) throw new Error(`${file}: unexpected timestamp '${ts}'`);
-    const sec = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) / 1000;
-    const us = sec * 1e6 + Math.floor(Number(m[7]!.padEnd(7, '0')) / 10);
-    t0 ??= us;
-    rows.push({ us: us - t0, context: Number(ctx), generated: Number(gen) });
-  }
-  return rows;
+  return [...new TraceReader('azure', file)].map((r) => ({ us: Math.round(r.offsetS * 1e6), context: r.isl, generated: r.osl }));
 }
 
 const BASE_MS = Date.UTC(2023, 10, 16, 0, 0, 0);
