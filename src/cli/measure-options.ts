@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
 import { MEASURE_FORMATS, type MeasureFormat } from '../measure/types.js';
 import { isMeasureFormat } from '../measure/read.js';
-import { positiveNumber, wholeNumber } from './options.js';
+import { setList, wholeNumber } from './options.js';
 
 /** The flags audit and calibrate share: the measurements, the deployment, and what a file may lack. */
 export interface MeasureArgs {
@@ -17,11 +17,6 @@ export interface MeasureArgs {
   requests?: number;
   workers?: number;
   json: boolean;
-}
-
-/** yargs gives one string for one --set and a list for several. */
-function setList(v: unknown): string[] {
-  return (Array.isArray(v) ? v : [v]).map(String);
 }
 
 function format(v: unknown): MeasureFormat {

@@ -21,6 +21,22 @@ export function positiveNumber(flag: string, allowZero = false): (v: unknown) =>
   };
 }
 
+/** Most worker threads a command takes (`--workers`). */
+export const MAX_WORKERS = 1024;
+
+/** yargs gives one string for one --set and a list for several. */
+export function setList(v: unknown): string[] {
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+/** A repeatable flag whose values may also hold commas (`--kind a,b --kind c`): the names, trimmed, empty ones dropped. */
+export function commaList(v: unknown): string[] {
+  return (Array.isArray(v) ? v : [v])
+    .flatMap((x) => String(x).split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
 /**
  * Runs `f`, which checks something a flag gave (a catalog id, a TP size); a UserError it throws without a place of its
  * own is about that flag, and says so: `--model llama-9: unknown model 'llama-9'; ...`.

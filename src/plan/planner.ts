@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { getConnector, getGpu, getLlm, getNode, getTransport } from '../catalog/index.js';
+import { getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/index.js';
 import { defaultCatalog, projectRoot } from '../catalog/load.js';
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
@@ -203,9 +203,9 @@ function setup(o: PlanOptions): Setup {
   const llm = getLlm(catalog, o.model);
   const node = getNode(catalog, o.node);
   const gpu = getGpu(catalog, o.gpu ?? node.gpu);
-  if (gpu.id !== node.gpu) throw new UserError(`--gpu ${gpu.id}: node '${node.id}' has ${node.gpu} GPUs; leave --gpu out or pick a node with ${gpu.id}`);
+  if (!nodeHasGpu(node, gpu)) throw new UserError(`--gpu ${gpu.id}: node '${node.id}' has ${node.gpu} GPUs; leave --gpu out or pick a node with ${gpu.id}`);
   const transport = getTransport(catalog, o.transport);
-  if (!node.transports.includes(transport.id)) {
+  if (!nodeOffers(node, transport)) {
     throw new UserError(`--transport ${transport.id}: node '${node.id}' does not offer it (it offers: ${node.transports.join(', ')})`);
   }
   const profile = getConnector(catalog, o.connector ?? DEFAULT_CONNECTOR);

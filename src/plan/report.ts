@@ -5,11 +5,12 @@
  * ratio and with TP.
  */
 import type { ParetoRow } from '../report/charts/pareto.js';
+import { ms } from './slo.js';
 import type { PlanJson, RankedEntry } from './types.js';
 
 const cap = (t: string): string => t.charAt(0).toUpperCase() + t.slice(1);
-const sig = (x: number, n = 3): string => (x === 0 ? '0' : Number(x.toPrecision(n)).toString());
-const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+/** x to n significant digits: 0.0123, 45.7, 1230. */
+export const sig = (x: number, n = 3): string => (x === 0 ? '0' : Number(x.toPrecision(n)).toString());
 
 /** A configuration in a few characters: `8 x TP1`, `6P TP1 + 2D TP1`. */
 export function shortName(e: Pick<RankedEntry, 'deployment'>): string {

@@ -93,7 +93,8 @@ export interface SloCheck {
   broken: SloTerm[];
 }
 
-function ms(x: number): string {
+/** Milliseconds as the plan's texts give them: 2450, 48.3, 7.25. */
+export function ms(x: number): string {
   return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 

@@ -6,7 +6,7 @@ import { EXIT_OK, EXIT_REGRESSION } from '../../errors.js';
 import { shownPath } from '../../yaml/positions.js';
 import { measureOptions, type MeasureArgs } from '../measure-options.js';
 import { UserError } from '../../errors.js';
-import { wholeNumber } from '../options.js';
+import { MAX_WORKERS, wholeNumber } from '../options.js';
 
 type Args = MeasureArgs & { strict: boolean; tolerance: number };
 
@@ -24,7 +24,7 @@ export const auditCommand: CommandModule<object, Args> = {
     measureOptions(y)
       .option('strict', { type: 'boolean', default: false, describe: 'exit 1 when any measured value is impossible (beyond the physical bound)' })
       .option('tolerance', { default: DEFAULT_TOLERANCE, requiresArg: true, describe: 'relative tolerance of "consistent" (0.15 = 15%)', coerce: fraction })
-      .option('workers', { requiresArg: true, describe: 'worker threads simulating the runs (default 1: in this thread)', coerce: wholeNumber('workers', 1, 1024) }) as unknown as Argv<Args>,
+      .option('workers', { requiresArg: true, describe: 'worker threads simulating the runs (default 1: in this thread)', coerce: wholeNumber('workers', 1, MAX_WORKERS) }) as unknown as Argv<Args>,
   handler: async (a) => {
     const r = await audit(a.measurements, {
       experiment: a.experiment,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, projectRoot } from '../../catalog/index.js';
+import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, nodeOffers, projectRoot } from '../../catalog/index.js';
 import type { Catalog } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
@@ -12,6 +12,7 @@ import { checkOutputDir, writeFileAtomic, writeOutputs } from '../../report/outp
 import type { Summary } from '../../report/summary.js';
 import { kvHeadsPerRank } from '../../physics/index.js';
 import { forFlag, wholeNumber } from '../options.js';
+import { textTable } from '../table.js';
 import { runExperiment } from './run.js';
 
 /** More lengths than this is a typo in the step, not a sweep anyone waits for. */
@@ -111,7 +112,7 @@ export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult
   const llm = forFlag('model', o.model, () => getLlm(c, o.model));
   const transport = forFlag('transport', o.transport, () => getTransport(c, o.transport));
   const node = o.node !== undefined ? forFlag('node', o.node, () => getNode(c, o.node!)) : firstNodeOffering(c, transport.id);
-  if (!node.transports.includes(transport.id)) {
+  if (!nodeOffers(node, transport)) {
     throw new UserError(`node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`, `--transport ${o.transport}`);
   }
   forFlag('tp', o.tp ?? 1, () => kvHeadsPerRank(llm, o.tp ?? 1));
@@ -160,9 +161,7 @@ export function breakevenTable(rows: readonly BreakevenRow[]): string[] {
     num(r.aggItlMs, 2),
     num(r.disaggItlMs, 2),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
-  const line = (cs: string[]) => cs.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
-  return [line(header), ...cells.map(line)];
+  return textTable(header, cells, () => false);
 }
 
 type Args = Omit<BreakevenOptions, 'tp' | 'catalog'> & { tp: number; json: boolean };

@@ -5,11 +5,12 @@ import { formatCalibrate } from '../../calibrate/format.js';
 import { UserError } from '../../errors.js';
 import { closest } from '../../catalog/suggest.js';
 import { measureOptions, type MeasureArgs } from '../measure-options.js';
+import { commaList } from '../options.js';
 
 type Args = Omit<MeasureArgs, 'workers'> & { gpu: string; out?: string; transportOut?: string; force: boolean; fit?: FactorName[] };
 
 function factorList(v: unknown): FactorName[] {
-  const names = (Array.isArray(v) ? v : [v]).flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  const names = commaList(v);
   for (const n of names) {
     if (!(FACTORS as readonly string[]).includes(n)) {
       const guess = closest(n, FACTORS);

@@ -10,6 +10,7 @@ import { CHART_KINDS, type ChartKind, tpMatrixSpec } from '../../report/charts/k
 import { renderCharts, writeChart } from '../../report/charts/write.js';
 import { checkOutputDir, writeOutputs } from '../../report/output.js';
 import { SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../../report/summary.js';
+import { commaList } from '../options.js';
 
 interface Args {
   summary?: string;
@@ -62,7 +63,7 @@ export function readSummary(file: string): Summary {
 
 /** yargs gives one string for one --kind and a list for several; either may hold commas. */
 function kindList(v: unknown): ChartKind[] {
-  const names = (Array.isArray(v) ? v : [v]).flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter(Boolean);
+  const names = commaList(v);
   for (const n of names) {
     if (!(CHART_KINDS as readonly string[]).includes(n)) throw new UserError(`--kind must be one of ${CHART_KINDS.join(', ')}; got '${n}'`);
   }

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { defaultCatalog, scaleDecimal } from '../../catalog/index.js';
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../../catalog/index.js';
 import { kvBytesPerToken } from '../../physics/index.js';
+import { textTable } from '../table.js';
 
 const KINDS = ['models', 'gpus', 'nodes', 'transports', 'connectors'] as const;
 type Kind = (typeof KINDS)[number];
@@ -25,13 +26,7 @@ interface Table {
 }
 
 function render({ head, rows, right }: Table): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: Row) =>
-    r
-      .map((cell, i) => (right.includes(i) ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(head), ...rows.map(line)].join('\n');
+  return textTable(head, rows, (i) => !right.includes(i)).join('\n');
 }
 
 function modelsTable(ms: LlmSpec[]): Table {

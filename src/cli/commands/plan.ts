@@ -12,18 +12,14 @@ import {
   type PlanOptions,
   type PlanResult,
 } from '../../plan/planner.js';
-import type { PlacementChoice } from '../../plan/prune.js';
-import { shortName } from '../../plan/report.js';
+import { shortName, sig } from '../../plan/report.js';
 import { parseSlo, type SloTerm } from '../../plan/slo.js';
-import { positiveNumber, wholeNumber } from '../options.js';
+import { MAX_WORKERS, positiveNumber, setList, wholeNumber } from '../options.js';
+import { textTable } from '../table.js';
 import { progressWanted } from './run.js';
 
 /** Rows of the ranking printed (report.md has them all). */
 const SHOWN = 10;
-
-function num(x: number, n = 3): string {
-  return x === 0 ? '0' : Number(x.toPrecision(n)).toString();
-}
 
 /** What the command prints without --json: the ranking's head, the verdict, where the files are. */
 export function formatPlan(r: PlanResult, files: { recommended: string | null }): string {
@@ -34,22 +30,19 @@ export function formatPlan(r: PlanResult, files: { recommended: string | null })
     e.deployment.mode === 'aggregated' ? 'agg' : 'disagg',
     shortName(e),
     String(e.gpusUsed),
-    e.meetsSlo ? num(e.maxRate, 4) : '0',
-    num(e.goodputPerGpu),
+    e.meetsSlo ? sig(e.maxRate, 4) : '0',
+    sig(e.goodputPerGpu),
     e.ttftP95Ms.toFixed(0),
     e.itlP95Ms.toFixed(1),
   ]);
   const header = ['#', 'mode', 'configuration', 'GPUs', 'max req/s', 'req/s/GPU', 'TTFT p95 ms', 'ITL p95 ms'];
-  const widths = header.map((h, k) => Math.max(h.length, ...rows.map((row) => row[k]!.length)));
-  const line = (cs: string[]) => cs.map((c, k) => (k === 1 || k === 2 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join('  ').trimEnd();
   const searched = p.ranked.length;
   const lines = [
     `plan: ${i.model} on ${i.gpus} x ${i.gpu} (${i.node}), ${i.transport}, connector ${i.connector}; SLO ${i.slo.join(', ')}`,
     `${searched + p.pruned.length} configurations: ${searched} searched, ${p.pruned.length} pruned; ` +
       `${r.probes.total} probes (${r.probes.simulated} simulated, ${r.probes.reused} reused from ${shownPath(r.outDir)}/probes)`,
     '',
-    line(header),
-    ...rows.map(line),
+    ...textTable(header, rows, (k) => k === 1 || k === 2),
     ...(p.ranked.length > SHOWN ? [`... ${p.ranked.length - SHOWN} more in ${REPORT_FILE}`] : []),
     '',
     `verdict: ${p.verdict.text}`,
@@ -59,27 +52,9 @@ export function formatPlan(r: PlanResult, files: { recommended: string | null })
   return `${lines.join('\n')}\n`;
 }
 
-interface Args {
-  model: string;
-  gpu?: string;
-  node: string;
-  transport: string;
-  gpus: number;
-  workload: string;
-  slo: SloTerm[];
-  connector: string;
-  placement: PlacementChoice;
-  requests: number;
-  warmup: number;
-  precision: number;
-  window?: number;
-  seed?: number;
-  set?: string[];
-  workers?: number;
-  fresh: boolean;
-  out?: string;
-  json: boolean;
-}
+/** PlanOptions as the flags give them: --window is windowS, and a flag with a default is always there. */
+type Args = Omit<PlanOptions, 'slo' | 'windowS' | 'catalog' | 'onRound'> &
+  Required<Pick<PlanOptions, 'connector' | 'placement' | 'requests' | 'warmup' | 'precision' | 'fresh'>> & { slo: SloTerm[]; window?: number; json: boolean };
 
 export const planCommand: CommandModule<object, Args> = {
   command: 'plan',
@@ -116,36 +91,15 @@ export const planCommand: CommandModule<object, Args> = {
       .option('warmup', { default: DEFAULT_WARMUP, requiresArg: true, describe: 'warm-up requests per probe, not measured', coerce: wholeNumber('warmup', 0) })
       .option('precision', { default: DEFAULT_PRECISION, requiresArg: true, describe: 'a rate search stops when its bracket is this fraction of its lower end', coerce: positiveNumber('precision') })
       .option('seed', { requiresArg: true, describe: "random seed of every probe (default: the workload file's, or 0 for a trace)", coerce: wholeNumber('seed', 0) })
-      .option('set', { type: 'string', array: true, requiresArg: true, describe: 'path=value on the workload experiment file (e.g. --set workload.isl.mean=8000 to pin a swept length)' })
-      .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core; 1 runs in this thread)', coerce: wholeNumber('workers', 1) })
+      .option('set', { type: 'string', requiresArg: true, describe: 'path=value on the workload experiment file (e.g. --set workload.isl.mean=8000 to pin a swept length)', coerce: setList })
+      .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core; 1 runs in this thread)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
       .option('fresh', { type: 'boolean', default: false, describe: 'simulate every probe again instead of reusing those stored in the output directory' })
       .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default: reports/plan-<model>-<node>-<transport>-<gpus>gpu/)' })
       .option('json', { type: 'boolean', default: false, describe: 'print plan.json' }) as unknown as Argv<Args>,
-  handler: async (a) => {
-    const progress = progressWanted(a.json);
-    const o: PlanOptions = {
-      model: a.model,
-      ...(a.gpu !== undefined ? { gpu: a.gpu } : {}),
-      node: a.node,
-      transport: a.transport,
-      gpus: a.gpus,
-      workload: a.workload,
-      slo: a.slo,
-      connector: a.connector,
-      placement: a.placement,
-      requests: a.requests,
-      warmup: a.warmup,
-      precision: a.precision,
-      ...(a.window !== undefined ? { windowS: a.window } : {}),
-      ...(a.seed !== undefined ? { seed: a.seed } : {}),
-      ...(a.set !== undefined ? { set: a.set } : {}),
-      ...(a.workers !== undefined ? { workers: a.workers } : {}),
-      fresh: a.fresh,
-      ...(a.out !== undefined ? { out: a.out } : {}),
-      ...(progress ? { onRound: (n: number, probes: number, simulated: number) => process.stderr.write(`round ${n}: ${probes} probes, ${simulated} simulated\n`) } : {}),
-    };
-    const r = await plan(o);
+  handler: async ({ window, json, _, $0, ...flags }) => {
+    const onRound = (n: number, probes: number, simulated: number) => process.stderr.write(`round ${n}: ${probes} probes, ${simulated} simulated\n`);
+    const r = await plan({ ...flags, ...(window !== undefined ? { windowS: window } : {}), ...(progressWanted(json) ? { onRound } : {}) });
     const written = await writePlan(r);
-    process.stdout.write(a.json ? planJson(r.plan) : formatPlan(r, written));
+    process.stdout.write(json ? planJson(r.plan) : formatPlan(r, written));
   },
 };

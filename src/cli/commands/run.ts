@@ -17,7 +17,8 @@ import { checkOutputDir, writeOutputs, type OutputFile } from '../../report/outp
 import { buildSummary, SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
 import { DEBUG_INVARIANTS_ENV, runPoint, type SimulateOverrides } from '../../serving/simulate.js';
 import { renderCharts } from '../../report/charts/write.js';
-import { wholeNumber } from '../options.js';
+import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
+import { num, textTable } from '../table.js';
 
 export interface RunOptions {
   /** Report directory; default reports/<name>/ under the project root (reports/<name>/shard-i-of-n/ for a shard). */
@@ -318,22 +319,9 @@ export function pointLabel(id: string, params: Record<string, unknown>): string 
   return [id, ...ps].join(' ');
 }
 
-/** Three significant-ish digits without exponents: 0.42, 12.3, 4512. */
-function num(x: number): string {
-  if (!Number.isFinite(x)) return '-';
-  const a = Math.abs(x);
-  return x.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2);
-}
-
 /** Columns of numbers align right, the rest left. */
-function table(header: string[], rows: string[][], left: boolean[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (left[i] ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)];
+function table(header: string[], rows: string[][], left: readonly boolean[]): string[] {
+  return textTable(header, rows, (i) => left[i] === true);
 }
 
 function notes(r: PointResult, e: Experiment | undefined): string[] {
@@ -454,11 +442,6 @@ interface Args {
   debugInvariants: boolean;
 }
 
-/** yargs gives one string for one --set and a list for several. */
-function setList(v: unknown): string[] {
-  return (Array.isArray(v) ? v : [v]).map(String);
-}
-
 export const runCommand: CommandModule<object, Args> = {
   command: 'run <experiment>',
   describe: 'Run an experiment file (every point of its sweep) and write reports/<name>/summary.json',
@@ -468,7 +451,7 @@ export const runCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: reports/<name>/, or reports/<name>/shard-i-of-n/ with --shard)' })
       .option('seed', { requiresArg: true, describe: "override the experiment's seed", coerce: wholeNumber('seed', 0) })
       .option('set', { type: 'string', requiresArg: true, describe: 'override a field before validation: path=value (repeatable), e.g. deployment.prefill.tp=2 or sweep.deployment.transport=[tcp,ib-rdma]', coerce: setList })
-      .option('workers', { requiresArg: true, describe: 'worker threads simulating points in parallel (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, 1024) })
+      .option('workers', { requiresArg: true, describe: 'worker threads simulating points in parallel (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
       .option('uncertainty', { requiresArg: true, describe: `also run each point n times with the catalog's uncertain figures (transport bandwidth, GPU efficiency factors) drawn from their ranges, and report p5/p50/p95 bands (n from 2 to ${MAX_SAMPLES})`, coerce: wholeNumber('uncertainty', 2, MAX_SAMPLES) })
       .option('shard', { requiresArg: true, describe: 'run only shard i of n (points k with k mod n = i - 1) and write a shard summary for `nixlsim merge`', coerce: parseShard })
       .option('json', { type: 'boolean', default: false, describe: 'print summary.json instead of the table' })

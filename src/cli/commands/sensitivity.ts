@@ -16,7 +16,8 @@ import {
 import { shownPath } from '../../experiment/yaml-errors.js';
 import { parameterValueText, renderChart, specJson, tornadoSpec } from '../../report/charts/index.js';
 import { checkOutputDir, writeOutputs, type OutputFile } from '../../report/output.js';
-import { wholeNumber } from '../options.js';
+import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
+import { num, textTable } from '../table.js';
 import { pointLabel, progressWanted, simulateJobs } from './run.js';
 
 export const SENSITIVITY_FILE = 'sensitivity.json';
@@ -82,12 +83,6 @@ export function sensitivityJson(result: SensitivityResult): string {
   return `${JSON.stringify(result, null, 2)}\n`;
 }
 
-function num(x: number): string {
-  if (!Number.isFinite(x)) return '-';
-  const a = Math.abs(x);
-  return x.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2);
-}
-
 /** The ranked table: each parameter's range, the metric at its min and at its max, and the swing. */
 export function sensitivityTable(r: SensitivityResult): string[] {
   const m = `${r.label} ${r.unit}`;
@@ -102,13 +97,7 @@ export function sensitivityTable(r: SensitivityResult): string[] {
     num(p.high.metric),
     num(p.swing),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)];
+  return textTable(header, rows, (i) => i === 1);
 }
 
 function metricFlag(v: unknown): SensitivityMetric {
@@ -140,8 +129,8 @@ export const sensitivityCommand: CommandModule<object, Args> = {
       .option('metric', { default: DEFAULT_SENSITIVITY_METRIC, requiresArg: true, describe: `the metric to rank by: ${SENSITIVITY_METRIC_NAMES.join(', ')}`, coerce: metricFlag })
       .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default: reports/<name>/sensitivity/)' })
       .option('seed', { requiresArg: true, describe: "override the experiment's seed", coerce: wholeNumber('seed', 0) })
-      .option('set', { type: 'string', requiresArg: true, describe: 'override a field before validation: path=value (repeatable)', coerce: (v: unknown) => (Array.isArray(v) ? v : [v]).map(String) })
-      .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, 1024) })
+      .option('set', { type: 'string', requiresArg: true, describe: 'override a field before validation: path=value (repeatable)', coerce: setList })
+      .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
       .option('json', { type: 'boolean', default: false, describe: 'print the JSON (also written to sensitivity.json) instead of the table' }) as unknown as Argv<Args>,
   handler: async (a) => {
     const r = await runSensitivity(a.experiment, {

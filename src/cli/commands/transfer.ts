@@ -1,7 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
-import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport } from '../../catalog/index.js';
+import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
 import type { Placement } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
+import { BANDWIDTHS, PLACEMENTS } from '../../experiment/schema.js';
 import { estimateTransfer } from '../../physics/estimate.js';
 import { checkPlacement, kvHeadsPerRank } from '../../physics/index.js';
 import { forFlag, positiveNumber, wholeNumber } from '../options.js';
@@ -35,8 +36,8 @@ export const transferCommand: CommandModule<object, Args> = {
       .option('concurrent', { default: 1, requiresArg: true, describe: 'identical transfers sharing the same workers, started together', coerce: wholeNumber('concurrent', 1) })
       .option('timeout-s', { default: 120, requiresArg: true, describe: "vLLM's abort timeout (VLLM_NIXL_ABORT_REQUEST_TIMEOUT)", coerce: positiveNumber('timeout-s') })
       .option('node', { type: 'string', describe: 'node id for both workers (default: the first node offering the transport)' })
-      .option('placement', { choices: ['intra-pod', 'same-node', 'cross-node'] as const, default: 'cross-node' as const, describe: 'where the two workers sit' })
-      .option('bandwidth', { choices: ['min', 'typical', 'max'] as const, default: 'typical' as const, describe: 'which per-rail bandwidth of the transport to use' })
+      .option('placement', { choices: PLACEMENTS, default: 'cross-node' as const, describe: 'where the two workers sit' })
+      .option('bandwidth', { choices: BANDWIDTHS, default: 'typical' as const, describe: 'which per-rail bandwidth of the transport to use' })
       .option('prefill-block-size', { default: 16, requiresArg: true, describe: 'prefill KV block size in tokens', coerce: wholeNumber('prefill-block-size', 1) })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<Args>, // yargs adds the camelCase keys at run time
   handler: (a) => {
@@ -44,7 +45,7 @@ export const transferCommand: CommandModule<object, Args> = {
     const llm = forFlag('model', a.model, () => getLlm(c, a.model));
     const transport = forFlag('transport', a.transport, () => getTransport(c, a.transport));
     const node = a.node ? forFlag('node', a.node, () => getNode(c, a.node!)) : firstNodeOffering(c, transport.id);
-    if (!node.transports.includes(transport.id)) {
+    if (!nodeOffers(node, transport)) {
       throw new UserError(`node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`, `--transport ${a.transport}`);
     }
     forFlag('prefill-tp', a.prefillTp, () => kvHeadsPerRank(llm, a.prefillTp));

@@ -1,0 +1,22 @@
+/** The commands' plain-text tables and numbers. */
+
+/**
+ * Rows under a header, columns two spaces apart, each as wide as its widest cell: left-aligned where `left(i)` says so
+ * (names), right-aligned elsewhere (numbers). Lines carry no trailing spaces.
+ */
+export function textTable(header: readonly string[], rows: readonly (readonly string[])[], left: (column: number) => boolean): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (left(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** Three significant-ish digits without exponents: 0.42, 12.3, 4512; '-' for no number. */
+export function num(x: number): string {
+  if (!Number.isFinite(x)) return '-';
+  const a = Math.abs(x);
+  return x.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2);
+}
