@@ -1,3 +1,4 @@
+import { textTable } from '../report/table.js';
 import type { AuditReport } from './audit.js';
 
 const LABEL = { ttft: 'TTFT ms', itl: 'ITL ms', latency: 'latency ms', throughput: 'tok/s' } as const;
@@ -24,16 +25,13 @@ export function formatAudit(r: AuditReport, experimentFile: string): string {
     p.causes.map((c) => c.cause).join(', ') || '-',
   ]);
   const left = new Set([4, 8, 9]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (left.has(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   const count = (v: string) => r.points.filter((p) => p.verdict === v).length;
   const out = [
     `audit of ${[...files].join(', ')} against ${experimentFile}`,
     `deployment: ${r.deployment}`,
     `bound: physics at 100% of peak FLOP/s, HBM bandwidth and line rate; modeled: the simulated closed loop; consistent within ${Math.round(r.tolerance * 1000) / 10}%`,
     '',
-    line(header),
-    ...rows.map(line),
+    ...textTable(header, rows, (i) => left.has(i)),
     '',
     `${count('consistent')} consistent, ${count('slower')} slower than modeled, ${count('impossible')} impossible`,
   ];

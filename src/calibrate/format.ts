@@ -1,3 +1,4 @@
+import { textTable } from '../report/table.js';
 import { shownPath } from '../yaml/positions.js';
 import type { CalibrateResult } from './calibrate.js';
 
@@ -10,9 +11,7 @@ function num(x: number): string {
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 
 function table(header: string[], rows: string[][], left: number[] = []): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)];
+  return textTable(header, rows, (i) => left.includes(i));
 }
 
 /** The fit as the command prints it: the factors, the error at every measured value and in total, the files written. */

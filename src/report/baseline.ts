@@ -7,6 +7,7 @@
  * moved. A metric REGRESSES when it moved in its bad direction by more than BOTH its absolute and its relative
  * tolerance (a move within either is noise); a move as large in the good direction is 'improved', which does not fail.
  */
+import { textTable } from './table.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
@@ -318,11 +319,5 @@ export function formatRows(rows: CheckRow[]): string[] {
     r.verdict,
   ]);
   const left = [true, true, true, false, false, false, true];
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) =>
-    c
-      .map((x, i) => (left[i] ? x.padEnd(widths[i]!) : x.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...cells.map(line)];
+  return textTable(header, cells, (i) => left[i] === true);
 }

@@ -12,7 +12,7 @@ import { checkOutputDir, writeFileAtomic, writeOutputs } from '../../report/outp
 import type { Summary } from '../../report/summary.js';
 import { kvHeadsPerRank } from '../../physics/index.js';
 import { forFlag, wholeNumber } from '../options.js';
-import { textTable } from '../table.js';
+import { textTable } from '../../report/table.js';
 import { runExperiment } from './run.js';
 
 /** More lengths than this is a typo in the step, not a sweep anyone waits for. */

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { defaultCatalog, scaleDecimal } from '../../catalog/index.js';
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../../catalog/index.js';
 import { kvBytesPerToken } from '../../physics/index.js';
-import { textTable } from '../table.js';
+import { textTable } from '../../report/table.js';
 
 const KINDS = ['models', 'gpus', 'nodes', 'transports', 'connectors'] as const;
 type Kind = (typeof KINDS)[number];

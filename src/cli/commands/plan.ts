@@ -15,7 +15,7 @@ import {
 import { shortName, sig } from '../../plan/report.js';
 import { parseSlo, type SloTerm } from '../../plan/slo.js';
 import { MAX_WORKERS, positiveNumber, setList, wholeNumber } from '../options.js';
-import { textTable } from '../table.js';
+import { textTable } from '../../report/table.js';
 import { progressWanted } from './run.js';
 
 /** Rows of the ranking printed (report.md has them all). */

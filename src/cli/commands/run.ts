@@ -18,7 +18,7 @@ import { buildSummary, SUMMARY_FILE, summaryJson, type Summary } from '../../rep
 import { DEBUG_INVARIANTS_ENV, runPoint, type SimulateOverrides } from '../../serving/simulate.js';
 import { renderCharts } from '../../report/charts/write.js';
 import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
-import { num, textTable } from '../table.js';
+import { num, textTable } from '../../report/table.js';
 
 export interface RunOptions {
   /** Report directory; default reports/<name>/ under the project root (reports/<name>/shard-i-of-n/ for a shard). */

@@ -17,7 +17,7 @@ import { shownPath } from '../../experiment/yaml-errors.js';
 import { parameterValueText, renderChart, specJson, tornadoSpec } from '../../report/charts/index.js';
 import { checkOutputDir, writeOutputs, type OutputFile } from '../../report/output.js';
 import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
-import { num, textTable } from '../table.js';
+import { num, textTable } from '../../report/table.js';
 import { pointLabel, progressWanted, simulateJobs } from './run.js';
 
 export const SENSITIVITY_FILE = 'sensitivity.json';
