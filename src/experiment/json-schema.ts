@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { projectRoot } from '../catalog/load.js';
 import { EVENT_KINDS } from '../metrics/event-log.js';
-import { writeFileAtomic } from '../report/summary.js';
+import { writeFileAtomic } from '../report/output.js';
 import { experimentFileSchema, expectListSchema, fieldPaths, fieldSchema, METRIC_MAPS, METRIC_PATHS } from './schema.js';
 
 type Json = Record<string, unknown>;

@@ -9,7 +9,7 @@ import type { Point } from '../experiment/types.js';
 import { shownPath } from '../experiment/yaml-errors.js';
 import { paretoSpec } from '../report/charts/pareto.js';
 import { writeChart } from '../report/charts/write.js';
-import { writeFileAtomic } from '../report/summary.js';
+import { writeFileAtomic } from '../report/output.js';
 import type { PlanResult } from './planner.js';
 import { paretoRows, reportMarkdown } from './report.js';
 import { sloText } from './slo.js';

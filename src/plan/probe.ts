@@ -17,7 +17,7 @@ import type { Catalog, Placement } from '../catalog/types.js';
 import { UserError } from '../errors.js';
 import { canonicalJson } from '../experiment/check.js';
 import type { Experiment, Point, PointResult } from '../experiment/types.js';
-import { writeFileAtomic } from '../report/summary.js';
+import { writeFileAtomic } from '../report/output.js';
 import { candidateId, type Candidate } from './enumerate.js';
 import type { PlanWorkload } from './workload.js';
 
