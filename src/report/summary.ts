@@ -8,7 +8,6 @@ import type { PointResult, Stats } from '../experiment/types.js';
 import { EVENT_KINDS } from '../metrics/event-log.js';
 import { writeFileAtomic } from './output.js';
 
-
 export const SUMMARY_SCHEMA_VERSION = 1;
 export const SUMMARY_FILE = 'summary.json';
 
