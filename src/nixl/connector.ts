@@ -146,12 +146,6 @@ export class PrefillConnector {
     if (h && h.state === 'held' && h.pending.length === 0) h.pending = perRank.slice();
   }
 
-  /** Bytes each prefill rank registered for a request it holds (undefined once released). */
-  heldBytes(requestId: string): readonly number[] | undefined {
-    const h = this.held.get(requestId);
-    return h && h.state === 'held' ? h.bytesPerRank : undefined;
-  }
-
   /** A decode rank's READ from prefill rank `rank` completed and notified. */
   notify(requestId: string, rank: number): void {
     const h = this.held.get(requestId);
@@ -298,11 +292,6 @@ export class DecodeConnector {
     return this.cfg.engineId;
   }
 
-  /** Loads in flight (waiting on a handshake or reading). */
-  get inFlight(): number {
-    return this.loads.size;
-  }
-
   /** Pulls a request's KV from `prefill`; `done` runs exactly once. */
   load(prefill: PrefillConnector, params: KvTransferParams, done: (r: LoadResult) => void): void {
     const load: Load = {
@@ -436,12 +425,13 @@ export class DecodeConnector {
     const attempt = ++load.attempts;
     // The prefill worker restarted since it finished this request: the blocks are gone and so is the agent.
     const gone = p.incarnation !== load.params.remoteIncarnation;
-    const posted = new Map<number, number>();
+    // Seconds each decode rank spends posting its READs of this attempt, one after another.
+    const posted = new Array<number>(this.cfg.tp).fill(0);
     for (const slot of load.slots) {
       if (slot.done) continue;
       const r = slot.read;
-      const posting = (posted.get(r.decodeRank) ?? 0) + this.transport.perReadS + r.descriptors * this.transport.perDescriptorS;
-      posted.set(r.decodeRank, posting);
+      const posting = posted[r.decodeRank]! + this.transport.perReadS + r.descriptors * this.transport.perDescriptorS;
+      posted[r.decodeRank] = posting;
       const latencyS = this.transport.latencyS + posting;
       if (gone) {
         slot.flow = null;
@@ -489,11 +479,10 @@ export class DecodeConnector {
     const slotsHeld = load.params.remoteBlocks * load.params.remoteBlockSize;
     const held = p.agents.map((a) => a.bytesFor(load.params.remoteBlocks));
     const got = new Array<number>(this.cfg.tp).fill(0);
-    const where = `request ${load.requestId} (${p.engineId} TP${p.cfg.tp} -> ${this.engineId} TP${this.cfg.tp})`;
     for (const { read, done } of load.slots) {
-      if (!done) throw new InvariantError(`a load completes only when all its READs have: ${where}, READ ${read.prefillRank} -> ${read.decodeRank} not done`);
+      if (!done) throw new InvariantError(`a load completes only when all its READs have: ${this.where(load)}, READ ${read.prefillRank} -> ${read.decodeRank} not done`);
       if (read.bytes > held[read.prefillRank]! * (1 + 1e-12)) {
-        throw new InvariantError(`a READ takes no more than its prefill rank registered: ${where}, rank ${read.prefillRank} held ${held[read.prefillRank]} B, a READ took ${read.bytes} B`);
+        throw new InvariantError(`a READ takes no more than its prefill rank registered: ${this.where(load)}, rank ${read.prefillRank} held ${held[read.prefillRank]} B, a READ took ${read.bytes} B`);
       }
       got[read.decodeRank]! += read.bytes;
     }
@@ -501,18 +490,24 @@ export class DecodeConnector {
       const a = this.agents[rank]!;
       const need = (a.bytesFor(1) / a.blockSize) * slotsHeld;
       if (!near(bytes, need)) {
-        throw new InvariantError(`each decode rank reads what it holds: ${where}, decode rank ${rank} read ${bytes} B, needs ${need} B for ${slotsHeld} token slots`);
+        throw new InvariantError(`each decode rank reads what it holds: ${this.where(load)}, decode rank ${rank} read ${bytes} B, needs ${need} B for ${slotsHeld} token slots`);
       }
     });
     const content = got.reduce((s, b) => s + b, 0) / kvReplication(this.cfg.llm, this.cfg.tp);
     const heldContent = held.reduce((s, b) => s + b, 0) / kvReplication(p.cfg.llm, p.cfg.tp);
     if (!near(content, heldContent)) {
       throw new InvariantError(
-        `bytes read by decode ranks equal the bytes the prefill ranks held: ${where}, decode read ${got.join(' + ')} B ` +
+        `bytes read by decode ranks equal the bytes the prefill ranks held: ${this.where(load)}, decode read ${got.join(' + ')} B ` +
           `(${content} B distinct), prefill held ${held.join(' + ')} B (${heldContent} B distinct)`,
       );
     }
     return content;
+  }
+
+  /** The load, as the bytes invariant's messages name it (built only when one is thrown, not for every load). */
+  private where(load: Load): string {
+    const p = load.prefill;
+    return `request ${load.requestId} (${p.engineId} TP${p.cfg.tp} -> ${this.engineId} TP${this.cfg.tp})`;
   }
 
   private readFailed(load: Load, attempt: number, why: string): void {

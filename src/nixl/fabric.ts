@@ -71,17 +71,13 @@ export class KvFabric {
     return [...this.links.values()].flat().map((l) => l.id);
   }
 
-  isDown(linkId: string): boolean {
-    return this.down.has(linkId);
-  }
-
   private failText(linkId: string): string {
     return `getXferStatus: backend '${this.transport.backend}' returned error status (link ${linkId} down)`;
   }
 
   /** Starts a read; if a link on its path is down it fails after its latency, as a posted transfer would. */
   startRead(spec: ReadSpec): Flow | null {
-    const broken = spec.path.find((l) => this.down.has(l.id));
+    const broken = this.down.size > 0 ? spec.path.find((l) => this.down.has(l.id)) : undefined;
     if (broken) {
       this.net.sim.schedule(spec.latencyS, () => spec.onFail(this.failText(broken.id)));
       return null;

@@ -83,10 +83,12 @@ export class Cluster {
   private readonly prefillRouter: Router;
   private readonly decodeRouter: Router;
   private readonly aggRouter: Router;
+  /** Every worker by its engine (what a router picks). */
+  private readonly workerOf = new Map<Engine, Worker>();
   /** Requests by the worker streaming them back (decode or aggregated), for connection resets. */
-  private readonly streams = new Map<Engine, Set<ServingRequest>>();
+  private readonly streams = new RequestsByEngine();
   /** Requests queued or prefilling on a prefill worker, which fail if it restarts. */
-  private readonly prefilling = new Map<Engine, Set<ServingRequest>>();
+  private readonly prefilling = new RequestsByEngine();
   /** KV loads by how they ended. */
   readonly loadOutcomes: Record<LoadOutcome, number> = {
     started: 0,
@@ -159,6 +161,7 @@ export class Cluster {
       const exp = this.profile.expiry;
       this.kvLoadTimeoutS = d.kvLoadTimeoutS !== undefined ? d.kvLoadTimeoutS : exp.kind === 'abort-timeout' ? exp.timeoutS : null;
     }
+    for (const w of [...this.prefillWorkers, ...this.decodeWorkers, ...this.aggWorkers]) this.workerOf.set(w.engine, w);
     this.prefillRouter = new Router(d.router, this.prefillWorkers.map((w) => w.engine));
     this.decodeRouter = new Router(d.router === 'kv-aware' ? 'least-loaded' : d.router, this.decodeWorkers.map((w) => w.engine));
     this.aggRouter = new Router(d.router, this.aggWorkers.map((w) => w.engine));
@@ -174,21 +177,21 @@ export class Cluster {
     if (this.d.mode === 'aggregated') {
       const e = this.aggRouter.pick(r.hashes);
       if (!e) return this.fail(r, 'no live aggregated worker', 'no_worker');
-      this.runLocally(r, e, true);
+      this.runLocally(r, e);
       return;
     }
     const p = this.prefillRouter.pick(r.hashes);
     if (!p) return this.fail(r, 'no live prefill worker', 'no_worker');
-    const pw = this.prefillWorkers.find((w) => w.engine === p)!;
-    const seq = this.seq(r, r.isl, 1, true);
+    const pw = this.workerOf.get(p)!;
+    const seq = this.seq(r, p, r.isl, 1, true);
     if (r.hashes) seq.hashes = r.hashes;
     seq.onFinish = () => {
-      this.prefilling.get(p)?.delete(r);
+      this.prefilling.remove(r);
       if (r.scheduledAt === undefined && seq.scheduledAt !== undefined) r.scheduledAt = seq.scheduledAt;
       this.afterPrefill(r, pw, seq);
     };
     if (!this.fits(p, r.isl + 1)) return this.fail(r, `prompt of ${r.isl} tokens does not fit ${p.id}'s KV pool`, 'too_long');
-    track(this.prefilling, p, r);
+    this.prefilling.add(p, r);
     p.submit(seq);
   }
 
@@ -200,10 +203,10 @@ export class Cluster {
     const params = pw.prefill!.finishRequest(r.id, r.isl, () => pw.engine.releaseHeld(pseq));
     const d = this.decodeRouter.pick();
     if (!d) return this.fail(r, 'no live decode worker', 'no_worker');
-    const dw = this.decodeWorkers.find((w) => w.engine === d)!;
+    const dw = this.workerOf.get(d)!;
     if (!this.fits(d, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${d.id}'s KV pool`, 'too_long');
-    const seq = this.seq(r, r.isl, r.osl, false);
-    this.stream(d, r);
+    const seq = this.seq(r, d, r.isl, r.osl, false);
+    this.streams.add(d, r);
     d.reserve(seq, r.isl + 1, () => {
       const startedAt = this.sim.now;
       let timer = -1;
@@ -258,14 +261,14 @@ export class Cluster {
     if (dw.engine.dead) return;
     dw.decode!.die('EngineDeadError');
     dw.engine.drain();
-    for (const r of [...(this.streams.get(dw.engine) ?? [])]) this.fail(r, 'EngineDeadError: decode engine died', 'engine_dead');
+    for (const r of this.streams.on(dw.engine)) this.fail(r, 'EngineDeadError: decode engine died', 'engine_dead');
   }
 
-  private runLocally(r: ServingRequest, e: Engine, trackStream: boolean): void {
+  private runLocally(r: ServingRequest, e: Engine): void {
     if (!this.fits(e, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${e.id}'s KV pool`, 'too_long');
-    const seq = this.seq(r, r.isl, r.osl, false);
+    const seq = this.seq(r, e, r.isl, r.osl, false);
     if (r.hashes) seq.hashes = r.hashes;
-    if (trackStream) this.stream(e, r);
+    this.streams.add(e, r);
     e.submit(seq);
   }
 
@@ -273,12 +276,11 @@ export class Cluster {
     return e.blocksFor(tokens) <= e.pool.total;
   }
 
-  private stream(e: Engine, r: ServingRequest): void {
-    track(this.streams, e, r);
-  }
-
-  /** A sequence for request r on some engine; tokens go back to the request when it decodes there. */
-  private seq(r: ServingRequest, promptTokens: number, target: number, hold: boolean): Seq {
+  /**
+   * A sequence for request r on engine e; tokens go back to the request when it decodes there (e then streams the
+   * response: the request is in its streams from before it is queued until it ends).
+   */
+  private seq(r: ServingRequest, e: Engine, promptTokens: number, target: number, hold: boolean): Seq {
     const seq: Seq = {
       id: r.id,
       promptTokens,
@@ -297,8 +299,7 @@ export class Cluster {
         if (first) {
           r.firstTokenAt = this.sim.now;
           // The response stream to the frontend starts here; a reset takes every stream on the connection with it.
-          const e = this.streamingEngine(r);
-          if (e && this.roll?.('connection_reset', e.id)) {
+          if (this.roll?.('connection_reset', e.id)) {
             this.sim.schedule(0, () => this.connectionReset(e));
           }
         }
@@ -314,15 +315,10 @@ export class Cluster {
     return seq;
   }
 
-  private streamingEngine(r: ServingRequest): Engine | undefined {
-    for (const [e, set] of this.streams) if (set.has(r)) return e;
-    return undefined;
-  }
-
   private end(r: ServingRequest): void {
     r.doneAt = this.sim.now;
-    for (const s of this.streams.values()) s.delete(r);
-    for (const s of this.prefilling.values()) s.delete(r);
+    this.streams.remove(r);
+    this.prefilling.remove(r);
     r.onEnd(r);
   }
 
@@ -340,7 +336,7 @@ export class Cluster {
 
   /** Dynamo's response stream from a worker breaks: every request it was streaming fails; writers see broken pipes. */
   connectionReset(target: Engine): void {
-    const victims = [...(this.streams.get(target) ?? [])].filter((r) => r.status === 'running');
+    const victims = this.streams.on(target).filter((r) => r.status === 'running');
     this.log.emit('connection_reset', { time: this.sim.now, component: `frontend->${target.id}`, line: connectionResetLine() });
     for (let i = 1; i < victims.length; i++) {
       this.log.emit('broken_pipe', { time: this.sim.now, component: `frontend->${target.id}`, line: brokenPipeLine(), requestId: victims[i]!.id });
@@ -371,8 +367,8 @@ export class Cluster {
     if (w.prefill) w.prefill.alive = false;
     w.engine.drain();
     const why = `worker ${id} restarting`;
-    for (const r of [...(this.streams.get(w.engine) ?? [])]) this.fail(r, why, 'worker_restart');
-    for (const r of [...(this.prefilling.get(w.engine) ?? [])]) this.fail(r, why, 'worker_restart');
+    for (const r of this.streams.on(w.engine)) this.fail(r, why, 'worker_restart');
+    for (const r of this.prefilling.on(w.engine)) this.fail(r, why, 'worker_restart');
     if (w.prefill) {
       w.prefill.restart(); // releases the held blocks (onRelease)
       this.fabric?.failReadsOf(w.engine.id);
@@ -417,10 +413,29 @@ export class Cluster {
   }
 }
 
-function track(m: Map<Engine, Set<ServingRequest>>, e: Engine, r: ServingRequest): void {
-  let s = m.get(e);
-  if (!s) m.set(e, (s = new Set()));
-  s.add(r);
+/** Requests on each engine, in the order they came (the order a fault fails them in); a request is on one at most. */
+class RequestsByEngine {
+  private readonly byEngine = new Map<Engine, Set<ServingRequest>>();
+  private readonly engineOf = new Map<ServingRequest, Engine>();
+
+  add(e: Engine, r: ServingRequest): void {
+    let s = this.byEngine.get(e);
+    if (!s) this.byEngine.set(e, (s = new Set()));
+    s.add(r);
+    this.engineOf.set(r, e);
+  }
+
+  remove(r: ServingRequest): void {
+    const e = this.engineOf.get(r);
+    if (e === undefined) return;
+    this.engineOf.delete(r);
+    this.byEngine.get(e)!.delete(r);
+  }
+
+  /** A copy of the requests on e (failing them removes them). */
+  on(e: Engine): ServingRequest[] {
+    return [...(this.byEngine.get(e) ?? [])];
+  }
 }
 
 /** The connector profile an experiment runs: the build's, with the experiment's expiry and field overrides applied. */

@@ -37,6 +37,13 @@ export interface Seq {
   onFinish?: (seq: Seq) => void;
 }
 
+/** A prefill chunk of a step: `tokens` computed for `seq` after the `cached` tokens already in its KV. */
+interface Chunk {
+  seq: Seq;
+  tokens: number;
+  cached: number;
+}
+
 export interface EngineConfig {
   id: string;
   llm: LlmSpec;
@@ -70,6 +77,14 @@ export class Engine {
   private readonly reserved = new Set<Seq>();
   /** Finished prefill sequences keeping their blocks for decode to read (holdOnFinish). */
   private readonly held = new Set<Seq>();
+  /**
+   * The step in flight (one at a time), read back by finishStep: its prefill chunks, the sequences it decodes, and
+   * their context lengths (for stepTime). Refilled by every step() instead of allocated anew: a step is the kernel's
+   * most frequent event.
+   */
+  private readonly chunks: Chunk[] = [];
+  private readonly decoding: Seq[] = [];
+  private readonly work = { prefill: this.chunks, decode: [] as number[] };
   private stepping = false;
   /** Bumped when the engine is drained, so that a step in progress then finishes into nothing. */
   private epoch = 0;
@@ -275,20 +290,23 @@ export class Engine {
       }
     }
     let budget = args.maxNumBatchedTokens;
-    const decode: number[] = [];
-    const decoding: Seq[] = [];
+    const { chunks, decoding } = this;
+    const decode = this.work.decode;
+    let decodes = 0;
     for (const s of this.running) {
       if (s.prefilled >= s.promptTokens && budget > 0) {
-        decode.push(s.prefilled + s.generated);
-        decoding.push(s);
+        decode[decodes] = s.prefilled + s.generated;
+        decoding[decodes++] = s;
         budget--;
       }
     }
-    const chunks: { seq: Seq; tokens: number; cached: number }[] = [];
+    decode.length = decodes;
+    decoding.length = decodes;
+    let prefills = 0;
     for (const s of this.running) {
       if (s.prefilled < s.promptTokens && budget > 0) {
         const n = args.chunkedPrefill ? Math.min(budget, s.promptTokens - s.prefilled) : s.promptTokens - s.prefilled;
-        chunks.push({ seq: s, tokens: n, cached: s.prefilled });
+        chunks[prefills++] = { seq: s, tokens: n, cached: s.prefilled };
         budget -= n;
       }
     }
@@ -300,24 +318,28 @@ export class Engine {
       s.scheduledAt ??= this.sim.now;
       this.running.push(s);
       const n = args.chunkedPrefill ? Math.min(budget, s.promptTokens - s.prefilled) : s.promptTokens - s.prefilled;
-      chunks.push({ seq: s, tokens: n, cached: s.prefilled });
+      chunks[prefills++] = { seq: s, tokens: n, cached: s.prefilled };
       budget -= n;
     }
-    if (decoding.length === 0 && chunks.length === 0) {
+    chunks.length = prefills;
+    if (decodes === 0 && prefills === 0) {
       this.stepping = false;
       return;
     }
     this.stepping = true;
-    const t = stepTime(this.cfg.llm, this.cfg.gpu, this.cfg.tp, { prefill: chunks, decode }, this.cfg.eff, this.cfg.args.enforceEager ?? false).totalS;
+    const t = stepTime(this.cfg.llm, this.cfg.gpu, this.cfg.tp, this.work, this.cfg.eff, this.cfg.args.enforceEager ?? false).totalS;
     this.busyS += t;
     this.stepsRun++;
-    const epoch = this.epoch;
-    this.sim.schedule(t, () => {
-      if (epoch === this.epoch) this.finishStep(chunks, decoding);
-    });
+    this.sim.schedule(t, this.stepDone, this.epoch);
   }
 
-  private finishStep(chunks: { seq: Seq; tokens: number }[], decoding: Seq[]): void {
+  /** A step's end; a step of an earlier epoch (the engine was drained since) finishes into nothing. */
+  private readonly stepDone = (epoch: number): void => {
+    if (epoch === this.epoch) this.finishStep();
+  };
+
+  private finishStep(): void {
+    const { chunks, decoding } = this;
     for (const c of chunks) {
       const s = c.seq;
       if (s.state !== 'running') continue; // preempted meanwhile

@@ -16,22 +16,24 @@ export class Router {
 
   /** The worker for a request with these prompt block hashes, or null when every worker is dead. */
   pick(hashes?: readonly string[]): Engine | null {
-    const live = this.engines.filter((e) => !e.dead);
-    if (live.length === 0) return null;
+    const n = this.engines.length;
     if (this.kind === 'round-robin') {
-      for (let i = 0; i < this.engines.length; i++) {
-        const e = this.engines[(this.next + i) % this.engines.length]!;
+      for (let i = 0; i < n; i++) {
+        const e = this.engines[(this.next + i) % n]!;
         if (!e.dead) {
-          this.next = (this.next + i + 1) % this.engines.length;
+          this.next = (this.next + i + 1) % n;
           return e;
         }
       }
+      return null;
     }
-    let best = live[0]!;
-    let bestHit = this.kind === 'kv-aware' && hashes ? best.pool.matchPrefix(hashes) : 0;
-    for (const e of live.slice(1)) {
-      const hit = this.kind === 'kv-aware' && hashes ? e.pool.matchPrefix(hashes) : 0;
-      if (hit > bestHit || (hit === bestHit && e.load < best.load)) {
+    const prefix = this.kind === 'kv-aware' ? hashes : undefined;
+    let best: Engine | null = null;
+    let bestHit = 0;
+    for (const e of this.engines) {
+      if (e.dead) continue;
+      const hit = prefix ? e.pool.matchPrefix(prefix) : 0;
+      if (best === null || hit > bestHit || (hit === bestHit && e.load < best.load)) {
         best = e;
         bestHit = hit;
       }

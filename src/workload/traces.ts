@@ -201,15 +201,13 @@ export class TraceReader implements IterableIterator<TraceRecord> {
   /** `row` is undefined for a header line, whose mistakes are not a row's. */
   private context(text: string, row: number | undefined): RowContext {
     const line = this.lines.lineNo;
-    const where = `${this.display}:${line}`;
-    const prefix = row === undefined ? 'header: ' : `row ${row}: `;
     return {
       text,
       line,
       row: row ?? 0,
       fail: (message: string): never => {
         this.done = true;
-        throw new UserError(prefix + message, where);
+        throw new UserError((row === undefined ? 'header: ' : `row ${row}: `) + message, `${this.display}:${line}`);
       },
     };
   }
@@ -244,7 +242,12 @@ interface Instant {
 function parseAzureTime(text: string): Instant | undefined {
   const m = AZURE_TIME.exec(text.trim());
   if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const h = Number(m[4]);
+  const mi = Number(m[5]);
+  const s = Number(m[6]);
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
   const ms = Date.UTC(y, mo - 1, d, h, mi, s);
   // Date.UTC rolls 2023-02-30 over to March; a day that does not exist is a typo, not a time.
