@@ -410,9 +410,10 @@ export function nodeHasGpu(node: NodeSpec, gpu: GpuSpec): boolean {
 
 /** The first node, by id, that offers a transport: the default where a command names a transport but no node. */
 export function firstNodeOffering(c: Catalog, transport: string): NodeSpec {
+  const t = c.transports.get(transport);
   for (const id of [...c.nodes.keys()].sort()) {
     const n = c.nodes.get(id)!;
-    if (n.transports.includes(transport)) return n;
+    if (t ? nodeOffers(n, t) : n.transports.includes(transport)) return n;
   }
   throw new UserError(`no node in the catalog offers transport '${transport}'`);
 }

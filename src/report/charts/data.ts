@@ -2,8 +2,8 @@
  * Chart data from a summary's points: which params a sweep varied, how to name a point, and the rows each chart kind
  * plots. Pure functions of their inputs; the spec builders in kinds.ts turn the rows into Vega-Lite.
  */
-import { getConnector, getGpu, getLlm, getNode, getTransport } from '../../catalog/index.js';
-import type { Catalog, NodeSpec, Placement } from '../../catalog/types.js';
+import { firstNodeOffering, getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
+import type { Catalog, NodeSpec, Placement, TransportSpec } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import type { Band } from '../../experiment/bands.js';
 import type { SensitivityResult } from '../../experiment/sensitivity.js';
@@ -353,14 +353,11 @@ export interface KvEstimateRow extends KvRow {
   bytesTotal: number;
 }
 
-function nodeFor(c: Catalog, transport: string, node: string | undefined): NodeSpec {
-  if (node !== undefined) {
-    const n = getNode(c, node);
-    if (!n.transports.includes(transport)) throw new UserError(`node '${n.id}' does not offer transport '${transport}' (it offers: ${n.transports.join(', ')})`);
-    return n;
-  }
-  for (const id of [...c.nodes.keys()].sort()) if (c.nodes.get(id)!.transports.includes(transport)) return c.nodes.get(id)!;
-  throw new UserError(`no node in the catalog offers transport '${transport}'`);
+function nodeFor(c: Catalog, transport: TransportSpec, node: string | undefined): NodeSpec {
+  if (node === undefined) return firstNodeOffering(c, transport.id);
+  const n = getNode(c, node);
+  if (!nodeOffers(n, transport)) throw new UserError(`node '${n.id}' does not offer transport '${transport.id}' (it offers: ${n.transports.join(', ')})`);
+  return n;
 }
 
 /**
@@ -372,7 +369,7 @@ export function kvTransferEstimateRows(catalog: Catalog, q: KvEstimateQuery): Kv
   const rows: KvEstimateRow[] = [];
   for (const t of q.transports) {
     const transport = getTransport(catalog, t);
-    const node = nodeFor(catalog, transport.id, q.node);
+    const node = nodeFor(catalog, transport, q.node);
     const gpu = getGpu(catalog, node.gpu);
     for (const tokens of q.tokens) {
       const est = estimateTransfer({
