@@ -119,6 +119,25 @@ describe('Simulator cancellation', () => {
     expect(seen).toEqual(['old', 'fresh']);
   });
 
+  it('an event scheduled by a running handler takes its slot: the running handle is dead, the new one live', () => {
+    const sim = new Simulator();
+    const seen: string[] = [];
+    let own = -1;
+    let next = -1;
+    own = sim.schedule(1, () => {
+      expect(sim.isPending(own)).toBe(false); // running: no longer pending
+      next = sim.schedule(1, () => seen.push('next')); // takes the running event's queue entry and slot
+      expect(sim.cancel(own)).toBe(false); // the old handle must not reach the new event
+      expect(sim.isPending(next)).toBe(true);
+      sim.schedule(2, () => seen.push('later'));
+      expect(sim.cancel(next)).toBe(true);
+    });
+    sim.run();
+    expect(seen).toEqual(['later']);
+    expect(sim.now).toBe(3);
+    expect(sim.pending).toBe(0);
+  });
+
   it('cancelling from inside a handler works for later events at the same time', () => {
     const sim = new Simulator();
     const seen: string[] = [];
