@@ -129,113 +129,195 @@ export async function simulateOnPool(points: readonly Point[], opts: PoolOptions
 }
 
 /**
- * Simulates every job on a pool of threads, handing each thread the next job in index order as it becomes free.
- * Resolves with outcome i for job i. If a point fails, no further point starts; the points before it that are still
- * running finish, and the pool rejects with a PointFailure for the lowest failing index (the point the in-process
- * loop, which stops at the first failure, would have reported), after terminating every thread.
+ * Simulates every job on a pool of threads started for the purpose (at most one per job) and stopped after: see
+ * SimulationPool.run. A caller with several batches keeps one SimulationPool instead.
  */
 export async function simulateJobsOnPool(jobs: readonly Job[], opts: PoolOptions): Promise<PointOutcome[]> {
-  const points = jobs.map((j) => j.point);
   if (!(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new InvariantError(`a pool needs a whole number of workers >= 1, got ${opts.workers}`);
-  if (points.length === 0) return [];
-  const file = opts.workerFile ?? poolWorkerFile();
-  if (!existsSync(file)) {
-    throw new InvariantError(`the worker script ${file} is missing: nixlsim is built incompletely (run \`npm run build\`)`);
+  if (jobs.length === 0) return [];
+  const pool = new SimulationPool({ ...opts, workers: Math.min(opts.workers, jobs.length) });
+  try {
+    return await pool.run(jobs, opts.onDone);
+  } finally {
+    await pool.close();
   }
-  const init: WorkerInit = opts.catalog ? { catalog: opts.catalog } : {};
-  const count = Math.min(opts.workers, points.length);
-  const outcomes: (PointOutcome | undefined)[] = new Array<PointOutcome | undefined>(points.length).fill(undefined);
+}
 
-  return new Promise<PointOutcome[]>((resolve, reject) => {
-    const workers: Worker[] = [];
-    /** The point each busy thread is simulating. */
-    const busy = new Map<Worker, number>();
-    let next = 0;
-    let done = 0;
-    /** The failure with the lowest point index so far (index -1: a thread failed outside any point). */
-    let failed: { index: number; error: unknown } | undefined;
-    let settled = false;
+/** The state of one SimulationPool.run. */
+interface Batch {
+  jobs: readonly Job[];
+  outcomes: (PointOutcome | undefined)[];
+  /** The job each busy thread is simulating. */
+  busy: Map<Worker, number>;
+  next: number;
+  done: number;
+  /** The failure with the lowest job index so far (index -1: a thread failed outside any job). */
+  failed: { index: number; error: unknown } | undefined;
+  onDone: ((done: number, total: number) => void) | undefined;
+  resolve: (outcomes: PointOutcome[]) => void;
+  reject: (err: unknown) => void;
+}
 
-    const settle = (): void => {
-      if (settled) return;
-      if (failed) {
-        // Wait for the points before the failed one: one of them may fail too, and it would be the one to report.
-        const f = failed;
-        for (const i of busy.values()) if (i < f.index) return;
-        settled = true;
-        void Promise.all(workers.map((w) => w.terminate())).finally(() =>
-          reject(f.index < 0 ? f.error : new PointFailure(f.index, f.error)),
-        );
-        return;
-      }
-      if (done < points.length) return;
-      settled = true;
-      void Promise.all(workers.map((w) => w.terminate())).then(() => {
-        const lack = outcomes.findIndex((o) => o === undefined);
-        if (lack >= 0) reject(new InvariantError(`the pool finished without an outcome for point ${points[lack]!.id}`));
-        else resolve(outcomes as PointOutcome[]);
-      }, reject);
-    };
+/**
+ * Worker threads that stay up between batches of simulations. A thread's first simulations are slow: it loads the
+ * modules, V8 compiles the hot code afresh in every thread, and its heap grows from nothing; a pool kept for several
+ * batches (the planner's probes, a benchmark's rounds) pays that once. The threads start at construction, so that
+ * they load while the caller prepares its first batch. One batch at a time; after a failed batch the pool is closed.
+ */
+export class SimulationPool {
+  private readonly threads: Worker[] = [];
+  private batch: Batch | undefined;
+  /** Why the pool can no longer run batches (a failure, or close()). */
+  private broken: unknown;
+  private closing: Promise<void> | undefined;
 
-    const fail = (index: number, error: unknown): void => {
-      if (!failed || index < failed.index) failed = { index, error };
-    };
+  /** The catalog the threads simulate against (absent: each thread's defaultCatalog()). */
+  readonly catalog: Catalog | undefined;
 
-    const dispatch = (w: Worker): void => {
-      if (failed || next >= points.length) return;
-      const job = jobs[next]!;
-      const task: Task = { index: next, point: job.point, ...(job.overrides ? { overrides: job.overrides } : {}) };
-      busy.set(w, next);
-      next++;
-      try {
-        w.postMessage(task);
-      } catch (err) {
-        // The point cannot be cloned: a bug in whoever built it.
-        busy.delete(w);
-        fail(task.index, new InvariantError(`point ${task.point.id} cannot be sent to a worker thread: ${err instanceof Error ? err.message : String(err)}`));
-      }
-    };
-
-    const lost = (w: Worker, why: unknown): void => {
-      const index = busy.get(w);
-      busy.delete(w);
-      if (settled) return;
-      fail(index ?? -1, why);
-      settle();
-    };
-
-    for (let k = 0; k < count; k++) {
+  constructor(opts: { workers: number; catalog?: Catalog; workerFile?: string }) {
+    this.catalog = opts.catalog;
+    if (!(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new InvariantError(`a pool needs a whole number of workers >= 1, got ${opts.workers}`);
+    const file = opts.workerFile ?? poolWorkerFile();
+    if (!existsSync(file)) {
+      this.broken = new InvariantError(`the worker script ${file} is missing: nixlsim is built incompletely (run \`npm run build\`)`);
+      return;
+    }
+    const init: WorkerInit = opts.catalog ? { catalog: opts.catalog } : {};
+    for (let k = 0; k < opts.workers; k++) {
       let w: Worker;
       try {
         w = new Worker(file, { workerData: init });
       } catch (err) {
-        fail(-1, err);
-        settle();
+        this.broken = err;
+        void this.close();
         return;
       }
-      workers.push(w);
-      w.on('message', (reply: Reply) => {
-        if (settled) return;
-        if (busy.get(w) !== reply.index) {
-          fail(reply.index, new InvariantError(`a worker thread answered for point ${reply.index}, which it was not simulating`));
-        } else if (reply.ok) {
-          outcomes[reply.index] = reply.outcome;
-          done++;
-          opts.onDone?.(done, points.length);
-        } else {
-          fail(reply.index, decodeError(reply.error));
-        }
-        busy.delete(w);
-        dispatch(w);
-        settle();
-      });
+      this.threads.push(w);
+      w.on('message', (reply: Reply) => this.answered(w, reply));
       // An exception outside the message handler (the script failing to load, running out of memory).
-      w.on('error', (err) => lost(w, err));
+      w.on('error', (err) => this.lost(w, err));
       w.on('exit', (code) => {
-        if (busy.has(w)) lost(w, new Error(`a worker thread exited (code ${code}) while simulating point ${points[busy.get(w)!]!.id}`));
+        if (this.closing) return; // stopped on purpose
+        const index = this.batch?.busy.get(w);
+        if (index !== undefined) {
+          this.lost(w, new Error(`a worker thread exited (code ${code}) while simulating point ${this.batch!.jobs[index]!.point.id}`));
+          return;
+        }
+        // Not simulating (its error, if it had one, came first): the pool is unusable from now on, but a batch
+        // still running finishes on the other threads.
+        this.broken ??= new Error(`a worker thread exited (code ${code})`);
+        if (!this.batch) void this.close();
       });
-      dispatch(w);
     }
-    settle();
-  });
+  }
+
+  /** Threads in the pool. */
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /**
+   * Simulates every job, handing each thread the next job in index order as it becomes free. Resolves with outcome i
+   * for job i. If a job fails, no further job starts; the jobs before it that are still running finish, and the run
+   * rejects with a PointFailure for the lowest failing index (the job the in-process loop, which stops at the first
+   * failure, would have reported), after closing the pool.
+   */
+  run(jobs: readonly Job[], onDone?: (done: number, total: number) => void): Promise<PointOutcome[]> {
+    if (this.broken !== undefined) return Promise.reject(this.broken instanceof Error ? this.broken : new InvariantError(String(this.broken)));
+    if (this.batch) return Promise.reject(new InvariantError('a SimulationPool runs one batch at a time'));
+    if (jobs.length === 0) return Promise.resolve([]);
+    return new Promise<PointOutcome[]>((resolve, reject) => {
+      const batch: Batch = {
+        jobs,
+        outcomes: new Array<PointOutcome | undefined>(jobs.length).fill(undefined),
+        busy: new Map(),
+        next: 0,
+        done: 0,
+        failed: undefined,
+        onDone,
+        resolve,
+        reject,
+      };
+      this.batch = batch;
+      for (const w of this.threads) this.dispatch(batch, w);
+      this.settle(batch);
+    });
+  }
+
+  /** Stops every thread; the pool runs nothing more. */
+  close(): Promise<void> {
+    this.broken ??= new InvariantError('the simulation pool is closed');
+    this.closing ??= Promise.all(this.threads.map((w) => w.terminate())).then(() => undefined);
+    return this.closing;
+  }
+
+  private dispatch(batch: Batch, w: Worker): void {
+    if (batch.failed || batch.next >= batch.jobs.length) return;
+    const index = batch.next++;
+    const job = batch.jobs[index]!;
+    const task: Task = { index, point: job.point, ...(job.overrides ? { overrides: job.overrides } : {}) };
+    batch.busy.set(w, index);
+    try {
+      w.postMessage(task);
+    } catch (err) {
+      // The point cannot be cloned: a bug in whoever built it.
+      batch.busy.delete(w);
+      this.fail(batch, index, new InvariantError(`point ${job.point.id} cannot be sent to a worker thread: ${err instanceof Error ? err.message : String(err)}`));
+    }
+  }
+
+  private answered(w: Worker, reply: Reply): void {
+    const batch = this.batch;
+    if (!batch) return; // a late answer of a batch that failed
+    if (batch.busy.get(w) !== reply.index) {
+      this.fail(batch, reply.index, new InvariantError(`a worker thread answered for point ${reply.index}, which it was not simulating`));
+    } else if (reply.ok) {
+      batch.outcomes[reply.index] = reply.outcome;
+      batch.done++;
+      batch.onDone?.(batch.done, batch.jobs.length);
+    } else {
+      this.fail(batch, reply.index, decodeError(reply.error));
+    }
+    batch.busy.delete(w);
+    this.dispatch(batch, w);
+    this.settle(batch);
+  }
+
+  private lost(w: Worker, why: unknown): void {
+    const batch = this.batch;
+    if (this.closing) return; // stopped on purpose
+    if (!batch) {
+      // Between batches: the next run reports it.
+      this.broken ??= why;
+      void this.close();
+      return;
+    }
+    const index = batch.busy.get(w);
+    batch.busy.delete(w);
+    this.fail(batch, index ?? -1, why);
+    this.settle(batch);
+  }
+
+  private fail(batch: Batch, index: number, error: unknown): void {
+    if (!batch.failed || index < batch.failed.index) batch.failed = { index, error };
+  }
+
+  private settle(batch: Batch): void {
+    if (this.batch !== batch) return;
+    if (batch.failed) {
+      // Wait for the jobs before the failed one: one of them may fail too, and it would be the one to report.
+      const f = batch.failed;
+      for (const i of batch.busy.values()) if (i < f.index) return;
+      this.batch = undefined;
+      this.broken ??= f.error;
+      void this.close().finally(() => batch.reject(f.index < 0 ? f.error : new PointFailure(f.index, f.error)));
+      return;
+    }
+    if (batch.done < batch.jobs.length) return;
+    this.batch = undefined;
+    if (this.broken !== undefined) void this.close();
+    const lack = batch.outcomes.findIndex((o) => o === undefined);
+    if (lack >= 0) batch.reject(new InvariantError(`the pool finished without an outcome for point ${batch.jobs[lack]!.point.id}`));
+    else batch.resolve(batch.outcomes as PointOutcome[]);
+  }
 }

@@ -18,7 +18,7 @@ import { defaultCatalog, projectRoot } from '../catalog/load.js';
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
 import { loadExperiment } from '../experiment/load.js';
-import { defaultWorkerCount, PointFailure, simulateOnPool } from '../experiment/pool.js';
+import { defaultWorkerCount, PointFailure, SimulationPool } from '../experiment/pool.js';
 import type { Experiment, Point, PointResult } from '../experiment/types.js';
 import { estimateTransfer } from '../physics/index.js';
 import { simulatePoint } from '../serving/simulate.js';
@@ -88,9 +88,14 @@ export interface PlanResult {
   probes: { total: number; simulated: number; reused: number };
 }
 
-/** The real simulator: on `workers` threads, or in this thread for 1. A failing probe names its configuration. */
-export function poolSimulator(workers = defaultWorkerCount()): SimulateBatch {
-  return async (points, catalog) => {
+/**
+ * The real simulator: on `workers` threads, or in this thread for 1. A failing probe names its configuration. The
+ * threads start with the first batch of more than one probe and serve every later batch (a search makes dozens of
+ * small ones, each of which would otherwise pay for starting cold threads); close() stops them.
+ */
+export function poolSimulator(workers = defaultWorkerCount()): { simulate: SimulateBatch; close: () => Promise<void> } {
+  let pool: SimulationPool | undefined;
+  const simulate: SimulateBatch = async (points, catalog) => {
     if (workers <= 1 || points.length === 1) {
       return points.map((p) => {
         try {
@@ -100,13 +105,19 @@ export function poolSimulator(workers = defaultWorkerCount()): SimulateBatch {
         }
       });
     }
+    if (pool && pool.catalog !== catalog) {
+      await pool.close();
+      pool = undefined;
+    }
+    pool ??= new SimulationPool({ workers, catalog });
     try {
-      return (await simulateOnPool(points, { workers, catalog })).map((o) => o.result);
+      return (await pool.run(points.map((point) => ({ point })))).map((o) => o.result);
     } catch (err) {
       if (err instanceof PointFailure) throw probeError(points[err.index]!, err.cause);
       throw err;
     }
   };
+  return { simulate, close: async () => pool?.close() };
 }
 
 function probeError(p: Point, err: unknown): unknown {
@@ -343,7 +354,13 @@ export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<Pl
   const { live, pruned, tp } = candidates(s, o.gpus);
   const outDir = o.out !== undefined ? resolve(o.out) : defaultOutDir({ ...o, model: s.llm.id, node: s.node.id, transport: s.transport.id });
   const store = new ProbeStore(join(outDir, PROBES_DIR), o.fresh ?? false);
-  const probes = await searchAll(live, s, store, simulate ?? poolSimulator(o.workers), o.onRound);
+  const threads = simulate ? undefined : poolSimulator(o.workers);
+  let probes: PlanResult['probes'];
+  try {
+    probes = await searchAll(live, s, store, simulate ?? threads!.simulate, o.onRound);
+  } finally {
+    await threads?.close();
+  }
 
   const searched: SearchedConfig[] = live.map((l) => ({
     candidate: l.candidate,

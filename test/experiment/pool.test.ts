@@ -6,7 +6,7 @@ import { runExperiment, runExperimentOnPool, progressWanted } from '../../src/cl
 import { defaultCatalog } from '../../src/catalog/load.js';
 import { InvariantError, UserError } from '../../src/errors.js';
 import { expandPoints, loadExperiment, type Point } from '../../src/experiment/index.js';
-import { decodeError, encodeError, PointFailure, poolWorkerFile, simulateOnPool } from '../../src/experiment/pool.js';
+import { decodeError, encodeError, PointFailure, poolWorkerFile, SimulationPool, simulateOnPool } from '../../src/experiment/pool.js';
 import { runPoint } from '../../src/serving/simulate.js';
 import { fixture } from './helpers.js';
 
@@ -26,7 +26,6 @@ const seed = (name: string) => join(ROOT, 'experiments', 'seeds', name);
 /** The breakeven seed, small: 16 points of 12 requests each. */
 const small = ['workload.requests=12', 'workload.warmup=2'];
 
-/** An experiment whose points 1 and 3 do not fit (the 70B model at TP1 on an 80 GB GPU): a UserError inside the simulator. */
 /**
  * An experiment whose points 1 and 3 fail only when they run: their fault names a worker the cluster does not have
  * (the loader cannot know the cluster's worker names; a model that does not fit, say, it finds before anything runs).
@@ -154,6 +153,77 @@ describe('simulateOnPool', () => {
 
   it('a missing worker script is a broken install (exit 3), not a hang', async () => {
     await expect(simulateOnPool(fakePoints(2), { workers: 2, workerFile: join(tmp(), 'nope.js') })).rejects.toThrow(InvariantError);
+  });
+});
+
+describe('SimulationPool', () => {
+  it('serves batch after batch on the same threads', async () => {
+    const d = tmp();
+    // Each answer says which thread gave it and how many tasks that thread has had so far.
+    const file = fakeWorker(
+      d,
+      `globalThis.seen = (globalThis.seen ?? 0) + 1;\n` +
+        `const { threadId } = await import('node:worker_threads');\n` +
+        `parentPort.postMessage({ index, ok: true, outcome: { result: { id: point.id, thread: threadId, seen: globalThis.seen } } });`,
+    );
+    const pool = new SimulationPool({ workers: 2, workerFile: file });
+    try {
+      expect(pool.size).toBe(2);
+      const first = await pool.run(fakePoints(4).map((point) => ({ point })));
+      const second = await pool.run(fakePoints(6).map((point) => ({ point })));
+      expect(first.map((o) => o.result.id)).toEqual(['p000', 'p001', 'p002', 'p003']);
+      expect(second.map((o) => o.result.id)).toEqual(['p000', 'p001', 'p002', 'p003', 'p004', 'p005']);
+      // Threads started afresh for batch 2 would be new threads whose counts start again at 1.
+      const answers = [...first, ...second].map((o) => o.result as unknown as { thread: number; seen: number });
+      const threads = new Set(answers.map((a) => a.thread));
+      expect(threads.size).toBeLessThanOrEqual(2);
+      for (const t of threads) {
+        const mine = answers.filter((a) => a.thread === t).map((a) => a.seen);
+        expect(mine).toEqual(mine.map((_, i) => i + 1)); // 1, 2, 3, ... across both batches
+      }
+      await expect(pool.run([])).resolves.toEqual([]);
+    } finally {
+      await pool.close();
+    }
+    await expect(pool.run(fakePoints(1).map((point) => ({ point })))).rejects.toThrow(/closed/);
+  });
+
+  it('runs one batch at a time, and a failed batch closes the pool', async () => {
+    const d = tmp();
+    const file = fakeWorker(d, `if (point.id === 'p002') return parentPort.postMessage({ index, ok: false, error: { kind: 'user', name: 'UserError', message: 'two' } });\nok(index, point.id);`);
+    const pool = new SimulationPool({ workers: 2, workerFile: file });
+    const busy = pool.run(fakePoints(2).map((point) => ({ point })));
+    await expect(pool.run(fakePoints(1).map((point) => ({ point })))).rejects.toThrow(/one batch at a time/);
+    expect((await busy).map((o) => o.result.id)).toEqual(['p000', 'p001']);
+    const err = await pool.run(fakePoints(5).map((point) => ({ point }))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PointFailure);
+    expect((err as PointFailure).index).toBe(2);
+    await expect(pool.run(fakePoints(1).map((point) => ({ point })))).rejects.toThrow('two');
+    await pool.close();
+  });
+
+  it('a run with a pool of the wrong catalog is refused', async () => {
+    const pool = new SimulationPool({ workers: 1, workerFile: fakeWorker(tmp(), 'ok(index, point.id);'), catalog: { ...defaultCatalog() } });
+    try {
+      await expect(runExperimentOnPool(seed('breakeven.yaml'), { out: tmp(), set: small, pool })).rejects.toThrow(/another catalog/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('gives the real simulator the same outcomes over two batches as threads started afresh', async () => {
+    const catalog = defaultCatalog();
+    const points = expandPoints(loadExperiment(seed('breakeven.yaml'), { catalog, set: [...small, 'sweep.workload.isl.mean=[1000,4000]'] }));
+    const fresh = await simulateOnPool(points, { workers: 2, catalog });
+    const pool = new SimulationPool({ workers: 2, catalog });
+    try {
+      for (let round = 0; round < 2; round++) {
+        const kept = await pool.run(points.map((point) => ({ point })));
+        expect(kept).toStrictEqual(fresh);
+      }
+    } finally {
+      await pool.close();
+    }
   });
 });
 

@@ -6,7 +6,7 @@ import { defaultCatalog, projectRoot } from '../../catalog/load.js';
 import type { Catalog } from '../../catalog/types.js';
 import { InvariantError, UserError } from '../../errors.js';
 import { expandPoints, loadExperiment, pointFieldError, type LoadedExperiment } from '../../experiment/load.js';
-import { defaultWorkerCount, PointFailure, simulateJobsOnPool, type Job, type PointOutcome } from '../../experiment/pool.js';
+import { defaultWorkerCount, PointFailure, simulateJobsOnPool, type Job, type SimulationPool, type PointOutcome } from '../../experiment/pool.js';
 import { EVENTS_LOG_FILE, logBlock, logText, parseShard, shardDirName, shardIndices, shardSummaryJson, type Shard, type ShardInfo } from '../../experiment/shard.js';
 import type { Band, PointBands } from '../../experiment/bands.js';
 import type { Experiment, Point, PointResult } from '../../experiment/types.js';
@@ -48,6 +48,8 @@ export interface PoolRunOptions extends RunOptions {
   progress?: boolean;
   /** Also render the charts that apply (not for a shard) and write them with the summary. */
   charts?: boolean;
+  /** Threads kept between runs, instead of threads started for this one (`workers` is then ignored). */
+  pool?: SimulationPool;
 }
 
 /**
@@ -100,6 +102,7 @@ export async function runExperimentOnPool(file: string, opts: PoolRunOptions = {
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.progress !== undefined ? { progress: opts.progress } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.pool ? { pool: opts.pool } : {}),
     unit: plan.samples > 0 ? 'simulations' : 'points',
     pointError: (p, err) => pointError(plan, p, err),
   });
@@ -120,6 +123,8 @@ export interface SimulateJobsOptions {
   onProgress?: (done: number, total: number) => void;
   /** How a failing point is reported; default: a UserError gets the point's label in front. */
   pointError?: (point: Point, err: unknown) => unknown;
+  /** Threads kept between calls (simulating against `catalog`), instead of threads started for this call. */
+  pool?: SimulationPool;
 }
 
 /**
@@ -128,7 +133,9 @@ export interface SimulateJobsOptions {
  */
 export async function simulateJobs(jobs: readonly Job[], opts: SimulateJobsOptions): Promise<PointOutcome[]> {
   const n = jobs.length;
-  const workers = Math.min(opts.workers ?? defaultWorkerCount(), n);
+  const pool = opts.pool;
+  if (pool && pool.catalog !== opts.catalog) throw new InvariantError('the simulation pool was started with another catalog than this run');
+  const workers = pool ? pool.size : Math.min(opts.workers ?? defaultWorkerCount(), n);
   const bar = opts.progress && n > 1 ? progressBar(n, opts.unit ?? 'points') : undefined;
   const onError = opts.pointError ?? labelledPointError;
   const onDone = (done: number, total: number): void => {
@@ -137,7 +144,7 @@ export async function simulateJobs(jobs: readonly Job[], opts: SimulateJobsOptio
   };
   const outcomes: PointOutcome[] = [];
   try {
-    if (workers <= 1) {
+    if (!pool && workers <= 1) {
       for (const j of jobs) {
         outcomes.push(simulateHere(j, opts.catalog, runPoint, onError));
         onDone(outcomes.length, n);
@@ -147,7 +154,7 @@ export async function simulateJobs(jobs: readonly Job[], opts: SimulateJobsOptio
     }
     try {
       // The threads get this thread's catalog (plain data: Maps of records), not each a fresh read of models/.
-      return await simulateJobsOnPool(jobs, { workers, catalog: opts.catalog, onDone });
+      return await (pool ? pool.run(jobs, onDone) : simulateJobsOnPool(jobs, { workers, catalog: opts.catalog, onDone }));
     } catch (err) {
       if (err instanceof PointFailure) throw onError(jobs[err.index]!.point, err.cause);
       throw err;
