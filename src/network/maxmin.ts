@@ -29,7 +29,7 @@ export class MaxMinSolver {
     const active = this.active;
     // Only the links that carried flows last time hold an allocation: zeroing them zeroes every link.
     for (const link of active) link.alloc = 0;
-    active.length = 0;
+    if (active.length !== 0) active.length = 0; // the setter is a runtime call even when nothing changes
     const heap = this.heap;
     heap.clear();
     const pass = ++this.pass;
@@ -57,7 +57,7 @@ export class MaxMinSolver {
       const share = heap.topShare();
       const key = heap.topKey();
       heap.pop();
-      touched.length = 0;
+      if (touched.length !== 0) touched.length = 0;
       this.round++;
       if (key >= nLinks) {
         const flow = moving[key - nLinks]!;

@@ -277,9 +277,10 @@ export class Network {
       if (flow.eta <= now || flow.rem <= flow.tolerance) finished.push(flow);
       else moving[kept++] = flow;
     }
-    moving.length = kept;
+    // The length setter is a runtime call: skipped when nothing changes (most calls).
+    if (moving.length !== kept) moving.length = kept;
     const retired = this.retiredLinks;
-    retired.length = 0;
+    if (retired.length !== 0) retired.length = 0;
     const mark = ++this.retireMark;
     for (const flow of finished) {
       // Bytes that rounding left unmoved (or moved twice) are settled here, so a link carries exactly what crossed it.
@@ -324,5 +325,5 @@ function insertById(flows: FlowImpl[], flow: FlowImpl): void {
 function removeNotMoving(flows: FlowImpl[]): void {
   let kept = 0;
   for (const flow of flows) if (flow.state === 'moving') flows[kept++] = flow;
-  flows.length = kept;
+  if (flows.length !== kept) flows.length = kept;
 }

@@ -300,8 +300,9 @@ export class Engine {
         budget--;
       }
     }
-    decode.length = decodes;
-    decoding.length = decodes;
+    // Only when the batch changed size: the length setter is a runtime call, and most steps keep their batch.
+    if (decode.length !== decodes) decode.length = decodes;
+    if (decoding.length !== decodes) decoding.length = decodes;
     let prefills = 0;
     for (const s of this.running) {
       if (s.prefilled < s.promptTokens && budget > 0) {
@@ -321,7 +322,7 @@ export class Engine {
       chunks[prefills++] = { seq: s, tokens: n, cached: s.prefilled };
       budget -= n;
     }
-    chunks.length = prefills;
+    if (chunks.length !== prefills) chunks.length = prefills;
     if (decodes === 0 && prefills === 0) {
       this.stepping = false;
       return;
