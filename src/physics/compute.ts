@@ -135,32 +135,95 @@ export function stepTime(
   eff: Efficiency = defaultEfficiency(gpu),
   enforceEager = false,
 ): StepTime {
-  checkPositive(tp, 'tp');
-  let linear = 0;
-  let attention = 0;
-  let tokens = 0;
-  let cachedContext = 0;
-  for (const p of work.prefill) {
-    const f = prefillFlops(llm, p.cached + p.tokens, p.cached);
-    linear += f.linear;
-    attention += f.attention;
-    tokens += p.tokens;
-    cachedContext += p.cached;
+  const out: StepTime = { totalS: 0, computeS: 0, memoryS: 0, allReduceS: 0, overheadS: 0 };
+  new StepCost(llm, gpu, tp, eff, enforceEager).time(work, out);
+  return out;
+}
+
+/**
+ * stepTime for one engine, whose model, GPU, TP and efficiency never change: the figures that depend on those alone
+ * are worked out once, and seconds() allocates nothing (an engine step is the simulation's most frequent event).
+ * Every product is formed in the order stepTime always formed it, so the results are the same to the last bit.
+ */
+export class StepCost {
+  private readonly twoMatmulParams: number;
+  private readonly lmHeadFlops: number;
+  private readonly prefillAttentionPerPair: number;
+  private readonly decodeAttentionPerContext: number;
+  private readonly weightBytes: number;
+  private readonly kvBytesPerToken: number;
+  private readonly memoryBandwidth: number;
+  private readonly matmulPeak: number;
+  private readonly attentionPeak: number;
+  private readonly computeScale: number;
+  private readonly overheadS: number;
+
+  constructor(
+    private readonly llm: LlmSpec,
+    private readonly gpu: GpuSpec,
+    private readonly tp: number,
+    eff: Efficiency = defaultEfficiency(gpu),
+    enforceEager = false,
+  ) {
+    checkPositive(tp, 'tp');
+    const width = attentionWidth(llm);
+    this.twoMatmulParams = 2 * matmulParams(llm);
+    this.lmHeadFlops = 2 * llm.vocabSize * llm.hiddenSize;
+    this.prefillAttentionPerPair = llm.layers * 2 * 2 * width;
+    this.decodeAttentionPerContext = 2 * 2 * width * llm.layers;
+    this.weightBytes = dtypeBytes(llm.weightDtype);
+    this.kvBytesPerToken = kvBytesPerTokenPerRank(llm, tp);
+    this.memoryBandwidth = gpu.hbmBandwidth * eff.decodeMemory;
+    this.matmulPeak = matmulPeak(llm, gpu);
+    this.attentionPeak = gpu.flops.bf16;
+    this.computeScale = tp * eff.prefillCompute;
+    this.overheadS = stepOverhead(llm, eff, enforceEager);
   }
-  const batch = work.decode.length;
-  let decodeContext = 0;
-  for (const c of work.decode) decodeContext += c;
-  linear += 2 * matmulParams(llm) * batch;
-  attention += 2 * 2 * attentionWidth(llm) * llm.layers * decodeContext;
-  tokens += batch;
-  // Weights are read once per step (MoE: the experts the batch touches); every context, cached prompt prefix or
-  // decode history, is read from HBM once.
-  const seqs = work.prefill.length + batch;
-  const weightsRead = Math.min(llm.params, llm.activeParams * Math.max(1, seqs)) * dtypeBytes(llm.weightDtype);
-  const kvRead = (cachedContext + decodeContext) * kvBytesPerTokenPerRank(llm, tp);
-  const memoryS = (weightsRead / tp + kvRead) / (gpu.hbmBandwidth * eff.decodeMemory);
-  const computeS = (linear / matmulPeak(llm, gpu) + attention / gpu.flops.bf16) / (tp * eff.prefillCompute);
-  const allReduceS = stepAllReduce(llm, gpu, tp, tokens);
-  const overheadS = stepOverhead(llm, eff, enforceEager);
-  return { totalS: Math.max(computeS, memoryS) + allReduceS + overheadS, computeS, memoryS, allReduceS, overheadS };
+
+  /** Seconds the step takes. */
+  seconds(work: StepWork): number {
+    return this.time(work, null);
+  }
+
+  /** Seconds the step takes; with `out`, its parts too. */
+  time(work: StepWork, out: StepTime | null): number {
+    const llm = this.llm;
+    let linear = 0;
+    let attention = 0;
+    let tokens = 0;
+    let cachedContext = 0;
+    for (const p of work.prefill) {
+      // prefillFlops(llm, p.cached + p.tokens, p.cached), term by term.
+      const all = p.cached + p.tokens;
+      const fresh = Math.max(0, all - p.cached);
+      linear += this.twoMatmulParams * fresh + this.lmHeadFlops;
+      const pairs = (all * (all + 1)) / 2 - (p.cached * (p.cached + 1)) / 2;
+      attention += this.prefillAttentionPerPair * pairs;
+      tokens += p.tokens;
+      cachedContext += p.cached;
+    }
+    const batch = work.decode.length;
+    let decodeContext = 0;
+    for (const c of work.decode) decodeContext += c;
+    linear += this.twoMatmulParams * batch;
+    attention += this.decodeAttentionPerContext * decodeContext;
+    tokens += batch;
+    // Weights are read once per step (MoE: the experts the batch touches); every context, cached prompt prefix or
+    // decode history, is read from HBM once.
+    const seqs = work.prefill.length + batch;
+    const weightsRead = Math.min(llm.params, llm.activeParams * Math.max(1, seqs)) * this.weightBytes;
+    const kvRead = (cachedContext + decodeContext) * this.kvBytesPerToken;
+    const memoryS = (weightsRead / this.tp + kvRead) / this.memoryBandwidth;
+    const computeS = (linear / this.matmulPeak + attention / this.attentionPeak) / this.computeScale;
+    const allReduceS = stepAllReduce(llm, this.gpu, this.tp, tokens);
+    const totalS = Math.max(computeS, memoryS) + allReduceS + this.overheadS;
+    if (out) {
+      out.totalS = totalS;
+      out.computeS = computeS;
+      out.memoryS = memoryS;
+      out.allReduceS = allReduceS;
+      out.overheadS = this.overheadS;
+    }
+    return totalS;
+  }
 }

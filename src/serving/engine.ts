@@ -3,7 +3,7 @@ import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import { preemptedLine } from '../metrics/event-log.js';
-import { kvBytesPerTokenPerRank, stepTime, weightBytesPerRank, type Efficiency } from '../physics/index.js';
+import { kvBytesPerTokenPerRank, StepCost, weightBytesPerRank, type Efficiency } from '../physics/index.js';
 import type { EngineArgs } from '../experiment/types.js';
 import { KvBlockPool } from './kv-pool.js';
 
@@ -69,6 +69,8 @@ export function kvPoolBlocks(cfg: EngineConfig): number {
 
 export class Engine {
   readonly pool: KvBlockPool;
+  /** How long a step takes here (src/physics). */
+  private readonly cost: StepCost;
   private readonly waiting: Seq[] = [];
   /** Sequences waiting for blocks to receive `tokens` of remote KV, with what to do once they have them. */
   private readonly toReserve: { seq: Seq; tokens: number; onReserved: () => void }[] = [];
@@ -98,6 +100,7 @@ export class Engine {
     readonly cfg: EngineConfig,
   ) {
     this.pool = new KvBlockPool(kvPoolBlocks(cfg));
+    this.cost = new StepCost(cfg.llm, cfg.gpu, cfg.tp, cfg.eff, cfg.args.enforceEager ?? false);
   }
 
   get id(): string {
@@ -328,7 +331,7 @@ export class Engine {
       return;
     }
     this.stepping = true;
-    const t = stepTime(this.cfg.llm, this.cfg.gpu, this.cfg.tp, this.work, this.cfg.eff, this.cfg.args.enforceEager ?? false).totalS;
+    const t = this.cost.seconds(this.work);
     this.busyS += t;
     this.stepsRun++;
     this.sim.schedule(t, this.stepDone, this.epoch);

@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
-import { allReduceTime, decodeStepTime, prefillFlops, prefillStepTime, type Efficiency } from '../../src/physics/index.js';
+import fc from 'fast-check';
+import type { LlmSpec } from '../../src/catalog/types.js';
+import {
+  allReduceTime,
+  decodeStepTime,
+  kvBytesPerTokenPerRank,
+  matmulParams,
+  prefillFlops,
+  prefillStepTime,
+  StepCost,
+  stepOverhead,
+  stepTime,
+  type Efficiency,
+} from '../../src/physics/index.js';
 
 const c = defaultCatalog();
 const m70 = getLlm(c, 'deepseek-r1-distill-llama-70b');
@@ -64,5 +77,65 @@ describe('all-reduce', () => {
   it('ring all-reduce of 1 GB over 8 H100s: 2 x 7/8 x 1e9 / 450e9 s', () => {
     expect(allReduceTime(h100, 8, 1e9)).toBeCloseTo((2 * 7) / 8 / 450, 12);
     expect(allReduceTime(h100, 1, 1e9)).toBe(0);
+  });
+});
+
+describe('StepCost (an engine\'s step times, worked out once)', () => {
+  /**
+   * The step roofline restated term by term from the per-token physics (prefillFlops for each chunk, 2 FLOPs per
+   * matmul parameter and 4 x width per context token and layer for each decode, weights once, every context's KV
+   * once, two all-reduces per layer, the overhead): a reference that shares nothing with StepCost but the primitives.
+   */
+  function reference(llm: LlmSpec, tp: number, prefill: { tokens: number; cached: number }[], decode: number[], eff: Efficiency, eager: boolean): number {
+    let linear = 0;
+    let attention = 0;
+    let tokens = 0;
+    let cached = 0;
+    for (const p of prefill) {
+      const f = prefillFlops(llm, p.cached + p.tokens, p.cached);
+      linear += f.linear;
+      attention += f.attention;
+      tokens += p.tokens;
+      cached += p.cached;
+    }
+    const width = llm.heads * llm.headDim;
+    const context = decode.reduce((a, b) => a + b, 0);
+    linear += 2 * matmulParams(llm) * decode.length;
+    attention += 2 * 2 * width * llm.layers * context;
+    tokens += decode.length;
+    const bytesPerParam = llm.weightDtype === 'fp8' ? 1 : 2;
+    const weights = Math.min(llm.params, llm.activeParams * Math.max(1, prefill.length + decode.length)) * bytesPerParam;
+    const memoryS = (weights / tp + (cached + context) * kvBytesPerTokenPerRank(llm, tp)) / (h100.hbmBandwidth * eff.decodeMemory);
+    const peak = llm.weightDtype === 'fp8' && h100.flops.fp8 !== null ? h100.flops.fp8 : h100.flops.bf16;
+    const computeS = (linear / peak + attention / h100.flops.bf16) / (tp * eff.prefillCompute);
+    const allReduceS = 2 * llm.layers * allReduceTime(h100, tp, tokens * llm.hiddenSize * 2);
+    return Math.max(computeS, memoryS) + allReduceS + stepOverhead(llm, eff, eager);
+  }
+
+  it('gives the roofline of the per-token physics, to the last bit, for any mix of chunks and decodes', () => {
+    // By hand, one 1000-token prefill of the 8B model (bf16) at TP1 with ideal efficiency is compute-bound:
+    // (linear + attention FLOPs) / the bf16 peak, with prefillFlops' figures (checked by hand above).
+    const f = prefillFlops(m8, 1000);
+    expect(new StepCost(m8, h100, 1, ideal).seconds({ prefill: [{ tokens: 1000, cached: 0 }], decode: [] })).toBeCloseTo(
+      (f.linear + f.attention) / h100.flops.bf16,
+      12,
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ tokens: fc.integer({ min: 1, max: 8192 }), cached: fc.integer({ min: 0, max: 8192 }) }), { maxLength: 4 }),
+        fc.array(fc.integer({ min: 1, max: 100_000 }), { maxLength: 64 }),
+        fc.constantFrom(1, 2, 4, 8),
+        fc.boolean(),
+        (prefill, decode, tp, eager) => {
+          const eff = { ...ideal, stepOverheadS: 0.003, eagerLayerOverheadS: 0.0001 };
+          for (const llm of [m8, m70]) {
+            const want = reference(llm, tp, prefill, decode, eff, eager);
+            expect(new StepCost(llm, h100, tp, eff, eager).seconds({ prefill, decode })).toBe(want);
+            expect(stepTime(llm, h100, tp, { prefill, decode }, eff, eager).totalS).toBe(want);
+          }
+        },
+      ),
+      { numRuns: 200, seed: 20261121 },
+    );
   });
 });
