@@ -58,10 +58,13 @@ function attentionWidth(llm: LlmSpec): number {
 export function prefillFlops(llm: LlmSpec, tokens: number, cached = 0): { linear: number; attention: number } {
   const fresh = Math.max(0, tokens - cached);
   const linear = 2 * matmulParams(llm) * fresh + 2 * llm.vocabSize * llm.hiddenSize;
-  // Sum over new positions i in [cached, tokens) of i, i.e. pairs of (query, earlier key), causal.
-  const pairs = (tokens * (tokens + 1)) / 2 - (cached * (cached + 1)) / 2;
-  const attention = llm.layers * 2 * 2 * attentionWidth(llm) * pairs;
+  const attention = llm.layers * 2 * 2 * attentionWidth(llm) * causalPairs(tokens, cached);
   return { linear, attention };
+}
+
+/** (query, earlier key) pairs of new positions [cached, tokens), causal: the sum of their positions. */
+function causalPairs(tokens: number, cached: number): number {
+  return (tokens * (tokens + 1)) / 2 - (cached * (cached + 1)) / 2;
 }
 
 /**
@@ -197,8 +200,7 @@ export class StepCost {
       const all = p.cached + p.tokens;
       const fresh = Math.max(0, all - p.cached);
       linear += this.twoMatmulParams * fresh + this.lmHeadFlops;
-      const pairs = (all * (all + 1)) / 2 - (p.cached * (p.cached + 1)) / 2;
-      attention += this.prefillAttentionPerPair * pairs;
+      attention += this.prefillAttentionPerPair * causalPairs(all, p.cached);
       tokens += p.tokens;
       cachedContext += p.cached;
     }
