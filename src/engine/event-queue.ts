@@ -1,170 +1,468 @@
 /**
- * A binary min-heap of (time, seq, id) entries in typed arrays, growing by doubling: times in a Float64Array and ids
- * in an Int32Array, both by heap position, and seqs in a Float64Array by id. Entries come out by time, then by seq,
- * so that entries with equal times come out in the order they went in (FIFO) as long as callers hand out increasing
- * seqs. An id is a whole number >= 0 naming one entry while it is in the queue (the kernel's slot numbers); it must
- * not be in the queue twice at once.
+ * The kernel's priority queue of (time, seq, id) entries. Entries come out by time, then by seq, so that entries
+ * with equal times come out in the order they went in (FIFO) as long as callers hand out increasing seqs. An id is
+ * a whole number >= 0 naming one entry while it is queued (the kernel's slot numbers).
  *
- * Why this layout (each measured with `npm run bench`, A/B in one process):
- *  - typed arrays, not objects: with 100k+ pending events a heap of objects spends its time in the garbage collector
- *    and in pointer chasing;
- *  - seqs by id, not by heap position: a seq is only read when two times are equal, so sifting moves two arrays, not
- *    three, and touches two cache lines per level instead of three;
- *  - the root at index 1: a node's two children (2i, 2i+1) are adjacent and start on an even index, so they share a
- *    cache line;
- *  - +Infinity in every time slot past the last entry: a missing right child never wins, so the sift needs no bounds
- *    test for it, and the smaller child is picked with arithmetic, not a branch (which the CPU mispredicts half the
- *    time, on every level);
- *  - a plain class: closures over constant arrays run up to 1.5x faster in V8 while only one heap exists, but lose
- *    that (and more) as soon as a second heap is made, as every sweep does.
+ * The order is kept by a binary min-heap in typed arrays, growing by doubling: times and seqs in Float64Arrays and
+ * ids in an Int32Array, by heap position. While the heap has fewer than `tierAbove` entries (2,048 by default) it
+ * holds them all. Past that, the heap holds only the near future, and the far future waits, unsorted, in time
+ * buckets (a one-rung ladder queue in front of the heap):
+ *  - when the heap runs empty, the next bucket's entries are pushed into it; when the buckets run out, the entries
+ *    beyond them (the "top": everything later than the last bucket) are spread over new buckets, about
+ *    `bucketSize` each, across their own range of times (fewer than two buckets' worth, or all at one time, go to
+ *    the heap instead, and the queue is heap only again until the heap doubles);
+ *  - a new entry goes to the heap if it falls before the next bucket, into its bucket if it falls within the
+ *    buckets, and to the top beyond them.
+ * A bucket is chosen by a function of the time that never decreases as the time grows, so an entry in a later
+ * bucket is always strictly later than one in an earlier bucket or in the heap: the heap's earliest entry is the
+ * earliest of all, and the order out is exactly the heap-only order, ties included (equal times share a bucket, and
+ * the heap breaks them by seq). A fast-check test holds the queue, with tiny tiers, to js-sdsl's PriorityQueue.
+ *
+ * Why (measured with `npm run bench`, builds alternated batch by batch in one process): with 100k entries a binary
+ * heap is 17 levels deep, each hold walks almost all of them (a new event's rank is uniform, so it sinks to the
+ * bottom), and the deep levels are cache misses in 1.2 MB of arrays. With the buckets the heap keeps a few hundred
+ * entries (a few KB), a far entry costs one append, and its move into the heap reads a bucket in order. The move also
+ * reads each entry's line of the kernel's slot table (warmOnMove), so those misses overlap in a batch instead of
+ * coming one per event. Entries carry their seq (no array by id written per event, which was another miss).
+ *
+ * Heap layout choices, each measured: typed arrays, not objects (no garbage, no pointer chasing); the root at index
+ * 1, so that a node's two children share a cache line; +Infinity in every time slot past the last entry, so a missing
+ * right child never wins and the smaller child is picked with arithmetic, not a mispredicted branch; a plain class
+ * (closures over constant arrays are faster only while a single queue exists in the process).
  */
+export interface EventQueueOptions {
+  /** Heap size past which far entries move to buckets (default 2,048). */
+  tierAbove?: number;
+  /** Entries per bucket when the top is spread over buckets (default 32). */
+  bucketSize?: number;
+}
+
+/** Entries per chunk: a bucket is a chain of chunks, so appends and moves touch memory in order. */
+const CHUNK = 16;
+
 export class EventQueue {
   /** times[1..n]: the heap; times[0] unused; times[n+1..] +Infinity. */
   private times: Float64Array;
-  /** ids[1..n], by heap position like times. */
+  /** seqs[1..n] and ids[1..n], by heap position like times. */
+  private seqs: Float64Array;
   private ids: Int32Array;
-  /** seqOf[id]: the seq of the entry with that id. */
-  private seqOf: Float64Array;
+  /** Entries in the heap. */
   private n = 0;
-  /** The sum of siftDown's read-ahead values: never used, only there to keep the reads. */
-  private readAhead = 0;
 
-  constructor(initialCapacity = 1024) {
+  // --- the far future (empty while the queue is heap only) ---
+  /** Entries in buckets and top. */
+  private far = 0;
+  /** Heap size at which the queue turns tiered. */
+  private tierAt: number;
+  private readonly tierAbove: number;
+  private readonly bucketSize: number;
+  /**
+   * Entries at times <= split go to the heap or a bucket, later ones to the top. +Infinity: heap only (no buckets,
+   * no top). -Infinity: everything goes to the top until the next spread.
+   */
+  private split = Infinity;
+  /** Buckets in use (0..nb-1), the next one to move into the heap (cur), and bucket(t) = floor((t - base) * scale). */
+  private nb = 0;
+  private cur = 0;
+  private base = 0;
+  private scale = 0;
+  private head: Int32Array = new Int32Array(0);
+  private tail: Int32Array = new Int32Array(0);
+  /** The top, a chunk chain; its earliest and latest times. */
+  private topHead = -1;
+  private topTail = -1;
+  private topCount = 0;
+  private topMin = Infinity;
+  private topMax = -Infinity;
+  /**
+   * Chunk pool: CHUNK entries each, stored (time, seq, id) side by side so that an append writes one cache line, a
+   * fill count and the next chunk in its chain (or the free list).
+   */
+  private cData: Float64Array = new Float64Array(0);
+  private cLen: Int32Array = new Int32Array(0);
+  private cNext: Int32Array = new Int32Array(0);
+  private freeChunk = -1;
+  /** The owner's per-id table (see warmOnMove) and how many of its entries each id has. */
+  private warmTable: readonly unknown[] | undefined = undefined;
+  private warmStride = 1;
+  /** Counts the warm reads that found undefined: never used, only there so that the reads are not dropped. */
+  private warmed = 0;
+
+  constructor(initialCapacity = 1024, options: EventQueueOptions = {}) {
     const cap = Math.max(2, initialCapacity | 0);
     this.times = new Float64Array(cap + 2).fill(Infinity);
+    this.seqs = new Float64Array(cap + 2);
     this.ids = new Int32Array(cap + 2);
-    this.seqOf = new Float64Array(cap);
+    this.tierAbove = Math.max(2, options.tierAbove ?? 2048);
+    this.bucketSize = Math.max(1, options.bucketSize ?? 32);
+    this.tierAt = this.tierAbove;
   }
 
-  /** Entries in the heap. */
+  /** Entries queued. */
   get size(): number {
-    return this.n;
+    return this.n + this.far;
   }
 
   /** Time of the earliest entry; Infinity when empty. */
   peekTime(): number {
+    if (this.n === 0 && this.far > 0) this.refill();
     return this.times[1]!; // the sentinel when empty
   }
 
   /** Seq of the earliest entry; -1 when empty. */
   peekSeq(): number {
-    return this.n > 0 ? this.seqOf[this.ids[1]!]! : -1;
+    if (this.n === 0 && this.far > 0) this.refill();
+    return this.n > 0 ? this.seqs[1]! : -1;
   }
 
   /** Id of the earliest entry; -1 when empty. */
   peekId(): number {
+    if (this.n === 0 && this.far > 0) this.refill();
     return this.n > 0 ? this.ids[1]! : -1;
   }
 
   push(time: number, seq: number, id: number): void {
-    if (this.n + 2 >= this.times.length) this.grow();
-    this.keepSeq(seq, id);
-    const times = this.times;
-    const ids = this.ids;
-    const seqOf = this.seqOf;
-    let i = ++this.n;
-    // Sift up: move parents down until the new entry's place is found, then write it once.
-    while (i > 1) {
-      const p = i >> 1;
-      const pt = times[p]!;
-      if (pt < time || (pt === time && seqOf[ids[p]!]! < seq)) break;
-      times[i] = pt;
-      ids[i] = ids[p]!;
-      i = p;
-    }
-    times[i] = time;
-    ids[i] = id;
+    if (time <= this.split && (this.cur >= this.nb || this.bucketOf(time) < this.cur)) this.heapPush(time, seq, id);
+    else this.farPush(time, seq, id);
   }
 
   /** Removes the earliest entry and returns its id; -1 when empty. Read the peek methods first if you need more. */
   pop(): number {
-    const n = this.n;
-    if (n === 0) return -1;
+    if (this.n === 0) {
+      if (this.far === 0) return -1;
+      this.refill();
+    }
     const top = this.ids[1]!;
-    const time = this.times[n]!;
-    const id = this.ids[n]!;
-    this.times[n] = Infinity;
-    this.n = n - 1;
-    // The last entry goes to the root and sifts down among the others.
-    if (n > 1) this.siftDown(time, this.seqOf[id]!, id);
+    this.popRoot();
     return top;
   }
 
   /**
-   * Replaces the earliest entry with a new one: one sift-down from the root instead of a pop (which sifts the last
-   * entry down all the way) and a push. The kernel's hold pattern (an event's handler schedules the next) is exactly
-   * this, and the new entry, usually earlier than most pending ones, stops high in the heap. Empty: a push.
+   * Replaces the earliest entry with a new one. When the new entry belongs in the heap this is one sift down from
+   * the root instead of a pop and a push: the kernel's hold pattern (an event's handler schedules the next) is
+   * exactly this. Empty: a push.
    */
   replaceTop(time: number, seq: number, id: number): void {
+    if (this.n === 0 && this.far > 0) this.refill();
     if (this.n === 0) {
       this.push(time, seq, id);
       return;
     }
-    this.keepSeq(seq, id);
-    this.siftDown(time, seq, id);
+    if (time <= this.split && (this.cur >= this.nb || this.bucketOf(time) < this.cur)) {
+      this.times[1] = time;
+      this.seqs[1] = seq;
+      this.ids[1] = id;
+      this.siftDown();
+    } else {
+      this.popRoot();
+      this.farPush(time, seq, id);
+    }
   }
 
   clear(): void {
     this.times.fill(Infinity, 0, this.n + 1);
     this.n = 0;
+    this.far = 0;
+    this.split = Infinity;
+    this.nb = 0;
+    this.cur = 0;
+    this.tierAt = this.tierAbove;
+    this.topHead = this.topTail = -1;
+    this.topCount = 0;
+    this.topMin = Infinity;
+    this.topMax = -Infinity;
+    // Every chunk back on the free list.
+    this.freeChunk = -1;
+    for (let c = this.cLen.length - 1; c >= 0; c--) {
+      this.cNext[c] = this.freeChunk;
+      this.freeChunk = c;
+    }
   }
 
   /**
-   * Writes (time, seq, id) at the root, then moves it down to its place among the n entries.
-   *
-   * Each level also reads the first great-grandchild (8i) of the node it stands on: JS has no prefetch instruction,
-   * and this plain read, which nothing waits for, starts fetching the cache line the sift reaches three levels later
-   * while this level's comparisons go on. In a large heap the deep levels are cache misses one after another, each
-   * waiting for the one before; with the read ahead they overlap (+10-20% at 100k pending, measured).
+   * Asks the queue to read `table[id * stride]` for each entry it moves from a bucket into the heap. The kernel
+   * keeps each event's callback in such a table, by slot, and reads it when the event runs: in a large queue that
+   * read is a cache miss per event, one after another. Read while a bucket moves, a batch of misses overlap, and
+   * the lines are in cache when the events run a few hundred events later.
    */
-  private siftDown(time: number, seq: number, id: number): void {
+  warmOnMove(table: readonly unknown[], stride: number): void {
+    this.warmTable = table;
+    this.warmStride = stride;
+  }
+
+  // --- the heap ---
+
+  /**
+   * Adds an entry to the heap. The sifts take no arguments and read the moving entry from the arrays: a double
+   * handed to a call that V8 does not inline is boxed, one allocation per event on the hot path (measured).
+   */
+  private heapPush(time: number, seq: number, id: number): void {
+    if (this.n + 2 >= this.times.length) this.grow();
+    const i = ++this.n;
+    this.times[i] = time;
+    this.seqs[i] = seq;
+    this.ids[i] = id;
+    this.siftUp();
+    if (this.n >= this.tierAt && this.split === Infinity) this.turnTiered();
+  }
+
+  /** Moves the entry at position n up: parents move down until its place is found, then it is written once. */
+  private siftUp(): void {
     const times = this.times;
+    const seqs = this.seqs;
     const ids = this.ids;
-    const seqOf = this.seqOf;
+    let i = this.n;
+    const time = times[i]!;
+    const seq = seqs[i]!;
+    const id = ids[i]!;
+    while (i > 1) {
+      const p = i >> 1;
+      const pt = times[p]!;
+      if (pt < time || (pt === time && seqs[p]! < seq)) break;
+      times[i] = pt;
+      seqs[i] = seqs[p]!;
+      ids[i] = ids[p]!;
+      i = p;
+    }
+    times[i] = time;
+    seqs[i] = seq;
+    ids[i] = id;
+  }
+
+  /** Removes the heap's root: the last entry goes to the root and sifts down among the others. */
+  private popRoot(): void {
     const n = this.n;
-    let ahead = 0;
+    const times = this.times;
+    times[1] = times[n]!;
+    this.seqs[1] = this.seqs[n]!;
+    this.ids[1] = this.ids[n]!;
+    times[n] = Infinity;
+    this.n = n - 1;
+    if (n > 2) this.siftDown();
+  }
+
+  /** Moves the entry at the root down to its place among the n entries. */
+  private siftDown(): void {
+    const times = this.times;
+    const seqs = this.seqs;
+    const ids = this.ids;
+    const n = this.n;
+    const time = times[1]!;
+    const seq = seqs[1]!;
+    const id = ids[1]!;
     let i = 1;
     for (;;) {
       let c = 2 * i;
       if (c > n) break;
-      const g = 8 * i;
-      if (g <= n) ahead += times[g]! + ids[g]!;
       const lt = times[c]!;
       const rt = times[c + 1]!; // +Infinity past the last entry
       if (lt === rt) {
-        if (seqOf[ids[c + 1]!]! < seqOf[ids[c]!]!) c++; // a real tie (two sentinels cannot be: c <= n)
+        if (seqs[c + 1]! < seqs[c]!) c++; // a real tie (two sentinels cannot be: c <= n)
       } else {
         c += ((rt < lt) as unknown as number) | 0; // the smaller child, without a branch
       }
       const ct = times[c]!;
-      if (time < ct || (time === ct && seq < seqOf[ids[c]!]!)) break;
+      if (time < ct || (time === ct && seq < seqs[c]!)) break;
       times[i] = ct;
+      seqs[i] = seqs[c]!;
       ids[i] = ids[c]!;
       i = c;
     }
     times[i] = time;
+    seqs[i] = seq;
     ids[i] = id;
-    this.readAhead = ahead; // kept, so that the compiler cannot drop the reads
-  }
-
-  private keepSeq(seq: number, id: number): void {
-    if (id >= this.seqOf.length) {
-      let cap = this.seqOf.length * 2;
-      while (cap <= id) cap *= 2;
-      const seqOf = new Float64Array(cap);
-      seqOf.set(this.seqOf);
-      this.seqOf = seqOf;
-    }
-    this.seqOf[id] = seq;
   }
 
   private grow(): void {
     const cap = (this.times.length - 2) * 2;
     const times = new Float64Array(cap + 2).fill(Infinity);
+    const seqs = new Float64Array(cap + 2);
     const ids = new Int32Array(cap + 2);
     times.set(this.times.subarray(0, this.n + 1));
+    seqs.set(this.seqs.subarray(0, this.n + 1));
     ids.set(this.ids.subarray(0, this.n + 1));
     this.times = times;
+    this.seqs = seqs;
     this.ids = ids;
+  }
+
+  // --- the far future ---
+
+  /** The bucket of a time: never decreases as the time grows (subtraction, product and floor are all monotone). */
+  private bucketOf(time: number): number {
+    return Math.min(this.nb - 1, Math.floor((time - this.base) * this.scale));
+  }
+
+  /** A far entry: into its bucket if within the buckets, else to the top. */
+  private farPush(time: number, seq: number, id: number): void {
+    this.far++;
+    if (time <= this.split) {
+      const b = this.bucketOf(time);
+      const t = this.tail[b]!;
+      const c = this.append(t, time, seq, id);
+      if (c !== t) {
+        if (t < 0) this.head[b] = c;
+        this.tail[b] = c;
+      }
+      return;
+    }
+    const t = this.topTail;
+    const c = this.append(t, time, seq, id);
+    if (c !== t) {
+      if (t < 0) this.topHead = c;
+      this.topTail = c;
+    }
+    this.topCount++;
+    if (time < this.topMin) this.topMin = time;
+    if (time > this.topMax) this.topMax = time;
+  }
+
+  /** Appends to the chain ending in chunk t (-1: none yet); returns the chunk written (a new one when t was full). */
+  private append(t: number, time: number, seq: number, id: number): number {
+    let c = t;
+    if (c < 0 || this.cLen[c] === CHUNK) {
+      c = this.newChunk();
+      if (t >= 0) this.cNext[t] = c;
+    }
+    const k = this.cLen[c]!;
+    const at = (c * CHUNK + k) * 3;
+    const data = this.cData;
+    data[at] = time;
+    data[at + 1] = seq;
+    data[at + 2] = id;
+    this.cLen[c] = k + 1;
+    return c;
+  }
+
+  private newChunk(): number {
+    if (this.freeChunk < 0) this.growChunks();
+    const c = this.freeChunk;
+    this.freeChunk = this.cNext[c]!;
+    this.cLen[c] = 0;
+    this.cNext[c] = -1;
+    return c;
+  }
+
+  private growChunks(): void {
+    const old = this.cLen.length;
+    const cap = Math.max(64, old * 2);
+    const data = new Float64Array(cap * CHUNK * 3);
+    const len = new Int32Array(cap);
+    const next = new Int32Array(cap);
+    data.set(this.cData);
+    len.set(this.cLen);
+    next.set(this.cNext);
+    this.cData = data;
+    this.cLen = len;
+    this.cNext = next;
+    for (let c = cap - 1; c >= old; c--) {
+      next[c] = this.freeChunk;
+      this.freeChunk = c;
+    }
+  }
+
+  /** The heap has reached tierAt entries: all of them go to the top, to be spread over buckets at the next refill. */
+  private turnTiered(): void {
+    const times = this.times;
+    const n = this.n;
+    this.split = -Infinity;
+    this.nb = 0;
+    this.cur = 0;
+    for (let i = 1; i <= n; i++) {
+      this.farPush(times[i]!, this.seqs[i]!, this.ids[i]!);
+      times[i] = Infinity;
+    }
+    this.n = 0;
+  }
+
+  /** The heap is empty and the far future is not: moves the next bucket into the heap, spreading the top if needed. */
+  private refill(): void {
+    for (;;) {
+      while (this.cur < this.nb) {
+        const b = this.cur++;
+        const c = this.head[b]!;
+        if (c >= 0) {
+          this.head[b] = this.tail[b] = -1;
+          this.moveChain(c);
+          if (this.n > 0) return;
+        }
+      }
+      this.spreadTop();
+      if (this.n > 0) return;
+    }
+  }
+
+  /** Pushes every entry of a chunk chain into the heap and frees the chunks. */
+  private moveChain(first: number): void {
+    for (let c = first; c >= 0; ) {
+      const len = this.cLen[c]!;
+      const data = this.cData;
+      const table = this.warmTable;
+      if (table !== undefined) {
+        const stride = this.warmStride;
+        let misses = 0;
+        for (let at = c * CHUNK * 3 + 2, end = at + len * 3; at < end; at += 3) {
+          if (table[data[at]! * stride] === undefined) misses++;
+        }
+        this.warmed += misses;
+      }
+      for (let at = c * CHUNK * 3, end = at + len * 3; at < end; at += 3) {
+        this.far--;
+        this.heapPush(data[at]!, data[at + 1]!, data[at + 2]!);
+      }
+      const next = this.cNext[c]!;
+      this.cNext[c] = this.freeChunk;
+      this.freeChunk = c;
+      c = next;
+    }
+  }
+
+  /**
+   * Buckets are used up: spreads the top over new buckets across its range of times, about bucketSize each. Too few
+   * entries, or no range to spread over, go to the heap instead, and the queue is heap only again until the heap
+   * reaches twice their number (so that a crowd of equal times does not go back and forth).
+   */
+  private spreadTop(): void {
+    const count = this.topCount;
+    const first = this.topHead;
+    const lo = this.topMin;
+    const hi = this.topMax;
+    this.topHead = this.topTail = -1;
+    this.topCount = 0;
+    this.topMin = Infinity;
+    this.topMax = -Infinity;
+    const nb = Math.ceil(count / this.bucketSize);
+    const scale = nb / (hi - lo);
+    this.cur = 0;
+    // Fewer than two buckets' worth go to the heap instead, and so does a crowd at one time.
+    if (count < 2 * this.bucketSize || !(scale > 0 && scale < Infinity)) {
+      this.nb = 0;
+      this.split = Infinity;
+      this.tierAt = Math.max(this.tierAbove, 2 * count);
+      this.moveChain(first); // far entries become heap entries
+      return;
+    }
+    if (this.head.length < nb) {
+      this.head = new Int32Array(nb);
+      this.tail = new Int32Array(nb);
+    }
+    this.head.fill(-1, 0, nb);
+    this.tail.fill(-1, 0, nb);
+    this.nb = nb;
+    this.base = lo;
+    this.scale = scale;
+    this.split = hi;
+    for (let c = first; c >= 0; ) {
+      const len = this.cLen[c]!;
+      const data = this.cData;
+      for (let at = c * CHUNK * 3, end = at + len * 3; at < end; at += 3) {
+        this.far--; // farPush counts it again
+        this.farPush(data[at]!, data[at + 1]!, data[at + 2]!);
+      }
+      const next = this.cNext[c]!;
+      this.cNext[c] = this.freeChunk;
+      this.freeChunk = c;
+      c = next;
+    }
   }
 }

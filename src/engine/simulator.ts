@@ -64,6 +64,7 @@ export class Simulator {
     initialCapacity = 1024,
   ) {
     this.queue = new EventQueue(initialCapacity);
+    this.queue.warmOnMove(this.slots, STRIDE);
     this.streams = new RandomStreams(seed);
   }
 

@@ -37,6 +37,23 @@ describe('Simulator clock and ordering', () => {
   });
 });
 
+describe('Simulator with many events pending (the queue in buckets)', () => {
+  it('runs 20,000 events at 200 distinct times in time order, FIFO within a time, cancelled ones never', () => {
+    // Times k/8 for k = (7i mod 200): 100 events share each time, scheduled in increasing i. Every third is cancelled.
+    // Past 2,048 pending the queue keeps the far future in buckets; the order must not change.
+    const sim = new Simulator(1);
+    const ran: number[] = [];
+    const handles: number[] = [];
+    for (let i = 0; i < 20_000; i++) handles.push(sim.at(((7 * i) % 200) / 8, (n: number) => ran.push(n), i));
+    for (let i = 0; i < 20_000; i += 3) sim.cancel(handles[i]!);
+    expect(sim.run()).toBe(20_000 - Math.ceil(20_000 / 3));
+    const expected = Array.from({ length: 20_000 }, (_, i) => i)
+      .filter((i) => i % 3 !== 0)
+      .sort((a, b) => ((7 * a) % 200) - ((7 * b) % 200) || a - b);
+    expect(ran).toEqual(expected);
+  });
+});
+
 describe('Simulator run modes', () => {
   it('run({until}) runs events up to and including until, then sets the clock to until', () => {
     const sim = new Simulator();
