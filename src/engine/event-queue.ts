@@ -48,6 +48,12 @@ export class EventQueue {
   private ids: Int32Array;
   /** Entries in the heap. */
   private n = 0;
+  /**
+   * The time of the entry being added: pushStaged and replaceTopStaged read it from here, and so do the private
+   * methods that move entries. A double handed to a call that V8 does not inline is boxed, an allocation per event
+   * on the hot path (measured); a typed array slot is not.
+   */
+  readonly staged = new Float64Array(1);
 
   // --- the far future (empty while the queue is heap only) ---
   /** Entries in buckets and top. */
@@ -122,8 +128,15 @@ export class EventQueue {
   }
 
   push(time: number, seq: number, id: number): void {
-    if (time <= this.split && (this.cur >= this.nb || this.bucketOf(time) < this.cur)) this.heapPush(time, seq, id);
-    else this.farPush(time, seq, id);
+    this.staged[0] = time;
+    this.pushStaged(seq, id);
+  }
+
+  /** push() with the time already written to staged[0]. */
+  pushStaged(seq: number, id: number): void {
+    const time = this.staged[0]!;
+    if (time <= this.split && (this.cur >= this.nb || this.bucketOf(time) < this.cur)) this.heapPush(seq, id);
+    else this.farPush(seq, id);
   }
 
   /** Removes the earliest entry and returns its id; -1 when empty. Read the peek methods first if you need more. */
@@ -143,10 +156,20 @@ export class EventQueue {
    * exactly this. Empty: a push.
    */
   replaceTop(time: number, seq: number, id: number): void {
-    if (this.n === 0 && this.far > 0) this.refill();
+    this.staged[0] = time;
+    this.replaceTopStaged(seq, id);
+  }
+
+  /** replaceTop() with the time already written to staged[0]. */
+  replaceTopStaged(seq: number, id: number): void {
+    const time = this.staged[0]!;
     if (this.n === 0) {
-      this.push(time, seq, id);
-      return;
+      if (this.far > 0) this.refill(); // moves entries through staged[0]
+      this.staged[0] = time;
+      if (this.n === 0) {
+        this.pushStaged(seq, id);
+        return;
+      }
     }
     if (time <= this.split && (this.cur >= this.nb || this.bucketOf(time) < this.cur)) {
       this.times[1] = time;
@@ -155,7 +178,7 @@ export class EventQueue {
       this.siftDown();
     } else {
       this.popRoot();
-      this.farPush(time, seq, id);
+      this.farPush(seq, id);
     }
   }
 
@@ -196,10 +219,10 @@ export class EventQueue {
    * Adds an entry to the heap. The sifts take no arguments and read the moving entry from the arrays: a double
    * handed to a call that V8 does not inline is boxed, one allocation per event on the hot path (measured).
    */
-  private heapPush(time: number, seq: number, id: number): void {
+  private heapPush(seq: number, id: number): void {
     if (this.n + 2 >= this.times.length) this.grow();
     const i = ++this.n;
-    this.times[i] = time;
+    this.times[i] = this.staged[0]!;
     this.seqs[i] = seq;
     this.ids[i] = id;
     this.siftUp();
@@ -294,12 +317,13 @@ export class EventQueue {
   }
 
   /** A far entry: into its bucket if within the buckets, else to the top. */
-  private farPush(time: number, seq: number, id: number): void {
+  private farPush(seq: number, id: number): void {
+    const time = this.staged[0]!;
     this.far++;
     if (time <= this.split) {
       const b = this.bucketOf(time);
       const t = this.tail[b]!;
-      const c = this.append(t, time, seq, id);
+      const c = this.append(t, seq, id);
       if (c !== t) {
         if (t < 0) this.head[b] = c;
         this.tail[b] = c;
@@ -307,7 +331,7 @@ export class EventQueue {
       return;
     }
     const t = this.topTail;
-    const c = this.append(t, time, seq, id);
+    const c = this.append(t, seq, id);
     if (c !== t) {
       if (t < 0) this.topHead = c;
       this.topTail = c;
@@ -318,7 +342,7 @@ export class EventQueue {
   }
 
   /** Appends to the chain ending in chunk t (-1: none yet); returns the chunk written (a new one when t was full). */
-  private append(t: number, time: number, seq: number, id: number): number {
+  private append(t: number, seq: number, id: number): number {
     let c = t;
     if (c < 0 || this.cLen[c] === CHUNK) {
       c = this.newChunk();
@@ -327,7 +351,7 @@ export class EventQueue {
     const k = this.cLen[c]!;
     const at = (c * CHUNK + k) * 3;
     const data = this.cData;
-    data[at] = time;
+    data[at] = this.staged[0]!;
     data[at + 1] = seq;
     data[at + 2] = id;
     this.cLen[c] = k + 1;
@@ -369,7 +393,8 @@ export class EventQueue {
     this.nb = 0;
     this.cur = 0;
     for (let i = 1; i <= n; i++) {
-      this.farPush(times[i]!, this.seqs[i]!, this.ids[i]!);
+      this.staged[0] = times[i]!;
+      this.farPush(this.seqs[i]!, this.ids[i]!);
       times[i] = Infinity;
     }
     this.n = 0;
@@ -408,7 +433,8 @@ export class EventQueue {
       }
       for (let at = c * CHUNK * 3, end = at + len * 3; at < end; at += 3) {
         this.far--;
-        this.heapPush(data[at]!, data[at + 1]!, data[at + 2]!);
+        this.staged[0] = data[at]!;
+        this.heapPush(data[at + 1]!, data[at + 2]!);
       }
       const next = this.cNext[c]!;
       this.cNext[c] = this.freeChunk;
@@ -457,7 +483,8 @@ export class EventQueue {
       const data = this.cData;
       for (let at = c * CHUNK * 3, end = at + len * 3; at < end; at += 3) {
         this.far--; // farPush counts it again
-        this.farPush(data[at]!, data[at + 1]!, data[at + 2]!);
+        this.staged[0] = data[at]!;
+        this.farPush(data[at + 1]!, data[at + 2]!);
       }
       const next = this.cNext[c]!;
       this.cNext[c] = this.freeChunk;

@@ -93,7 +93,8 @@ export class Simulator {
     if (!(delay >= 0 && delay < Infinity)) {
       throw new SimulationError(`cannot schedule after a delay of ${delay} s: the delay must be a finite number >= 0`);
     }
-    return this.insert(this.clock + delay, fn, arg);
+    this.queue.staged[0] = this.clock + delay;
+    return this.insert(fn, arg);
   }
 
   /** Runs `fn(arg)` at absolute time `time` (seconds), which must not be in the past. */
@@ -105,7 +106,8 @@ export class Simulator {
           : `cannot schedule at t=${time} s: it is in the past (now is t=${this.clock} s) or not finite`,
       );
     }
-    return this.insert(time, fn, arg);
+    this.queue.staged[0] = time;
+    return this.insert(fn, arg);
   }
 
   /** Cancels a scheduled event; false if it already ran or was cancelled. Its queue entry is dropped lazily. */
@@ -238,28 +240,31 @@ export class Simulator {
     return count;
   }
 
-  private insert(time: number, fn: Handler<any>, arg: unknown): EventHandle {
+  /** Queues `fn(arg)` at the time written to queue.staged[0] (not an argument: see EventQueue.staged). */
+  private insert(fn: Handler<any>, arg: unknown): EventHandle {
     const slots = this.slots;
     let slot = this.spent;
     if (slot >= 0) {
       // The running event's handler schedules: the new event takes the running one's queue entry and slot.
       this.spent = -1;
-      this.queue.replaceTop(time, this.seq++, slot);
+      this.queue.replaceTopStaged(this.seq++, slot);
     } else {
-      if (this.free.length > 0) {
-        slot = this.free.pop()!;
-      } else {
-        slot = slots.length / STRIDE;
-        if (slot >= SLOT_LIMIT) throw new SimulationError(`more than ${SLOT_LIMIT} events pending at once`);
-        slots.push(null, undefined, 0);
-      }
-      this.queue.push(time, this.seq++, slot);
+      slot = this.free.length > 0 ? this.free.pop()! : this.newSlot();
+      this.queue.pushStaged(this.seq++, slot);
     }
     const at = slot * STRIDE;
     slots[at + FN] = fn;
     slots[at + ARG] = arg;
     this.live++;
     return (slots[at + GEN] as number) * SLOT_LIMIT + slot;
+  }
+
+  /** A slot never used before (out of line: insert stays small enough for V8 to inline into callers). */
+  private newSlot(): number {
+    const slot = this.slots.length / STRIDE;
+    if (slot >= SLOT_LIMIT) throw new SimulationError(`more than ${SLOT_LIMIT} events pending at once`);
+    this.slots.push(null, undefined, 0);
+    return slot;
   }
 
   /** Frees a slot whose queue entry has been popped; bumps its generation so that old handles no longer match. */
