@@ -40,7 +40,7 @@ describe('Simulator clock and ordering', () => {
 describe('Simulator with many events pending (the queue in buckets)', () => {
   it('runs 20,000 events at 200 distinct times in time order, FIFO within a time, cancelled ones never', () => {
     // Times k/8 for k = (7i mod 200): 100 events share each time, scheduled in increasing i. Every third is cancelled.
-    // Past 2,048 pending the queue keeps the far future in buckets; the order must not change.
+    // Past 8,192 pending the queue keeps the far future in buckets; the order must not change.
     const sim = new Simulator(1);
     const ran: number[] = [];
     const handles: number[] = [];
