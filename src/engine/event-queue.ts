@@ -255,16 +255,51 @@ export class EventQueue {
     ids[i] = id;
   }
 
-  /** Removes the heap's root: the last entry goes to the root and sifts down among the others. */
+  /**
+   * Removes the heap's root. Bottom-up: the hole left at the root moves down to a leaf along the smaller children
+   * (one comparison a level), then the last entry, which belongs near the bottom anyway, fills it and sifts up.
+   */
   private popRoot(): void {
     const n = this.n;
     const times = this.times;
-    times[1] = times[n]!;
-    this.seqs[1] = this.seqs[n]!;
-    this.ids[1] = this.ids[n]!;
+    const seqs = this.seqs;
+    const ids = this.ids;
+    const last = n - 1; // entries left
+    let i = 1;
+    for (;;) {
+      let c = 2 * i;
+      if (c > last) break;
+      const lt = times[c]!;
+      const rt = c < last ? times[c + 1]! : Infinity; // the last entry (at n) is not a candidate
+      if (lt === rt) {
+        if (c < last && seqs[c + 1]! < seqs[c]!) c++;
+      } else {
+        c += ((rt < lt) as unknown as number) | 0;
+      }
+      times[i] = times[c]!;
+      seqs[i] = seqs[c]!;
+      ids[i] = ids[c]!;
+      i = c;
+    }
+    // The hole is at i; the last entry fills it unless it is the hole itself.
+    const time = times[n]!;
+    const seq = seqs[n]!;
+    const id = ids[n]!;
     times[n] = Infinity;
-    this.n = n - 1;
-    if (n > 2) this.siftDown();
+    this.n = last;
+    if (i === n) return;
+    while (i > 1) {
+      const p = i >> 1;
+      const pt = times[p]!;
+      if (pt < time || (pt === time && seqs[p]! < seq)) break;
+      times[i] = pt;
+      seqs[i] = seqs[p]!;
+      ids[i] = ids[p]!;
+      i = p;
+    }
+    times[i] = time;
+    seqs[i] = seq;
+    ids[i] = id;
   }
 
   /** Moves the entry at the root down to its place among the n entries. */

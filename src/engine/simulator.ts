@@ -180,7 +180,7 @@ export class Simulator {
       }
       // The event's handle stops matching before its handler runs; the slot stays the event's until the handler
       // returns (or schedules, and hands it on).
-      slots[at + GEN] = ((slots[at + GEN] as number) + 1) % GEN_LIMIT;
+      slots[at + GEN] = ((slots[at + GEN] as number) + 1) & (GEN_LIMIT - 1); // GEN_LIMIT is a power of 2
       this.live--;
       this.clock = time;
       count++;
@@ -272,7 +272,7 @@ export class Simulator {
     const at = slot * STRIDE;
     this.slots[at + FN] = null;
     this.slots[at + ARG] = undefined;
-    this.slots[at + GEN] = ((this.slots[at + GEN] as number) + 1) % GEN_LIMIT;
+    this.slots[at + GEN] = ((this.slots[at + GEN] as number) + 1) & (GEN_LIMIT - 1);
     this.free.push(slot);
   }
 
