@@ -471,19 +471,10 @@ export class EventQueue {
 
   /** Pushes every entry of a chunk chain into the heap and frees the chunks. */
   private moveChain(first: number): void {
+    this.warmChain(first);
+    const data = this.cData;
     for (let c = first; c >= 0; ) {
-      const len = this.cLen[c]!;
-      const data = this.cData;
-      const table = this.warmTable;
-      if (table !== undefined) {
-        const stride = this.warmStride;
-        let misses = 0;
-        for (let at = c * CHUNK * 3 + 2, end = at + len * 3; at < end; at += 3) {
-          if (table[data[at]! * stride] === undefined) misses++;
-        }
-        this.warmed += misses;
-      }
-      for (let at = c * CHUNK * 3, end = at + len * 3; at < end; at += 3) {
+      for (let at = c * CHUNK * 3, end = at + this.cLen[c]! * 3; at < end; at += 3) {
         this.far--;
         this.staged[0] = data[at]!;
         this.heapPush(data[at + 1]!, data[at + 2]!);
@@ -493,6 +484,21 @@ export class EventQueue {
       this.freeChunk = c;
       c = next;
     }
+  }
+
+  /** Reads the owner's table line of every entry in a chain (see warmOnMove), all in one loop. */
+  private warmChain(first: number): void {
+    const table = this.warmTable;
+    if (table === undefined) return;
+    const data = this.cData;
+    const stride = this.warmStride;
+    let misses = 0;
+    for (let c = first; c >= 0; c = this.cNext[c]!) {
+      for (let at = c * CHUNK * 3 + 2, end = at + this.cLen[c]! * 3; at < end; at += 3) {
+        if (table[data[at]! * stride] === undefined) misses++;
+      }
+    }
+    this.warmed += misses;
   }
 
   /**
