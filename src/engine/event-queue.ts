@@ -27,8 +27,9 @@
  *
  * Heap layout choices, each measured: typed arrays, not objects (no garbage, no pointer chasing); the root at index
  * 1, so that a node's two children share a cache line; +Infinity in every time slot past the last entry, so a missing
- * right child never wins and the smaller child is picked with arithmetic, not a mispredicted branch; a plain class
- * (closures over constant arrays are faster only while a single queue exists in the process).
+ * right child never wins and the smaller child is picked with arithmetic, not a mispredicted branch; pops that move
+ * the hole down to a leaf and fill it from the bottom (one comparison a level); a plain class (closures over constant
+ * arrays are faster only while a single queue exists in the process).
  */
 export interface EventQueueOptions {
   /**
