@@ -1,3 +1,5 @@
+import { InvariantError } from '../errors.js';
+
 /**
  * The kernel's priority queue of (time, seq, id) entries. Entries come out by time, then by seq, so that entries
  * with equal times come out in the order they went in (FIFO) as long as callers hand out increasing seqs. An id is
@@ -113,7 +115,7 @@ export class EventQueue {
     return this.n + this.far;
   }
 
-  /** Time of the earliest entry; Infinity when empty. */
+  /** Time of the earliest entry; Infinity when empty. (The peeks move the next bucket into an empty heap.) */
   peekTime(): number {
     if (this.n === 0 && this.far > 0) this.refill();
     return this.times[1]!; // the sentinel when empty
@@ -509,6 +511,8 @@ export class EventQueue {
    */
   private spreadTop(): void {
     const count = this.topCount;
+    // refill() calls this only with entries beyond the buckets: none would be a miscount, and would loop forever.
+    if (count === 0) throw new InvariantError(`event queue: ${this.far} far entries counted, none found`);
     const first = this.topHead;
     const lo = this.topMin;
     const hi = this.topMax;
