@@ -231,16 +231,16 @@ export class EventQueue {
     this.times[i] = this.staged[0]!;
     this.seqs[i] = seq;
     this.ids[i] = id;
-    this.siftUp();
+    this.siftUp(i);
     if (this.n >= this.tierAt && this.split === Infinity) this.turnTiered();
   }
 
-  /** Moves the entry at position n up: parents move down until its place is found, then it is written once. */
-  private siftUp(): void {
+  /** Moves the entry at position i up: parents move down until its place is found, then it is written once. */
+  private siftUp(at: number): void {
     const times = this.times;
     const seqs = this.seqs;
     const ids = this.ids;
-    let i = this.n;
+    let i = at;
     const time = times[i]!;
     const seq = seqs[i]!;
     const id = ids[i]!;
@@ -284,25 +284,15 @@ export class EventQueue {
       ids[i] = ids[c]!;
       i = c;
     }
-    // The hole is at i; the last entry fills it unless it is the hole itself.
-    const time = times[n]!;
-    const seq = seqs[n]!;
-    const id = ids[n]!;
-    times[n] = Infinity;
+    // The hole is at i (never n, except when n is 1); the last entry fills it and sifts up from there.
     this.n = last;
-    if (i === n) return;
-    while (i > 1) {
-      const p = i >> 1;
-      const pt = times[p]!;
-      if (pt < time || (pt === time && seqs[p]! < seq)) break;
-      times[i] = pt;
-      seqs[i] = seqs[p]!;
-      ids[i] = ids[p]!;
-      i = p;
+    if (i !== n) {
+      times[i] = times[n]!;
+      seqs[i] = seqs[n]!;
+      ids[i] = ids[n]!;
     }
-    times[i] = time;
-    seqs[i] = seq;
-    ids[i] = id;
+    times[n] = Infinity;
+    if (i !== n) this.siftUp(i);
   }
 
   /** Moves the entry at the root down to its place among the n entries. */
