@@ -97,8 +97,8 @@ export class EventQueue {
   /** The owner's per-id table (see warmOnMove) and how many of its entries each id has. */
   private warmTable: readonly unknown[] | undefined = undefined;
   private warmStride = 1;
-  /** Counts the warm reads that found undefined: never used, only there so that the reads are not dropped. */
-  private warmed = 0;
+  /** What warmChain and touchChain read, folded in: never used, only there so that the reads are not dropped. */
+  private sink = 0;
 
   constructor(initialCapacity = 1024, options: EventQueueOptions = {}) {
     const cap = Math.max(2, initialCapacity | 0);
@@ -185,26 +185,6 @@ export class EventQueue {
     } else {
       this.popRoot();
       this.farPush(seq, id);
-    }
-  }
-
-  clear(): void {
-    this.times.fill(Infinity, 0, this.n + 1);
-    this.n = 0;
-    this.far = 0;
-    this.split = Infinity;
-    this.nb = 0;
-    this.cur = 0;
-    this.tierAt = this.tierAbove;
-    this.topHead = this.topTail = -1;
-    this.topCount = 0;
-    this.topMin = Infinity;
-    this.topMax = -Infinity;
-    // Every chunk back on the free list.
-    this.freeChunk = -1;
-    for (let c = this.cLen.length - 1; c >= 0; c--) {
-      this.cNext[c] = this.freeChunk;
-      this.freeChunk = c;
     }
   }
 
@@ -459,18 +439,28 @@ export class EventQueue {
     for (let c = first; c >= 0; c = this.cNext[c]!) {
       for (let at = c * CHUNK * 3, end = at + this.cLen[c]! * 3; at < end; at += 8) sum += data[at]!;
     }
-    this.warmed += sum > 0 ? 0 : 1;
+    this.sink += sum;
   }
 
-  /** Pushes every entry of a chunk chain into the heap and frees the chunks. */
+  /** Pushes every entry of a chunk chain into the heap (their slot-table lines read first) and frees the chunks. */
   private moveChain(first: number): void {
     this.warmChain(first);
-    const data = this.cData;
+    this.drainChain(first, true);
+  }
+
+  /**
+   * Takes every entry of a chunk chain out of the far future, into the heap or (spreading the top) into buckets, and
+   * frees the chunks. cData is read per chunk: farPush may grow the pool, and a chunk not yet drained is the same in
+   * the old array as in the new one.
+   */
+  private drainChain(first: number, intoHeap: boolean): void {
     for (let c = first; c >= 0; ) {
+      const data = this.cData;
       for (let at = c * CHUNK * 3, end = at + this.cLen[c]! * 3; at < end; at += 3) {
-        this.far--;
+        this.far--; // farPush counts it again
         this.staged[0] = data[at]!;
-        this.heapPush(data[at + 1]!, data[at + 2]!);
+        if (intoHeap) this.heapPush(data[at + 1]!, data[at + 2]!);
+        else this.farPush(data[at + 1]!, data[at + 2]!);
       }
       const next = this.cNext[c]!;
       this.cNext[c] = this.freeChunk;
@@ -491,7 +481,7 @@ export class EventQueue {
         if (table[data[at]! * stride] === undefined) misses++;
       }
     }
-    this.warmed += misses;
+    this.sink += misses;
   }
 
   /**
@@ -531,18 +521,6 @@ export class EventQueue {
     this.base = lo;
     this.scale = scale;
     this.split = hi;
-    for (let c = first; c >= 0; ) {
-      const len = this.cLen[c]!;
-      const data = this.cData;
-      for (let at = c * CHUNK * 3, end = at + len * 3; at < end; at += 3) {
-        this.far--; // farPush counts it again
-        this.staged[0] = data[at]!;
-        this.farPush(data[at + 1]!, data[at + 2]!);
-      }
-      const next = this.cNext[c]!;
-      this.cNext[c] = this.freeChunk;
-      this.freeChunk = c;
-      c = next;
-    }
+    this.drainChain(first, false);
   }
 }

@@ -114,8 +114,7 @@ export class Simulator {
   cancel(handle: EventHandle): boolean {
     const slot = this.slotOf(handle);
     if (slot < 0) return false;
-    this.slots[slot * STRIDE + FN] = null;
-    this.slots[slot * STRIDE + ARG] = undefined;
+    this.vacate(slot);
     this.live--;
     return true;
   }
@@ -224,8 +223,7 @@ export class Simulator {
     if (slot >= 0) {
       this.spent = -1;
       this.queue.pop();
-      this.slots[slot * STRIDE + FN] = null;
-      this.slots[slot * STRIDE + ARG] = undefined;
+      this.vacate(slot);
       this.free.push(slot); // its generation was bumped when its event started
     }
   }
@@ -269,11 +267,16 @@ export class Simulator {
 
   /** Frees a slot whose queue entry has been popped; bumps its generation so that old handles no longer match. */
   private release(slot: number): void {
-    const at = slot * STRIDE;
-    this.slots[at + FN] = null;
-    this.slots[at + ARG] = undefined;
-    this.slots[at + GEN] = ((this.slots[at + GEN] as number) + 1) & (GEN_LIMIT - 1);
+    this.vacate(slot);
+    const at = slot * STRIDE + GEN;
+    this.slots[at] = ((this.slots[at] as number) + 1) & (GEN_LIMIT - 1);
     this.free.push(slot);
+  }
+
+  /** Drops a slot's callback (null: cancelled or free) and argument (so that it can be collected). */
+  private vacate(slot: number): void {
+    this.slots[slot * STRIDE + FN] = null;
+    this.slots[slot * STRIDE + ARG] = undefined;
   }
 
   private slotOf(handle: EventHandle): number {
