@@ -1,6 +1,7 @@
 import { defaultCatalog } from '../catalog/load.js';
 import type { Catalog } from '../catalog/types.js';
 import { describeDeployment, loadDeployment, measuredPoint, modeledValue, type MeasuredRunOptions } from '../experiment/measured.js';
+import { SimulationPool } from '../experiment/pool.js';
 import { simulatePoints } from '../experiment/simulate-points.js';
 import type { PointResult } from '../experiment/types.js';
 import { readMeasurements, type ReadOptions } from '../measure/read.js';
@@ -72,77 +73,85 @@ export async function audit(files: readonly string[], o: AuditOptions): Promise<
   const run: MeasuredRunOptions = { ...(o.requests !== undefined ? { requests: o.requests } : {}), ...(o.warmup !== undefined ? { warmup: o.warmup } : {}) };
   const points = measured.map((m, i) => measuredPoint(base, m, catalog, run, `m${i}`));
   const where = (m: MeasuredPoint) => `${m.file}:${m.line}: row ${m.row}`;
-  const results = await simulatePoints(points, { catalog, workers: o.workers ?? 1, describePoint: (i) => where(measured[i]!) });
+  // One set of threads for both batches (the measured points, then the hypotheses), started before the first so that
+  // they load meanwhile, and stopped however the audit ends. Only for more than one point: one runs in this thread.
+  const workers = o.workers ?? 1;
+  const pool = workers > 1 && points.length > 1 ? new SimulationPool({ workers, catalog }) : undefined;
+  try {
+    const results = await simulatePoints(points, { catalog, workers, ...(pool ? { pool } : {}), describePoint: (i) => where(measured[i]!) });
 
-  // First pass: bounds, modeled values and verdicts, one list of entries per measured point.
-  const perPoint: AuditEntry[][] = measured.map((m, i) => {
-    const bounds = deploymentBounds(base.deployment, catalog, m);
-    const out: AuditEntry[] = [];
-    for (const metric of MEASURED_METRICS) {
-      const value = measuredValue(m, metric);
-      if (value === undefined) continue;
-      const stat = statisticOf(m, metric);
-      const modeled = modeledValue(results[i]!, metric, stat);
-      const bound = boundOf(bounds, metric);
-      const j = judge(metric, value, bound, modeled, tolerance);
-      const causes: Cause[] = [];
-      if (j.verdict === 'impossible') causes.push(...impossibleCauses(metric));
-      if (j.faster) {
-        causes.push({ cause: 'faster-than-modeled', detail: `better than the model by more than ${round(tolerance * 100, 1)}% yet possible: the model is pessimistic here (its efficiency factors: nixlsim calibrate; or more capacity than the experiment describes)` });
-      }
-      if (modeled === null) {
-        causes.push({ cause: 'model-fails-requests', detail: 'the model completes no request of this deployment (a TP pair the connector rejects or crashes on?)' });
-      }
-      out.push({
-        row: m.row,
-        metric,
-        measured: value,
-        bound: round(bound),
-        modeled: modeled === null ? null : round(modeled),
-        verdict: j.verdict,
-        causes,
-        file: m.file,
-        line: m.line,
-        isl: m.isl,
-        osl: m.osl,
-        concurrency: m.concurrency,
-        unit: metric === 'throughput' ? 'tokens/s' : 'ms',
-        statistic: stat,
-      });
-    }
-    return out;
-  });
-
-  // Second pass: the hypotheses of every point with a slower metric, simulated together, and the causes they explain.
-  const slow = perPoint.flatMap((es, i) => (es.some((x) => x.verdict === 'slower') ? [i] : []));
-  const hyps = slow.flatMap((i) => hypotheses(points[i]!, catalog, run).map((h) => ({ owner: i, ...h })));
-  const hypResults = await simulatePoints(
-    hyps.map((h) => h.point),
-    { catalog, workers: o.workers ?? 1, describePoint: (k) => `${where(measured[hyps[k]!.owner]!)} (${hyps[k]!.cause} hypothesis)` },
-  );
-  for (const i of slow) {
-    const mine = hyps.flatMap((h, k) => (h.owner === i ? [{ ...h, result: hypResults[k]! }] : []));
-    for (const entry of perPoint[i]!) {
-      if (entry.verdict !== 'slower') continue;
-      let expired = expiries(results[i]!) > 0;
-      const named: Cause[] = [];
-      for (const h of mine) {
-        const v = modeledValue(h.result, entry.metric, entry.statistic);
-        if (v === null || !explains(entry.metric, entry.measured, v, tolerance)) continue;
-        named.push({ cause: h.cause, detail: h.detail, modeled: round(v) });
-        if (expiries(h.result) > 0) expired = true;
-      }
-      // Closest first: a hypothesis that lands on the measured value explains it more simply than one that overshoots
-      // and needs only a fraction of the requests affected.
-      const distance = (c: Cause) => Math.abs(Math.log(c.modeled! / entry.measured));
-      entry.causes.push(...named.sort((a, b) => distance(a) - distance(b)));
-      if (expired) {
-        entry.causes.push({
-          cause: 'expiry-fallback',
-          detail: "transfers outlast vLLM's abort timeout: prefill releases the blocks (\"Releasing expired KV blocks\") and decode prefills again",
+    // First pass: bounds, modeled values and verdicts, one list of entries per measured point.
+    const perPoint: AuditEntry[][] = measured.map((m, i) => {
+      const bounds = deploymentBounds(base.deployment, catalog, m);
+      const out: AuditEntry[] = [];
+      for (const metric of MEASURED_METRICS) {
+        const value = measuredValue(m, metric);
+        if (value === undefined) continue;
+        const stat = statisticOf(m, metric);
+        const modeled = modeledValue(results[i]!, metric, stat);
+        const bound = boundOf(bounds, metric);
+        const j = judge(metric, value, bound, modeled, tolerance);
+        const causes: Cause[] = [];
+        if (j.verdict === 'impossible') causes.push(...impossibleCauses(metric));
+        if (j.faster) {
+          causes.push({ cause: 'faster-than-modeled', detail: `better than the model by more than ${round(tolerance * 100, 1)}% yet possible: the model is pessimistic here (its efficiency factors: nixlsim calibrate; or more capacity than the experiment describes)` });
+        }
+        if (modeled === null) {
+          causes.push({ cause: 'model-fails-requests', detail: 'the model completes no request of this deployment (a TP pair the connector rejects or crashes on?)' });
+        }
+        out.push({
+          row: m.row,
+          metric,
+          measured: value,
+          bound: round(bound),
+          modeled: modeled === null ? null : round(modeled),
+          verdict: j.verdict,
+          causes,
+          file: m.file,
+          line: m.line,
+          isl: m.isl,
+          osl: m.osl,
+          concurrency: m.concurrency,
+          unit: metric === 'throughput' ? 'tokens/s' : 'ms',
+          statistic: stat,
         });
       }
+      return out;
+    });
+
+    // Second pass: the hypotheses of every point with a slower metric, simulated together, and the causes they explain.
+    const slow = perPoint.flatMap((es, i) => (es.some((x) => x.verdict === 'slower') ? [i] : []));
+    const hyps = slow.flatMap((i) => hypotheses(points[i]!, catalog, run).map((h) => ({ owner: i, ...h })));
+    const hypResults = await simulatePoints(
+      hyps.map((h) => h.point),
+      { catalog, workers, ...(pool ? { pool } : {}), describePoint: (k) => `${where(measured[hyps[k]!.owner]!)} (${hyps[k]!.cause} hypothesis)` },
+    );
+    for (const i of slow) {
+      const mine = hyps.flatMap((h, k) => (h.owner === i ? [{ ...h, result: hypResults[k]! }] : []));
+      for (const entry of perPoint[i]!) {
+        if (entry.verdict !== 'slower') continue;
+        let expired = expiries(results[i]!) > 0;
+        const named: Cause[] = [];
+        for (const h of mine) {
+          const v = modeledValue(h.result, entry.metric, entry.statistic);
+          if (v === null || !explains(entry.metric, entry.measured, v, tolerance)) continue;
+          named.push({ cause: h.cause, detail: h.detail, modeled: round(v) });
+          if (expiries(h.result) > 0) expired = true;
+        }
+        // Closest first: a hypothesis that lands on the measured value explains it more simply than one that overshoots
+        // and needs only a fraction of the requests affected.
+        const distance = (c: Cause) => Math.abs(Math.log(c.modeled! / entry.measured));
+        entry.causes.push(...named.sort((a, b) => distance(a) - distance(b)));
+        if (expired) {
+          entry.causes.push({
+            cause: 'expiry-fallback',
+            detail: "transfers outlast vLLM's abort timeout: prefill releases the blocks (\"Releasing expired KV blocks\") and decode prefills again",
+          });
+        }
+      }
     }
+    return { experiment: base.name, deployment: describeDeployment(base.deployment), tolerance, points: perPoint.flat() };
+  } finally {
+    await pool?.close();
   }
-  return { experiment: base.name, deployment: describeDeployment(base.deployment), tolerance, points: perPoint.flat() };
 }

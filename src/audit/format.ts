@@ -1,12 +1,8 @@
 import { textTable } from '../report/table.js';
+import { measureText, METRIC_LABEL } from '../measure/types.js';
 import type { AuditReport } from './audit.js';
 
-const LABEL = { ttft: 'TTFT ms', itl: 'ITL ms', latency: 'latency ms', throughput: 'tok/s' } as const;
-
-function num(x: number | null): string {
-  if (x === null) return '-';
-  return x >= 1000 ? x.toFixed(0) : x >= 100 ? x.toFixed(1) : x.toFixed(2);
-}
+const num = (x: number | null): string => (x === null ? '-' : measureText(x));
 
 /** The audit as a table, one line per measured metric, then what each named cause means. */
 export function formatAudit(r: AuditReport, experimentFile: string): string {
@@ -17,7 +13,7 @@ export function formatAudit(r: AuditReport, experimentFile: string): string {
     String(p.isl),
     String(p.osl),
     String(p.concurrency),
-    p.statistic === 'mean' ? LABEL[p.metric] : `${LABEL[p.metric]} ${p.statistic}`,
+    p.statistic === 'mean' ? METRIC_LABEL[p.metric] : `${METRIC_LABEL[p.metric]} ${p.statistic}`,
     num(p.measured),
     num(p.bound),
     num(p.modeled),
@@ -40,7 +36,7 @@ export function formatAudit(r: AuditReport, experimentFile: string): string {
   for (const p of r.points) {
     for (const c of p.causes) {
       const byDetail = details.get(c.cause) ?? new Map<string, string>();
-      if (!byDetail.has(c.detail)) byDetail.set(c.detail, LABEL[p.metric].replace(/ ms$/, ''));
+      if (!byDetail.has(c.detail)) byDetail.set(c.detail, METRIC_LABEL[p.metric].replace(/ ms$/, ''));
       details.set(c.cause, byDetail);
     }
   }

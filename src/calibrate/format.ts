@@ -1,12 +1,8 @@
 import { textTable } from '../report/table.js';
 import { shownPath } from '../yaml/positions.js';
+import { measureText, METRIC_LABEL } from '../measure/types.js';
 import type { CalibrateResult } from './calibrate.js';
 
-const UNIT = { ttft: 'TTFT ms', itl: 'ITL ms', latency: 'latency ms', throughput: 'tok/s' } as const;
-
-function num(x: number): string {
-  return x >= 1000 ? x.toFixed(0) : x >= 100 ? x.toFixed(1) : x.toFixed(2);
-}
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 
@@ -25,7 +21,7 @@ export function formatCalibrate(r: CalibrateResult): string {
       '',
       ...table(
         ['file:row', 'measured ms', 'fit ms', 'error'],
-        t.rows.map((x) => [`${x.file}:${x.row}`, num(x.measuredMs), num(x.modeledMs), pct(x.error)]),
+        t.rows.map((x) => [`${x.file}:${x.row}`, measureText(x.measuredMs), measureText(x.modeledMs), pct(x.error)]),
         [0],
       ),
       `rms error ${(t.rmsError * 100).toFixed(2)}%`,
@@ -49,7 +45,7 @@ export function formatCalibrate(r: CalibrateResult): string {
       '',
       ...table(
         ['file:row', 'isl', 'osl', 'conc', 'metric', 'measured', 'fit', 'error'],
-        g.rows.map((x) => [`${x.file}:${x.row}`, String(x.isl), String(x.osl), String(x.concurrency), UNIT[x.metric], num(x.measured), num(x.modeled), pct(x.error)]),
+        g.rows.map((x) => [`${x.file}:${x.row}`, String(x.isl), String(x.osl), String(x.concurrency), METRIC_LABEL[x.metric], measureText(x.measured), measureText(x.modeled), pct(x.error)]),
         [0, 4],
       ),
       `rms error ${(g.rmsError * 100).toFixed(2)}% over ${g.rows.length} measured values`,

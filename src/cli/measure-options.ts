@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
 import { MEASURE_FORMATS, type MeasureFormat } from '../measure/types.js';
-import { isMeasureFormat } from '../measure/read.js';
+import { isMeasureFormat, type ReadOptions } from '../measure/read.js';
 import { setList, wholeNumber } from './options.js';
 
 /** The flags audit and calibrate share: the measurements, the deployment, and what a file may lack. */
@@ -15,7 +15,6 @@ export interface MeasureArgs {
   set?: string[];
   seed?: number;
   requests?: number;
-  workers?: number;
   json: boolean;
 }
 
@@ -39,3 +38,19 @@ export function measureOptions<T>(y: Argv<T>): Argv<T> {
     .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<T>;
 }
 
+
+/** What audit and calibrate both hand on from the shared flags: the deployment, its overrides, and the file defaults. */
+export function measuredRunArgs(a: MeasureArgs): { experiment: string; set?: string[]; seed?: number; requests?: number; read: ReadOptions } {
+  return {
+    experiment: a.experiment,
+    ...(a.set !== undefined ? { set: a.set } : {}),
+    ...(a.seed !== undefined ? { seed: a.seed } : {}),
+    ...(a.requests !== undefined ? { requests: a.requests } : {}),
+    read: {
+      ...(a.isl !== undefined ? { isl: a.isl } : {}),
+      ...(a.osl !== undefined ? { osl: a.osl } : {}),
+      ...(a.concurrency !== undefined ? { concurrency: a.concurrency } : {}),
+      ...(a.format !== undefined ? { format: a.format } : {}),
+    },
+  };
+}

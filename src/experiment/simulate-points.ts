@@ -1,42 +1,44 @@
 /**
- * Simulates a list of points, on the worker pool or in this thread, and hands back their results in point order.
- * The outcome is the same either way (each point carries its seed); a failing point is reported as the lowest
- * failing one, named by `describePoint`, a mistake (UserError) as a mistake and anything else as itself.
+ * Simulates a list of points, each at its nominal figures, on worker threads or in this thread, and hands back their
+ * results in point order: simulateJobs (simulate-jobs.ts) for callers that want only the results and name a point
+ * their own way (audit by the measurement row it models, plan by its probe). The outcome is the same either way (each
+ * point carries its seed); a failing point is reported as the lowest failing one, named by `describePoint`, a mistake
+ * (UserError) as a mistake and anything else as itself. A run with catalog figures replaced (an efficiency, a
+ * bandwidth) is a Job with overrides, which simulateJobs takes, in this thread or on the threads alike.
  */
 import type { Catalog } from '../catalog/types.js';
 import { UserError } from '../errors.js';
-import type { Efficiency } from '../physics/index.js';
-import { simulatePoint } from '../serving/simulate.js';
-import { PointFailure, simulateOnPool } from './pool.js';
+import type { SimulationPool } from './pool.js';
+import { simulateJobs } from './simulate-jobs.js';
 import type { Point, PointResult } from './types.js';
 
 export interface SimulatePointsOptions {
   catalog: Catalog;
-  /** Threads; 1 (or an efficiency override, which the pool's threads do not take) runs in this thread. */
+  /** Threads started for this call when no `pool` is given; default 1, which runs in this thread. */
   workers?: number;
-  efficiency?: Efficiency;
+  /**
+   * Threads kept between calls (started with `catalog`), so that a caller with several batches starts them once;
+   * `workers` is then ignored.
+   */
+  pool?: SimulationPool;
   /** How a message names point i (e.g. `measurements.csv:4: row 3`). */
   describePoint?: (index: number) => string;
 }
 
 export async function simulatePoints(points: readonly Point[], o: SimulatePointsOptions): Promise<PointResult[]> {
   const name = o.describePoint ?? ((i: number) => `point ${points[i]!.id}`);
-  const workers = Math.min(o.workers ?? 1, points.length);
-  if (workers <= 1 || o.efficiency !== undefined) {
-    return points.map((p, i) => {
-      try {
-        return simulatePoint(p, o.catalog, o.efficiency ? { efficiency: o.efficiency } : {});
-      } catch (err) {
-        throw renamed(err, name(i));
-      }
-    });
-  }
-  try {
-    return (await simulateOnPool(points, { workers, catalog: o.catalog })).map((x) => x.result);
-  } catch (err) {
-    if (err instanceof PointFailure) throw renamed(err.cause, name(err.index));
-    throw err;
-  }
+  // A single point (or none) runs in this thread even beside a pool: a thread would only add the trip there and back.
+  const pool = points.length > 1 ? o.pool : undefined;
+  const outcomes = await simulateJobs(
+    points.map((point) => ({ point })),
+    {
+      catalog: o.catalog,
+      workers: o.workers ?? 1,
+      ...(pool ? { pool } : {}),
+      pointError: (_p, err, i) => renamed(err, name(i)),
+    },
+  );
+  return outcomes.map((x) => x.result);
 }
 
 function renamed(err: unknown, where: string): unknown {

@@ -7,6 +7,13 @@
 /** The metrics a measurement may carry, as audit names them. */
 export type MeasuredMetric = 'ttft' | 'itl' | 'latency' | 'throughput';
 export const MEASURED_METRICS: readonly MeasuredMetric[] = ['ttft', 'itl', 'latency', 'throughput'];
+/** Each metric as the audit and calibrate tables head it, with its unit. */
+export const METRIC_LABEL: Readonly<Record<MeasuredMetric, string>> = { ttft: 'TTFT ms', itl: 'ITL ms', latency: 'latency ms', throughput: 'tok/s' };
+
+/** A measured or modeled value as the audit and calibrate tables print it: 12345, 123.4, 12.34. */
+export function measureText(x: number): string {
+  return x >= 1000 ? x.toFixed(0) : x >= 100 ? x.toFixed(1) : x.toFixed(2);
+}
 
 /** Which statistic of a latency distribution a value is: the mean unless the file had only a percentile. */
 export type Statistic = 'mean' | 'p50' | 'p90' | 'p95' | 'p99';

@@ -28,6 +28,8 @@ export interface Link {
   readonly busyTime: number;
   /** bytesCarried / (capacity x now): the share of its capacity used over [0, now]; 0 at t = 0. */
   readonly utilisation: number;
+  /** bytesCarried / (capacity x windowS): the share of its capacity used over a window of that length (> 0). */
+  utilisationOver(windowS: number): number;
 }
 
 export class LinkImpl implements Link {
@@ -71,7 +73,11 @@ export class LinkImpl implements Link {
 
   get utilisation(): number {
     const now = this.ledger.sim.now;
-    return now > 0 ? this.bytesCarried / (this.capacity * now) : 0;
+    return now > 0 ? this.utilisationOver(now) : 0;
+  }
+
+  utilisationOver(windowS: number): number {
+    return this.bytesCarried / (this.capacity * windowS);
   }
 
   // Rates only change at recomputations, which always advance the counters first, so extrapolating is exact.

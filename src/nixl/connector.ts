@@ -489,13 +489,13 @@ export class DecodeConnector {
     got.forEach((bytes, rank) => {
       const a = this.agents[rank]!;
       const need = (a.bytesFor(1) / a.blockSize) * slotsHeld;
-      if (!near(bytes, need)) {
+      if (!nearlyEqual(bytes, need)) {
         throw new InvariantError(`each decode rank reads what it holds: ${this.where(load)}, decode rank ${rank} read ${bytes} B, needs ${need} B for ${slotsHeld} token slots`);
       }
     });
     const content = got.reduce((s, b) => s + b, 0) / kvReplication(this.cfg.llm, this.cfg.tp);
     const heldContent = held.reduce((s, b) => s + b, 0) / kvReplication(p.cfg.llm, p.cfg.tp);
-    if (!near(content, heldContent)) {
+    if (!nearlyEqual(content, heldContent)) {
       throw new InvariantError(
         `bytes read by decode ranks equal the bytes the prefill ranks held: ${this.where(load)}, decode read ${got.join(' + ')} B ` +
           `(${content} B distinct), prefill held ${held.join(' + ')} B (${heldContent} B distinct)`,
@@ -612,6 +612,6 @@ export class DecodeConnector {
 }
 
 /** Equal up to floating-point rounding (byte counts are whole numbers well under 2^53; shares may be fractions). */
-function near(a: number, b: number): boolean {
+export function nearlyEqual(a: number, b: number): boolean {
   return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 }

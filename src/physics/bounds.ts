@@ -55,7 +55,8 @@ export function physicalBounds(q: BoundQuery): Bounds {
   for (const [name, v] of Object.entries({ isl: q.isl, osl: q.osl, concurrency: q.concurrency })) {
     if (!Number.isInteger(v) || v < 1) throw new UserError(`${name} must be a whole number >= 1, got ${v}`);
   }
-  const prefillS = roofline(prefillStepTime(q.llm, q.gpu, q.prefillTp, [{ tokens: q.isl }], PEAK));
+  const prefillStep = prefillStepTime(q.llm, q.gpu, q.prefillTp, [{ tokens: q.isl }], PEAK);
+  const prefillS = roofline(prefillStep);
   let kvTransferS = 0;
   if (q.mode === 'disaggregated') {
     const t = q.transfer;
@@ -83,8 +84,7 @@ export function physicalBounds(q: BoundQuery): Bounds {
   // Prefill: every request is one prefill. Prompts batched into one step share the weights read but not the FLOPs,
   // so a worker finishes at most 1 / (one prompt's compute at peak) prompts a second; the roofline of a prompt alone
   // (prefillS) would be too tight for short prompts, whose step is bound by reading the weights.
-  const prefillComputeS = prefillStepTime(q.llm, q.gpu, q.prefillTp, [{ tokens: q.isl }], PEAK).computeS;
-  const prefillCap = (q.prefillWorkers * q.osl) / prefillComputeS;
+  const prefillCap = (q.prefillWorkers * q.osl) / prefillStep.computeS;
   // Closed loop: each of the `concurrency` clients finishes at most one request per latency bound.
   const littleCap = (q.concurrency * q.osl) / latencyS;
   return { prefillS, kvTransferS, ttftS, itlS, latencyS, throughput: Math.min(decodeCap, prefillCap, littleCap) };

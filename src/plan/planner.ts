@@ -18,10 +18,10 @@ import { defaultCatalog, projectRoot } from '../catalog/load.js';
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
 import { loadExperiment } from '../experiment/load.js';
-import { defaultWorkerCount, PointFailure, SimulationPool } from '../experiment/pool.js';
+import { defaultWorkerCount, SimulationPool } from '../experiment/pool.js';
+import { simulatePoints } from '../experiment/simulate-points.js';
 import type { Experiment, Point, PointResult } from '../experiment/types.js';
 import { estimateTransfer } from '../physics/index.js';
-import { simulatePoint } from '../serving/simulate.js';
 import { candidateId, candidateLabel, enumerate, tpSizes, type Candidate, type TpChoice } from './enumerate.js';
 import { capacityFrom, ceilings, type Ceilings, type EstimateContext } from './estimate.js';
 import { MAX_PROBE_REQUESTS, probeKey, probePoint, PROBES_DIR, ProbeStore, type ProbeSizing } from './probe.js';
@@ -89,39 +89,18 @@ export interface PlanResult {
 }
 
 /**
- * The real simulator: on `workers` threads, or in this thread for 1. A failing probe names its configuration. The
- * threads start with the first batch of more than one probe and serve every later batch (a search makes dozens of
- * small ones, each of which would otherwise pay for starting cold threads); close() stops them.
+ * The real simulator: on `workers` threads, or in this thread for 1 (and for a batch of one probe). A failing probe
+ * names its configuration. The threads start with the first batch of more than one probe and serve every later batch
+ * (a search makes dozens of small ones, each of which would otherwise pay for starting cold threads); close() stops
+ * them. The planner passes every batch the same catalog, the one the threads start with.
  */
 export function poolSimulator(workers = defaultWorkerCount()): { simulate: SimulateBatch; close: () => Promise<void> } {
   let pool: SimulationPool | undefined;
   const simulate: SimulateBatch = async (points, catalog) => {
-    if (workers <= 1 || points.length === 1) {
-      return points.map((p) => {
-        try {
-          return simulatePoint(p, catalog);
-        } catch (err) {
-          throw probeError(p, err);
-        }
-      });
-    }
-    if (pool && pool.catalog !== catalog) {
-      await pool.close();
-      pool = undefined;
-    }
-    pool ??= new SimulationPool({ workers, catalog });
-    try {
-      return (await pool.run(points.map((point) => ({ point })))).map((o) => o.result);
-    } catch (err) {
-      if (err instanceof PointFailure) throw probeError(points[err.index]!, err.cause);
-      throw err;
-    }
+    if (workers > 1 && points.length > 1) pool ??= new SimulationPool({ workers, catalog });
+    return simulatePoints(points, { catalog, workers, ...(pool ? { pool } : {}), describePoint: (i) => `probe ${points[i]!.id}` });
   };
   return { simulate, close: async () => pool?.close() };
-}
-
-function probeError(p: Point, err: unknown): unknown {
-  return err instanceof UserError ? new UserError(`probe ${p.id}: ${err.message}`) : err;
 }
 
 /** Seconds of arrivals a probe needs for an overload of `precision` to add the loosest queueing bound (probe.ts). */

@@ -10,6 +10,9 @@ import type { PlanJson, RankedEntry } from './types.js';
 
 const cap = (t: string): string => t.charAt(0).toUpperCase() + t.slice(1);
 /** x to n significant digits: 0.0123, 45.7, 1230. */
+/** x as a whole percentage of `of`: 73%. */
+const percentOf = (x: number, of: number): string => `${Math.round((x / of) * 100)}%`;
+
 export const sig = (x: number, n = 3): string => (x === 0 ? '0' : Number(x.toPrecision(n)).toString());
 
 /** A configuration in a few characters: `8 x TP1`, `6P TP1 + 2D TP1`. */
@@ -127,12 +130,11 @@ function modeParagraph(plan: PlanJson, mode: 'aggregated' | 'disaggregated'): st
   const why = main ? WHY[boundMetric(main[0])]?.[mode] : undefined;
   const broke = parts.length ? `Pushed past their maximum rate, they break ${parts.join(', ')}${why ? `: ${why}.` : '.'}` : '';
   const w = plan.inputs.workload;
-  const share = (x: number, of: number) => `${Math.round((x / of) * 100)}%`;
   if (mode === 'aggregated') {
     const tp = best.deployment.aggregated!.tp;
     return [
       `**Aggregated.** Each worker prefills and decodes its own requests, so no KV moves between workers. ${broke}`,
-      `The best, ${shortName(best)}, meets the SLO up to ${sig(best.maxRate, 4)} req/s, ${share(best.maxRate, best.estimate)} of the physics estimate of its capacity ` +
+      `The best, ${shortName(best)}, meets the SLO up to ${sig(best.maxRate, 4)} req/s, ${percentOf(best.maxRate, best.estimate)} of the physics estimate of its capacity ` +
         `(${sig(best.estimate)} req/s: ${ms(best.ceilings.basis.prefillS * 1000)} ms to prefill one ${Math.round(w.islMean)}-token prompt at TP${tp}, plus its share of the decode steps, on the same GPUs).`,
       tpSentence(es, mode) ?? '',
     ]
@@ -148,7 +150,7 @@ function modeParagraph(plan: PlanJson, mode: 'aggregated' | 'disaggregated'): st
       `(${sig((b.kvBytes ?? 0) / 1e9)} GB of KV a request over the narrower side's NICs: a TP${best.deployment.prefill!.tp} prefill worker moves ${gbps(b.prefillWorkerBps ?? 0)}, ` +
       `a TP${best.deployment.decode!.tp} decode worker ${gbps(b.decodeWorkerBps ?? 0)}). ` +
       `The best, ${shortName(best)}, has a prefill ceiling of ${sig(best.ceilings.prefill)} req/s (${best.deployment.prefill!.workers} x 1 / ${ms(b.prefillS * 1000)} ms) ` +
-      `and a KV transfer ceiling of ${sig(best.ceilings.kvTransfer ?? 0)} req/s; it meets the SLO up to ${sig(best.maxRate, 4)} req/s, ${share(best.maxRate, lowerValue)} of the lower (${CEILING_NAMES[lower]}).`,
+      `and a KV transfer ceiling of ${sig(best.ceilings.kvTransfer ?? 0)} req/s; it meets the SLO up to ${sig(best.maxRate, 4)} req/s, ${percentOf(best.maxRate, lowerValue)} of the lower (${CEILING_NAMES[lower]}).`,
     ratioSentence(es) ?? '',
     tpSentence(es, mode) ?? '',
   ]
@@ -213,10 +215,9 @@ function modesSentence(plan: PlanJson): string | undefined {
   if (!a || !d) return undefined;
   const held = (e: RankedEntry) => (e.limit.bound[0] ? `its ${boundName(e.limit.bound[0])} bound` : "the search's ceiling");
   const lower = limitingCeiling(d);
-  const pct = (x: number, of: number) => `${Math.round((x / of) * 100)}%`;
   return (
-    `Between the modes: ${shortName(a)} stops at ${pct(a.maxRate, a.estimate)} of its estimated capacity, held back by ${held(a)}, with ITL p95 ${ms(a.itlP95Ms)} ms; ` +
-    `${shortName(d)} reaches ${pct(d.maxRate, d.ceilings[lower]!)} of its lower ceiling (${CEILING_NAMES[lower]}), held back by ${held(d)}, with ITL p95 ${ms(d.itlP95Ms)} ms.`
+    `Between the modes: ${shortName(a)} stops at ${percentOf(a.maxRate, a.estimate)} of its estimated capacity, held back by ${held(a)}, with ITL p95 ${ms(a.itlP95Ms)} ms; ` +
+    `${shortName(d)} reaches ${percentOf(d.maxRate, d.ceilings[lower]!)} of its lower ceiling (${CEILING_NAMES[lower]}), held back by ${held(d)}, with ITL p95 ${ms(d.itlP95Ms)} ms.`
   );
 }
 

@@ -62,10 +62,6 @@ export class RateSearch {
     this.pending = this.opts.startRate;
   }
 
-  get done(): boolean {
-    return this.finished;
-  }
-
   /** The rate to probe next, or undefined when the search is over. Asking twice gives the same rate. */
   next(): number | undefined {
     return this.finished ? undefined : this.pending;

@@ -6,6 +6,7 @@
 import { closest } from '../catalog/suggest.js';
 import { UserError } from '../errors.js';
 import type { PointResult, Stats } from '../experiment/types.js';
+import { num } from '../report/table.js';
 
 export const SLO_METRICS = ['ttft', 'itl', 'e2e'] as const;
 export const SLO_STATS = ['p50', 'p90', 'p95', 'p99', 'mean'] as const;
@@ -93,10 +94,8 @@ export interface SloCheck {
   broken: SloTerm[];
 }
 
-/** Milliseconds as the plan's texts give them: 2450, 48.3, 7.25. */
-export function ms(x: number): string {
-  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
-}
+/** Milliseconds as the plan's texts give them: 2450, 48.3, 7.25 (the tables' num: the same rounding). */
+export const ms: (x: number) => string = num;
 
 /**
  * Whether a probe meets the SLO: every term holds over the measured requests, and every one of them completed (a

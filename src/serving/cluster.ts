@@ -12,7 +12,7 @@ import {
   requestFailedLine,
 } from '../metrics/event-log.js';
 import { Network } from '../network/index.js';
-import { DecodeConnector, KvFabric, PrefillConnector, type LoadResult } from '../nixl/index.js';
+import { DecodeConnector, KvFabric, nearlyEqual, PrefillConnector, type LoadResult } from '../nixl/index.js';
 import { checkPlacement, defaultEfficiency, type BandwidthChoice, type Efficiency } from '../physics/index.js';
 import { Engine, type Seq } from './engine.js';
 import { Router } from './router.js';
@@ -404,7 +404,7 @@ export class Cluster {
       w.decode!.check();
       read += w.decode!.kvContentRead;
     }
-    if (Math.abs(served - read) > 1e-9 * Math.max(1, served, read)) {
+    if (!nearlyEqual(served, read)) {
       throw new InvariantError(
         `bytes read by decode ranks equal the bytes the prefill ranks held: decode workers read ${read} B of distinct KV ` +
           `in completed transfers, prefill workers released ${served} B after reads`,

@@ -343,7 +343,7 @@ class Metrics {
       kvPoolPeak[e.id] = e.pool.total > 0 ? round(e.pool.peak / e.pool.total, 4) : 0;
     }
     const links: Record<string, number> = {};
-    for (const l of cluster.net.links) links[l.id] = windowS > 0 ? round(Math.min(1, l.bytesCarried / (l.capacity * windowS)), 4) : 0;
+    for (const l of cluster.net.links) links[l.id] = windowS > 0 ? round(Math.min(1, l.utilisationOver(windowS)), 4) : 0;
     return {
       id: point.id,
       params: point.params,

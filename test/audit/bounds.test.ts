@@ -50,9 +50,9 @@ describe('physical bounds', () => {
   });
 
   it('short prompts: prefill is bounded by their FLOPs alone, since a batch of prompts reads the weights once', () => {
-    // ISL 128 alone is memory-bound: 16.06 GB / 3.35 TB/s = 4.79 ms against 2 x 6.98e9 x 128 + ... = 1.80e12 FLOP /
-    // 989e12 = 1.82 ms of compute. 64 prompts in one step still read the weights once, so one worker prefills at most
-    // 1 / 1.82 ms = ~549 prompts/s: with OSL 2 that is ~1099 tok/s (the roofline of one prompt alone would say 417).
+    // ISL 128 alone is memory-bound: 16.06 GB / 3.35 TB/s = 4.79 ms against 2 x 6.98e9 x 128 + ... = 1.792e12 FLOP /
+    // 989e12 = 1.812 ms of compute. 64 prompts in one step still read the weights once, so one worker prefills at most
+    // 1 / 1.812 ms = ~552 prompts/s: with OSL 2 that is ~1104 tok/s (the roofline of one prompt alone would say 417).
     const computeS = prefillFlops(128) / 989e12;
     expect(weightBytes / 3.35e12).toBeGreaterThan(computeS);
     const b = deploymentBounds(agg, catalog, { isl: 128, osl: 2, concurrency: 64 });

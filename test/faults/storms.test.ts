@@ -117,8 +117,14 @@ describe('fault storms, every invariant checked after every event', () => {
     // The policies differ only in what follows a failed transfer: resets alone give the same run under each.
     const same = (o: Outcome) => ({ ...o.result, id: '', params: {} });
     expect(same(get('resets', 'fail'))).toEqual(same(get('resets', 'fallback')));
-    // With outages alone, fallback and fail see the same failed transfers; fail turns them into failed requests.
-    expect(get('links', 'fail').result.requests.failed).toBe(get('links', 'fallback').result.requests.fellBack);
+    // With outages alone, fallback turns failed transfers into fallbacks (fail turns them into failed requests, above).
+    // Each fallen-back request had at least one failed load. (The two runs are not compared number for number: a
+    // fallback keeps a request on its decode worker longer, so the least-loaded router sends later requests elsewhere
+    // and they meet other outages; the counts agree for some seeds and not others.)
+    const fallback = get('links', 'fallback');
+    const failedLoads = fallback.audit.loads['failed:transfer'] + fallback.audit.loads['failed:handshake'] + fallback.audit.loads['failed:restart'];
+    expect(fallback.result.requests.fellBack).toBeGreaterThan(0);
+    expect(fallback.result.requests.fellBack).toBeLessThanOrEqual(failedLoads);
     // Retry re-issues each failed transfer up to twice (maxRetries defaults to 2 under retry).
     expect(get('links', 'retry').audit.retries).toBeGreaterThan(0);
     expect(get('links', 'retry').audit.retries).toBeLessThanOrEqual(2 * get('links', 'retry').audit.loads.started);

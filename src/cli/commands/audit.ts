@@ -4,11 +4,11 @@ import { formatAudit } from '../../audit/format.js';
 import { DEFAULT_TOLERANCE } from '../../audit/verdict.js';
 import { EXIT_OK, EXIT_REGRESSION } from '../../errors.js';
 import { shownPath } from '../../yaml/positions.js';
-import { measureOptions, type MeasureArgs } from '../measure-options.js';
+import { measuredRunArgs, measureOptions, type MeasureArgs } from '../measure-options.js';
 import { UserError } from '../../errors.js';
 import { MAX_WORKERS, wholeNumber } from '../options.js';
 
-type Args = MeasureArgs & { strict: boolean; tolerance: number };
+type Args = MeasureArgs & { strict: boolean; tolerance: number; workers?: number };
 
 /** A tolerance is a fraction of the modeled value: above 0, below 1 (a throughput cannot be 100% below modeled). */
 function fraction(v: unknown): number {
@@ -27,18 +27,9 @@ export const auditCommand: CommandModule<object, Args> = {
       .option('workers', { requiresArg: true, describe: 'worker threads simulating the runs (default 1: in this thread)', coerce: wholeNumber('workers', 1, MAX_WORKERS) }) as unknown as Argv<Args>,
   handler: async (a) => {
     const r = await audit(a.measurements, {
-      experiment: a.experiment,
+      ...measuredRunArgs(a),
       tolerance: a.tolerance,
-      ...(a.set !== undefined ? { set: a.set } : {}),
-      ...(a.seed !== undefined ? { seed: a.seed } : {}),
-      ...(a.requests !== undefined ? { requests: a.requests } : {}),
       ...(a.workers !== undefined ? { workers: a.workers } : {}),
-      read: {
-        ...(a.isl !== undefined ? { isl: a.isl } : {}),
-        ...(a.osl !== undefined ? { osl: a.osl } : {}),
-        ...(a.concurrency !== undefined ? { concurrency: a.concurrency } : {}),
-        ...(a.format !== undefined ? { format: a.format } : {}),
-      },
     });
     process.stdout.write(a.json ? `${JSON.stringify(r)}\n` : formatAudit(r, shownPath(a.experiment)));
     process.exitCode = a.strict && r.points.some((p) => p.verdict === 'impossible') ? EXIT_REGRESSION : EXIT_OK;

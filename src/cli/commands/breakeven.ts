@@ -123,10 +123,12 @@ export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult
   const dir = mkdtempSync(join(tmpdir(), 'nixlsim-breakeven-'));
   const file = join(dir, 'breakeven.json');
   try {
-    writeFileAtomic(dir, 'breakeven.json', `${JSON.stringify(exp, null, 2)}\n`);
+    writeFileAtomic(dir, 'breakeven.json', `${JSON.stringify(exp, null, 2)}\n`); // a full disk is one clear line
     const run = (() => {
       try {
-        return runExperiment(file, { out: outDir, catalog: c, write: false });
+        // The user's --out (or none), not outDir: runExperiment resolves it to the same directory, and its files then
+        // name in a write error the flag the user gave (nothing, when the directory is the default).
+        return runExperiment(file, { ...(o.out !== undefined ? { out: o.out } : {}), catalog: c, write: false });
       } catch (err) {
         // The file is ours, not the user's: say which flag-built experiment it was instead of a temporary path.
         if (err instanceof UserError) {
@@ -139,7 +141,7 @@ export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult
     const rows = breakevenRows(run.summary);
     // The summary, its events.log and the chart go out together, or nothing does.
     const charts = await renderCharts(run.summary, run.outDir, { kinds: ['breakeven'], ...(flag !== undefined ? { flag } : {}) });
-    const files = writeOutputs([...run.outputs.map((f) => ({ ...f, ...(flag !== undefined ? { flag } : {}) })), ...charts]).slice(run.outputs.length);
+    const files = writeOutputs([...run.outputs, ...charts]).slice(run.outputs.length);
     return { summary: run.summary, rows, crossover: crossoverIsl(rows), node: node.id, outDir: run.outDir, files };
   } finally {
     rmSync(dir, { recursive: true, force: true });

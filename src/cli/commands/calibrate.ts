@@ -4,10 +4,10 @@ import { FACTORS, type FactorName } from '../../calibrate/fit-gpu.js';
 import { formatCalibrate } from '../../calibrate/format.js';
 import { UserError } from '../../errors.js';
 import { closest } from '../../catalog/suggest.js';
-import { measureOptions, type MeasureArgs } from '../measure-options.js';
+import { measuredRunArgs, measureOptions, type MeasureArgs } from '../measure-options.js';
 import { commaList } from '../options.js';
 
-type Args = Omit<MeasureArgs, 'workers'> & { gpu: string; out?: string; transportOut?: string; force: boolean; fit?: FactorName[] };
+type Args = MeasureArgs & { gpu: string; out?: string; transportOut?: string; force: boolean; fit?: FactorName[] };
 
 function factorList(v: unknown): FactorName[] {
   const names = commaList(v);
@@ -32,21 +32,12 @@ export const calibrateCommand: CommandModule<object, Args> = {
       .option('fit', { type: 'string', requiresArg: true, describe: `factors to fit, comma-separated (default all that apply: ${FACTORS.join(', ')}); the rest keep the catalog's values`, coerce: factorList }) as unknown as Argv<Args>,
   handler: (a) => {
     const r = calibrate(a.measurements, {
-      experiment: a.experiment,
+      ...measuredRunArgs(a),
       gpu: a.gpu,
       force: a.force,
       ...(a.out !== undefined ? { out: a.out } : {}),
       ...(a.transportOut !== undefined ? { transportOut: a.transportOut } : {}),
       ...(a.fit !== undefined ? { factors: a.fit } : {}),
-      ...(a.set !== undefined ? { set: a.set } : {}),
-      ...(a.seed !== undefined ? { seed: a.seed } : {}),
-      ...(a.requests !== undefined ? { requests: a.requests } : {}),
-      read: {
-        ...(a.isl !== undefined ? { isl: a.isl } : {}),
-        ...(a.osl !== undefined ? { osl: a.osl } : {}),
-        ...(a.concurrency !== undefined ? { concurrency: a.concurrency } : {}),
-        ...(a.format !== undefined ? { format: a.format } : {}),
-      },
     });
     process.stdout.write(a.json ? `${JSON.stringify(r)}\n` : formatCalibrate(r));
   },

@@ -26,7 +26,8 @@ import {
 } from '../../report/baseline.js';
 import { junitXml, type JunitSuite } from '../../report/junit.js';
 import { checkOutputDir, checkOutputFile, writeOutputs, type OutputFile } from '../../report/output.js';
-import { runExperiment, type SimulateFn } from './run.js';
+import type { SimulateFn } from '../../experiment/simulate-jobs.js';
+import { runExperiment } from './run.js';
 import { experimentFiles } from './validate.js';
 
 export interface CheckOptions {

@@ -1,21 +1,19 @@
 import { join, resolve } from 'node:path';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { SingleBar } from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog, projectRoot } from '../../catalog/load.js';
 import type { Catalog } from '../../catalog/types.js';
 import { InvariantError, UserError } from '../../errors.js';
 import { expandPoints, loadExperiment, pointFieldError, type LoadedExperiment } from '../../experiment/load.js';
-import { defaultWorkerCount, PointFailure, simulateJobsOnPool, type Job, type SimulationPool, type PointOutcome } from '../../experiment/pool.js';
+import type { Job, SimulationPool, PointOutcome } from '../../experiment/pool.js';
 import { EVENTS_LOG_FILE, logBlock, logText, parseShard, shardDirName, shardIndices, shardSummaryJson, type Shard, type ShardInfo } from '../../experiment/shard.js';
 import type { Band, PointBands } from '../../experiment/bands.js';
 import type { Experiment, Point, PointResult } from '../../experiment/types.js';
+import { pointLabel, shortPath, simulateHere, simulateJobs, valueText, type SimulateFn } from '../../experiment/simulate-jobs.js';
 import { checkSamples, MAX_SAMPLES, uncertaintyJobs, withBands } from '../../experiment/uncertainty.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
-import type { EventLog } from '../../metrics/event-log.js';
 import { checkOutputDir, writeOutputs, type OutputFile } from '../../report/output.js';
 import { buildSummary, SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
-import { DEBUG_INVARIANTS_ENV, runPoint, type SimulateOverrides } from '../../serving/simulate.js';
+import { DEBUG_INVARIANTS_ENV, runPoint } from '../../serving/simulate.js';
 import { renderCharts } from '../../report/charts/write.js';
 import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
 import { num, textTable } from '../../report/table.js';
@@ -52,12 +50,6 @@ export interface PoolRunOptions extends RunOptions {
   pool?: SimulationPool;
 }
 
-/**
- * Simulates one point, at its nominal figures or with some replaced (a Monte Carlo sample); may also hand back its
- * event log, whose lines go to events.log (a sample's are not kept).
- */
-export type SimulateFn = (point: Point, catalog: Catalog, overrides?: SimulateOverrides) => PointResult | { result: PointResult; log: EventLog };
-
 export interface RunOutput {
   summary: Summary;
   /** Absolute path of the directory summary.json was written to. */
@@ -81,7 +73,7 @@ export interface RunOutput {
 export function runExperiment(file: string, opts: RunOptions = {}, simulate: SimulateFn = runPoint): RunOutput {
   const plan = prepare(file, opts);
   const outcomes = plan.jobs.map((j, i) => {
-    const o = simulateHere(j, plan.catalog, simulate, (p, err) => pointError(plan, p, err));
+    const o = simulateHere(j, i, plan.catalog, simulate, (p, err) => pointError(plan, p, err));
     opts.onProgress?.(i + 1, plan.jobs.length);
     return o;
   });
@@ -113,73 +105,9 @@ export async function runExperimentOnPool(file: string, opts: PoolRunOptions = {
   return finish(plan, c, opts, charts);
 }
 
-export interface SimulateJobsOptions {
-  catalog: Catalog;
-  /** Worker threads; default one per core. 1 runs the jobs in this thread. */
-  workers?: number;
-  progress?: boolean;
-  /** What the progress bar counts ('points', 'simulations'). */
-  unit?: string;
-  onProgress?: (done: number, total: number) => void;
-  /** How a failing point is reported; default: a UserError gets the point's label in front. */
-  pointError?: (point: Point, err: unknown) => unknown;
-  /** Threads kept between calls (simulating against `catalog`), instead of threads started for this call. */
-  pool?: SimulationPool;
-}
-
-/**
- * Simulates jobs (points, or points with figures replaced) in this thread or on a pool of worker threads; outcome i
- * is job i's whatever the thread count. A failing job is reported as its point's failure (a UserError names the point).
- */
-export async function simulateJobs(jobs: readonly Job[], opts: SimulateJobsOptions): Promise<PointOutcome[]> {
-  const n = jobs.length;
-  const pool = opts.pool;
-  if (pool && pool.catalog !== opts.catalog) throw new InvariantError('the simulation pool was started with another catalog than this run');
-  const workers = pool ? pool.size : Math.min(opts.workers ?? defaultWorkerCount(), n);
-  const bar = opts.progress && n > 1 ? progressBar(n, opts.unit ?? 'points') : undefined;
-  const onError = opts.pointError ?? labelledPointError;
-  const onDone = (done: number, total: number): void => {
-    bar?.update(done);
-    opts.onProgress?.(done, total);
-  };
-  const outcomes: PointOutcome[] = [];
-  try {
-    if (!pool && workers <= 1) {
-      for (const j of jobs) {
-        outcomes.push(simulateHere(j, opts.catalog, runPoint, onError));
-        onDone(outcomes.length, n);
-        if (bar) await yieldToLoop(); // let the bar redraw
-      }
-      return outcomes;
-    }
-    try {
-      // The threads get this thread's catalog (plain data: Maps of records), not each a fresh read of models/.
-      return await (pool ? pool.run(jobs, onDone) : simulateJobsOnPool(jobs, { workers, catalog: opts.catalog, onDone }));
-    } catch (err) {
-      if (err instanceof PointFailure) throw onError(jobs[err.index]!.point, err.cause);
-      throw err;
-    }
-  } finally {
-    bar?.stop();
-  }
-}
-
 /** Whether the command draws a progress bar: only on a terminal, never under CI (the CI variable set) or with --json. */
 export function progressWanted(json: boolean, stderr: { isTTY?: boolean } = process.stderr, env: NodeJS.ProcessEnv = process.env): boolean {
   return !json && stderr.isTTY === true && (env['CI'] === undefined || env['CI'] === '');
-}
-
-function progressBar(total: number, unit: string): SingleBar {
-  const bar = new SingleBar({
-    format: `simulating {bar} {value}/{total} ${unit} | {duration_formatted} elapsed | ETA {eta_formatted}`,
-    stream: process.stderr,
-    clearOnComplete: true,
-    hideCursor: null,
-    etaBuffer: 20,
-    fps: 5,
-  });
-  bar.start(total, 0);
-  return bar;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -227,26 +155,6 @@ function prepare(file: string, opts: RunOptions): Plan {
   const points = shard ? shardIndices(all.length, shard).map((k) => all[k]!) : all;
   const jobs = uncertaintyJobs(points, catalog, samples);
   return { catalog, loaded, name, seed, points, samples, jobs, outDir, ...(shard ? { shard } : {}), ...(outFlag ? { outFlag } : {}) };
-}
-
-/**
- * One job in this thread, its log taken as plain lines (a sample's is dropped: the point's log is its nominal run's).
- * A failure is reported through `onError` (which names the point).
- */
-function simulateHere(job: Job, catalog: Catalog, simulate: SimulateFn, onError: (p: Point, err: unknown) => unknown): PointOutcome {
-  try {
-    const out = job.overrides ? simulate(job.point, catalog, job.overrides) : simulate(job.point, catalog);
-    if (!('log' in out)) return { result: out };
-    if (job.overrides) return { result: out.result };
-    return { result: out.result, log: { lines: out.log.lines(), total: out.log.total, dropped: out.log.dropped } };
-  } catch (err) {
-    throw onError(job.point, err);
-  }
-}
-
-/** The simulator found the deployment impossible: say which point. Other errors as they are. */
-function labelledPointError(p: Point, err: unknown): unknown {
-  return err instanceof UserError ? new UserError(`point ${pointLabel(p.id, p.params)}: ${err.message}`) : err;
 }
 
 /**
@@ -311,20 +219,6 @@ function finish(plan: Plan, c: Collected, opts: RunOptions, extra: OutputFile[] 
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The table
-
-/** Most swept fields live under deployment.; the prefix is noise in a table (summary.json keeps full paths). */
-function shortPath(path: string): string {
-  return path.startsWith('deployment.') ? path.slice('deployment.'.length) : path;
-}
-
-function valueText(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
-}
-
-export function pointLabel(id: string, params: Record<string, unknown>): string {
-  const ps = Object.entries(params).map(([k, v]) => `${shortPath(k)}=${valueText(v)}`);
-  return [id, ...ps].join(' ');
-}
 
 /** Columns of numbers align right, the rest left. */
 function table(header: string[], rows: string[][], left: readonly boolean[]): string[] {

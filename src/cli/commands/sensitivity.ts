@@ -14,11 +14,16 @@ import {
   type SensitivityResult,
 } from '../../experiment/sensitivity.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
-import { parameterValueText, renderChart, specJson, tornadoSpec } from '../../report/charts/index.js';
-import { checkOutputDir, writeOutputs, type OutputFile } from '../../report/output.js';
+// The chart modules by name, not charts/index.js: that re-exports render.js, whose vega, vega-lite and resvg would
+// then load for every command (main.ts imports them all); chartOutputs loads the renderer when a chart is drawn.
+import { parameterValueText } from '../../report/charts/data.js';
+import { tornadoSpec } from '../../report/charts/kinds.js';
+import { chartOutputs } from '../../report/charts/write.js';
+import { checkOutputDir, writeOutputs } from '../../report/output.js';
 import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
 import { num, textTable } from '../../report/table.js';
-import { pointLabel, progressWanted, simulateJobs } from './run.js';
+import { pointLabel, simulateJobs } from '../../experiment/simulate-jobs.js';
+import { progressWanted } from './run.js';
 
 export const SENSITIVITY_FILE = 'sensitivity.json';
 
@@ -66,16 +71,9 @@ export async function runSensitivity(file: string, opts: SensitivityOptions = {}
     unit: 'simulations',
   });
   const result = rankSensitivity(point, params, outcomes, opts.metric ?? DEFAULT_SENSITIVITY_METRIC);
-  const spec = tornadoSpec(result);
-  const { svg, png } = await renderChart(spec);
-  const output = (name: string, data: string | Uint8Array): OutputFile => ({ path: join(outDir, name), data, ...(flag ? { flag } : {}) });
+  const chart = await chartOutputs(outDir, 'tornado', tornadoSpec(result), flag);
   // All four or none: the directory appears with every file in it.
-  const files = writeOutputs([
-    output(SENSITIVITY_FILE, sensitivityJson(result)),
-    output('tornado.vl.json', specJson(spec)),
-    output('tornado.svg', svg),
-    output('tornado.png', png),
-  ]);
+  const files = writeOutputs([{ path: join(outDir, SENSITIVITY_FILE), data: sensitivityJson(result), ...(flag !== undefined ? { flag } : {}) }, ...chart]);
   return { result, outDir, files };
 }
 
