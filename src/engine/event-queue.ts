@@ -7,25 +7,30 @@ import { InvariantError } from '../errors.js';
  *
  * The order is kept by a binary min-heap in typed arrays, growing by doubling: times and seqs in Float64Arrays and
  * ids in an Int32Array, by heap position. While the heap has fewer than `tierAbove` entries (8,192 by default) it
- * holds them all. Past that, the heap holds only the near future, and the far future waits, unsorted, in time
- * buckets (a one-rung ladder queue in front of the heap):
- *  - when the heap runs empty, the next bucket's entries are pushed into it; when the buckets run out, the entries
- *    beyond them (the "top": everything later than the last bucket) are spread over new buckets, about
- *    `bucketSize` each, across their own range of times (fewer than two buckets' worth, or all at one time, go to
- *    the heap instead, and the queue is heap only again until the heap doubles);
+ * holds them all. Past that, the far future waits, unsorted, in time buckets (a one-rung ladder queue), and the
+ * near future is the "run" (the bucket moved last, sorted) and the heap (entries added since for times before the
+ * next bucket):
+ *  - when run and heap are both empty, the next bucket moves: sorted into the run (see sortIntoRun), or pushed into
+ *    the heap when its times are too bunched to sort cheaply. When the buckets run out, the entries beyond them (the
+ *    "top": everything later than the last bucket) are spread over new buckets, about `bucketSize` each at the time,
+ *    across their own range of times (fewer than two buckets' worth, or all at one time, go to the heap instead, and
+ *    the queue is heap only again until the heap doubles);
  *  - a new entry goes to the heap if it falls before the next bucket, into its bucket if it falls within the
- *    buckets, and to the top beyond them.
+ *    buckets, and to the top beyond them;
+ *  - the earliest entry is the run's next or the heap's root, whichever is earlier by (time, seq).
  * A bucket is chosen by a function of the time that never decreases as the time grows, so an entry in a later
- * bucket is always strictly later than one in an earlier bucket or in the heap: the heap's earliest entry is the
- * earliest of all, and the order out is exactly the heap-only order, ties included (equal times share a bucket, and
- * the heap breaks them by seq). A fast-check test holds the queue, with tiny tiers, to js-sdsl's PriorityQueue.
+ * bucket is always strictly later than one in an earlier bucket, the run or the heap; run and heap are each in
+ * (time, seq) order. So the order out is exactly the heap-only order, ties included. A fast-check test holds the
+ * queue, with tiny tiers, to js-sdsl's PriorityQueue.
  *
  * Why (measured with `npm run bench`, builds alternated batch by batch in one process): with 100k entries a binary
  * heap is 17 levels deep, each hold walks almost all of them (a new event's rank is uniform, so it sinks to the
- * bottom), and the deep levels are cache misses in 1.2 MB of arrays. With the buckets the heap keeps a few hundred
- * entries (a few KB), a far entry costs one append, and its move into the heap reads a bucket in order. The move also
- * reads each entry's line of the kernel's slot table (warmOnMove), so those misses overlap in a batch instead of
- * coming one per event. Entries carry their seq (no array by id written per event, which was another miss).
+ * bottom), and the deep levels are cache misses in 1.2 MB of arrays. With the buckets a far entry costs one append,
+ * and its bucket is later sorted in a few passes over data in cache; taking the next entry from the run is an index
+ * step (a heap of the same few hundred entries cost 1.4x as much in all, measured). While a bucket's entries run,
+ * the next bucket's entries and their lines of the kernel's slot table are read (touchChain, warmOnMove), so those
+ * misses overlap in a batch instead of coming one per event. Entries carry their seq (no array by id written per
+ * event, which was another miss).
  *
  * Heap layout choices, each measured: typed arrays, not objects (no garbage, no pointer chasing); the root at index
  * 1, so that a node's two children share a cache line; +Infinity in every time slot past the last entry, so a missing
@@ -43,8 +48,13 @@ export interface EventQueueOptions {
   bucketSize?: number;
 }
 
+/** destination() of an entry for the heap and for the top (a bucket is a number >= 0). */
+const HEAP = -1;
+const TOP = -2;
 /** Entries per chunk: a bucket is a chain of chunks, so appends and moves touch memory in order. */
 const CHUNK = 16;
+/** Most entries one sub-range of a bucket may hold for the bucket to be sorted into the run (see sortIntoRun). */
+const BUNCH = 16;
 
 export class EventQueue {
   /** times[1..n]: the heap; times[0] unused; times[n+1..] +Infinity. */
@@ -94,10 +104,23 @@ export class EventQueue {
   private cLen: Int32Array = new Int32Array(0);
   private cNext: Int32Array = new Int32Array(0);
   private freeChunk = -1;
+  /**
+   * The run: the last bucket moved out of the far future, sorted by (time, seq), read from rPos up to rEnd;
+   * rTimes[rEnd] is +Infinity. Entries that arrive for times before the next bucket go to the heap, and the earliest
+   * entry is the run's next or the heap's root, whichever comes first.
+   */
+  private rTimes: Float64Array = new Float64Array(1).fill(Infinity);
+  private rSeqs: Float64Array = new Float64Array(1);
+  private rIds: Int32Array = new Int32Array(1);
+  private rPos = 0;
+  private rEnd = 0;
+  /** Scratch for sorting a bucket into the run: each entry's sub-range, and how many entries fall in each. */
+  private keys: Int32Array = new Int32Array(0);
+  private counts: Int32Array = new Int32Array(0);
   /** The owner's per-id table (see warmOnMove) and how many of its entries each id has. */
   private warmTable: readonly unknown[] | undefined = undefined;
   private warmStride = 1;
-  /** What warmChain and touchChain read, folded in: never used, only there so that the reads are not dropped. */
+  /** What touchChain reads, folded in: never used, only there so that the reads are not dropped. */
   private sink = 0;
 
   constructor(initialCapacity = 1024, options: EventQueueOptions = {}) {
@@ -112,24 +135,28 @@ export class EventQueue {
 
   /** Entries queued. */
   get size(): number {
-    return this.n + this.far;
+    return this.n + this.far + (this.rEnd - this.rPos);
   }
 
-  /** Time of the earliest entry; Infinity when empty. (The peeks move the next bucket into an empty heap.) */
+  /** Time of the earliest entry; Infinity when empty. (The peeks move the next bucket in when heap and run are empty.) */
   peekTime(): number {
-    if (this.n === 0 && this.far > 0) this.refill();
-    return this.times[1]!; // the sentinel when empty
+    if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
+    const rt = this.rTimes[this.rPos]!;
+    const ht = this.times[1]!;
+    return rt < ht ? rt : ht; // the sentinels when empty
   }
 
   /** Seq of the earliest entry; -1 when empty. */
   peekSeq(): number {
-    if (this.n === 0 && this.far > 0) this.refill();
+    if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
+    if (this.runFirst()) return this.rSeqs[this.rPos]!;
     return this.n > 0 ? this.seqs[1]! : -1;
   }
 
   /** Id of the earliest entry; -1 when empty. */
   peekId(): number {
-    if (this.n === 0 && this.far > 0) this.refill();
+    if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
+    if (this.runFirst()) return this.rIds[this.rPos]!;
     return this.n > 0 ? this.ids[1]! : -1;
   }
 
@@ -140,17 +167,19 @@ export class EventQueue {
 
   /** push() with the time already written to staged[0]. */
   pushStaged(seq: number, id: number): void {
-    const time = this.staged[0]!;
-    if (time <= this.split && (this.cur >= this.nb || this.bucketOf(time) < this.cur)) this.heapPush(seq, id);
-    else this.farPush(seq, id);
+    const to = this.destination(this.staged[0]!);
+    if (to === HEAP) this.heapPush(seq, id);
+    else if (to === TOP) this.topPush(seq, id);
+    else this.bucketPush(to, seq, id);
   }
 
   /** Removes the earliest entry and returns its id; -1 when empty. Read the peek methods first if you need more. */
   pop(): number {
-    if (this.n === 0) {
+    if (this.n === 0 && this.rPos === this.rEnd) {
       if (this.far === 0) return -1;
       this.refill();
     }
+    if (this.runFirst()) return this.rIds[this.rPos++]!;
     const top = this.ids[1]!;
     this.popRoot();
     return top;
@@ -169,34 +198,48 @@ export class EventQueue {
   /** replaceTop() with the time already written to staged[0]. */
   replaceTopStaged(seq: number, id: number): void {
     const time = this.staged[0]!;
-    if (this.n === 0) {
+    if (this.n === 0 && this.rPos === this.rEnd) {
       if (this.far > 0) this.refill(); // moves entries through staged[0]
       this.staged[0] = time;
-      if (this.n === 0) {
+      if (this.n === 0 && this.rPos === this.rEnd) {
         this.pushStaged(seq, id);
         return;
       }
     }
-    if (time <= this.split && (this.cur >= this.nb || this.bucketOf(time) < this.cur)) {
+    if (this.runFirst()) {
+      this.rPos++;
+      this.pushStaged(seq, id);
+      return;
+    }
+    const to = this.destination(time);
+    if (to === HEAP) {
       this.times[1] = time;
       this.seqs[1] = seq;
       this.ids[1] = id;
       this.siftDown();
     } else {
       this.popRoot();
-      this.farPush(seq, id);
+      if (to === TOP) this.topPush(seq, id);
+      else this.bucketPush(to, seq, id);
     }
   }
 
   /**
-   * Asks the queue to read `table[id * stride]` for each entry it moves from a bucket into the heap. The kernel
-   * keeps each event's callback in such a table, by slot, and reads it when the event runs: in a large queue that
-   * read is a cache miss per event, one after another. Read while a bucket moves, a batch of misses overlap, and
-   * the lines are in cache when the events run a few hundred events later.
+   * Asks the queue to read `table[id * stride]` for each entry of the next bucket while the current one runs (and
+   * for a bucket it pushes into the heap). The kernel keeps each event's callback in such a table, by slot, and
+   * reads it when the event runs: in a large queue that read is a cache miss per event, one after another. Read a
+   * bucket ahead, a batch of misses overlap, and the lines are in cache when the events run.
    */
   warmOnMove(table: readonly unknown[], stride: number): void {
     this.warmTable = table;
     this.warmStride = stride;
+  }
+
+  /** Whether the run's next entry comes before the heap's root (false when the run is empty). */
+  private runFirst(): boolean {
+    const rt = this.rTimes[this.rPos]!;
+    const ht = this.times[1]!;
+    return rt < ht || (rt === ht && rt !== Infinity && this.rSeqs[this.rPos]! < this.seqs[1]!);
   }
 
   // --- the heap ---
@@ -322,25 +365,33 @@ export class EventQueue {
 
   // --- the far future ---
 
-  /** The bucket of a time: never decreases as the time grows (subtraction, product and floor are all monotone). */
-  private bucketOf(time: number): number {
-    return Math.min(this.nb - 1, Math.floor((time - this.base) * this.scale));
+  /**
+   * Where an entry at this time goes: the heap (HEAP) if it falls before the next bucket (or the queue is heap only),
+   * the top (TOP) beyond the buckets, else its bucket. The bucket, floor((time - base) * scale) capped at the last
+   * one, never decreases as the time grows: subtraction, product and floor are all monotone.
+   */
+  private destination(time: number): number {
+    if (time > this.split) return TOP; // split is -Infinity while everything goes to the top
+    if (this.cur >= this.nb) return HEAP; // heap only (split +Infinity), or the buckets are used up
+    const b = Math.min(this.nb - 1, Math.floor((time - this.base) * this.scale));
+    return b < this.cur ? HEAP : b;
   }
 
-  /** A far entry: into its bucket if within the buckets, else to the top. */
-  private farPush(seq: number, id: number): void {
+  /** A far entry into bucket b. */
+  private bucketPush(b: number, seq: number, id: number): void {
+    this.far++;
+    const t = this.tail[b]!;
+    const c = this.append(t, seq, id);
+    if (c !== t) {
+      if (t < 0) this.head[b] = c;
+      this.tail[b] = c;
+    }
+  }
+
+  /** A far entry beyond the buckets. */
+  private topPush(seq: number, id: number): void {
     const time = this.staged[0]!;
     this.far++;
-    if (time <= this.split) {
-      const b = this.bucketOf(time);
-      const t = this.tail[b]!;
-      const c = this.append(t, seq, id);
-      if (c !== t) {
-        if (t < 0) this.head[b] = c;
-        this.tail[b] = c;
-      }
-      return;
-    }
     const t = this.topTail;
     const c = this.append(t, seq, id);
     if (c !== t) {
@@ -405,7 +456,7 @@ export class EventQueue {
     this.cur = 0;
     for (let i = 1; i <= n; i++) {
       this.staged[0] = times[i]!;
-      this.farPush(this.seqs[i]!, this.ids[i]!);
+      this.topPush(this.seqs[i]!, this.ids[i]!);
       times[i] = Infinity;
     }
     this.n = 0;
@@ -419,69 +470,165 @@ export class EventQueue {
         const c = this.head[b]!;
         if (c >= 0) {
           this.head[b] = this.tail[b] = -1;
-          this.moveChain(c);
+          if (!this.sortIntoRun(c)) this.drainChain(c, true);
           if (this.cur < this.nb) this.touchChain(this.head[this.cur]!);
-          if (this.n > 0) return;
+          if (this.n > 0 || this.rPos < this.rEnd) return;
         }
       }
       this.spreadTop();
-      if (this.n > 0) return;
+      if (this.n > 0 || this.rPos < this.rEnd) return;
     }
   }
 
   /**
-   * Reads one value in each cache line of a chunk chain (the next bucket's, while this one's entries run): its
-   * entries were written long ago and are out of cache, and when the bucket moves they are then in it.
+   * Reads a chunk chain and, given the owner's table (see warmOnMove), each of its entries' lines there: entries
+   * written long ago are out of cache, and so are their table lines. Called for the next bucket while this one's
+   * entries run, and before a chain is pushed into the heap, so that the misses overlap in one loop instead of
+   * coming one per event.
    */
   private touchChain(first: number): void {
     const data = this.cData;
+    const table = this.warmTable;
+    const stride = this.warmStride;
     let sum = 0;
     for (let c = first; c >= 0; c = this.cNext[c]!) {
-      for (let at = c * CHUNK * 3, end = at + this.cLen[c]! * 3; at < end; at += 8) sum += data[at]!;
+      const at = c * CHUNK * 3;
+      const end = at + this.cLen[c]! * 3;
+      if (table === undefined) {
+        for (let k = at; k < end; k += 8) sum += data[k]!; // one read a cache line
+      } else {
+        for (let k = at + 2; k < end; k += 3) if (table[data[k]! * stride] === undefined) sum++;
+      }
     }
     this.sink += sum;
   }
 
   /** Pushes every entry of a chunk chain into the heap (their slot-table lines read first) and frees the chunks. */
   private moveChain(first: number): void {
-    this.warmChain(first);
+    this.touchChain(first);
     this.drainChain(first, true);
   }
 
   /**
+   * Moves a bucket's entries (the chunk chain from `first`) into the run, sorted by (time, seq), and frees the chunks;
+   * false, with nothing moved, when they are too bunched in time to sort this way (they then go to the heap).
+   * A distribution sort: the bucket's range of times is cut into as many equal sub-ranges as it has entries, each
+   * entry is placed after the entries of earlier sub-ranges (a sub-range is a non-decreasing function of the time),
+   * and an insertion sort puts each sub-range in order by (time, seq). With times spread over the bucket a sub-range
+   * holds one or two entries, so all of it is a few passes over data already in cache; a sub-range holding more
+   * than BUNCH entries (a crowd at one time, say) would make the insertion sort quadratic, and sends the bucket to the
+   * heap instead.
+   */
+  private sortIntoRun(first: number): boolean {
+    const data = this.cData;
+    const cLen = this.cLen;
+    const cNext = this.cNext;
+    const table = this.warmTable;
+    const stride = this.warmStride;
+    let count = 0;
+    let lo = Infinity;
+    let hi = -Infinity;
+    let misses = 0;
+    for (let c = first; c >= 0; c = cNext[c]!) {
+      for (let at = c * CHUNK * 3, end = at + cLen[c]! * 3; at < end; at += 3) {
+        const t = data[at]!;
+        if (t < lo) lo = t;
+        if (t > hi) hi = t;
+      }
+      count += cLen[c]!;
+    }
+    this.sink += misses;
+    const scale = count / (hi - lo);
+    if (!(scale < Infinity)) return false; // one entry, or all at one time: the heap orders them by seq
+    if (this.keys.length < count) {
+      this.keys = new Int32Array(count * 2);
+      this.counts = new Int32Array(count * 2);
+    }
+    const keys = this.keys;
+    const counts = this.counts;
+    counts.fill(0, 0, count);
+    let i = 0;
+    for (let c = first; c >= 0; c = cNext[c]!) {
+      for (let at = c * CHUNK * 3, end = at + cLen[c]! * 3; at < end; at += 3) {
+        const k = Math.min(count - 1, Math.floor((data[at]! - lo) * scale)); // rounding never makes it decrease
+        keys[i++] = k;
+        counts[k]!++;
+      }
+    }
+    // counts[k] becomes where sub-range k starts.
+    let sum = 0;
+    let most = 0;
+    for (let k = 0; k < count; k++) {
+      const m = counts[k]!;
+      if (m > most) most = m;
+      counts[k] = sum;
+      sum += m;
+    }
+    if (most > BUNCH) return false;
+    if (this.rTimes.length <= count) {
+      // Only now: a bunched bucket leaves the (empty) run as it was, its sentinel included.
+      this.rTimes = new Float64Array(count * 2 + 1);
+      this.rSeqs = new Float64Array(count * 2 + 1);
+      this.rIds = new Int32Array(count * 2 + 1);
+    }
+    const times = this.rTimes;
+    const seqs = this.rSeqs;
+    const ids = this.rIds;
+    i = 0;
+    for (let c = first; c >= 0; ) {
+      for (let at = c * CHUNK * 3, end = at + cLen[c]! * 3; at < end; at += 3) {
+        const p = counts[keys[i++]!]!++;
+        times[p] = data[at]!;
+        seqs[p] = data[at + 1]!;
+        ids[p] = data[at + 2]!;
+      }
+      const next = cNext[c]!;
+      cNext[c] = this.freeChunk;
+      this.freeChunk = c;
+      c = next;
+    }
+    for (let j = 1; j < count; j++) {
+      const t = times[j]!;
+      const s = seqs[j]!;
+      let k = j - 1;
+      if (times[k]! < t || (times[k] === t && seqs[k]! < s)) continue; // already in place: the common case
+      const id = ids[j]!;
+      do {
+        times[k + 1] = times[k]!;
+        seqs[k + 1] = seqs[k]!;
+        ids[k + 1] = ids[k]!;
+        k--;
+      } while (k >= 0 && (times[k]! > t || (times[k] === t && seqs[k]! > s)));
+      times[k + 1] = t;
+      seqs[k + 1] = s;
+      ids[k + 1] = id;
+    }
+    times[count] = Infinity;
+    this.rPos = 0;
+    this.rEnd = count;
+    this.far -= count;
+    return true;
+  }
+
+  /**
    * Takes every entry of a chunk chain out of the far future, into the heap or (spreading the top) into buckets, and
-   * frees the chunks. cData is read per chunk: farPush may grow the pool, and a chunk not yet drained is the same in
+   * frees the chunks. cData is read per chunk: pushStaged may grow the pool, and a chunk not yet drained is the same in
    * the old array as in the new one.
    */
   private drainChain(first: number, intoHeap: boolean): void {
     for (let c = first; c >= 0; ) {
       const data = this.cData;
       for (let at = c * CHUNK * 3, end = at + this.cLen[c]! * 3; at < end; at += 3) {
-        this.far--; // farPush counts it again
+        this.far--; // pushStaged counts it again
         this.staged[0] = data[at]!;
         if (intoHeap) this.heapPush(data[at + 1]!, data[at + 2]!);
-        else this.farPush(data[at + 1]!, data[at + 2]!);
+        else this.pushStaged(data[at + 1]!, data[at + 2]!); // spreading: cur is 0, so always a bucket
       }
       const next = this.cNext[c]!;
       this.cNext[c] = this.freeChunk;
       this.freeChunk = c;
       c = next;
     }
-  }
-
-  /** Reads the owner's table line of every entry in a chain (see warmOnMove), all in one loop. */
-  private warmChain(first: number): void {
-    const table = this.warmTable;
-    if (table === undefined) return;
-    const data = this.cData;
-    const stride = this.warmStride;
-    let misses = 0;
-    for (let c = first; c >= 0; c = this.cNext[c]!) {
-      for (let at = c * CHUNK * 3 + 2, end = at + this.cLen[c]! * 3; at < end; at += 3) {
-        if (table[data[at]! * stride] === undefined) misses++;
-      }
-    }
-    this.sink += misses;
   }
 
   /**

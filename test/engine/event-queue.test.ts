@@ -12,12 +12,22 @@ interface Entry {
 // js-sdsl is a max-heap unless told otherwise, and not stable: order it explicitly by (time, seq), smallest first.
 const byTimeThenSeq = (a: Entry, b: Entry): number => (a.time !== b.time ? a.time - b.time : a.seq - b.seq);
 
-/** An operation: push an entry at one of a few times (so that ties are common), or pop. */
+/**
+ * A time: one of a few (so that ties are common, and buckets are often too bunched to sort), or any in a range (so
+ * that buckets are sorted into the run), or one of a few then some (clusters).
+ */
+const time = fc.oneof(
+  fc.integer({ min: 0, max: 20 }).map((t) => t / 4),
+  fc.double({ min: 0, max: 5, noNaN: true }),
+  fc.tuple(fc.integer({ min: 0, max: 4 }), fc.double({ min: 0, max: 0.01, noNaN: true })).map(([a, b]) => a + b),
+);
+
+/** An operation: push an entry, or pop. */
 const op = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('push' as const), time: fc.integer({ min: 0, max: 20 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('push' as const), time }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('pop' as const) }) },
   // The kernel's hold step: the earliest entry is replaced by a new one (a pop and a push in one).
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('replaceTop' as const), time: fc.integer({ min: 0, max: 20 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('replaceTop' as const), time }) },
 );
 
 /** Tiers small enough that a few hundred operations turn the queue tiered, spread the top and fall back. */
@@ -35,12 +45,12 @@ describe('EventQueue', () => {
         let seq = 0;
         for (const o of ops) {
           if (o.kind === 'push') {
-            const e = { time: o.time / 4, seq: seq, id: seq };
+            const e = { time: o.time, seq: seq, id: seq };
             seq++;
             ours.push(e.time, e.seq, e.id);
             reference.push(e);
           } else if (o.kind === 'replaceTop') {
-            const e = { time: o.time / 4, seq: seq, id: seq };
+            const e = { time: o.time, seq: seq, id: seq };
             seq++;
             ours.replaceTop(e.time, e.seq, e.id);
             reference.pop(); // nothing when empty: replaceTop is then a push
@@ -109,6 +119,22 @@ describe('EventQueue', () => {
     for (let i = 0; i < 5000; i++) expect(q.pop()).toBe(i);
     expect(q.peekTime()).toBe(100);
     expect(q.size).toBe(500);
+  });
+
+  it('keeps equal times first-in first-out between a sorted bucket and the heap', () => {
+    // Twelve entries with tierAbove 8 and bucketSize 4: the 8th push turns the queue tiered, the first peek spreads
+    // all twelve over ceil(12 / 4) = 3 buckets across [1, 12], and the first bucket (t < 1 + 11/3) is {1, 1, 1, 1.5}:
+    // spread enough to be sorted into the run. An entry added at t=1 then goes to the heap (its bucket has moved)
+    // and must come out after the three entries at t=1 that were queued before it, and before t=1.5.
+    const q = new EventQueue(4, { tierAbove: 8, bucketSize: 4 });
+    const times = [1, 1, 1, 1.5, 5, 6, 7, 8, 9, 10, 11, 12];
+    times.forEach((t, i) => q.push(t, i, i));
+    expect(q.peekTime()).toBe(1);
+    q.push(1, 12, 12);
+    expect([q.pop(), q.pop(), q.pop()]).toEqual([0, 1, 2]);
+    expect(q.peekSeq()).toBe(12);
+    expect([q.pop(), q.pop(), q.pop()]).toEqual([12, 3, 4]);
+    expect(q.size).toBe(7);
   });
 
   it('keeps equal times first-in first-out', () => {
