@@ -153,6 +153,23 @@ export class EventQueue {
     return this.n > 0 ? this.seqs[1]! : -1;
   }
 
+  /**
+   * Id of the earliest entry (-1 when empty), with its time written to staged[0] (Infinity when empty): peekTime()
+   * and peekId() in one, for the kernel's loop.
+   */
+  peekStaged(): number {
+    if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
+    const p = this.rPos;
+    const rt = this.rTimes[p]!;
+    const ht = this.times[1]!;
+    if (rt < ht || (rt === ht && rt !== Infinity && this.rSeqs[p]! < this.seqs[1]!)) {
+      this.staged[0] = rt;
+      return this.rIds[p]!;
+    }
+    this.staged[0] = ht;
+    return this.n > 0 ? this.ids[1]! : -1;
+  }
+
   /** Id of the earliest entry; -1 when empty. */
   peekId(): number {
     if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
@@ -206,22 +223,24 @@ export class EventQueue {
         return;
       }
     }
+    const to = this.destination(time);
     if (this.runFirst()) {
       this.rPos++;
-      this.pushStaged(seq, id);
-      return;
-    }
-    const to = this.destination(time);
-    if (to === HEAP) {
+      if (to === HEAP) {
+        this.heapPush(seq, id);
+        return;
+      }
+    } else if (to === HEAP) {
       this.times[1] = time;
       this.seqs[1] = seq;
       this.ids[1] = id;
       this.siftDown();
+      return;
     } else {
       this.popRoot();
-      if (to === TOP) this.topPush(seq, id);
-      else this.bucketPush(to, seq, id);
     }
+    if (to === TOP) this.topPush(seq, id);
+    else this.bucketPush(to, seq, id);
   }
 
   /**

@@ -164,12 +164,13 @@ export class Simulator {
     if (this.afterEvent !== undefined) return this.runChecked(until, maxEvents, this.afterEvent);
     const queue = this.queue;
     const slots = this.slots;
+    const staged = queue.staged;
     let count = 0;
     this.stopped = false;
     while (count < maxEvents) {
-      const time = queue.peekTime(); // Infinity when empty
-      if (time > until || time === Infinity) break;
-      const slot = queue.peekId();
+      const slot = queue.peekStaged(); // -1 when empty
+      const time = staged[0]!;
+      if (slot < 0 || time > until) break;
       const at = slot * STRIDE;
       const fn = slots[at + FN] as Handler<unknown> | null;
       if (fn === null) {
