@@ -489,7 +489,7 @@ export class EventQueue {
         const c = this.head[b]!;
         if (c >= 0) {
           this.head[b] = this.tail[b] = -1;
-          if (!this.sortIntoRun(c)) this.drainChain(c, true);
+          if (!this.sortIntoRun(c, b)) this.drainChain(c, true);
           if (this.cur < this.nb) this.touchChain(this.head[this.cur]!);
           if (this.n > 0 || this.rPos < this.rEnd) return;
         }
@@ -529,8 +529,9 @@ export class EventQueue {
   }
 
   /**
-   * Moves a bucket's entries (the chunk chain from `first`) into the run, sorted by (time, seq), and frees the chunks;
-   * false, with nothing moved, when they are too bunched in time to sort this way (they then go to the heap).
+   * Moves bucket b's entries (the chunk chain from `first`) into the run, sorted by (time, seq), and frees the
+   * chunks; false, with nothing moved, when there is one entry, or they are too bunched in time to sort this way
+   * (they then go to the heap).
    * A distribution sort: the bucket's range of times is cut into as many equal sub-ranges as it has entries, each
    * entry is placed after the entries of earlier sub-ranges (a sub-range is a non-decreasing function of the time),
    * and an insertion sort puts each sub-range in order by (time, seq). With times spread over the bucket a sub-range
@@ -538,27 +539,17 @@ export class EventQueue {
    * than BUNCH entries (a crowd at one time, say) would make the insertion sort quadratic, and sends the bucket to the
    * heap instead.
    */
-  private sortIntoRun(first: number): boolean {
+  private sortIntoRun(first: number, b: number): boolean {
     const data = this.cData;
     const cLen = this.cLen;
     const cNext = this.cNext;
-    const table = this.warmTable;
-    const stride = this.warmStride;
     let count = 0;
-    let lo = Infinity;
-    let hi = -Infinity;
-    let misses = 0;
-    for (let c = first; c >= 0; c = cNext[c]!) {
-      for (let at = c * CHUNK * 3, end = at + cLen[c]! * 3; at < end; at += 3) {
-        const t = data[at]!;
-        if (t < lo) lo = t;
-        if (t > hi) hi = t;
-      }
-      count += cLen[c]!;
-    }
-    this.sink += misses;
-    const scale = count / (hi - lo);
-    if (!(scale < Infinity)) return false; // one entry, or all at one time: the heap orders them by seq
+    for (let c = first; c >= 0; c = cNext[c]!) count += cLen[c]!;
+    if (count < 2) return false;
+    // Sub-range of time t: floor(count * (u - b)), u = (t - base) * scale computed as destination() does, so that
+    // u >= b for every entry of bucket b (u may pass b + 1 only in the last bucket: the cap catches it).
+    const base = this.base;
+    const scale = this.scale;
     if (this.keys.length < count) {
       this.keys = new Int32Array(count * 2);
       this.counts = new Int32Array(count * 2);
@@ -569,7 +560,7 @@ export class EventQueue {
     let i = 0;
     for (let c = first; c >= 0; c = cNext[c]!) {
       for (let at = c * CHUNK * 3, end = at + cLen[c]! * 3; at < end; at += 3) {
-        const k = Math.min(count - 1, Math.floor((data[at]! - lo) * scale)); // rounding never makes it decrease
+        const k = Math.min(count - 1, Math.floor(((data[at]! - base) * scale - b) * count));
         keys[i++] = k;
         counts[k]!++;
       }
