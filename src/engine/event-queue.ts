@@ -140,7 +140,7 @@ export class EventQueue {
 
   /** Time of the earliest entry; Infinity when empty. (The peeks move the next bucket in when heap and run are empty.) */
   peekTime(): number {
-    if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
+    this.fillFront();
     const rt = this.rTimes[this.rPos]!;
     const ht = this.times[1]!;
     return rt < ht ? rt : ht; // the sentinels when empty
@@ -148,7 +148,7 @@ export class EventQueue {
 
   /** Seq of the earliest entry; -1 when empty. */
   peekSeq(): number {
-    if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
+    this.fillFront();
     if (this.runFirst()) return this.rSeqs[this.rPos]!;
     return this.n > 0 ? this.seqs[1]! : -1;
   }
@@ -158,21 +158,18 @@ export class EventQueue {
    * and peekId() in one, for the kernel's loop.
    */
   peekStaged(): number {
-    if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
-    const p = this.rPos;
-    const rt = this.rTimes[p]!;
-    const ht = this.times[1]!;
-    if (rt < ht || (rt === ht && rt !== Infinity && this.rSeqs[p]! < this.seqs[1]!)) {
-      this.staged[0] = rt;
-      return this.rIds[p]!;
+    this.fillFront();
+    if (this.runFirst()) {
+      this.staged[0] = this.rTimes[this.rPos]!;
+      return this.rIds[this.rPos]!;
     }
-    this.staged[0] = ht;
+    this.staged[0] = this.times[1]!; // the sentinel when empty
     return this.n > 0 ? this.ids[1]! : -1;
   }
 
   /** Id of the earliest entry; -1 when empty. */
   peekId(): number {
-    if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
+    this.fillFront();
     if (this.runFirst()) return this.rIds[this.rPos]!;
     return this.n > 0 ? this.ids[1]! : -1;
   }
@@ -252,6 +249,11 @@ export class EventQueue {
   warmOnMove(table: readonly unknown[], stride: number): void {
     this.warmTable = table;
     this.warmStride = stride;
+  }
+
+  /** The peeks: when heap and run are empty and the far future is not, moves the next bucket in. */
+  private fillFront(): void {
+    if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
   }
 
   /** Whether the run's next entry comes before the heap's root (false when the run is empty). */
