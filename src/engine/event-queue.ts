@@ -189,11 +189,9 @@ export class EventQueue {
 
   /** Removes the earliest entry and returns its id; -1 when empty. Read the peek methods first if you need more. */
   pop(): number {
-    if (this.n === 0 && this.rPos === this.rEnd) {
-      if (this.far === 0) return -1;
-      this.refill();
-    }
+    this.fillFront();
     if (this.runFirst()) return this.rIds[this.rPos++]!;
+    if (this.n === 0) return -1;
     const top = this.ids[1]!;
     this.popRoot();
     return top;
@@ -213,7 +211,7 @@ export class EventQueue {
   replaceTopStaged(seq: number, id: number): void {
     const time = this.staged[0]!;
     if (this.n === 0 && this.rPos === this.rEnd) {
-      if (this.far > 0) this.refill(); // moves entries through staged[0]
+      this.fillFront(); // moves entries through staged[0]
       this.staged[0] = time;
       if (this.n === 0 && this.rPos === this.rEnd) {
         this.pushStaged(seq, id);
@@ -251,7 +249,7 @@ export class EventQueue {
     this.warmStride = stride;
   }
 
-  /** The peeks: when heap and run are empty and the far future is not, moves the next bucket in. */
+  /** When heap and run are empty and the far future is not, moves the next bucket in (peeks, pop, replaceTop). */
   private fillFront(): void {
     if (this.n === 0 && this.far > 0 && this.rPos === this.rEnd) this.refill();
   }
