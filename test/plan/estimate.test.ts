@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getGpu, getLlm, getNode, getTransport } from '../../src/catalog/index.js';
-import { prefillStepTime } from '../../src/physics/index.js';
+import { decodeStepTime, prefillStepTime } from '../../src/physics/index.js';
 import { capacityFrom, ceilings, type EstimateContext } from '../../src/plan/estimate.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';
 
@@ -33,10 +33,18 @@ describe('physics ceilings of a configuration', () => {
     expect(capacityFrom('disaggregated', k)).toBe(Math.min(k.prefill, k.decode, k.kvTransfer!));
   });
 
-  it('aggregated: prefill and decode share each worker, so their times per request add up', () => {
+  it('aggregated: a worker both prefills and decodes, so its time per request is the sum of the two', () => {
     const k = ceilings({ mode: 'aggregated', aggregated: { workers: 8, tp: 1 } }, ctx);
     expect(k.kvTransfer).toBeUndefined();
-    expect(capacityFrom('aggregated', k)).toBeCloseTo(1 / (1 / k.prefill + 1 / k.decode), 12);
-    expect(capacityFrom('aggregated', k)).toBeLessThan(Math.min(k.prefill, k.decode));
+    // Prefill: each of the 8 workers prefills one 8000-token prompt per step.
+    const prefillS = prefillStepTime(llm, gpu, 1, [{ tokens: 8000 }]).totalS;
+    expect(k.prefill).toBeCloseTo(8 / prefillS, 9);
+    // Decode batch: the KV pool holds (80e9 x 0.9 - 8.03e9 params x 2 B - 4e9 reserve) / (16 x 131,072 B) = 24,766
+    // blocks = 396,256 tokens, so floor(396,256 / (8000 + 50)) = 49 requests at once (fewer than max_num_seqs 256),
+    // each at its mean length 8000 + 50 / 2 = 8025 mid-decode. A request takes 50 of those steps.
+    const stepS = decodeStepTime(llm, gpu, 1, new Array<number>(49).fill(8025)).totalS;
+    expect(k.decode).toBeCloseTo((8 * 49) / (50 * stepS), 9);
+    // Each worker spends prefillS + 50 x stepS / 49 on a request.
+    expect(capacityFrom('aggregated', k)).toBeCloseTo(8 / (prefillS + (50 * stepS) / 49), 9);
   });
 });
