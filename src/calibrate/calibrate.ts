@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { describeDeployment, loadDeployment, measuredPoint, modeledValue, type MeasuredRunOptions } from '../experiment/measured.js';
 import { readMeasurements, type ReadOptions } from '../measure/read.js';
 import { MEASURED_METRICS, measuredValue, statisticOf, type MeasuredMetric, type MeasuredPoint } from '../measure/types.js';
-import { writeOutputs } from '../report/output.js';
+import { checkOutputFile, writeOutputs } from '../report/output.js';
 import { shownPath } from '../yaml/positions.js';
 import { gpuRecordText, transportRecordText } from './catalog-file.js';
 import { fitGpuFactors, FACTORS, type FactorName, type FitPoint, type GpuFit } from './fit-gpu.js';
@@ -103,14 +103,23 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
   const inputs = [...new Set(measured.map((m) => m.file))].join(', ');
   const experimentShown = shownPath(o.experiment);
 
+  // Where the records go is checked before the fit, which can take a while: a place that cannot be written fails now.
+  const gpuFlag = o.out !== undefined ? `--out ${o.out}` : undefined;
+  const transportFlag = o.transportOut !== undefined ? `--transport-out ${o.transportOut}` : undefined;
   const gpuOut = timed.length > 0 ? outputPath(o.out, 'gpu', gpu.id) : undefined;
-  if (gpuOut) refuseOverwrite(gpuOut.file, o.force, '--out');
+  if (gpuOut) {
+    refuseOverwrite(gpuOut.file, o.force, '--out');
+    checkOutputFile(gpuOut.file, gpuFlag);
+  }
   const transportId = d.transport;
   const transportOut = transfers.length > 0 ? outputPath(o.transportOut, 'transport', transportId) : undefined;
-  if (transportOut) refuseOverwrite(transportOut.file, o.force, '--transport-out');
+  if (transportOut) {
+    refuseOverwrite(transportOut.file, o.force, '--transport-out');
+    checkOutputFile(transportOut.file, transportFlag);
+  }
 
   const result: CalibrateResult = { deployment: describeDeployment(d), files: [] };
-  const writes: { file: string; text: string; flag: string }[] = [];
+  const writes: { file: string; text: string; flag: string; shown: string | undefined }[] = [];
 
   // The transport first: the GPU fit then models TTFT with the measured transfer figures.
   let tfit: TransportFit | undefined;
@@ -137,7 +146,7 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
     if (perRail > transport.bandwidthPerRail.max) sources['bandwidthPerRailGBps.max'] = `${how}; widened to hold the calibrated typical figure`;
     sources['latencyUs'] = tfit.latencyHeld ? `${transport.sources['latencyUs'] ?? 'base record'}; kept by nixlsim calibrate (the fitted intercept was not positive)` : `${how}; the intercept`;
     const header = `Written by \`nixlsim calibrate\` from ${inputs} on the deployment of ${experimentShown}.\nThe base transport '${transport.id}' with the measured bandwidth and latency; re-run calibrate rather than editing.`;
-    writes.push({ file: transportOut!.file, text: transportRecordText(transport, transportOut!.id, tfit, sources, header), flag: '--transport-out' });
+    writes.push({ file: transportOut!.file, text: transportRecordText(transport, transportOut!.id, tfit, sources, header), flag: '--transport-out', shown: transportFlag });
     result.transport = {
       id: transportOut!.id,
       base: transport.id,
@@ -177,7 +186,7 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
       `(${measuredKinds}) of ${points.length} runs in ${inputs}, deployment of ${experimentShown}; rms error ${pct(fit.rmsError)}; range is ${gpu.id}'s; calibration parameter`;
     const sources = Object.fromEntries(fit.fitted.map((f) => [`efficiency.${f}`, how]));
     const header = `Written by \`nixlsim calibrate\` from ${inputs} on the deployment of ${experimentShown}.\nThe GPU '${gpu.id}' with efficiency factors fitted to measured runs; re-run calibrate rather than editing.`;
-    writes.push({ file: gpuOut.file, text: gpuRecordText(gpu, gpuOut.id, fit.efficiency, fit.fitted, sources, header), flag: '--out' });
+    writes.push({ file: gpuOut.file, text: gpuRecordText(gpu, gpuOut.id, fit.efficiency, fit.fitted, sources, header), flag: '--out', shown: gpuFlag });
     const factorsOut = Object.fromEntries(
       FACTORS.map((f) => {
         const r = gpu.efficiency[f];
@@ -202,6 +211,6 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
   // Again: a file may have appeared while the fit ran.
   for (const w of writes) refuseOverwrite(w.file, o.force, w.flag);
   // The GPU and transport records go out together or not at all.
-  result.files.push(...writeOutputs(writes.map((w) => ({ path: w.file, data: w.text }))));
+  result.files.push(...writeOutputs(writes.map((w) => ({ path: w.file, data: w.text, ...(w.shown !== undefined ? { flag: w.shown } : {}) }))));
   return result;
 }

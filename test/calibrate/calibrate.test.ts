@@ -111,6 +111,14 @@ describe('nixlsim calibrate: refusals and files', () => {
     expect(refusal(f)).toMatch(/^cannot fit the GPU factors: prefillCompute: no measured value depends on it .*prefillCompute needs TTFT or latency measured/);
   });
 
+  it('refuses a place the record cannot be written before it fits anything, naming the flag', () => {
+    // One TTFT could not fit 3 factors either: the message about --out shows the place was checked first.
+    const f = write('one.csv', 'isl,osl,concurrency,ttft_ms\n8000,50,1,300\n');
+    const notADir = write('plain-file', 'x');
+    const out = join(notADir, 'gpu.yaml');
+    expect(refusal(f, { out })).toMatch(new RegExp(`^--out ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*is a file, not a directory`));
+  });
+
   it('refuses fewer measured values than factors', () => {
     const f = write('one.csv', 'isl,osl,concurrency,ttft_ms\n8000,50,1,300\n');
     expect(refusal(f)).toMatch(/^cannot fit the GPU factors: 1 measured value cannot determine 3 factors \(prefillCompute, decodeMemory, stepOverheadS\)/);
