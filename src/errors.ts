@@ -15,6 +15,28 @@ export class UserError extends Error {
   }
 }
 
+/** A field of an experiment, as a path: `['faults', 0, 'target']`. */
+export type FieldPath = readonly (string | number)[];
+
+/** `['faults', 0, 'target']` -> `faults[0].target`. */
+export function fieldName(path: FieldPath): string {
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+}
+
+/**
+ * A UserError about one field of the experiment, found only when it runs (a fault target that names no worker): the
+ * field is kept as a path beside the problem, so that a command that loaded the file can point at the line that gave
+ * the field its value. Its message reads `faults[0].target: no worker 'decode-7' ...` wherever it is printed as is.
+ */
+export class FieldError extends UserError {
+  constructor(
+    readonly field: FieldPath,
+    readonly problem: string,
+  ) {
+    super(`${fieldName(field)}: ${problem}`);
+  }
+}
+
 /** Something the simulator promised itself did not hold. A bug in nixlsim, not in the input; exit 3 with a report. */
 export class InvariantError extends Error {
   override readonly name = 'InvariantError';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { projectRoot } from '../catalog/load.js';
 import type { Catalog } from '../catalog/types.js';
-import { InvariantError, UserError } from '../errors.js';
+import { FieldError, InvariantError, UserError } from '../errors.js';
 import type { SimulateOverrides } from '../serving/simulate.js';
 import type { Point, PointResult } from './types.js';
 
@@ -68,6 +68,9 @@ export interface WireError {
   name: string;
   message: string;
   stack?: string;
+  /** A FieldError's field and problem. */
+  field?: (string | number)[];
+  problem?: string;
 }
 
 export type Reply = { index: number; ok: true; outcome: PointOutcome } | { index: number; ok: false; error: WireError };
@@ -80,6 +83,7 @@ export interface WorkerInit {
 /** An error as data, so that it survives postMessage with its kind (UserError, InvariantError or anything else). */
 export function encodeError(err: unknown): WireError {
   if (err instanceof Error) {
+    if (err instanceof FieldError) return { kind: 'user', name: err.name, message: err.message, field: [...err.field], problem: err.problem };
     const kind = err instanceof UserError ? 'user' : err instanceof InvariantError ? 'invariant' : 'other';
     return { kind, name: err.name, message: err.message, ...(err.stack !== undefined ? { stack: err.stack } : {}) };
   }
@@ -87,11 +91,12 @@ export function encodeError(err: unknown): WireError {
 }
 
 /**
- * The error again, of its kind: a UserError with the same message (it is what exit 2 prints), an InvariantError or an
+ * The error again, of its kind: a UserError with the same message (it is what exit 2 prints; a FieldError keeps its
+ * field), an InvariantError or an
  * Error of the same name with the thread's stack (what exit 3 prints).
  */
 export function decodeError(w: WireError): Error {
-  if (w.kind === 'user') return new UserError(w.message);
+  if (w.kind === 'user') return w.field !== undefined && w.problem !== undefined ? new FieldError(w.field, w.problem) : new UserError(w.message);
   let err: Error;
   if (w.kind === 'invariant') {
     err = new InvariantError(w.message);

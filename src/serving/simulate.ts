@@ -1,7 +1,7 @@
 import type { Catalog } from '../catalog/types.js';
 import { getLlm } from '../catalog/index.js';
 import { Simulator } from '../engine/index.js';
-import { InvariantError, UserError } from '../errors.js';
+import { FieldError, InvariantError, UserError } from '../errors.js';
 import type { Point, PointResult, Stats } from '../experiment/types.js';
 import { FaultInjector, type FaultKind } from '../faults/injector.js';
 import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
@@ -232,12 +232,12 @@ function installFaults(sim: Simulator, cluster: Cluster, log: EventLog, point: P
   specs.forEach((s, i) => {
     const t = 'target' in s ? s.target : undefined;
     if (s.kind === 'link_down' && !links.includes(s.target)) {
-      throw new UserError(`faults[${i}].target: no link '${s.target}' (links: ${links.join(', ') || 'none: aggregated mode'})`);
+      throw new FieldError(['faults', i, 'target'], `no link '${s.target}' (links: ${links.join(', ') || 'none: aggregated mode'})`);
     }
     // Worker-level faults name a worker; health_503 may also name the frontend, where the probability check runs.
     const frontend = s.kind === 'health_503' && t === 'frontend';
     if (s.kind !== 'link_down' && t !== undefined && !frontend && !workers.has(t)) {
-      throw new UserError(`faults[${i}].target: no worker '${t}' (workers: ${[...workers.keys()].join(', ')})`);
+      throw new FieldError(['faults', i, 'target'], `no worker '${t}' (workers: ${[...workers.keys()].join(', ')})`);
     }
   });
   const inj = new FaultInjector(sim, specs, { until: horizonS });

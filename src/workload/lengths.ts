@@ -1,4 +1,4 @@
-import { UserError } from '../errors.js';
+import { FieldError, type FieldPath, UserError } from '../errors.js';
 import type { RandomStream } from '../engine/random.js';
 import type { LengthDist } from '../experiment/types.js';
 
@@ -31,7 +31,7 @@ export function checkMaxContext(maxContext: number): void {
   }
 }
 
-export function checkLengthDist(d: LengthDist, field: string): void {
-  if (!Number.isFinite(d.mean) || d.mean < 0) throw new UserError(`${field}.mean must be a number >= 0, got ${d.mean}`);
-  if (!Number.isFinite(d.stddev) || d.stddev < 0) throw new UserError(`${field}.stddev must be a number >= 0, got ${d.stddev}`);
+export function checkLengthDist(d: LengthDist, field: FieldPath): void {
+  if (!Number.isFinite(d.mean) || d.mean < 0) throw new FieldError([...field, 'mean'], `must be a number >= 0, got ${d.mean}`);
+  if (!Number.isFinite(d.stddev) || d.stddev < 0) throw new FieldError([...field, 'stddev'], `must be a number >= 0, got ${d.stddev}`);
 }

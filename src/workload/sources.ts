@@ -1,4 +1,4 @@
-import { UserError } from '../errors.js';
+import { FieldError, type FieldPath } from '../errors.js';
 import type { RandomStream } from '../engine/random.js';
 import type { TraceSource, Workload } from '../experiment/types.js';
 import { checkLengthDist, checkMaxContext, drawLength, fitLengths } from './lengths.js';
@@ -17,23 +17,23 @@ export interface WorkloadLimits {
   maxContext: number;
 }
 
-function checkCount(n: number, field: string): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new UserError(`${field} must be a whole number >= 0, got ${n}`);
+function checkCount(n: number, field: FieldPath): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new FieldError(field, `must be a whole number >= 0, got ${n}`);
 }
 
 /** Where a workload's requests come from: synthetic (closed-loop, poisson) or a recorded trace replayed. */
 export function makeSource(w: Workload, rng: WorkloadRandom, limits: WorkloadLimits): RequestSource {
   checkMaxContext(limits.maxContext);
-  checkCount(w.warmup, 'workload.warmup');
-  checkCount(w.requests, 'workload.requests');
+  checkCount(w.warmup, ['workload', 'warmup']);
+  checkCount(w.requests, ['workload', 'requests']);
   if (w.kind === 'trace') {
-    if (w.trace === undefined) throw new UserError('workload.trace is required when workload.kind is trace');
+    if (w.trace === undefined) throw new FieldError(['workload', 'trace'], 'required when workload.kind is trace');
     return new TraceReplaySource(w.trace, w.requests, w.warmup, limits.maxContext);
   }
-  checkLengthDist(w.isl, 'workload.isl');
-  checkLengthDist(w.osl, 'workload.osl');
+  checkLengthDist(w.isl, ['workload', 'isl']);
+  checkLengthDist(w.osl, ['workload', 'osl']);
   if (w.kind === 'poisson' && !(Number.isFinite(w.rate) && w.rate > 0)) {
-    throw new UserError(`workload.rate must be a number of requests per second > 0 for a poisson workload, got ${w.rate}`);
+    throw new FieldError(['workload', 'rate'], `must be a number of requests per second > 0 for a poisson workload, got ${w.rate}`);
   }
   return new SyntheticSource(w, rng, limits.maxContext);
 }
@@ -96,9 +96,9 @@ class TraceReplaySource implements RequestSource {
     private readonly maxContext: number,
   ) {
     if (!(Number.isFinite(trace.speedup) && trace.speedup > 0)) {
-      throw new UserError(`workload.trace.speedup must be a number > 0, got ${trace.speedup}`);
+      throw new FieldError(['workload', 'trace', 'speedup'], `must be a number > 0, got ${trace.speedup}`);
     }
-    if (trace.limit !== undefined) checkCount(trace.limit, 'workload.trace.limit');
+    if (trace.limit !== undefined) checkCount(trace.limit, ['workload', 'trace', 'limit']);
     this.speedup = trace.speedup;
     // Both caps count records replayed, warm-up included; 0 (or absent) means no cap, and the tighter one wins.
     const caps = [trace.limit ?? 0, requests].filter((n) => n > 0);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runExperiment, runExperimentOnPool, progressWanted } from '../../src/cli/commands/run.js';
 import { defaultCatalog } from '../../src/catalog/load.js';
-import { InvariantError, UserError } from '../../src/errors.js';
+import { FieldError, InvariantError, UserError } from '../../src/errors.js';
 import { expandPoints, loadExperiment, type Point } from '../../src/experiment/index.js';
 import { decodeError, encodeError, PointFailure, poolWorkerFile, SimulationPool, simulateOnPool } from '../../src/experiment/pool.js';
 import { runPoint } from '../../src/serving/simulate.js';
@@ -94,6 +94,11 @@ describe('points cross a thread boundary as plain data', () => {
     const te = decodeError(encodeError(new TypeError('x is undefined')));
     expect([te.name, te.message, te instanceof UserError]).toEqual(['TypeError', 'x is undefined', false]);
     expect(decodeError(encodeError('a string')).message).toBe('a string');
+    // A FieldError keeps its field as a path, so that the main thread can find the line that set it.
+    const field = decodeError(encodeError(new FieldError(['faults', 2, 'target'], "no worker 'x'")));
+    expect(field).toBeInstanceOf(FieldError);
+    expect(field.message).toBe("faults[2].target: no worker 'x'");
+    expect([(field as FieldError).field, (field as FieldError).problem]).toEqual([['faults', 2, 'target'], "no worker 'x'"]);
   });
 });
 

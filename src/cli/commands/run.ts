@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog, projectRoot } from '../../catalog/load.js';
 import type { Catalog } from '../../catalog/types.js';
-import { InvariantError, UserError } from '../../errors.js';
+import { FieldError, InvariantError, UserError } from '../../errors.js';
 import { expandPoints, loadExperiment, pointFieldError, type LoadedExperiment } from '../../experiment/load.js';
 import type { Job, SimulationPool, PointOutcome } from '../../experiment/pool.js';
 import { EVENTS_LOG_FILE, logBlock, logText, parseShard, shardDirName, shardIndices, shardSummaryJson, type Shard, type ShardInfo } from '../../experiment/shard.js';
@@ -159,22 +159,13 @@ function prepare(file: string, opts: RunOptions): Plan {
 
 /**
  * The simulator found the deployment impossible in a way only running shows (a fault target that names no worker,
- * a bad row deep in a trace): say which point of which file. A problem it names by field (`faults[0].target: ...`)
+ * a bad row deep in a trace): say which point of which file. A FieldError (`faults[0].target: ...`)
  * is placed at the line that gave the field its value. Other errors as they are.
  */
 function pointError(plan: Plan, p: Point, err: unknown): unknown {
   if (!(err instanceof UserError)) return err;
-  const field = FIELD_PROBLEM.exec(err.message);
-  if (field) return pointFieldError(plan.loaded, p.id, fieldPath(field[1]!), field[2]!);
+  if (err instanceof FieldError) return pointFieldError(plan.loaded, p.id, [...err.field], err.problem);
   return new UserError(`point ${pointLabel(p.id, p.params)}: ${err.message}`, shownPath(plan.loaded.file));
-}
-
-/** A message that starts with a field of the experiment: `faults[0].target: no worker 'decode-7' ...`. */
-const FIELD_PROBLEM = /^((?:deployment|workload|faults|horizonS|seed)(?:\[\d+\]|\.[A-Za-z][\w-]*)*): ([\s\S]*)$/;
-
-/** `faults[0].target` -> ['faults', 0, 'target']. */
-function fieldPath(name: string): (string | number)[] {
-  return [...name.matchAll(/([A-Za-z][\w-]*)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
 }
 
 /** What a run produced: the summary, and the files it writes (events.log, summary.json), not yet written. */
