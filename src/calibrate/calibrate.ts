@@ -119,7 +119,8 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
   }
 
   const result: CalibrateResult = { deployment: describeDeployment(d), files: [] };
-  const writes: { file: string; text: string; flag: string; shown: string | undefined }[] = [];
+  /** flag: the option that places the file; given: that option as the user gave it (none: the default place). */
+  const writes: { file: string; text: string; flag: string; given: string | undefined }[] = [];
 
   // The transport first: the GPU fit then models TTFT with the measured transfer figures.
   let tfit: TransportFit | undefined;
@@ -146,7 +147,7 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
     if (perRail > transport.bandwidthPerRail.max) sources['bandwidthPerRailGBps.max'] = `${how}; widened to hold the calibrated typical figure`;
     sources['latencyUs'] = tfit.latencyHeld ? `${transport.sources['latencyUs'] ?? 'base record'}; kept by nixlsim calibrate (the fitted intercept was not positive)` : `${how}; the intercept`;
     const header = `Written by \`nixlsim calibrate\` from ${inputs} on the deployment of ${experimentShown}.\nThe base transport '${transport.id}' with the measured bandwidth and latency; re-run calibrate rather than editing.`;
-    writes.push({ file: transportOut!.file, text: transportRecordText(transport, transportOut!.id, tfit, sources, header), flag: '--transport-out', shown: transportFlag });
+    writes.push({ file: transportOut!.file, text: transportRecordText(transport, transportOut!.id, tfit, sources, header), flag: '--transport-out', given: transportFlag });
     result.transport = {
       id: transportOut!.id,
       base: transport.id,
@@ -186,7 +187,7 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
       `(${measuredKinds}) of ${points.length} runs in ${inputs}, deployment of ${experimentShown}; rms error ${pct(fit.rmsError)}; range is ${gpu.id}'s; calibration parameter`;
     const sources = Object.fromEntries(fit.fitted.map((f) => [`efficiency.${f}`, how]));
     const header = `Written by \`nixlsim calibrate\` from ${inputs} on the deployment of ${experimentShown}.\nThe GPU '${gpu.id}' with efficiency factors fitted to measured runs; re-run calibrate rather than editing.`;
-    writes.push({ file: gpuOut.file, text: gpuRecordText(gpu, gpuOut.id, fit.efficiency, fit.fitted, sources, header), flag: '--out', shown: gpuFlag });
+    writes.push({ file: gpuOut.file, text: gpuRecordText(gpu, gpuOut.id, fit.efficiency, fit.fitted, sources, header), flag: '--out', given: gpuFlag });
     const factorsOut = Object.fromEntries(
       FACTORS.map((f) => {
         const r = gpu.efficiency[f];
@@ -211,6 +212,6 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
   // Again: a file may have appeared while the fit ran.
   for (const w of writes) refuseOverwrite(w.file, o.force, w.flag);
   // The GPU and transport records go out together or not at all.
-  result.files.push(...writeOutputs(writes.map((w) => ({ path: w.file, data: w.text, ...(w.shown !== undefined ? { flag: w.shown } : {}) }))));
+  result.files.push(...writeOutputs(writes.map((w) => ({ path: w.file, data: w.text, ...(w.given !== undefined ? { flag: w.given } : {}) }))));
   return result;
 }

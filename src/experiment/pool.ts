@@ -92,8 +92,7 @@ export function encodeError(err: unknown): WireError {
 
 /**
  * The error again, of its kind: a UserError with the same message (it is what exit 2 prints; a FieldError keeps its
- * field), an InvariantError or an
- * Error of the same name with the thread's stack (what exit 3 prints).
+ * field), an InvariantError or an Error of the same name with the thread's stack (what exit 3 prints).
  */
 export function decodeError(w: WireError): Error {
   if (w.kind === 'user') return w.field !== undefined && w.problem !== undefined ? new FieldError(w.field, w.problem) : new UserError(w.message);
