@@ -18,7 +18,7 @@ export class UserError extends Error {
 /** A field of an experiment, as a path: `['faults', 0, 'target']`. */
 export type FieldPath = readonly (string | number)[];
 
-/** `['faults', 0, 'target']` -> `faults[0].target`. */
+/** `deployment.prefill.tp`, `faults[2].rate`: how a user would name the field. */
 export function fieldName(path: FieldPath): string {
   return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
 }

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, relative } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import { UserError } from '../errors.js';
+import { fieldName, UserError } from '../errors.js';
 
 /** A field path: map keys and list indexes, outermost first. */
 export type Path = (string | number)[];
@@ -16,10 +16,8 @@ export function shownPath(file: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
-/** `deployment.prefill.tp`, `faults[2].rate`: how a user would name the field. */
-export function fieldName(path: Path): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
+// fieldName (`deployment.prefill.tp`, `faults[2].rate`) lives in errors.ts, beside FieldError, which needs it.
+export { fieldName };
 
 /** The value at `path` in plain parsed data; undefined where the path leads nowhere. */
 export function valueAt(data: unknown, path: Path): unknown {

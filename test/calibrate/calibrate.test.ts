@@ -116,7 +116,9 @@ describe('nixlsim calibrate: refusals and files', () => {
     const f = write('one.csv', 'isl,osl,concurrency,ttft_ms\n8000,50,1,300\n');
     const notADir = write('plain-file', 'x');
     const out = join(notADir, 'gpu.yaml');
-    expect(refusal(f, { out })).toMatch(new RegExp(`^--out ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*is a file, not a directory`));
+    const message = refusal(f, { out });
+    expect(message.startsWith(`--out ${out}`)).toBe(true);
+    expect(message).toContain('is a file, not a directory');
   });
 
   it('refuses fewer measured values than factors', () => {
