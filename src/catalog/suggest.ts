@@ -19,22 +19,32 @@ export function levenshtein(a: string, b: string): number {
 }
 
 /**
- * The candidate closest to `name`, if it is close enough to be a plausible typo: within a third of the name's length
- * (at least 1, at most 3 edits), compared case-insensitively. Ties go to the earlier candidate, so callers that pass
- * a sorted list get a stable answer.
+ * The candidate `name` most plausibly means, compared case-insensitively: the only candidate that begins with it (a
+ * name of 3 or more characters cut short: `llama-3.1-70b-instruct` for `llama-3.1-70b-instruct-fp8`, which is 4 edits
+ * away while `llama-3.1-8b-instruct` is 2), or else the closest by edit distance, if within a third of the name's
+ * length (at least 1, at most 3 edits). Ties go to the earlier candidate, so callers that pass a sorted list get a
+ * stable answer.
  */
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
   const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
   const lower = name.toLowerCase();
   let best: string | undefined;
   let bestD = Infinity;
+  let extending: string | undefined;
+  let extendingCount = 0;
   for (const c of candidates) {
-    const d = levenshtein(lower, c.toLowerCase());
+    const cl = c.toLowerCase();
+    if (lower.length >= 3 && cl.length > lower.length && cl.startsWith(lower)) {
+      extending = c;
+      extendingCount++;
+    }
+    const d = levenshtein(lower, cl);
     if (d < bestD) {
       best = c;
       bestD = d;
     }
   }
+  if (extendingCount === 1) return extending;
   return bestD <= limit ? best : undefined;
 }
 

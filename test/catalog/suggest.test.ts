@@ -17,6 +17,18 @@ describe('closest', () => {
     expect(closest('efa-libfabrc', ids)).toBe('efa-libfabric');
     expect(closest('NVLINK', ids)).toBe('nvlink');
   });
+  test('prefers the only name that begins with what was typed over a nearer typo', () => {
+    const models = ['deepseek-r1-distill-llama-70b', 'llama-3.1-70b-instruct-fp8', 'llama-3.1-8b-instruct'];
+    // 'llama-3.1-8b-instruct' is 2 edits away (7 -> 8, drop 0), the fp8 model 4 (append '-fp8').
+    expect(levenshtein('llama-3.1-70b-instruct', 'llama-3.1-8b-instruct')).toBe(2);
+    expect(closest('llama-3.1-70b-instruct', models)).toBe('llama-3.1-70b-instruct-fp8');
+    expect(closest('DeepSeek-R1', models)).toBe('deepseek-r1-distill-llama-70b');
+    // Two names begin with 'llama-3.1': no prefix guess, and neither is within 3 edits.
+    expect(closest('llama-3.1', models)).toBeUndefined();
+    // Under 3 characters a prefix says too little: 'tc' is 1 edit from 'tcp' anyway, 'ef' is no guess.
+    expect(closest('ef', ids)).toBeUndefined();
+    expect(closest('tc', ids)).toBe('tcp');
+  });
   test('offers nothing when no name is plausibly meant', () => {
     expect(closest('infiniband', ids)).toBeUndefined();
     // 3 letters allow 1 edit: 'udp' is 2 away from 'tcp'.
