@@ -53,18 +53,37 @@ export interface EngineConfig {
   eff: Efficiency;
 }
 
+/** KV blocks that fit on each rank of a worker at this TP after weights and the activation reserve (< 1: none). */
+function blocksAt(cfg: EngineConfig, tp: number): number {
+  const { llm, gpu, args } = cfg;
+  const budget = gpu.hbmBytes * args.gpuMemoryUtilization - weightBytesPerRank(llm, tp) - args.activationReserveBytes;
+  return Math.floor(budget / (args.blockSize * kvBytesPerTokenPerRank(llm, tp)));
+}
+
 export function kvPoolBlocks(cfg: EngineConfig): number {
   const { llm, gpu, tp, args } = cfg;
-  const budget = gpu.hbmBytes * args.gpuMemoryUtilization - weightBytesPerRank(llm, tp) - args.activationReserveBytes;
-  const perBlock = args.blockSize * kvBytesPerTokenPerRank(llm, tp);
-  const blocks = Math.floor(budget / perBlock);
+  const blocks = blocksAt(cfg, tp);
   if (blocks < 1) {
     throw new UserError(
       `${llm.id} at TP${tp} does not fit on ${gpu.id}: ${(gpu.hbmBytes * args.gpuMemoryUtilization / 1e9).toFixed(1)} GB usable per GPU, ` +
-        `${(weightBytesPerRank(llm, tp) / 1e9).toFixed(1)} GB of weights per rank, no room for a KV block`,
+        `${(weightBytesPerRank(llm, tp) / 1e9).toFixed(1)} GB of weights per rank, no room for a KV block; ${fitsFrom(cfg)}`,
     );
   }
   return blocks;
+}
+
+/** Where a worker that does not fit at its TP would: "it fits from TP2", or that no TP up to 16 it can be split at does. */
+function fitsFrom(cfg: EngineConfig): string {
+  const tried: number[] = [];
+  for (let t = cfg.tp * 2; t <= 16; t *= 2) {
+    try {
+      if (blocksAt(cfg, t) >= 1) return `it fits from TP${t}`;
+      tried.push(t);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err; // a TP the model's KV heads cannot be split over
+    }
+  }
+  return tried.length > 0 ? `nor does it at TP${tried.join(', TP')}` : 'and no larger TP splits its KV heads';
 }
 
 export class Engine {
