@@ -5,6 +5,7 @@
  * ratio and with TP.
  */
 import type { ParetoRow } from '../report/charts/pareto.js';
+import { fixedColumn } from '../report/table.js';
 import { ms } from './slo.js';
 import type { PlanJson, RankedEntry } from './types.js';
 
@@ -279,9 +280,11 @@ function why(plan: PlanJson): string[] {
 
 function rankedTable(plan: PlanJson): string[] {
   const head = '| # | configuration | GPUs | placement | max rate (req/s) | goodput (req/s per GPU) | TTFT p95 (ms) | ITL p95 (ms) | KV transfer p50 / alone (ms) | physics estimate (req/s) | Pareto | what breaks above the max rate |';
+  const rates = fixedColumn(plan.ranked.map((e) => (e.meetsSlo ? e.maxRate : 0)), 4);
+  const perGpu = fixedColumn(plan.ranked.map((e) => e.goodputPerGpu), 3);
   const rows = plan.ranked.map(
-    (e) =>
-      `| ${e.rank} | ${e.label} | ${e.gpusUsed} | ${e.deployment.placement ?? '-'} | ${e.meetsSlo ? sig(e.maxRate, 4) : '0'} | ${sig(e.goodputPerGpu)} | ` +
+    (e, k) =>
+      `| ${e.rank} | ${e.label} | ${e.gpusUsed} | ${e.deployment.placement ?? '-'} | ${rates[k]} | ${perGpu[k]} | ` +
       `${ms(e.ttftP95Ms)} | ${ms(e.itlP95Ms)} | ${kvText(e)} | ${estimateText(e)} | ${e.pareto ? 'yes' : ''} | ${e.meetsSlo ? limitText(e) : `never met; at ${sig(Math.min(...e.probes.map((p) => p.rate)), 4)} req/s: ${e.limit.violations.join('; ')}`} |`,
   );
   return [head, '|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows];

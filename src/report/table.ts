@@ -20,3 +20,13 @@ export function num(x: number): string {
   const a = Math.abs(x);
   return x.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2);
 }
+
+/**
+ * A column of numbers with one number of decimals, so that they line up and 6.4 does not sit under 6.87: as many as
+ * give the largest `digits` significant digits (65.19 and 46.70 at 4; 8.15 and 6.40 at 3); none from 10^digits up.
+ */
+export function fixedColumn(values: readonly number[], digits: number): string[] {
+  const largest = Math.max(0, ...values.filter(Number.isFinite).map(Math.abs));
+  const decimals = largest === 0 ? 0 : Math.min(20, Math.max(0, digits - 1 - Math.floor(Math.log10(largest))));
+  return values.map((v) => (Number.isFinite(v) ? v.toFixed(decimals) : '-'));
+}

@@ -62,6 +62,20 @@ describe('nixlsim plan, end to end on the real simulator', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/\d+ probes \(0 simulated, \d+ reused from /);
     expect(readFileSync(join(out, 'plan.json'), 'utf8')).toBe(text);
+
+    // The printed ranking: every rate with the decimals that give the largest 4 significant digits, every rate per
+    // GPU with those that give the largest 3.
+    const largest = Math.max(...plan.ranked.map((e: { maxRate: number; meetsSlo: boolean }) => (e.meetsSlo ? e.maxRate : 0)));
+    const largestPerGpu = Math.max(...plan.ranked.map((e: { goodputPerGpu: number }) => e.goodputPerGpu));
+    const decimals = (sig: number, x: number) => Math.max(0, sig - 1 - Math.floor(Math.log10(x)));
+    const rows = again.stdout.split('\n').filter((l) => /^\s*\d+\s+(agg|disagg)\s/.test(l));
+    expect(rows).toHaveLength(3);
+    for (const [k, line] of rows.entries()) {
+      const e = plan.ranked[k];
+      const [rate, perGpu] = line.trim().split(/\s{2,}/).slice(4, 6);
+      expect(rate).toBe((e.meetsSlo ? e.maxRate : 0).toFixed(decimals(4, largest)));
+      expect(perGpu).toBe(e.goodputPerGpu.toFixed(decimals(3, largestPerGpu)));
+    }
   });
 
   it('a bad SLO exits 2 naming the flag and the term, and writes nothing', () => {

@@ -12,10 +12,10 @@ import {
   type PlanOptions,
   type PlanResult,
 } from '../../plan/planner.js';
-import { shortName, sig } from '../../plan/report.js';
+import { shortName } from '../../plan/report.js';
 import { parseSlo, type SloTerm } from '../../plan/slo.js';
 import { MAX_WORKERS, positiveNumber, setList, wholeNumber } from '../options.js';
-import { textTable } from '../../report/table.js';
+import { fixedColumn, textTable } from '../../report/table.js';
 import { progressWanted } from './run.js';
 
 /** Rows of the ranking printed (report.md has them all). */
@@ -25,13 +25,16 @@ const SHOWN = 10;
 export function formatPlan(r: PlanResult, files: { recommended: string | null }): string {
   const p = r.plan;
   const i = p.inputs;
-  const rows = p.ranked.slice(0, SHOWN).map((e) => [
+  const shown = p.ranked.slice(0, SHOWN);
+  const rates = fixedColumn(shown.map((e) => (e.meetsSlo ? e.maxRate : 0)), 4);
+  const perGpu = fixedColumn(shown.map((e) => e.goodputPerGpu), 3);
+  const rows = shown.map((e, k) => [
     String(e.rank),
     e.deployment.mode === 'aggregated' ? 'agg' : 'disagg',
     shortName(e),
     String(e.gpusUsed),
-    e.meetsSlo ? sig(e.maxRate, 4) : '0',
-    sig(e.goodputPerGpu),
+    rates[k]!,
+    perGpu[k]!,
     e.ttftP95Ms.toFixed(0),
     e.itlP95Ms.toFixed(1),
   ]);
