@@ -19,11 +19,11 @@ export function levenshtein(a: string, b: string): number {
 }
 
 /**
- * The candidate `name` most plausibly means, compared case-insensitively: the only candidate that begins with it (a
- * name of 3 or more characters cut short: `llama-3.1-70b-instruct` for `llama-3.1-70b-instruct-fp8`, which is 4 edits
- * away while `llama-3.1-8b-instruct` is 2), or else the closest by edit distance, if within a third of the name's
- * length (at least 1, at most 3 edits). Ties go to the earlier candidate, so callers that pass a sorted list get a
- * stable answer.
+ * The candidate `name` most plausibly means, compared case-insensitively: the same name in another case; else the only
+ * candidate that begins with it, for a name of 3 or more characters cut short (`llama-3.1-70b-instruct` for
+ * `llama-3.1-70b-instruct-fp8`, 4 edits away, while `llama-3.1-8b-instruct` is 2); else the closest by edit distance,
+ * if within a third of the name's length (at least 1, at most 3 edits). Ties go to the earlier candidate, so callers
+ * that pass a sorted list get a stable answer.
  */
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
   const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
@@ -44,6 +44,7 @@ export function closest(name: string, candidates: Iterable<string>): string | un
       bestD = d;
     }
   }
+  if (bestD === 0) return best; // the same name in another case
   if (extendingCount === 1) return extending;
   return bestD <= limit ? best : undefined;
 }

@@ -28,6 +28,8 @@ describe('closest', () => {
     // Under 3 characters a prefix says too little: 'tc' is 1 edit from 'tcp' anyway, 'ef' is no guess.
     expect(closest('ef', ids)).toBeUndefined();
     expect(closest('tc', ids)).toBe('tcp');
+    // The same name in another case beats a longer one it begins.
+    expect(closest('TCP', ['tcp-ib', 'tcp'])).toBe('tcp');
   });
   test('offers nothing when no name is plausibly meant', () => {
     expect(closest('infiniband', ids)).toBeUndefined();
