@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { projectRoot } from '../catalog/load.js';
 import type { Catalog } from '../catalog/types.js';
-import { FieldError, InvariantError, UserError } from '../errors.js';
+import { FieldError, InvariantError, UserError, type FieldPath } from '../errors.js';
 import type { SimulateOverrides } from '../serving/simulate.js';
 import type { Point, PointResult } from './types.js';
 
@@ -69,7 +69,7 @@ export interface WireError {
   message: string;
   stack?: string;
   /** A FieldError's field and problem. */
-  field?: (string | number)[];
+  field?: FieldPath;
   problem?: string;
 }
 
@@ -83,7 +83,7 @@ export interface WorkerInit {
 /** An error as data, so that it survives postMessage with its kind (UserError, InvariantError or anything else). */
 export function encodeError(err: unknown): WireError {
   if (err instanceof Error) {
-    if (err instanceof FieldError) return { kind: 'user', name: err.name, message: err.message, field: [...err.field], problem: err.problem };
+    if (err instanceof FieldError) return { kind: 'user', name: err.name, message: err.message, field: err.field, problem: err.problem }; // postMessage copies it
     const kind = err instanceof UserError ? 'user' : err instanceof InvariantError ? 'invariant' : 'other';
     return { kind, name: err.name, message: err.message, ...(err.stack !== undefined ? { stack: err.stack } : {}) };
   }
