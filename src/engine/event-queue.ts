@@ -117,9 +117,10 @@ export class EventQueue {
   /** Scratch for sorting a bucket into the run: each entry's sub-range, and how many entries fall in each. */
   private keys: Int32Array = new Int32Array(0);
   private counts: Int32Array = new Int32Array(0);
-  /** The owner's per-id table (see warmOnMove) and how many of its entries each id has. */
+  /** The owner's per-slot table, entries a slot, and how to get a slot from an id (see warmOnMove). */
   private warmTable: readonly unknown[] | undefined = undefined;
   private warmStride = 1;
+  private warmShift = 0;
   /** What touchChain reads, folded in: never used, only there so that the reads are not dropped. */
   private sink = 0;
 
@@ -239,14 +240,16 @@ export class EventQueue {
   }
 
   /**
-   * Asks the queue to read `table[id * stride]` for each entry of the next bucket while the current one runs (and
-   * for a bucket it pushes into the heap). The kernel keeps each event's callback in such a table, by slot, and
+   * Asks the queue to read the owner's table line of each entry of the next bucket while the current one runs (and
+   * of a bucket it pushes into the heap). The owner's ids are `slot << shift | code`; for code 0 the line read is
+   * `table[slot * stride]`, other codes have none. The kernel keeps such events' callbacks in a table by slot and
    * reads it when the event runs: in a large queue that read is a cache miss per event, one after another. Read a
    * bucket ahead, a batch of misses overlap, and the lines are in cache when the events run.
    */
-  warmOnMove(table: readonly unknown[], stride: number): void {
+  warmOnMove(table: readonly unknown[], stride: number, shift: number): void {
     this.warmTable = table;
     this.warmStride = stride;
+    this.warmShift = shift;
   }
 
   /** When heap and run are empty and the far future is not, moves the next bucket in (peeks, pop, replaceTop). */
@@ -509,6 +512,8 @@ export class EventQueue {
     const data = this.cData;
     const table = this.warmTable;
     const stride = this.warmStride;
+    const shift = this.warmShift;
+    const codeMask = (1 << shift) - 1;
     let sum = 0;
     for (let c = first; c >= 0; c = this.cNext[c]!) {
       const at = c * CHUNK * 3;
@@ -516,7 +521,10 @@ export class EventQueue {
       if (table === undefined) {
         for (let k = at; k < end; k += 8) sum += data[k]!; // one read a cache line
       } else {
-        for (let k = at + 2; k < end; k += 3) if (table[data[k]! * stride] === undefined) sum++;
+        for (let k = at + 2; k < end; k += 3) {
+          const id = data[k]! | 0;
+          if ((id & codeMask) === 0 && table[(id >> shift) * stride] === undefined) sum++;
+        }
       }
     }
     this.sink += sum;
