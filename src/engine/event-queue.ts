@@ -3,7 +3,7 @@ import { InvariantError } from '../errors.js';
 /**
  * The kernel's priority queue of (time, seq, id) entries. Entries come out by time, then by seq, so that entries
  * with equal times come out in the order they went in (FIFO) as long as callers hand out increasing seqs. An id is
- * a whole number >= 0 naming one entry while it is queued (the kernel's slot numbers).
+ * a whole number >= 0 naming one entry while it is queued (the kernel's: a slot and a callback code, see warmOnMove).
  *
  * The order is kept by a binary min-heap in typed arrays, growing by doubling: times and seqs in Float64Arrays and
  * ids in an Int32Array, by heap position. While the heap has fewer than `tierAbove` entries (8,192 by default) it

@@ -128,6 +128,7 @@ export class Simulator {
    * Registers a callback for scheduling by number: `const tick = sim.register(fn)`, then `sim.schedule(d, tick)`.
    * Scheduled without an argument, one of the first 127 registered callbacks runs without reading the slot table
    * (see insertRegistered); with an argument, or past the first 127, it runs as a function passed to schedule() does.
+   * Ids are this simulator's: another simulator's id names another callback here, or none.
    */
   register<T = undefined>(fn: Handler<T>): HandlerId<T> {
     if (typeof fn !== 'function') throw new SimulationError(`register() takes a function, got ${typeof fn}`);
