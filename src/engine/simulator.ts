@@ -163,7 +163,7 @@ export class Simulator {
     if (handle >= RING_HANDLE) {
       const slot = this.ringSlotOf(handle);
       if (slot < 0) return false;
-      this.ringBits[((slot >> 5) << 1) + 1]! &= ~(1 << (slot & 31)); // busy until its entry leaves the queue
+      this.ringBits[((slot >> 5) << 1) + 1]! &= ~(1 << (slot & 31)); // not live; busy until its entry leaves the queue
     } else {
       const slot = this.slotOf(handle);
       if (slot < 0) return false;
@@ -227,6 +227,8 @@ export class Simulator {
       if (id < 0 || time > until) break;
       const slot = id >> CODE_BITS;
       const code = id & (CODES - 1);
+      let fn: Handler<unknown>;
+      let arg: unknown;
       if (code !== 0) {
         // A ring event: its state is two bits, and its callback is named by the entry.
         const bits = this.ringBits;
@@ -240,15 +242,13 @@ export class Simulator {
           continue;
         }
         bits[w + 1] = liveWord & ~bit; // its handle stops matching before its handler runs
-        this.live--;
-        this.clock = time;
-        count++;
+        fn = this.handlers[code]!;
+        arg = undefined;
         this.spent = SPENT_RING;
-        this.handlers[code]!(undefined);
       } else {
         const at = slot * STRIDE;
-        const fn = slots[at + FN] as Handler<unknown> | null;
-        if (fn === null) {
+        const f = slots[at + FN] as Handler<unknown> | null;
+        if (f === null) {
           queue.pop(); // cancelled
           this.release(slot);
           continue;
@@ -256,12 +256,14 @@ export class Simulator {
         // The event's handle stops matching before its handler runs; the slot stays the event's until the handler
         // returns (or schedules, and hands it on).
         slots[at + GEN] = ((slots[at + GEN] as number) + 1) & (GEN_LIMIT - 1); // GEN_LIMIT is a power of 2
-        this.live--;
-        this.clock = time;
-        count++;
+        fn = f;
+        arg = slots[at + ARG];
         this.spent = slot;
-        fn(slots[at + ARG]);
       }
+      this.live--;
+      this.clock = time;
+      count++;
+      fn(arg);
       if (this.spent !== -1) this.dropSpentTop();
       if (this.stopped) break;
     }
@@ -282,12 +284,8 @@ export class Simulator {
       let fn: Handler<unknown> | null;
       let arg: unknown = undefined;
       if (code !== 0) {
-        const w = (slot >> 5) << 1;
-        const bit = 1 << (slot & 31);
-        fn = (this.ringBits[w + 1]! & bit) !== 0 ? this.handlers[code]! : null;
-        this.ringBits[w]! &= ~bit;
-        this.ringBits[w + 1]! &= ~bit;
-        this.ringBusy--;
+        fn = this.ringLive(slot) ? this.handlers[code]! : null;
+        this.ringLeave(slot);
       } else {
         fn = this.slots[slot * STRIDE + FN] as Handler<unknown> | null;
         arg = this.slots[slot * STRIDE + ARG];
@@ -464,8 +462,21 @@ export class Simulator {
     if (!Number.isInteger(handle)) return -1;
     const slot = (handle - RING_HANDLE) % SLOT_LIMIT;
     const gen = (handle - RING_HANDLE - slot) / SLOT_LIMIT;
-    if (slot >= this.ringCap || this.ringGen[slot] !== gen) return -1;
-    return (this.ringBits[((slot >> 5) << 1) + 1]! & (1 << (slot & 31))) !== 0 ? slot : -1;
+    return slot < this.ringCap && this.ringGen[slot] === gen && this.ringLive(slot) ? slot : -1;
+  }
+
+  /** Whether a ring slot's event is still to run (its live bit). */
+  private ringLive(slot: number): boolean {
+    return (this.ringBits[((slot >> 5) << 1) + 1]! & (1 << (slot & 31))) !== 0;
+  }
+
+  /** A ring slot's entry has left the queue: clears both its bits (run() does the same inline, on the hot path). */
+  private ringLeave(slot: number): void {
+    const w = (slot >> 5) << 1;
+    const bit = 1 << (slot & 31);
+    this.ringBits[w]! &= ~bit;
+    this.ringBits[w + 1]! &= ~bit;
+    this.ringBusy--;
   }
 
   /** Pops cancelled entries off the front of the queue (and the running event's, if still there). */
@@ -477,12 +488,9 @@ export class Simulator {
       if (id < 0) return;
       const slot = id >> CODE_BITS;
       if ((id & (CODES - 1)) !== 0) {
-        const w = (slot >> 5) << 1;
-        const bit = 1 << (slot & 31);
-        if ((this.ringBits[w + 1]! & bit) !== 0) return;
+        if (this.ringLive(slot)) return;
         queue.pop();
-        this.ringBits[w]! &= ~bit;
-        this.ringBusy--;
+        this.ringLeave(slot);
       } else {
         if (this.slots[slot * STRIDE + FN] !== null) return;
         this.release(queue.pop() >> CODE_BITS);
