@@ -142,7 +142,7 @@ export class Simulator {
       throw new SimulationError(`cannot schedule after a delay of ${delay} s: the delay must be a finite number >= 0`);
     }
     this.queue.staged[0] = this.clock + delay;
-    return typeof fn === 'number' ? this.insertRegistered(fn, arg) : this.insert(fn, arg);
+    return this.handleOf(typeof fn === 'number' ? this.insertRegistered(fn, arg) : this.insert(fn, arg));
   }
 
   /** Runs `fn(arg)` at absolute time `time` (seconds), which must not be in the past. */
@@ -155,7 +155,7 @@ export class Simulator {
       );
     }
     this.queue.staged[0] = time;
-    return typeof fn === 'number' ? this.insertRegistered(fn, arg) : this.insert(fn, arg);
+    return this.handleOf(typeof fn === 'number' ? this.insertRegistered(fn, arg) : this.insert(fn, arg));
   }
 
   /** Cancels a scheduled event; false if it already ran or was cancelled. Its queue entry is dropped lazily. */
@@ -346,7 +346,7 @@ export class Simulator {
     slots[at + FN] = fn;
     slots[at + ARG] = arg;
     this.live++;
-    return (slots[at + GEN] as number) * SLOT_LIMIT + slot;
+    return slot;
   }
 
   /**
@@ -386,7 +386,19 @@ export class Simulator {
       this.queue.pushStaged(this.seq++, slot * CODES + h);
     }
     this.live++;
-    return RING_HANDLE + gen * SLOT_LIMIT + slot;
+    return -1 - slot;
+  }
+
+  /**
+   * The handle of the event just queued, from what insert()/insertRegistered() return: a slot-table slot (>= 0) or
+   * -1 - a ring slot. They return that small integer rather than the handle (a double beyond V8's small integers,
+   * boxed on the heap when a call is not inlined); this is inlined into schedule()/at(), and when the caller drops
+   * the handle, as most do, V8 drops the arithmetic and the allocation with it (hold: one allocation per event).
+   */
+  private handleOf(ref: number): EventHandle {
+    return ref >= 0
+      ? (this.slots[ref * STRIDE + GEN] as number) * SLOT_LIMIT + ref
+      : RING_HANDLE + this.ringGen[-1 - ref]! * SLOT_LIMIT + (-1 - ref);
   }
 
   /** The callback registered as h, or a SimulationError. */
