@@ -105,13 +105,12 @@ export class EventQueue {
   private cNext: Int32Array = new Int32Array(0);
   private freeChunk = -1;
   /**
-   * The run: the last bucket moved out of the far future, sorted by (time, seq), read from rPos up to rEnd;
-   * rTimes[rEnd] is +Infinity. Entries that arrive for times before the next bucket go to the heap, and the earliest
-   * entry is the run's next or the heap's root, whichever comes first.
+   * The run: the last bucket moved out of the far future, sorted by (time, seq), (time, seq, id) side by side (one
+   * cache line read per entry taken, not three: hold at 100k 1.04x, measured), read from rPos up to rEnd (offsets
+   * in the array, 3 an entry); run[rEnd] is +Infinity. Entries that arrive for times before the next bucket go to
+   * the heap, and the earliest entry is the run's next or the heap's root, whichever comes first.
    */
-  private rTimes: Float64Array = new Float64Array(1).fill(Infinity);
-  private rSeqs: Float64Array = new Float64Array(1);
-  private rIds: Int32Array = new Int32Array(1);
+  private run: Float64Array = new Float64Array(3).fill(Infinity);
   private rPos = 0;
   private rEnd = 0;
   /** Scratch for sorting a bucket into the run: each entry's sub-range, and how many entries fall in each. */
@@ -136,13 +135,13 @@ export class EventQueue {
 
   /** Entries queued. */
   get size(): number {
-    return this.n + this.far + (this.rEnd - this.rPos);
+    return this.n + this.far + (this.rEnd - this.rPos) / 3;
   }
 
   /** Time of the earliest entry; Infinity when empty. (The peeks move the next bucket in when heap and run are empty.) */
   peekTime(): number {
     this.fillFront();
-    const rt = this.rTimes[this.rPos]!;
+    const rt = this.run[this.rPos]!;
     const ht = this.times[1]!;
     return rt < ht ? rt : ht; // the sentinels when empty
   }
@@ -150,7 +149,7 @@ export class EventQueue {
   /** Seq of the earliest entry; -1 when empty. */
   peekSeq(): number {
     this.fillFront();
-    if (this.runFirst()) return this.rSeqs[this.rPos]!;
+    if (this.runFirst()) return this.run[this.rPos + 1]!;
     return this.n > 0 ? this.seqs[1]! : -1;
   }
 
@@ -161,8 +160,8 @@ export class EventQueue {
   peekStaged(): number {
     this.fillFront();
     if (this.runFirst()) {
-      this.staged[0] = this.rTimes[this.rPos]!;
-      return this.rIds[this.rPos]!;
+      this.staged[0] = this.run[this.rPos]!;
+      return this.run[this.rPos + 2]!;
     }
     this.staged[0] = this.times[1]!; // the sentinel when empty
     return this.n > 0 ? this.ids[1]! : -1;
@@ -171,7 +170,7 @@ export class EventQueue {
   /** Id of the earliest entry; -1 when empty. */
   peekId(): number {
     this.fillFront();
-    if (this.runFirst()) return this.rIds[this.rPos]!;
+    if (this.runFirst()) return this.run[this.rPos + 2]!;
     return this.n > 0 ? this.ids[1]! : -1;
   }
 
@@ -191,7 +190,11 @@ export class EventQueue {
   /** Removes the earliest entry and returns its id; -1 when empty. Read the peek methods first if you need more. */
   pop(): number {
     this.fillFront();
-    if (this.runFirst()) return this.rIds[this.rPos++]!;
+    if (this.runFirst()) {
+      const id = this.run[this.rPos + 2]!;
+      this.rPos += 3;
+      return id;
+    }
     if (this.n === 0) return -1;
     const top = this.ids[1]!;
     this.popRoot();
@@ -221,7 +224,7 @@ export class EventQueue {
     }
     const to = this.destination(time);
     if (this.runFirst()) {
-      this.rPos++;
+      this.rPos += 3;
       if (to === HEAP) {
         this.heapPush(seq, id);
         return;
@@ -259,9 +262,9 @@ export class EventQueue {
 
   /** Whether the run's next entry comes before the heap's root (false when the run is empty). */
   private runFirst(): boolean {
-    const rt = this.rTimes[this.rPos]!;
+    const rt = this.run[this.rPos]!;
     const ht = this.times[1]!;
-    return rt < ht || (rt === ht && rt !== Infinity && this.rSeqs[this.rPos]! < this.seqs[1]!);
+    return rt < ht || (rt === ht && rt !== Infinity && this.run[this.rPos + 1]! < this.seqs[1]!);
   }
 
   // --- the heap ---
@@ -583,47 +586,44 @@ export class EventQueue {
       sum += m;
     }
     if (most > BUNCH) return false;
-    if (this.rTimes.length <= count) {
+    if (this.run.length <= count * 3) {
       // Only now: a bunched bucket leaves the (empty) run as it was, its sentinel included.
-      this.rTimes = new Float64Array(count * 2 + 1);
-      this.rSeqs = new Float64Array(count * 2 + 1);
-      this.rIds = new Int32Array(count * 2 + 1);
+      this.run = new Float64Array(count * 6 + 3);
     }
-    const times = this.rTimes;
-    const seqs = this.rSeqs;
-    const ids = this.rIds;
+    const run = this.run;
     i = 0;
     for (let c = first; c >= 0; ) {
       for (let at = c * CHUNK * 3, end = at + cLen[c]! * 3; at < end; at += 3) {
-        const p = counts[keys[i++]!]!++;
-        times[p] = data[at]!;
-        seqs[p] = data[at + 1]!;
-        ids[p] = data[at + 2]!;
+        const p = counts[keys[i++]!]!++ * 3;
+        run[p] = data[at]!;
+        run[p + 1] = data[at + 1]!;
+        run[p + 2] = data[at + 2]!;
       }
       const next = cNext[c]!;
       cNext[c] = this.freeChunk;
       this.freeChunk = c;
       c = next;
     }
-    for (let j = 1; j < count; j++) {
-      const t = times[j]!;
-      const s = seqs[j]!;
-      let k = j - 1;
-      if (times[k]! < t || (times[k] === t && seqs[k]! < s)) continue; // already in place: the common case
-      const id = ids[j]!;
+    const end = count * 3;
+    for (let j = 3; j < end; j += 3) {
+      const t = run[j]!;
+      const s = run[j + 1]!;
+      let k = j - 3;
+      if (run[k]! < t || (run[k] === t && run[k + 1]! < s)) continue; // already in place: the common case
+      const id = run[j + 2]!;
       do {
-        times[k + 1] = times[k]!;
-        seqs[k + 1] = seqs[k]!;
-        ids[k + 1] = ids[k]!;
-        k--;
-      } while (k >= 0 && (times[k]! > t || (times[k] === t && seqs[k]! > s)));
-      times[k + 1] = t;
-      seqs[k + 1] = s;
-      ids[k + 1] = id;
+        run[k + 3] = run[k]!;
+        run[k + 4] = run[k + 1]!;
+        run[k + 5] = run[k + 2]!;
+        k -= 3;
+      } while (k >= 0 && (run[k]! > t || (run[k] === t && run[k + 1]! > s)));
+      run[k + 3] = t;
+      run[k + 4] = s;
+      run[k + 5] = id;
     }
-    times[count] = Infinity;
+    run[end] = Infinity;
     this.rPos = 0;
-    this.rEnd = count;
+    this.rEnd = end;
     this.far -= count;
     return true;
   }
