@@ -137,6 +137,24 @@ describe('EventQueue', () => {
     expect(q.size).toBe(7);
   });
 
+  it('sorts equal times by seq when a bucket holds them out of order (moved there from the heap)', () => {
+    // The heap's array is not in seq order among equal times: after push (0, s0), (1, s1), (1, s2), (1, s3) and a
+    // pop, the pop moves the hole down to position 2 (s1 is the smaller child of the root) and the last entry, s3,
+    // fills it: the array reads s1, s3, s2. Five more pushes make eight entries (tierAbove 8): the heap goes to the
+    // top in array order, and the first peek spreads the top over ceil(8 / 4) = 2 buckets across [1, 8]. The first,
+    // t < 4.5, holds s1, s3, s2 and (1.5, s4), all in one sub-range of the distribution sort: the insertion sort
+    // alone must put s2 before s3, by seq.
+    const q = new EventQueue(4, { tierAbove: 8, bucketSize: 4 });
+    q.push(0, 0, 0);
+    q.push(1, 1, 1);
+    q.push(1, 2, 2);
+    q.push(1, 3, 3);
+    expect(q.pop()).toBe(0);
+    [1.5, 5, 6, 7, 8].forEach((t, i) => q.push(t, 4 + i, 4 + i));
+    expect(q.size).toBe(8);
+    expect(Array.from({ length: 8 }, () => q.pop())).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
   it('keeps equal times first-in first-out', () => {
     const q = new EventQueue(2);
     for (let i = 0; i < 50; i++) q.push(1.5, i, i);
