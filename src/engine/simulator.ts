@@ -325,8 +325,11 @@ export class Simulator {
     return count;
   }
 
-  /** Queues `fn(arg)` at the time written to queue.staged[0] (not an argument: see EventQueue.staged). */
-  private insert(fn: Handler<any>, arg: unknown): EventHandle {
+  /**
+   * Queues `fn(arg)` at the time written to queue.staged[0] (not an argument: see EventQueue.staged); returns its
+   * slot (handleOf makes the handle).
+   */
+  private insert(fn: Handler<any>, arg: unknown): number {
     const slots = this.slots;
     let slot = this.spent;
     if (slot >= 0) {
@@ -357,9 +360,9 @@ export class Simulator {
    * slot table's line read when an event runs is a cache miss (its events run in time order, not in the order they
    * were scheduled), the largest cost left at 100k (README, Benchmarks). One function on purpose: split in two so
    * that V8 inlines it into the handler (it is over V8's 460 bytes of bytecode for one inlining), it measured 0.89x
-   * at 1k pending and no faster at 100k.
+   * at 1k pending and no faster at 100k. Returns -1 - the ring slot, or insert()'s slot (handleOf makes the handle).
    */
-  private insertRegistered(h: number, arg: unknown): EventHandle {
+  private insertRegistered(h: number, arg: unknown): number {
     if (!((h | 0) === h && h > 0 && h < CODES && h < this.handlers.length && arg === undefined)) {
       return this.insert(this.handlerOf(h), arg);
     }
