@@ -396,7 +396,8 @@ export class Simulator {
    * The handle of the event just queued, from what insert()/insertRegistered() return: a slot-table slot (>= 0) or
    * -1 - a ring slot. They return that small integer rather than the handle (a double beyond V8's small integers,
    * boxed on the heap when a call is not inlined); this is inlined into schedule()/at(), and when the caller drops
-   * the handle, as most do, V8 drops the arithmetic and the allocation with it (hold: one allocation per event).
+   * the handle, as most do, V8 drops the arithmetic and the allocation with it (returning the handle from
+   * insertRegistered had cost hold one heap allocation per event).
    */
   private handleOf(ref: number): EventHandle {
     return ref >= 0
