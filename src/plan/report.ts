@@ -278,10 +278,21 @@ function why(plan: PlanJson): string[] {
   return out;
 }
 
+/**
+ * The ranking's two rate columns as printed, in `plan`'s table and in report.md: each entry's max rate (0 when it
+ * never meets the SLO) to 4 significant digits of the largest, and its goodput per GPU to 3, one number of decimals
+ * a column (see fixedColumn).
+ */
+export function rateColumns(entries: readonly RankedEntry[]): { rates: string[]; perGpu: string[] } {
+  return {
+    rates: fixedColumn(entries.map((e) => (e.meetsSlo ? e.maxRate : 0)), 4),
+    perGpu: fixedColumn(entries.map((e) => e.goodputPerGpu), 3),
+  };
+}
+
 function rankedTable(plan: PlanJson): string[] {
   const head = '| # | configuration | GPUs | placement | max rate (req/s) | goodput (req/s per GPU) | TTFT p95 (ms) | ITL p95 (ms) | KV transfer p50 / alone (ms) | physics estimate (req/s) | Pareto | what breaks above the max rate |';
-  const rates = fixedColumn(plan.ranked.map((e) => (e.meetsSlo ? e.maxRate : 0)), 4);
-  const perGpu = fixedColumn(plan.ranked.map((e) => e.goodputPerGpu), 3);
+  const { rates, perGpu } = rateColumns(plan.ranked);
   const rows = plan.ranked.map(
     (e, k) =>
       `| ${e.rank} | ${e.label} | ${e.gpusUsed} | ${e.deployment.placement ?? '-'} | ${rates[k]} | ${perGpu[k]} | ` +

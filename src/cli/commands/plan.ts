@@ -12,10 +12,10 @@ import {
   type PlanOptions,
   type PlanResult,
 } from '../../plan/planner.js';
-import { shortName } from '../../plan/report.js';
+import { rateColumns, shortName } from '../../plan/report.js';
 import { parseSlo, type SloTerm } from '../../plan/slo.js';
 import { MAX_WORKERS, positiveNumber, setList, wholeNumber } from '../options.js';
-import { fixedColumn, textTable } from '../../report/table.js';
+import { textTable } from '../../report/table.js';
 import { progressWanted } from './run.js';
 
 /** Rows of the ranking printed (report.md has them all). */
@@ -26,8 +26,7 @@ export function formatPlan(r: PlanResult, files: { recommended: string | null })
   const p = r.plan;
   const i = p.inputs;
   const shown = p.ranked.slice(0, SHOWN);
-  const rates = fixedColumn(shown.map((e) => (e.meetsSlo ? e.maxRate : 0)), 4);
-  const perGpu = fixedColumn(shown.map((e) => e.goodputPerGpu), 3);
+  const { rates, perGpu } = rateColumns(shown);
   const rows = shown.map((e, k) => [
     String(e.rank),
     e.deployment.mode === 'aggregated' ? 'agg' : 'disagg',
