@@ -100,7 +100,8 @@ export class Simulator {
     initialCapacity = 1024,
   ) {
     this.queue = new EventQueue(initialCapacity);
-    this.queue.warmOnMove(this.slots, STRIDE, CODE_BITS);
+    // The slot table is in use while a slot is not on the free list (registered events never take one).
+    this.queue.warmOnMove(this.slots, STRIDE, CODE_BITS, () => this.slots.length !== this.free.length * STRIDE);
     this.streams = new RandomStreams(seed);
   }
 
