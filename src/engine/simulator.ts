@@ -449,10 +449,9 @@ export class Simulator {
 
   /** Frees a slot whose queue entry has been popped; bumps its generation so that old handles no longer match. */
   private release(slot: number): void {
-    this.vacate(slot);
     const at = slot * STRIDE + GEN;
     this.slots[at] = ((this.slots[at] as number) + 1) & (GEN_LIMIT - 1);
-    this.free.push(slot);
+    this.giveBack(slot);
   }
 
   /** Frees the running event's slot (its generation was bumped when its event started). */
@@ -510,7 +509,8 @@ export class Simulator {
         this.ringLeave(slot);
       } else {
         if (this.slots[slot * STRIDE + FN] !== null) return;
-        this.release(queue.pop() >> CODE_BITS);
+        queue.pop();
+        this.release(slot);
       }
     }
   }
