@@ -11,6 +11,7 @@ import { breakevenCommand } from './commands/breakeven.js';
 import { calibrateCommand } from './commands/calibrate.js';
 import { chartCommand } from './commands/chart.js';
 import { checkCommand } from './commands/check.js';
+import { fidelityCommand } from './commands/fidelity.js';
 import { handshakeCommand } from './commands/handshake.js';
 import { listCommand } from './commands/list.js';
 import { mergeCommand } from './commands/merge.js';
@@ -41,6 +42,7 @@ export function buildCli(argv: string[]): Argv {
     .command(handshakeCommand)
     .command(auditCommand)
     .command(calibrateCommand)
+    .command(fidelityCommand)
     .demandCommand(1, 'Name a command; `nixlsim --help` lists them.')
     .strict()
     .recommendCommands()

@@ -1,0 +1,209 @@
+/**
+ * Reads models/measurements/*.yaml: each file is parsed with positions kept, validated against schema.ts, and its
+ * records resolved to what the model must compute for them: one point of the file's experiment (loaded with the
+ * experiment loader, `set` applied as --set would be) or a transfer estimate (what `nixlsim transfer` computes).
+ * Every mistake is one UserError naming file:line:col and the field, before anything runs.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { firstNodeOffering, getLlm, getNode, getTransport, nodeOffers, projectRoot } from '../catalog/index.js';
+import { closest } from '../catalog/suggest.js';
+import type { Catalog } from '../catalog/types.js';
+import { UserError } from '../errors.js';
+import { metricProblem, pointMatches } from '../experiment/check.js';
+import { expandPoints, loadExperiment } from '../experiment/load.js';
+import { pointLabel } from '../experiment/simulate-jobs.js';
+import type { Point } from '../experiment/types.js';
+import { describe, moreSuffix, shownPath, sortProblems, YamlSource, zodProblems, type Path } from '../experiment/yaml-errors.js';
+import type { TransferQuery } from '../physics/estimate.js';
+import { checkPlacement, kvHeadsPerRank } from '../physics/index.js';
+import { measurementFileSchema, TRANSFER_METRICS, type Family, type MeasurementFile, type TransferSpec } from './schema.js';
+
+/** The default directory of measurement files. */
+export const defaultMeasurementsDir = (): string => join(projectRoot(), 'models', 'measurements');
+
+/** What the model computes for a record: one point of an experiment, or one transfer estimate. */
+export type Target = { kind: 'point'; key: string; point: Point } | { kind: 'transfer'; key: string; query: TransferQuery };
+
+/** One published figure, resolved to the model's value it is held against. */
+export interface MeasurementRecord {
+  /** `<file id>/<record id>`. */
+  id: string;
+  source: string;
+  metric: string;
+  family: Family;
+  measured: number;
+  unit: string;
+  tolerancePct: number;
+  note?: string;
+  /** `models/measurements/x.yaml:12:5 records[3]`, for messages. */
+  where: string;
+  /** `models/measurements/x.yaml:14:5 records[3].metric`: where a metric the result lacks is reported. */
+  metricWhere: string;
+  /** Absolute path of the measurement file. */
+  file: string;
+  target: Target;
+}
+
+export interface MeasurementSet {
+  id: string;
+  title: string;
+  source: string;
+  url?: string;
+  /** Absolute path of the measurement file. */
+  file: string;
+  records: MeasurementRecord[];
+}
+
+export interface LoadMeasurementsOptions {
+  catalog: Catalog;
+}
+
+/** Every measurement file of `dir` (*.yaml, *.yml), sorted by name. A directory without any is a mistake. */
+export function loadMeasurements(dir: string, opts: LoadMeasurementsOptions): MeasurementSet[] {
+  const abs = resolve(dir);
+  if (!existsSync(abs)) throw new UserError(`measurement directory '${shownPath(abs)}' not found`);
+  if (!statSync(abs).isDirectory()) throw new UserError(`'${shownPath(abs)}' is not a directory; expected a directory of measurement files (*.yaml)`);
+  const files = readdirSync(abs)
+    .filter((f) => ['.yaml', '.yml'].includes(extname(f).toLowerCase()))
+    .sort();
+  if (files.length === 0) throw new UserError(`no measurement files (*.yaml) in '${shownPath(abs)}'`);
+  return files.map((f) => loadMeasurementFile(join(abs, f), opts));
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const FIELDS = 'a map of fields (id, title, source, experiment or transfer, records)';
+
+/** Reads and validates one measurement file and resolves its records. */
+export function loadMeasurementFile(file: string, opts: LoadMeasurementsOptions): MeasurementSet {
+  const y: YamlSource = new YamlSource(file, readFileSync(file, 'utf8'));
+  y.checkSyntax();
+  const raw: unknown = y.doc.toJS();
+  if (raw === null || raw === undefined) y.fail([], `empty file; expected ${FIELDS}`);
+  if (!isMap(raw)) y.fail([], `expected ${FIELDS}, got ${describe(raw)}`);
+  const parsed = measurementFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const found = sortProblems(zodProblems(parsed.error.issues, measurementFileSchema, raw), y);
+    const first = found[0]!;
+    y.fail(first.path, first.message + moreSuffix(found.length - 1));
+  }
+  const m: MeasurementFile = parsed.data;
+
+  const stem = basename(file, extname(file));
+  if (m.id !== stem) y.fail(['id'], `expected the file's name without its extension, '${stem}', got '${m.id}'`);
+  if (m.experiment === undefined && m.transfer === undefined) y.fail([], 'needs `experiment:` (a runnable experiment file) or `transfer:` (a transfer estimate); it has neither');
+  if (m.experiment !== undefined && m.transfer !== undefined) y.fail(['transfer'], 'a file gives either `experiment:` or `transfer:`, not both');
+  if (m.set !== undefined && m.experiment === undefined) y.fail(['set'], 'applies to an experiment; a transfer file has no `set:`');
+
+  const seen = new Map<string, number>();
+  for (const [i, r] of m.records.entries()) {
+    const earlier = seen.get(r.id);
+    if (earlier !== undefined) {
+      const { line } = y.lc.linePos(y.offsetOf(['records', earlier, 'id']));
+      y.fail(['records', i, 'id'], `'${r.id}' is already the id of records[${earlier}] (line ${line}); record ids are unique within a file`);
+    }
+    seen.set(r.id, i);
+    if (r.measured === 0) y.fail(['records', i, 'measured'], 'expected a number other than 0 (the error is relative to it), got 0');
+  }
+
+  const targets = m.experiment !== undefined ? pointTargets(y, m, m.experiment, opts) : transferTargets(y, m, m.transfer!, opts);
+  const records: MeasurementRecord[] = m.records.map((r, i) => ({
+    id: `${m.id}/${r.id}`,
+    source: r.source ?? m.source,
+    metric: r.metric,
+    family: r.family,
+    measured: r.measured,
+    unit: r.unit,
+    tolerancePct: r.tolerancePct,
+    ...(r.note !== undefined ? { note: r.note } : {}),
+    where: y.where(['records', i]),
+    metricWhere: y.where(['records', i, 'metric']),
+    file: resolve(file),
+    target: targets[i]!,
+  }));
+  return { id: m.id, title: m.title, source: m.source, ...(m.url !== undefined ? { url: m.url } : {}), file: resolve(file), records };
+}
+
+/** Each record's point of the experiment: the one its `point` selects (the only one when it has none). */
+function pointTargets(y: YamlSource, m: MeasurementFile, experiment: string, opts: LoadMeasurementsOptions): Target[] {
+  const expFile = resolve(dirname(y.file), experiment);
+  if (!existsSync(expFile)) y.fail(['experiment'], `file not found: ${experiment} (read relative to this file's directory: ${shownPath(expFile)})`);
+  if (statSync(expFile).isDirectory()) y.fail(['experiment'], `'${experiment}' is a directory; expected an experiment file (.yaml or .json)`);
+  let points: Point[];
+  try {
+    points = expandPoints(loadExperiment(expFile, { catalog: opts.catalog, ...(m.set ? { set: m.set } : {}) }));
+  } catch (err) {
+    // A bad `set` entry is reported by the experiment loader as the flag it stands for; point at the entry instead.
+    if (err instanceof UserError && err.where?.startsWith('--set ')) {
+      const entry = err.where.slice('--set '.length);
+      const k = m.set?.indexOf(entry) ?? -1;
+      y.fail(k >= 0 ? ['set', k] : ['set'], err.message.slice(err.where.length + 2));
+    }
+    throw err;
+  }
+  const file = shownPath(expFile);
+  return m.records.map((r, i): Target => {
+    const bad = metricProblem(r.metric);
+    if (bad) y.fail(['records', i, 'metric'], bad);
+    const select = r.point ?? {};
+    const chosen = points.filter((p) => pointMatches(select, p.params, p.experiment));
+    if (chosen.length !== 1) {
+      const at: Path = r.point ? ['records', i, 'point'] : ['records', i];
+      const list = points.map((p) => pointLabel(p.id, p.params)).join('; ');
+      const what = r.point ? `selects ${chosen.length} of the ${points.length} points of ${file}` : `has no point: ${file} has ${points.length} points`;
+      y.fail(at, `${what}; a record needs exactly one (the points: ${list})`);
+    }
+    const point = chosen[0]!;
+    return { kind: 'point', key: `${expFile}#${point.id}`, point };
+  });
+}
+
+/** The transfer estimate every record of a transfer file reads a field of, checked against the catalog. */
+function transferTargets(y: YamlSource, m: MeasurementFile, t: TransferSpec, opts: LoadMeasurementsOptions): Target[] {
+  const c = opts.catalog;
+  const at = (field: keyof TransferSpec) => ['transfer', field];
+  const check = <T>(field: keyof TransferSpec, f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      if (err instanceof UserError && err.where === undefined) y.fail(at(field), err.message);
+      throw err;
+    }
+  };
+  const llm = check('model', () => getLlm(c, t.model));
+  const transport = check('transport', () => getTransport(c, t.transport));
+  const node = t.node !== undefined ? check('node', () => getNode(c, t.node!)) : check('transport', () => firstNodeOffering(c, transport.id));
+  if (!nodeOffers(node, transport)) {
+    y.fail(at(t.node !== undefined ? 'node' : 'transport'), `node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`);
+  }
+  check('prefillTp', () => kvHeadsPerRank(llm, t.prefillTp));
+  check('decodeTp', () => kvHeadsPerRank(llm, t.decodeTp));
+  const placement = t.placement ?? 'cross-node';
+  check(t.placement !== undefined ? 'placement' : 'transport', () => checkPlacement(transport, placement));
+  const query: TransferQuery = {
+    llm,
+    transport,
+    tokens: t.tokens,
+    prefillTp: t.prefillTp,
+    decodeTp: t.decodeTp,
+    prefillNode: node,
+    decodeNode: node,
+    hostLinkBandwidth: c.gpus.get(node.gpu)!.hostLink.bandwidth,
+    placement,
+    bandwidth: t.bandwidth ?? 'typical',
+    prefillBlockSize: t.prefillBlockSize ?? 16,
+    concurrent: t.concurrent ?? 1,
+    timeoutS: 120,
+  };
+  return m.records.map((r, i): Target => {
+    if (r.point !== undefined) y.fail(['records', i, 'point'], 'a transfer file has no points; leave point out');
+    if (!(TRANSFER_METRICS as readonly string[]).includes(r.metric)) {
+      const guess = closest(r.metric, TRANSFER_METRICS);
+      y.fail(['records', i, 'metric'], `unknown metric '${r.metric}' of a transfer estimate${guess !== undefined ? `; did you mean '${guess}'?` : ''} (one of ${TRANSFER_METRICS.join(', ')})`);
+    }
+    return { kind: 'transfer', key: `${y.file}#transfer`, query };
+  });
+}

@@ -1,0 +1,150 @@
+/**
+ * `nixlsim fidelity`'s function: every published measurement record held against what the model computes for it.
+ * Each distinct point is simulated once (several records share one), on worker threads like `run` (the results do not
+ * depend on the thread count: each point carries its seed); a transfer record reads the estimate `nixlsim transfer`
+ * computes. Per record: the modeled value, its error relative to the measured one, and whether it is within the
+ * record's tolerance; per family, the mean absolute percentage error (MAPE).
+ */
+import { defaultCatalog } from '../catalog/index.js';
+import type { Catalog } from '../catalog/types.js';
+import { UserError } from '../errors.js';
+import { defaultWorkerCount } from '../experiment/pool.js';
+import { simulatePoints } from '../experiment/simulate-points.js';
+import { pointLabel } from '../experiment/simulate-jobs.js';
+import { shownPath } from '../experiment/yaml-errors.js';
+import type { Point, PointResult } from '../experiment/types.js';
+import { estimateTransfer } from '../physics/estimate.js';
+import { metricValue } from '../report/baseline.js';
+import { defaultMeasurementsDir, loadMeasurements, type MeasurementRecord, type MeasurementSet } from './load.js';
+import { FAMILIES, type Family } from './schema.js';
+
+/** Simulates points and hands back their results in the same order. */
+export type SimulatePointsFn = (points: Point[], catalog: Catalog) => Promise<PointResult[]>;
+
+export interface FidelityOptions {
+  /** Directory of measurement files; default models/measurements/. */
+  dir?: string;
+  /** Only records whose full id contains this text, or matches it as a glob when it has a `*`. */
+  filter?: string;
+  catalog?: Catalog;
+  /** Worker threads; default one per core. */
+  workers?: number;
+  /** Replaces the simulation (tests). */
+  simulate?: SimulatePointsFn;
+}
+
+export interface RecordResult {
+  /** `<file id>/<record id>`. */
+  id: string;
+  source: string;
+  metric: string;
+  family: Family;
+  unit: string;
+  measured: number;
+  /** What the model computes; null when it computes no number (NaN). */
+  modeled: number | null;
+  /** (modeled - measured) / measured x 100; null without a modeled number. */
+  errorPct: number | null;
+  tolerancePct: number;
+  within: boolean;
+  note?: string;
+}
+
+export interface FamilyStats {
+  /** Mean of |errorPct| over the family's records with a modeled number; null when there are none. */
+  mape: number | null;
+  records: number;
+}
+
+export interface FidelityReport {
+  sets: MeasurementSet[];
+  records: RecordResult[];
+  families: Record<Family, FamilyStats>;
+}
+
+/** Whether a full record id passes `--filter`: contains the text, or with a `*` matches it as a glob (whole id). */
+export function matchesFilter(id: string, filter: string): boolean {
+  if (!filter.includes('*')) return id.includes(filter);
+  const re = new RegExp(`^${filter.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return re.test(id);
+}
+
+/** (modeled - measured) / measured x 100. */
+export function errorPct(modeled: number, measured: number): number {
+  return ((modeled - measured) / measured) * 100;
+}
+
+/** MAPE and record count per family. */
+export function familyStats(records: readonly Pick<RecordResult, 'family' | 'errorPct'>[]): Record<Family, FamilyStats> {
+  const out = {} as Record<Family, FamilyStats>;
+  for (const f of FAMILIES) {
+    const of = records.filter((r) => r.family === f);
+    const errs = of.map((r) => r.errorPct).filter((e): e is number => e !== null);
+    out[f] = { mape: errs.length ? errs.reduce((s, e) => s + Math.abs(e), 0) / errs.length : null, records: of.length };
+  }
+  return out;
+}
+
+const defaultSimulate =
+  (workers: number | undefined, labels: Map<Point, string>): SimulatePointsFn =>
+  (points, catalog) =>
+    simulatePoints(points, {
+      catalog,
+      workers: Math.min(workers ?? defaultWorkerCount(), Math.max(1, points.length)),
+      describePoint: (i) => labels.get(points[i]!) ?? `point ${points[i]!.id}`,
+    });
+
+/** Loads every measurement file, runs what the (filtered) records need, and compares. */
+export async function runFidelity(opts: FidelityOptions = {}): Promise<FidelityReport> {
+  const catalog = opts.catalog ?? defaultCatalog();
+  const sets = loadMeasurements(opts.dir ?? defaultMeasurementsDir(), { catalog });
+  const all = sets.flatMap((s) => s.records);
+  const chosen = opts.filter === undefined ? all : all.filter((r) => matchesFilter(r.id, opts.filter!));
+  if (chosen.length === 0) {
+    throw new UserError(`matches none of the ${all.length} records (${all.map((r) => r.id).join(', ')}); give part of an id, or a glob with *`, `--filter ${opts.filter}`);
+  }
+
+  // Each distinct point once, in record order.
+  const points = new Map<string, Point>();
+  const labels = new Map<Point, string>();
+  for (const r of chosen) {
+    if (r.target.kind !== 'point' || points.has(r.target.key)) continue;
+    points.set(r.target.key, r.target.point);
+    labels.set(r.target.point, `${shownPath(r.file)}: point ${pointLabel(r.target.point.id, r.target.point.params)}`);
+  }
+  const list = [...points.values()];
+  const simulate = opts.simulate ?? defaultSimulate(opts.workers, labels);
+  const results = list.length ? await simulate(list, catalog) : [];
+  const byKey = new Map([...points.keys()].map((k, i) => [k, results[i]!]));
+
+  const records = chosen.map((r) => compare(r, modeledValue(r, byKey)));
+  return { sets, records, families: familyStats(records) };
+}
+
+function modeledValue(r: MeasurementRecord, results: Map<string, PointResult>): number {
+  if (r.target.kind === 'transfer') return estimateTransfer(r.target.query)[r.metric as 'ms'];
+  const result = results.get(r.target.key)!;
+  const v = metricValue(result, r.metric);
+  if (v === undefined) {
+    throw new UserError(`metric '${r.metric}' is not in the result of point ${pointLabel(r.target.point.id, r.target.point.params)} (no such worker, link or event?)`, r.metricWhere);
+  }
+  return v;
+}
+
+function compare(r: MeasurementRecord, v: number): RecordResult {
+  const modeled = Number.isFinite(v) ? v : null;
+  const err = modeled === null ? null : errorPct(modeled, r.measured);
+  return {
+    id: r.id,
+    source: r.source,
+    metric: r.metric,
+    family: r.family,
+    unit: r.unit,
+    measured: r.measured,
+    modeled,
+    errorPct: err,
+    tolerancePct: r.tolerancePct,
+    within: err !== null && Math.abs(err) <= r.tolerancePct,
+    ...(r.note !== undefined ? { note: r.note } : {}),
+  };
+}

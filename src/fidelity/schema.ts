@@ -1,0 +1,75 @@
+/**
+ * The shape of a measurement file (models/measurements/<id>.yaml): published measurements, each a record naming the
+ * metric of the model that should reproduce it. Objects are strict (a misspelt key is an error with a suggestion);
+ * each leaf's message states what is expected, and the loader appends what it found (`expected a number > 0, got 0`).
+ * Rules between fields (experiment or transfer, a point for a transfer file) and against the experiment and the
+ * catalog live in load.ts.
+ */
+import { z } from 'zod';
+import { BANDWIDTHS, PLACEMENTS } from '../experiment/schema.js';
+
+/** The families a record's error is averaged in (MAPE per family). */
+export const FAMILIES = ['ttft', 'itl', 'throughput', 'transfer'] as const;
+export type Family = (typeof FAMILIES)[number];
+
+/** The fields of a transfer estimate a record may name (the `transfer --json` contract's numbers). */
+export const TRANSFER_METRICS = ['ms', 'effectiveGBps', 'bytesTotal', 'bytesPerDecodeRank', 'reads', 'descriptors'] as const;
+
+const text = () => z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' });
+
+const ID_MESSAGE = 'expected an id of letters, digits, dots, dashes and underscores';
+const id = () => z.string({ error: ID_MESSAGE }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: ID_MESSAGE });
+
+function whole(min: number) {
+  const m = `expected a whole number >= ${min}`;
+  return z.number({ error: m }).int({ error: m }).min(min, { error: m });
+}
+
+function positive() {
+  const m = 'expected a number > 0';
+  return z.number({ error: m }).positive({ error: m }).finite({ error: m });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `expected one of ${values.map((v) => `'${v}'`).join(', ')}` });
+}
+
+export const measurementRecordSchema = z.strictObject({
+  id: id(),
+  point: z.record(z.string(), z.unknown(), { error: 'expected a map from swept paths to values' }).optional(),
+  metric: text(),
+  family: oneOf(FAMILIES),
+  measured: z.number({ error: 'expected a finite number' }).finite({ error: 'expected a finite number' }),
+  unit: text(),
+  tolerancePct: positive(),
+  source: text().optional(),
+  note: text().optional(),
+});
+
+export const transferSpecSchema = z.strictObject({
+  model: text(),
+  tokens: whole(1),
+  prefillTp: whole(1),
+  decodeTp: whole(1),
+  transport: text(),
+  node: text().optional(),
+  placement: oneOf(PLACEMENTS).optional(),
+  bandwidth: oneOf(BANDWIDTHS).optional(),
+  prefillBlockSize: whole(1).optional(),
+  concurrent: whole(1).optional(),
+});
+
+export const measurementFileSchema = z.strictObject({
+  id: id(),
+  title: text(),
+  source: text(),
+  url: text().optional(),
+  experiment: text().optional(),
+  set: z.array(text(), { error: 'expected a list of path=value strings' }).optional(),
+  transfer: transferSpecSchema.optional(),
+  records: z.array(measurementRecordSchema, { error: 'expected a list of records' }).min(1, { error: 'expected at least one record' }),
+});
+
+export type MeasurementFile = z.output<typeof measurementFileSchema>;
+export type MeasurementRecordEntry = z.output<typeof measurementRecordSchema>;
+export type TransferSpec = z.output<typeof transferSpecSchema>;
