@@ -9,7 +9,7 @@ import { MEASURED_METRICS, measuredValue, statisticOf, type MeasuredMetric, type
 import { checkOutputFile, writeOutputs } from '../report/output.js';
 import { shownPath } from '../yaml/positions.js';
 import { gpuRecordText, transportRecordText } from './catalog-file.js';
-import { fitGpuFactors, FACTORS, type FactorName, type FitPoint, type GpuFit } from './fit-gpu.js';
+import { DEFAULT_FACTORS, fitGpuFactors, FACTORS, type FactorName, type FitPoint, type GpuFit } from './fit-gpu.js';
 import { fitTransport, transferSize, type TransportFit } from './fit-transport.js';
 
 /**
@@ -164,7 +164,7 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
 
   if (gpuOut) {
     const eager = d.engine.enforceEager === true;
-    const factors = o.factors ?? FACTORS.filter((f) => f !== 'eagerLayerOverheadS' || eager);
+    const factors = o.factors ?? [...DEFAULT_FACTORS, ...(eager ? (['eagerLayerOverheadS'] as const) : [])];
     if (factors.includes('eagerLayerOverheadS') && !eager) {
       throw new UserError('--fit eagerLayerOverheadS: the deployment does not run with enforceEager, so no measurement depends on it');
     }

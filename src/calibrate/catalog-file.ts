@@ -44,7 +44,11 @@ export function gpuRecordText(base: GpuSpec, id: string, eff: Efficiency, fitted
       decodeMemory: factor('decodeMemory'),
       stepOverheadS: factor('stepOverheadS'),
       eagerLayerOverheadS: factor('eagerLayerOverheadS'),
+      piecewiseLayerOverheadS: factor('piecewiseLayerOverheadS'),
+      allReduceLatencyS: factor('allReduceLatencyS'),
+      connectorStepOverheadS: factor('connectorStepOverheadS'),
     },
+    vllmBatchDefaults: { ...base.vllmBatchDefaults },
     sources: { ...base.sources, ...sources },
   };
   return checked(record, gpuFileSchema, header);

@@ -11,7 +11,17 @@ import { identifiability, jacobian, levenbergMarquardt, scale, type Param } from
  * The factors move only within the catalog's [min, max]. Shared by `nixlsim calibrate` and `npm run calibrate`.
  */
 export type FactorName = keyof Efficiency;
-export const FACTORS: readonly FactorName[] = ['prefillCompute', 'decodeMemory', 'stepOverheadS', 'eagerLayerOverheadS'];
+export const FACTORS: readonly FactorName[] = [
+  'prefillCompute',
+  'decodeMemory',
+  'stepOverheadS',
+  'eagerLayerOverheadS',
+  'piecewiseLayerOverheadS',
+  'allReduceLatencyS',
+  'connectorStepOverheadS',
+];
+/** The factors `calibrate` fits when not told which: those every deployment's measurements depend on. */
+export const DEFAULT_FACTORS: readonly FactorName[] = ['prefillCompute', 'decodeMemory', 'stepOverheadS'];
 
 /** What kind of measurement pins each factor down, for the refusal message. */
 const FACTOR_HINT: Record<FactorName, string> = {
@@ -19,6 +29,9 @@ const FACTOR_HINT: Record<FactorName, string> = {
   decodeMemory: 'decodeMemory and stepOverheadS need ITL measured at several context lengths or concurrencies, so that decode reads different amounts of KV',
   stepOverheadS: 'decodeMemory and stepOverheadS need ITL measured at several context lengths or concurrencies, so that decode reads different amounts of KV',
   eagerLayerOverheadS: 'eagerLayerOverheadS needs ITL of a deployment that runs with enforceEager',
+  piecewiseLayerOverheadS: 'piecewiseLayerOverheadS needs ITL or TTFT of steps that mix prefill and decode, with CUDA graphs on',
+  allReduceLatencyS: 'allReduceLatencyS needs ITL of a deployment with TP > 1, at several TP sizes',
+  connectorStepOverheadS: 'connectorStepOverheadS needs ITL of a disaggregated deployment',
 };
 
 export interface FitTarget {

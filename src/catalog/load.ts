@@ -214,7 +214,11 @@ function toGpu(f: GpuFile): GpuSpec {
       decodeMemory: factor(f.efficiency.decodeMemory),
       stepOverheadS: factor(f.efficiency.stepOverheadS),
       eagerLayerOverheadS: factor(f.efficiency.eagerLayerOverheadS),
+      piecewiseLayerOverheadS: factor(f.efficiency.piecewiseLayerOverheadS),
+      allReduceLatencyS: factor(f.efficiency.allReduceLatencyS),
+      connectorStepOverheadS: factor(f.efficiency.connectorStepOverheadS),
     },
+    vllmBatchDefaults: { ...f.vllmBatchDefaults },
     ...(f.calibratedFrom !== undefined ? { calibratedFrom: f.calibratedFrom } : {}),
     sources: { ...f.sources },
   };

@@ -101,7 +101,15 @@ export const gpuFileSchema = z.strictObject({
     stepOverheadS: factorSchema(false),
     /** Seconds per layer per step under --enforce-eager: a duration, not a fraction. */
     eagerLayerOverheadS: factorSchema(false),
+    /** Seconds per layer per step of a piecewise CUDA-graph step (attention launched eagerly between graph pieces). */
+    piecewiseLayerOverheadS: factorSchema(false),
+    /** Seconds of latency per tensor-parallel all-reduce, on top of its bytes over NVLink. */
+    allReduceLatencyS: factorSchema(false),
+    /** Host seconds per step on a disaggregated decode worker (the pull side of vLLM's NixlConnector under Dynamo). */
+    connectorStepOverheadS: factorSchema(false),
   }),
+  /** vLLM's max_num_batched_tokens / max_num_seqs defaults for an OpenAI API server (the usage context Dynamo uses) on this GPU. */
+  vllmBatchDefaults: z.strictObject({ maxNumBatchedTokens: count, maxNumSeqs: count }),
   /**
    * A record written by `nixlsim calibrate`: the GPU it calibrates. Experiments may name it on a node of that GPU,
    * the efficiency factors being measured for this site's hardware and software, the datasheet figures the same.

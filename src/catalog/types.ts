@@ -63,7 +63,10 @@ export interface GpuSpec {
     prefillCompute: Factor;
     /** Fraction of HBM bandwidth a decode step reaches. */
     decodeMemory: Factor;
-    /** Fixed time per engine step (scheduling, kernel launches), seconds. */
+    /**
+     * Host (CPU) time per engine step that does not overlap the GPU: scheduling, input preparation, sampling and
+     * output processing, seconds. The GPU idles meanwhile (vLLM without async scheduling).
+     */
     stepOverheadS: Factor;
     /**
      * Extra time per model layer per engine step when vLLM runs with --enforce-eager (no CUDA graphs: every layer's
@@ -71,7 +74,23 @@ export interface GpuSpec {
      * duration, not a fraction of a peak.
      */
     eagerLayerOverheadS: Factor;
+    /**
+     * Kernel-launch time per model layer of a step run as piecewise CUDA graphs (a mixed prefill+decode batch, or a
+     * decode batch past the largest captured size): each layer's attention is launched eagerly between the graph
+     * pieces. Like eagerLayerOverheadS it overlaps the GPU's work: a step takes the longer of the two. Seconds.
+     */
+    piecewiseLayerOverheadS: Factor;
+    /** Fixed latency of one tensor-parallel all-reduce (NCCL / vLLM custom all-reduce), seconds; its bytes come on top. */
+    allReduceLatencyS: Factor;
+    /**
+     * Extra host time per engine step on a disaggregated decode worker: the pull side of vLLM's NixlConnector (starting
+     * each request's reads, polling their state in get_finished every step) and Dynamo's hooks, seconds. Not paid by
+     * prefill workers (they only read notifications) nor aggregated ones.
+     */
+    connectorStepOverheadS: Factor;
   };
+  /** vLLM's max_num_batched_tokens and max_num_seqs defaults for an OpenAI API server on this GPU (get_batch_defaults). */
+  vllmBatchDefaults: { maxNumBatchedTokens: number; maxNumSeqs: number };
   /** Set on a record `nixlsim calibrate` wrote: the GPU it calibrates (usable on that GPU's nodes). */
   calibratedFrom?: string;
   sources: Record<string, string>;

@@ -38,6 +38,8 @@ export interface CatalogRecords {
   node: NodeSpec;
   transport: TransportSpec;
   gpu: string;
+  /** vLLM's batch defaults on that GPU, for engine arguments the file leaves unset. */
+  batchDefaults: { maxNumBatchedTokens: number; maxNumSeqs: number };
 }
 
 /** The first rule the experiment breaks, or the catalog records it names. */
@@ -70,8 +72,14 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
   // The model must leave room for at least one KV block on each worker's GPUs: the serving layer's own sizing of the
   // KV pool, asked here so that a model that does not fit is a mistake at its line, found before anything runs.
   const gpu = getGpu(catalog, node.gpu);
+  const batchDefaults = getGpu(catalog, dep.gpu ?? node.gpu).vllmBatchDefaults;
+  const args = {
+    ...dep.engine,
+    maxNumBatchedTokens: dep.engine.maxNumBatchedTokens ?? batchDefaults.maxNumBatchedTokens,
+    maxNumSeqs: dep.engine.maxNumSeqs ?? batchDefaults.maxNumSeqs,
+  };
   for (const g of groups) {
-    const cfg = { id: g, llm, gpu, tp: dep[g].tp, args: dep.engine, eff: defaultEfficiency(gpu) };
+    const cfg = { id: g, llm, gpu, tp: dep[g].tp, args, eff: defaultEfficiency(gpu) };
     const r = at([D, g, 'tp'], [[D, 'model'], [D, 'engine', 'gpuMemoryUtilization'], [D, 'engine', 'activationReserveBytes'], [D, 'node']], () => kvPoolBlocks(cfg));
     if (isProblem(r)) return r;
   }
@@ -99,7 +107,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
       };
     }
   }
-  return { llm, node, transport, gpu: dep.gpu ?? node.gpu };
+  return { llm, node, transport, gpu: dep.gpu ?? node.gpu, batchDefaults };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -581,8 +581,8 @@ function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, tra
       placement: dep.placement,
       router: dep.router,
       engine: {
-        maxNumBatchedTokens: e.maxNumBatchedTokens,
-        maxNumSeqs: e.maxNumSeqs,
+        maxNumBatchedTokens: e.maxNumBatchedTokens ?? recs.batchDefaults.maxNumBatchedTokens,
+        maxNumSeqs: e.maxNumSeqs ?? recs.batchDefaults.maxNumSeqs,
         blockSize: e.blockSize,
         gpuMemoryUtilization: e.gpuMemoryUtilization,
         activationReserveBytes: e.activationReserveBytes,

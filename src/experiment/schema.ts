@@ -72,15 +72,25 @@ const workerGroup = (what: string) =>
 
 /**
  * vLLM's defaults for `vllm serve` on the V1 engine: chunked prefill and prefix caching on, 16-token blocks,
- * gpu_memory_utilization 0.9, max_num_seqs 256 and max_num_batched_tokens 8192 (vLLM picks the last two by usage
- * context and GPU memory; these are its values for an API server on 80 GB-class GPUs in the builds we model).
+ * gpu_memory_utilization 0.9. max_num_batched_tokens and max_num_seqs, when unset, are what vLLM picks for an OpenAI
+ * API server on the deployment's GPU (EngineArgs.get_batch_defaults in vllm/engine/arg_utils.py: 8192 and 1024 on GPUs
+ * of 70 GiB or more other than the A100, 2048 and 256 otherwise; Dynamo's vLLM worker builds its engine with that usage
+ * context): the GPU record's vllmBatchDefaults.
  * activationReserveBytes is ours, not a vLLM argument: vLLM measures activation memory with a profiling run, which a
  * simulator cannot do, so 4 GB stands in for it.
  */
 const engine = z
   .strictObject({
-    maxNumBatchedTokens: whole(1).default(8192).describe('max_num_batched_tokens: the token budget of one step (chunked prefill splits prompts to fit).'),
-    maxNumSeqs: whole(1).default(256).describe('max_num_seqs: sequences running at once.'),
+    maxNumBatchedTokens: whole(1)
+      .optional()
+      .describe(
+        "max_num_batched_tokens: the token budget of one step (chunked prefill splits prompts to fit). Unset: vLLM's default for an OpenAI API server on the GPU (vllm/engine/arg_utils.py get_batch_defaults: 8192 on GPUs of >= 70 GiB except A100, else 2048), from the GPU record's vllmBatchDefaults.",
+      ),
+    maxNumSeqs: whole(1)
+      .optional()
+      .describe(
+        "max_num_seqs: sequences running at once. Unset: vLLM's default for an OpenAI API server on the GPU (get_batch_defaults: 1024 on GPUs of >= 70 GiB except A100, else 256), from the GPU record's vllmBatchDefaults.",
+      ),
     blockSize: whole(1).default(16).describe('Tokens per KV block.'),
     gpuMemoryUtilization: fraction().default(0.9).describe('gpu_memory_utilization: the fraction of HBM vLLM may use for weights, activations and the KV pool.'),
     activationReserveBytes: whole(0)

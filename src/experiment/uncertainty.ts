@@ -21,6 +21,9 @@ export const PARAMETER_NAMES = [
   'gpu.efficiency.decodeMemory',
   'gpu.efficiency.stepOverheadS',
   'gpu.efficiency.eagerLayerOverheadS',
+  'gpu.efficiency.piecewiseLayerOverheadS',
+  'gpu.efficiency.allReduceLatencyS',
+  'gpu.efficiency.connectorStepOverheadS',
 ] as const;
 export type ParameterName = (typeof PARAMETER_NAMES)[number];
 
@@ -29,6 +32,9 @@ const EFFICIENCY_KEYS: Record<string, keyof Efficiency> = {
   'gpu.efficiency.decodeMemory': 'decodeMemory',
   'gpu.efficiency.stepOverheadS': 'stepOverheadS',
   'gpu.efficiency.eagerLayerOverheadS': 'eagerLayerOverheadS',
+  'gpu.efficiency.piecewiseLayerOverheadS': 'piecewiseLayerOverheadS',
+  'gpu.efficiency.allReduceLatencyS': 'allReduceLatencyS',
+  'gpu.efficiency.connectorStepOverheadS': 'connectorStepOverheadS',
 };
 
 /** One uncertain figure of a point: its range and the value the nominal run uses, SI units. */
@@ -74,8 +80,12 @@ export function uncertainParameters(point: Point, catalog: Catalog): UncertainPa
   });
   out.push(factor('gpu.efficiency.prefillCompute', 'prefill compute efficiency', '', e.prefillCompute));
   out.push(factor('gpu.efficiency.decodeMemory', 'decode memory efficiency', '', e.decodeMemory));
-  out.push(factor('gpu.efficiency.stepOverheadS', 'step overhead', 's', e.stepOverheadS));
+  out.push(factor('gpu.efficiency.stepOverheadS', 'host time per step', 's', e.stepOverheadS));
   if (d.engine.enforceEager === true) out.push(factor('gpu.efficiency.eagerLayerOverheadS', 'eager overhead per layer', 's', e.eagerLayerOverheadS));
+  else out.push(factor('gpu.efficiency.piecewiseLayerOverheadS', 'piecewise-graph launch per layer', 's', e.piecewiseLayerOverheadS));
+  const tp = d.mode === 'disaggregated' ? Math.max(d.prefill.tp, d.decode.tp) : d.aggregated.tp;
+  if (tp > 1) out.push(factor('gpu.efficiency.allReduceLatencyS', 'all-reduce latency', 's', e.allReduceLatencyS));
+  if (d.mode === 'disaggregated') out.push(factor('gpu.efficiency.connectorStepOverheadS', 'KV connector host time per step', 's', e.connectorStepOverheadS));
   return out;
 }
 

@@ -17,25 +17,38 @@ function withUnit(x: number | null, unit: string): string {
   return x === null ? '-' : `${num(x)} ${unit}`;
 }
 
+/** `ok`, `ok (fit)` for a record calibration used, `gap` for a known gap inside its bound, else `OUTSIDE`. */
+export function verdict(r: RecordResult): string {
+  if (r.within) return r.fitted !== undefined ? 'ok (fit)' : 'ok';
+  if (r.knownGap?.held) return `gap (<= ${Number(r.knownGap.maxErrorPct.toPrecision(6))}%)`;
+  return 'OUTSIDE';
+}
+
 function cells(r: RecordResult): string[] {
-  return [r.id, r.metric, withUnit(r.measured, r.unit), withUnit(r.modeled, r.unit), pct(r.errorPct, true), `${Number(r.tolerancePct.toPrecision(6))}%`, r.within ? 'ok' : 'OUTSIDE'];
+  return [r.id, r.metric, withUnit(r.measured, r.unit), withUnit(r.modeled, r.unit), pct(r.errorPct, true), `${Number(r.tolerancePct.toPrecision(6))}%`, verdict(r)];
 }
 
 function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
-/** `MAPE ttft 4.2% (5 records)`, one per family. */
+/** `MAPE ttft 4.2% (5 records)`, one per family, over the records that did not calibrate the model. */
 export function mapeLines(report: FidelityReport): string[] {
   return FAMILIES.map((f) => {
     const s = report.families[f];
-    return `MAPE ${f} ${s.mape === null ? '-' : pct(s.mape, false)} (${plural(s.records, 'record')})`;
+    return `MAPE ${f} ${s.mape === null ? '-' : pct(s.mape, false)} (${plural(s.records, 'validation record')})`;
   });
 }
 
 export function withinLine(report: FidelityReport): string {
   const ok = report.records.filter((r) => r.within).length;
-  return `${ok} of ${plural(report.records.length, 'record')} within tolerance`;
+  const gaps = report.records.filter((r) => !r.within && r.knownGap?.held).length;
+  const fitted = report.records.filter((r) => r.fitted !== undefined).length;
+  return (
+    `${ok} of ${plural(report.records.length, 'record')} within tolerance` +
+    (fitted ? ` (${fitted} of them calibrated the model)` : '') +
+    (gaps ? `; ${plural(gaps, 'known gap')} inside ${gaps === 1 ? 'its' : 'their'} stated bound` : '')
+  );
 }
 
 /** The table, the MAPE per family and the closing count. Ends with a newline. */
@@ -45,9 +58,12 @@ export function formatFidelity(report: FidelityReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The --json contract: `{records: [{id, source, metric, measured, modeled, errorPct, tolerancePct, within}], mape}`. */
+/**
+ * The --json contract: `{records: [{id, source, metric, measured, modeled, errorPct, tolerancePct, within}], mape}`,
+ * each record with `fitted` (what calibration fitted to it) and `knownGap` ({maxErrorPct, why, held}) when it has them.
+ */
 export function fidelityJson(report: FidelityReport): string {
-  const records = report.records.map(({ id, source, metric, measured, modeled, errorPct, tolerancePct, within }) => ({
+  const records = report.records.map(({ id, source, metric, measured, modeled, errorPct, tolerancePct, within, fitted, knownGap }) => ({
     id,
     source,
     metric,
@@ -56,6 +72,8 @@ export function fidelityJson(report: FidelityReport): string {
     errorPct,
     tolerancePct,
     within,
+    ...(fitted !== undefined ? { fitted } : {}),
+    ...(knownGap !== undefined ? { knownGap } : {}),
   }));
   const mape = Object.fromEntries(FAMILIES.map((f) => [f, report.families[f].mape]));
   return `${JSON.stringify({ records, mape })}\n`;
@@ -73,6 +91,6 @@ export function fidelityMarkdown(report: FidelityReport): string {
     `|${HEADER.map((_, i) => (i <= 1 || i === 6 ? '---' : '---:')).join('|')}|`,
     ...report.records.map((r) => row(cells(r).map((c, i) => (i <= 1 ? `\`${c}\`` : c)))),
     '',
-    `MAPE by family (records): ${mape.join(', ')}. ${withinLine(report)}.`,
+    `MAPE by family over the records that did not calibrate the model (how many): ${mape.join(', ')}. ${withinLine(report)}.`,
   ].join('\n');
 }

@@ -36,6 +36,12 @@ export interface MeasurementRecord {
   unit: string;
   tolerancePct: number;
   note?: string;
+  /** What calibration fitted to this record. */
+  fitted?: string;
+  /** A known gap: why, and the error the record must stay within meanwhile. */
+  knownGap?: { maxErrorPct: number; why: string };
+  /** The value is the target's metric minus this point's metric. */
+  minus?: { target: Extract<Target, { kind: 'point' }>; metric: string; metricWhere: string };
   /** `models/measurements/x.yaml:12:5 records[3]`, for messages. */
   where: string;
   /** `models/measurements/x.yaml:14:5 records[3].metric`: where a metric the result lacks is reported. */
@@ -110,6 +116,7 @@ export function loadMeasurementFile(file: string, opts: LoadMeasurementsOptions)
   }
 
   const targets = m.experiment !== undefined ? pointTargets(y, m, m.experiment, opts) : transferTargets(y, m, m.transfer!, opts);
+  const minus = m.experiment !== undefined ? minusTargets(y, m, m.experiment, opts) : [];
   const records: MeasurementRecord[] = m.records.map((r, i) => ({
     id: `${m.id}/${r.id}`,
     source: r.source ?? m.source,
@@ -119,6 +126,9 @@ export function loadMeasurementFile(file: string, opts: LoadMeasurementsOptions)
     unit: r.unit,
     tolerancePct: r.tolerancePct,
     ...(r.note !== undefined ? { note: r.note } : {}),
+    ...(r.fitted !== undefined ? { fitted: r.fitted } : {}),
+    ...(r.knownGap !== undefined ? { knownGap: { ...r.knownGap } } : {}),
+    ...(minus[i] !== undefined ? { minus: minus[i] } : {}),
     where: y.where(['records', i]),
     metricWhere: y.where(['records', i, 'metric']),
     file: resolve(file),
@@ -127,16 +137,40 @@ export function loadMeasurementFile(file: string, opts: LoadMeasurementsOptions)
   return { id: m.id, title: m.title, source: m.source, ...(m.url !== undefined ? { url: m.url } : {}), file: resolve(file), records };
 }
 
-/** Each record's point of the experiment: the one its `point` selects (the only one when it has none). */
-function pointTargets(y: YamlSource, m: MeasurementFile, experiment: string, opts: LoadMeasurementsOptions): Target[] {
+/** Each record's `minus` point (undefined where it has none), selected as its own point is. */
+function minusTargets(y: YamlSource, m: MeasurementFile, experiment: string, opts: LoadMeasurementsOptions): (MeasurementRecord['minus'] | undefined)[] {
+  const points = experimentPoints(y, m, experiment, opts);
+  const file = shownPath(resolve(dirname(y.file), experiment));
+  return m.records.map((r, i) => {
+    if (r.minus === undefined) return undefined;
+    const bad = metricProblem(r.minus.metric);
+    if (bad) y.fail(['records', i, 'minus', 'metric'], bad);
+    const point = selectPoint(y, points, file, r.minus.point, ['records', i, 'minus']);
+    return {
+      target: { kind: 'point', key: `${resolve(dirname(y.file), experiment)}#${point.id}`, point },
+      metric: r.minus.metric,
+      metricWhere: y.where(['records', i, 'minus', 'metric']),
+    };
+  });
+}
+
+/** The one point `select` picks (the only one when it is absent); otherwise a mistake at `at`. */
+function selectPoint(y: YamlSource, points: Point[], file: string, select: Record<string, unknown> | undefined, at: Path): Point {
+  const chosen = points.filter((p) => pointMatches(select ?? {}, p.params, p.experiment));
+  if (chosen.length !== 1) {
+    const list = points.map((p) => pointLabel(p.id, p.params)).join('; ');
+    const what = select ? `selects ${chosen.length} of the ${points.length} points of ${file}` : `has no point: ${file} has ${points.length} points`;
+    y.fail(select ? [...at, 'point'] : at, `${what}; a record needs exactly one (the points: ${list})`);
+  }
+  return chosen[0]!;
+}
+
+/** The experiment's points, `set` applied; a bad `set` entry is reported at the entry. */
+function experimentPoints(y: YamlSource, m: MeasurementFile, experiment: string, opts: LoadMeasurementsOptions): Point[] {
   const expFile = resolve(dirname(y.file), experiment);
-  if (!existsSync(expFile)) y.fail(['experiment'], `file not found: ${experiment} (read relative to this file's directory: ${shownPath(expFile)})`);
-  if (statSync(expFile).isDirectory()) y.fail(['experiment'], `'${experiment}' is a directory; expected an experiment file (.yaml or .json)`);
-  let points: Point[];
   try {
-    points = expandPoints(loadExperiment(expFile, { catalog: opts.catalog, ...(m.set ? { set: m.set } : {}) }));
+    return expandPoints(loadExperiment(expFile, { catalog: opts.catalog, ...(m.set ? { set: m.set } : {}) }));
   } catch (err) {
-    // A bad `set` entry is reported by the experiment loader as the flag it stands for; point at the entry instead.
     if (err instanceof UserError && err.where?.startsWith('--set ')) {
       const entry = err.where.slice('--set '.length);
       const k = m.set?.indexOf(entry) ?? -1;
@@ -144,19 +178,20 @@ function pointTargets(y: YamlSource, m: MeasurementFile, experiment: string, opt
     }
     throw err;
   }
+}
+
+/** Each record's point of the experiment: the one its `point` selects (the only one when it has none). */
+function pointTargets(y: YamlSource, m: MeasurementFile, experiment: string, opts: LoadMeasurementsOptions): Target[] {
+  const expFile = resolve(dirname(y.file), experiment);
+  if (!existsSync(expFile)) y.fail(['experiment'], `file not found: ${experiment} (read relative to this file's directory: ${shownPath(expFile)})`);
+  if (statSync(expFile).isDirectory()) y.fail(['experiment'], `'${experiment}' is a directory; expected an experiment file (.yaml or .json)`);
+  // A bad `set` entry is reported by the experiment loader as the flag it stands for; experimentPoints points at the entry.
+  const points = experimentPoints(y, m, experiment, opts);
   const file = shownPath(expFile);
   return m.records.map((r, i): Target => {
     const bad = metricProblem(r.metric);
     if (bad) y.fail(['records', i, 'metric'], bad);
-    const select = r.point ?? {};
-    const chosen = points.filter((p) => pointMatches(select, p.params, p.experiment));
-    if (chosen.length !== 1) {
-      const at: Path = r.point ? ['records', i, 'point'] : ['records', i];
-      const list = points.map((p) => pointLabel(p.id, p.params)).join('; ');
-      const what = r.point ? `selects ${chosen.length} of the ${points.length} points of ${file}` : `has no point: ${file} has ${points.length} points`;
-      y.fail(at, `${what}; a record needs exactly one (the points: ${list})`);
-    }
-    const point = chosen[0]!;
+    const point = selectPoint(y, points, file, r.point, ['records', i]);
     return { kind: 'point', key: `${expFile}#${point.id}`, point };
   });
 }
@@ -200,6 +235,7 @@ function transferTargets(y: YamlSource, m: MeasurementFile, t: TransferSpec, opt
   };
   return m.records.map((r, i): Target => {
     if (r.point !== undefined) y.fail(['records', i, 'point'], 'a transfer file has no points; leave point out');
+    if (r.minus !== undefined) y.fail(['records', i, 'minus'], 'a transfer file has no points to subtract; leave minus out');
     if (!(TRANSFER_METRICS as readonly string[]).includes(r.metric)) {
       const guess = closest(r.metric, TRANSFER_METRICS);
       y.fail(['records', i, 'metric'], `unknown metric '${r.metric}' of a transfer estimate${guess !== undefined ? `; did you mean '${guess}'?` : ''} (one of ${TRANSFER_METRICS.join(', ')})`);

@@ -44,6 +44,17 @@ export const measurementRecordSchema = z.strictObject({
   tolerancePct: positive(),
   source: text().optional(),
   note: text().optional(),
+  /** The value is the difference: this record's metric minus `minus.metric` of the `minus.point` point (experiment files). */
+  minus: z
+    .strictObject({
+      point: z.record(z.string(), z.unknown(), { error: 'expected a map from swept paths to values' }).optional(),
+      metric: text(),
+    })
+    .optional(),
+  /** The record calibrated the model (what was fitted to it, and where): its error shows the fit, not a prediction. */
+  fitted: text().optional(),
+  /** A gap the model is known not to close yet: why, and the error it must stay within (`--strict` fails past it). */
+  knownGap: z.strictObject({ maxErrorPct: positive(), why: text() }).optional(),
 });
 
 export const transferSpecSchema = z.strictObject({

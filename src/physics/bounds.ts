@@ -11,7 +11,15 @@ import { transferCost } from './transfer.js';
  * times the rails, no latency, no per-READ or per-descriptor cost). The tensor-parallel all-reduces are left out too
  * (they could in principle overlap), so the bounds are loose by that much and never too tight. Pure functions.
  */
-export const PEAK: Efficiency = { prefillCompute: 1, decodeMemory: 1, stepOverheadS: 0, eagerLayerOverheadS: 0 };
+export const PEAK: Efficiency = {
+  prefillCompute: 1,
+  decodeMemory: 1,
+  stepOverheadS: 0,
+  eagerLayerOverheadS: 0,
+  piecewiseLayerOverheadS: 0,
+  allReduceLatencyS: 0,
+  connectorStepOverheadS: 0,
+};
 
 export interface BoundQuery {
   llm: LlmSpec;

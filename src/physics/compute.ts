@@ -4,30 +4,88 @@ import { kvBytesPerTokenPerRank } from './kv.js';
 import { dtypeBytes } from './units.js';
 
 /**
- * How long an engine step takes on a TP group of GPUs: a roofline (the slower of compute and memory traffic) plus the
- * tensor-parallel all-reduces over NVLink plus a fixed per-step overhead. Pure functions; the efficiencies come from
- * the GPU's catalog record unless overridden (calibration and Monte Carlo draw them from their ranges).
+ * How long a vLLM engine step takes on a TP group of GPUs. Each term is a mechanism vLLM and the hardware have:
+ *
+ *   step = host + max(gpu, launch)
+ *   host   = stepOverheadS (+ connectorStepOverheadS on a disaggregated decode worker): scheduling, input
+ *            preparation, sampling, output processing, the KV connector's reads and polling; the GPU idles meanwhile
+ *            (vLLM without async scheduling)
+ *   gpu    = max(compute, memory) + all-reduces; compute = FLOPs at a fraction of peak, memory = weights + KV context
+ *            at a fraction of HBM bandwidth (a roofline); all-reduces = two per layer, each latency + ring bytes
+ *   launch = kernel launches from the host, which overlap the GPU's work: none for a decode-only batch replayed as one
+ *            full CUDA graph, layers x piecewiseLayerOverheadS for piecewise graphs (mixed batches, attention launched
+ *            eagerly), layers x eagerLayerOverheadS under --enforce-eager
+ *
+ * Pure functions; the factors come from the GPU's catalog record unless overridden (calibration and Monte Carlo draw
+ * them from their ranges).
  */
 export interface Efficiency {
   prefillCompute: number;
   decodeMemory: number;
+  /** Host time per step that does not overlap the GPU, seconds. */
   stepOverheadS: number;
-  /** Extra per layer per step under --enforce-eager; counted only where the engine runs eagerly. */
+  /** Kernel launches per layer under --enforce-eager, seconds. */
   eagerLayerOverheadS: number;
+  /** Kernel launches per layer of a piecewise CUDA-graph step, seconds. */
+  piecewiseLayerOverheadS: number;
+  /** Latency of one tensor-parallel all-reduce, seconds. */
+  allReduceLatencyS: number;
+  /** Extra host time per step on a disaggregated decode worker (its KV connector pulls the KV), seconds. */
+  connectorStepOverheadS: number;
 }
 
 export function defaultEfficiency(gpu: GpuSpec): Efficiency {
+  const e = gpu.efficiency;
   return {
-    prefillCompute: gpu.efficiency.prefillCompute.value,
-    decodeMemory: gpu.efficiency.decodeMemory.value,
-    stepOverheadS: gpu.efficiency.stepOverheadS.value,
-    eagerLayerOverheadS: gpu.efficiency.eagerLayerOverheadS.value,
+    prefillCompute: e.prefillCompute.value,
+    decodeMemory: e.decodeMemory.value,
+    stepOverheadS: e.stepOverheadS.value,
+    eagerLayerOverheadS: e.eagerLayerOverheadS.value,
+    piecewiseLayerOverheadS: e.piecewiseLayerOverheadS.value,
+    allReduceLatencyS: e.allReduceLatencyS.value,
+    connectorStepOverheadS: e.connectorStepOverheadS.value,
   };
 }
 
-/** The fixed cost of one step: the GPU's overhead, plus a kernel-launch cost per layer when running eagerly. */
-export function stepOverhead(llm: LlmSpec, eff: Efficiency, enforceEager = false): number {
-  return eff.stepOverheadS + (enforceEager ? llm.layers * eff.eagerLayerOverheadS : 0);
+/**
+ * How a step's kernels reach the GPU (vLLM's cudagraph_mode FULL_AND_PIECEWISE, the default since v0.11.0): one full
+ * graph for a decode-only batch up to the largest captured size, piecewise graphs otherwise, none under
+ * --enforce-eager.
+ */
+export type GraphMode = 'full' | 'piecewise' | 'eager';
+
+/** The engine-side facts a step's cost depends on besides the model, GPU and TP. */
+export interface StepContext {
+  /** --enforce-eager. */
+  enforceEager: boolean;
+  /** The largest decode batch captured as a full CUDA graph (min(2 x max_num_seqs, 512, max_num_batched_tokens)). */
+  maxCaptureSize: number;
+  /** The worker pulls KV through a connector (a disaggregated decode worker). */
+  connector: boolean;
+}
+
+export const DEFAULT_STEP_CONTEXT: StepContext = { enforceEager: false, maxCaptureSize: 512, connector: false };
+
+/** vLLM's largest captured CUDA-graph batch: min(max_num_seqs x 2, 512), capped at max_num_batched_tokens. */
+export function maxCaptureSize(maxNumSeqs: number, maxNumBatchedTokens: number): number {
+  return Math.min(maxNumSeqs * 2, 512, maxNumBatchedTokens);
+}
+
+/** The graph mode of a step with `prefills` prefill chunks and `decodes` decoding sequences. */
+export function graphMode(ctx: StepContext, prefills: number, decodes: number): GraphMode {
+  if (ctx.enforceEager) return 'eager';
+  return prefills === 0 && decodes <= ctx.maxCaptureSize ? 'full' : 'piecewise';
+}
+
+/** Host time per step that the GPU waits for: the engine's own, plus the connector's on a disaggregated decode worker. */
+export function hostTime(eff: Efficiency, connector: boolean): number {
+  return eff.stepOverheadS + (connector ? eff.connectorStepOverheadS : 0);
+}
+
+/** Kernel-launch time of one step in a graph mode (it overlaps the GPU's work). */
+export function launchTime(llm: LlmSpec, eff: Efficiency, mode: GraphMode): number {
+  if (mode === 'full') return 0;
+  return llm.layers * (mode === 'eager' ? eff.eagerLayerOverheadS : eff.piecewiseLayerOverheadS);
 }
 
 /** Parameters that multiply every token in a matmul: all but the embedding table and the LM head (untied). */
@@ -68,18 +126,19 @@ function causalPairs(tokens: number, cached: number): number {
 }
 
 /**
- * Ring all-reduce time for `bytes` per rank across tp ranks over NVLink: each rank sends and receives
- * 2 x (tp - 1) / tp x bytes, at the per-direction bandwidth (half the bidirectional datasheet figure).
+ * One all-reduce of `bytes` per rank across tp ranks over NVLink: a fixed latency (launch, synchronisation across the
+ * ranks) plus a ring's traffic, each rank sending and receiving 2 x (tp - 1) / tp x bytes at the per-direction
+ * bandwidth (half the bidirectional datasheet figure). Small all-reduces (decode) are latency-bound.
  */
-export function allReduceTime(gpu: GpuSpec, tp: number, bytes: number): number {
+export function allReduceTime(gpu: GpuSpec, tp: number, bytes: number, latencyS = 0): number {
   if (tp <= 1) return 0;
-  return (2 * (tp - 1) * bytes) / tp / (gpu.nvlinkBandwidth / 2);
+  return latencyS + (2 * (tp - 1) * bytes) / tp / (gpu.nvlinkBandwidth / 2);
 }
 
 /** All-reduces of one step: two per layer (after attention and after the MLP) of tokens x hidden activations. */
-function stepAllReduce(llm: LlmSpec, gpu: GpuSpec, tp: number, tokens: number): number {
+function stepAllReduce(llm: LlmSpec, gpu: GpuSpec, tp: number, tokens: number, latencyS: number): number {
   const bytes = tokens * llm.hiddenSize * 2; // bf16 activations
-  return 2 * llm.layers * allReduceTime(gpu, tp, bytes);
+  return 2 * llm.layers * allReduceTime(gpu, tp, bytes, latencyS);
 }
 
 export interface StepTime {
@@ -87,7 +146,11 @@ export interface StepTime {
   computeS: number;
   memoryS: number;
   allReduceS: number;
+  /** Host time the GPU waits for. */
   overheadS: number;
+  /** Kernel-launch time (overlapping the GPU's work). */
+  launchS: number;
+  mode: GraphMode;
 }
 
 /** One prefill step over a batch of prompts (lengths in tokens, with optional already-cached prefixes), on tp GPUs. */
@@ -97,9 +160,10 @@ export function prefillStepTime(
   tp: number,
   prompts: readonly { tokens: number; cached?: number }[],
   eff: Efficiency = defaultEfficiency(gpu),
+  ctx: StepContext = DEFAULT_STEP_CONTEXT,
 ): StepTime {
   const prefill = prompts.map((p) => ({ tokens: Math.max(0, p.tokens - (p.cached ?? 0)), cached: p.cached ?? 0 }));
-  return stepTime(llm, gpu, tp, { prefill, decode: [] }, eff);
+  return stepTime(llm, gpu, tp, { prefill, decode: [] }, eff, ctx);
 }
 
 /** One decode step for a batch of sequences with the given context lengths; one new token per sequence. */
@@ -109,8 +173,9 @@ export function decodeStepTime(
   tp: number,
   contexts: readonly number[],
   eff: Efficiency = defaultEfficiency(gpu),
+  ctx: StepContext = DEFAULT_STEP_CONTEXT,
 ): StepTime {
-  return stepTime(llm, gpu, tp, { prefill: [], decode: contexts }, eff);
+  return stepTime(llm, gpu, tp, { prefill: [], decode: contexts }, eff, ctx);
 }
 
 function checkPositive(v: number, name: string): void {
@@ -127,8 +192,9 @@ export interface StepWork {
 
 /**
  * A mixed vLLM step (chunked prefill batches prefill chunks with decodes in one forward pass): the FLOPs of all
- * tokens, the weights read once plus every sequence's KV context, one roofline, the all-reduces of all tokens, and
- * the per-step overhead. With only prefill or only decode work it reduces to prefillStepTime / decodeStepTime.
+ * tokens, the weights read once plus every sequence's KV context, one roofline, the all-reduces of all tokens, the
+ * kernel launches of its graph mode and the host's time. With only prefill or only decode work it reduces to
+ * prefillStepTime / decodeStepTime.
  */
 export function stepTime(
   llm: LlmSpec,
@@ -136,10 +202,10 @@ export function stepTime(
   tp: number,
   work: StepWork,
   eff: Efficiency = defaultEfficiency(gpu),
-  enforceEager = false,
+  ctx: StepContext = DEFAULT_STEP_CONTEXT,
 ): StepTime {
-  const out: StepTime = { totalS: 0, computeS: 0, memoryS: 0, allReduceS: 0, overheadS: 0 };
-  new StepCost(llm, gpu, tp, eff, enforceEager).time(work, out);
+  const out: StepTime = { totalS: 0, computeS: 0, memoryS: 0, allReduceS: 0, overheadS: 0, launchS: 0, mode: 'full' };
+  new StepCost(llm, gpu, tp, eff, ctx).time(work, out);
   return out;
 }
 
@@ -159,14 +225,16 @@ export class StepCost {
   private readonly matmulPeak: number;
   private readonly attentionPeak: number;
   private readonly computeScale: number;
-  private readonly overheadS: number;
+  private readonly hostS: number;
+  private readonly launchS: Record<GraphMode, number>;
+  private readonly allReduceLatencyS: number;
 
   constructor(
     private readonly llm: LlmSpec,
     private readonly gpu: GpuSpec,
     private readonly tp: number,
     eff: Efficiency = defaultEfficiency(gpu),
-    enforceEager = false,
+    private readonly ctx: StepContext = DEFAULT_STEP_CONTEXT,
   ) {
     checkPositive(tp, 'tp');
     const width = attentionWidth(llm);
@@ -180,7 +248,9 @@ export class StepCost {
     this.matmulPeak = matmulPeak(llm, gpu);
     this.attentionPeak = gpu.flops.bf16;
     this.computeScale = tp * eff.prefillCompute;
-    this.overheadS = stepOverhead(llm, eff, enforceEager);
+    this.hostS = hostTime(eff, ctx.connector);
+    this.launchS = { full: launchTime(llm, eff, 'full'), piecewise: launchTime(llm, eff, 'piecewise'), eager: launchTime(llm, eff, 'eager') };
+    this.allReduceLatencyS = eff.allReduceLatencyS;
   }
 
   /** Seconds the step takes. */
@@ -217,14 +287,18 @@ export class StepCost {
     const kvRead = (cachedContext + decodeContext) * this.kvBytesPerToken;
     const memoryS = (weightsRead / this.tp + kvRead) / this.memoryBandwidth;
     const computeS = (linear / this.matmulPeak + attention / this.attentionPeak) / this.computeScale;
-    const allReduceS = stepAllReduce(llm, this.gpu, this.tp, tokens);
-    const totalS = Math.max(computeS, memoryS) + allReduceS + this.overheadS;
+    const allReduceS = stepAllReduce(llm, this.gpu, this.tp, tokens, this.allReduceLatencyS);
+    const mode = graphMode(this.ctx, work.prefill.length, batch);
+    const launchS = this.launchS[mode];
+    const totalS = this.hostS + Math.max(Math.max(computeS, memoryS) + allReduceS, launchS);
     if (out) {
       out.totalS = totalS;
       out.computeS = computeS;
       out.memoryS = memoryS;
       out.allReduceS = allReduceS;
-      out.overheadS = this.overheadS;
+      out.overheadS = this.hostS;
+      out.launchS = launchS;
+      out.mode = mode;
     }
     return totalS;
   }

@@ -58,11 +58,11 @@ export function gpusMarkdown(c: Catalog): string {
   const gs = [...c.gpus.values()].sort((a, b) => a.id.localeCompare(b.id));
   const f = (x: { value: number; min: number; max: number }, exp = 0) => `${num(x.value, exp)} (${num(x.min, exp)}-${num(x.max, exp)})`;
   return [
-    '| GPU | bf16 / fp8 TFLOP/s | HBM GB, TB/s | NVLink GB/s | host link | prefill compute eff. | decode memory eff. | step overhead ms | eager ms per layer |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| GPU | bf16 / fp8 TFLOP/s | HBM GB, TB/s | NVLink GB/s | host link | prefill compute eff. | decode memory eff. | host ms a step | eager / piecewise ms a layer | all-reduce us | connector ms a step | vLLM batch defaults |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...gs.map(
       (g) =>
-        `| \`${g.id}\` | ${num(g.flops.bf16, 12)} / ${g.flops.fp8 === null ? '-' : num(g.flops.fp8, 12)} | ${num(g.hbmBytes, 9)}, ${num(g.hbmBandwidth, 12)} | ${num(g.nvlinkBandwidth, 9)} | ${g.hostLink.name}, ${num(g.hostLink.bandwidth, 9)} GB/s | ${f(g.efficiency.prefillCompute)} | ${f(g.efficiency.decodeMemory)} | ${f(g.efficiency.stepOverheadS, -3)} | ${f(g.efficiency.eagerLayerOverheadS, -3)} |`,
+        `| \`${g.id}\` | ${num(g.flops.bf16, 12)} / ${g.flops.fp8 === null ? '-' : num(g.flops.fp8, 12)} | ${num(g.hbmBytes, 9)}, ${num(g.hbmBandwidth, 12)} | ${num(g.nvlinkBandwidth, 9)} | ${g.hostLink.name}, ${num(g.hostLink.bandwidth, 9)} GB/s | ${f(g.efficiency.prefillCompute)} | ${f(g.efficiency.decodeMemory)} | ${f(g.efficiency.stepOverheadS, -3)} | ${f(g.efficiency.eagerLayerOverheadS, -3)} / ${f(g.efficiency.piecewiseLayerOverheadS, -3)} | ${f(g.efficiency.allReduceLatencyS, -6)} | ${f(g.efficiency.connectorStepOverheadS, -3)} | ${g.vllmBatchDefaults.maxNumBatchedTokens} tokens, ${g.vllmBatchDefaults.maxNumSeqs} seqs |`,
     ),
   ].join('\n');
 }

@@ -119,7 +119,9 @@ export class Cluster {
     this.profile = effectiveProfile(getConnector(catalog, d.connector), d);
     this.net = new Network(sim);
     const efficiency = overrides.efficiency ?? defaultEfficiency(this.gpu);
-    const engine = (id: string, tp: number) => new Engine(sim, log, { id, llm: this.llm, gpu: this.gpu, tp, args: d.engine, eff: efficiency });
+    // The decode side of vLLM's NixlConnector pulls the KV: it starts the reads and polls them every step.
+    const engine = (id: string, tp: number, pulls = false) =>
+      new Engine(sim, log, { id, llm: this.llm, gpu: this.gpu, tp, args: d.engine, eff: efficiency, connector: pulls });
 
     if (d.mode === 'aggregated') {
       for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated.tp) });
@@ -141,7 +143,7 @@ export class Cluster {
         this.prefillWorkers.push({ engine: e, prefill });
       }
       for (let i = 0; i < d.decode.workers; i++) {
-        const e = engine(`decode-${i}`, d.decode.tp);
+        const e = engine(`decode-${i}`, d.decode.tp, true);
         this.fabric.addEngine({ engineId: e.id, tp: d.decode.tp, node, hostLinkBandwidth: this.gpu.hostLink.bandwidth });
         const decode = new DecodeConnector(
           sim,

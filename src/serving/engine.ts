@@ -3,7 +3,7 @@ import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import { preemptedLine } from '../metrics/event-log.js';
-import { kvBytesPerTokenPerRank, StepCost, weightBytesPerRank, type Efficiency } from '../physics/index.js';
+import { kvBytesPerTokenPerRank, maxCaptureSize, StepCost, weightBytesPerRank, type Efficiency } from '../physics/index.js';
 import type { EngineArgs } from '../experiment/types.js';
 import { KvBlockPool } from './kv-pool.js';
 
@@ -51,6 +51,8 @@ export interface EngineConfig {
   tp: number;
   args: EngineArgs;
   eff: Efficiency;
+  /** A disaggregated decode worker, whose KV connector (pulling the KV) costs host time every step. */
+  connector?: boolean;
 }
 
 /** KV blocks that fit on each rank of a worker at this TP after weights and the activation reserve (< 1: none). */
@@ -119,7 +121,11 @@ export class Engine {
     readonly cfg: EngineConfig,
   ) {
     this.pool = new KvBlockPool(kvPoolBlocks(cfg));
-    this.cost = new StepCost(cfg.llm, cfg.gpu, cfg.tp, cfg.eff, cfg.args.enforceEager ?? false);
+    this.cost = new StepCost(cfg.llm, cfg.gpu, cfg.tp, cfg.eff, {
+      enforceEager: cfg.args.enforceEager ?? false,
+      maxCaptureSize: maxCaptureSize(cfg.args.maxNumSeqs, cfg.args.maxNumBatchedTokens),
+      connector: cfg.connector ?? false,
+    });
   }
 
   get id(): string {

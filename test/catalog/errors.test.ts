@@ -28,7 +28,7 @@ describe('a bad catalog file names file, line, column and field', () => {
     ['min-over-max', `${FIX}/min-over-max/transport/tiny-link.yaml:4:25 bandwidthPerRailGBps.min: `, 'min (30) must be <= typical (25)'],
     ['factor-out-of-range', `${FIX}/factor-out-of-range/gpu/tiny-gpu.yaml:11:42 efficiency.decodeMemory.max: `, 'max (0.9) must be >= value (0.95)'],
     ['missing-source', `${FIX}/missing-source/gpu/tiny-gpu.yaml:8:36 hostLink.GBps: `, 'has no source'],
-    ['stale-source', `${FIX}/stale-source/gpu/tiny-gpu.yaml:22:3 sources.hbmTBs: `, 'names no field of this record'],
+    ['stale-source', `${FIX}/stale-source/gpu/tiny-gpu.yaml:27:3 sources.hbmTBs: `, 'names no field of this record'],
     ['unknown-gpu', `${FIX}/unknown-gpu/node/tiny-node.yaml:3:1 gpu: `, "unknown gpu 'tiny-gpo'; did you mean 'tiny-gpu'?"],
     ['unknown-transport', `${FIX}/unknown-transport/node/tiny-node.yaml:6:25 transports[1]: `, "unknown transport 'tiny-lnk'; did you mean 'tiny-link'?"],
     ['id-mismatch', `${FIX}/id-mismatch/gpu/tiny-gpu.yaml:1:1 id: `, "id 'other-gpu' must match the file name 'tiny-gpu.yaml'"],

@@ -42,7 +42,7 @@ describe('nixlsim list', () => {
     expect(row(await list('list', 'gpus'), 'a100-80gb')).toMatch(/312\s+-\s+80/);
     expect(row(await list('list', 'nodes'), 'p5.48xlarge')).toContain('32 x efa 100 Gb/s');
     const t = await list('list', 'transports');
-    expect(row(t, 'efa-libfabric')).toMatch(/LIBFABRIC\s+2\/2\.4\/12\.5\s+15\s+20\s+yes\s+yes\s+fails\/fails\/works$/);
+    expect(row(t, 'efa-libfabric')).toMatch(/LIBFABRIC\s+2\.4\/10\/12\.5\s+15\s+20\s+yes\s+yes\s+fails\/fails\/works$/);
     expect(row(t, 'tcp')).toMatch(/0\.1\/0\.1\/3\s+50\s+100\s+no\s+no\s+works\/works\/works$/);
   });
 

@@ -44,10 +44,15 @@ describe('the project catalog (models/)', () => {
     expect(h100.hbmBandwidth).toBe(3.35e12);
     expect(h100.nvlinkBandwidth).toBe(900e9);
     expect(h100.hostLink.bandwidth).toBe(64e9);
-    expect(h100.efficiency.prefillCompute).toEqual({ value: 0.789, min: 0.3, max: 0.85 });
-    expect(h100.efficiency.decodeMemory).toEqual({ value: 0.75, min: 0.5, max: 0.9 });
-    expect(h100.efficiency.stepOverheadS).toEqual({ value: 0.00846, min: 0.001, max: 0.03 });
-    expect(h100.efficiency.eagerLayerOverheadS).toEqual({ value: 0.000146, min: 0.0001, max: 0.0004 }); // 0.146 ms a layer
+    expect(h100.efficiency.prefillCompute).toEqual({ value: 0.761, min: 0.3, max: 0.85 });
+    expect(h100.efficiency.decodeMemory).toEqual({ value: 0.9, min: 0.5, max: 0.95 });
+    expect(h100.efficiency.stepOverheadS).toEqual({ value: 0.00238, min: 0.0005, max: 0.01 }); // 2.38 ms a step
+    expect(h100.efficiency.eagerLayerOverheadS).toEqual({ value: 0.000231, min: 0.0001, max: 0.0004 }); // 0.231 ms a layer
+    expect(h100.efficiency.allReduceLatencyS).toEqual({ value: 29.8e-6, min: 5e-6, max: 60e-6 }); // 29.8 us
+    // vLLM's get_batch_defaults for an OpenAI API server: >= 70 GiB and not an A100 -> 8192 / 1024; the A100 -> 2048 / 256.
+    expect(h100.vllmBatchDefaults).toEqual({ maxNumBatchedTokens: 8192, maxNumSeqs: 1024 });
+    expect(getGpu(c, 'h200-sxm').vllmBatchDefaults).toEqual({ maxNumBatchedTokens: 8192, maxNumSeqs: 1024 });
+    expect(getGpu(c, 'a100-80gb').vllmBatchDefaults).toEqual({ maxNumBatchedTokens: 2048, maxNumSeqs: 256 });
     expect(getGpu(c, 'h200-sxm').hbmBytes).toBe(141e9);
     expect(getGpu(c, 'h200-sxm').hbmBandwidth).toBe(4.8e12);
     const a100 = getGpu(c, 'a100-80gb');
@@ -58,7 +63,7 @@ describe('the project catalog (models/)', () => {
 
   test('converts transport GB/s and us to bytes/s and seconds', () => {
     const efa = getTransport(c, 'efa-libfabric');
-    expect(efa.bandwidthPerRail).toEqual({ min: 2e9, typical: 2.4e9, max: 12.5e9 });
+    expect(efa.bandwidthPerRail).toEqual({ min: 2.4e9, typical: 10e9, max: 12.5e9 });
     expect(efa.backend).toBe('LIBFABRIC');
     expect(efa.striped).toBe(true);
     const tcp = getTransport(c, 'tcp');
@@ -147,7 +152,15 @@ describe('every number in models/ has a source', () => {
 
   test('calibration parameters say they are estimates', () => {
     for (const g of c.gpus.values()) {
-      for (const k of ['efficiency.prefillCompute', 'efficiency.decodeMemory', 'efficiency.stepOverheadS', 'efficiency.eagerLayerOverheadS']) {
+      for (const k of [
+        'efficiency.prefillCompute',
+        'efficiency.decodeMemory',
+        'efficiency.stepOverheadS',
+        'efficiency.eagerLayerOverheadS',
+        'efficiency.piecewiseLayerOverheadS',
+        'efficiency.allReduceLatencyS',
+        'efficiency.connectorStepOverheadS',
+      ]) {
         expect(g.sources[k], `${g.id} ${k}`).toMatch(/^estimate: .*calibration parameter/);
       }
     }

@@ -21,8 +21,10 @@ describe('experiments/schema.json', () => {
     expect(s.$schema).toBe('http://json-schema.org/draft-07/schema#');
     expect(s.title).toBe('nixlsim experiment file');
     const engine = s.properties['deployment']!.properties!['engine'] as { properties: Record<string, Record<string, unknown>> };
-    expect(engine.properties['maxNumBatchedTokens']).toMatchObject({ type: 'integer', minimum: 1, default: 8192 });
-    expect(engine.properties['maxNumBatchedTokens']!['description']).toMatch(/max_num_batched_tokens/);
+    // No default in the file format: unset, the GPU's vLLM default applies (get_batch_defaults), which the text names.
+    expect(engine.properties['maxNumBatchedTokens']).toMatchObject({ type: 'integer', minimum: 1 });
+    expect(engine.properties['maxNumBatchedTokens']).not.toHaveProperty('default');
+    expect(engine.properties['maxNumBatchedTokens']!['description']).toMatch(/max_num_batched_tokens.*get_batch_defaults/);
   });
 
   // z.fromJSONSchema reads the schema back as a validator: what an editor would accept or flag.

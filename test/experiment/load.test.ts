@@ -22,8 +22,9 @@ const MINIMAL: Experiment = {
     placement: 'cross-node',
     router: 'round-robin',
     engine: {
+      // vLLM's OpenAI-server defaults on an H100 (>= 70 GiB, not an A100): the GPU record's vllmBatchDefaults.
       maxNumBatchedTokens: 8192,
-      maxNumSeqs: 256,
+      maxNumSeqs: 1024,
       blockSize: 16,
       gpuMemoryUtilization: 0.9,
       activationReserveBytes: 4e9,
@@ -330,6 +331,39 @@ describe('experiments/README.md', () => {
       expect(listSweep).toContain('8 points');
       writeFileSync(join(dir, 'zip-list.yaml'), example!.replace(/^sweep:[\s\S]*$/m, listSweep!));
       expect(expandPoints(loadExperiment(join(dir, 'zip-list.yaml')))).toHaveLength(8);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("vLLM's batch defaults follow the GPU (get_batch_defaults, OpenAI API server)", () => {
+  const minimalOn = (node: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-defaults-'));
+    const file = join(dir, 'e.yaml');
+    writeFileSync(file, `deployment: { mode: aggregated, model: llama-3.1-8b-instruct, node: ${node}, connector: any-tp, transport: tcp }\nworkload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n`);
+    try {
+      return loadExperiment(file).experiment.deployment.engine;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('an H100 (80 GB) or H200 (141 GB) gets 8192 batched tokens and 1024 sequences', () => {
+    expect(minimalOn('dgx-h100')).toMatchObject({ maxNumBatchedTokens: 8192, maxNumSeqs: 1024 });
+    expect(minimalOn('h200-roce')).toMatchObject({ maxNumBatchedTokens: 8192, maxNumSeqs: 1024 });
+  });
+
+  it('an A100 80 GB, which vLLM excludes from the large defaults, gets 2048 and 256', () => {
+    expect(minimalOn('dgx-a100')).toMatchObject({ maxNumBatchedTokens: 2048, maxNumSeqs: 256 });
+  });
+
+  it('a value the file gives wins', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-defaults-'));
+    const file = join(dir, 'e.yaml');
+    writeFileSync(file, 'deployment: { mode: aggregated, model: llama-3.1-8b-instruct, node: dgx-a100, connector: any-tp, transport: tcp, engine: { maxNumBatchedTokens: 4096 } }\nworkload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n');
+    try {
+      expect(loadExperiment(file).experiment.deployment.engine).toMatchObject({ maxNumBatchedTokens: 4096, maxNumSeqs: 256 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,7 +6,7 @@ import { defaultCatalog } from '../../src/catalog/index.js';
 import type { Point, PointResult, Stats } from '../../src/experiment/types.js';
 import { fidelityJson, formatFidelity } from '../../src/fidelity/format.js';
 import { loadMeasurements } from '../../src/fidelity/load.js';
-import { errorPct, familyStats, matchesFilter, runFidelity } from '../../src/fidelity/run.js';
+import { errorPct, failsStrict, familyStats, matchesFilter, runFidelity } from '../../src/fidelity/run.js';
 import { nixlsim } from '../helpers/cli.js';
 
 const catalog = defaultCatalog();
@@ -89,6 +89,8 @@ describe('fidelity arithmetic', () => {
     expect(f.itl).toEqual({ mape: 4, records: 1 });
     expect(f.throughput).toEqual({ mape: null, records: 0 });
     expect(f.transfer).toEqual({ mape: null, records: 0 });
+    // A record that calibrated the model does not count: its error shows the fit.
+    expect(familyStats([{ family: 'itl', errorPct: 0, fitted: 'x' }, { family: 'itl', errorPct: 6 }]).itl).toEqual({ mape: 6, records: 1 });
   });
 
   it('--filter: a substring, or a whole-id glob with *', () => {
@@ -134,7 +136,7 @@ describe('runFidelity with a hand-made simulation', () => {
     const text = formatFidelity(r);
     expect(text).toMatch(/^hand\/dis-ttft +ttftMs\.mean +200 x +180 x +-10\.0% +5% +OUTSIDE$/m);
     expect(text).toMatch(/^hand\/agg-ttft .* \+10\.0% +15% +ok$/m);
-    expect(text).toContain('MAPE ttft 10.0% (2 records)\nMAPE itl - (0 records)\nMAPE throughput 20.0% (1 record)\n');
+    expect(text).toContain('MAPE ttft 10.0% (2 validation records)\nMAPE itl - (0 validation records)\nMAPE throughput 20.0% (1 validation record)\n');
     expect(text.trimEnd().split('\n').at(-1)).toBe('2 of 3 records within tolerance');
 
     const json = JSON.parse(fidelityJson(r)) as { records: Record<string, unknown>[]; mape: Record<string, unknown> };
@@ -159,6 +161,51 @@ describe('runFidelity with a hand-made simulation', () => {
   });
 });
 
+describe('records that calibrated the model, known gaps, and differences of two points', () => {
+  // aggregated: TTFT 110 ms; disaggregated: TTFT 180 ms.
+  const simulate = async (points: Point[]) => points.map((p) => (p.params['deployment.mode'] === 'aggregated' ? fakeResult(p, 110, 40) : fakeResult(p, 180, 0)));
+  const dir = dirWith({
+    'extra.yaml':
+      header('extra') +
+      // A difference: disaggregated TTFT less aggregated, 180 - 110 = 70 ms against 60 measured: +16.7%.
+      record('cost', 'disaggregated', 'ttftMs.mean', 'transfer', 60, 20) +
+      '    minus: { point: { deployment.mode: aggregated }, metric: ttftMs.mean }\n' +
+      // Fitted to: 110 against 110.
+      record('fit', 'aggregated', 'ttftMs.mean', 'ttft', 110, 5) +
+      '    fitted: "prefillCompute"\n' +
+      // A known gap held: 180 against 150 is +20%, outside 10% but inside the stated 25%.
+      record('held', 'disaggregated', 'ttftMs.mean', 'ttft', 150, 10) +
+      '    knownGap: { maxErrorPct: 25, why: "a reason" }\n' +
+      // A known gap broken: 180 against 120 is +50%, past its 30%.
+      record('broken', 'disaggregated', 'ttftMs.mean', 'ttft', 120, 10) +
+      '    knownGap: { maxErrorPct: 30, why: "a reason" }\n',
+  });
+
+  it('a minus record is the difference of the two points; fitted records say so; a gap holds only inside its bound', async () => {
+    const r = await runFidelity({ dir, catalog, simulate });
+    const by = new Map(r.records.map((x) => [x.id.split('/')[1]!, x]));
+    expect(by.get('cost')!.modeled).toBe(70);
+    expect(by.get('cost')!.errorPct).toBeCloseTo((70 - 60) / 60 * 100, 12);
+    expect(by.get('cost')!.metric).toBe('ttftMs.mean - ttftMs.mean of deployment.mode=aggregated');
+    expect(by.get('fit')).toMatchObject({ within: true, fitted: 'prefillCompute' });
+    expect(by.get('held')).toMatchObject({ within: false, knownGap: { maxErrorPct: 25, held: true } });
+    expect(by.get('broken')).toMatchObject({ within: false, knownGap: { maxErrorPct: 30, held: false } });
+    expect(['cost', 'fit', 'held', 'broken'].map((k) => failsStrict(by.get(k)!))).toEqual([false, false, false, true]);
+    const text = formatFidelity(r);
+    expect(text).toMatch(/^extra\/fit .* ok \(fit\)$/m);
+    expect(text).toMatch(/^extra\/held .* \+20\.0% +10% +gap \(<= 25%\)$/m);
+    expect(text).toMatch(/^extra\/broken .* \+50\.0% +10% +OUTSIDE$/m);
+    expect(text.trimEnd().split('\n').at(-1)).toBe('2 of 4 records within tolerance (1 of them calibrated the model); 1 known gap inside its stated bound');
+    const json = JSON.parse(fidelityJson(r)) as { records: Record<string, unknown>[] };
+    expect(json.records[2]).toMatchObject({ id: 'extra/held', within: false, knownGap: { maxErrorPct: 25, why: 'a reason', held: true } });
+  });
+
+  it('a minus in a transfer file, or a minus point that selects nothing, is a mistake at its line', () => {
+    const bad = dirWith({ 'b.yaml': header('b') + record('x', 'disaggregated', 'ttftMs.mean', 'ttft', 1, 5) + '    minus: { point: { deployment.mode: sideways }, metric: ttftMs.mean }\n' });
+    expect(() => loadMeasurements(bad, { catalog })).toThrow(/b\.yaml:13:\d+ records\[0\]\.minus\.point: selects 0 of the 2 points/);
+  });
+});
+
 describe('nixlsim fidelity on a tiny real experiment', () => {
   // requests.total is the request count whatever the model says: 4 of 4, within. A TTFT of 10^9 ms is not.
   let dir = '';
@@ -177,7 +224,7 @@ describe('nixlsim fidelity on a tiny real experiment', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^tiny-set\/count +requests\.total +4\.00 x +4\.00 x +0\.0% +1% +ok$/m);
     expect(r.stdout).toMatch(/^tiny-set\/absurd +ttftMs\.mean .* -100\.0% +10% +OUTSIDE$/m);
-    expect(r.stdout).toMatch(/^MAPE throughput 0\.0% \(1 record\)$/m);
+    expect(r.stdout).toMatch(/^MAPE throughput 0\.0% \(1 validation record\)$/m);
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('1 of 2 records within tolerance');
   });
 

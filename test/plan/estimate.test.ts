@@ -20,13 +20,13 @@ const ctx: EstimateContext = {
 };
 
 describe('physics ceilings of a configuration', () => {
-  it('seed 002, 5 TP1 prefill + 3 TP1 decode: the KV transfer ceiling is 3 decode workers x 4 EFA rails x 2.4 GB/s over 1.05 GB', () => {
+  it('seed 002, 5 TP1 prefill + 3 TP1 decode: the KV transfer ceiling is 3 decode workers x 4 EFA rails x 10 GB/s over 1.05 GB', () => {
     const k = ceilings({ mode: 'disaggregated', prefill: { workers: 5, tp: 1 }, decode: { workers: 3, tp: 1 } }, ctx);
-    // A TP1 worker has 32 EFA NICs / 8 GPUs = 4 rails of 2.4 GB/s = 9.6 GB/s. One request's KV: 8000 tokens = 500
-    // blocks of 16 x 131,072 B = 1,048,576,000 B. The narrower side is decode: 3 x 9.6 = 28.8 GB/s, so
-    // 28.8e9 / 1.048576e9 = 27.47 requests/s.
-    expect(k.kvTransfer).toBeCloseTo(28.8e9 / 1.048576e9, 9);
-    expect(k.basis).toMatchObject({ kvBytes: 1048576000, prefillWorkerBps: 9.6e9, decodeWorkerBps: 9.6e9 });
+    // A TP1 worker has 32 EFA NICs / 8 GPUs = 4 rails of 10 GB/s = 40 GB/s. One request's KV: 8000 tokens = 500
+    // blocks of 16 x 131,072 B = 1,048,576,000 B. The narrower side is decode: 3 x 40 = 120 GB/s, so
+    // 120e9 / 1.048576e9 = 114.44 requests/s.
+    expect(k.kvTransfer).toBeCloseTo(120e9 / 1.048576e9, 9);
+    expect(k.basis).toMatchObject({ kvBytes: 1048576000, prefillWorkerBps: 40e9, decodeWorkerBps: 40e9 });
     // Prefill: 5 workers, each one 8000-token prompt per prefill step.
     expect(k.prefill).toBeCloseTo(5 / prefillStepTime(llm, gpu, 1, [{ tokens: 8000 }]).totalS, 9);
     // Disaggregated capacity is the lowest ceiling.

@@ -37,9 +37,9 @@ describe('triangular (inverse CDF)', () => {
       for (let j = 0; j < n; j++) sum += triangular(sampleUniform(11, j, name), a, c, b);
       return sum / n;
     };
-    // H100 prefillCompute (0.3, 0.789, 0.85): mean 1.939 / 3 = 0.64633; variance (a^2 + b^2 + c^2 - ab - ac - bc) / 18 =
-    // (1.435021 - 1.16235) / 18 = 0.015148, sd 0.1231, standard error over 20,000 draws 0.00087: 4 SE = 0.0035.
-    expect(Math.abs(mean(0.3, 0.789, 0.85, 'gpu.efficiency.prefillCompute') - 0.646333)).toBeLessThan(0.0035);
+    // H100 prefillCompute (0.3, 0.761, 0.85): mean 1.911 / 3 = 0.637; variance (a^2 + b^2 + c^2 - ab - ac - bc) / 18 =
+    // (1.391621 - 1.13015) / 18 = 0.014526, sd 0.1205, standard error over 20,000 draws 0.00085: 4 SE = 0.0034.
+    expect(Math.abs(mean(0.3, 0.761, 0.85, 'gpu.efficiency.prefillCompute') - 0.637)).toBeLessThan(0.0034);
     // tcp (0.1, 0.1, 3) GB/s: mean 3.2 / 3 = 1.06667; variance (9.02 - 0.61) / 18 = 0.46722, sd 0.6835, 4 SE = 0.0193.
     expect(Math.abs(mean(0.1, 0.1, 3, 'transport.bandwidthPerRailGBps') - 1.066667)).toBeLessThan(0.0193);
   });
@@ -49,16 +49,27 @@ describe('drawing samples of a point', () => {
   const tcp = pointOf(tcpExperiment(4000));
   const agg = pointOf(aggregatedExperiment(4000));
 
-  it('names the figures that can move the point: bandwidth only when disaggregated, eager overhead only when eager', () => {
+  it('names the figures that can move the point: bandwidth and connector only when disaggregated, launches by graph mode, all-reduce only past TP1', () => {
     expect(uncertainParameters(tcp, catalog).map((p) => p.name)).toEqual([
       'transport.bandwidthPerRailGBps',
       'gpu.efficiency.prefillCompute',
       'gpu.efficiency.decodeMemory',
       'gpu.efficiency.stepOverheadS',
+      'gpu.efficiency.piecewiseLayerOverheadS',
+      'gpu.efficiency.connectorStepOverheadS',
     ]);
-    expect(uncertainParameters(agg, catalog).map((p) => p.name)).toEqual(['gpu.efficiency.prefillCompute', 'gpu.efficiency.decodeMemory', 'gpu.efficiency.stepOverheadS']);
-    const eager = pointOf(aggregatedExperiment(4000, { deployment: { ...(aggregatedExperiment(0)['deployment'] as object), engine: { enforceEager: true } } }));
+    expect(uncertainParameters(agg, catalog).map((p) => p.name)).toEqual([
+      'gpu.efficiency.prefillCompute',
+      'gpu.efficiency.decodeMemory',
+      'gpu.efficiency.stepOverheadS',
+      'gpu.efficiency.piecewiseLayerOverheadS',
+    ]);
+    const aggDeployment = aggregatedExperiment(0)['deployment'] as Record<string, unknown>;
+    const eager = pointOf(aggregatedExperiment(4000, { deployment: { ...aggDeployment, engine: { enforceEager: true } } }));
     expect(uncertainParameters(eager, catalog).map((p) => p.name)).toContain('gpu.efficiency.eagerLayerOverheadS');
+    expect(uncertainParameters(eager, catalog).map((p) => p.name)).not.toContain('gpu.efficiency.piecewiseLayerOverheadS');
+    const tp2 = pointOf(aggregatedExperiment(4000, { deployment: { ...aggDeployment, aggregated: { workers: 1, tp: 2 } } }));
+    expect(uncertainParameters(tp2, catalog).map((p) => p.name)).toContain('gpu.efficiency.allReduceLatencyS');
     // The catalog's ranges, SI units: tcp 0.1 / 0.1 / 3 GB/s per rail (models/transport/tcp.yaml).
     expect(uncertainParameters(tcp, catalog)[0]).toMatchObject({ min: 1e8, nominal: 1e8, max: 3e9, unit: 'GB/s' });
   });
@@ -98,8 +109,16 @@ describe('drawing samples of a point', () => {
 
   it('overrides replace only the named figures; the rest stay at the GPU record', () => {
     const o = overridesFor(tcp, catalog, new Map<ParameterName, number>([['gpu.efficiency.prefillCompute', 0.5], ['transport.bandwidthPerRailGBps', 2e9]]));
-    // models/gpu/h100-sxm.yaml: decodeMemory 0.75, stepOverheadS 0.00846, eagerLayerOverheadS 0.000146.
-    expect(o).toEqual({ efficiency: { prefillCompute: 0.5, decodeMemory: 0.75, stepOverheadS: 0.00846, eagerLayerOverheadS: 0.000146 }, bandwidthPerRail: 2e9 });
-    expect(overridesFor(agg, catalog, new Map())).toEqual({ efficiency: { prefillCompute: 0.789, decodeMemory: 0.75, stepOverheadS: 0.00846, eagerLayerOverheadS: 0.000146 } });
+    // models/gpu/h100-sxm.yaml's values.
+    const rest = {
+      decodeMemory: 0.9,
+      stepOverheadS: 0.00238,
+      eagerLayerOverheadS: 0.000231,
+      piecewiseLayerOverheadS: 0.00003,
+      allReduceLatencyS: 0.0000298,
+      connectorStepOverheadS: 0.00763,
+    };
+    expect(o).toEqual({ efficiency: { prefillCompute: 0.5, ...rest }, bandwidthPerRail: 2e9 });
+    expect(overridesFor(agg, catalog, new Map())).toEqual({ efficiency: { prefillCompute: 0.761, ...rest } });
   });
 });

@@ -15,9 +15,11 @@ describe('sensitivity', () => {
       'transport.bandwidthPerRailGBps',
       'gpu.efficiency.prefillCompute',
       'gpu.efficiency.stepOverheadS',
+      'gpu.efficiency.connectorStepOverheadS',
       'gpu.efficiency.decodeMemory',
+      'gpu.efficiency.piecewiseLayerOverheadS',
     ]);
-    const [bw, pc, so] = result.parameters;
+    const [bw, pc, so, cs, dm, pw] = result.parameters;
     // 4,194,304,000 B of KV (32,000 tokens x 131,072 B) at tcp's 0.1 GB/s (min = nominal) and at its 3 GB/s max:
     // 41,943.04 ms - 1,398.10 ms = 40,544.94 ms; nothing else in TTFT depends on the bandwidth.
     expect(bw!.low).toEqual({ value: 0.1, metric: result.nominal });
@@ -28,11 +30,18 @@ describe('sensitivity', () => {
     // = 1,559.7 ms (chunks are compute-bound; the first decode step is memory-bound and does not care).
     expect(pc!.swing / 1559.7).toBeCloseTo(1, 2);
     expect(pc!.low.metric).toBeGreaterThan(pc!.high.metric); // more efficient, sooner
-    // Step overhead from 1 to 30 ms on the steps before the first token: 4 prefill chunks (3 x 8,192 + 7,424 tokens)
-    // and the first decode step: 5 x 29 ms = 145 ms.
-    expect(so!.swing).toBeCloseTo(145, -1);
-    expect(so!.low).toMatchObject({ value: 0.001 });
-    expect(so!.high).toMatchObject({ value: 0.03 });
+    // Host time from 0.5 to 10 ms on the steps before the first token: 4 prefill chunks (3 x 8,192 + 7,424 tokens)
+    // and the first decode step: 5 x 9.5 ms = 47.5 ms.
+    expect(so!.swing).toBeCloseTo(47.5, 0);
+    expect(so!.low).toMatchObject({ value: 0.0005 });
+    expect(so!.high).toMatchObject({ value: 0.01 });
+    // The decode worker's connector time (0.1 to 15 ms) enters once, in its first step: 14.9 ms.
+    expect(cs!.swing).toBeCloseTo(14.9, 1);
+    // That first decode step reads 16.06e9 B of weights + 32,001 x 131,072 B of KV = 20.25e9 B at 3.35e12 B/s x 0.5 or
+    // 0.95: 12.09 - 6.36 = 5.73 ms.
+    expect(dm!.swing).toBeCloseTo(5.73, 1);
+    // Piecewise launches (32 layers x 5 to 100 us) hide under each prefill chunk's ~180 ms of compute.
+    expect(pw!.swing).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['sensitivity.json', 'tornado.png', 'tornado.svg', 'tornado.vl.json']);
     expect(files.map((f) => f.slice(out.length + 1))).toEqual(['sensitivity.json', 'tornado.vl.json', 'tornado.svg', 'tornado.png']);
     expect(JSON.parse(readFileSync(join(out, 'sensitivity.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(result)));
@@ -41,25 +50,39 @@ describe('sensitivity', () => {
 
   it('a compute-bound aggregated point: prefill compute efficiency ranks first; no transport to vary', async () => {
     const { result } = await runSensitivity(experimentFile(aggregatedExperiment(8000)), { out: tmp(), workers: 1 });
-    expect(result.parameters.map((p) => p.name)).toEqual(['gpu.efficiency.prefillCompute', 'gpu.efficiency.stepOverheadS', 'gpu.efficiency.decodeMemory']);
-    const [pc, so, dm] = result.parameters;
+    expect(result.parameters.map((p) => p.name)).toEqual([
+      'gpu.efficiency.prefillCompute',
+      'gpu.efficiency.stepOverheadS',
+      'gpu.efficiency.decodeMemory',
+      'gpu.efficiency.piecewiseLayerOverheadS',
+    ]);
+    const [pc, so, dm, pw] = result.parameters;
     // One 8,000-token prefill step: 1.2845e14 FLOPs / 989e12 = 129.88 ms at efficiency 1: 432.93 ms at 0.3, 152.80 at 0.85.
     expect(pc!.swing / 280.13).toBeCloseTo(1, 2);
-    // One step's overhead, 30 - 1 = 29 ms.
-    expect(so!.swing).toBeCloseTo(29, 0);
-    // The prefill step reads 16 GB of weights in at most 9.6 ms, far under its compute time: HBM efficiency moves nothing.
+    // One step's host time, 10 - 0.5 = 9.5 ms.
+    expect(so!.swing).toBeCloseTo(9.5, 1);
+    // The prefill step reads 16 GB of weights in at most 9.6 ms, far under its compute time: HBM efficiency moves nothing,
+    // and neither do its 32 x (5 to 100 us) of piecewise launches.
     expect(dm!.swing).toBe(0);
+    expect(pw!.swing).toBe(0);
   });
 
   it('ranks by another metric, and picks a point of a sweep by id', async () => {
     const f = experimentFile({ ...aggregatedExperiment(1000), sweep: { 'workload.isl.mean': [1000, 8000] } });
     const { result } = await runSensitivity(f, { out: tmp(), workers: 1, metric: 'itl_mean_ms', point: 'p001' });
     expect(result.point).toEqual({ id: 'p001', params: { 'workload.isl.mean': 8000 } });
-    // Decode steps: 17.11e9 B from HBM at 3.35e12 x 0.5 or 0.9 = 10.21 or 5.68 ms (swing 4.54 ms) plus the overhead
-    // (swing 29 ms); prefill compute does not enter ITL.
-    expect(result.parameters.map((p) => p.name)).toEqual(['gpu.efficiency.stepOverheadS', 'gpu.efficiency.decodeMemory', 'gpu.efficiency.prefillCompute']);
-    expect(result.parameters[1]!.swing).toBeCloseTo(4.54, 1);
+    // Decode steps: 17.11e9 B from HBM at 3.35e12 x 0.5 or 0.95 = 10.21 or 5.38 ms (swing 4.84 ms) plus the host's
+    // time (swing 9.5 ms); prefill compute does not enter ITL, nor do launches (decode-only steps replay full graphs).
+    expect(result.parameters.map((p) => p.name)).toEqual([
+      'gpu.efficiency.stepOverheadS',
+      'gpu.efficiency.decodeMemory',
+      'gpu.efficiency.prefillCompute',
+      'gpu.efficiency.piecewiseLayerOverheadS',
+    ]);
+    expect(result.parameters[0]!.swing).toBeCloseTo(9.5, 1);
+    expect(result.parameters[1]!.swing).toBeCloseTo(4.84, 1);
     expect(result.parameters[2]!.swing).toBe(0);
+    expect(result.parameters[3]!.swing).toBe(0);
   });
 
   it('the tornado chart: two bars a parameter from the nominal, largest swing on top', () => {

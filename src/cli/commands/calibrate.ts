@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { calibrate } from '../../calibrate/calibrate.js';
-import { FACTORS, type FactorName } from '../../calibrate/fit-gpu.js';
+import { DEFAULT_FACTORS, FACTORS, type FactorName } from '../../calibrate/fit-gpu.js';
 import { formatCalibrate } from '../../calibrate/format.js';
 import { UserError } from '../../errors.js';
 import { closest } from '../../catalog/suggest.js';
@@ -29,7 +29,7 @@ export const calibrateCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', requiresArg: true, describe: 'the GPU record to write (default models/gpu/<gpu>-calibrated.yaml; the file name is its id)' })
       .option('transport-out', { type: 'string', requiresArg: true, describe: 'the transport record to write when the measurements carry KV transfer times (default models/transport/<transport>-calibrated.yaml)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace existing files' })
-      .option('fit', { type: 'string', requiresArg: true, describe: `factors to fit, comma-separated (default all that apply: ${FACTORS.join(', ')}); the rest keep the catalog's values`, coerce: factorList }) as unknown as Argv<Args>,
+      .option('fit', { type: 'string', requiresArg: true, describe: `factors to fit, comma-separated (default ${DEFAULT_FACTORS.join(", ")}, plus eagerLayerOverheadS for an eager deployment; any of ${FACTORS.join(", ")}); the rest keep the catalog's values`, coerce: factorList }) as unknown as Argv<Args>,
   handler: (a) => {
     const r = calibrate(a.measurements, {
       ...measuredRunArgs(a),

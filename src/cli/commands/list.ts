@@ -50,7 +50,7 @@ function modelsTable(ms: LlmSpec[]): Table {
 
 function gpusTable(gs: GpuSpec[]): Table {
   return {
-    head: ['id', 'bf16 TFLOP/s', 'fp8 TFLOP/s', 'HBM GB', 'HBM TB/s', 'NVLink GB/s', 'host link', 'prefill eff', 'decode eff', 'step overhead ms'],
+    head: ['id', 'bf16 TFLOP/s', 'fp8 TFLOP/s', 'HBM GB', 'HBM TB/s', 'NVLink GB/s', 'host link', 'prefill eff', 'decode eff', 'host ms a step'],
     rows: gs.map((g) => [
       g.id,
       inUnit(g.flops.bf16, 12),
