@@ -588,6 +588,7 @@ function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, tra
         activationReserveBytes: e.activationReserveBytes,
         prefixCaching: e.prefixCaching,
         chunkedPrefill: e.chunkedPrefill,
+        ...(e.longPrefillTokenThreshold === undefined ? {} : { longPrefillTokenThreshold: e.longPrefillTokenThreshold }),
         ...(e.enforceEager === undefined ? {} : { enforceEager: e.enforceEager }),
       },
       bandwidth: dep.bandwidth,

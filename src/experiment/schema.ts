@@ -98,6 +98,11 @@ const engine = z
       .describe("Ours, not vLLM's: bytes of HBM per GPU kept for activations and CUDA graphs before the KV pool is sized."),
     prefixCaching: bool().default(true).describe('enable_prefix_caching.'),
     chunkedPrefill: bool().default(true).describe('enable_chunked_prefill.'),
+    longPrefillTokenThreshold: whole(0)
+      .optional()
+      .describe(
+        "long_prefill_token_threshold: the most new prompt tokens one sequence may take in a step, so that a long prompt is prefilled over several steps beside the others. Unset or 0: no cap (vLLM's default; vllm/config/scheduler.py, honoured by the V1 scheduler).",
+      ),
     /** --enforce-eager; vLLM's default is off (CUDA graphs), so unset stays unset. */
     enforceEager: bool().optional().describe("--enforce-eager: no CUDA graphs, so every step pays a kernel-launch overhead per layer. Unset: vLLM's default, off."),
   })

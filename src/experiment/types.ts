@@ -30,6 +30,8 @@ export interface EngineArgs {
   activationReserveBytes: number;
   prefixCaching: boolean;
   chunkedPrefill: boolean;
+  /** long_prefill_token_threshold: most new prompt tokens one sequence takes a step (0: no cap, vLLM's default). */
+  longPrefillTokenThreshold?: number;
   /** --enforce-eager: no CUDA graphs, so every step pays a kernel-launch overhead per layer (seed 000 ran this way). */
   enforceEager?: boolean;
 }

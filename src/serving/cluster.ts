@@ -234,8 +234,10 @@ export class Cluster {
     if (res.status === 'ok' || res.status === 'stale') {
       r.kv = { startedAt, finishedAt: res.finishedAt, bytes: res.bytes };
       r.stale = res.status === 'stale';
+      // vLLM's scheduler takes all but the last prompt token as computed (_update_waiting_for_remote_kv) and computes
+      // that one again: a one-token prefill beside the decodes, which samples the first token the client sees.
       seq.promptTokens = r.isl;
-      seq.prefilled = r.isl;
+      seq.prefilled = Math.max(0, r.isl - 1);
       dw.engine.activate(seq);
       return;
     }

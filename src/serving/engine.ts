@@ -300,9 +300,19 @@ export class Engine {
     return true;
   }
 
+  /** New prompt tokens a sequence may take this step: its rest, capped by long_prefill_token_threshold and the budget. */
+  private chunkOf(s: Seq, budget: number): number {
+    const args = this.cfg.args;
+    const rest = s.promptTokens - s.prefilled;
+    if (!args.chunkedPrefill) return rest;
+    const threshold = args.longPrefillTokenThreshold ?? 0;
+    return Math.min(budget, threshold > 0 ? Math.min(rest, threshold) : rest);
+  }
+
   private step(): void {
     const args = this.cfg.args;
     // Decodes first: each running, fully prefilled sequence needs room for one more token.
+    let preempted = false;
     for (let i = 0; i < this.running.length; i++) {
       const s = this.running[i]!;
       if (s.prefilled < s.promptTokens) continue;
@@ -313,7 +323,7 @@ export class Engine {
           continue;
         }
         const last = this.running.length - 1;
-        this.preemptOne();
+        preempted = this.preemptOne() || preempted;
         if (last === i) break; // preempted itself
       }
     }
@@ -334,19 +344,20 @@ export class Engine {
     let prefills = 0;
     for (const s of this.running) {
       if (s.prefilled < s.promptTokens && budget > 0) {
-        const n = args.chunkedPrefill ? Math.min(budget, s.promptTokens - s.prefilled) : s.promptTokens - s.prefilled;
+        const n = this.chunkOf(s, budget);
         chunks[prefills++] = { seq: s, tokens: n, cached: s.prefilled };
         budget -= n;
       }
     }
-    while (this.waiting.length > 0 && budget > 0 && this.running.length + this.reserved.size < args.maxNumSeqs) {
+    // vLLM's scheduler admits no waiting request in a step that had to preempt one (scheduler.py: `if not preempted_reqs`).
+    while (!preempted && this.waiting.length > 0 && budget > 0 && this.running.length + this.reserved.size < args.maxNumSeqs) {
       const s = this.waiting[0]!;
       if (!this.admit(s)) break;
       this.waiting.shift();
       s.state = 'running';
       s.scheduledAt ??= this.sim.now;
       this.running.push(s);
-      const n = args.chunkedPrefill ? Math.min(budget, s.promptTokens - s.prefilled) : s.promptTokens - s.prefilled;
+      const n = this.chunkOf(s, budget);
       chunks[prefills++] = { seq: s, tokens: n, cached: s.prefilled };
       budget -= n;
     }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
+import { defaultEfficiency } from '../../src/physics/index.js';
 import { runPoint } from '../../src/serving/simulate.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';
 import { experiment, point } from './helpers.js';
@@ -244,5 +245,37 @@ describe('connector profile overrides from the experiment', () => {
     expect(r.events.kv_blocks_expired).toBe(0);
     expect(r.requests.fellBack).toBe(0);
     expect(r.kvTransfer.ms.mean).toBeGreaterThan(393_216);
+  });
+});
+
+describe("vLLM V1's scheduler and graph modes on the serving path", () => {
+  const e = h100.efficiency;
+  const host = e.stepOverheadS.value;
+  const flopsPerS = 989e12 * e.prefillCompute.value;
+  const lmHead = 2 * 128_256 * 4096; // FLOPs of the LM head, once per prefill chunk
+
+  it('long_prefill_token_threshold 2048 prefills an 8000-token prompt in 4 steps: 3 more host times and LM heads', () => {
+    const once = run(experiment({ deployment: { mode: 'aggregated' }, workload: { requests: 1, isl: { mean: 8000, stddev: 0 } } })).result;
+    const capped = run(
+      experiment({ deployment: { mode: 'aggregated', engine: { ...VLLM_ENGINE, longPrefillTokenThreshold: 2048 } }, workload: { requests: 1, isl: { mean: 8000, stddev: 0 } } }),
+    ).result;
+    // Chunks of 2048, 2048, 2048 and 1856 tokens: the same matmul and attention FLOPs in total (causal pairs add up),
+    // each chunk compute-bound (~47 ms against 5.3 ms of weights), and one host time and one LM head per step.
+    expect(capped.ttftMs.mean - once.ttftMs.mean).toBeCloseTo(3 * (host + lmHead / flopsPerS) * 1000, 3); // ms, to the 1 us the summary keeps
+  });
+
+  it('the decode worker computes the last prompt token again, a mixed step: piecewise launches show when they outlast the GPU', () => {
+    const point1 = point(experiment({ workload: { requests: 1 } }));
+    const base = runPoint(point1, c).result;
+    const slow = runPoint(point1, c, { efficiency: { ...defaultEfficiency(h100), piecewiseLayerOverheadS: 0.001 } }).result;
+    // 32 layers x 1 ms = 32 ms of launches for each mixed step. Before the first token there are two: the prefill of
+    // 1000 tokens (18.9 ms of compute: 32 - 18.9 ms more) and the decode worker's one-token recompute (reads 16.06e9 B
+    // of weights + 999 x 131,072 B of KV at 3.35e12 x 0.9: 5.37 ms, so 32 - 5.37 ms more). Decode steps after it replay
+    // full graphs, so ITL does not move.
+    const flops = 2 * 6_979_326_848 * 1000 + lmHead + 32 * 4 * 4096 * 500_500;
+    const prefillGpu = flops / flopsPerS;
+    const recomputeGpu = (8.03e9 * 2 + 999 * 131_072) / (3.35e12 * e.decodeMemory.value);
+    expect(slow.ttftMs.mean - base.ttftMs.mean).toBeCloseTo((0.032 - prefillGpu + (0.032 - recomputeGpu)) * 1000, 1);
+    expect(slow.itlMs.mean).toBeCloseTo(base.itlMs.mean, 6);
   });
 });
