@@ -4,7 +4,7 @@ import { kvBytesPerToken } from '../physics/index.js';
 import { truthTableMarkdown } from './truth-table.js';
 
 /**
- * Markdown tables of the catalog for the README, generated so that the documentation cannot drift from models/:
+ * Markdown tables of the catalog for docs/model.md, generated so that the documentation cannot drift from models/:
  * `npm run docs` rewrites the marked sections and a test fails when they are stale.
  */
 const num = (x: number, exp: number): string => String(scaleDecimal(x, -exp));
@@ -79,8 +79,8 @@ export function nodesMarkdown(c: Catalog): string {
   ].join('\n');
 }
 
-/** Every generated section, by the marker name it sits between in README.md. */
-export function readmeSections(c: Catalog): Record<string, string> {
+/** Every generated section, by the marker name it sits between in docs/model.md. */
+export function modelDocSections(c: Catalog): Record<string, string> {
   return {
     models: modelsMarkdown(c),
     gpus: gpusMarkdown(c),
@@ -95,7 +95,7 @@ export function fillSections(text: string, sections: Record<string, string>): st
   let out = text;
   for (const [name, body] of Object.entries(sections)) {
     const re = new RegExp(`(<!-- ${name}:begin -->)[\\s\\S]*?(<!-- ${name}:end -->)`);
-    if (!re.test(out)) throw new Error(`README.md has no <!-- ${name}:begin --> / <!-- ${name}:end --> markers`);
+    if (!re.test(out)) throw new Error(`no <!-- ${name}:begin --> / <!-- ${name}:end --> markers in the document`);
     out = out.replace(re, (_m, a: string, b: string) => `${a}\n${body}\n${b}`);
   }
   return out;

@@ -17,8 +17,8 @@ export function matrixText(cells: Cell[]): string {
 }
 
 /**
- * The README's truth table: for each profile, prefill TP down and decode TP across, with equal block sizes and with
- * a decode block twice the prefill's.
+ * The truth table of docs/model.md: for each profile, prefill TP down and decode TP across, with equal block sizes
+ * and with a decode block twice the prefill's.
  */
 export function truthTableMarkdown(c: Catalog, llm: LlmSpec): string {
   const profiles: ConnectorProfile[] = [...c.connectors.values()].sort((a, b) => order(a.id) - order(b.id));

@@ -5,10 +5,10 @@ import { audit } from '../../src/audit/audit.js';
 import { formatAudit } from '../../src/audit/format.js';
 import { ROOT } from '../helpers/cli.js';
 
-describe("the README's worked audit", () => {
+describe("docs/planning.md's worked audit", () => {
   it('is what audit prints for the committed example today', async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const block = /npx nixlsim audit experiments\/measurements\/example\.csv[^\n]*\n```\n\n```\n([\s\S]*?)```/.exec(readme)?.[1];
+    const doc = readFileSync(join(ROOT, 'docs/planning.md'), 'utf8');
+    const block = /npx nixlsim audit experiments\/measurements\/example\.csv[^\n]*\n```\n\n```\n([\s\S]*?)```/.exec(doc)?.[1];
     expect(block).toBeDefined();
     const cwd = process.cwd();
     process.chdir(ROOT); // the output names files as a user in the project root would type them

@@ -139,10 +139,10 @@ describe('nixlsim sensitivity (CLI)', () => {
   });
 });
 
-describe("the README's sensitivity example", () => {
+describe("docs/planning.md's sensitivity example", () => {
   it('is what the command prints for seed 002\'s disaggregated point at ISL 8000', async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const example = /npx nixlsim sensitivity experiments\/seeds\/breakeven\.yaml --point p015.*\n((?:#.*\n)+)/.exec(readme)?.[1];
+    const doc = readFileSync(join(ROOT, 'docs/planning.md'), 'utf8');
+    const example = /npx nixlsim sensitivity experiments\/seeds\/breakeven\.yaml --point p015.*\n((?:#.*\n)+)/.exec(doc)?.[1];
     expect(example).toBeDefined();
     const shown = example!.split('\n').filter((l) => /^# {3}(rank|\s+\d )/.test(l)).map((l) => l.slice(4));
     const { result } = await runSensitivity(join(ROOT, 'experiments/seeds/breakeven.yaml'), { out: tmp(), point: 'p015', workers: 1 });
