@@ -30,7 +30,7 @@ function holdModel(pending: number): () => void {
 /**
  * hold with the handler passed as a function, as events with an argument are (their callback is in a slot table). A
  * function of its own rather than a flag on holdModel: closures of one function literal share V8's type feedback, and
- * the two kinds of handler behind one call site would slow both (README, Benchmarks).
+ * the two kinds of handler behind one call site would slow both (docs/performance.md).
  */
 function holdPlainModel(pending: number): () => void {
   const sim = new Simulator('bench-hold', pending * 2);

@@ -1,7 +1,7 @@
 import type { MeasuredMetric } from '../measure/types.js';
 
 /**
- * How a measured value stands against the physics and the model. Pure; the rules are the README's:
+ * How a measured value stands against the physics and the model. Pure; the rules are docs/planning.md's (Audit):
  * - impossible: beyond the physical bound (a latency below it, a throughput above it);
  * - slower: worse than the modeled value by more than the tolerance (a latency above modeled x (1 + tolerance), a
  *   throughput below modeled x (1 - tolerance));

@@ -56,8 +56,8 @@ export type HandlerId<T = undefined> = number & { readonly handlerArg?: T };
  * argument and generation in a slot of the slot table, read when it runs; a registered callback scheduled without an
  * argument (register(), the first 127 of a simulator) is named by a code in its queue entry and keeps only two bits
  * and a generation in the ring. With 100k events pending the slot table's line is a cache miss when its event runs;
- * the ring's bits stay in cache. hold at 100k pending: 1.3x as fast with a registered callback, measured (README,
- * Benchmarks).
+ * the ring's bits stay in cache. hold at 100k pending: 1.3x as fast with a registered callback, measured
+ * (docs/performance.md).
  */
 export class Simulator {
   private clock = 0;
@@ -359,7 +359,7 @@ export class Simulator {
    * order (the next one not busy), so the one line written per event (its generation) is written in sequence, and
    * the run reads only the ring's bits (64 KB at 100k pending: they stay in cache). With 100k events pending, the
    * slot table's line read when an event runs is a cache miss (its events run in time order, not in the order they
-   * were scheduled), the largest cost left at 100k (README, Benchmarks). One function on purpose: split in two so
+   * were scheduled), the largest cost left at 100k (docs/performance.md). One function on purpose: split in two so
    * that V8 inlines it into the handler (it is over V8's 460 bytes of bytecode for one inlining), it measured 0.89x
    * at 1k pending and no faster at 100k. Returns -1 - the ring slot, or insert()'s slot (handleOf makes the handle).
    */

@@ -71,7 +71,7 @@ export function readPlainCsv(text: string, shown: string, defaults: MeasureDefau
       return x;
     };
     const p: MeasuredPoint = { file: shown, format: 'plain-csv', row, line: l.line, isl: need('isl'), osl: need('osl'), concurrency: need('concurrency'), statistic: {} };
-    // The plain format's latencies are means (README): the statistic the model's comparison uses.
+    // The plain format's latencies are means (docs/planning.md): the statistic the model's comparison uses.
     if (v.ttft_ms !== undefined) {
       p.ttftMs = v.ttft_ms;
       p.statistic.ttft = 'mean';

@@ -68,7 +68,7 @@ function detectJson(text: string, shown: string): MeasureFormat {
   if (GENAI_PERF_KEYS.some((k) => keys.includes(k))) return 'genai-perf-json';
   throw new UserError(
     `neither a vLLM bench serve result (keys such as ${VLLM_KEYS.slice(0, 3).join(', ')}) nor a genai-perf export (${GENAI_PERF_KEYS.slice(0, 2).join(', ')}); ` +
-      'for other tools write the plain CSV (README: Auditing and calibrating against measurements)',
+      'for other tools write the plain CSV (docs/planning.md: Measurement files)',
     `${shown}:${first!.line}`,
   );
 }

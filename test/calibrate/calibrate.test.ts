@@ -13,7 +13,7 @@ import { simulatePoint } from '../../src/serving/simulate.js';
 import { fixture } from '../audit/helpers.js';
 import { ROOT } from '../helpers/cli.js';
 
-/** The tolerance the README states for predictions of held-out runs after calibrating on the others. */
+/** The tolerance docs/planning.md states for predictions of held-out runs after calibrating on the others. */
 const PREDICTION_TOLERANCE = 0.05;
 
 const catalog = defaultCatalog();
@@ -43,7 +43,7 @@ function csv(runs: Run[], values: number[][]): string {
 }
 
 describe('nixlsim calibrate: the acceptance test', () => {
-  it('calibrated on half of a synthetic set, predicts the other half within the README tolerance (5%)', () => {
+  it('calibrated on half of a synthetic set, predicts the other half within the tolerance docs/planning.md states (5%)', () => {
     // The catalog's H100 factors with three of them moved: the ones `calibrate` fits by default.
     const truth: Efficiency = { ...defaultEfficiency(catalog.gpus.get('h100-sxm')!), prefillCompute: 0.6, decodeMemory: 0.8, stepOverheadS: 0.005 };
     // Lengths from 500 to 8000 and concurrency from 1 to 16: prefill and decode reads both vary, so the three

@@ -16,4 +16,9 @@ describe('docs/model.md generated sections', () => {
     expect(t).toMatch(/\| `tcp` \| UCX \| 0\.1 \/ 0\.1 \/ 3 \|/);
     expect(t).toMatch(/\| `efa-libfabric` \| LIBFABRIC \| 2\.4 \/ 10 \/ 12\.5 \|/);
   });
+
+  it('README.md no longer carries them (one place for each generated table)', () => {
+    const readme = readFileSync(`${ROOT}/README.md`, 'utf8');
+    for (const name of Object.keys(modelDocSections(defaultCatalog()))) expect(readme).not.toContain(`<!-- ${name}:begin -->`);
+  });
 });
