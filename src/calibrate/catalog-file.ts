@@ -77,6 +77,16 @@ export function transportRecordText(
     perReadUs: scaleDecimal(base.perReadS, 6),
     perDescriptorUs: scaleDecimal(base.perDescriptorS, 6),
     gpuDirect: base.gpuDirect,
+    ...(base.eagainRetry !== undefined
+      ? {
+          eagainRetry: {
+            baseDelayUs: scaleDecimal(base.eagainRetry.baseDelayS, 6),
+            maxDelayUs: scaleDecimal(base.eagainRetry.maxDelayS, 6),
+            logEveryAttempts: base.eagainRetry.logEveryAttempts,
+            line: base.eagainRetry.line,
+          },
+        }
+      : {}),
     placements,
     sources: { ...base.sources, ...sources },
   };
@@ -92,7 +102,7 @@ function checked(record: Record<string, unknown>, schema: typeof gpuFileSchema |
     .join('\n');
   // The layout of the hand-written records: small maps of figures on one line, `{ value: 0.6, min: 0.3, max: 0.85 }`.
   const doc = new Document(record);
-  const flow = ['hostLink', 'bandwidthPerRailGBps', ...['efficiency', 'placements'].flatMap((k) => Object.keys((record[k] as object | undefined) ?? {}).map((c) => `${k}.${c}`))];
+  const flow = ['hostLink', 'bandwidthPerRailGBps', 'vllmBatchDefaults', 'eagainRetry', ...['efficiency', 'placements'].flatMap((k) => Object.keys((record[k] as object | undefined) ?? {}).map((c) => `${k}.${c}`))];
   for (const path of flow) {
     const node = doc.getIn(path.split('.'), true);
     if (isMap(node)) node.flow = true;

@@ -1,6 +1,6 @@
 import type { LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
-import { kvBytesPerTokenPerRank, railsFor, readPlan, transferCost } from '../physics/index.js';
+import { kvBytesPerTokenPerRank, postingOf, railsFor, readPlan } from '../physics/index.js';
 
 /**
  * A transport's effective bandwidth and latency from measured KV transfer times, by linear least squares on
@@ -48,10 +48,13 @@ export function transferSize(p: TransferPath, s: { kvBytes?: number; kvTokens?: 
   return { bytes: s.kvBytes!, tokens: Math.max(1, Math.round(s.kvBytes! / perToken)) };
 }
 
+/**
+ * The fixed part of a transfer besides the latency: its READs' setups. The fit takes the transfer as wire-bound (time
+ * = latency + setup + bytes / bandwidth), which holds while descriptor posting is quicker than the wire.
+ */
 function postingS(p: TransferPath, tokens: number): number {
   const plan = readPlan(p.llm, tokens, p.prefillTp, p.decodeTp, p.blockSize);
-  const ends = { prefillTp: p.prefillTp, decodeTp: p.decodeTp, prefillNode: p.node, decodeNode: p.node, hostLinkBandwidth: p.hostLinkBandwidth };
-  return transferCost(plan, { ...p.transport, latencyS: 0 }, ends).setupS;
+  return postingOf(plan, { ...p.transport, latencyS: 0 }).setupS;
 }
 
 export function fitTransport(samples: readonly TransferSample[], p: TransferPath): TransportFit {

@@ -251,6 +251,16 @@ function toTransport(f: TransportFile): TransportSpec {
     perReadS: scaleDecimal(f.perReadUs, MICRO),
     perDescriptorS: scaleDecimal(f.perDescriptorUs, MICRO),
     gpuDirect: f.gpuDirect,
+    ...(f.eagainRetry !== undefined
+      ? {
+          eagainRetry: {
+            baseDelayS: scaleDecimal(f.eagainRetry.baseDelayUs, MICRO),
+            maxDelayS: scaleDecimal(f.eagainRetry.maxDelayUs, MICRO),
+            logEveryAttempts: f.eagainRetry.logEveryAttempts,
+            line: f.eagainRetry.line,
+          },
+        }
+      : {}),
     placements: PLACEMENTS.map((placement): PlacementRule => {
       const p = f.placements[placement];
       return p.reason === undefined ? { placement, outcome: p.outcome } : { placement, outcome: p.outcome, reason: p.reason };

@@ -155,6 +155,11 @@ export const transportFileSchema = z.strictObject({
   perReadUs: positive,
   perDescriptorUs: positive,
   gpuDirect: z.boolean(),
+  /**
+   * How the backend retries a READ the fabric keeps refusing (EAGAIN), where a placement `fails` that way: the delay
+   * before attempt n is min(baseDelayUs x (1 + floor(n / 10)), maxDelayUs), and every logEveryAttempts attempts it logs.
+   */
+  eagainRetry: z.strictObject({ baseDelayUs: positive, maxDelayUs: positive, logEveryAttempts: count, line: text }).optional(),
   /** Every placement must be stated: a missing one would silently read as "works". */
   placements: z.strictObject({
     'intra-pod': placementRuleSchema,

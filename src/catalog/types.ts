@@ -139,6 +139,12 @@ export interface TransportSpec {
   perDescriptorS: number;
   /** GPU memory read directly by the NIC; false means staged through host memory over PCIe on both sides. */
   gpuDirect: boolean;
+  /**
+   * How the backend retries a READ the fabric refuses with EAGAIN (a `fails` placement that hangs rather than errors):
+   * the delay before attempt n is min(baseDelayS x (1 + floor(n / 10)), maxDelayS); every logEveryAttempts attempts
+   * it logs `line` ({rail} and {attempts} filled in).
+   */
+  eagainRetry?: { baseDelayS: number; maxDelayS: number; logEveryAttempts: number; line: string };
   placements: PlacementRule[];
   /** Set on a record `nixlsim calibrate` wrote: the transport it calibrates (offered where that one is). */
   calibratedFrom?: string;

@@ -15,6 +15,7 @@ import { fidelityCommand } from './commands/fidelity.js';
 import { handshakeCommand } from './commands/handshake.js';
 import { listCommand } from './commands/list.js';
 import { mergeCommand } from './commands/merge.js';
+import { nixlbenchCommand } from './commands/nixlbench.js';
 import { planCommand } from './commands/plan.js';
 import { quickstartCommand } from './commands/quickstart.js';
 import { runCommand } from './commands/run.js';
@@ -39,6 +40,7 @@ export function buildCli(argv: string[]): Argv {
     .command(planCommand)
     .command(listCommand)
     .command(transferCommand)
+    .command(nixlbenchCommand)
     .command(handshakeCommand)
     .command(auditCommand)
     .command(calibrateCommand)

@@ -21,6 +21,21 @@ export function positiveNumber(flag: string, allowZero = false): (v: unknown) =>
   };
 }
 
+/**
+ * A size in bytes as nixlbench writes it: a whole number with an optional K, M or G (powers of 1024: 4K = 4096,
+ * 64M = 67,108,864), at least 1 and at most 2^50.
+ */
+export function byteSize(flag: string): (v: unknown) => number {
+  return (v) => {
+    const m = /^\s*(\d+)\s*([KMG]?)i?B?\s*$/i.exec(String(v));
+    const n = m ? Number(m[1]) * 1024 ** ['', 'K', 'M', 'G'].indexOf(m[2]!.toUpperCase()) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 50) {
+      throw new UserError(`--${flag} must be a size in bytes, a whole number with an optional K, M or G (4K = 4096), from 1 to 1024T, got '${String(v)}'`);
+    }
+    return n;
+  };
+}
+
 /** Most worker threads a command takes (`--workers`). */
 export const MAX_WORKERS = 1024;
 

@@ -17,7 +17,7 @@ import type { Point } from '../experiment/types.js';
 import { describe, moreSuffix, shownPath, sortProblems, YamlSource, zodProblems, type Path } from '../experiment/yaml-errors.js';
 import type { TransferQuery } from '../physics/estimate.js';
 import { checkPlacement, kvHeadsPerRank } from '../physics/index.js';
-import { measurementFileSchema, TRANSFER_METRICS, type Family, type MeasurementFile, type TransferSpec } from './schema.js';
+import { measurementFileSchema, TRANSFER_METRICS, transferSpecSchema, type Family, type MeasurementFile, type TransferSpec } from './schema.js';
 
 /** The default directory of measurement files. */
 export const defaultMeasurementsDir = (): string => join(projectRoot(), 'models', 'measurements');
@@ -196,43 +196,12 @@ function pointTargets(y: YamlSource, m: MeasurementFile, experiment: string, opt
   });
 }
 
-/** The transfer estimate every record of a transfer file reads a field of, checked against the catalog. */
-function transferTargets(y: YamlSource, m: MeasurementFile, t: TransferSpec, opts: LoadMeasurementsOptions): Target[] {
+/**
+ * The transfer estimate each record of a transfer file reads a field of: the file's `transfer`, with the record's own
+ * `transfer` fields over it (one nixlbench row each, say), checked against the catalog.
+ */
+function transferTargets(y: YamlSource, m: MeasurementFile, base: TransferSpec, opts: LoadMeasurementsOptions): Target[] {
   const c = opts.catalog;
-  const at = (field: keyof TransferSpec) => ['transfer', field];
-  const check = <T>(field: keyof TransferSpec, f: () => T): T => {
-    try {
-      return f();
-    } catch (err) {
-      if (err instanceof UserError && err.where === undefined) y.fail(at(field), err.message);
-      throw err;
-    }
-  };
-  const llm = check('model', () => getLlm(c, t.model));
-  const transport = check('transport', () => getTransport(c, t.transport));
-  const node = t.node !== undefined ? check('node', () => getNode(c, t.node!)) : check('transport', () => firstNodeOffering(c, transport.id));
-  if (!nodeOffers(node, transport)) {
-    y.fail(at(t.node !== undefined ? 'node' : 'transport'), `node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`);
-  }
-  check('prefillTp', () => kvHeadsPerRank(llm, t.prefillTp));
-  check('decodeTp', () => kvHeadsPerRank(llm, t.decodeTp));
-  const placement = t.placement ?? 'cross-node';
-  check(t.placement !== undefined ? 'placement' : 'transport', () => checkPlacement(transport, placement));
-  const query: TransferQuery = {
-    llm,
-    transport,
-    tokens: t.tokens,
-    prefillTp: t.prefillTp,
-    decodeTp: t.decodeTp,
-    prefillNode: node,
-    decodeNode: node,
-    hostLinkBandwidth: c.gpus.get(node.gpu)!.hostLink.bandwidth,
-    placement,
-    bandwidth: t.bandwidth ?? 'typical',
-    prefillBlockSize: t.prefillBlockSize ?? 16,
-    concurrent: t.concurrent ?? 1,
-    timeoutS: 120,
-  };
   return m.records.map((r, i): Target => {
     if (r.point !== undefined) y.fail(['records', i, 'point'], 'a transfer file has no points; leave point out');
     if (r.minus !== undefined) y.fail(['records', i, 'minus'], 'a transfer file has no points to subtract; leave minus out');
@@ -240,6 +209,60 @@ function transferTargets(y: YamlSource, m: MeasurementFile, t: TransferSpec, opt
       const guess = closest(r.metric, TRANSFER_METRICS);
       y.fail(['records', i, 'metric'], `unknown metric '${r.metric}' of a transfer estimate${guess !== undefined ? `; did you mean '${guess}'?` : ''} (one of ${TRANSFER_METRICS.join(', ')})`);
     }
-    return { kind: 'transfer', key: `${y.file}#transfer`, query };
+    let t = base;
+    if (r.transfer !== undefined) {
+      const merged = transferSpecSchema.safeParse({ ...base, ...r.transfer });
+      if (!merged.success) {
+        const first = sortProblems(zodProblems(merged.error.issues, transferSpecSchema, { ...base, ...r.transfer }), y)[0]!;
+        y.fail(['records', i, 'transfer', ...first.path.slice(0)], first.message);
+      }
+      t = merged.data;
+    }
+    // A field the record changed is reported at the record, the others at the file's transfer.
+    const at = (field: keyof TransferSpec): Path => (r.transfer !== undefined && field in r.transfer ? ['records', i, 'transfer', field] : ['transfer', field]);
+    const check = <T>(field: keyof TransferSpec, f: () => T): T => {
+      try {
+        return f();
+      } catch (err) {
+        if (err instanceof UserError && err.where === undefined) y.fail(at(field), err.message);
+        throw err;
+      }
+    };
+    if (t.bytes === undefined && (t.model === undefined || t.tokens === undefined)) {
+      y.fail(at(t.model === undefined ? 'model' : 'tokens'), 'a transfer needs model and tokens (a request\'s KV), or bytes (a raw size)');
+    }
+    if (t.bytes !== undefined && (t.model !== undefined || t.tokens !== undefined)) y.fail(at('bytes'), 'bytes is a raw size: leave out model and tokens');
+    const modelId = t.model ?? [...c.llms.keys()].sort()[0]!;
+    const llm = check('model', () => getLlm(c, modelId));
+    const transport = check('transport', () => getTransport(c, t.transport));
+    const node = t.node !== undefined ? check('node', () => getNode(c, t.node!)) : check('transport', () => firstNodeOffering(c, transport.id));
+    if (!nodeOffers(node, transport)) {
+      y.fail(at(t.node !== undefined ? 'node' : 'transport'), `node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`);
+    }
+    const prefillTp = t.prefillTp ?? 1;
+    const decodeTp = t.decodeTp ?? 1;
+    check('prefillTp', () => kvHeadsPerRank(llm, prefillTp));
+    check('decodeTp', () => kvHeadsPerRank(llm, decodeTp));
+    const placement = t.placement ?? 'cross-node';
+    check(t.placement !== undefined ? 'placement' : 'transport', () => checkPlacement(transport, placement));
+    const query: TransferQuery = {
+      llm,
+      transport,
+      tokens: t.tokens ?? 1,
+      ...(t.bytes !== undefined ? { bytes: t.bytes } : {}),
+      ...(t.descriptorBytes !== undefined ? { descriptorBytes: t.descriptorBytes } : {}),
+      ...(t.rails !== undefined ? { rails: t.rails } : {}),
+      prefillTp,
+      decodeTp,
+      prefillNode: node,
+      decodeNode: node,
+      hostLinkBandwidth: c.gpus.get(node.gpu)!.hostLink.bandwidth,
+      placement,
+      bandwidth: t.bandwidth ?? 'typical',
+      prefillBlockSize: t.prefillBlockSize ?? 16,
+      concurrent: t.concurrent ?? 1,
+      timeoutS: 120,
+    };
+    return { kind: 'transfer', key: `${y.file}#transfer${r.transfer !== undefined ? `#${i}` : ''}`, query };
   });
 }

@@ -51,6 +51,8 @@ export const measurementRecordSchema = z.strictObject({
       metric: text(),
     })
     .optional(),
+  /** A transfer file's record may change fields of the file's transfer (e.g. the size of one nixlbench row). */
+  transfer: z.record(z.string(), z.unknown(), { error: 'expected a map of transfer fields' }).optional(),
   /** The record calibrated the model (what was fitted to it, and where): its error shows the fit, not a prediction. */
   fitted: text().optional(),
   /** A gap the model is known not to close yet: why, and the error it must stay within (`--strict` fails past it). */
@@ -58,10 +60,17 @@ export const measurementRecordSchema = z.strictObject({
 });
 
 export const transferSpecSchema = z.strictObject({
-  model: text(),
-  tokens: whole(1),
-  prefillTp: whole(1),
-  decodeTp: whole(1),
+  /** The request whose KV moves (with tokens), or leave both out and give bytes. */
+  model: text().optional(),
+  tokens: whole(1).optional(),
+  /** A raw size instead: one READ of this many bytes (nixlbench's batch of blocks). */
+  bytes: whole(1).optional(),
+  /** With bytes: each descriptor's size (nixlbench's block size); default the whole buffer. */
+  descriptorBytes: whole(1).optional(),
+  /** NIC rails a worker's reads stripe over (default: its GPUs' share of the node's NICs). */
+  rails: whole(1).optional(),
+  prefillTp: whole(1).optional(),
+  decodeTp: whole(1).optional(),
   transport: text(),
   node: text().optional(),
   placement: oneOf(PLACEMENTS).optional(),

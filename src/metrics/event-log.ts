@@ -21,6 +21,7 @@ export const EVENT_KINDS = [
   'request_failed',
   'link_down',
   'link_up',
+  'eagain_retry',
 ] as const;
 
 export type EventKind = (typeof EVENT_KINDS)[number];
@@ -42,6 +43,7 @@ export const EVENT_LEVELS: Readonly<Record<EventKind, LogLevel>> = {
   request_failed: 'ERROR',
   link_down: 'WARN',
   link_up: 'INFO',
+  eagain_retry: 'INFO',
 };
 
 export interface EventFields {

@@ -11,7 +11,7 @@ import {
   staleReadLine,
 } from '../metrics/event-log.js';
 import type { Flow } from '../network/index.js';
-import { blocksPerRequest, kvReplication, readPlan, type RankRead } from '../physics/index.js';
+import { blocksPerRequest, kvReplication, readPlan, readSchedule, type RankRead } from '../physics/index.js';
 import { NixlAgent } from './agent.js';
 import { compatHash, handshakeVerdict } from './compat.js';
 import type { KvFabric } from './fabric.js';
@@ -425,27 +425,29 @@ export class DecodeConnector {
     const attempt = ++load.attempts;
     // The prefill worker restarted since it finished this request: the blocks are gone and so is the agent.
     const gone = p.incarnation !== load.params.remoteIncarnation;
-    // Seconds each decode rank spends posting its READs of this attempt, one after another.
-    const posted = new Array<number>(this.cfg.tp).fill(0);
-    for (const slot of load.slots) {
-      if (slot.done) continue;
+    // When each READ of this attempt starts and how fast its posting lets it go (a rank posts one after another).
+    const todo = load.slots.filter((slot) => !slot.done);
+    const timing = readSchedule(
+      todo.map((slot) => slot.read),
+      this.transport,
+    );
+    todo.forEach((slot, k) => {
       const r = slot.read;
-      const posting = posted[r.decodeRank]! + this.transport.perReadS + r.descriptors * this.transport.perDescriptorS;
-      posted[r.decodeRank] = posting;
-      const latencyS = this.transport.latencyS + posting;
+      const { startS: latencyS, rateCap } = timing[k]!;
       if (gone) {
         slot.flow = null;
         this.sim.schedule(latencyS, () => this.readFailed(load, attempt, `getXferStatus: backend '${this.transport.backend}' returned error status (remote agent ${p.engineId} gone: worker restarted)`));
-        continue;
+        return;
       }
       slot.flow = this.fabric.startRead({
         path: this.fabric.path(p.engineId, r.prefillRank, this.engineId, r.decodeRank),
         bytes: r.bytes,
         latencyS,
+        ...(rateCap !== undefined ? { rateCap } : {}),
         onDone: () => this.readDone(load, slot, attempt),
         onFail: (why) => this.readFailed(load, attempt, why),
       });
-    }
+    });
   }
 
   private readDone(load: Load, slot: ReadSlot, attempt: number): void {

@@ -1,4 +1,6 @@
 import type { NodeSpec, TransportSpec } from '../catalog/types.js';
+import { InvariantError } from '../errors.js';
+import type { EventLog } from '../metrics/event-log.js';
 import type { Flow, Link, Network } from '../network/index.js';
 import { perRailBandwidth, railsFor, type BandwidthChoice } from '../physics/index.js';
 
@@ -21,6 +23,8 @@ export interface ReadSpec {
   path: Link[];
   bytes: number;
   latencyS: number;
+  /** The fastest the read may move, bytes/s (its descriptor posting); none: the path alone limits it. */
+  rateCap?: number;
   onDone: () => void;
   /** Called instead of onDone when a link on the path goes down; `reason` is the backend's error text. */
   onFail: (reason: string) => void;
@@ -31,10 +35,28 @@ interface LiveRead {
   spec: ReadSpec;
 }
 
+/**
+ * When the backend logs the k-th EAGAIN line of a READ it keeps retrying (k = 1, 2, ...): after attempts 1..k x every,
+ * the delay before attempt n being min(base x (1 + floor(n / 10)), max). Seconds from the READ's post.
+ */
+export function eagainLogTimes(retry: NonNullable<TransportSpec['eagainRetry']>, until: number): number[] {
+  const out: number[] = [];
+  let t = 0;
+  for (let n = 1; t <= until && out.length < 100_000; n++) {
+    t += Math.min(retry.baseDelayS * (1 + Math.floor(n / 10)), retry.maxDelayS);
+    if (n % retry.logEveryAttempts === 0 && t <= until) out.push(t);
+  }
+  return out;
+}
+
 export class KvFabric {
   private readonly links = new Map<string, Link[]>();
   private readonly down = new Set<string>();
   private readonly reads = new Map<number, LiveRead>();
+  /** Set when the placement hangs the transport (EFA on one node): reads never finish and log the backend's retries. */
+  private stalled: { log: EventLog; untilS: number } | null = null;
+  /** NIC rails behind each striped link (a rank's share of its node's NICs). */
+  private readonly railsOf = new Map<Link, number>();
 
   constructor(
     readonly net: Network,
@@ -51,7 +73,11 @@ export class KvFabric {
     const links: Link[] = [];
     if (this.transport.striped) {
       const rails = railsFor(this.transport, e.node, 1);
-      for (let r = 0; r < e.tp; r++) links.push(this.net.addLink(`${e.engineId}.rank${r}.nic`, cap(perRail * rails)));
+      for (let r = 0; r < e.tp; r++) {
+        const link = this.net.addLink(`${e.engineId}.rank${r}.nic`, cap(perRail * rails));
+        this.railsOf.set(link, rails);
+        links.push(link);
+      }
     } else {
       links.push(this.net.addLink(`${e.engineId}.host`, cap(perRail)));
     }
@@ -75,8 +101,20 @@ export class KvFabric {
     return `getXferStatus: backend '${this.transport.backend}' returned error status (link ${linkId} down)`;
   }
 
+  /**
+   * The transport sets up between these workers but its READs never complete (EFA between two workers of one node:
+   * every fi_read returns EAGAIN and the backend retries for ever). Each READ then logs the backend's retry line on
+   * each of its rails at the times the backend's schedule gives (`eagainRetry`), for at most `untilS` seconds, until
+   * its requester gives up and cancels it.
+   */
+  stall(log: EventLog, untilS: number): void {
+    if (!this.transport.eagainRetry) throw new InvariantError(`transport '${this.transport.id}' has no eagainRetry schedule to stall with`);
+    this.stalled = { log, untilS };
+  }
+
   /** Starts a read; if a link on its path is down it fails after its latency, as a posted transfer would. */
   startRead(spec: ReadSpec): Flow | null {
+    if (this.stalled) return this.startStalled(spec, this.stalled);
     const broken = this.down.size > 0 ? spec.path.find((l) => this.down.has(l.id)) : undefined;
     if (broken) {
       this.net.sim.schedule(spec.latencyS, () => spec.onFail(this.failText(broken.id)));
@@ -86,12 +124,36 @@ export class KvFabric {
       path: spec.path,
       bytes: spec.bytes,
       latencyS: spec.latencyS,
+      ...(spec.rateCap !== undefined ? { rateCap: spec.rateCap } : {}),
       onDone: (f) => {
         this.reads.delete(f.id);
         spec.onDone();
       },
     });
     this.reads.set(flow.id, { flow, spec });
+    return flow;
+  }
+
+  /**
+   * A READ that never moves a byte: a flow capped so low that it cannot finish within the stall (its requester cancels
+   * it, or the run ends), plus its retry lines, each checked against the flow still being live.
+   */
+  private startStalled(spec: ReadSpec, stall: { log: EventLog; untilS: number }): Flow {
+    const retry = this.transport.eagainRetry!;
+    const sim = this.net.sim;
+    const flow = this.net.startFlow({ path: spec.path, bytes: spec.bytes, latencyS: spec.latencyS, rateCap: spec.bytes / (stall.untilS * 1e6 + 1) });
+    this.reads.set(flow.id, { flow, spec });
+    const decodeLink = spec.path[spec.path.length - 1]!;
+    const rails = this.railsOf.get(decodeLink) ?? 1;
+    for (const [k, t] of eagainLogTimes(retry, stall.untilS).entries()) {
+      sim.schedule(spec.latencyS + t, () => {
+        if (!this.reads.has(flow.id)) return; // given up: cancelled
+        const attempts = (k + 1) * retry.logEveryAttempts;
+        for (let rail = 0; rail < rails; rail++) {
+          stall.log.emit('eagain_retry', { time: sim.now, component: decodeLink.id, line: retry.line.replace('{rail}', String(rail)).replace('{attempts}', String(attempts)) });
+        }
+      });
+    }
     return flow;
   }
 

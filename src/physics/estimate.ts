@@ -1,11 +1,17 @@
 import type { LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
-import { readPlan } from './kv.js';
+import { readPlan, type ReadPlan } from './kv.js';
 import { checkPlacement, transferCost } from './transfer.js';
 
 export interface TransferQuery {
   llm: LlmSpec;
   transport: TransportSpec;
   tokens: number;
+  /** A raw size instead of the model's KV for `tokens`: one READ of this many bytes (nixlbench-style setups). */
+  bytes?: number;
+  /** With `bytes`: the size of each descriptor (default: the whole buffer, one descriptor). */
+  descriptorBytes?: number;
+  /** NIC rails each worker's reads stripe over, instead of its GPUs' share of the node's NICs. */
+  rails?: number;
   prefillTp: number;
   decodeTp: number;
   prefillNode: NodeSpec;
@@ -31,6 +37,10 @@ export interface TransferEstimate {
   timeoutS: number;
   exceedsTimeout: boolean;
   setupS: number;
+  /** The slowest decode rank's descriptor posting, seconds (it overlaps the wire). */
+  postingS: number;
+  /** Bytes over the bottleneck bandwidth, seconds (times the transfers sharing it). */
+  wireS: number;
   bandwidth: number;
   prefillRails: number;
   decodeRails: number;
@@ -44,7 +54,7 @@ export interface TransferEstimate {
  */
 export function estimateTransfer(q: TransferQuery): TransferEstimate {
   const verdict = checkPlacement(q.transport, q.placement);
-  const plan = readPlan(q.llm, q.tokens, q.prefillTp, q.decodeTp, q.prefillBlockSize);
+  const plan = q.bytes !== undefined ? rawPlan(q.bytes, q.descriptorBytes ?? q.bytes) : readPlan(q.llm, q.tokens, q.prefillTp, q.decodeTp, q.prefillBlockSize);
   const cost = transferCost(plan, q.transport, {
     prefillTp: q.prefillTp,
     decodeTp: q.decodeTp,
@@ -52,8 +62,11 @@ export function estimateTransfer(q: TransferQuery): TransferEstimate {
     decodeNode: q.decodeNode,
     bandwidth: q.bandwidth,
     hostLinkBandwidth: q.hostLinkBandwidth,
+    ...(q.rails !== undefined ? { railsPerWorker: q.rails } : {}),
   });
-  const totalS = cost.setupS + cost.wireS * q.concurrent;
+  // k transfers sharing the workers: the wire time scales by k; each one's posting still overlaps it.
+  const wireS = cost.wireS * q.concurrent;
+  const totalS = cost.setupS + Math.max(cost.postingS, wireS);
   const est: TransferEstimate = {
     bytesTotal: plan.bytesTotal,
     bytesPerDecodeRank: plan.bytesPerDecodeRank,
@@ -64,6 +77,8 @@ export function estimateTransfer(q: TransferQuery): TransferEstimate {
     timeoutS: q.timeoutS,
     exceedsTimeout: totalS > q.timeoutS,
     setupS: cost.setupS,
+    postingS: cost.postingS,
+    wireS,
     bandwidth: cost.bandwidth,
     prefillRails: cost.prefillRails,
     decodeRails: cost.decodeRails,
@@ -72,4 +87,10 @@ export function estimateTransfer(q: TransferQuery): TransferEstimate {
     est.placementWarning = `${q.transport.id} between workers placed ${q.placement} fails in practice: ${verdict.reason ?? 'see the catalog'}`;
   }
   return est;
+}
+
+/** One READ of `bytes` from one prefill rank to one decode rank, in descriptors of `descriptorBytes` (the last may be short). */
+export function rawPlan(bytes: number, descriptorBytes: number): ReadPlan {
+  const descriptors = Math.max(1, Math.ceil(bytes / descriptorBytes));
+  return { bytesTotal: bytes, bytesPerDecodeRank: bytes, reads: 1, descriptors, blocks: descriptors, perRead: [{ decodeRank: 0, prefillRank: 0, bytes, descriptors }] };
 }

@@ -4,3 +4,4 @@ export * from './compute.js';
 export * from './transfer.js';
 export * from './estimate.js';
 export * from './bounds.js';
+export * from './nixlbench.js';

@@ -1,13 +1,19 @@
 import type { NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
-import type { ReadPlan } from './kv.js';
+import type { RankRead, ReadPlan } from './kv.js';
 
 /**
  * How long the decode side takes to pull one request's KV over a transport, with the link to itself (contention is
- * the network layer's job). Hockney-style: a fixed setup (latency, then per-READ and per-descriptor posting on each
- * decode rank, ranks in parallel) plus bytes over the bottleneck bandwidth. Small transfers are dominated by the setup
- * and run far from line rate; large ones approach it: effective = bytes / total rises along a ramp whose half-rate
- * size is setup x bandwidth.
+ * the network layer's job), as NIXL does the work:
+ *   - per transfer: the latency, then each READ's request setup and notification (makeXferReq / postXferReq, the
+ *     backend's progress, the notification back to prefill): `perReadS`, one after another on a decode rank;
+ *   - per descriptor: posting it to the backend (`perDescriptorS`, by backend and memory type: UCX cuda_ipc is far
+ *     slower per descriptor than rc_x); descriptors go out as they are posted, so the bytes move while later ones are
+ *     still being posted;
+ *   - per byte: the bottleneck bandwidth of the path (rails x per-rail figure).
+ * So a transfer takes setup + max(posting, wire): posting-bound with many small descriptors (small blocks, one head a
+ * rank at high TP), wire-bound with few large ones. Ranks work in parallel. A READ on the network layer moves at most
+ * bytes / posting (its rate cap, readSchedule), which gives the same max under contention.
  */
 export interface TransferEndpoints {
   /** Prefill worker TP and node, decode worker TP and node. */
@@ -24,8 +30,12 @@ export interface TransferEndpoints {
 }
 
 export interface TransferCost {
+  /** Latency plus the slowest decode rank's per-READ setup. */
   setupS: number;
+  /** The slowest decode rank's descriptor posting. */
+  postingS: number;
   wireS: number;
+  /** setupS + max(postingS, wireS). */
   totalS: number;
   /** The bottleneck bandwidth, bytes/s. */
   bandwidth: number;
@@ -75,19 +85,12 @@ export function transferCost(plan: ReadPlan, transport: TransportSpec, ends: Tra
     // Staged: GPU -> host over PCIe, network, host -> GPU; the stages pipeline, so the slowest one sets the pace.
     bandwidth = Math.min(bandwidth, ends.hostLinkBandwidth);
   }
-  // Each decode rank posts its reads one after another; ranks work in parallel.
-  const postingByRank = new Map<number, number>();
-  for (const r of plan.perRead) {
-    const t = transport.perReadS + r.descriptors * transport.perDescriptorS;
-    postingByRank.set(r.decodeRank, (postingByRank.get(r.decodeRank) ?? 0) + t);
-  }
-  let posting = 0;
-  for (const t of postingByRank.values()) posting = Math.max(posting, t);
-  const setupS = transport.latencyS + posting;
+  const { setupS, postingS } = postingOf(plan, transport);
   const wireS = plan.bytesTotal / bandwidth;
-  const totalS = setupS + wireS;
+  const totalS = setupS + Math.max(postingS, wireS);
   return {
     setupS,
+    postingS,
     wireS,
     totalS,
     bandwidth,
@@ -95,6 +98,47 @@ export function transferCost(plan: ReadPlan, transport: TransportSpec, ends: Tra
     prefillRails,
     decodeRails,
   };
+}
+
+/** The latency plus the slowest decode rank's READ setups, and the slowest rank's descriptor posting (ranks in parallel). */
+export function postingOf(plan: ReadPlan, transport: TransportSpec): { setupS: number; postingS: number } {
+  const reads = new Map<number, number>();
+  const descriptors = new Map<number, number>();
+  for (const r of plan.perRead) {
+    reads.set(r.decodeRank, (reads.get(r.decodeRank) ?? 0) + 1);
+    descriptors.set(r.decodeRank, (descriptors.get(r.decodeRank) ?? 0) + r.descriptors);
+  }
+  let setup = 0;
+  let posting = 0;
+  for (const [rank, n] of reads) {
+    setup = Math.max(setup, n * transport.perReadS);
+    posting = Math.max(posting, descriptors.get(rank)! * transport.perDescriptorS);
+  }
+  return { setupS: transport.latencyS + setup, postingS: posting };
+}
+
+/** When one READ of a decode rank starts moving bytes, and the fastest it can move them. */
+export interface ReadTiming {
+  /** Seconds from the transfer's start: the latency, this READ's setup and those before it on its rank, and the
+   * posting of the READs before it (a rank posts its READs one after another). */
+  startS: number;
+  /** Bytes/s: its bytes over its own posting time (descriptors leave as they are posted); undefined without posting cost. */
+  rateCap: number | undefined;
+}
+
+/**
+ * Each READ's start and rate cap, in order (a plan's perRead, or the READs a retry posts again), for the network
+ * layer: what transferCost computes for one transfer alone, as flows that can also share links with other transfers
+ * (the serving simulation).
+ */
+export function readSchedule(reads: readonly RankRead[], transport: TransportSpec): ReadTiming[] {
+  const elapsed = new Map<number, number>();
+  return reads.map((r) => {
+    const before = elapsed.get(r.decodeRank) ?? 0;
+    const posting = r.descriptors * transport.perDescriptorS;
+    elapsed.set(r.decodeRank, before + transport.perReadS + posting);
+    return { startS: transport.latencyS + before + transport.perReadS, rateCap: posting > 0 ? r.bytes / posting : undefined };
+  });
 }
 
 /** The transport's verdict for a placement; throws a UserError for unavailable, returns the rule otherwise. */

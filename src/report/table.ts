@@ -30,3 +30,9 @@ export function fixedColumn(values: readonly number[], digits: number): string[]
   const decimals = largest === 0 ? 0 : Math.min(20, Math.max(0, digits - 1 - Math.floor(Math.log10(largest))));
   return values.map((v) => (Number.isFinite(v) ? v.toFixed(decimals) : '-'));
 }
+
+/** A size in bytes as nixlbench writes it: 4096 -> 4K, 67108864 -> 64M (powers of 1024; other sizes as they are). */
+export function sizeText(b: number): string {
+  for (const [unit, f] of [['G', 2 ** 30], ['M', 2 ** 20], ['K', 2 ** 10]] as const) if (b >= f && b % f === 0) return `${b / f}${unit}`;
+  return String(b);
+}

@@ -155,13 +155,18 @@ export class Cluster {
         );
         this.decodeWorkers.push({ engine: e, decode });
       }
-      if (rule.outcome === 'fails') {
-        // The transport sets up but cannot move data between these workers (EFA on one node: the fi_read EAGAIN
-        // loop): every rail is as good as down.
-        for (const id of this.fabric.linkIds()) this.fabric.setLinkState(id, false);
-      }
       const exp = this.profile.expiry;
       this.kvLoadTimeoutS = d.kvLoadTimeoutS !== undefined ? d.kvLoadTimeoutS : exp.kind === 'abort-timeout' ? exp.timeoutS : null;
+      if (rule.outcome === 'fails') {
+        if (this.transport.eagainRetry) {
+          // The transport sets up but its READs never complete (EFA on one node: fi_read returns EAGAIN and the
+          // backend retries for ever, logging as it goes): decode waits until it gives up on the KV.
+          this.fabric.stall(log, this.kvLoadTimeoutS ?? 86_400); // waiting for ever: a day of retry lines at most
+        } else {
+          // No retry loop known for this backend: every rail is as good as down, and reads fail at once.
+          for (const id of this.fabric.linkIds()) this.fabric.setLinkState(id, false);
+        }
+      }
     }
     for (const w of [...this.prefillWorkers, ...this.decodeWorkers, ...this.aggWorkers]) this.workerOf.set(w.engine, w);
     this.prefillRouter = new Router(d.router, this.prefillWorkers.map((w) => w.engine));

@@ -103,11 +103,11 @@ describe('nixlsim chart', () => {
     for (const f of ['nope.json', 'bad.json', 'other.json']) expect(() => readSummary(join(d, f))).toThrow(UserError);
   });
 
-  it('--kind takes known kinds only; without a summary only tp-matrix', async () => {
+  it('--kind takes known kinds only; without a summary only tp-matrix and transfer-curve', async () => {
     const a = await parse(chartCommand, ['chart', 's.json', '--kind', 'ttft-cdf', '--kind', 'breakeven,ttft-cdf']);
     expect(a['kind']).toEqual(['ttft-cdf', 'breakeven']);
     await expect(parse(chartCommand, ['chart', 's.json', '--kind', 'pie'])).rejects.toThrow(/--kind must be one of/);
-    await expect(chartFiles({ kind: ['ttft-cdf'] })).rejects.toThrow(/only `--kind tp-matrix` works without one/);
+    await expect(chartFiles({ kind: ['ttft-cdf'] })).rejects.toThrow(/only `--kind tp-matrix` and `--kind transfer-curve` work without one/);
     await expect(chartFiles({})).rejects.toThrow(UserError);
   });
 

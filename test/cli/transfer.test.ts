@@ -22,18 +22,48 @@ describe('nixlsim transfer (contract)', () => {
     expect(r.timeoutS).toBe(120);
   });
 
-  it('on ib-rdma it completes within a few seconds: 8 rails x 35 GB/s = 280 GB/s -> 0.140 s on the wire', () => {
+  it('on ib-rdma it completes within a second, posting-bound: 1.2M descriptors a rank at 0.155 us outlast 0.140 s on the wire', () => {
     const r = json([...base, '--transport', 'ib-rdma']);
     expect(r.exceedsTimeout).toBe(false);
-    // wire 39.3216e9 / 280e9 = 0.14043 s; setup = 1 us + 10 us + 1.2M x 0.02 us = 0.024011 s
-    expect(r.ms as number).toBeCloseTo((39.3216e9 / 280e9 + 1e-6 + 10e-6 + 1_200_000 * 0.02e-6) * 1000, 6);
+    // wire 39.3216e9 / (8 rails x 35 GB/s) = 0.14043 s; each decode rank posts 80 layers x 2 x 7,500 blocks = 1.2M
+    // descriptors at 0.155 us = 0.186 s, which the wire overlaps; setup = 1 us latency + 10 us for its one READ.
+    expect(r.ms as number).toBeCloseTo((1e-6 + 10e-6 + Math.max(1_200_000 * 0.155e-6, 39.3216e9 / 280e9)) * 1000, 6);
+  });
+
+  it('--bytes and --rails describe a raw transfer: 64 MiB in 4 KiB descriptors over one IB rail', () => {
+    // 67,108,864 B in 16,384 descriptors: posting 16,384 x 0.155 us = 2.540 ms, wire 67,108,864 / 35e9 = 1.917 ms:
+    // posting-bound; + 1 us latency + 10 us for the READ.
+    const r = json(['transfer', '--bytes', '64M', '--descriptor-bytes', '4K', '--rails', '1', '--transport', 'ib-rdma']);
+    expect(r).toMatchObject({ bytesTotal: 67_108_864, reads: 1, descriptors: 16_384 });
+    expect(r.ms as number).toBeCloseTo((11e-6 + 16_384 * 0.155e-6) * 1000, 6);
+    // One descriptor of 64 MiB is wire-bound instead, and four rails move it four times as fast.
+    const one = json(['transfer', '--bytes', '64M', '--rails', '1', '--transport', 'ib-rdma']);
+    const four = json(['transfer', '--bytes', '64M', '--rails', '4', '--transport', 'ib-rdma']);
+    expect(one.ms as number).toBeCloseTo((11e-6 + 67_108_864 / 35e9) * 1000, 6);
+    expect(four.ms as number).toBeCloseTo((11e-6 + 67_108_864 / 140e9) * 1000, 6);
+    const bad = nixlsim(['transfer', '--bytes', '64X', '--transport', 'ib-rdma']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^nixlsim: error: --bytes must be a size in bytes/);
+    const both = nixlsim(['transfer', '--bytes', '1M', '--model', 'llama-3.1-8b-instruct', '--tokens', '10', '--transport', 'ib-rdma']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--bytes: --bytes is a raw size: leave out --model and --tokens/);
+  });
+
+  it('the block size what-if: 64-token blocks post a quarter of the descriptors of 16-token ones', () => {
+    // 70B TP8 -> TP8 at 120,000 tokens on ib-rdma: 1.2M descriptors a rank at block 16 (0.186 s of posting, more than
+    // the 0.140 s wire), 300,000 at block 64 (0.0465 s): the transfer falls to the wire time.
+    const b16 = json([...base, '--transport', 'ib-rdma']);
+    const b64 = json([...base, '--transport', 'ib-rdma', '--prefill-block-size', '64']);
+    expect(b64.descriptors).toBe((b16.descriptors as number) / 4);
+    expect(b64.ms as number).toBeCloseTo((11e-6 + 39.3216e9 / 280e9) * 1000, 6);
+    expect((b16.ms as number) - (b64.ms as number)).toBeCloseTo((1_200_000 * 0.155e-6 - 39.3216e9 / 280e9) * 1000, 6);
   });
 
   it('on tcp it outlasts the 120 s expiry: 39.32 GB at ~100 MB/s is ~393 s', () => {
     const r = json([...base, '--transport', 'tcp']);
     expect(r.exceedsTimeout).toBe(true);
-    // wire 393.216 s; setup 50 us + 100 us + 1.2M x 0.1 us = 0.12015 s
-    expect(r.ms as number).toBeCloseTo((393.216 + 50e-6 + 100e-6 + 0.12) * 1000, 4);
+    // wire 393.216 s; setup 50 us + 100 us; posting 1.2M x 0.1 us = 0.12 s hides under the wire
+    expect(r.ms as number).toBeCloseTo((393.216 + 50e-6 + 100e-6) * 1000, 4);
     expect(r.effectiveGBps as number).toBeLessThan(0.1);
   });
 

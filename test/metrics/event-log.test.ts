@@ -25,13 +25,13 @@ const emitN = (log: EventLog, n: number, kindOf: (i: number) => EventKind = () =
 describe('EventLog counters', () => {
   it('counts exactly however few lines it keeps', () => {
     const log = new EventLog({ maxLines: 5 });
-    // 1000 events cycling through the 13 kinds: 1000 = 13 x 76 + 12, so the first 12 kinds (indices 0..11) get
-    // 77 each and the 13th (link_up) gets 76. 12 x 77 + 76 = 1000.
-    expect(EVENT_KINDS.length).toBe(13);
-    emitN(log, 1000, (i) => EVENT_KINDS[i % 13]!);
+    // 1000 events cycling through the 14 kinds: 1000 = 14 x 71 + 6, so the first 6 kinds (indices 0..5) get 72 each
+    // and the other 8 get 71. 6 x 72 + 8 x 71 = 1000.
+    expect(EVENT_KINDS.length).toBe(14);
+    emitN(log, 1000, (i) => EVENT_KINDS[i % 14]!);
     const counts = log.counts();
-    EVENT_KINDS.forEach((kind, i) => expect(counts[kind]).toBe(i < 12 ? 77 : 76));
-    expect(log.count('kv_blocks_expired')).toBe(77);
+    EVENT_KINDS.forEach((kind, i) => expect(counts[kind]).toBe(i < 6 ? 72 : 71));
+    expect(log.count('kv_blocks_expired')).toBe(72);
     expect(log.total).toBe(1000);
     // 5 kept, so 1000 - 5 = 995 dropped.
     expect(log.lines()).toHaveLength(5);
@@ -57,6 +57,7 @@ describe('EventLog counters', () => {
       request_failed: 0,
       link_down: 0,
       link_up: 0,
+      eagain_retry: 0,
     });
     // Stable JSON: the key order is EVENT_KINDS' order whatever order the events came in.
     expect(JSON.stringify(counts)).toBe(`{${EVENT_KINDS.map((k) => `"${k}":${k === 'preempted' ? 1 : 0}`).join(',')}}`);
@@ -177,6 +178,7 @@ describe('EventLog line format', () => {
       request_failed: 'ERROR',
       link_down: 'WARN',
       link_up: 'INFO',
+      eagain_retry: 'INFO',
     });
     const log = new EventLog();
     log.emit('broken_pipe', { time: 2, component: 'decode-0', line: brokenPipeLine() });

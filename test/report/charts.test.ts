@@ -261,7 +261,7 @@ describe('rendering', () => {
     expect(textWidth('KeyError', 11, true)).toBeGreaterThan(textWidth('KeyError', 11));
   });
 
-  it('CHART_KINDS lists the five kinds', () => {
-    expect([...CHART_KINDS]).toEqual(['ttft-vs-isl', 'breakeven', 'kv-transfer', 'ttft-cdf', 'tp-matrix']);
+  it('CHART_KINDS lists the six kinds', () => {
+    expect([...CHART_KINDS]).toEqual(['ttft-vs-isl', 'breakeven', 'kv-transfer', 'ttft-cdf', 'tp-matrix', 'transfer-curve']);
   });
 });

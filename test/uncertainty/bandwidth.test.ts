@@ -22,16 +22,16 @@ describe('a numeric per-rail bandwidth', () => {
     // Llama-3.1-8B at 32,000 tokens: KV = 32,000 x 131,072 B (2 x 32 layers x 8 KV heads x 128 x 2 B) = 4,194,304,000 B,
     // TP1 to TP1: one READ of 32 layers x 2 (K, V) x 2,000 blocks = 128,000 descriptors. TCP funnels through one host
     // path per worker (64 GB/s PCIe does not bind), so the read runs at the per-rail figure. Setup (models/transport/
-    // tcp.yaml): 50 us latency + 100 us per READ + 128,000 x 0.1 us = 12.95 ms. The measured request follows a warm-up
-    // that paid the handshake, alone on the wire:
-    //   at 0.1 GB/s: 4,194,304,000 / 1e8 = 41,943.04 ms + 12.95 = 41,955.99 ms
-    //   at 0.2 GB/s: 20,971.52 ms + 12.95 = 20,984.47 ms
+    // tcp.yaml): 50 us latency + 100 us per READ = 0.15 ms; posting 128,000 x 0.1 us = 12.8 ms overlaps the wire. The
+    // measured request follows a warm-up that paid the handshake, alone on the wire:
+    //   at 0.1 GB/s: 4,194,304,000 / 1e8 = 41,943.04 ms + 0.15 = 41,943.19 ms
+    //   at 0.2 GB/s: 20,971.52 ms + 0.15 = 20,971.67 ms
     const p = pointOf(tcpExperiment(32000));
     const slow = simulatePoint(p, catalog, { bandwidthPerRail: 1e8 });
     const fast = simulatePoint(p, catalog, { bandwidthPerRail: 2e8 });
     expect(slow.kvTransfer.bytesMean).toBe(4_194_304_000);
-    expect(slow.kvTransfer.ms.mean).toBeCloseTo(41955.99, 0);
-    expect(fast.kvTransfer.ms.mean).toBeCloseTo(20984.47, 0);
+    expect(slow.kvTransfer.ms.mean).toBeCloseTo(41943.19, 0);
+    expect(fast.kvTransfer.ms.mean).toBeCloseTo(20971.67, 0);
     // The nominal run is the catalog's typical, 0.1 GB/s: the same as the explicit 1e8.
     expect(simulatePoint(p, catalog).kvTransfer.ms.mean).toBe(slow.kvTransfer.ms.mean);
     // TTFT moves by the transfer time saved, 20,971.52 ms (prefill and the first decode step are the same).

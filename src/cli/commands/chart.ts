@@ -5,8 +5,8 @@ import { UserError } from '../../errors.js';
 import { shownPath, type Path } from '../../experiment/yaml-errors.js';
 import { JsonFile } from '../../yaml/json-file.js';
 import { defaultCatalog } from '../../catalog/index.js';
-import { tpMatrixRows } from '../../report/charts/data.js';
-import { CHART_KINDS, type ChartKind, tpMatrixSpec } from '../../report/charts/kinds.js';
+import { tpMatrixRows, transferCurveRows } from '../../report/charts/data.js';
+import { CHART_KINDS, type ChartKind, tpMatrixSpec, transferCurveSpec } from '../../report/charts/kinds.js';
 import { renderCharts, writeChart } from '../../report/charts/write.js';
 import { checkOutputDir, writeOutputs } from '../../report/output.js';
 import { SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../../report/summary.js';
@@ -80,13 +80,18 @@ export async function chartFiles(a: Args): Promise<ChartRun> {
   const skipped: string[] = [];
   const flag = a.out !== undefined ? { flag: `--out ${a.out}` } : {};
   if (a.summary === undefined) {
-    if (!a.kind || a.kind.length === 0 || a.kind.some((k) => k !== 'tp-matrix')) {
-      throw new UserError('give a summary.json to chart; only `--kind tp-matrix` works without one');
+    const standalone = ['tp-matrix', 'transfer-curve'];
+    if (!a.kind || a.kind.length === 0 || a.kind.some((k) => !standalone.includes(k))) {
+      throw new UserError('give a summary.json to chart; only `--kind tp-matrix` and `--kind transfer-curve` work without one');
     }
     const out = resolve(a.out ?? '.');
     checkOutputDir(out, flag.flag);
-    const spec = tpMatrixSpec(tpMatrixRows(defaultCatalog()));
-    return { files: await writeChart(out, 'tp-matrix', spec, flag.flag), skipped };
+    const files: string[] = [];
+    for (const kind of a.kind) {
+      const spec = kind === 'tp-matrix' ? tpMatrixSpec(tpMatrixRows(defaultCatalog())) : transferCurveSpec(transferCurveRows(defaultCatalog()));
+      files.push(...(await writeChart(out, kind, spec, flag.flag)));
+    }
+    return { files, skipped };
   }
   const summary = readSummary(a.summary);
   const out = resolve(a.out ?? dirname(summaryPath(a.summary)));
@@ -102,7 +107,7 @@ export async function chartFiles(a: Args): Promise<ChartRun> {
 
 export const chartCommand: CommandModule<object, Args> = {
   command: 'chart [summary]',
-  describe: 'Draw charts (Vega-Lite .vl.json, .svg, .png) from a summary.json; --kind tp-matrix needs no summary',
+  describe: 'Draw charts (Vega-Lite .vl.json, .svg, .png) from a summary.json; --kind tp-matrix and transfer-curve need no summary',
   builder: (y) =>
     y
       .positional('summary', { type: 'string', describe: 'summary.json written by `nixlsim run` (or its report directory)' })
@@ -113,7 +118,7 @@ export const chartCommand: CommandModule<object, Args> = {
         describe: `chart kinds (default: those the sweep supports): ${CHART_KINDS.join(', ')}`,
         coerce: kindList,
       })
-      .option('out', { type: 'string', requiresArg: true, describe: "directory for the charts (default: the summary's directory, or . for tp-matrix alone)" }) as unknown as Argv<Args>,
+      .option('out', { type: 'string', requiresArg: true, describe: "directory for the charts (default: the summary's directory, or . for tp-matrix or transfer-curve alone)" }) as unknown as Argv<Args>,
   handler: async (a) => {
     const { files, skipped } = await chartFiles(a);
     for (const s of skipped) process.stderr.write(`nixlsim: note: ${s}\n`);

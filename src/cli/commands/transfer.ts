@@ -5,11 +5,14 @@ import { UserError } from '../../errors.js';
 import { BANDWIDTHS, PLACEMENTS } from '../../experiment/schema.js';
 import { estimateTransfer } from '../../physics/estimate.js';
 import { checkPlacement, kvHeadsPerRank } from '../../physics/index.js';
-import { forFlag, positiveNumber, wholeNumber } from '../options.js';
+import { byteSize, forFlag, positiveNumber, wholeNumber } from '../options.js';
 
 interface Args {
-  model: string;
-  tokens: number;
+  model?: string;
+  tokens?: number;
+  bytes?: number;
+  descriptorBytes?: number;
+  rails?: number;
   prefillTp: number;
   decodeTp: number;
   transport: string;
@@ -28,10 +31,13 @@ export const transferCommand: CommandModule<object, Args> = {
   describe: "Estimate one request's KV transfer from a prefill to a decode worker",
   builder: (y) =>
     y
-      .option('model', { type: 'string', demandOption: true, describe: 'model id (nixlsim list models)' })
-      .option('tokens', { demandOption: true, requiresArg: true, describe: 'context length in tokens', coerce: wholeNumber('tokens', 1) })
-      .option('prefill-tp', { demandOption: true, requiresArg: true, describe: 'prefill worker tensor parallel size', coerce: wholeNumber('prefill-tp', 1) })
-      .option('decode-tp', { demandOption: true, requiresArg: true, describe: 'decode worker tensor parallel size', coerce: wholeNumber('decode-tp', 1) })
+      .option('model', { type: 'string', describe: 'model id (nixlsim list models); with --tokens, the request whose KV moves' })
+      .option('tokens', { requiresArg: true, describe: 'context length in tokens', coerce: wholeNumber('tokens', 1) })
+      .option('bytes', { requiresArg: true, describe: 'a raw size instead of --model and --tokens: one READ of this many bytes (4K, 64M, 1G: powers of 1024)', coerce: byteSize('bytes') })
+      .option('descriptor-bytes', { requiresArg: true, describe: 'with --bytes: the size of each descriptor (default: the whole buffer, one descriptor)', coerce: byteSize('descriptor-bytes') })
+      .option('rails', { requiresArg: true, describe: "NIC rails each worker's reads stripe over (default: its GPUs' share of the node's NICs)", coerce: wholeNumber('rails', 1, 1024) })
+      .option('prefill-tp', { default: 1, requiresArg: true, describe: 'prefill worker tensor parallel size', coerce: wholeNumber('prefill-tp', 1) })
+      .option('decode-tp', { default: 1, requiresArg: true, describe: 'decode worker tensor parallel size', coerce: wholeNumber('decode-tp', 1) })
       .option('transport', { type: 'string', demandOption: true, describe: 'transport id (nixlsim list transports)' })
       .option('concurrent', { default: 1, requiresArg: true, describe: 'identical transfers sharing the same workers, started together', coerce: wholeNumber('concurrent', 1) })
       .option('timeout-s', { default: 120, requiresArg: true, describe: "vLLM's abort timeout (VLLM_NIXL_ABORT_REQUEST_TIMEOUT)", coerce: positiveNumber('timeout-s') })
@@ -42,7 +48,16 @@ export const transferCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<Args>, // yargs adds the camelCase keys at run time
   handler: (a) => {
     const c = defaultCatalog();
-    const llm = forFlag('model', a.model, () => getLlm(c, a.model));
+    if (a.bytes === undefined && (a.model === undefined || a.tokens === undefined)) {
+      throw new UserError('give --model and --tokens (a request\'s KV), or --bytes (a raw size)', a.model === undefined ? '--model' : '--tokens');
+    }
+    if (a.bytes !== undefined && (a.model !== undefined || a.tokens !== undefined)) {
+      throw new UserError('--bytes is a raw size: leave out --model and --tokens', '--bytes');
+    }
+    if (a.descriptorBytes !== undefined && a.bytes === undefined) throw new UserError('goes with --bytes (a request\'s descriptors follow its blocks: --prefill-block-size)', '--descriptor-bytes');
+    // A raw size still needs a model record for the TP checks; the first catalog model stands in (it moves no bytes).
+    const modelId = a.model ?? [...c.llms.keys()].sort()[0]!;
+    const llm = forFlag('model', modelId, () => getLlm(c, modelId));
     const transport = forFlag('transport', a.transport, () => getTransport(c, a.transport));
     const node = a.node ? forFlag('node', a.node, () => getNode(c, a.node!)) : firstNodeOffering(c, transport.id);
     if (!nodeOffers(node, transport)) {
@@ -55,7 +70,9 @@ export const transferCommand: CommandModule<object, Args> = {
     const est = estimateTransfer({
       llm,
       transport,
-      tokens: a.tokens,
+      tokens: a.tokens ?? 1,
+      ...(a.bytes !== undefined ? { bytes: a.bytes, ...(a.descriptorBytes !== undefined ? { descriptorBytes: a.descriptorBytes } : {}) } : {}),
+      ...(a.rails !== undefined ? { rails: a.rails } : {}),
       prefillTp: a.prefillTp,
       decodeTp: a.decodeTp,
       prefillNode: node,
@@ -74,14 +91,15 @@ export const transferCommand: CommandModule<object, Args> = {
     }
     const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
     const lines = [
-      `${llm.id}: ${a.tokens.toLocaleString('en-US')} tokens, prefill TP${a.prefillTp} -> decode TP${a.decodeTp}, ` +
+      (a.bytes !== undefined ? `${a.bytes.toLocaleString('en-US')} B in ${est.descriptors.toLocaleString('en-US')} descriptor(s), ` : `${llm.id}: ${a.tokens!.toLocaleString('en-US')} tokens, prefill TP${a.prefillTp} -> decode TP${a.decodeTp}, `) +
         `${transport.id} on ${node.id} (${a.placement}, ${a.bandwidth} bandwidth)` +
         (a.concurrent > 1 ? `, ${a.concurrent} transfers at once` : ''),
       '',
       `KV moved            ${gb(est.bytesTotal)} (${est.bytesTotal.toLocaleString('en-US')} B), ${gb(est.bytesPerDecodeRank)} per decode rank`,
       `NIXL READs          ${est.reads} per request, ${est.descriptors.toLocaleString('en-US')} descriptors`,
       `rails               prefill ${est.prefillRails}, decode ${est.decodeRails}, bottleneck ${(est.bandwidth / 1e9).toFixed(2)} GB/s`,
-      `setup               ${(est.setupS * 1000).toFixed(1)} ms (latency, READ and descriptor posting)`,
+      `setup               ${(est.setupS * 1000).toFixed(3)} ms (latency, READ requests and notifications)`,
+      `posting             ${(est.postingS * 1000).toFixed(3)} ms (descriptors, overlapping the wire's ${(est.wireS * 1000).toFixed(3)} ms)`,
       `transfer time       ${fmtTime(est.ms / 1000)}  (effective ${est.effectiveGBps.toFixed(2)} GB/s)`,
       `abort timeout       ${est.timeoutS} s: ${est.exceedsTimeout ? 'EXCEEDED: prefill frees the blocks first ("Releasing expired KV blocks ... 0 decode worker(s)"); decode falls back or reads stale memory' : 'within'}`,
     ];

@@ -10,7 +10,9 @@ import type { SensitivityResult } from '../../experiment/sensitivity.js';
 import type { PointResult } from '../../experiment/types.js';
 import { handshakeMatrix, type Outcome } from '../../nixl/compat.js';
 import { estimateTransfer } from '../../physics/estimate.js';
+import { nixlbenchRows } from '../../physics/nixlbench.js';
 import type { Summary } from '../summary.js';
+import { sizeText } from '../table.js';
 
 export const ISL = 'workload.isl.mean';
 export const TRANSPORT = 'deployment.transport';
@@ -480,4 +482,29 @@ export function tornadoRows(result: SensitivityResult): TornadoRow[] {
     }
   }
   return rows;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// transfer-curve
+
+/**
+ * Modeled nixlbench bandwidth by block size (4K to 64M, one block a transfer, one thread) for each transport (default:
+ * every one in the catalog), between two GPUs where it works: cross-node, or else inside a pod; on the first node by id
+ * that offers it.
+ */
+export function transferCurveRows(catalog: Catalog, transports?: readonly string[]): { transport: string; blockSize: number; blockText: string; bandwidthGBps: number; latencyUs: number }[] {
+  const ids = transports ?? [...catalog.transports.keys()].filter((id) => catalog.transports.get(id)!.calibratedFrom === undefined).sort();
+  return ids.flatMap((id) => {
+    const transport = getTransport(catalog, id);
+    const works = (p: Placement) => transport.placements.some((r) => r.placement === p && r.outcome === 'works');
+    if (!works('cross-node') && !works('intra-pod')) return [];
+    const node = firstNodeOffering(catalog, id);
+    return nixlbenchRows({ transport, node, startBlockSize: 4096, maxBlockSize: 64 * 2 ** 20, startBatchSize: 1, maxBatchSize: 1, threads: 1 }).map((r) => ({
+      transport: id,
+      blockSize: r.blockSize,
+      blockText: sizeText(r.blockSize),
+      bandwidthGBps: r.bandwidthGBps,
+      latencyUs: r.latencyUs,
+    }));
+  });
 }

@@ -9,7 +9,7 @@ import type { SensitivityResult } from '../../experiment/sensitivity.js';
 import type { BreakevenRow, CdfRows, KvEstimateQuery, KvRow, TpCell, TtftRow } from './data.js';
 import { crossoverIsl, kvTransferEstimateRows, paramText, profileOrder, tornadoRows } from './data.js';
 
-export const CHART_KINDS = ['ttft-vs-isl', 'breakeven', 'kv-transfer', 'ttft-cdf', 'tp-matrix'] as const;
+export const CHART_KINDS = ['ttft-vs-isl', 'breakeven', 'kv-transfer', 'ttft-cdf', 'tp-matrix', 'transfer-curve'] as const;
 export type ChartKind = (typeof CHART_KINDS)[number];
 
 export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -521,4 +521,38 @@ export function tornadoSpec(result: SensitivityResult, opts: { title?: string } 
       },
     ],
   });
+}
+
+/** One point of a transfer curve: a transport's modeled nixlbench bandwidth at a block size. */
+export interface TransferCurvePoint {
+  transport: string;
+  blockSize: number;
+  blockText: string;
+  bandwidthGBps: number;
+  latencyUs: number;
+}
+
+/**
+ * transfer-curve: bandwidth by message (block) size per transport, log-log, from modeled nixlbench rows: the per-block
+ * posting cost holds small blocks far below line rate; large ones reach the transport's bandwidth.
+ */
+export function transferCurveSpec(points: readonly TransferCurvePoint[], opts: { title?: string; subtitle?: string } = {}): TopLevelSpec {
+  const transports = unique(points.map((p) => p.transport));
+  return top(
+    title(opts.title ?? 'Transfer bandwidth by block size (modeled nixlbench)', [
+      opts.subtitle ?? 'One GPU each side, one thread, one block a transfer. Small blocks pay the setup and posting of each transfer; large ones reach the rails\u2019 bandwidth.',
+    ]),
+    {
+      width: WIDTH,
+      height: HEIGHT,
+      data: { values: points.map((p) => ({ ...p })) },
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'blockSize', type: 'quantitative', title: 'block size (bytes)', scale: { type: 'log', base: 2 }, axis: { labelExpr: "datum.value >= 1073741824 ? datum.value / 1073741824 + 'G' : datum.value >= 1048576 ? datum.value / 1048576 + 'M' : datum.value >= 1024 ? datum.value / 1024 + 'K' : datum.value" } },
+        y: { field: 'bandwidthGBps', type: 'quantitative', title: 'bandwidth (GB/s)', scale: { type: 'log' } },
+        color: { field: 'transport', type: 'nominal', title: 'transport', sort: transports },
+        tooltip: [{ field: 'transport' }, { field: 'blockText', title: 'block size' }, { field: 'bandwidthGBps', title: 'GB/s', format: '.3~g' }, { field: 'latencyUs', title: 'latency (us)', format: '.3~g' }],
+      },
+    },
+  );
 }

@@ -19,11 +19,12 @@ import {
   seriesTitle,
   sweeps,
   tpMatrixRows,
+  transferCurveRows,
   TRANSPORT,
   ttftCdfRows,
   ttftVsIslRows,
 } from './data.js';
-import { breakevenSpec, CHART_KINDS, type ChartKind, kvTransferSpec, tpMatrixSpec, ttftCdfSpec, ttftVsIslSpec } from './kinds.js';
+import { breakevenSpec, CHART_KINDS, type ChartKind, kvTransferSpec, tpMatrixSpec, transferCurveSpec, ttftCdfSpec, ttftVsIslSpec } from './kinds.js';
 
 export interface ChartOptions {
   /** The kinds to draw; default: every kind the summary's sweep supports (applicableKinds). */
@@ -45,6 +46,7 @@ const NEEDS: Record<ChartKind, string> = {
   'kv-transfer': `needs ${ISL} and ${TRANSPORT} swept, with completed KV transfers`,
   'ttft-cdf': 'needs a point with completed requests and a TTFT CDF (ttftCdfMs)',
   'tp-matrix': `needs ${CONNECTOR} swept (or ask for it by --kind)`,
+  'transfer-curve': 'is drawn from the catalog alone, when asked for by --kind',
 };
 
 /** The kinds a summary's sweep calls for: ttft-cdf always, the others by what the sweep varies. */
@@ -92,6 +94,8 @@ export function chartSpec(kind: ChartKind, summary: Summary, opts: ChartOptions 
     }
     case 'tp-matrix':
       return tpMatrixSpec(tpMatrixRows(opts.catalog ?? defaultCatalog()));
+    case 'transfer-curve':
+      return transferCurveSpec(transferCurveRows(opts.catalog ?? defaultCatalog()));
   }
 }
 

@@ -1,0 +1,60 @@
+import type { NodeSpec, TransportSpec } from '../catalog/types.js';
+import { UserError } from '../errors.js';
+import { rawPlan } from './estimate.js';
+import { postingOf, railsFor, workerBandwidth, type BandwidthChoice } from './transfer.js';
+
+/**
+ * The modeled counterpart of NIXL's own benchmark (nixlbench): one GPU on each side, each of `threads` threads posting
+ * transfers of `batchSize` descriptors of `blockSize` bytes, for every block size and batch size of the sweep (each
+ * doubling from its start to its max, as nixlbench does). A transfer costs what transferCost says for one READ: the
+ * latency and the READ's setup, then its descriptors' posting overlapping the bytes on the wire; the threads post in
+ * parallel and share the wire. Rows in nixlbench's terms: the average latency per block (the transfer's time over its
+ * batch, as nixlbench prints it) and the bandwidth of all threads together.
+ */
+export interface NixlbenchQuery {
+  transport: TransportSpec;
+  node: NodeSpec;
+  bandwidth?: BandwidthChoice;
+  /** NIC rails one GPU's transfers stripe over; default its share of the node's NICs. */
+  rails?: number;
+  startBlockSize: number;
+  maxBlockSize: number;
+  startBatchSize: number;
+  maxBatchSize: number;
+  threads: number;
+}
+
+export interface NixlbenchRow {
+  /** Bytes per descriptor. */
+  blockSize: number;
+  /** Descriptors per transfer. */
+  batchSize: number;
+  /** Microseconds per block: a transfer's time over its batch size. */
+  latencyUs: number;
+  /** GB/s (1e9 B/s) over all threads. */
+  bandwidthGBps: number;
+}
+
+/** Sizes from start to max, doubling (start itself when start = max). */
+export function doublings(start: number, max: number, what: string): number[] {
+  if (!(Number.isSafeInteger(start) && start >= 1)) throw new UserError(`${what}: the start must be a whole number >= 1, got ${start}`);
+  if (!(Number.isSafeInteger(max) && max >= start)) throw new UserError(`${what}: the max must be a whole number >= the start (${start}), got ${max}`);
+  const out: number[] = [];
+  for (let v = start; v <= max; v *= 2) out.push(v);
+  return out;
+}
+
+export function nixlbenchRows(q: NixlbenchQuery): NixlbenchRow[] {
+  const rails = q.rails ?? railsFor(q.transport, q.node, 1);
+  const wire = workerBandwidth(q.transport, rails, q.bandwidth ?? 'typical');
+  const rows: NixlbenchRow[] = [];
+  for (const blockSize of doublings(q.startBlockSize, q.maxBlockSize, 'block size')) {
+    for (const batchSize of doublings(q.startBatchSize, q.maxBatchSize, 'batch size')) {
+      const bytes = blockSize * batchSize;
+      const { setupS, postingS } = postingOf(rawPlan(bytes, blockSize), q.transport);
+      const seconds = setupS + Math.max(postingS, (bytes * q.threads) / wire);
+      rows.push({ blockSize, batchSize, latencyUs: (seconds / batchSize) * 1e6, bandwidthGBps: (bytes * q.threads) / seconds / 1e9 });
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,36 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultCatalog } from '../../src/catalog/index.js';
+import { transferCurveRows } from '../../src/report/charts/data.js';
+import { transferCurveSpec, VEGA_LITE_SCHEMA } from '../../src/report/charts/kinds.js';
+import { compileSpec } from '../../src/report/charts/render.js';
+import { nixlsim } from '../helpers/cli.js';
+
+describe('the transfer-curve chart (bandwidth by block size per transport, from modeled nixlbench rows)', () => {
+  const rows = transferCurveRows(defaultCatalog());
+
+  it('has 15 block sizes (4K to 64M) for every transport that works cross-node or inside a pod', () => {
+    const transports = [...new Set(rows.map((r) => r.transport))];
+    expect(transports).toEqual(['efa-libfabric', 'efa-ucx', 'host-staged', 'ib-rdma', 'nvlink', 'roce-rdma', 'tcp']);
+    for (const t of transports) expect(rows.filter((r) => r.transport === t).map((r) => r.blockText)[14]).toBe('64M');
+    // ib-rdma, one rail (35 GB/s), one 4K block a transfer: 4096 B / (1 us + 10 us + max(0.155 us, 0.117 us)) = 0.3653 GB/s.
+    expect(rows.find((r) => r.transport === 'ib-rdma' && r.blockSize === 4096)!.bandwidthGBps).toBeCloseTo(4096 / (11e-6 + 0.155e-6) / 1e9, 9);
+    // ... and at 64M the rail's 35 GB/s, less its 11 us of setup: 67,108,864 / (11 us + 1.9174 ms) = 34.80 GB/s.
+    expect(rows.find((r) => r.transport === 'ib-rdma' && r.blockSize === 64 * 2 ** 20)!.bandwidthGBps).toBeCloseTo(67_108_864 / (11e-6 + 67_108_864 / 35e9) / 1e9, 9);
+  });
+
+  it('is a log-log line chart that compiles without warnings; `chart --kind transfer-curve` writes it with no summary', () => {
+    const spec = transferCurveSpec(rows) as unknown as Record<string, unknown>;
+    expect(spec['$schema']).toBe(VEGA_LITE_SCHEMA);
+    const enc = spec['encoding'] as Record<string, { scale?: { type: string } }>;
+    expect(enc['x']!.scale!.type).toBe('log');
+    expect(enc['y']!.scale!.type).toBe('log');
+    expect(compileSpec(transferCurveSpec(rows)).warnings).toEqual([]);
+    const out = join(mkdtempSync(join(tmpdir(), 'nixlsim-tc-')), 'charts');
+    const r = nixlsim(['chart', '--kind', 'transfer-curve', '--out', out]);
+    expect(r.code).toBe(0);
+    for (const ext of ['vl.json', 'svg', 'png']) expect(existsSync(join(out, `transfer-curve.${ext}`))).toBe(true);
+  });
+});
