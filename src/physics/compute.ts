@@ -62,6 +62,11 @@ export interface StepContext {
   maxCaptureSize: number;
   /** The worker pulls KV through a connector (a disaggregated decode worker). */
   connector: boolean;
+  /**
+   * Where the TP group spans more GPUs than a node has (vLLM across nodes, with Ray), its all-reduces cross the NICs:
+   * the node's GPU count, and the NIC bandwidth per GPU (bytes/s: the node's NICs x line rate / its GPUs).
+   */
+  node?: { gpusPerNode: number; nicBandwidthPerGpu: number };
 }
 
 export const DEFAULT_STEP_CONTEXT: StepContext = { enforceEager: false, maxCaptureSize: 512, connector: false };
@@ -135,10 +140,20 @@ export function allReduceTime(gpu: GpuSpec, tp: number, bytes: number, latencyS 
   return latencyS + (2 * (tp - 1) * bytes) / tp / (gpu.nvlinkBandwidth / 2);
 }
 
+/**
+ * The per-direction bandwidth a TP group's ring all-reduce runs at: NVLink's (half the bidirectional figure) inside a
+ * node; the NIC bandwidth per GPU where the group spans nodes, since the ring's slowest hops then cross the fabric.
+ */
+export function allReduceBandwidth(gpu: GpuSpec, tp: number, node?: StepContext['node']): number {
+  const nvlink = gpu.nvlinkBandwidth / 2;
+  return node !== undefined && tp > node.gpusPerNode ? Math.min(nvlink, node.nicBandwidthPerGpu) : nvlink;
+}
+
 /** All-reduces of one step: two per layer (after attention and after the MLP) of tokens x hidden activations. */
-function stepAllReduce(llm: LlmSpec, gpu: GpuSpec, tp: number, tokens: number, latencyS: number): number {
+function stepAllReduce(llm: LlmSpec, tp: number, tokens: number, latencyS: number, bandwidth: number): number {
+  if (tp <= 1) return 0;
   const bytes = tokens * llm.hiddenSize * 2; // bf16 activations
-  return 2 * llm.layers * allReduceTime(gpu, tp, bytes, latencyS);
+  return 2 * llm.layers * (latencyS + (2 * (tp - 1) * bytes) / tp / bandwidth);
 }
 
 export interface StepTime {
@@ -228,6 +243,7 @@ export class StepCost {
   private readonly hostS: number;
   private readonly launchS: Record<GraphMode, number>;
   private readonly allReduceLatencyS: number;
+  private readonly allReduceBandwidth: number;
 
   constructor(
     private readonly llm: LlmSpec,
@@ -251,6 +267,7 @@ export class StepCost {
     this.hostS = hostTime(eff, ctx.connector);
     this.launchS = { full: launchTime(llm, eff, 'full'), piecewise: launchTime(llm, eff, 'piecewise'), eager: launchTime(llm, eff, 'eager') };
     this.allReduceLatencyS = eff.allReduceLatencyS;
+    this.allReduceBandwidth = allReduceBandwidth(gpu, tp, ctx.node);
   }
 
   /** Seconds the step takes. */
@@ -287,7 +304,7 @@ export class StepCost {
     const kvRead = (cachedContext + decodeContext) * this.kvBytesPerToken;
     const memoryS = (weightsRead / this.tp + kvRead) / this.memoryBandwidth;
     const computeS = (linear / this.matmulPeak + attention / this.attentionPeak) / this.computeScale;
-    const allReduceS = stepAllReduce(llm, this.gpu, this.tp, tokens, this.allReduceLatencyS);
+    const allReduceS = stepAllReduce(llm, this.tp, tokens, this.allReduceLatencyS, this.allReduceBandwidth);
     const mode = graphMode(this.ctx, work.prefill.length, batch);
     const launchS = this.launchS[mode];
     const totalS = this.hostS + Math.max(Math.max(computeS, memoryS) + allReduceS, launchS);

@@ -121,7 +121,7 @@ export class Cluster {
     const efficiency = overrides.efficiency ?? defaultEfficiency(this.gpu);
     // The decode side of vLLM's NixlConnector pulls the KV: it starts the reads and polls them every step.
     const engine = (id: string, tp: number, pulls = false) =>
-      new Engine(sim, log, { id, llm: this.llm, gpu: this.gpu, tp, args: d.engine, eff: efficiency, connector: pulls });
+      new Engine(sim, log, { id, llm: this.llm, gpu: this.gpu, tp, args: d.engine, eff: efficiency, connector: pulls, node });
 
     if (d.mode === 'aggregated') {
       for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated.tp) });

@@ -1,4 +1,4 @@
-import type { GpuSpec, LlmSpec } from '../catalog/types.js';
+import type { GpuSpec, LlmSpec, NodeSpec } from '../catalog/types.js';
 import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
@@ -53,6 +53,8 @@ export interface EngineConfig {
   eff: Efficiency;
   /** A disaggregated decode worker, whose KV connector (pulling the KV) costs host time every step. */
   connector?: boolean;
+  /** The node the worker runs on: a TP group wider than it spans nodes, and its all-reduces cross the NICs. */
+  node?: NodeSpec;
 }
 
 /** KV blocks that fit on each rank of a worker at this TP after weights and the activation reserve (< 1: none). */
@@ -125,6 +127,7 @@ export class Engine {
       enforceEager: cfg.args.enforceEager ?? false,
       maxCaptureSize: maxCaptureSize(cfg.args.maxNumSeqs, cfg.args.maxNumBatchedTokens),
       connector: cfg.connector ?? false,
+      ...(cfg.node ? { node: { gpusPerNode: cfg.node.gpusPerNode, nicBandwidthPerGpu: (cfg.node.nics.count * cfg.node.nics.bandwidth) / cfg.node.gpusPerNode } } : {}),
     });
   }
 

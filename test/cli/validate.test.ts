@@ -52,3 +52,22 @@ describe('nixlsim validate', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(11);
   });
 });
+
+describe('nixlsim validate: tensor parallelism across nodes', () => {
+  it('accepts TP16 on 8-GPU nodes, with a note that its all-reduces cross the NICs', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'nixlsim-tp16-')), 'tp16.yaml');
+    writeFileSync(
+      file,
+      'deployment: { mode: aggregated, model: deepseek-r1-distill-llama-70b, node: dgx-h100, connector: any-tp, transport: ib-rdma, aggregated: { workers: 1, tp: 16 } }\n' +
+        'workload: { kind: closed-loop, isl: { mean: 1000 }, osl: { mean: 50 } }\n',
+    );
+    const r = nixlsim(['validate', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ok .*tp16\.yaml \(1 point\)$/m);
+    // DGX H100: 8 x 400 Gb/s NICs over 8 GPUs = 50 GB/s a GPU.
+    expect(r.stderr).toMatch(/nixlsim: note: .*tp16\.yaml: point p000: aggregated TP16 spans 2 nodes of 8 GPUs \(dgx-h100\): .*at 50 GB\/s a GPU instead of NVLink/);
+  });
+});

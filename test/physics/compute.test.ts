@@ -3,6 +3,7 @@ import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
 import fc from 'fast-check';
 import type { LlmSpec } from '../../src/catalog/types.js';
 import {
+  allReduceBandwidth,
   allReduceTime,
   decodeStepTime,
   kvBytesPerTokenPerRank,
@@ -98,6 +99,27 @@ describe('all-reduce', () => {
     // 80 layers x 2 x (10 us + 63.7 ns) = 1.6102 ms: the "~1.6 ms per 70B decode step".
     expect(t.allReduceS).toBeCloseTo(160 * (10e-6 + (2 * 7 * 16_384) / 8 / 450e9), 12);
     expect(t.allReduceS * 1e3).toBeCloseTo(1.61, 2);
+  });
+});
+
+describe('tensor parallelism across nodes', () => {
+  // DGX H100: 8 GPUs, 8 x 400 Gb/s NICs = 50 GB/s a GPU; NVLink 450 GB/s a direction.
+  const dgx = { gpusPerNode: 8, nicBandwidthPerGpu: (8 * 50e9) / 8 };
+
+  it('a TP group within a node all-reduces over NVLink; a wider one over the NICs, at 50 GB/s a GPU', () => {
+    expect(allReduceBandwidth(h100, 8, dgx)).toBe(450e9);
+    expect(allReduceBandwidth(h100, 16, dgx)).toBe(50e9);
+    expect(allReduceBandwidth(h100, 16)).toBe(450e9); // no node given: NVLink, as before
+  });
+
+  it('prices a 70B TP16 prefill of 1000 tokens: 160 all-reduces of 16.4 MB, each 2 x 15/16 x bytes over 50 GB/s', () => {
+    const ctx: StepContext = { enforceEager: false, maxCaptureSize: 512, connector: false, node: dgx };
+    const t = prefillStepTime(m70, h100, 16, [{ tokens: 1000 }], PEAK, ctx);
+    // 1000 tokens x 8192 x 2 B = 16,384,000 B an all-reduce: 2 x 15 / 16 x 16,384,000 / 50e9 = 614.4 us; x 160.
+    expect(t.allReduceS).toBeCloseTo(160 * ((2 * 15 * 16_384_000) / 16 / 50e9), 12);
+    expect(t.allReduceS).toBeCloseTo(0.098304, 9);
+    // Over NVLink it would be 9x less.
+    expect(prefillStepTime(m70, h100, 16, [{ tokens: 1000 }], PEAK).allReduceS * 9).toBeCloseTo(t.allReduceS, 12);
   });
 });
 

@@ -1,9 +1,11 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { defaultCatalog } from '../../catalog/index.js';
 import type { Catalog } from '../../catalog/types.js';
 import { EXIT_USER, UserError } from '../../errors.js';
 import { expandPoints, loadExperiment } from '../../experiment/load.js';
+import type { Point } from '../../experiment/types.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
 
 /**
@@ -40,6 +42,28 @@ export interface Validated {
   points?: number;
   /** What is wrong with it, naming file:line:col, when it is bad. */
   error?: UserError;
+  /** What is allowed but worth knowing (a TP group spanning nodes), one line each. */
+  notes?: string[];
+}
+
+/** A note for each worker group of a point whose TP spans more GPUs than its node has. */
+export function multiNodeNotes(points: readonly Point[], catalog: Catalog): string[] {
+  const notes: string[] = [];
+  for (const p of points) {
+    const d = p.experiment.deployment;
+    const node = catalog.nodes.get(d.node);
+    if (!node) continue;
+    const groups = d.mode === 'disaggregated' ? (['prefill', 'decode'] as const) : (['aggregated'] as const);
+    for (const g of groups) {
+      const tp = d[g].tp;
+      if (tp <= node.gpusPerNode) continue;
+      const nic = (node.nics.count * node.nics.bandwidth) / node.gpusPerNode / 1e9;
+      notes.push(
+        `point ${p.id}: ${g} TP${tp} spans ${Math.ceil(tp / node.gpusPerNode)} nodes of ${node.gpusPerNode} GPUs (${node.id}): vLLM runs it across nodes (Ray), and its all-reduces cross the NICs at ${Number(nic.toPrecision(3))} GB/s a GPU instead of NVLink`,
+      );
+    }
+  }
+  return [...new Set(notes)];
 }
 
 /** Loads every file (each point of each sweep validated, nothing run), in order; a bad file does not stop the others. */
@@ -47,7 +71,9 @@ export function validateFiles(targets: string[], catalog?: Catalog): Validated[]
   return experimentFiles(targets).map((file) => {
     const shown = shownPath(resolve(file));
     try {
-      return { file: shown, points: expandPoints(loadExperiment(file, catalog ? { catalog } : {})).length };
+      const points = expandPoints(loadExperiment(file, catalog ? { catalog } : {}));
+      const notes = multiNodeNotes(points, catalog ?? defaultCatalog());
+      return { file: shown, points: points.length, ...(notes.length ? { notes } : {}) };
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       return { file: shown, error: err };
@@ -82,6 +108,7 @@ export const validateCommand: CommandModule<object, Args> = {
         process.stderr.write(`nixlsim: error: ${v.error.message}\n`);
       } else {
         process.stdout.write(`${okLine(v)}\n`);
+        for (const n of v.notes ?? []) process.stderr.write(`nixlsim: note: ${v.file}: ${n}\n`);
       }
     }
     if (bad > 0) process.exitCode = EXIT_USER;
