@@ -53,7 +53,7 @@ describe('breakeven --isl', () => {
     await expect(parse(breakevenCommand, ['breakeven', '--model', 'm', '--transport', 't', '--isl', '5:1:1'])).rejects.toThrow(/--isl: end 1 is below start 5/);
   });
 
-  it('the table has the gain in percent with its sign', () => {
+  it('the table has output tok/s per GPU, the gain in percent with its sign, and TTFT and ITL p95', () => {
     const row = (isl: number, aggTokS: number, disaggTokS: number) => ({
       isl,
       group: '',
@@ -63,24 +63,31 @@ describe('breakeven --isl', () => {
       disaggItlMs: 15,
       throughputRatio: disaggTokS / aggTokS,
       itlRatio: 0.75,
+      aggTtftP50Ms: 100,
+      aggTtftP95Ms: 150,
+      disaggTtftP50Ms: 200,
+      disaggTtftP95Ms: 300,
+      aggItlP95Ms: 25,
+      disaggItlP95Ms: 16,
     });
-    const lines = breakevenTable([row(1000, 500, 480), row(2000, 400, 450)]);
-    expect(lines[0]).toMatch(/ISL\s+agg tok\/s\s+disagg tok\/s\s+gain %\s+ITL agg ms\s+ITL disagg ms/);
-    expect(lines[1]).toMatch(/1000\s+500\.0\s+480\.0\s+-4\.0\s+20\.00\s+15\.00/);
-    expect(lines[2]).toMatch(/2000\s+400\.0\s+450\.0\s+\+12\.5/);
+    // Two GPUs a mode: 500 tok/s is 250 a GPU.
+    const lines = breakevenTable([row(1000, 500, 480), row(2000, 400, 450)], { aggregated: 2, disaggregated: 2 });
+    expect(lines[0]).toMatch(/ISL\s+agg tok\/s\/GPU\s+disagg tok\/s\/GPU\s+gain %\s+TTFT p95 agg ms\s+TTFT p95 disagg ms\s+ITL p95 agg ms\s+ITL p95 disagg ms/);
+    expect(lines[1]).toMatch(/1000\s+250\.0\s+240\.0\s+-4\.0\s+150\s+300\s+25\.00\s+16\.00/);
+    expect(lines[2]).toMatch(/2000\s+200\.0\s+225\.0\s+\+12\.5/);
   });
 });
 
 describe('nixlsim breakeven', () => {
-  it('runs aggregated against disaggregated by ISL, finds the crossover, writes summary.json and the chart', async () => {
+  it('runs aggregated against disaggregated by ISL at equal GPU counts, writes summary.json and the chart', async () => {
     const out = tmp();
     const base = { model: 'llama-3.1-8b-instruct', transport: 'efa-libfabric', osl: 50, concurrency: 10, requests: 20, warmup: 2, seed: 2, out };
     const r = await runBreakeven({ ...base, isl: [1000, 6000] });
     expect(r.node).toBe('p5.48xlarge');
     expect(r.rows.map((x) => x.isl)).toEqual([1000, 6000]);
-    // Seed 002's shape: aggregated ahead on short prompts, disaggregated on long ones.
-    expect(r.rows[1]!.disaggTokS).toBeGreaterThan(r.rows[1]!.aggTokS);
-    expect(r.crossover).toBe(r.rows.find((x) => x.disaggTokS > x.aggTokS)!.isl);
+    // Two aggregated TP1 workers against one TP1 prefill and one TP1 decode worker: 2 GPUs each.
+    expect(readSummary(out).points.filter((p) => p.params['deployment.mode'] === 'aggregated').every((p) => Object.keys(p.utilisation.workers).length === 2)).toBe(true);
+    expect(r.crossover).toBe(r.rows.find((x) => x.disaggTokS > x.aggTokS)?.isl ?? null);
     expect(r.files.map((f) => f.slice(out.length + 1))).toEqual(['breakeven.vl.json', 'breakeven.svg', 'breakeven.png']);
     expect(readSummary(out).points).toHaveLength(4);
     await expect(runBreakeven({ ...base, isl: [1000], transport: 'ib-rdma', node: 'p5.48xlarge' })).rejects.toThrow(/does not offer transport 'ib-rdma'/);
@@ -143,5 +150,25 @@ describe('nixlsim chart', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no\/such\/summary\.json' not found/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('nixlsim breakeven --json (contract)', () => {
+  it('{model, transport, gpus, points: [{isl, aggregated, disaggregated}], crossovers: [{metric, isl, direction}]}', () => {
+    const out = tmp();
+    const r = nixlsim(['breakeven', '--model', 'llama-3.1-8b-instruct', '--transport', 'efa-libfabric', '--isl', '1000,8000', '--requests', '10', '--warmup', '1', '--out', out, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as Record<string, unknown> & { points: { isl: number; aggregated: Record<string, number>; disaggregated: Record<string, number> }[]; crossovers: unknown[] };
+    expect(Object.keys(j)).toEqual(['model', 'transport', 'node', 'gpus', 'points', 'crossovers', 'files']);
+    expect(j['gpus']).toEqual({ aggregated: 2, disaggregated: 2 });
+    expect(j.points.map((p) => p.isl)).toEqual([1000, 8000]);
+    for (const p of j.points) {
+      for (const side of [p.aggregated, p.disaggregated]) {
+        expect(Object.keys(side)).toEqual(['outputTokensPerS', 'outputTokensPerSPerGpu', 'ttftP50Ms', 'ttftP95Ms', 'itlMeanMs', 'itlP95Ms']);
+        expect(side['outputTokensPerSPerGpu']).toBeCloseTo(side['outputTokensPerS']! / 2, 9); // 2 GPUs a mode
+      }
+    }
+    expect(Array.isArray(j.crossovers)).toBe(true);
   });
 });

@@ -108,7 +108,7 @@ describe('nixlsim run --shard and --workers from the command line', () => {
     const r1 = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'a'), '--workers', '1', ...set]);
     const r2 = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'b'), '--workers', '2', ...set]);
     expect(r1.code).toBe(2);
-    expect(r1.stderr).toMatch(/^nixlsim: error: --set faults=.* faults\[0\]\.target: no worker 'decode-9' \(workers: agg-0\) \(sweep point p000: workload\.isl\.mean=1000, deployment\.mode=aggregated\)\n$/);
+    expect(r1.stderr).toMatch(/^nixlsim: error: --set faults=.* faults\[0\]\.target: no worker 'decode-9' \(workers: agg-0, agg-1\) \(sweep point p000: workload\.isl\.mean=1000, deployment\.mode=aggregated\)\n$/);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toBe(r1.stderr);
     // A model that does not fit is found before anything runs, at the flag that set it.

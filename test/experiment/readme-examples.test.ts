@@ -27,7 +27,7 @@ describe('the extends and expect examples of experiments/README.md', () => {
     const text = block('## Extending a file').replace('extends: seeds/breakeven.yaml', `extends: ${join(ROOT, 'experiments/seeds/breakeven.yaml')}`);
     const loaded = loadExperiment(write('breakeven-tp2.yaml', text));
     expect(loaded.experiment.name).toBe('breakeven-tp2');
-    expect(loaded.experiment.deployment.aggregated).toEqual({ workers: 1, tp: 2 });
+    expect(loaded.experiment.deployment.aggregated).toEqual({ workers: 2, tp: 2 }); // the seed's 2 workers kept: maps merge
     expect(expandPoints(loaded).map((p) => p.params)).toEqual([
       { 'workload.isl.mean': 7000, 'deployment.mode': 'aggregated' },
       { 'workload.isl.mean': 7000, 'deployment.mode': 'disaggregated' },

@@ -13,6 +13,7 @@ import {
   chartSpec,
   compileSpec,
   crossoverIsl,
+  crossovers,
   kvTransferEstimateRows,
   kvTransferEstimateSpec,
   kvTransferRowsFromSummary,
@@ -100,6 +101,22 @@ describe('chart data', () => {
     expect(rows).toHaveLength(8);
     expect(new Set(rows.map((r) => r.series))).toEqual(new Set(['ib-rdma', 'tcp']));
     expect(rows.find((r) => r.series === 'ib-rdma' && r.isl === 1000 && r.stat === 'p95')!.ttftS).toBe(1.2);
+  });
+
+  it('crossovers: every change of lead, interpolated between the ISLs around it; none when one mode leads throughout', () => {
+    const row = (isl: number, agg: number, dis: number, aggItl95 = 20, disItl95 = 20) =>
+      ({ isl, group: '', aggTokS: agg, disaggTokS: dis, aggItlMs: 20, disaggItlMs: 20, throughputRatio: dis / agg, itlRatio: 1, aggTtftP50Ms: 1, aggTtftP95Ms: 1, disaggTtftP50Ms: 1, disaggTtftP95Ms: 1, aggItlP95Ms: aggItl95, disaggItlP95Ms: disItl95 });
+    // Leads -100, +50 between 1000 and 2000: zero at 1000 + 1000 x 100 / 150 = 1667; then +50, -25 between 2000 and
+    // 4000: zero at 2000 + 2000 x 50 / 75 = 3333, aggregated ahead again.
+    const rows = [row(1000, 500, 400), row(2000, 400, 450), row(4000, 300, 275)];
+    expect(crossovers(rows, 'throughput')).toEqual([
+      { metric: 'throughput', isl: 1667, direction: 'disaggregated-ahead' },
+      { metric: 'throughput', isl: 3333, direction: 'aggregated-ahead' },
+    ]);
+    // Disaggregated ahead even at the first ISL: no crossover (a lead throughout is not a crossing).
+    expect(crossovers([row(1000, 400, 500), row(2000, 300, 450)], 'throughput')).toEqual([]);
+    // Latencies: lower is better. ITL p95 20 vs 25 (aggregated better) then 30 vs 25 (disaggregated): zero halfway, 1500.
+    expect(crossovers([row(1000, 1, 1, 20, 25), row(2000, 1, 1, 30, 25)], 'itl_p95')).toEqual([{ metric: 'itl_p95', isl: 1500, direction: 'disaggregated-ahead' }]);
   });
 
   it('breakeven: ratios per ISL, and the crossover is the first ISL where disaggregated tok/s exceeds aggregated', () => {

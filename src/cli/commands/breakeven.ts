@@ -6,7 +6,7 @@ import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, nodeO
 import type { Catalog } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
-import { breakevenRows, crossoverIsl, type BreakevenRow } from '../../report/charts/data.js';
+import { breakevenRows, crossoverIsl, crossovers, CROSSOVER_METRICS, lead, type BreakevenRow, type CrossoverMetric } from '../../report/charts/data.js';
 import { renderCharts } from '../../report/charts/write.js';
 import { checkOutputDir, writeFileAtomic, writeOutputs } from '../../report/output.js';
 import type { Summary } from '../../report/summary.js';
@@ -65,12 +65,19 @@ export interface BreakevenOptions {
   catalog?: Catalog;
 }
 
+/** GPUs each mode gets: one prefill and one decode worker of `tp` GPUs, and as many GPUs of aggregated workers. */
+export function breakevenGpus(tp: number): { aggregated: number; disaggregated: number; aggregatedWorkers: number } {
+  return { aggregated: 2 * tp, disaggregated: 2 * tp, aggregatedWorkers: 2 };
+}
+
 /**
- * The experiment of experiments/seeds/breakeven.yaml for another model, transport and set of lengths: one TP1
- * worker aggregated against one TP1 prefill and one TP1 decode worker, connector any-tp, workers on different nodes.
+ * The experiment of experiments/seeds/breakeven.yaml for another model, transport and set of lengths, compared at
+ * equal GPU counts: one TP prefill and one TP decode worker against two TP aggregated workers, connector any-tp,
+ * prefill and decode on different nodes.
  */
 export function breakevenExperiment(o: BreakevenOptions, node: string): Record<string, unknown> {
   const tp = o.tp ?? 1;
+  const gpus = breakevenGpus(tp);
   return {
     name: `breakeven-${o.model}-${o.transport}`,
     seed: o.seed,
@@ -82,7 +89,7 @@ export function breakevenExperiment(o: BreakevenOptions, node: string): Record<s
       transport: o.transport,
       prefill: { workers: 1, tp },
       decode: { workers: 1, tp },
-      aggregated: { workers: 1, tp },
+      aggregated: { workers: gpus.aggregatedWorkers, tp },
       placement: 'cross-node',
     },
     workload: {
@@ -100,6 +107,7 @@ export function breakevenExperiment(o: BreakevenOptions, node: string): Record<s
 export interface BreakevenResult {
   summary: Summary;
   rows: BreakevenRow[];
+  /** The first ISL where disaggregated output tok/s exceeds aggregated (the chart's mark), or null. */
   crossover: number | null;
   node: string;
   outDir: string;
@@ -152,21 +160,65 @@ function num(x: number, digits: number): string {
   return Number.isFinite(x) ? x.toFixed(digits) : '-';
 }
 
-/** The table: ISL, output tok/s of each mode, the gain of disaggregated, and the mean ITL of each. */
-export function breakevenTable(rows: readonly BreakevenRow[]): string[] {
-  const header = ['ISL', 'agg tok/s', 'disagg tok/s', 'gain %', 'ITL agg ms', 'ITL disagg ms'];
-  const cells = rows.map((r) => [
-    String(r.isl),
-    num(r.aggTokS, 1),
-    num(r.disaggTokS, 1),
-    `${r.disaggTokS >= r.aggTokS ? '+' : ''}${num((r.disaggTokS / r.aggTokS - 1) * 100, 1)}`,
-    num(r.aggItlMs, 2),
-    num(r.disaggItlMs, 2),
-  ]);
+/**
+ * The table: ISL, output tok/s per GPU of each mode (each mode's GPUs: `gpus`), the gain of disaggregated, and TTFT
+ * p95 and ITL p95 of each.
+ */
+export function breakevenTable(rows: readonly BreakevenRow[], gpus: { aggregated: number; disaggregated: number } = { aggregated: 1, disaggregated: 1 }): string[] {
+  const header = ['ISL', 'agg tok/s/GPU', 'disagg tok/s/GPU', 'gain %', 'TTFT p95 agg ms', 'TTFT p95 disagg ms', 'ITL p95 agg ms', 'ITL p95 disagg ms'];
+  const cells = rows.map((r) => {
+    const a = r.aggTokS / gpus.aggregated;
+    const d = r.disaggTokS / gpus.disaggregated;
+    return [String(r.isl), num(a, 1), num(d, 1), `${d >= a ? '+' : ''}${num((d / a - 1) * 100, 1)}`, num(r.aggTtftP95Ms, 0), num(r.disaggTtftP95Ms, 0), num(r.aggItlP95Ms, 2), num(r.disaggItlP95Ms, 2)];
+  });
   return textTable(header, cells, () => false);
 }
 
-type Args = Omit<BreakevenOptions, 'tp' | 'catalog'> & { tp: number; json: boolean };
+const METRIC_TEXT: Record<CrossoverMetric, string> = {
+  throughput: 'output tok/s per GPU',
+  ttft_p95: 'TTFT p95',
+  itl_p95: 'ITL p95',
+  itl_mean: 'ITL mean',
+};
+
+/** One line per crossover, or that one mode leads throughout. */
+export function crossoverText(rows: readonly BreakevenRow[], metric: CrossoverMetric): string {
+  const xs = crossovers(rows, metric);
+  const what = METRIC_TEXT[metric];
+  if (xs.length === 0) {
+    if (rows.length === 0) return `${what}: no ISL with both modes`;
+    const leader = lead(rows[0]!, metric) > 0 ? 'disaggregated' : 'aggregated';
+    return `${what}: no crossover, ${leader} leads at every ISL (${rows[0]!.isl}-${rows.at(-1)!.isl})`;
+  }
+  return `${what}: ${xs.map((x) => `${x.direction === 'disaggregated-ahead' ? 'disaggregated' : 'aggregated'} ahead from ISL ~${x.isl}`).join(', then ')}`;
+}
+
+/** The --json contract of `breakeven`. */
+export function breakevenJson(model: string, transport: string, node: string, gpus: { aggregated: number; disaggregated: number }, rows: readonly BreakevenRow[], files: readonly string[]): string {
+  const side = (tokS: number, g: number, ttft50: number, ttft95: number, itl: number, itl95: number) => ({
+    outputTokensPerS: tokS,
+    outputTokensPerSPerGpu: tokS / g,
+    ttftP50Ms: ttft50,
+    ttftP95Ms: ttft95,
+    itlMeanMs: itl,
+    itlP95Ms: itl95,
+  });
+  return JSON.stringify({
+    model,
+    transport,
+    node,
+    gpus: { aggregated: gpus.aggregated, disaggregated: gpus.disaggregated },
+    points: rows.map((r) => ({
+      isl: r.isl,
+      aggregated: side(r.aggTokS, gpus.aggregated, r.aggTtftP50Ms, r.aggTtftP95Ms, r.aggItlMs, r.aggItlP95Ms),
+      disaggregated: side(r.disaggTokS, gpus.disaggregated, r.disaggTtftP50Ms, r.disaggTtftP95Ms, r.disaggItlMs, r.disaggItlP95Ms),
+    })),
+    crossovers: CROSSOVER_METRICS.flatMap((m) => crossovers(rows, m)),
+    files,
+  });
+}
+
+type Args = Omit<BreakevenOptions, 'tp' | 'catalog'> & { tp: number; json: boolean; metric: CrossoverMetric };
 
 export const breakevenCommand: CommandModule<object, Args> = {
   command: 'breakeven',
@@ -183,6 +235,7 @@ export const breakevenCommand: CommandModule<object, Args> = {
       .option('warmup', { default: 10, requiresArg: true, describe: 'warm-up requests per point, not measured', coerce: wholeNumber('warmup', 0) })
       .option('tp', { default: 1, requiresArg: true, describe: 'tensor parallel size of every worker (seed 002: 1)', coerce: wholeNumber('tp', 1) })
       .option('seed', { default: 2, requiresArg: true, describe: 'random seed (seed 002 used 2)', coerce: wholeNumber('seed', 0) })
+      .option('metric', { choices: CROSSOVER_METRICS, default: 'throughput' as const, describe: 'what the crossover is computed on (output tok/s per GPU, or a latency)' })
       .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: reports/breakeven-<model>-<transport>/)' })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON: the rows and the crossover ISL' }) as unknown as Argv<Args>,
   handler: async (a) => {
@@ -199,18 +252,19 @@ export const breakevenCommand: CommandModule<object, Args> = {
       tp: a.tp,
       ...(a.out !== undefined ? { out: a.out } : {}),
     });
+    const gpus = breakevenGpus(a.tp);
     if (a.json) {
-      const json = { model: a.model, transport: a.transport, node: r.node, crossoverIsl: r.crossover, rows: r.rows, files: r.files };
-      process.stdout.write(`${JSON.stringify(json)}\n`);
+      process.stdout.write(`${breakevenJson(a.model, a.transport, r.node, gpus, r.rows, r.files)}\n`);
       return;
     }
     const lines = [
-      `${a.model} on ${a.transport} (${r.node}): aggregated 1 x TP${a.tp} vs disaggregated 1P TP${a.tp} + 1D TP${a.tp}, ` +
-        `OSL ${a.osl}, concurrency ${a.concurrency}, ${a.requests} requests per point`,
+      `${a.model} on ${a.transport} (${r.node}), at equal GPU counts: aggregated ${gpus.aggregatedWorkers} x TP${a.tp} (${gpus.aggregated} GPUs) vs ` +
+        `disaggregated 1P TP${a.tp} + 1D TP${a.tp} (${gpus.disaggregated} GPUs); OSL ${a.osl}, concurrency ${a.concurrency}, ${a.requests} requests per point`,
       '',
-      ...breakevenTable(r.rows),
+      ...breakevenTable(r.rows, gpus),
       '',
-      `crossover ISL: ${r.crossover ?? 'none'} (the first ISL where disaggregated output tok/s exceeds aggregated)`,
+      `crossover (${METRIC_TEXT[a.metric]}): ${crossoverText(r.rows, a.metric).replace(/^[^:]*: /, '')}`,
+      ...CROSSOVER_METRICS.filter((m) => m !== a.metric).map((m) => `also, ${crossoverText(r.rows, m)}`),
       `summary and chart in ${shownPath(r.outDir)}: ${r.files.map((f) => shownPath(f)).join(', ')}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

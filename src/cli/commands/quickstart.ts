@@ -3,6 +3,8 @@ import type { CommandModule } from 'yargs';
 import { defaultCatalog, projectRoot } from '../../catalog/index.js';
 import { expandPoints, loadExperiment } from '../../experiment/index.js';
 import type { Point, PointResult } from '../../experiment/types.js';
+import type { BreakevenRow } from '../../report/charts/data.js';
+import { crossoverText } from './breakeven.js';
 import { simulatePoint } from '../../serving/simulate.js';
 
 /**
@@ -62,21 +64,42 @@ function asymmetric(rows: { point: Point; r: PointResult }[]): string[] {
 
 function breakeven(rows: { point: Point; r: PointResult }[]): string[] {
   const isls = [...new Set(rows.map((x) => x.point.experiment.workload.isl.mean))];
-  const get = (isl: number, mode: string) => rows.find((x) => x.point.experiment.workload.isl.mean === isl && x.point.experiment.deployment.mode === mode)!.r;
-  let crossover: number | undefined;
-  const lines = isls.map((isl) => {
-    const a = get(isl, 'aggregated');
-    const g = get(isl, 'disaggregated');
-    const gain = g.throughput.outputTokensPerS / a.throughput.outputTokensPerS - 1;
-    if (crossover === undefined && gain > 0) crossover = isl;
-    return `   ${String(isl).padEnd(8)}${a.throughput.outputTokensPerS.toFixed(0).padStart(9)}${g.throughput.outputTokensPerS.toFixed(0).padStart(9)}${`${gain >= 0 ? '+' : ''}${(gain * 100).toFixed(0)}%`.padStart(8)}` +
-      `${a.itlMs.mean.toFixed(1).padStart(10)}${g.itlMs.mean.toFixed(1).padStart(10)}`;
-  });
+  const get = (isl: number, mode: string) => rows.find((x) => x.point.experiment.workload.isl.mean === isl && x.point.experiment.deployment.mode === mode)!;
   const d = rows[0]!.point.experiment.deployment;
+  const gpus = (mode: 'aggregated' | 'disaggregated') =>
+    mode === 'aggregated' ? d.aggregated.workers * d.aggregated.tp : d.prefill.workers * d.prefill.tp + d.decode.workers * d.decode.tp;
+  const table: BreakevenRow[] = isls.map((isl) => {
+    const a = get(isl, 'aggregated').r;
+    const g = get(isl, 'disaggregated').r;
+    return {
+      isl,
+      group: '',
+      aggTokS: a.throughput.outputTokensPerS / gpus('aggregated'),
+      disaggTokS: g.throughput.outputTokensPerS / gpus('disaggregated'),
+      aggItlMs: a.itlMs.mean,
+      disaggItlMs: g.itlMs.mean,
+      throughputRatio: g.throughput.outputTokensPerS / gpus('disaggregated') / (a.throughput.outputTokensPerS / gpus('aggregated')),
+      itlRatio: g.itlMs.mean / a.itlMs.mean,
+      aggTtftP50Ms: a.ttftMs.p50,
+      aggTtftP95Ms: a.ttftMs.p95,
+      disaggTtftP50Ms: g.ttftMs.p50,
+      disaggTtftP95Ms: g.ttftMs.p95,
+      aggItlP95Ms: a.itlMs.p95,
+      disaggItlP95Ms: g.itlMs.p95,
+    };
+  });
+  const lines = table.map((r) => {
+    const gain = r.disaggTokS / r.aggTokS - 1;
+    return `   ${String(r.isl).padEnd(6)}${r.aggTokS.toFixed(0).padStart(10)}${r.disaggTokS.toFixed(0).padStart(8)}${`${gain >= 0 ? '+' : ''}${(gain * 100).toFixed(0)}%`.padStart(7)}` +
+      `${r.aggTtftP95Ms.toFixed(0).padStart(15)}${r.disaggTtftP95Ms.toFixed(0).padStart(8)}${r.aggItlP95Ms.toFixed(1).padStart(14)}${r.disaggItlP95Ms.toFixed(1).padStart(8)}`;
+  });
   return [
-    `3. Break-even (seed 002): ${d.model} on ${d.node} over ${d.transport}, output tokens/s and ITL (ms), aggregated vs disaggregated`,
-    `   ${'ISL'.padEnd(8)}${'agg'.padStart(9)}${'disagg'.padStart(9)}${'gain'.padStart(8)}${'ITL agg'.padStart(10)}${'ITL dis'.padStart(10)}`,
+    `3. Break-even (seed 002): ${d.model} on ${d.node} over ${d.transport}, at equal GPU counts: aggregated ${d.aggregated.workers} x TP${d.aggregated.tp} ` +
+      `(${gpus('aggregated')} GPUs) vs disaggregated ${d.prefill.workers}P TP${d.prefill.tp} + ${d.decode.workers}D TP${d.decode.tp} (${gpus('disaggregated')} GPUs), concurrency ${rows[0]!.point.experiment.workload.concurrency}; output tok/s per GPU, TTFT and ITL p95 in ms`,
+    `   ${'ISL'.padEnd(6)}${'tok/s agg'.padStart(10)}${'disagg'.padStart(8)}${'gain'.padStart(7)}${'TTFT p95 agg'.padStart(15)}${'disagg'.padStart(8)}${'ITL p95 agg'.padStart(14)}${'disagg'.padStart(8)}`,
     ...lines,
-    crossover !== undefined ? `   Disaggregated serving pulls ahead from ISL ${crossover}.` : '   Aggregated serving wins at every input length here.',
+    `   ${crossoverText(table, 'throughput')}.`,
+    `   ${crossoverText(table, 'itl_p95')}.`,
+    '   `nixlsim plan` sizes a deployment for an SLO instead: it finds each configuration\'s highest rate meeting TTFT and ITL bounds.',
   ];
 }

@@ -164,6 +164,13 @@ export interface BreakevenRow {
   throughputRatio: number;
   /** disaggregated / aggregated mean ITL: below 1, disaggregated decodes faster. */
   itlRatio: number;
+  /** TTFT p50 / p95 and ITL p95 of each mode, ms. */
+  aggTtftP50Ms: number;
+  aggTtftP95Ms: number;
+  disaggTtftP50Ms: number;
+  disaggTtftP95Ms: number;
+  aggItlP95Ms: number;
+  disaggItlP95Ms: number;
 }
 
 /** One row per ISL (and group) where both modes ran and the aggregated side produced tokens, ordered by ISL. */
@@ -197,6 +204,12 @@ export function breakevenRows(summary: Summary): BreakevenRow[] {
       disaggItlMs,
       throughputRatio: disaggTokS / aggTokS,
       itlRatio: aggItlMs > 0 && disaggItlMs > 0 ? disaggItlMs / aggItlMs : Number.NaN,
+      aggTtftP50Ms: agg.ttftMs.p50,
+      aggTtftP95Ms: agg.ttftMs.p95,
+      disaggTtftP50Ms: disagg.ttftMs.p50,
+      disaggTtftP95Ms: disagg.ttftMs.p95,
+      aggItlP95Ms: agg.itlMs.p95,
+      disaggItlP95Ms: disagg.itlMs.p95,
     });
   }
   return rows.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.isl - b.isl));
@@ -206,6 +219,52 @@ export function breakevenRows(summary: Summary): BreakevenRow[] {
 export function crossoverIsl(rows: readonly Pick<BreakevenRow, 'isl' | 'aggTokS' | 'disaggTokS'>[]): number | null {
   const sorted = [...rows].sort((a, b) => a.isl - b.isl);
   return sorted.find((r) => r.disaggTokS > r.aggTokS)?.isl ?? null;
+}
+
+/** What a break-even crossover is computed on; throughput higher is better, the latencies lower. */
+export const CROSSOVER_METRICS = ['throughput', 'ttft_p95', 'itl_p95', 'itl_mean'] as const;
+export type CrossoverMetric = (typeof CROSSOVER_METRICS)[number];
+
+export interface Crossover {
+  metric: CrossoverMetric;
+  /** Where the lead changes hands, interpolated linearly between the two ISLs around it. */
+  isl: number;
+  /** Who leads from there on. */
+  direction: 'disaggregated-ahead' | 'aggregated-ahead';
+}
+
+/** How far disaggregated leads at a row on a metric (> 0: ahead, < 0: behind), in the metric's unit. */
+export function lead(r: BreakevenRow, metric: CrossoverMetric): number {
+  switch (metric) {
+    case 'throughput':
+      return r.disaggTokS - r.aggTokS;
+    case 'ttft_p95':
+      return r.aggTtftP95Ms - r.disaggTtftP95Ms;
+    case 'itl_p95':
+      return r.aggItlP95Ms - r.disaggItlP95Ms;
+    case 'itl_mean':
+      return r.aggItlMs - r.disaggItlMs;
+  }
+}
+
+/**
+ * Every change of lead between consecutive ISLs (ascending) on a metric, each at the ISL where the lead is zero by
+ * linear interpolation (exactly at a row where it is zero). None when one mode leads throughout.
+ */
+export function crossovers(rows: readonly BreakevenRow[], metric: CrossoverMetric): Crossover[] {
+  const sorted = [...rows].filter((r) => Number.isFinite(lead(r, metric))).sort((a, b) => a.isl - b.isl);
+  const out: Crossover[] = [];
+  let prev: { isl: number; d: number } | undefined;
+  for (const r of sorted) {
+    const d = lead(r, metric);
+    if (d === 0) continue; // a tie decides nothing; the next row with a lead does
+    if (prev !== undefined && Math.sign(d) !== Math.sign(prev.d)) {
+      const isl = prev.isl + ((r.isl - prev.isl) * prev.d) / (prev.d - d);
+      out.push({ metric, isl: Math.round(isl), direction: d > 0 ? 'disaggregated-ahead' : 'aggregated-ahead' });
+    }
+    prev = { isl: r.isl, d };
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
