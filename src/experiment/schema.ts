@@ -11,12 +11,14 @@ import { FAULT_KINDS } from '../faults/injector.js';
 import type { PointResult, Stats } from './types.js';
 import { unwrap } from '../yaml/schema-keys.js';
 
-function whole(min: number) {
+/** A whole number >= min, with a message that says so (shared by every file format with numbers). */
+export function whole(min: number) {
   const m = `expected a whole number >= ${min}`;
   return z.number({ error: m }).int({ error: m }).min(min, { error: m });
 }
 
-function positive() {
+/** A finite number > 0, with a message that says so. */
+export function positive() {
   const m = 'expected a number > 0';
   return z.number({ error: m }).positive({ error: m }).finite({ error: m });
 }

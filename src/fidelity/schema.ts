@@ -6,7 +6,7 @@
  * catalog live in load.ts.
  */
 import { z } from 'zod';
-import { BANDWIDTHS, PLACEMENTS } from '../experiment/schema.js';
+import { BANDWIDTHS, PLACEMENTS, positive, whole } from '../experiment/schema.js';
 
 /** The families a record's error is averaged in (MAPE per family). */
 export const FAMILIES = ['ttft', 'itl', 'throughput', 'transfer'] as const;
@@ -20,15 +20,6 @@ const text = () => z.string({ error: 'expected a non-empty string' }).min(1, { e
 const ID_MESSAGE = 'expected an id of letters, digits, dots, dashes and underscores';
 const id = () => z.string({ error: ID_MESSAGE }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: ID_MESSAGE });
 
-function whole(min: number) {
-  const m = `expected a whole number >= ${min}`;
-  return z.number({ error: m }).int({ error: m }).min(min, { error: m });
-}
-
-function positive() {
-  const m = 'expected a number > 0';
-  return z.number({ error: m }).positive({ error: m }).finite({ error: m });
-}
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `expected one of ${values.map((v) => `'${v}'`).join(', ')}` });
