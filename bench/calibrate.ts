@@ -68,8 +68,8 @@ const h200 = fit('h200-sxm', ['stepOverheadS', 'allReduceLatencyS'], [
   { point: ciPoint('h200-roce', L70), label: 'vLLM CI 70B TP4 H200 batch latency (ms)', measured: 2075.08, of: e2e },
 ], { ...shared, decodeMemory: catalog.gpus.get('h200-sxm')!.efficiency.decodeMemory.value });
 const a100 = fit('a100-80gb', ['stepOverheadS', 'allReduceLatencyS'], [
-  { point: ciPoint('dgx-a100', L8), label: 'vLLM CI 8B TP1 A100 batch latency (ms)', measured: 1579.27, of: e2e },
-  { point: ciPoint('dgx-a100', L70), label: 'vLLM CI 70B TP4 A100 batch latency (ms)', measured: 3990.59, of: e2e },
+  { point: ciPoint('hgx-a100', L8), label: 'vLLM CI 8B TP1 A100 batch latency (ms)', measured: 1579.27, of: e2e },
+  { point: ciPoint('hgx-a100', L70), label: 'vLLM CI 70B TP4 A100 batch latency (ms)', measured: 3990.59, of: e2e },
 ], { ...shared, decodeMemory: catalog.gpus.get('a100-80gb')!.efficiency.decodeMemory.value });
 
 for (const [id, f] of [['h100-sxm', h100], ['h200-sxm', h200], ['a100-80gb', a100]] as const) {

@@ -355,13 +355,13 @@ describe("vLLM's batch defaults follow the GPU (get_batch_defaults, OpenAI API s
   });
 
   it('an A100 80 GB, which vLLM excludes from the large defaults, gets 2048 and 256', () => {
-    expect(minimalOn('dgx-a100')).toMatchObject({ maxNumBatchedTokens: 2048, maxNumSeqs: 256 });
+    expect(minimalOn('hgx-a100')).toMatchObject({ maxNumBatchedTokens: 2048, maxNumSeqs: 256 });
   });
 
   it('a value the file gives wins', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nixlsim-defaults-'));
     const file = join(dir, 'e.yaml');
-    writeFileSync(file, 'deployment: { mode: aggregated, model: llama-3.1-8b-instruct, node: dgx-a100, connector: any-tp, transport: tcp, engine: { maxNumBatchedTokens: 4096 } }\nworkload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n');
+    writeFileSync(file, 'deployment: { mode: aggregated, model: llama-3.1-8b-instruct, node: hgx-a100, connector: any-tp, transport: tcp, engine: { maxNumBatchedTokens: 4096 } }\nworkload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n');
     try {
       expect(loadExperiment(file).experiment.deployment.engine).toMatchObject({ maxNumBatchedTokens: 4096, maxNumSeqs: 256 });
     } finally {
