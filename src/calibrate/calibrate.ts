@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { defaultCatalog, getGpu, getLlm, getNode, getTransport, projectRoot } from '../catalog/load.js';
+import { defaultCatalog, firstNodeOffering, getGpu, getLlm, getNode, getTransport, projectRoot } from '../catalog/load.js';
 import type { Catalog, TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
 import { describeDeployment, loadDeployment, measuredPoint, modeledValue, type MeasuredRunOptions } from '../experiment/measured.js';
@@ -11,6 +11,8 @@ import { shownPath } from '../yaml/positions.js';
 import { gpuRecordText, transportRecordText } from './catalog-file.js';
 import { DEFAULT_FACTORS, fitGpuFactors, FACTORS, type FactorName, type FitPoint, type GpuFit } from './fit-gpu.js';
 import { fitTransport, transferSize, type TransportFit } from './fit-transport.js';
+import { fitNixlbench, readNixlbench, type NixlbenchFit } from './fit-nixlbench.js';
+import { railsFor } from '../physics/index.js';
 
 /**
  * `nixlsim calibrate`: fits the GPU's efficiency factors (and, where the measurements carry KV transfer times, the
@@ -214,4 +216,71 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
   // The GPU and transport records go out together or not at all.
   result.files.push(...writeOutputs(writes.map((w) => ({ path: w.file, data: w.text, ...(w.given !== undefined ? { flag: w.given } : {}) }))));
   return result;
+}
+
+export interface NixlbenchCalibrateOptions {
+  transport: string;
+  /** The node both GPUs sat on (default: the first offering the transport): its NICs set the rails. */
+  node?: string;
+  /** Rails one GPU's transfers striped over; default its share of the node's NICs. */
+  rails?: number;
+  /** nixlbench's --num_threads. */
+  threads?: number;
+  transportOut?: string;
+  force?: boolean;
+  catalog?: Catalog;
+}
+
+export interface NixlbenchCalibrateResult {
+  transport: string;
+  file: string;
+  perReadUs: number;
+  perDescriptorUs: number;
+  bandwidthGBps: number;
+  bandwidthPerRailGBps: number;
+  rails: number;
+  rows: NixlbenchFit['rows'];
+  rmsError: number;
+}
+
+/**
+ * `nixlsim calibrate <nixlbench output>... --transport T`: the transport's per-transfer and per-descriptor costs and
+ * its bandwidth fitted to nixlbench's rows, written as a catalog record beside the base transport.
+ */
+export function calibrateNixlbench(files: readonly string[], o: NixlbenchCalibrateOptions): NixlbenchCalibrateResult {
+  const catalog = o.catalog ?? defaultCatalog();
+  const transport = getTransport(catalog, o.transport);
+  const node = o.node !== undefined ? getNode(catalog, o.node) : firstNodeOffering(catalog, transport.id);
+  const rails = o.rails ?? railsFor(transport, node, 1);
+  const out = outputPath(o.transportOut, 'transport', transport.id);
+  const flag = o.transportOut !== undefined ? `--transport-out ${o.transportOut}` : undefined;
+  refuseOverwrite(out.file, o.force, '--transport-out');
+  checkOutputFile(out.file, flag);
+  const samples = readNixlbench(files);
+  const fit = fitNixlbench(samples, transport, rails, o.threads ?? 1);
+  const perRail = fit.bandwidth / rails;
+  const inputs = [...new Set(files.map((f) => shownPath(f)))].join(', ');
+  const how = `nixlsim calibrate: least squares on the relative error of nixlbench's per-block latency over ${samples.length} rows in ${inputs} (${rails} rail${rails === 1 ? '' : 's'}, ${o.threads ?? 1} thread(s), latency held at ${transport.latencyS * 1e6} us); rms error ${pct(fit.rmsError)}`;
+  const sources: Record<string, string> = {
+    'bandwidthPerRailGBps.typical': `${how}; the fitted bandwidth over the rails`,
+    perReadUs: `${how}; the fitted cost of a transfer`,
+    perDescriptorUs: `${how}; the fitted cost of a descriptor`,
+  };
+  if (perRail < transport.bandwidthPerRail.min) sources['bandwidthPerRailGBps.min'] = `${how}; widened to hold the calibrated typical figure`;
+  if (perRail > transport.bandwidthPerRail.max) sources['bandwidthPerRailGBps.max'] = `${how}; widened to hold the calibrated typical figure`;
+  const header = `Written by \`nixlsim calibrate\` from nixlbench output ${inputs}.\nThe base transport '${transport.id}' with the measured transfer, descriptor and bandwidth figures; re-run calibrate rather than editing.`;
+  const text = transportRecordText(transport, out.id, { latencyS: transport.latencyS, bandwidthPerRail: perRail, perReadS: fit.perReadS, perDescriptorS: fit.perDescriptorS }, sources, header);
+  refuseOverwrite(out.file, o.force, '--transport-out');
+  const [file] = writeOutputs([{ path: out.file, data: text, ...(flag !== undefined ? { flag } : {}) }]);
+  return {
+    transport: transport.id,
+    file: file!,
+    perReadUs: fit.perReadS * 1e6,
+    perDescriptorUs: fit.perDescriptorS * 1e6,
+    bandwidthGBps: fit.bandwidth / 1e9,
+    bandwidthPerRailGBps: perRail / 1e9,
+    rails,
+    rows: fit.rows,
+    rmsError: fit.rmsError,
+  };
 }

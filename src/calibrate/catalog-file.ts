@@ -57,7 +57,7 @@ export function gpuRecordText(base: GpuSpec, id: string, eff: Efficiency, fitted
 export function transportRecordText(
   base: TransportSpec,
   id: string,
-  fit: { latencyS: number; bandwidthPerRail: number },
+  fit: { latencyS: number; bandwidthPerRail: number; perReadS?: number; perDescriptorS?: number },
   sources: Record<string, string>,
   header: string,
 ): string {
@@ -74,8 +74,8 @@ export function transportRecordText(
     bandwidthPerRailGBps: { min: Math.min(gb(base.bandwidthPerRail.min), typical), typical, max: Math.max(gb(base.bandwidthPerRail.max), typical) },
     striped: base.striped,
     latencyUs: sig(scaleDecimal(fit.latencyS, 6)),
-    perReadUs: scaleDecimal(base.perReadS, 6),
-    perDescriptorUs: scaleDecimal(base.perDescriptorS, 6),
+    perReadUs: fit.perReadS !== undefined ? sig(fit.perReadS * 1e6) : scaleDecimal(base.perReadS, 6),
+    perDescriptorUs: fit.perDescriptorS !== undefined ? sig(fit.perDescriptorS * 1e6) : scaleDecimal(base.perDescriptorS, 6),
     gpuDirect: base.gpuDirect,
     ...(base.eagainRetry !== undefined
       ? {

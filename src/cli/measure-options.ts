@@ -24,10 +24,15 @@ function format(v: unknown): MeasureFormat {
   return s;
 }
 
-export function measureOptions<T>(y: Argv<T>): Argv<T> {
+export function measureOptions<T>(y: Argv<T>, o: { experimentRequired?: boolean; files?: string } = {}): Argv<T> {
   return y
-    .positional('measurements', { type: 'string', array: true, demandOption: true, describe: 'measurement files: genai-perf export (.json/.csv), vLLM bench serve result (.json), or the plain CSV' })
-    .option('experiment', { type: 'string', demandOption: true, requiresArg: true, describe: 'experiment file whose deployment the measurements ran on (its workload is replaced by each measured run)' })
+    .positional('measurements', { type: 'string', array: true, demandOption: true, describe: o.files ?? 'measurement files: genai-perf export (.json/.csv), vLLM bench serve result (.json), or the plain CSV' })
+    .option('experiment', {
+      type: 'string',
+      demandOption: o.experimentRequired ?? true,
+      requiresArg: true,
+      describe: 'experiment file whose deployment the measurements ran on (its workload is replaced by each measured run)',
+    })
     .option('isl', { requiresArg: true, describe: 'input length where a file does not record it', coerce: wholeNumber('isl', 1) })
     .option('osl', { requiresArg: true, describe: 'output length where a file does not record it', coerce: wholeNumber('osl', 1) })
     .option('concurrency', { requiresArg: true, describe: 'requests in flight where a file does not record it (genai-perf CSV, uncapped vLLM runs)', coerce: wholeNumber('concurrency', 1) })
