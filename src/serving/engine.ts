@@ -366,6 +366,9 @@ export class Engine {
     }
     if (chunks.length !== prefills) chunks.length = prefills;
     if (decodes === 0 && prefills === 0) {
+      // A step that preempted everything it had runs nothing; the next one admits from the queue (vLLM schedules again
+      // at once), rather than the engine falling idle with requests waiting.
+      if (preempted && this.waiting.length > 0) return this.step();
       this.stepping = false;
       return;
     }
