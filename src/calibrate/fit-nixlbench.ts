@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
 import { shownPath } from '../experiment/yaml-errors.js';
+import { nixlbenchTransferS } from '../physics/nixlbench.js';
 import { levenbergMarquardt } from './least-squares.js';
 
 export interface NixlbenchSample {
@@ -72,11 +73,6 @@ export interface NixlbenchFit {
   rmsError: number;
 }
 
-/** Seconds of one transfer of `n` blocks of `b` bytes by one of `threads` threads sharing the wire. */
-function transferS(t: TransportSpec, perRead: number, perDesc: number, bw: number, b: number, n: number, threads: number): number {
-  return t.latencyS + perRead + Math.max(n * perDesc, (threads * n * b) / bw);
-}
-
 /**
  * Least squares on relative errors of the per-block latency, in log space (the figures span orders of magnitude), the
  * transport's latency held. Needs rows where posting shows (many small blocks) and rows where the wire does (large
@@ -84,7 +80,8 @@ function transferS(t: TransportSpec, perRead: number, perDesc: number, bw: numbe
  */
 export function fitNixlbench(samples: readonly NixlbenchSample[], t: TransportSpec, rails: number, threads = 1): NixlbenchFit {
   if (samples.length < 3) throw new UserError(`cannot fit transport '${t.id}' to ${samples.length} nixlbench row(s): give at least 3, small blocks and large`);
-  const model = (x: readonly number[], s: NixlbenchSample) => (transferS(t, 10 ** x[0]!, 10 ** x[1]!, 10 ** x[2]!, s.blockSize, s.batchSize, threads) / s.batchSize) * 1e6;
+  const model = (x: readonly number[], s: NixlbenchSample) =>
+    (nixlbenchTransferS({ latencyS: t.latencyS, perReadS: 10 ** x[0]!, perDescriptorS: 10 ** x[1]! }, 10 ** x[2]!, s.blockSize, s.batchSize, threads) / s.batchSize) * 1e6;
   const start = [Math.log10(t.perReadS), Math.log10(t.perDescriptorS), Math.log10(t.bandwidthPerRail.typical * rails)];
   const fit = levenbergMarquardt(
     {

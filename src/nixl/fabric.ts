@@ -54,7 +54,7 @@ export class KvFabric {
   private readonly down = new Set<string>();
   private readonly reads = new Map<number, LiveRead>();
   /** Set when the placement hangs the transport (EFA on one node): reads never finish and log the backend's retries. */
-  private stalled: { log: EventLog; untilS: number } | null = null;
+  private stalled: { log: EventLog; untilS: number; logTimes: number[] } | null = null;
   /** NIC rails behind each striped link (a rank's share of its node's NICs). */
   private readonly railsOf = new Map<Link, number>();
 
@@ -109,7 +109,7 @@ export class KvFabric {
    */
   stall(log: EventLog, untilS: number): void {
     if (!this.transport.eagainRetry) throw new InvariantError(`transport '${this.transport.id}' has no eagainRetry schedule to stall with`);
-    this.stalled = { log, untilS };
+    this.stalled = { log, untilS, logTimes: eagainLogTimes(this.transport.eagainRetry, untilS) };
   }
 
   /** Starts a read; if a link on its path is down it fails after its latency, as a posted transfer would. */
@@ -138,14 +138,14 @@ export class KvFabric {
    * A READ that never moves a byte: a flow capped so low that it cannot finish within the stall (its requester cancels
    * it, or the run ends), plus its retry lines, each checked against the flow still being live.
    */
-  private startStalled(spec: ReadSpec, stall: { log: EventLog; untilS: number }): Flow {
+  private startStalled(spec: ReadSpec, stall: NonNullable<KvFabric['stalled']>): Flow {
     const retry = this.transport.eagainRetry!;
     const sim = this.net.sim;
     const flow = this.net.startFlow({ path: spec.path, bytes: spec.bytes, latencyS: spec.latencyS, rateCap: spec.bytes / (stall.untilS * 1e6 + 1) });
     this.reads.set(flow.id, { flow, spec });
     const decodeLink = spec.path[spec.path.length - 1]!;
     const rails = this.railsOf.get(decodeLink) ?? 1;
-    for (const [k, t] of eagainLogTimes(retry, stall.untilS).entries()) {
+    for (const [k, t] of stall.logTimes.entries()) {
       sim.schedule(spec.latencyS + t, () => {
         if (!this.reads.has(flow.id)) return; // given up: cancelled
         const attempts = (k + 1) * retry.logEveryAttempts;

@@ -135,9 +135,9 @@ function causalPairs(tokens: number, cached: number): number {
  * ranks) plus a ring's traffic, each rank sending and receiving 2 x (tp - 1) / tp x bytes at the per-direction
  * bandwidth (half the bidirectional datasheet figure). Small all-reduces (decode) are latency-bound.
  */
-export function allReduceTime(gpu: GpuSpec, tp: number, bytes: number, latencyS = 0): number {
+export function allReduceTime(gpu: GpuSpec, tp: number, bytes: number, latencyS = 0, bandwidth = gpu.nvlinkBandwidth / 2): number {
   if (tp <= 1) return 0;
-  return latencyS + (2 * (tp - 1) * bytes) / tp / (gpu.nvlinkBandwidth / 2);
+  return latencyS + (2 * (tp - 1) * bytes) / tp / bandwidth;
 }
 
 /**
@@ -150,10 +150,9 @@ export function allReduceBandwidth(gpu: GpuSpec, tp: number, node?: StepContext[
 }
 
 /** All-reduces of one step: two per layer (after attention and after the MLP) of tokens x hidden activations. */
-function stepAllReduce(llm: LlmSpec, tp: number, tokens: number, latencyS: number, bandwidth: number): number {
-  if (tp <= 1) return 0;
+function stepAllReduce(llm: LlmSpec, gpu: GpuSpec, tp: number, tokens: number, latencyS: number, bandwidth: number): number {
   const bytes = tokens * llm.hiddenSize * 2; // bf16 activations
-  return 2 * llm.layers * (latencyS + (2 * (tp - 1) * bytes) / tp / bandwidth);
+  return 2 * llm.layers * allReduceTime(gpu, tp, bytes, latencyS, bandwidth);
 }
 
 export interface StepTime {
@@ -304,7 +303,7 @@ export class StepCost {
     const kvRead = (cachedContext + decodeContext) * this.kvBytesPerToken;
     const memoryS = (weightsRead / this.tp + kvRead) / this.memoryBandwidth;
     const computeS = (linear / this.matmulPeak + attention / this.attentionPeak) / this.computeScale;
-    const allReduceS = stepAllReduce(llm, this.tp, tokens, this.allReduceLatencyS, this.allReduceBandwidth);
+    const allReduceS = stepAllReduce(llm, this.gpu, this.tp, tokens, this.allReduceLatencyS, this.allReduceBandwidth);
     const mode = graphMode(this.ctx, work.prefill.length, batch);
     const launchS = this.launchS[mode];
     const totalS = this.hostS + Math.max(Math.max(computeS, memoryS) + allReduceS, launchS);

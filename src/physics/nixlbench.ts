@@ -1,7 +1,6 @@
 import type { NodeSpec, TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
-import { rawPlan } from './estimate.js';
-import { postingOf, railsFor, workerBandwidth, type BandwidthChoice } from './transfer.js';
+import { railsFor, workerBandwidth, type BandwidthChoice } from './transfer.js';
 
 /**
  * The modeled counterpart of NIXL's own benchmark (nixlbench): one GPU on each side, each of `threads` threads posting
@@ -44,6 +43,21 @@ export function doublings(start: number, max: number, what: string): number[] {
   return out;
 }
 
+/**
+ * Seconds of one nixlbench transfer of `batchSize` blocks of `blockSize` bytes, by one of `threads` threads sharing
+ * `bandwidth` (bytes/s): the latency and the transfer's setup, then its descriptors' posting overlapping the wire
+ * (transferCost's model for one READ of equal descriptors). Shared by the modeled benchmark and its calibration.
+ */
+export function nixlbenchTransferS(
+  t: Pick<TransportSpec, 'latencyS' | 'perReadS' | 'perDescriptorS'>,
+  bandwidth: number,
+  blockSize: number,
+  batchSize: number,
+  threads: number,
+): number {
+  return t.latencyS + t.perReadS + Math.max(batchSize * t.perDescriptorS, (threads * batchSize * blockSize) / bandwidth);
+}
+
 export function nixlbenchRows(q: NixlbenchQuery): NixlbenchRow[] {
   const rails = q.rails ?? railsFor(q.transport, q.node, 1);
   const wire = workerBandwidth(q.transport, rails, q.bandwidth ?? 'typical');
@@ -51,8 +65,7 @@ export function nixlbenchRows(q: NixlbenchQuery): NixlbenchRow[] {
   for (const blockSize of doublings(q.startBlockSize, q.maxBlockSize, 'block size')) {
     for (const batchSize of doublings(q.startBatchSize, q.maxBatchSize, 'batch size')) {
       const bytes = blockSize * batchSize;
-      const { setupS, postingS } = postingOf(rawPlan(bytes, blockSize), q.transport);
-      const seconds = setupS + Math.max(postingS, (bytes * q.threads) / wire);
+      const seconds = nixlbenchTransferS(q.transport, wire, blockSize, batchSize, q.threads);
       rows.push({ blockSize, batchSize, latencyUs: (seconds / batchSize) * 1e6, bandwidthGBps: (bytes * q.threads) / seconds / 1e9 });
     }
   }
