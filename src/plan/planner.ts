@@ -20,8 +20,9 @@ import { InvariantError, UserError } from '../errors.js';
 import { loadExperiment } from '../experiment/load.js';
 import { defaultWorkerCount, SimulationPool } from '../experiment/pool.js';
 import { simulatePoints } from '../experiment/simulate-points.js';
-import type { Experiment, Point, PointResult } from '../experiment/types.js';
-import { estimateTransfer } from '../physics/index.js';
+import type { EngineArgs, Experiment, Point, PointResult } from '../experiment/types.js';
+import { kvPoolBlocks } from '../serving/engine.js';
+import { defaultEfficiency, estimateTransfer } from '../physics/index.js';
 import { candidateId, candidateLabel, enumerate, tpSizes, type Candidate, type TpChoice } from './enumerate.js';
 import { capacityFrom, ceilings, type Ceilings, type EstimateContext } from './estimate.js';
 import { MAX_PROBE_REQUESTS, probeKey, probePoint, PROBES_DIR, ProbeStore, type ProbeSizing } from './probe.js';
@@ -122,7 +123,12 @@ export function defaultOutDir(o: Pick<PlanOptions, 'model' | 'node' | 'transport
  * bandwidth, failure policy), the flags' model, node, connector and transport, and the probe workload. Going through
  * the loader (a temporary file, as `breakeven` does) gives exactly what `nixlsim run` gives recommended.yaml.
  */
-function templateExperiment(o: { model: string; gpu: string; node: string; connector: string; transport: string }, w: PlanWorkload, catalog: Catalog): Experiment {
+function templateExperiment(
+  o: { model: string; gpu: string; node: string; connector: string; transport: string },
+  tp: number,
+  w: PlanWorkload,
+  catalog: Catalog,
+): Experiment {
   // Placeholders: every probe sets its own rate (or speed-up) and request count.
   const section = w.trace
     ? { ...w.section, requests: w.trace.offsets.length, trace: { ...(w.section['trace'] as object), speedup: 1 } }
@@ -130,7 +136,8 @@ function templateExperiment(o: { model: string; gpu: string; node: string; conne
   const data = {
     name: 'plan',
     seed: w.seed,
-    deployment: { mode: 'aggregated', model: o.model, gpu: o.gpu, node: o.node, connector: o.connector, transport: o.transport },
+    // One worker of a TP the model fits at (the loader checks that it does); every probe sets its own groups.
+    deployment: { mode: 'aggregated', model: o.model, gpu: o.gpu, node: o.node, connector: o.connector, transport: o.transport, aggregated: { workers: 1, tp } },
     workload: section,
   };
   const dir = mkdtempSync(join(tmpdir(), 'nixlsim-plan-'));
@@ -140,6 +147,9 @@ function templateExperiment(o: { model: string; gpu: string; node: string; conne
     try {
       return loadExperiment(file, { catalog }).experiment;
     } catch (err) {
+      if (err instanceof UserError && /deployment\.aggregated\.tp: .* does not fit/.test(err.message)) {
+        throw new UserError(`--model ${o.model} does not fit on '${o.node}' even at TP${tp}, the widest a worker can have there: ${err.message.split(': ').slice(2).join(': ')}`);
+      }
       if (err instanceof UserError) throw new UserError(`the planner's probe experiment is invalid: ${err.message.split(file).join('plan')}`);
       throw err;
     }
@@ -177,6 +187,29 @@ interface Setup {
   sizing: ProbeSizing;
   workload: PlanWorkload;
   template: Experiment;
+  /** The TP sizes configurations are built from: those a worker can have (tpSizes) whose weights fit. */
+  tp: TpChoice;
+}
+
+/**
+ * Of the TP sizes a worker can have (tpSizes), those whose share of the weights leaves room for KV with the engine's
+ * memory settings; the others are excluded with the reason, so no configuration is built on a TP that cannot load
+ * the model.
+ */
+export function fittingTpSizes(llm: LlmSpec, gpu: GpuSpec, choice: TpChoice, args: EngineArgs): TpChoice {
+  const sizes: number[] = [];
+  const excluded = [...choice.excluded];
+  for (const tp of choice.sizes) {
+    try {
+      kvPoolBlocks({ id: 'plan', llm, gpu, tp, args, eff: defaultEfficiency(gpu) });
+      sizes.push(tp);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      excluded.push({ tp, reason: `weights do not fit: ${err.message}` });
+    }
+  }
+  excluded.sort((a, b) => a.tp - b.tp);
+  return { sizes, excluded };
 }
 
 function setup(o: PlanOptions): Setup {
@@ -212,15 +245,20 @@ function setup(o: PlanOptions): Setup {
     ...(o.set ? { set: o.set } : {}),
   });
   const ids = { model: llm.id, gpu: gpu.id, node: node.id, connector: profile.id, transport: transport.id };
-  const template = templateExperiment(ids, workload, catalog);
-  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template };
+  // The template's worker has the widest TP a worker can have, the likeliest to hold the model; the loader says
+  // when even that does not fit.
+  const shapes = tpSizes(llm, node);
+  if (shapes.sizes.length === 0) throw new UserError(`--model ${llm.id}: no TP a worker can have on '${node.id}' (${shapes.excluded.map((e) => `TP${e.tp}: ${e.reason}`).join('; ')})`);
+  const template = templateExperiment(ids, shapes.sizes[shapes.sizes.length - 1]!, workload, catalog);
+  const tp = fittingTpSizes(llm, gpu, shapes, template.deployment.engine);
+  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template, tp };
 }
 
 /** The budget's configurations: those pruned (with why) and the rest, each with a search ready to start. */
 function candidates(s: Setup, gpus: number): { live: Live[]; pruned: PrunedEntry[]; tp: TpChoice } {
   const { llm, gpu, node, transport, profile, template, workload } = s;
   const engine = template.deployment.engine;
-  const tp = tpSizes(llm, node);
+  const tp = s.tp;
   const ctx: PruneContext = { llm, gpu, node, transport, profile, engine, longest: workload.longest, placement: s.placement };
   const est: EstimateContext = { llm, gpu, node, transport, engine, bandwidth: template.deployment.bandwidth, islMean: workload.islMean, oslMean: workload.oslMean };
   const live: Live[] = [];

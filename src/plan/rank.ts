@@ -122,9 +122,11 @@ export function verdictOf(ranked: readonly RankedEntry[], precision: number, pru
     };
   }
   const ratio = dis.goodputPerGpu / agg.goodputPerGpu;
-  const marginPct = Math.round((ratio - 1) * 1000) / 10;
-  const pct = `${Math.abs(marginPct).toFixed(1)}%`;
-  if (Math.abs(ratio - 1) < precision) {
+  // The lead of the one ahead, as the text says it: (higher / lower - 1) x 100, never negative.
+  const lead = Math.max(ratio, 1 / ratio);
+  const marginPct = Math.round((lead - 1) * 1000) / 10;
+  const pct = `${marginPct.toFixed(1)}%`;
+  if (lead - 1 < precision) {
     return {
       aggregated: agg,
       disaggregated: dis,
@@ -136,14 +138,11 @@ export function verdictOf(ranked: readonly RankedEntry[], precision: number, pru
     };
   }
   const [w, l] = ratio > 1 ? [dis, agg] : [agg, dis];
-  const wMode = ratio > 1 ? 'Disaggregated' : 'Aggregated';
   return {
     aggregated: agg,
     disaggregated: dis,
     winner: ratio > 1 ? 'disaggregated' : 'aggregated',
     marginPct,
-    text:
-      `${wMode} serving wins by ${ratio > 1 ? pct : `${(Math.round((1 / ratio - 1) * 1000) / 10).toFixed(1)}%`} goodput per GPU: ` +
-      `${w.label} at ${perGpu(w.goodputPerGpu)} against ${l.label} at ${perGpu(l.goodputPerGpu)}.`,
+    text: `${ratio > 1 ? 'Disaggregated' : 'Aggregated'} serving wins by ${pct} goodput per GPU: ${w.label} at ${perGpu(w.goodputPerGpu)} against ${l.label} at ${perGpu(l.goodputPerGpu)}.`,
   };
 }

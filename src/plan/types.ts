@@ -87,7 +87,10 @@ export interface Verdict {
   disaggregated: ModeBest | null;
   /** 'tie' when the two differ by less than the search's precision. */
   winner: 'aggregated' | 'disaggregated' | 'tie' | 'none';
-  /** (best disaggregated / best aggregated - 1) x 100: > 0 when disaggregated serves more per GPU. */
+  /**
+   * How much more goodput per GPU the winner's best serves than the other mode's best, % (higher / lower - 1, x 100;
+   * never negative; the figure the text prints). Null when a mode has nothing meeting the SLO.
+   */
   marginPct: number | null;
   text: string;
 }

@@ -107,6 +107,30 @@ describe('the planner on a fake deployment whose latency curve is known', () => 
     expect(simulated.size).toBe(7);
   });
 
+  it('plans a model that does not fit one GPU: the TP sizes whose weights do not fit are left out, with the reason', async () => {
+    // Llama-3.1-70B in FP8 at TP1 on an H100: 80 GB x 0.9 = 72.0 GB usable, 70.6e9 x 1 B = 70.6 GB of weights and a
+    // 4 GB activation reserve leave -2.6 GB for KV. At TP2, per rank: 72.0 - 35.3 - 4 = 32.7 GB of KV: fits.
+    const sim = counting();
+    const r = await plan(options(tmp(), { model: 'llama-3.1-70b-instruct-fp8', gpus: 8, connector: 'any-tp' }), sim);
+    expect(r.plan.tpSizes.sizes).toEqual([2, 4, 8]);
+    expect(r.plan.tpSizes.excluded.map((e) => e.tp)).toEqual([1]);
+    expect(r.plan.tpSizes.excluded[0]!.reason).toMatch(/^weights do not fit: .*72\.0 GB usable per GPU, 70\.6 GB of weights per rank/);
+    const tps = sim.calls.flat().flatMap((pt) => {
+      const d = pt.experiment.deployment;
+      return d.mode === 'aggregated' ? [d.aggregated.tp] : [d.prefill.tp, d.decode.tp];
+    });
+    expect(Math.min(...tps)).toBe(2);
+    // Aggregated 4 x TP2, 2 x TP4, 1 x TP8 and the disaggregated ones on TP2/TP4 that fill 8 GPUs.
+    expect(r.plan.ranked.filter((e) => e.deployment.mode === 'aggregated').map((e) => e.id).sort()).toEqual(['agg-1xtp8', 'agg-2xtp4', 'agg-4xtp2']);
+  });
+
+  it('a model that fits no TP a worker can have on the node is one clear error', async () => {
+    // DeepSeek-V3 (671e9 params, FP8: 671 GB) on 8 x 80 GB H100s: 8 x 72 GB = 576 GB usable, less than the weights.
+    await expect(plan(options(tmp(), { model: 'deepseek-v3', gpus: 8, connector: 'any-tp' }), counting())).rejects.toThrow(
+      /^--model deepseek-v3 does not fit on 'dgx-h100' even at TP8, the widest a worker can have there: /,
+    );
+  });
+
   it('sizes each probe to its window: max(--requests, rate x window) measured requests', async () => {
     const sim = counting();
     await plan(options(tmp()), sim);

@@ -34,14 +34,14 @@ describe('ranking and the Pareto front', () => {
 });
 
 describe('the verdict, aggregated against disaggregated', () => {
-  it('the margin is best disaggregated / best aggregated - 1, by goodput per GPU', () => {
+  it('the margin is the leader\'s goodput per GPU over the other\'s, - 1, as the text says it', () => {
     // 32/8 = 4 against 24/8 = 3: +33.3%.
     const v = verdictOf(rank([entry('a', 'aggregated', 24, 100), entry('b', 'disaggregated', 32, 200)]), 0.05);
     expect(v).toMatchObject({ winner: 'disaggregated', marginPct: 33.3 });
     expect(v.text).toBe('Disaggregated serving wins by 33.3% goodput per GPU: disaggregated b at 4.00 req/s per GPU against aggregated a at 3.00 req/s per GPU.');
-    // Aggregated ahead: 3 / 2.4 = 1.25, so aggregated wins by 25.0% (the margin, from disaggregated's side, -20%).
+    // Aggregated ahead: 3 / 2.4 = 1.25, so aggregated wins by 25.0%, and marginPct says 25 too.
     const w = verdictOf(rank([entry('a', 'aggregated', 24, 100), entry('b', 'disaggregated', 19.2, 200)]), 0.05);
-    expect(w).toMatchObject({ winner: 'aggregated', marginPct: -20 });
+    expect(w).toMatchObject({ winner: 'aggregated', marginPct: 25 });
     expect(w.text).toMatch(/^Aggregated serving wins by 25\.0% goodput per GPU/);
   });
 
