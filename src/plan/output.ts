@@ -13,14 +13,14 @@ import { writeFileAtomic } from '../report/output.js';
 import type { PlanResult } from './planner.js';
 import { paretoRows, reportMarkdown } from './report.js';
 import { sloText } from './slo.js';
-import type { PlanJson } from './types.js';
+import type { DeploymentSection, PlanJson } from './types.js';
 
 export const PLAN_FILE = 'plan.json';
 export const REPORT_FILE = 'report.md';
 export const RECOMMENDED_FILE = 'recommended.yaml';
 export const CHART_NAME = 'pareto';
 
-export function planJson(plan: PlanJson): string {
+export function planJson(plan: object): string {
   return `${JSON.stringify(plan, null, 2)}\n`;
 }
 
@@ -38,6 +38,14 @@ export function recommendedExperiment(plan: PlanJson, point: Point | null, outDi
   const rec = plan.recommended;
   if (!rec || !point) return null;
   const { maxRate: _r, goodputPerGpu: _g, ...deployment } = rec;
+  return recommendedExperimentOf(deployment, point, outDir);
+}
+
+/** An experiment file's data: a deployment section (extra fields dropped) and, as the workload, the probe's. */
+export function recommendedExperimentOf(rec: DeploymentSection, point: Point, outDir: string): Record<string, unknown> {
+  const { mode, model, gpu, node, connector, transport, aggregated, prefill, decode, placement } = rec;
+  const deployment = { mode, model, gpu, node, connector, transport, aggregated, prefill, decode, placement };
+  for (const k of Object.keys(deployment) as (keyof typeof deployment)[]) if (deployment[k] === undefined) delete deployment[k];
   const w = point.experiment.workload;
   const workload: Record<string, unknown> =
     w.kind === 'trace' && w.trace

@@ -69,6 +69,13 @@ export interface PlanOptions {
   workers?: number;
   /** Simulate every probe again instead of reusing the stored ones. */
   fresh?: boolean;
+  /**
+   * Size for this load (size.ts, planForLoad): requests per second, or 'workload' for the workload file's own rate.
+   * Absent: the budget's maximum rate (plan).
+   */
+  rate?: number | 'workload';
+  /** USD per GPU-hour: each configuration's cost per hour and per million output tokens. */
+  gpuCost?: number;
   catalog?: Catalog;
   /** Told after each round: round number, probes in it, and how many of them were simulated (not reused). */
   onRound?: (round: number, probes: number, simulated: number) => void;
@@ -163,17 +170,13 @@ export function deploymentOf(c: Candidate, placement: Placement | undefined, bas
   return { mode: 'disaggregated', ...base, prefill: { ...c.prefill }, decode: { ...c.decode }, ...(placement ? { placement } : {}) };
 }
 
-interface Live {
-  candidate: Candidate;
-  placement: Placement | undefined;
-  deployment: DeploymentSection;
-  ceilings: Ceilings;
+interface Live extends Assessed {
   search: RateSearch;
   results: Map<number, PointResult>;
 }
 
 /** The flags checked and resolved against the catalog and the workload file; the probes' template experiment. */
-interface Setup {
+export interface Setup {
   catalog: Catalog;
   llm: LlmSpec;
   node: NodeSpec;
@@ -189,6 +192,8 @@ interface Setup {
   template: Experiment;
   /** The TP sizes configurations are built from: those a worker can have (tpSizes) whose weights fit. */
   tp: TpChoice;
+  /** --gpu-cost, USD per GPU-hour. */
+  gpuCost: number | undefined;
 }
 
 /**
@@ -212,7 +217,7 @@ export function fittingTpSizes(llm: LlmSpec, gpu: GpuSpec, choice: TpChoice, arg
   return { sizes, excluded };
 }
 
-function setup(o: PlanOptions): Setup {
+export function setup(o: PlanOptions): Setup {
   const catalog = o.catalog ?? defaultCatalog();
   checkNumber('gpus', o.gpus, Number.isInteger(o.gpus) && o.gpus >= 1 && o.gpus <= MAX_GPUS, `a whole number from 1 to ${MAX_GPUS}`);
   const requests = o.requests ?? DEFAULT_REQUESTS;
@@ -222,6 +227,7 @@ function setup(o: PlanOptions): Setup {
   checkNumber('warmup', warmup, Number.isInteger(warmup) && warmup >= 0, 'a whole number >= 0');
   checkNumber('precision', precision, precision > 0 && precision < 1, 'a fraction > 0 and < 1 (0.05 is 5%)');
   if (o.windowS !== undefined) checkNumber('window', o.windowS, o.windowS > 0 && Number.isFinite(o.windowS), 'a number of seconds > 0');
+  if (o.gpuCost !== undefined) checkNumber('gpu-cost', o.gpuCost, o.gpuCost > 0 && Number.isFinite(o.gpuCost), 'a price in USD per GPU-hour > 0');
 
   const llm = getLlm(catalog, o.model);
   const node = getNode(catalog, o.node);
@@ -251,73 +257,95 @@ function setup(o: PlanOptions): Setup {
   if (shapes.sizes.length === 0) throw new UserError(`--model ${llm.id}: no TP a worker can have on '${node.id}' (${shapes.excluded.map((e) => `TP${e.tp}: ${e.reason}`).join('; ')})`);
   const template = templateExperiment(ids, shapes.sizes[shapes.sizes.length - 1]!, workload, catalog);
   const tp = fittingTpSizes(llm, gpu, shapes, template.deployment.engine);
-  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template, tp };
+  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template, tp, gpuCost: o.gpuCost };
+}
+
+/** A configuration that can run: where its prefill and decode go, its deployment section, its physics ceilings. */
+export interface Assessed {
+  candidate: Candidate;
+  placement: Placement | undefined;
+  deployment: DeploymentSection;
+  ceilings: Ceilings;
+}
+
+/** Configurations checked against the prune rules: those pruned (with why), and the rest with their ceilings. */
+export function assess(s: Setup, list: readonly Candidate[]): { live: Assessed[]; pruned: PrunedEntry[] } {
+  const { llm, gpu, node, transport, profile, template, workload } = s;
+  const engine = template.deployment.engine;
+  const ctx: PruneContext = { llm, gpu, node, transport, profile, engine, longest: workload.longest, placement: s.placement };
+  const est: EstimateContext = { llm, gpu, node, transport, engine, bandwidth: template.deployment.bandwidth, islMean: workload.islMean, oslMean: workload.oslMean };
+  const live: Assessed[] = [];
+  const pruned: PrunedEntry[] = [];
+  for (const c of list) {
+    const v = pruneCandidate(c, ctx);
+    const placement = v.ok ? v.placement : undefined;
+    const deployment = deploymentOf(c, placement, s.ids);
+    if (!v.ok) pruned.push({ id: candidateId(c), label: candidateLabel(c), deployment, rule: v.rule, reason: v.reason });
+    else live.push({ candidate: c, placement, deployment, ceilings: ceilings(c, est) });
+  }
+  return { live, pruned };
 }
 
 /** The budget's configurations: those pruned (with why) and the rest, each with a search ready to start. */
 function candidates(s: Setup, gpus: number): { live: Live[]; pruned: PrunedEntry[]; tp: TpChoice } {
-  const { llm, gpu, node, transport, profile, template, workload } = s;
-  const engine = template.deployment.engine;
-  const tp = s.tp;
-  const ctx: PruneContext = { llm, gpu, node, transport, profile, engine, longest: workload.longest, placement: s.placement };
-  const est: EstimateContext = { llm, gpu, node, transport, engine, bandwidth: template.deployment.bandwidth, islMean: workload.islMean, oslMean: workload.oslMean };
-  const live: Live[] = [];
-  const pruned: PrunedEntry[] = [];
-  for (const c of enumerate(gpus, tp.sizes)) {
-    const v = pruneCandidate(c, ctx);
-    const placement = v.ok ? v.placement : undefined;
-    const deployment = deploymentOf(c, placement, s.ids);
-    if (!v.ok) {
-      pruned.push({ id: candidateId(c), label: candidateLabel(c), deployment, rule: v.rule, reason: v.reason });
-      continue;
-    }
-    const k = ceilings(c, est);
-    const search = new RateSearch({ startRate: capacityFrom(c.mode, k) / 2, precision: s.precision });
-    live.push({ candidate: c, placement, deployment, ceilings: k, search, results: new Map() });
-  }
-  return { live, pruned, tp };
+  const { live, pruned } = assess(s, enumerate(gpus, s.tp.sizes));
+  return {
+    live: live.map((a) => ({ ...a, search: new RateSearch({ startRate: capacityFrom(a.candidate.mode, a.ceilings) / 2, precision: s.precision }), results: new Map() })),
+    pruned,
+    tp: s.tp,
+  };
 }
 
 /**
- * Advances every search to its end, a round at a time: the next probe of each unfinished search, looked up in the
- * store, the missing ones simulated together (and stored), then each search told whether its probe met the SLO.
+ * Results of a batch of probes: each looked up in the store, the missing ones simulated together (and stored). A
+ * result comes back through JSON, as a stored one does, so a fresh run and a rerun see the same numbers.
+ */
+export async function probeBatch(points: readonly Point[], s: Setup, store: ProbeStore, sim: SimulateBatch): Promise<{ results: PointResult[]; simulated: number }> {
+  const keys = points.map((p) => probeKey(p, s.catalog, s.workload));
+  const results: (PointResult | undefined)[] = keys.map((k) => store.get(k));
+  const missing = points.flatMap((p, i) => (results[i] === undefined ? [i] : []));
+  if (missing.length > 0) {
+    const fresh = await sim(
+      missing.map((i) => points[i]!),
+      s.catalog,
+    );
+    if (fresh.length !== missing.length) throw new InvariantError(`simulated ${missing.length} probes, got ${fresh.length} results`);
+    missing.forEach((i, k) => {
+      const r = JSON.parse(JSON.stringify(fresh[k])) as PointResult;
+      store.put(keys[i]!, points[i]!, r);
+      results[i] = r;
+    });
+  }
+  return { results: results as PointResult[], simulated: missing.length };
+}
+
+/**
+ * Advances every search to its end, a round at a time: the next probe of each unfinished search (probeBatch), then
+ * each search told whether its probe met the SLO.
  */
 async function searchAll(live: readonly Live[], s: Setup, store: ProbeStore, sim: SimulateBatch, onRound?: PlanOptions['onRound']): Promise<PlanResult['probes']> {
   const counts = { total: 0, simulated: 0, reused: 0 };
   for (let round = 1; ; round++) {
     const batch = live.flatMap((l) => {
       const rate = l.search.next();
-      if (rate === undefined) return [];
-      const point = probePoint(s.template, l.candidate, l.placement, rate, s.workload, s.sizing);
-      return [{ l, rate, point, key: probeKey(point, s.catalog, s.workload) }];
+      return rate === undefined ? [] : [{ l, rate, point: probePoint(s.template, l.candidate, l.placement, rate, s.workload, s.sizing) }];
     });
     if (batch.length === 0) return counts;
-    const results: (PointResult | undefined)[] = batch.map((b) => store.get(b.key));
-    const missing = batch.filter((_, i) => results[i] === undefined);
-    if (missing.length > 0) {
-      const fresh = await sim(
-        missing.map((m) => m.point),
-        s.catalog,
-      );
-      if (fresh.length !== missing.length) throw new InvariantError(`simulated ${missing.length} probes, got ${fresh.length} results`);
-      let k = 0;
-      for (let i = 0; i < batch.length; i++) {
-        if (results[i] !== undefined) continue;
-        // Through JSON, as a stored probe comes back: a fresh run and a rerun then see the same numbers.
-        const r = JSON.parse(JSON.stringify(fresh[k++])) as PointResult;
-        store.put(batch[i]!.key, batch[i]!.point, r);
-        results[i] = r;
-      }
-    }
+    const { results, simulated } = await probeBatch(
+      batch.map((b) => b.point),
+      s,
+      store,
+      sim,
+    );
     counts.total += batch.length;
-    counts.simulated += missing.length;
-    counts.reused += batch.length - missing.length;
+    counts.simulated += simulated;
+    counts.reused += batch.length - simulated;
     batch.forEach((b, i) => {
       const r = results[i]!;
       b.l.results.set(b.rate, r);
       b.l.search.record(b.rate, checkSlo(r, s.slo).pass);
     });
-    onRound?.(round, batch.length, missing.length);
+    onRound?.(round, batch.length, simulated);
   }
 }
 
@@ -342,7 +370,7 @@ function kvAloneMs(l: Live, s: Setup): number | null {
   }).ms;
 }
 
-function inputsOf(s: Setup, gpus: number): PlanJson['inputs'] {
+export function inputsOf(s: Setup, gpus: number): PlanJson['inputs'] {
   const w = s.workload;
   return {
     ...s.ids,
@@ -362,6 +390,7 @@ function inputsOf(s: Setup, gpus: number): PlanJson['inputs'] {
     probe: { windowS: s.sizing.windowS, minRequests: s.sizing.minRequests, maxRequests: s.sizing.maxRequests },
     seed: w.seed,
     precision: s.precision,
+    gpuCostUsdPerHour: s.gpuCost ?? null,
   };
 }
 
@@ -387,7 +416,7 @@ export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<Pl
     kvAloneMs: kvAloneMs(l, s),
     ceilings: l.ceilings,
   }));
-  const ranked = rank(searched.map((x) => entryOf(x, s.slo)));
+  const ranked = rank(searched.map((x) => entryOf(x, s.slo, s.gpuCost)));
   const top = ranked[0]?.meetsSlo ? ranked[0] : undefined;
   const topLive = top ? live.find((l) => candidateId(l.candidate) === top.id) : undefined;
   const planJson: PlanJson = {

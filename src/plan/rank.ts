@@ -8,6 +8,7 @@ import type { PointResult } from '../experiment/types.js';
 import { candidateGpus, candidateId, candidateLabel, type Candidate } from './enumerate.js';
 import { capacityFrom, type Ceilings } from './estimate.js';
 import type { SearchResult } from './search.js';
+import { costPerHour, usdPerMillionTokens } from './cost.js';
 import { checkSlo, type SloTerm } from './slo.js';
 import type { DeploymentSection, ModeBest, PrunedEntry, RankedEntry, Verdict } from './types.js';
 
@@ -34,7 +35,7 @@ function limitAt(rate: number | null, r: PointResult | undefined, slo: readonly 
 }
 
 /** One configuration's entry (rank 0 until ranked). */
-export function entryOf(s: SearchedConfig, slo: readonly SloTerm[]): Omit<RankedEntry, 'rank' | 'pareto'> {
+export function entryOf(s: SearchedConfig, slo: readonly SloTerm[], usdPerGpuHour?: number): Omit<RankedEntry, 'rank' | 'pareto'> {
   const c = s.candidate;
   const gpus = candidateGpus(c);
   const { maxRate, failRate, probes, limit } = s.search;
@@ -42,6 +43,8 @@ export function entryOf(s: SearchedConfig, slo: readonly SloTerm[]): Omit<Ranked
   const at = maxRate > 0 ? maxRate : Math.min(...probes.map((p) => p.rate));
   const r = s.results.get(at);
   const fail = failRate !== null ? s.results.get(failRate) : undefined;
+  const cost = costPerHour(gpus, usdPerGpuHour);
+  const perM = r && maxRate > 0 ? usdPerMillionTokens(cost, r.throughput.outputTokensPerS) : null;
   return {
     id: candidateId(c),
     label: candidateLabel(c),
@@ -54,6 +57,8 @@ export function entryOf(s: SearchedConfig, slo: readonly SloTerm[]): Omit<Ranked
     ttftP50Ms: r ? round(r.ttftMs.p50, 3) : 0,
     meetsSlo: maxRate > 0,
     outputTokensPerSPerGpu: r && maxRate > 0 ? round(r.throughput.outputTokensPerS / gpus, 3) : 0,
+    costPerHourUsd: cost === null ? null : round(cost, 4),
+    usdPerMillionOutputTokens: perM === null ? null : round(perM, 4),
     kvTransferP50Ms: c.mode === 'disaggregated' && r ? round(r.kvTransfer.ms.p50, 3) : null,
     kvTransferAloneMs: s.kvAloneMs === null ? null : round(s.kvAloneMs, 3),
     ceilings: {

@@ -227,7 +227,8 @@ function recommendation(plan: PlanJson, recommendedFile: string): string[] {
   if (!top || !top.meetsSlo) return ['No configuration meets the SLO at any rate the search tried; nothing is recommended. Loosen the SLO, add GPUs, or shorten the requests.'];
   const lines = [
     `**${top.label}** (${top.gpusUsed} GPUs${top.deployment.placement ? `, ${top.deployment.placement}` : ''}): up to **${sig(top.maxRate, 4)} req/s** within the SLO, ` +
-      `**${sig(top.goodputPerGpu)} req/s per GPU** (${sig(top.outputTokensPerSPerGpu)} output tokens/s per GPU).`,
+      `**${sig(top.goodputPerGpu)} req/s per GPU** (${sig(top.outputTokensPerSPerGpu)} output tokens/s per GPU)` +
+      (top.costPerHourUsd !== null ? `, $${top.costPerHourUsd.toFixed(2)} an hour, ${costPerM(top.usdPerMillionOutputTokens)} per million output tokens at that rate.` : '.'),
     '',
     `At that rate TTFT p95 is ${ms(top.ttftP95Ms)} ms (median ${ms(top.ttftP50Ms)} ms) and ITL p95 ${ms(top.itlP95Ms)} ms` +
       (top.kvTransferP50Ms !== null ? `; ${kvSentence(top)}` : '') +
@@ -290,15 +291,22 @@ export function rateColumns(entries: readonly RankedEntry[]): { rates: string[];
   };
 }
 
+/** USD per million output tokens as a report prints it; '-' when there is none. */
+export const costPerM = (x: number | null): string => (x === null ? '-' : `$${x < 10 ? x.toFixed(3) : x.toFixed(2)}`);
+
 function rankedTable(plan: PlanJson): string[] {
-  const head = '| # | configuration | GPUs | placement | max rate (req/s) | goodput (req/s per GPU) | TTFT p95 (ms) | ITL p95 (ms) | KV transfer p50 / alone (ms) | physics estimate (req/s) | Pareto | what breaks above the max rate |';
+  const priced = plan.inputs.gpuCostUsdPerHour !== null;
+  const head =
+    '| # | configuration | GPUs | placement | max rate (req/s) | goodput (req/s per GPU) | TTFT p95 (ms) | ITL p95 (ms) | ' +
+    `${priced ? 'USD/h | USD per M output tokens | ' : ''}KV transfer p50 / alone (ms) | physics estimate (req/s) | Pareto | what breaks above the max rate |`;
   const { rates, perGpu } = rateColumns(plan.ranked);
   const rows = plan.ranked.map(
     (e, k) =>
       `| ${e.rank} | ${e.label} | ${e.gpusUsed} | ${e.deployment.placement ?? '-'} | ${rates[k]} | ${perGpu[k]} | ` +
-      `${ms(e.ttftP95Ms)} | ${ms(e.itlP95Ms)} | ${kvText(e)} | ${estimateText(e)} | ${e.pareto ? 'yes' : ''} | ${e.meetsSlo ? limitText(e) : `never met; at ${sig(Math.min(...e.probes.map((p) => p.rate)), 4)} req/s: ${e.limit.violations.join('; ')}`} |`,
+      `${ms(e.ttftP95Ms)} | ${ms(e.itlP95Ms)} | ${priced ? `${e.costPerHourUsd!.toFixed(2)} | ${costPerM(e.usdPerMillionOutputTokens)} | ` : ''}` +
+      `${kvText(e)} | ${estimateText(e)} | ${e.pareto ? 'yes' : ''} | ${e.meetsSlo ? limitText(e) : `never met; at ${sig(Math.min(...e.probes.map((p) => p.rate)), 4)} req/s: ${e.limit.violations.join('; ')}`} |`,
   );
-  return [head, '|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows];
+  return [head, `|${'---|'.repeat(priced ? 14 : 12)}`, ...rows];
 }
 
 /** Pruned configurations with the same reason, together (plan.json lists each). */

@@ -43,6 +43,10 @@ export interface RankedEntry {
   meetsSlo: boolean;
   /** Output tokens per second per GPU at maxRate. */
   outputTokensPerSPerGpu: number;
+  /** GPUs used x --gpu-cost, USD per hour; null without --gpu-cost. */
+  costPerHourUsd: number | null;
+  /** costPerHourUsd over the output tokens an hour serves at maxRate, USD per million; null without a price or rate. */
+  usdPerMillionOutputTokens: number | null;
   ttftP50Ms: number;
   /** Median KV transfer time at maxRate, ms (disaggregated). */
   kvTransferP50Ms: number | null;
@@ -119,6 +123,8 @@ export interface PlanInputs {
   probe: { windowS: number; minRequests: number; maxRequests: number };
   seed: number;
   precision: number;
+  /** --gpu-cost, USD per GPU-hour; null without it. */
+  gpuCostUsdPerHour: number | null;
 }
 
 export interface PlanJson {

@@ -43,6 +43,11 @@ export interface PlanWorkload {
   oslMean: number;
   /** The longest request the deployment must hold, tokens. */
   longest: { isl: number; osl: number };
+  /**
+   * The file's own offered rate, req/s (what `plan --rate workload` sizes for): a Poisson workload's rate, a trace's
+   * records over their span times the file's speed-up. Absent for closed-loop traffic, which has no rate.
+   */
+  ownRate?: number;
   /** What the planner changed or left out of the file, said in the report. */
   notes: string[];
 }
@@ -116,6 +121,7 @@ export function resolveWorkload(file: string, o: WorkloadOptions): PlanWorkload 
     islMean: w.isl.mean,
     oslMean: w.osl.mean,
     longest: { isl: far.isl, osl: far.osl },
+    ...(w.kind === 'poisson' ? { ownRate: w.rate } : {}),
     notes,
   };
 }
@@ -163,6 +169,7 @@ function fromTrace(t: TraceSource, o: WorkloadOptions, source: string, seed: num
     islMean: isl / n,
     oslMean: osl / n,
     longest,
+    ownRate: ((n - 1) / span) * t.speedup,
     notes,
   };
 }

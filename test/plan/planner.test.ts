@@ -107,6 +107,18 @@ describe('the planner on a fake deployment whose latency curve is known', () => 
     expect(simulated.size).toBe(7);
   });
 
+  it('--gpu-cost prices each configuration: GPUs x price an hour, and that over the output tokens an hour serves', async () => {
+    const r = await plan(options(tmp(), { gpuCost: 2.5 }), counting());
+    expect(r.plan.inputs.gpuCostUsdPerHour).toBe(2.5);
+    for (const e of r.plan.ranked.filter((x) => x.meetsSlo)) {
+      expect(e.costPerHourUsd).toBe(e.gpusUsed * 2.5);
+      // $/M tokens = $/h / (tokens/s x 3600) x 1e6.
+      expect(e.usdPerMillionOutputTokens!).toBeCloseTo((e.gpusUsed * 2.5 * 1e6) / (e.outputTokensPerSPerGpu * e.gpusUsed * 3600), 2);
+    }
+    const unpriced = await plan(options(tmp()), counting());
+    expect(unpriced.plan.ranked.every((e) => e.costPerHourUsd === null && e.usdPerMillionOutputTokens === null)).toBe(true);
+  });
+
   it('plans a model that does not fit one GPU: the TP sizes whose weights do not fit are left out, with the reason', async () => {
     // Llama-3.1-70B in FP8 at TP1 on an H100: 80 GB x 0.9 = 72.0 GB usable, 70.6e9 x 1 B = 70.6 GB of weights and a
     // 4 GB activation reserve leave -2.6 GB for KV. At TP2, per rank: 72.0 - 35.3 - 4 = 32.7 GB of KV: fits.
