@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { defaultCatalog, firstNodeOffering, getGpu, getLlm, getNode, getTransport, projectRoot } from '../catalog/load.js';
+import { defaultCatalog, firstNodeOffering, getGpu, getLlm, getNode, getTransport, userCatalogDirs } from '../catalog/load.js';
 import type { Catalog, TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
 import { describeDeployment, loadDeployment, measuredPoint, modeledValue, type MeasuredRunOptions } from '../experiment/measured.js';
@@ -25,9 +25,11 @@ export interface CalibrateOptions extends MeasuredRunOptions {
   set?: string[];
   seed?: number;
   catalog?: Catalog;
-  /** The GPU record to write; default models/gpu/<gpu>-calibrated.yaml. Its file name is the record's id. */
+  /** The user's catalog directory the records go into without out/transportOut: see calibrationDir. */
+  catalogDir?: string;
+  /** The GPU record to write; default <catalogDir>/gpu/<gpu>-calibrated.yaml. Its file name is the record's id. */
   out?: string;
-  /** The transport record to write (only with transfer times); default models/transport/<transport>-calibrated.yaml. */
+  /** The transport record to write (only with transfer times); default <catalogDir>/transport/<transport>-calibrated.yaml. */
   transportOut?: string;
   /** Replace existing files. */
   force?: boolean;
@@ -81,8 +83,19 @@ export interface CalibrateResult {
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-function outputPath(given: string | undefined, kind: 'gpu' | 'transport', id: string): { file: string; id: string } {
-  const file = resolve(given ?? join(projectRoot(), 'models', kind, `${id}-calibrated.yaml`));
+/** The user's catalog `calibrate` writes into when no --out is given: nixlsim-catalog/ under the working directory. */
+export const DEFAULT_CALIBRATION_DIR = 'nixlsim-catalog';
+
+/**
+ * Where calibrated records go by default: the user's catalog, never the package's models/. That is the first user
+ * catalog directory in use (--catalog, NIXLSIM_CATALOG), else ./nixlsim-catalog/ (then named with --catalog to use).
+ */
+export function calibrationDir(given?: string): string {
+  return resolve(given ?? userCatalogDirs()[0] ?? DEFAULT_CALIBRATION_DIR);
+}
+
+function outputPath(given: string | undefined, kind: 'gpu' | 'transport', id: string, catalogDir: string | undefined): { file: string; id: string } {
+  const file = resolve(given ?? join(calibrationDir(catalogDir), kind, `${id}-calibrated.yaml`));
   if (!file.endsWith('.yaml')) throw new UserError(`--${kind === 'gpu' ? 'out' : 'transport-out'}: '${given}' must end in .yaml (catalog files are <id>.yaml)`);
   return { file, id: basename(file, '.yaml') };
 }
@@ -108,13 +121,13 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
   // Where the records go is checked before the fit, which can take a while: a place that cannot be written fails now.
   const gpuFlag = o.out !== undefined ? `--out ${o.out}` : undefined;
   const transportFlag = o.transportOut !== undefined ? `--transport-out ${o.transportOut}` : undefined;
-  const gpuOut = timed.length > 0 ? outputPath(o.out, 'gpu', gpu.id) : undefined;
+  const gpuOut = timed.length > 0 ? outputPath(o.out, 'gpu', gpu.id, o.catalogDir) : undefined;
   if (gpuOut) {
     refuseOverwrite(gpuOut.file, o.force, '--out');
     checkOutputFile(gpuOut.file, gpuFlag);
   }
   const transportId = d.transport;
-  const transportOut = transfers.length > 0 ? outputPath(o.transportOut, 'transport', transportId) : undefined;
+  const transportOut = transfers.length > 0 ? outputPath(o.transportOut, 'transport', transportId, o.catalogDir) : undefined;
   if (transportOut) {
     refuseOverwrite(transportOut.file, o.force, '--transport-out');
     checkOutputFile(transportOut.file, transportFlag);
@@ -227,6 +240,8 @@ export interface NixlbenchCalibrateOptions {
   /** nixlbench's --num_threads. */
   threads?: number;
   transportOut?: string;
+  /** The user's catalog directory the record goes into without transportOut: see calibrationDir. */
+  catalogDir?: string;
   force?: boolean;
   catalog?: Catalog;
 }
@@ -252,7 +267,7 @@ export function calibrateNixlbench(files: readonly string[], o: NixlbenchCalibra
   const transport = getTransport(catalog, o.transport);
   const node = o.node !== undefined ? getNode(catalog, o.node) : firstNodeOffering(catalog, transport.id);
   const rails = o.rails ?? railsFor(transport, node, 1);
-  const out = outputPath(o.transportOut, 'transport', transport.id);
+  const out = outputPath(o.transportOut, 'transport', transport.id, o.catalogDir);
   const flag = o.transportOut !== undefined ? `--transport-out ${o.transportOut}` : undefined;
   refuseOverwrite(out.file, o.force, '--transport-out');
   checkOutputFile(out.file, flag);

@@ -1,3 +1,5 @@
+import { basename, dirname, resolve } from 'node:path';
+import { userCatalogDirs } from '../catalog/load.js';
 import { textTable } from '../report/table.js';
 import { shownPath } from '../yaml/positions.js';
 import { measureText, METRIC_LABEL } from '../measure/types.js';
@@ -8,6 +10,23 @@ const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 
 function table(header: string[], rows: string[][], left: number[] = []): string[] {
   return textTable(header, rows, (i) => left.includes(i));
+}
+
+/**
+ * How to use a record calibrate wrote: it is in a user catalog already in use (--catalog, NIXLSIM_CATALOG), or in a
+ * catalog directory to name with --catalog, or in a file of its own that has to go into one first.
+ */
+export function catalogUsage(file: string, kind: 'gpu' | 'transport'): string {
+  const abs = resolve(file);
+  const id = basename(abs, '.yaml');
+  const names = `an experiment names it as \`deployment.${kind}: ${id}\``;
+  if (basename(dirname(abs)) !== kind) {
+    return `to use ${shownPath(abs)}, put it in a catalog directory as <dir>/${kind}/${id}.yaml and give --catalog <dir>; ${names}`;
+  }
+  const dir = dirname(dirname(abs));
+  const shown = shownPath(dir) === '' ? '.' : shownPath(dir);
+  if (userCatalogDirs().some((d) => resolve(d) === dir)) return `${shownPath(abs)} is in your catalog ${shown}, in use: ${names}`;
+  return `to use ${shownPath(abs)}, give its catalog to any command: --catalog ${shown} (or NIXLSIM_CATALOG=${shown}); ${names}`;
 }
 
 /** The fit as the command prints it: the factors, the error at every measured value and in total, the files written. */
@@ -52,5 +71,7 @@ export function formatCalibrate(r: CalibrateResult): string {
     );
   }
   out.push('', ...r.files.map((f) => `wrote ${shownPath(f)}`));
+  if (r.transport) out.push(catalogUsage(r.transport.file, 'transport'));
+  if (r.gpu) out.push(catalogUsage(r.gpu.file, 'gpu'));
   return `${out.join('\n')}\n`;
 }

@@ -1,8 +1,8 @@
 /** The catalog: models/*.yaml as typed, validated records in SI units, and the lookups other layers use. */
 export * from './types.js';
 export { firstNodeOffering, nodeHasGpu, nodeOffers } from './load.js';
-export { CATALOG_KINDS, defaultCatalog, defaultModelsDir, getConnector, getGpu, getLlm, getNode, getTransport, loadCatalog, projectRoot, scaleDecimal } from './load.js';
-export type { CatalogKind } from './load.js';
+export { CATALOG_KINDS, defaultCatalog, defaultModelsDir, getConnector, getGpu, getLlm, getNode, getTransport, loadCatalog, projectRoot, recordOrigin, scaleDecimal, useUserCatalog, userCatalogDirs } from './load.js';
+export type { CatalogKind, RecordOrigin } from './load.js';
 export { CONNECTOR_PLACEHOLDERS, placeholdersIn } from './schema.js';
 export type { ConnectorPlaceholder } from './schema.js';
 export { closest, levenshtein, unknownNameMessage } from './suggest.js';

@@ -355,22 +355,97 @@ function records<T>(m: Map<string, Loaded<T>>): Map<string, T> {
   return new Map([...m].map(([id, l]) => [id, l.record]));
 }
 
+/** Where a record of a loaded catalog came from: `nixlsim list` shows it. */
+export interface RecordOrigin {
+  /** The YAML file, absolute. */
+  file: string;
+  /** 'package': the base directory (the package's models/); 'user': a directory given with --catalog or NIXLSIM_CATALOG. */
+  layer: 'package' | 'user';
+  /** For a user record whose id the package also has: the package's file it replaces. */
+  overrides?: string;
+}
+
+/** Records are frozen objects that only the loader makes, so a weak map keyed by them follows them wherever they go. */
+const origins = new WeakMap<object, RecordOrigin>();
+
+/** The file a catalog record was loaded from (undefined for a record made in code, such as a test's or a sample's). */
+export function recordOrigin(record: object): RecordOrigin | undefined {
+  return origins.get(record);
+}
+
+/**
+ * Checks that a user catalog directory exists and is laid out like models/: a directory holding any of llm/, gpu/,
+ * node/, transport/, connector/. An empty directory is accepted (it adds nothing: `calibrate` may be about to fill
+ * it); one holding other things but none of those is a mistake, most often the path of one kind's subdirectory.
+ */
+function checkUserDir(dir: string, root: string): void {
+  let st: ReturnType<typeof statSync> | undefined;
+  try {
+    st = statSync(root, { throwIfNoEntry: false });
+  } catch {
+    st = undefined;
+  }
+  if (!st) throw new UserError(`user catalog directory '${dir}' not found${dir === root ? '' : ` (${root})`}; give a directory laid out like the package's models/: ${KIND_DIRS}`);
+  if (!st.isDirectory()) throw new UserError(`user catalog '${dir}' is not a directory; give a directory laid out like the package's models/: ${KIND_DIRS}`);
+  if (CATALOG_KINDS.some((k) => existsSync(join(root, k)))) return;
+  const held = readdirSync(root).filter((n) => !n.startsWith('.'));
+  if (held.length > 0) {
+    const hint = (CATALOG_KINDS as readonly string[]).includes(basename(root)) ? `; give its parent, '${dirname(dir) || '.'}'` : '';
+    throw new UserError(`'${dir}' is not a catalog directory: it holds none of the subdirectories ${KIND_DIRS} (it holds ${held.slice(0, 3).join(', ')}${held.length > 3 ? ', ...' : ''})${hint}`);
+  }
+}
+
+const KIND_DIRS = CATALOG_KINDS.map((k) => `${k}/`).join(', ');
+
 /**
  * Loads and validates a catalog directory (llm/, gpu/, node/, transport/, connector/; a missing subdirectory is an empty
- * kind).
+ * kind), then each of `userDirs` over it in turn, laid out the same way: a user record with the id of a base record
+ * replaces it, a new id adds one. Two user directories may not both define an id (which one wins would depend on the
+ * order they were given in). Every record is validated alike, and the cross-checks (a node's GPU and transports, a
+ * calibration's base) run on the merged catalog, so a user's node may name the package's GPU and the other way round.
  * Throws UserError naming file:line:col and field for any mistake.
  */
-export function loadCatalog(dir: string = defaultModelsDir()): Catalog {
+export function loadCatalog(dir: string = defaultModelsDir(), userDirs: readonly string[] = []): Catalog {
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new UserError(`catalog directory '${dir}' not found`);
   if (!CATALOG_KINDS.some((k) => existsSync(join(root, k)))) {
-    throw new UserError(`'${dir}' is not a catalog directory: expected subdirectories ${CATALOG_KINDS.map((k) => `${k}/`).join(', ')}`);
+    throw new UserError(`'${dir}' is not a catalog directory: expected subdirectories ${KIND_DIRS}`);
   }
-  const llms = loadKind(root, 'llm', llmFileSchema, toLlm);
-  const gpus = loadKind(root, 'gpu', gpuFileSchema, toGpu);
-  const transports = loadKind(root, 'transport', transportFileSchema, toTransport);
-  const nodes = loadKind(root, 'node', nodeFileSchema, toNode);
-  const connectors = loadKind(root, 'connector', connectorFileSchema, toConnector);
+  const layers = [root];
+  for (const u of userDirs) {
+    const r = resolve(u);
+    checkUserDir(u, r);
+    // The package's own models/ given again, or one directory given twice, adds nothing.
+    if (!layers.includes(r)) layers.push(r);
+  }
+  const base = new Map<string, string>();
+  const merge = <S extends z.ZodType, T extends { id: string }>(kind: CatalogKind, schema: S, convert: (f: z.output<S>) => T): Map<string, Loaded<T>> => {
+    const out = new Map<string, Loaded<T>>();
+    const userFile = new Map<string, string>();
+    for (const [i, r] of layers.entries()) {
+      for (const [id, l] of loadKind(r, kind, schema, convert)) {
+        const file = l.y.file;
+        if (i === 0) {
+          base.set(`${kind}/${id}`, file);
+          origins.set(l.record, { file, layer: 'package' });
+        } else {
+          const other = userFile.get(id);
+          if (other !== undefined) l.y.fail(['id'], `${kind} '${id}' is also defined in ${shownPath(other)}; two user catalogs may not define one id, so remove or rename one`);
+          userFile.set(id, file);
+          const overrides = base.get(`${kind}/${id}`);
+          origins.set(l.record, { file, layer: 'user', ...(overrides !== undefined ? { overrides } : {}) });
+        }
+        out.set(id, l);
+      }
+    }
+    // Sorted by id whichever layer a record came from: listings and "first node offering" defaults do not depend on it.
+    return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  };
+  const llms = merge('llm', llmFileSchema, toLlm);
+  const gpus = merge('gpu', gpuFileSchema, toGpu);
+  const transports = merge('transport', transportFileSchema, toTransport);
+  const nodes = merge('node', nodeFileSchema, toNode);
+  const connectors = merge('connector', connectorFileSchema, toConnector);
   for (const kind of [gpus, transports] as const) {
     for (const { y, record } of (kind as Map<string, Loaded<{ id: string; calibratedFrom?: string }>>).values()) {
       const base = record.calibratedFrom;
@@ -389,11 +464,36 @@ export function loadCatalog(dir: string = defaultModelsDir()): Catalog {
   return { llms: records(llms), gpus: records(gpus), nodes: records(nodes), transports: records(transports), connectors: records(connectors) };
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// The catalog of this process: the package's models/, with the user's directories over it
+
+/** The user's catalog directories as given (--catalog DIR, or NIXLSIM_CATALOG), in order; none by default. */
+let userDirs: readonly string[] = [];
 let cached: Catalog | undefined;
 
-/** The project's own models/ catalog, loaded once per process. */
+/**
+ * Sets the user's catalog directories that defaultCatalog() lays over the package's models/ (the CLI does, from
+ * `--catalog` or NIXLSIM_CATALOG). Nothing is read until the catalog is needed; a directory that is missing is
+ * reported then.
+ */
+export function useUserCatalog(dirs: readonly string[]): void {
+  const next = [...dirs];
+  if (next.length === userDirs.length && next.every((d, i) => d === userDirs[i])) return;
+  userDirs = next;
+  cached = undefined;
+}
+
+/** The user's catalog directories in use (as given), in order. */
+export function userCatalogDirs(): readonly string[] {
+  return userDirs;
+}
+
+/**
+ * The catalog commands simulate against, loaded once per process: the project's own models/, with the user's
+ * directories (useUserCatalog) over it.
+ */
 export function defaultCatalog(): Catalog {
-  cached ??= loadCatalog();
+  cached ??= loadCatalog(defaultModelsDir(), userDirs);
   return cached;
 }
 

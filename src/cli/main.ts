@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
+import { withCatalogOption } from './catalog-option.js';
 import { auditCommand } from './commands/audit.js';
 import { breakevenCommand } from './commands/breakeven.js';
 import { calibrateCommand } from './commands/calibrate.js';
@@ -26,7 +27,7 @@ import { validateCommand } from './commands/validate.js';
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export function buildCli(argv: string[]): Argv {
-  return yargs(argv)
+  return withCatalogOption(yargs(argv))
     .scriptName('nixlsim')
     .usage('$0 <command> [options]\n\nDiscrete-event simulator of disaggregated LLM inference and its NIXL KV-cache transfers.')
     .command(quickstartCommand)

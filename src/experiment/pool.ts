@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { projectRoot } from '../catalog/load.js';
+import { defaultCatalog, projectRoot, userCatalogDirs } from '../catalog/load.js';
 import type { Catalog } from '../catalog/types.js';
 import { FieldError, InvariantError, UserError, type FieldPath } from '../errors.js';
 import type { SimulateOverrides } from '../serving/simulate.js';
@@ -76,7 +76,7 @@ export interface WireError {
 export type Reply = { index: number; ok: true; outcome: PointOutcome } | { index: number; ok: false; error: WireError };
 
 export interface WorkerInit {
-  /** The catalog to simulate against; absent, each thread loads defaultCatalog() once. */
+  /** The catalog to simulate against; absent, each thread loads defaultCatalog() once (the package's models/ alone). */
   catalog?: Catalog;
 }
 
@@ -179,14 +179,16 @@ export class SimulationPool {
   readonly catalog: Catalog | undefined;
 
   constructor(opts: { workers: number; catalog?: Catalog; workerFile?: string }) {
-    this.catalog = opts.catalog;
+    // A thread's own defaultCatalog() is the package's alone (the user's --catalog was given to this thread, not to
+    // it): with a user catalog in use, the threads are sent this process's catalog instead.
+    this.catalog = opts.catalog ?? (userCatalogDirs().length > 0 ? defaultCatalog() : undefined);
     if (!(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new InvariantError(`a pool needs a whole number of workers >= 1, got ${opts.workers}`);
     const file = opts.workerFile ?? poolWorkerFile();
     if (!existsSync(file)) {
       this.broken = new InvariantError(`the worker script ${file} is missing: nixlsim is built incompletely (run \`npm run build\`)`);
       return;
     }
-    const init: WorkerInit = opts.catalog ? { catalog: opts.catalog } : {};
+    const init: WorkerInit = this.catalog ? { catalog: this.catalog } : {};
     for (let k = 0; k < opts.workers; k++) {
       let w: Worker;
       try {

@@ -19,6 +19,14 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { InvariantError, UserError } from '../errors.js';
 import { shownPath } from '../yaml/positions.js';
 
+/**
+ * Where a command writes its reports when not given --out: reports/<name>/ (and any further segments) under the
+ * current working directory, the user's project, never under the installed package.
+ */
+export function defaultReportDir(name: string, ...more: string[]): string {
+  return join(process.cwd(), 'reports', name, ...more);
+}
+
 /** One file to write. */
 export interface OutputFile {
   /** Where it goes (made absolute against the working directory). */

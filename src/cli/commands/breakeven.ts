@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, nodeOffers, projectRoot } from '../../catalog/index.js';
+import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
 import type { Catalog } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
 import { breakevenRows, crossoverIsl, crossovers, CROSSOVER_METRICS, lead, type BreakevenRow, type CrossoverMetric } from '../../report/charts/data.js';
 import { renderCharts } from '../../report/charts/write.js';
-import { checkOutputDir, writeFileAtomic, writeOutputs } from '../../report/output.js';
+import { checkOutputDir, defaultReportDir, writeFileAtomic, writeOutputs } from '../../report/output.js';
 import type { Summary } from '../../report/summary.js';
 import { kvHeadsPerRank } from '../../physics/index.js';
 import { forFlag, wholeNumber } from '../options.js';
@@ -126,7 +126,7 @@ export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult
   forFlag('tp', o.tp ?? 1, () => kvHeadsPerRank(llm, o.tp ?? 1));
   const exp = breakevenExperiment({ ...o, model: llm.id, transport: transport.id }, node.id);
   const flag = o.out !== undefined ? `--out ${o.out}` : undefined;
-  const outDir = o.out !== undefined ? resolve(o.out) : join(projectRoot(), 'reports', String(exp['name']));
+  const outDir = o.out !== undefined ? resolve(o.out) : defaultReportDir(String(exp['name']));
   checkOutputDir(outDir, flag);
   const dir = mkdtempSync(join(tmpdir(), 'nixlsim-breakeven-'));
   const file = join(dir, 'breakeven.json');
@@ -236,7 +236,7 @@ export const breakevenCommand: CommandModule<object, Args> = {
       .option('tp', { default: 1, requiresArg: true, describe: 'tensor parallel size of every worker (seed 002: 1)', coerce: wholeNumber('tp', 1) })
       .option('seed', { default: 2, requiresArg: true, describe: 'random seed (seed 002 used 2)', coerce: wholeNumber('seed', 0) })
       .option('metric', { choices: CROSSOVER_METRICS, default: 'throughput' as const, describe: 'what the crossover is computed on (output tok/s per GPU, or a latency)' })
-      .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: reports/breakeven-<model>-<transport>/)' })
+      .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: ./reports/breakeven-<model>-<transport>/)' })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON: the rows and the crossover ISL' }) as unknown as Argv<Args>,
   handler: async (a) => {
     const r = await runBreakeven({

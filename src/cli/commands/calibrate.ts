@@ -1,13 +1,14 @@
 import type { Argv, CommandModule } from 'yargs';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { calibrate, calibrateNixlbench, type NixlbenchCalibrateResult } from '../../calibrate/calibrate.js';
 import { isNixlbenchText } from '../../calibrate/fit-nixlbench.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
 import { num, textTable } from '../../report/table.js';
 import { DEFAULT_FACTORS, FACTORS, type FactorName } from '../../calibrate/fit-gpu.js';
-import { formatCalibrate } from '../../calibrate/format.js';
+import { catalogUsage, formatCalibrate } from '../../calibrate/format.js';
 import { UserError } from '../../errors.js';
 import { closest } from '../../catalog/suggest.js';
+import { userCatalogDirs, useUserCatalog } from '../../catalog/load.js';
 import { measuredRunArgs, measureOptions, type MeasureArgs } from '../measure-options.js';
 import { commaList, wholeNumber } from '../options.js';
 
@@ -42,6 +43,7 @@ function formatNixlbench(r: NixlbenchCalibrateResult): string {
     ...textTable(['row', 'block size', 'batch size', 'measured us', 'modeled us', 'error'], rows, (i) => i === 0),
     '',
     `rms error ${(r.rmsError * 100).toFixed(1)}%; wrote ${shownPath(r.file)}`,
+    catalogUsage(r.file, 'transport'),
   ].join('\n') + '\n';
 }
 
@@ -66,11 +68,16 @@ export const calibrateCommand: CommandModule<object, Args> = {
       .option('node', { type: 'string', requiresArg: true, describe: 'with nixlbench output: the node both GPUs sat on (default: the first offering the transport)' })
       .option('rails', { requiresArg: true, describe: "with nixlbench output: rails one GPU's transfers striped over (default: its share of the node's NICs)", coerce: wholeNumber('rails', 1, 1024) })
       .option('num-threads', { default: 1, requiresArg: true, describe: "with nixlbench output: nixlbench's --num_threads", coerce: wholeNumber('num-threads', 1, 1024) })
-      .option('out', { type: 'string', requiresArg: true, describe: 'the GPU record to write (default models/gpu/<gpu>-calibrated.yaml; the file name is its id)' })
-      .option('transport-out', { type: 'string', requiresArg: true, describe: 'the transport record to write when the measurements carry KV transfer times (default models/transport/<transport>-calibrated.yaml)' })
+      .option('out', { type: 'string', requiresArg: true, describe: 'the GPU record to write (default <catalog>/gpu/<gpu>-calibrated.yaml, where <catalog> is --catalog, else ./nixlsim-catalog; the file name is its id)' })
+      .option('transport-out', { type: 'string', requiresArg: true, describe: 'the transport record to write when the measurements carry KV transfer times, or from nixlbench output (default <catalog>/transport/<transport>-calibrated.yaml)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace existing files' })
       .option('fit', { type: 'string', requiresArg: true, describe: `factors to fit, comma-separated (default ${DEFAULT_FACTORS.join(", ")}, plus eagerLayerOverheadS for an eager deployment; any of ${FACTORS.join(", ")}); the rest keep the catalog's values`, coerce: factorList }) as unknown as Argv<Args>,
   handler: (a) => {
+    // The records go into the user's catalog (the first given), which calibrate may be about to create: until then
+    // it is not read.
+    const catalogDir = userCatalogDirs()[0];
+    if (catalogDir !== undefined && !existsSync(catalogDir)) useUserCatalog(userCatalogDirs().slice(1));
+    const into = catalogDir !== undefined ? { catalogDir } : {};
     if (allNixlbench(a.measurements)) {
       if (a.transport === undefined) throw new UserError('nixlbench output calibrates a transport: name it (nixlsim list transports)', '--transport');
       const n = calibrateNixlbench(a.measurements, {
@@ -79,6 +86,7 @@ export const calibrateCommand: CommandModule<object, Args> = {
         ...(a.rails !== undefined ? { rails: a.rails } : {}),
         threads: a.numThreads,
         force: a.force,
+        ...into,
         ...(a.transportOut !== undefined ? { transportOut: a.transportOut } : {}),
       });
       process.stdout.write(a.json ? `${JSON.stringify(n)}\n` : formatNixlbench(n));
@@ -90,6 +98,7 @@ export const calibrateCommand: CommandModule<object, Args> = {
       ...measuredRunArgs(a),
       gpu: a.gpu,
       force: a.force,
+      ...into,
       ...(a.out !== undefined ? { out: a.out } : {}),
       ...(a.transportOut !== undefined ? { transportOut: a.transportOut } : {}),
       ...(a.fit !== undefined ? { factors: a.fit } : {}),

@@ -4,7 +4,7 @@
  * prints a table, and exits 1 on a regression, a failed expectation or a missing baseline. `--update` rewrites the
  * baselines (and only it ever does).
  */
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog, projectRoot } from '../../catalog/load.js';
 import type { Catalog } from '../../catalog/types.js';
@@ -25,13 +25,13 @@ import {
   type Tolerances,
 } from '../../report/baseline.js';
 import { junitXml, type JunitSuite } from '../../report/junit.js';
-import { checkOutputDir, checkOutputFile, writeOutputs, type OutputFile } from '../../report/output.js';
+import { checkOutputDir, checkOutputFile, defaultReportDir, writeOutputs, type OutputFile } from '../../report/output.js';
 import type { SimulateFn } from '../../experiment/simulate-jobs.js';
 import { runExperiment } from './run.js';
 import { experimentFiles } from './validate.js';
 
 export interface CheckOptions {
-  /** Directory of baselines; default reports/baselines/ under the project root. */
+  /** Directory of baselines; default defaultBaselines(the experiment files). */
   baselines?: string;
   /** Rewrite the baselines from this run (regressions and missing baselines then do not fail). */
   update?: boolean;
@@ -64,7 +64,23 @@ export interface CheckOutput {
 }
 
 export const DEFAULT_EXPERIMENTS = (): string => join(projectRoot(), 'experiments', 'seeds');
+/** The package's committed baselines (of its own experiments: the seeds and the rest of experiments/). */
 export const DEFAULT_BASELINES = (): string => join(projectRoot(), 'reports', 'baselines');
+
+/**
+ * Where baselines are kept when --baselines is not given. The package's own experiments (everything under its
+ * experiments/, the seeds that `nixlsim check` runs by default among them) are held against the package's committed
+ * reports/baselines/, from whatever directory check is run, as CI does; any other experiment is the user's, and its
+ * baselines are the user's too: reports/baselines/ under the working directory, beside the other reports.
+ */
+export function defaultBaselines(files: readonly string[]): string {
+  const pkg = join(projectRoot(), 'experiments');
+  const inPackage = (f: string) => {
+    const rel = relative(pkg, resolve(f));
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  };
+  return files.length > 0 && files.every(inPackage) ? DEFAULT_BASELINES() : defaultReportDir('baselines');
+}
 
 /** Whether a row fails the check. */
 export function fails(row: CheckRow, update: boolean): boolean {
@@ -80,9 +96,9 @@ export function fails(row: CheckRow, update: boolean): boolean {
  */
 export async function runCheck(targets: string[], opts: CheckOptions = {}, simulate?: SimulateFn): Promise<CheckOutput> {
   const catalog = opts.catalog ?? defaultCatalog();
-  const baselines = resolve(opts.baselines ?? DEFAULT_BASELINES());
   const update = opts.update ?? false;
   const files = experimentFiles(targets.length > 0 ? targets : [DEFAULT_EXPERIMENTS()]);
+  const baselines = resolve(opts.baselines ?? defaultBaselines(files));
 
   const loaded: LoadedExperiment[] = files.map((f) => loadExperiment(f, { catalog }));
   const names = new Map<string, string>();
@@ -220,7 +236,7 @@ export const checkCommand: CommandModule<object, Args> = {
         default: [],
         describe: 'experiment files or directories of them (default: experiments/seeds/*.yaml)',
       })
-      .option('baselines', { type: 'string', requiresArg: true, describe: 'baseline directory (default: reports/baselines/)' })
+      .option('baselines', { type: 'string', requiresArg: true, describe: "baseline directory (default: the package's reports/baselines/ for its own experiments, ./reports/baselines/ for yours)" })
       .option('update', { type: 'boolean', default: false, describe: 'rewrite the baselines from this run (never done otherwise)' })
       .option('junit', { type: 'string', requiresArg: true, describe: 'also write JUnit XML to this file' })
       .option('out', { type: 'string', requiresArg: true, describe: "keep each run's summary.json in DIR/<name>/ (default: a temporary directory)" }) as unknown as Argv<Args>,

@@ -1,8 +1,9 @@
 import type { CommandModule } from 'yargs';
-import { defaultCatalog, scaleDecimal } from '../../catalog/index.js';
+import { defaultCatalog, recordOrigin, scaleDecimal } from '../../catalog/index.js';
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../../catalog/index.js';
 import { kvBytesPerToken } from '../../physics/index.js';
 import { textTable } from '../../report/table.js';
+import { shownPath } from '../../yaml/positions.js';
 
 const KINDS = ['models', 'gpus', 'nodes', 'transports', 'connectors'] as const;
 type Kind = (typeof KINDS)[number];
@@ -128,26 +129,59 @@ function recordsOf(c: Catalog, kind: Kind): LlmSpec[] | GpuSpec[] | NodeSpec[] |
   }
 }
 
-/** The listing as text, for the handler and for tests. */
-export function listText(c: Catalog, kind: Kind, json: boolean): string {
-  const records = recordsOf(c, kind);
-  // The catalog builds every record with a fixed key order and keeps ids sorted, so this output diffs cleanly.
-  if (json) return JSON.stringify(records, null, 2);
+/** Whether any record of the catalog comes from a user's directory (--catalog, NIXLSIM_CATALOG). */
+function hasUserRecords(c: Catalog): boolean {
+  return KINDS.some((k) => recordsOf(c, k).some((r) => recordOrigin(r)?.layer === 'user'));
+}
+
+/** A record's origin as the origin column shows it: package, or the user's file (and whether it replaces the package's). */
+function originText(r: object): string {
+  const o = recordOrigin(r);
+  if (o === undefined || o.layer === 'package') return 'package';
+  return `${shownPath(o.file)}${o.overrides !== undefined ? ' (overrides package)' : ''}`;
+}
+
+/** The same as JSON: where the record was read from. */
+function originJson(r: object): { layer: 'package' | 'user'; file?: string; overrides?: string } {
+  const o = recordOrigin(r);
+  if (o === undefined) return { layer: 'package' };
+  return { layer: o.layer, file: shownPath(o.file), ...(o.overrides !== undefined ? { overrides: shownPath(o.overrides) } : {}) };
+}
+
+function kindTable(kind: Kind, records: object[]): Table {
   switch (kind) {
     case 'models':
-      return render(modelsTable(records as LlmSpec[]));
+      return modelsTable(records as LlmSpec[]);
     case 'gpus':
-      return render(gpusTable(records as GpuSpec[]));
+      return gpusTable(records as GpuSpec[]);
     case 'nodes':
-      return render(nodesTable(records as NodeSpec[]));
+      return nodesTable(records as NodeSpec[]);
     case 'transports':
-      return render(transportsTable(records as TransportSpec[]));
+      return transportsTable(records as TransportSpec[]);
     case 'connectors':
-      return render(connectorsTable(records as ConnectorProfile[]));
+      return connectorsTable(records as ConnectorProfile[]);
   }
 }
 
-/** `nixlsim list models|gpus|nodes|transports [--json]`: what the catalog holds, in datasheet units. */
+/**
+ * The listing as text, for the handler and for tests. With a user catalog in use, each record also says where it
+ * came from (an `origin` column; `origin` in JSON): the package, or the user's file, marked when it overrides the
+ * package's record of the same id.
+ */
+export function listText(c: Catalog, kind: Kind, json: boolean): string {
+  const records: object[] = recordsOf(c, kind);
+  const user = hasUserRecords(c);
+  // The catalog builds every record with a fixed key order and keeps ids sorted, so this output diffs cleanly.
+  if (json) return JSON.stringify(user ? records.map((r) => ({ ...r, origin: originJson(r) })) : records, null, 2);
+  const t = kindTable(kind, records);
+  if (user) {
+    t.head.push('origin');
+    t.rows.forEach((row, i) => row.push(originText(records[i]!)));
+  }
+  return render(t);
+}
+
+/** `nixlsim list models|gpus|nodes|transports [--json]`: what the catalog holds (the user's too), in datasheet units. */
 export const listCommand: CommandModule<object, Args> = {
   command: 'list <kind>',
   describe: 'List the catalog: models, gpus, nodes, transports or connectors',

@@ -1,13 +1,12 @@
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { projectRoot } from '../../catalog/load.js';
 import { EVENTS_LOG_FILE, mergeShards } from '../../experiment/shard.js';
-import { checkOutputDir, writeOutputs } from '../../report/output.js';
+import { checkOutputDir, defaultReportDir, writeOutputs } from '../../report/output.js';
 import { SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
 import { formatRun } from './run.js';
 
 export interface MergeOptions {
-  /** Where to write the joined summary.json (and events.log); default reports/<name>/ under the project root. */
+  /** Where to write the joined summary.json (and events.log); default reports/<name>/ under the working directory. */
   out?: string;
   /** Make `text` the summary JSON instead of the table. */
   json?: boolean;
@@ -32,7 +31,7 @@ export function mergeRuns(dirs: readonly string[], opts: MergeOptions = {}): Mer
   if (opts.out !== undefined) checkOutputDir(opts.out, flag.flag);
   const merged = mergeShards(dirs.map((d) => resolve(d)));
   const { summary } = merged;
-  const outDir = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', summary.experiment);
+  const outDir = opts.out !== undefined ? resolve(opts.out) : defaultReportDir(summary.experiment);
   // Both files or neither; events.log first, as run writes them.
   const paths = writeOutputs([
     ...(merged.log !== undefined ? [{ path: join(outDir, EVENTS_LOG_FILE), data: merged.log, ...flag }] : []),
@@ -58,7 +57,7 @@ export const mergeCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'the --out directory of every shard' })
-      .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: reports/<name>/)' })
+      .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: ./reports/<name>/)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the merged summary.json instead of the table' }) as unknown as Argv<Args>,
   handler: (a) => {
     const r = mergeRuns(a.dirs.map(String), { ...(a.out !== undefined ? { out: a.out } : {}), json: a.json });

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { defaultCatalog, projectRoot } from '../../catalog/load.js';
+import { defaultCatalog } from '../../catalog/load.js';
 import type { Catalog } from '../../catalog/types.js';
 import { FieldError, InvariantError, UserError } from '../../errors.js';
 import { expandPoints, loadExperiment, pointFieldError, type LoadedExperiment } from '../../experiment/load.js';
@@ -11,7 +11,7 @@ import type { Experiment, Point, PointResult } from '../../experiment/types.js';
 import { pointLabel, shortPath, simulateHere, simulateJobs, valueText, type SimulateFn } from '../../experiment/simulate-jobs.js';
 import { checkSamples, MAX_SAMPLES, uncertaintyJobs, withBands } from '../../experiment/uncertainty.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
-import { checkOutputDir, writeOutputs, type OutputFile } from '../../report/output.js';
+import { checkOutputDir, defaultReportDir, writeOutputs, type OutputFile } from '../../report/output.js';
 import { buildSummary, SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
 import { DEBUG_INVARIANTS_ENV, runPoint } from '../../serving/simulate.js';
 import { renderCharts } from '../../report/charts/write.js';
@@ -19,7 +19,7 @@ import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
 import { num, textTable } from '../../report/table.js';
 
 export interface RunOptions {
-  /** Report directory; default reports/<name>/ under the project root (reports/<name>/shard-i-of-n/ for a shard). */
+  /** Report directory; default reports/<name>/ under the working directory (reports/<name>/shard-i-of-n/ for a shard). */
   out?: string;
   seed?: number;
   set?: string[];
@@ -146,7 +146,7 @@ function prepare(file: string, opts: RunOptions): Plan {
   const all = expandPoints(loaded);
   const { name, seed } = loaded.experiment;
   const shard: ShardInfo | undefined = opts.shard ? { index: opts.shard.index, count: opts.shard.count, points: all.length } : undefined;
-  const base = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', name);
+  const base = opts.out !== undefined ? resolve(opts.out) : defaultReportDir(name);
   const outDir = shard && opts.out === undefined ? join(base, shardDirName(shard)) : base;
   const outFlag = opts.out !== undefined ? `--out ${opts.out}` : undefined;
   if (opts.write !== false) checkOutputDir(outDir, outFlag);
@@ -340,7 +340,7 @@ export const runCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('experiment', { type: 'string', demandOption: true, describe: 'experiment file, .yaml or .json (experiments/README.md)' })
-      .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: reports/<name>/, or reports/<name>/shard-i-of-n/ with --shard)' })
+      .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: ./reports/<name>/, or ./reports/<name>/shard-i-of-n/ with --shard)' })
       .option('seed', { requiresArg: true, describe: "override the experiment's seed", coerce: wholeNumber('seed', 0) })
       .option('set', { type: 'string', requiresArg: true, describe: 'override a field before validation: path=value (repeatable), e.g. deployment.prefill.tp=2 or sweep.deployment.transport=[tcp,ib-rdma]', coerce: setList })
       .option('workers', { requiresArg: true, describe: 'worker threads simulating points in parallel (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })

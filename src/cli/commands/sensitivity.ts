@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { defaultCatalog, projectRoot } from '../../catalog/load.js';
+import { defaultCatalog } from '../../catalog/load.js';
 import type { Catalog } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import { expandPoints, loadExperiment } from '../../experiment/load.js';
@@ -19,7 +19,7 @@ import { shownPath } from '../../experiment/yaml-errors.js';
 import { parameterValueText } from '../../report/charts/data.js';
 import { tornadoSpec } from '../../report/charts/kinds.js';
 import { chartOutputs } from '../../report/charts/write.js';
-import { checkOutputDir, writeOutputs } from '../../report/output.js';
+import { checkOutputDir, defaultReportDir, writeOutputs } from '../../report/output.js';
 import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
 import { num, textTable } from '../../report/table.js';
 import { pointLabel, simulateJobs } from '../../experiment/simulate-jobs.js';
@@ -28,7 +28,7 @@ import { progressWanted } from './run.js';
 export const SENSITIVITY_FILE = 'sensitivity.json';
 
 export interface SensitivityOptions {
-  /** Output directory; default reports/<name>/sensitivity/ under the project root. */
+  /** Output directory; default reports/<name>/sensitivity/ under the working directory. */
   out?: string;
   seed?: number;
   set?: string[];
@@ -60,7 +60,7 @@ export async function runSensitivity(file: string, opts: SensitivityOptions = {}
     catalog,
   });
   const point = pickPoint(expandPoints(loaded), opts.point);
-  const outDir = opts.out !== undefined ? resolve(opts.out) : join(projectRoot(), 'reports', loaded.experiment.name, 'sensitivity');
+  const outDir = opts.out !== undefined ? resolve(opts.out) : defaultReportDir(loaded.experiment.name, 'sensitivity');
   const flag = opts.out !== undefined ? `--out ${opts.out}` : undefined;
   checkOutputDir(outDir, flag);
   const { params, jobs } = sensitivityJobs(point, catalog);
@@ -125,7 +125,7 @@ export const sensitivityCommand: CommandModule<object, Args> = {
       .positional('experiment', { type: 'string', demandOption: true, describe: 'experiment file, .yaml or .json' })
       .option('point', { type: 'string', requiresArg: true, describe: "the sweep point to study, by id (p000, p001, ...; `nixlsim run` lists them); default the sweep's first" })
       .option('metric', { default: DEFAULT_SENSITIVITY_METRIC, requiresArg: true, describe: `the metric to rank by: ${SENSITIVITY_METRIC_NAMES.join(', ')}`, coerce: metricFlag })
-      .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default: reports/<name>/sensitivity/)' })
+      .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default: ./reports/<name>/sensitivity/)' })
       .option('seed', { requiresArg: true, describe: "override the experiment's seed", coerce: wholeNumber('seed', 0) })
       .option('set', { type: 'string', requiresArg: true, describe: 'override a field before validation: path=value (repeatable)', coerce: setList })
       .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
