@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { plan } from '../../src/plan/planner.js';
 import { breakevenCommand, breakevenTable, parseIslList, runBreakeven } from '../../src/cli/commands/breakeven.js';
 import { chartCommand, chartFiles, readSummary } from '../../src/cli/commands/chart.js';
 import { UserError } from '../../src/errors.js';
@@ -95,6 +96,27 @@ describe('nixlsim breakeven', () => {
     const err = (await runBreakeven({ ...base, isl: [200_000] }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toMatch(/^breakeven experiment sweep\.workload\.isl\.mean\[0\]: .*maxContext.*\(from --model llama-3\.1-8b-instruct/);
+  });
+
+  it('--slo adds each mode\'s goodput per GPU at each ISL, the same as plan on those GPUs and lengths', async () => {
+    const out = tmp();
+    const slo = 'ttft_p95_ms<=2000,itl_p95_ms<=50';
+    const base = { model: 'llama-3.1-8b-instruct', transport: 'efa-libfabric', osl: 50, concurrency: 10, requests: 20, warmup: 2, seed: 2, out, isl: [8000] };
+    const r = await runBreakeven({ ...base, slo });
+    // 2 GPUs: aggregated 2 x TP1 or 1 x TP2, disaggregated 1P + 1D.
+    const g = r.goodput![0]!;
+    expect(g.disaggregated!.label).toBe('disaggregated 1P x TP1 + 1D x TP1');
+    expect(r.rows[0]!.aggGoodputPerGpu).toBe(g.aggregated!.goodputPerGpu);
+    const wl = join(tmp(), 'w.yaml');
+    writeFileSync(
+      wl,
+      'name: w\nseed: 2\ndeployment: { mode: aggregated, model: llama-3.1-8b-instruct, node: p5.48xlarge, connector: any-tp, transport: efa-libfabric }\n' +
+        'workload: { kind: poisson, rate: 1, requests: 1, isl: { mean: 8000, stddev: 0 }, osl: { mean: 50, stddev: 0 } }\n',
+    );
+    const p = await plan({ model: base.model, node: 'p5.48xlarge', transport: base.transport, gpus: 2, slo, out: join(tmp(), 'plan'), workload: wl });
+    expect(p.plan.verdict.aggregated!.goodputPerGpu).toBe(g.aggregated!.goodputPerGpu);
+    expect(p.plan.verdict.disaggregated!.goodputPerGpu).toBe(g.disaggregated!.goodputPerGpu);
+    await expect(runBreakeven({ ...base, out: tmp(), gpus: 8 })).rejects.toThrow(/--gpus sizes the goodput comparison, which needs --slo/);
   });
 });
 

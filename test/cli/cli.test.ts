@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nixlsim, ROOT } from '../helpers/cli.js';
 
@@ -39,5 +41,19 @@ describe('nixlsim binary', () => {
     expect(r.stdout).toMatch(/decode-wider-tp\s+0\/5897 completed, 4 decode engines dead/);
     expect(r.stdout).toMatch(/any-tp\s+5897\/5897 completed/);
     expect(r.stdout).toMatch(/3\. Break-even/);
+    // The goodput line is `plan` on the same GPUs and length: the same best configurations and numbers.
+    const line = /Within .* at ISL 8000 .*: aggregated (.+?) ([\d.]+) req\/s per GPU, disaggregated (.+?) ([\d.]+) req\/s per GPU/.exec(r.stdout);
+    expect(line).not.toBeNull();
+    const out = mkdtempSync(join(tmpdir(), 'nixlsim-qs-plan-'));
+    const p = nixlsim([
+      'plan', '--model', 'llama-3.1-8b-instruct', '--node', 'p5.48xlarge', '--transport', 'efa-libfabric', '--gpus', '2',
+      '--workload', 'experiments/seeds/breakeven.yaml', '--set', 'workload.isl.mean=8000', '--slo', 'ttft_p95_ms<=2000,itl_p95_ms<=50', '--out', out, '--json',
+    ]);
+    expect(p.code).toBe(0);
+    const v = JSON.parse(p.stdout).verdict;
+    expect(`aggregated ${line![1]}`).toBe(v.aggregated.label);
+    expect(Number(line![2])).toBeCloseTo(v.aggregated.goodputPerGpu, 2);
+    expect(`disaggregated ${line![3]}`).toBe(v.disaggregated.label);
+    expect(Number(line![4])).toBeCloseTo(v.disaggregated.goodputPerGpu, 2);
   });
 });

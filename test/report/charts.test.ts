@@ -117,6 +117,11 @@ describe('chart data', () => {
     expect(crossovers([row(1000, 400, 500), row(2000, 300, 450)], 'throughput')).toEqual([]);
     // Latencies: lower is better. ITL p95 20 vs 25 (aggregated better) then 30 vs 25 (disaggregated): zero halfway, 1500.
     expect(crossovers([row(1000, 1, 1, 20, 25), row(2000, 1, 1, 30, 25)], 'itl_p95')).toEqual([{ metric: 'itl_p95', isl: 1500, direction: 'disaggregated-ahead' }]);
+    // Goodput (breakeven --slo): 5 vs 4 req/s per GPU at 4000, 5 vs 6 at 6000: lead -1 then +1, zero at 5000. Without
+    // an SLO the rows have no goodput, and nothing crosses on it.
+    const g = (isl: number, agg: number, dis: number) => ({ ...row(isl, 1, 1), aggGoodputPerGpu: agg, disaggGoodputPerGpu: dis });
+    expect(crossovers([g(4000, 5, 4), g(6000, 5, 6)], 'goodput')).toEqual([{ metric: 'goodput', isl: 5000, direction: 'disaggregated-ahead' }]);
+    expect(crossovers(rows, 'goodput')).toEqual([]);
   });
 
   it('breakeven: ratios per ISL, and the crossover is the first ISL where disaggregated tok/s exceeds aggregated', () => {

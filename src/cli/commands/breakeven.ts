@@ -12,6 +12,9 @@ import { checkOutputDir, defaultReportDir, writeFileAtomic, writeOutputs } from 
 import type { Summary } from '../../report/summary.js';
 import { kvHeadsPerRank } from '../../physics/index.js';
 import { forFlag, wholeNumber } from '../options.js';
+import { goodputByIsl, type GoodputRow } from '../../plan/breakeven-goodput.js';
+import { MAX_GPUS } from '../../plan/planner.js';
+import { parseSlo } from '../../plan/slo.js';
 import { textTable } from '../../report/table.js';
 import { runExperiment } from './run.js';
 
@@ -61,6 +64,10 @@ export interface BreakevenOptions {
   seed: number;
   /** TP of every worker (seed 002: 1); a larger model needs more. */
   tp?: number;
+  /** With an SLO, each ISL also gets each mode's goodput per GPU, as `plan --gpus <gpus>` finds it. */
+  slo?: string;
+  /** GPU budget of the goodput comparison (default: the closed-loop comparison's, 2 x TP). */
+  gpus?: number;
   out?: string;
   catalog?: Catalog;
 }
@@ -107,6 +114,8 @@ export function breakevenExperiment(o: BreakevenOptions, node: string): Record<s
 export interface BreakevenResult {
   summary: Summary;
   rows: BreakevenRow[];
+  /** With --slo: each ISL's best configuration of each mode within the SLO (as `plan` finds it). */
+  goodput: GoodputRow[] | null;
   /** The first ISL where disaggregated output tok/s exceeds aggregated (the chart's mark), or null. */
   crossover: number | null;
   node: string;
@@ -128,8 +137,10 @@ export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult
   const flag = o.out !== undefined ? `--out ${o.out}` : undefined;
   const outDir = o.out !== undefined ? resolve(o.out) : defaultReportDir(String(exp['name']));
   checkOutputDir(outDir, flag);
+  if (o.gpus !== undefined && o.slo === undefined) throw new UserError('--gpus sizes the goodput comparison, which needs --slo');
   const dir = mkdtempSync(join(tmpdir(), 'nixlsim-breakeven-'));
   const file = join(dir, 'breakeven.json');
+  let goodputRows: GoodputRow[] | null = null;
   try {
     writeFileAtomic(dir, 'breakeven.json', `${JSON.stringify(exp, null, 2)}\n`); // a full disk is one clear line
     const run = (() => {
@@ -147,14 +158,38 @@ export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult
       }
     })();
     const rows = breakevenRows(run.summary);
+    if (o.slo !== undefined) {
+      const tp = o.tp ?? 1;
+      const goodput = await goodputByIsl({
+        model: llm.id,
+        node: node.id,
+        transport: transport.id,
+        isl: o.isl,
+        osl: o.osl,
+        gpus: o.gpus ?? breakevenGpus(tp).aggregated,
+        tp,
+        slo: o.slo,
+        seed: o.seed,
+        out: run.outDir,
+      });
+      for (const r of rows) {
+        const g = goodput.find((x) => x.isl === r.isl);
+        r.aggGoodputPerGpu = g?.aggregated?.goodputPerGpu ?? 0;
+        r.disaggGoodputPerGpu = g?.disaggregated?.goodputPerGpu ?? 0;
+      }
+      goodputRows = goodput;
+    }
     // The summary, its events.log and the chart go out together, or nothing does.
     const charts = await renderCharts(run.summary, run.outDir, { kinds: ['breakeven'], ...(flag !== undefined ? { flag } : {}) });
     const files = writeOutputs([...run.outputs, ...charts]).slice(run.outputs.length);
-    return { summary: run.summary, rows, crossover: crossoverIsl(rows), node: node.id, outDir: run.outDir, files };
+    return { summary: run.summary, rows, goodput: goodputRows, crossover: crossoverIsl(rows), node: node.id, outDir: run.outDir, files };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** `aggregated 2 x TP1` -> `2 x TP1`, `disaggregated 1P x TP1 + 1D x TP1` -> `1P x TP1 + 1D x TP1`. */
+const shortLabel = (label: string): string => label.replace(/^(dis)?aggregated /, '');
 
 function num(x: number, digits: number): string {
   return Number.isFinite(x) ? x.toFixed(digits) : '-';
@@ -165,11 +200,32 @@ function num(x: number, digits: number): string {
  * p95 and ITL p95 of each.
  */
 export function breakevenTable(rows: readonly BreakevenRow[], gpus: { aggregated: number; disaggregated: number } = { aggregated: 1, disaggregated: 1 }): string[] {
-  const header = ['ISL', 'agg tok/s/GPU', 'disagg tok/s/GPU', 'gain %', 'TTFT p95 agg ms', 'TTFT p95 disagg ms', 'ITL p95 agg ms', 'ITL p95 disagg ms'];
+  const slo = rows.some((r) => r.aggGoodputPerGpu !== undefined);
+  const header = [
+    'ISL',
+    'agg tok/s/GPU',
+    'disagg tok/s/GPU',
+    'gain %',
+    'TTFT p95 agg ms',
+    'TTFT p95 disagg ms',
+    'ITL p95 agg ms',
+    'ITL p95 disagg ms',
+    ...(slo ? ['goodput agg req/s/GPU', 'goodput disagg req/s/GPU'] : []),
+  ];
   const cells = rows.map((r) => {
     const a = r.aggTokS / gpus.aggregated;
     const d = r.disaggTokS / gpus.disaggregated;
-    return [String(r.isl), num(a, 1), num(d, 1), `${d >= a ? '+' : ''}${num((d / a - 1) * 100, 1)}`, num(r.aggTtftP95Ms, 0), num(r.disaggTtftP95Ms, 0), num(r.aggItlP95Ms, 2), num(r.disaggItlP95Ms, 2)];
+    return [
+      String(r.isl),
+      num(a, 1),
+      num(d, 1),
+      `${d >= a ? '+' : ''}${num((d / a - 1) * 100, 1)}`,
+      num(r.aggTtftP95Ms, 0),
+      num(r.disaggTtftP95Ms, 0),
+      num(r.aggItlP95Ms, 2),
+      num(r.disaggItlP95Ms, 2),
+      ...(slo ? [num(r.aggGoodputPerGpu ?? NaN, 3), num(r.disaggGoodputPerGpu ?? NaN, 3)] : []),
+    ];
   });
   return textTable(header, cells, () => false);
 }
@@ -179,6 +235,7 @@ const METRIC_TEXT: Record<CrossoverMetric, string> = {
   ttft_p95: 'TTFT p95',
   itl_p95: 'ITL p95',
   itl_mean: 'ITL mean',
+  goodput: 'goodput per GPU within the SLO',
 };
 
 /** One line per crossover, or that one mode leads throughout. */
@@ -194,7 +251,15 @@ export function crossoverText(rows: readonly BreakevenRow[], metric: CrossoverMe
 }
 
 /** The --json contract of `breakeven`. */
-export function breakevenJson(model: string, transport: string, node: string, gpus: { aggregated: number; disaggregated: number }, rows: readonly BreakevenRow[], files: readonly string[]): string {
+export function breakevenJson(
+  model: string,
+  transport: string,
+  node: string,
+  gpus: { aggregated: number; disaggregated: number },
+  rows: readonly BreakevenRow[],
+  files: readonly string[],
+  goodput: { slo: string; gpus: number; rows: readonly GoodputRow[] } | null = null,
+): string {
   const side = (tokS: number, g: number, ttft50: number, ttft95: number, itl: number, itl95: number) => ({
     outputTokensPerS: tokS,
     outputTokensPerSPerGpu: tokS / g,
@@ -208,17 +273,22 @@ export function breakevenJson(model: string, transport: string, node: string, gp
     transport,
     node,
     gpus: { aggregated: gpus.aggregated, disaggregated: gpus.disaggregated },
-    points: rows.map((r) => ({
-      isl: r.isl,
-      aggregated: side(r.aggTokS, gpus.aggregated, r.aggTtftP50Ms, r.aggTtftP95Ms, r.aggItlMs, r.aggItlP95Ms),
-      disaggregated: side(r.disaggTokS, gpus.disaggregated, r.disaggTtftP50Ms, r.disaggTtftP95Ms, r.disaggItlMs, r.disaggItlP95Ms),
-    })),
+    points: rows.map((r) => {
+      const g = goodput?.rows.find((x) => x.isl === r.isl);
+      return {
+        isl: r.isl,
+        aggregated: side(r.aggTokS, gpus.aggregated, r.aggTtftP50Ms, r.aggTtftP95Ms, r.aggItlMs, r.aggItlP95Ms),
+        disaggregated: side(r.disaggTokS, gpus.disaggregated, r.disaggTtftP50Ms, r.disaggTtftP95Ms, r.disaggItlMs, r.disaggItlP95Ms),
+        ...(g ? { goodput: { aggregated: g.aggregated, disaggregated: g.disaggregated } } : {}),
+      };
+    }),
+    ...(goodput ? { goodput: { slo: goodput.slo, gpus: goodput.gpus } } : {}),
     crossovers: CROSSOVER_METRICS.flatMap((m) => crossovers(rows, m)),
     files,
   });
 }
 
-type Args = Omit<BreakevenOptions, 'tp' | 'catalog'> & { tp: number; json: boolean; metric: CrossoverMetric };
+type Args = Omit<BreakevenOptions, 'tp' | 'catalog'> & { tp: number; json: boolean; metric?: CrossoverMetric };
 
 export const breakevenCommand: CommandModule<object, Args> = {
   command: 'breakeven',
@@ -235,10 +305,22 @@ export const breakevenCommand: CommandModule<object, Args> = {
       .option('warmup', { default: 10, requiresArg: true, describe: 'warm-up requests per point, not measured', coerce: wholeNumber('warmup', 0) })
       .option('tp', { default: 1, requiresArg: true, describe: 'tensor parallel size of every worker (seed 002: 1)', coerce: wholeNumber('tp', 1) })
       .option('seed', { default: 2, requiresArg: true, describe: 'random seed (seed 002 used 2)', coerce: wholeNumber('seed', 0) })
-      .option('metric', { choices: CROSSOVER_METRICS, default: 'throughput' as const, describe: 'what the crossover is computed on (output tok/s per GPU, or a latency)' })
+      .option('metric', {
+        choices: CROSSOVER_METRICS,
+        describe: 'what the crossover is computed on: output tok/s per GPU, a latency, or goodput per GPU (needs --slo) (default: goodput with --slo, else throughput)',
+      })
+      .option('slo', {
+        type: 'string',
+        requiresArg: true,
+        describe:
+          "also compare goodput per GPU at each ISL, as `plan` does: each mode's best configuration's highest Poisson rate meeting the SLO (e.g. ttft_p95_ms<=2000,itl_p95_ms<=50)",
+        coerce: (v: string) => (parseSlo(v), v),
+      })
+      .option('gpus', { requiresArg: true, describe: 'GPU budget of the --slo comparison: the planner searches every configuration of it (default: 2 x --tp)', coerce: wholeNumber('gpus', 1, MAX_GPUS) })
       .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: ./reports/breakeven-<model>-<transport>/)' })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON: the rows and the crossover ISL' }) as unknown as Argv<Args>,
   handler: async (a) => {
+    if (a.metric === 'goodput' && a.slo === undefined) throw new UserError('--metric goodput needs --slo (goodput is the rate within it)');
     const r = await runBreakeven({
       model: a.model,
       transport: a.transport,
@@ -250,21 +332,32 @@ export const breakevenCommand: CommandModule<object, Args> = {
       warmup: a.warmup,
       seed: a.seed,
       tp: a.tp,
+      ...(a.slo !== undefined ? { slo: a.slo } : {}),
+      ...(a.gpus !== undefined ? { gpus: a.gpus } : {}),
       ...(a.out !== undefined ? { out: a.out } : {}),
     });
     const gpus = breakevenGpus(a.tp);
+    const sloGpus = a.gpus ?? gpus.aggregated;
     if (a.json) {
-      process.stdout.write(`${breakevenJson(a.model, a.transport, r.node, gpus, r.rows, r.files)}\n`);
+      process.stdout.write(`${breakevenJson(a.model, a.transport, r.node, gpus, r.rows, r.files, r.goodput && a.slo ? { slo: a.slo, gpus: sloGpus, rows: r.goodput } : null)}\n`);
       return;
     }
+    const metric: CrossoverMetric = a.metric ?? (a.slo !== undefined ? 'goodput' : 'throughput');
+    const shown = CROSSOVER_METRICS.filter((m) => m !== metric && (m !== 'goodput' || a.slo !== undefined));
     const lines = [
       `${a.model} on ${a.transport} (${r.node}), at equal GPU counts: aggregated ${gpus.aggregatedWorkers} x TP${a.tp} (${gpus.aggregated} GPUs) vs ` +
         `disaggregated 1P TP${a.tp} + 1D TP${a.tp} (${gpus.disaggregated} GPUs); OSL ${a.osl}, concurrency ${a.concurrency}, ${a.requests} requests per point`,
       '',
       ...breakevenTable(r.rows, gpus),
       '',
-      `crossover (${METRIC_TEXT[a.metric]}): ${crossoverText(r.rows, a.metric).replace(/^[^:]*: /, '')}`,
-      ...CROSSOVER_METRICS.filter((m) => m !== a.metric).map((m) => `also, ${crossoverText(r.rows, m)}`),
+      ...(r.goodput
+        ? [
+            `goodput: each mode's best configuration of ${sloGpus} GPUs within ${a.slo}, Poisson arrivals (plan --gpus ${sloGpus} at each ISL): ` +
+              r.goodput.map((g) => `${g.isl}: ${g.aggregated ? shortLabel(g.aggregated.label) : 'none'} / ${g.disaggregated ? shortLabel(g.disaggregated.label) : 'none'}`).join(', '),
+          ]
+        : []),
+      `crossover (${METRIC_TEXT[metric]}): ${crossoverText(r.rows, metric).replace(/^[^:]*: /, '')}`,
+      ...shown.map((m) => `also, ${crossoverText(r.rows, m)}`),
       `summary and chart in ${shownPath(r.outDir)}: ${r.files.map((f) => shownPath(f)).join(', ')}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

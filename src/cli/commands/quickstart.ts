@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { defaultCatalog, projectRoot } from '../../catalog/index.js';
@@ -5,6 +7,7 @@ import { expandPoints, loadExperiment } from '../../experiment/index.js';
 import type { Point, PointResult } from '../../experiment/types.js';
 import type { BreakevenRow } from '../../report/charts/data.js';
 import { crossoverText } from './breakeven.js';
+import { goodputByIsl, type GoodputSide } from '../../plan/breakeven-goodput.js';
 import { simulatePoint } from '../../serving/simulate.js';
 
 /**
@@ -14,13 +17,14 @@ import { simulatePoint } from '../../serving/simulate.js';
 export const quickstartCommand: CommandModule = {
   command: 'quickstart',
   describe: 'Run the three seed scenarios (long context, asymmetric TP, break-even) and print what they show',
-  handler: () => {
+  handler: async () => {
     const catalog = defaultCatalog();
     const seeds = join(projectRoot(), 'experiments', 'seeds');
     const run = (file: string): { point: Point; r: PointResult }[] =>
       expandPoints(loadExperiment(join(seeds, file))).map((point) => ({ point, r: simulatePoint(point, catalog) }));
     const out: string[] = ['nixlsim quickstart: the three seed scenarios in experiments/seeds/ (nixlsim run <file> for the full tables)', ''];
-    out.push(...longContext(run('long-context.yaml')), '', ...asymmetric(run('asymmetric-tp.yaml')), '', ...breakeven(run('breakeven.yaml')));
+    const be = run('breakeven.yaml');
+    out.push(...longContext(run('long-context.yaml')), '', ...asymmetric(run('asymmetric-tp.yaml')), '', ...breakeven(be), ...(await goodput(be)));
     console.log(out.join('\n'));
   },
 };
@@ -100,6 +104,32 @@ function breakeven(rows: { point: Point; r: PointResult }[]): string[] {
     ...lines,
     `   ${crossoverText(table, 'throughput')}.`,
     `   ${crossoverText(table, 'itl_p95')}.`,
-    '   `nixlsim plan` sizes a deployment for an SLO instead: it finds each configuration\'s highest rate meeting TTFT and ITL bounds.',
   ];
+}
+
+/** The SLO the goodput line holds both modes to: the one docs/planning.md plans seed 002's traffic with. */
+const SLO = 'ttft_p95_ms<=2000,itl_p95_ms<=50';
+
+/**
+ * Seed 002's measured length on the same GPUs, as `plan` answers it: each mode's highest Poisson rate within the SLO,
+ * per GPU (plan --gpus <the table's GPUs> at that ISL gives the same rows).
+ */
+async function goodput(rows: { point: Point; r: PointResult }[]): Promise<string[]> {
+  const e = rows[0]!.point.experiment;
+  const d = e.deployment;
+  const isl = Math.max(...rows.map((x) => x.point.experiment.workload.isl.mean));
+  const gpus = d.aggregated.workers * d.aggregated.tp;
+  const dir = mkdtempSync(join(tmpdir(), 'nixlsim-quickstart-'));
+  try {
+    const [row] = await goodputByIsl({ model: d.model, node: d.node, transport: d.transport, isl: [isl], osl: e.workload.osl.mean, gpus, tp: d.aggregated.tp, slo: SLO, seed: e.seed, out: dir });
+    const side = (x: GoodputSide | null) => (x ? `${x.label} ${x.goodputPerGpu.toFixed(2)} req/s per GPU` : 'nothing meets it');
+    const [a, g] = [row!.aggregated, row!.disaggregated];
+    const lead = a && g ? ` (${g.goodputPerGpu >= a.goodputPerGpu ? 'disaggregated' : 'aggregated'} ahead by ${((Math.max(a.goodputPerGpu, g.goodputPerGpu) / Math.min(a.goodputPerGpu, g.goodputPerGpu) - 1) * 100).toFixed(0)}%)` : '';
+    return [
+      `   Within ${SLO.split(',').join(', ')} at ISL ${isl} (Poisson arrivals, as \`nixlsim plan --gpus ${gpus}\` answers it): ${side(a)}, ${side(g)}${lead}.`,
+      `   With more GPUs the prefill:decode ratio decides: \`nixlsim plan --gpus 8\` (docs/planning.md) searches it, and \`breakeven --slo\` by input length.`,
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

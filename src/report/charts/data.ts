@@ -171,6 +171,12 @@ export interface BreakevenRow {
   disaggTtftP95Ms: number;
   aggItlP95Ms: number;
   disaggItlP95Ms: number;
+  /**
+   * Goodput per GPU of the best configuration of each mode (req/s per GPU within an SLO; 0 when none meets it), when
+   * the break-even ran with an SLO (`breakeven --slo`).
+   */
+  aggGoodputPerGpu?: number;
+  disaggGoodputPerGpu?: number;
 }
 
 /** One row per ISL (and group) where both modes ran and the aggregated side produced tokens, ordered by ISL. */
@@ -222,7 +228,7 @@ export function crossoverIsl(rows: readonly Pick<BreakevenRow, 'isl' | 'aggTokS'
 }
 
 /** What a break-even crossover is computed on; throughput higher is better, the latencies lower. */
-export const CROSSOVER_METRICS = ['throughput', 'ttft_p95', 'itl_p95', 'itl_mean'] as const;
+export const CROSSOVER_METRICS = ['throughput', 'ttft_p95', 'itl_p95', 'itl_mean', 'goodput'] as const;
 export type CrossoverMetric = (typeof CROSSOVER_METRICS)[number];
 
 export interface Crossover {
@@ -244,6 +250,9 @@ export function lead(r: BreakevenRow, metric: CrossoverMetric): number {
       return r.aggItlP95Ms - r.disaggItlP95Ms;
     case 'itl_mean':
       return r.aggItlMs - r.disaggItlMs;
+    case 'goodput':
+      // NaN without an SLO: no crossover is computed on it.
+      return (r.disaggGoodputPerGpu ?? NaN) - (r.aggGoodputPerGpu ?? NaN);
   }
 }
 
