@@ -77,6 +77,8 @@ export function transportRecordText(
     perReadUs: fit.perReadS !== undefined ? sig(fit.perReadS * 1e6) : scaleDecimal(base.perReadS, 6),
     perDescriptorUs: fit.perDescriptorS !== undefined ? sig(fit.perDescriptorS * 1e6) : scaleDecimal(base.perDescriptorS, 6),
     gpuDirect: base.gpuDirect,
+    railRule: { ...base.railRule },
+    ...(base.lineRateShare !== 1 ? { lineRateShare: base.lineRateShare } : {}),
     ...(base.eagainRetry !== undefined
       ? {
           eagainRetry: {

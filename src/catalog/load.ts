@@ -230,6 +230,7 @@ function toNode(f: NodeFile): NodeSpec {
     name: f.name,
     gpu: f.gpu,
     gpusPerNode: f.gpusPerNode,
+    nvlinkDomainGpus: f.nvlinkDomainGpus ?? f.gpusPerNode,
     // Gb/s are bits: divide by 8 (exact in binary) after the decimal scaling.
     nics: { kind: f.nics.kind, count: f.nics.count, bandwidth: scaleDecimal(f.nics.lineRateGbps, GIGA) / 8 },
     transports: [...f.transports],
@@ -251,6 +252,7 @@ function toTransport(f: TransportFile): TransportSpec {
     perReadS: scaleDecimal(f.perReadUs, MICRO),
     perDescriptorS: scaleDecimal(f.perDescriptorUs, MICRO),
     gpuDirect: f.gpuDirect,
+    ...(f.nvlinkDomainOnly ? { nvlinkDomainOnly: true } : {}),
     ...(f.eagainRetry !== undefined
       ? {
           eagainRetry: {
@@ -294,12 +296,24 @@ function toConnector(f: ConnectorFile): ConnectorProfile {
     blockSize: { rule: f.blockSize.rule, equalWhenPrefillWider: f.blockSize.equalWhenPrefillWider },
     handshake: { timeoutS: f.handshake.timeoutS, onFailure: f.handshake.onFailure },
     kvLoadFailurePolicy: f.kvLoadFailurePolicy,
-    expiry:
-      f.expiry.kind === 'abort-timeout'
-        ? { kind: 'abort-timeout', timeoutS: f.expiry.timeoutS }
-        : { kind: 'lease', leaseS: f.expiry.leaseS, heartbeatS: f.expiry.heartbeatS, extendS: f.expiry.extendS },
+    expiry: toExpiry(f.expiry),
+    ...(f.vllmReleases !== undefined
+      ? {
+          vllmReleases: f.vllmReleases.map((r, i) => ({
+            versions: r.versions,
+            ...(r.expiry !== undefined ? { expiry: toExpiry(r.expiry) } : {}),
+            source: f.sources[`vllmReleases.${i}`] ?? '',
+          })),
+        }
+      : {}),
     sources: { ...f.sources },
   };
+}
+
+function toExpiry(e: ConnectorFile['expiry']): ConnectorProfile['expiry'] {
+  return e.kind === 'abort-timeout'
+    ? { kind: 'abort-timeout', timeoutS: e.timeoutS }
+    : { kind: 'lease', leaseS: e.leaseS, heartbeatS: e.heartbeatS, extendS: e.extendS };
 }
 
 /** The shared, cached catalog must not be edited in place by one caller behind another's back. */

@@ -124,6 +124,11 @@ export const nodeFileSchema = z
     name: text,
     gpu: idSchema,
     gpusPerNode: count,
+    /**
+     * GPUs one NVLink domain spans, when it spans several nodes (GB200 NVL72: 72 GPUs over 18 trays of 4). Unset: the
+     * node's own GPUs, as on an HGX/DGX board. TP groups and multi-node NVLink transfers within it stay on NVLink.
+     */
+    nvlinkDomainGpus: count.optional(),
     /** lineRateGbps is gigaBITs per second per NIC, as NIC datasheets quote it (100 Gb/s = 12.5 GB/s). */
     nics: z.strictObject({ kind: z.enum(['efa', 'infiniband', 'roce', 'ethernet']), count, lineRateGbps: positive }),
     transports: z.array(idSchema).min(1, 'expected at least one transport id'),
@@ -133,6 +138,10 @@ export const nodeFileSchema = z
     n.transports.forEach((t, i) => {
       if (n.transports.indexOf(t) !== i) ctx.addIssue({ code: 'custom', path: ['transports', i], message: `transport '${t}' listed twice` });
     });
+    const d = n.nvlinkDomainGpus;
+    if (d !== undefined && (d < n.gpusPerNode || d % n.gpusPerNode !== 0)) {
+      ctx.addIssue({ code: 'custom', path: ['nvlinkDomainGpus'], message: `nvlinkDomainGpus (${d}) must be a whole multiple of gpusPerNode (${n.gpusPerNode}): a domain is made of whole nodes` });
+    }
   });
 
 const placementRuleSchema = z
@@ -151,6 +160,11 @@ export const transportFileSchema = z.strictObject({
   backend: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'expected a NIXL backend name in capitals (UCX, LIBFABRIC, ...)'),
   bandwidthPerRailGBps: rangeSchema,
   striped: z.boolean(),
+  /**
+   * Reaches only GPUs of one NVLink domain (multi-node NVLink): between nodes only while both workers are inside the
+   * domain of their node record's nvlinkDomainGpus.
+   */
+  nvlinkDomainOnly: z.boolean().optional(),
   latencyUs: positive,
   perReadUs: positive,
   perDescriptorUs: positive,
@@ -215,6 +229,40 @@ const expirySchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/** A version of a vLLM release, major.minor.patch (e.g. 0.10.1). */
+export const VLLM_VERSION = /^(\d+)\.(\d+)\.(\d+)$/;
+
+/**
+ * vLLM releases whose NixlConnector this profile stands for: `>=A` or `>=A <B` over major.minor.patch versions, each with
+ * its own sources entry (`vllmReleases.<i>`) naming the release notes or the pull request's first release. A release
+ * range may differ from the profile in its expiry (e.g. the abort timeout raised by vllm#25897 before the TP rules
+ * changed), which it then states.
+ */
+const vllmReleaseSchema = z
+  .strictObject({
+    versions: z
+      .string()
+      .regex(/^>=\d+\.\d+\.\d+( <\d+\.\d+\.\d+)?$/, "expected a release range '>=A' or '>=A <B' of major.minor.patch versions, e.g. '>=0.9.1 <0.11.0'"),
+    expiry: expirySchema.optional(),
+  })
+  .superRefine((r, ctx) => {
+    const [lo, hi] = r.versions.split(' ').map((v) => v.replace(/^[<>]=?/, ''));
+    if (hi !== undefined && compareVersions(lo ?? '', hi) >= 0) {
+      ctx.addIssue({ code: 'custom', path: ['versions'], message: `the lower bound ${lo} must be below the upper bound ${hi}` });
+    }
+  });
+
+/** Orders two major.minor.patch versions: negative, zero or positive. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 /** The `errors` entries that only some profiles raise. */
 const CONDITIONAL_ERRORS = ['decodeWiderRejected', 'prefillWiderRejected', 'prefillWiderHandshake', 'prefillWiderFirstTransfer', 'blockSizePrefillWider'] as const;
 type ConditionalError = (typeof CONDITIONAL_ERRORS)[number];
@@ -253,6 +301,7 @@ export const connectorFileSchema = z
     }),
     kvLoadFailurePolicy: z.enum(['fail', 'recompute']).nullable(),
     expiry: expirySchema,
+    vllmReleases: z.array(vllmReleaseSchema).min(1, 'expected at least one release range, or leave vllmReleases out').optional(),
     sources: sourcesSchema,
   })
   .superRefine((f, ctx) => {
@@ -284,6 +333,13 @@ export const connectorFileSchema = z
     for (const [key, covers] of [['upstream', 'the pull requests and builds'], ['errors', 'the error texts (file, function, PR)']] as const) {
       if (f.sources[key] === undefined) ctx.addIssue({ code: 'custom', path: ['sources', key], message: `missing; expected a source for ${covers}` });
     }
+    // A release range is a claim about which builds behave so: each needs its own source (release notes, the PR's
+    // first release), and two ranges of one profile may not overlap.
+    (f.vllmReleases ?? []).forEach((r, i) => {
+      if (f.sources[`vllmReleases.${i}`] === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['vllmReleases', i, 'versions'], message: `has no source; add 'sources: {vllmReleases.${i}: "<release notes or the first release holding the PR>"}'` });
+      }
+    });
   });
 
 export type LlmFile = z.output<typeof llmFileSchema>;

@@ -101,6 +101,11 @@ export interface NodeSpec {
   name: string;
   gpu: string;
   gpusPerNode: number;
+  /**
+   * GPUs of the NVLink domain the node belongs to: gpusPerNode for an HGX/DGX board, more where NVLink spans nodes
+   * (GB200 NVL72: 72 over 18 trays of 4). A TP group up to this size all-reduces over NVLink.
+   */
+  nvlinkDomainGpus: number;
   /** Network interfaces for inter-node traffic. */
   nics: { kind: 'efa' | 'infiniband' | 'roce' | 'ethernet'; count: number; /** bytes/s each, line rate */ bandwidth: number };
   /** Transports this node can run, by id. */
@@ -139,6 +144,8 @@ export interface TransportSpec {
   perDescriptorS: number;
   /** GPU memory read directly by the NIC; false means staged through host memory over PCIe on both sides. */
   gpuDirect: boolean;
+  /** Multi-node NVLink: reaches other nodes only inside their NVLink domain (NodeSpec.nvlinkDomainGpus). */
+  nvlinkDomainOnly?: boolean;
   /**
    * How the backend retries a READ the fabric refuses with EAGAIN (a `fails` placement that hangs rather than errors):
    * the delay before attempt n is min(baseDelayS x (1 + floor(n / 10)), maxDelayS); every logEveryAttempts attempts
@@ -222,5 +229,19 @@ export interface ConnectorProfile {
   /** kv_load_failure_policy where the build has it (PR #26813): fail the request, or recompute it on decode. */
   kvLoadFailurePolicy: 'fail' | 'recompute' | null;
   expiry: ExpiryModel;
+  /**
+   * The vLLM releases this profile stands for (`--vllm 0.10.1`): `>=A` or `>=A <B`, each with where that comes from,
+   * and, for a range whose builds differ from the profile only in their expiry, that expiry.
+   */
+  vllmReleases?: VllmRelease[];
   sources: Record<string, string>;
+}
+
+export interface VllmRelease {
+  /** `>=A <B` or `>=A`, major.minor.patch. */
+  versions: string;
+  /** Where a build of this range expires KV differently from the profile. */
+  expiry?: ExpiryModel;
+  /** The release notes or pull requests that place the range. */
+  source: string;
 }

@@ -8,9 +8,10 @@
  */
 import { getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/load.js';
 import { closest, unknownNameMessage } from '../catalog/suggest.js';
-import type { Catalog, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
+import type { Catalog, ExpiryModel, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
+import { resolveVllm } from '../catalog/vllm.js';
 import { UserError } from '../errors.js';
-import { checkPlacement, defaultEfficiency, kvHeadsPerRank } from '../physics/index.js';
+import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvHeadsPerRank } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import { EVENT_KINDS } from '../metrics/event-log.js';
 import { fieldPaths, METRIC_MAPS, METRIC_PATHS, type ExpectEntry, type ExperimentFile } from './schema.js';
@@ -40,6 +41,31 @@ export interface CatalogRecords {
   gpu: string;
   /** vLLM's batch defaults on that GPU, for engine arguments the file leaves unset. */
   batchDefaults: { maxNumBatchedTokens: number; maxNumSeqs: number };
+  /** The connector profile's id: `connector`, or the profile of the `vllm` release. */
+  connector: string;
+  /** The expiry of the `vllm` release's builds where its range states one (before any `expiry` of the file). */
+  releaseExpiry?: ExpiryModel;
+}
+
+/** The profile a deployment names, by id or by vLLM release (both: they must agree), or the problem with it. */
+function connectorOf(dep: ExperimentFile['deployment'], catalog: Catalog): Problem | { id: string; releaseExpiry?: ExpiryModel } {
+  if (dep.vllm === undefined) {
+    if (dep.connector === undefined) {
+      return { path: [D, 'connector'], also: [], message: 'missing; expected a connector profile (nixlsim list connectors), or vllm: a release such as "0.10.1"' };
+    }
+    const p = at([D, 'connector'], [], () => getConnector(catalog, dep.connector!));
+    return isProblem(p) ? p : { id: p.id };
+  }
+  const r = at([D, 'vllm'], [], () => resolveVllm(catalog, dep.vllm!));
+  if (isProblem(r)) return r;
+  if (dep.connector !== undefined && dep.connector !== r.profile.id) {
+    return {
+      path: [D, 'vllm'],
+      also: [[D, 'connector']],
+      message: `vLLM ${dep.vllm} is connector profile '${r.profile.id}' (${r.release.versions}), not '${dep.connector}': give one of connector and vllm, or make them agree`,
+    };
+  }
+  return { id: r.profile.id, ...(r.expiry ? { releaseExpiry: r.expiry } : {}) };
 }
 
 /** The first rule the experiment breaks, or the catalog records it names. */
@@ -58,7 +84,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
       return { path: [D, 'gpu'], also: [[D, 'node']], message: `node '${node.id}' has ${node.gpu} GPUs, not '${gpu.id}'; ${hint}` };
     }
   }
-  const connector = at([D, 'connector'], [], () => getConnector(catalog, dep.connector));
+  const connector = connectorOf(dep, catalog);
   if (isProblem(connector)) return connector;
   const transport = at([D, 'transport'], [], () => getTransport(catalog, dep.transport));
   if (isProblem(transport)) return transport;
@@ -94,6 +120,9 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
     }
     const placed = at([D, 'transport'], [[D, 'placement']], () => checkPlacement(transport, dep.placement));
     if (isProblem(placed)) return placed;
+    const gpus = dep.prefill.workers * dep.prefill.tp + dep.decode.workers * dep.decode.tp;
+    const inDomain = at([D, 'transport'], [[D, 'placement'], [D, 'node']], () => checkNvlinkDomain(transport, node, dep.placement, gpus));
+    if (isProblem(inDomain)) return inDomain;
   }
 
   const w = d.workload;
@@ -107,7 +136,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
       };
     }
   }
-  return { llm, node, transport, gpu: dep.gpu ?? node.gpu, batchDefaults };
+  return { llm, node, transport, gpu: dep.gpu ?? node.gpu, batchDefaults, connector: connector.id, ...(connector.releaseExpiry ? { releaseExpiry: connector.releaseExpiry } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

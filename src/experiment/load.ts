@@ -573,7 +573,8 @@ function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, tra
       model: recs.llm.id,
       gpu: recs.gpu,
       node: recs.node.id,
-      connector: dep.connector,
+      connector: recs.connector,
+      ...(dep.vllm === undefined ? {} : { vllm: dep.vllm }),
       transport: recs.transport.id,
       prefill: group(dep.prefill),
       decode: group(dep.decode),
@@ -594,8 +595,11 @@ function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, tra
       bandwidth: dep.bandwidth,
       failurePolicy: dep.failurePolicy,
       maxRetries: dep.maxRetries ?? (dep.failurePolicy === 'retry' ? DEFAULT_RETRIES : 0),
+      // The file's expiry, else the vLLM release's where its range states one, else (unset) the profile's.
       ...(dep.expiry === undefined
-        ? {}
+        ? recs.releaseExpiry !== undefined
+          ? { expiry: recs.releaseExpiry }
+          : {}
         : {
             expiry:
               dep.expiry.kind === 'abort-timeout'

@@ -173,7 +173,12 @@ const deployment = z
     /** Defaults to the node's GPU (check.ts); naming another is an error unless it is a calibration of that GPU. */
     gpu: catalogId().optional().describe("A GPU id from `nixlsim list gpus`. Default: the node's GPU; another must be a calibration of it (`nixlsim calibrate`)."),
     node: catalogId().describe('A node id from `nixlsim list nodes`.'),
-    connector: catalogId().describe("A vLLM build's NixlConnector behaviour, from `nixlsim list connectors`."),
+    /** One of connector and vllm is required (check.ts); both given, they must name the same profile. */
+    connector: catalogId().optional().describe("A vLLM build's NixlConnector behaviour, from `nixlsim list connectors`. Or give vllm."),
+    vllm: z
+      .string({ error: 'expected a vLLM release version in quotes, e.g. "0.10.1"' })
+      .optional()
+      .describe('A vLLM release (e.g. "0.10.1") instead of connector: its profile from the release table of `nixlsim list connectors`.'),
     transport: catalogId().describe('A transport id from `nixlsim list transports`; in disaggregated mode the node must offer it.'),
     prefill: workerGroup('Prefill workers (disaggregated mode).'),
     decode: workerGroup('Decode workers (disaggregated mode).'),

@@ -41,7 +41,10 @@ export interface Deployment {
   model: string;
   gpu: string;
   node: string;
+  /** The connector profile's id (named, or the profile of `vllm`). */
   connector: string;
+  /** The vLLM release the file named instead of (or as well as) a profile. */
+  vllm?: string;
   transport: string;
   prefill: WorkerGroup;
   decode: WorkerGroup;

@@ -64,9 +64,10 @@ export interface StepContext {
   connector: boolean;
   /**
    * Where the TP group spans more GPUs than a node has (vLLM across nodes, with Ray), its all-reduces cross the NICs:
-   * the node's GPU count, and the NIC bandwidth per GPU (bytes/s: the node's NICs x line rate / its GPUs).
+   * the node's GPU count, and the NIC bandwidth per GPU (bytes/s: the node's NICs x line rate / its GPUs). Unless the
+   * group stays inside the node's NVLink domain (nvlinkDomainGpus, GB200 NVL72: 72), which NVLink spans across nodes.
    */
-  node?: { gpusPerNode: number; nicBandwidthPerGpu: number };
+  node?: { gpusPerNode: number; nicBandwidthPerGpu: number; nvlinkDomainGpus?: number };
 }
 
 export const DEFAULT_STEP_CONTEXT: StepContext = { enforceEager: false, maxCaptureSize: 512, connector: false };
@@ -141,12 +142,14 @@ export function allReduceTime(gpu: GpuSpec, tp: number, bytes: number, latencyS 
 }
 
 /**
- * The per-direction bandwidth a TP group's ring all-reduce runs at: NVLink's (half the bidirectional figure) inside a
- * node; the NIC bandwidth per GPU where the group spans nodes, since the ring's slowest hops then cross the fabric.
+ * The per-direction bandwidth a TP group's ring all-reduce runs at: NVLink's (half the bidirectional figure) inside
+ * the NVLink domain (a node, or the nodes one NVLink switch system joins: a GB200 NVL72 rack); the NIC bandwidth per
+ * GPU where the group spans more than that, since the ring's slowest hops then cross the fabric.
  */
 export function allReduceBandwidth(gpu: GpuSpec, tp: number, node?: StepContext['node']): number {
   const nvlink = gpu.nvlinkBandwidth / 2;
-  return node !== undefined && tp > node.gpusPerNode ? Math.min(nvlink, node.nicBandwidthPerGpu) : nvlink;
+  const domain = node === undefined ? Infinity : Math.max(node.gpusPerNode, node.nvlinkDomainGpus ?? node.gpusPerNode);
+  return node !== undefined && tp > domain ? Math.min(nvlink, node.nicBandwidthPerGpu) : nvlink;
 }
 
 /** All-reduces of one step: two per layer (after attention and after the MLP) of tokens x hidden activations. */

@@ -5,3 +5,4 @@ export * from './transfer.js';
 export * from './estimate.js';
 export * from './bounds.js';
 export * from './nixlbench.js';
+export * from './domain.js';

@@ -26,16 +26,24 @@ export interface TpChoice {
 }
 
 /**
- * TP sizes a worker can use: one worker is one pod on one node, so at most the node's GPUs; and vLLM needs the TP size
- * to split the model's KV heads evenly (or replicate them evenly, beyond the head count), as the experiment loader
- * checks.
+ * TP sizes a worker can use: its all-reduces must stay on NVLink, so at most the GPUs of the node's NVLink domain (the
+ * node itself on an HGX/DGX board; a GB200 NVL72 rack's 72 GPUs, where a worker spans compute trays over NVLink); and
+ * vLLM needs the TP size to split the model's KV heads evenly (or replicate them evenly, beyond the head count), as the
+ * experiment loader checks.
  */
 export function tpSizes(llm: LlmSpec, node: NodeSpec): TpChoice {
   const sizes: number[] = [];
   const excluded: { tp: number; reason: string }[] = [];
+  const domain = Math.max(node.gpusPerNode, node.nvlinkDomainGpus ?? node.gpusPerNode);
   for (const tp of TP_CANDIDATES) {
-    if (tp > node.gpusPerNode) {
-      excluded.push({ tp, reason: `a worker lives on one node and '${node.id}' has ${node.gpusPerNode} GPUs` });
+    if (tp > domain) {
+      excluded.push({
+        tp,
+        reason:
+          domain > node.gpusPerNode
+            ? `a worker stays inside one NVLink domain and '${node.id}' has ${domain} GPUs in its domain`
+            : `a worker lives on one node and '${node.id}' has ${node.gpusPerNode} GPUs`,
+      });
       continue;
     }
     try {

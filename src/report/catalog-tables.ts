@@ -1,4 +1,5 @@
-import type { Catalog, TransportSpec } from '../catalog/types.js';
+import type { Catalog, ExpiryModel, TransportSpec } from '../catalog/types.js';
+import { releaseTable } from '../catalog/vllm.js';
 import { scaleDecimal } from '../catalog/index.js';
 import { kvBytesPerToken } from '../physics/index.js';
 import { truthTableMarkdown } from './truth-table.js';
@@ -74,7 +75,19 @@ export function nodesMarkdown(c: Catalog): string {
     '|---|---|---|---|',
     ...ns.map(
       (n) =>
-        `| \`${n.id}\` | ${n.gpusPerNode} x ${n.gpu} | ${n.nics.count} x ${num(n.nics.bandwidth * 8, 9)} Gb/s ${n.nics.kind} | ${n.transports.join(', ')} |`,
+        `| \`${n.id}\` | ${n.gpusPerNode} x ${n.gpu}${n.nvlinkDomainGpus > n.gpusPerNode ? ` (NVLink domain of ${n.nvlinkDomainGpus})` : ''} | ${n.nics.count} x ${num(n.nics.bandwidth * 8, 9)} Gb/s ${n.nics.kind} | ${n.transports.join(', ')} |`,
+    ),
+  ].join('\n');
+}
+
+/** vLLM release -> connector profile (`--vllm`, `deployment.vllm`), with each range's source. */
+export function vllmReleasesMarkdown(c: Catalog): string {
+  const expiry = (e: ExpiryModel) => (e.kind === 'abort-timeout' ? `abort after ${e.timeoutS} s` : `lease ${e.leaseS} s, heartbeat ${e.heartbeatS} s, extend ${e.extendS} s`);
+  return [
+    '| vLLM releases | profile | expiry | source |',
+    '|---|---|---|---|',
+    ...releaseTable(c).map(
+      (r) => `| \`${r.release.versions}\` | \`${r.profile.id}\` | ${expiry(r.release.expiry ?? r.profile.expiry)} | ${r.release.source.replace(/\s+/g, ' ').replace(/\|/g, '\\|')} |`,
     ),
   ].join('\n');
 }
@@ -85,6 +98,7 @@ export function modelDocSections(c: Catalog): Record<string, string> {
     models: modelsMarkdown(c),
     gpus: gpusMarkdown(c),
     nodes: nodesMarkdown(c),
+    'vllm-releases': vllmReleasesMarkdown(c),
     transports: transportsMarkdown(c),
     'truth-table': truthTableMarkdown(c, c.llms.get('llama-3.1-70b-instruct-fp8')!),
   };

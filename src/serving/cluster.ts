@@ -13,7 +13,7 @@ import {
 } from '../metrics/event-log.js';
 import { Network } from '../network/index.js';
 import { DecodeConnector, KvFabric, nearlyEqual, PrefillConnector, type LoadResult } from '../nixl/index.js';
-import { checkPlacement, defaultEfficiency, type BandwidthChoice, type Efficiency } from '../physics/index.js';
+import { checkNvlinkDomain, checkPlacement, defaultEfficiency, type BandwidthChoice, type Efficiency } from '../physics/index.js';
 import { Engine, type Seq } from './engine.js';
 import { Router } from './router.js';
 
@@ -132,6 +132,7 @@ export class Cluster {
         throw new UserError(`node '${node.id}' does not offer transport '${this.transport.id}' (it offers ${node.transports.join(', ')})`);
       }
       const rule = checkPlacement(this.transport, d.placement);
+      checkNvlinkDomain(this.transport, node, d.placement, d.prefill.workers * d.prefill.tp + d.decode.workers * d.decode.tp);
       const bandwidth: BandwidthChoice = overrides.bandwidthPerRail ?? d.bandwidth;
       this.fabric = new KvFabric(this.net, this.transport, bandwidth);
       const tcp = catalog.transports.get('tcp');

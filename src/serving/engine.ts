@@ -53,7 +53,10 @@ export interface EngineConfig {
   eff: Efficiency;
   /** A disaggregated decode worker, whose KV connector (pulling the KV) costs host time every step. */
   connector?: boolean;
-  /** The node the worker runs on: a TP group wider than it spans nodes, and its all-reduces cross the NICs. */
+  /**
+   * The node the worker runs on: a TP group wider than its NVLink domain (the node, or the rack of a GB200 NVL72) spans
+   * nodes over the NICs, and its all-reduces cross them.
+   */
   node?: NodeSpec;
 }
 
@@ -127,7 +130,15 @@ export class Engine {
       enforceEager: cfg.args.enforceEager ?? false,
       maxCaptureSize: maxCaptureSize(cfg.args.maxNumSeqs, cfg.args.maxNumBatchedTokens),
       connector: cfg.connector ?? false,
-      ...(cfg.node ? { node: { gpusPerNode: cfg.node.gpusPerNode, nicBandwidthPerGpu: (cfg.node.nics.count * cfg.node.nics.bandwidth) / cfg.node.gpusPerNode } } : {}),
+      ...(cfg.node
+        ? {
+            node: {
+              gpusPerNode: cfg.node.gpusPerNode,
+              nicBandwidthPerGpu: (cfg.node.nics.count * cfg.node.nics.bandwidth) / cfg.node.gpusPerNode,
+              nvlinkDomainGpus: cfg.node.nvlinkDomainGpus,
+            },
+          }
+        : {}),
     });
   }
 

@@ -41,6 +41,15 @@ describe('nixlsim list', () => {
     expect(row(await list('list', 'gpus'), 'h100-sxm')).toMatch(/989\s+1979\s+80\s+3\.35\s+900\s+PCIe Gen5 x16, 64 GB\/s/);
     expect(row(await list('list', 'gpus'), 'a100-80gb')).toMatch(/312\s+-\s+80/);
     expect(row(await list('list', 'nodes'), 'p5.48xlarge')).toContain('32 x efa 100 Gb/s');
+    expect(row(await list('list', 'nodes'), 'gb200-nvl72')).toMatch(/gb200\s+4 \(NVLink domain 72\)\s+4 x infiniband 400 Gb\/s\s+nvlink, mnnvl, ib-rdma/);
+  });
+
+  test('connectors with the vLLM releases each stands for', async () => {
+    const c = await list('list', 'connectors');
+    expect(row(c, 'equal-tp')).toMatch(/^equal-tp\s+>=0\.9\.0 <0\.9\.1\s+rejected/);
+    expect(row(c, 'decode-wider-tp')).toContain('>=0.9.1 <0.11.0; >=0.11.0 <0.14.0 (abort after 480 s)');
+    expect(row(c, 'any-tp')).toMatch(/^any-tp\s+>=0\.14\.0 <0\.22\.0\s+ok/);
+    expect(row(c, 'any-tp-hardened')).toMatch(/^any-tp-hardened\s+>=0\.22\.0\s+ok/);
     const t = await list('list', 'transports');
     expect(row(t, 'efa-libfabric')).toMatch(/LIBFABRIC\s+2\.4\/10\/12\.5\s+15\s+20\s+yes\s+yes\s+fails\/fails\/works$/);
     expect(row(t, 'tcp')).toMatch(/0\.1\/0\.1\/3\s+50\s+100\s+no\s+no\s+works\/works\/works$/);
@@ -48,7 +57,7 @@ describe('nixlsim list', () => {
 
   test('--json prints SI records in a stable key order', async () => {
     const models = JSON.parse(await list('list', 'models', '--json')) as Record<string, unknown>[];
-    expect(models.map((m) => m.id)).toEqual(['deepseek-r1-distill-llama-70b', 'deepseek-v3', 'llama-3.1-70b-instruct-fp8', 'llama-3.1-8b-instruct', 'qwen3-8b']);
+    expect(models.map((m) => m.id)).toEqual(['deepseek-r1-distill-llama-70b', 'deepseek-v3', 'llama-3.1-70b-instruct', 'llama-3.1-70b-instruct-fp8', 'llama-3.1-8b-instruct', 'qwen3-8b']);
     expect(Object.keys(models[0] ?? {})).toEqual([
       'id', 'name', 'hfRepo', 'attention', 'layers', 'hiddenSize', 'heads', 'kvHeads', 'headDim', 'intermediateSize',
       'vocabSize', 'params', 'activeParams', 'weightDtype', 'kvDtype', 'maxContext', 'sources',

@@ -24,6 +24,8 @@ export function plainTransport(bytesPerS: number, striped = false): TransportSpe
     perReadS: 0,
     perDescriptorS: 0,
     gpuDirect: true,
+    railRule: { rule: 'gpu-nics' },
+    lineRateShare: 1,
     placements: [{ placement: 'cross-node', outcome: 'works' }],
     sources: {},
   };

@@ -13,7 +13,7 @@ describe('TP sizes', () => {
   it('leaves out sizes that do not split the KV heads evenly, and sizes wider than a node', () => {
     // 6 KV heads: 4 does not divide 6; 8 > 6 is not a multiple of 6 either. A 4-GPU node cannot hold a TP8 worker.
     const llm = { ...getLlm(catalog, 'llama-3.1-8b-instruct'), id: 'six-heads', kvHeads: 6 } as LlmSpec;
-    const node = { ...getNode(catalog, 'dgx-h100'), id: 'half-node', gpusPerNode: 4 } as NodeSpec;
+    const node = { ...getNode(catalog, 'dgx-h100'), id: 'half-node', gpusPerNode: 4, nvlinkDomainGpus: 4 } as NodeSpec;
     expect(tpSizes(llm, getNode(catalog, 'dgx-h100'))).toEqual({
       sizes: [1, 2],
       excluded: [
@@ -24,6 +24,15 @@ describe('TP sizes', () => {
     expect(tpSizes(getLlm(catalog, 'llama-3.1-8b-instruct'), node).excluded).toEqual([
       { tp: 8, reason: "a worker lives on one node and 'half-node' has 4 GPUs" },
     ]);
+  });
+
+  it('a GB200 NVL72 tray has 4 GPUs, but its NVLink domain 72: a TP8 worker spans two trays over NVLink', () => {
+    const tray = getNode(catalog, 'gb200-nvl72');
+    expect(tray.gpusPerNode).toBe(4);
+    expect(tpSizes(getLlm(catalog, 'llama-3.1-70b-instruct'), tray)).toEqual({ sizes: [1, 2, 4, 8], excluded: [] });
+    // The same tray without its domain would stop at 4.
+    const alone = { ...tray, id: 'lone-tray', nvlinkDomainGpus: 4 } as NodeSpec;
+    expect(tpSizes(getLlm(catalog, 'llama-3.1-70b-instruct'), alone).excluded).toEqual([{ tp: 8, reason: "a worker lives on one node and 'lone-tray' has 4 GPUs" }]);
   });
 });
 

@@ -1,15 +1,17 @@
 import type { Argv, CommandModule } from 'yargs';
-import { defaultCatalog, getConnector, getLlm } from '../../catalog/index.js';
+import { defaultCatalog, getLlm } from '../../catalog/index.js';
 import { UserError } from '../../errors.js';
 import { handshakeMatrix, handshakeVerdict } from '../../nixl/index.js';
 import { matrixText } from '../../report/truth-table.js';
 import { kvHeadsPerRank } from '../../physics/index.js';
 import { forFlag, wholeNumber } from '../options.js';
+import { connectorFromFlags, VLLM_OPTION } from '../vllm-option.js';
 
 interface Args {
   prefillTp?: number;
   decodeTp?: number;
-  connector: string;
+  connector?: string;
+  vllm?: string;
   prefillBlockSize: number;
   decodeBlockSize: number;
   model: string;
@@ -24,7 +26,8 @@ export const handshakeCommand: CommandModule<object, Args> = {
     y
       .option('prefill-tp', { requiresArg: true, describe: 'prefill worker tensor parallel size', coerce: wholeNumber('prefill-tp', 1) })
       .option('decode-tp', { requiresArg: true, describe: 'decode worker tensor parallel size', coerce: wholeNumber('decode-tp', 1) })
-      .option('connector', { type: 'string', demandOption: true, describe: 'connector profile: equal-tp, decode-wider-tp, any-tp, any-tp-hardened' })
+      .option('connector', { type: 'string', requiresArg: true, describe: 'connector profile: equal-tp, decode-wider-tp, any-tp, any-tp-hardened (or --vllm)' })
+      .option('vllm', VLLM_OPTION)
       .option('prefill-block-size', { default: 16, requiresArg: true, describe: 'prefill KV block size, tokens', coerce: wholeNumber('prefill-block-size', 1) })
       .option('decode-block-size', { default: 16, requiresArg: true, describe: 'decode KV block size, tokens', coerce: wholeNumber('decode-block-size', 1) })
       .option('model', { type: 'string', default: 'llama-3.1-70b-instruct-fp8', describe: 'model id (seed 003 used this one)' })
@@ -32,7 +35,7 @@ export const handshakeCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<Args>,
   handler: (a) => {
     const c = defaultCatalog();
-    const profile = forFlag('connector', a.connector, () => getConnector(c, a.connector));
+    const profile = connectorFromFlags(c, a.connector, a.vllm);
     const llm = forFlag('model', a.model, () => getLlm(c, a.model));
     const blocks = { prefill: a.prefillBlockSize, decode: a.decodeBlockSize };
     if (a.matrix) {

@@ -72,7 +72,13 @@ function nodesTable(ns: NodeSpec[]): Table {
   return {
     head: ['id', 'gpu', 'gpus', 'nics', 'transports'],
     // NIC line rates are quoted in Gb/s (bits) on datasheets: show them that way.
-    rows: ns.map((n) => [n.id, n.gpu, String(n.gpusPerNode), `${n.nics.count} x ${n.nics.kind} ${inUnit(n.nics.bandwidth * 8, 9)} Gb/s`, n.transports.join(', ')]),
+    rows: ns.map((n) => [
+      n.id,
+      n.gpu,
+      n.nvlinkDomainGpus > n.gpusPerNode ? `${n.gpusPerNode} (NVLink domain ${n.nvlinkDomainGpus})` : String(n.gpusPerNode),
+      `${n.nics.count} x ${n.nics.kind} ${inUnit(n.nics.bandwidth * 8, 9)} Gb/s`,
+      n.transports.join(', '),
+    ]),
     right: [2],
   };
 }
@@ -99,9 +105,10 @@ function connectorsTable(cs: ConnectorProfile[]): Table {
   const expiry = (p: ConnectorProfile) =>
     p.expiry.kind === 'abort-timeout' ? `abort after ${p.expiry.timeoutS} s` : `lease ${p.expiry.leaseS} s (+${p.expiry.extendS} s every ${p.expiry.heartbeatS} s)`;
   return {
-    head: ['id', 'decode wider', 'prefill wider', 'block sizes', 'handshake timeout', 'failed handshake', 'expiry', 'upstream'],
+    head: ['id', 'vLLM releases', 'decode wider', 'prefill wider', 'block sizes', 'handshake timeout', 'failed handshake', 'expiry', 'upstream'],
     rows: cs.map((p) => [
       p.id,
+      (p.vllmReleases ?? []).map((r) => `${r.versions}${r.expiry ? ` (${expiry({ ...p, expiry: r.expiry })})` : ''}`).join('; ') || '-',
       p.tp.decodeWider,
       p.tp.prefillWider,
       p.blockSize.rule,

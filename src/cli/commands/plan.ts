@@ -14,7 +14,9 @@ import {
 } from '../../plan/planner.js';
 import { rateColumns, shortName } from '../../plan/report.js';
 import { parseSlo, type SloTerm } from '../../plan/slo.js';
+import { defaultCatalog } from '../../catalog/index.js';
 import { MAX_WORKERS, positiveNumber, setList, wholeNumber } from '../options.js';
+import { connectorFromFlags, VLLM_OPTION } from '../vllm-option.js';
 import { textTable } from '../../report/table.js';
 import { progressWanted } from './run.js';
 
@@ -56,7 +58,7 @@ export function formatPlan(r: PlanResult, files: { recommended: string | null })
 
 /** PlanOptions as the flags give them: --window is windowS, and a flag with a default is always there. */
 type Args = Omit<PlanOptions, 'slo' | 'windowS' | 'catalog' | 'onRound'> &
-  Required<Pick<PlanOptions, 'connector' | 'placement' | 'requests' | 'warmup' | 'precision' | 'fresh'>> & { slo: SloTerm[]; window?: number; json: boolean };
+  Required<Pick<PlanOptions, 'placement' | 'requests' | 'warmup' | 'precision' | 'fresh'>> & { slo: SloTerm[]; window?: number; json: boolean; vllm?: string };
 
 export const planCommand: CommandModule<object, Args> = {
   command: 'plan',
@@ -76,7 +78,8 @@ export const planCommand: CommandModule<object, Args> = {
         describe: 'comma-separated <ttft|itl|e2e>_<p50|p90|p95|p99|mean>_ms<=<ms>, e.g. ttft_p95_ms<=2000,itl_p95_ms<=50',
         coerce: parseSlo,
       })
-      .option('connector', { type: 'string', default: DEFAULT_CONNECTOR, requiresArg: true, describe: 'connector profile, the vLLM build (nixlsim list connectors)' })
+      .option('connector', { type: 'string', requiresArg: true, describe: `connector profile, the vLLM build (nixlsim list connectors; default ${DEFAULT_CONNECTOR})` })
+      .option('vllm', VLLM_OPTION)
       .option('placement', {
         type: 'string',
         default: 'auto',
@@ -98,7 +101,9 @@ export const planCommand: CommandModule<object, Args> = {
       .option('fresh', { type: 'boolean', default: false, describe: 'simulate every probe again instead of reusing those stored in the output directory' })
       .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default: reports/plan-<model>-<node>-<transport>-<gpus>gpu/)' })
       .option('json', { type: 'boolean', default: false, describe: 'print plan.json' }) as unknown as Argv<Args>,
-  handler: async ({ window, json, _, $0, ...flags }) => {
+  handler: async ({ window, json, _, $0, vllm, ...given }) => {
+    // --vllm names the build by release: its profile's TP and block-size rules (a range's own expiry is not the planner's concern).
+    const flags = { ...given, connector: connectorFromFlags(defaultCatalog(), given.connector, vllm, DEFAULT_CONNECTOR).id };
     const onRound = (n: number, probes: number, simulated: number) => process.stderr.write(`round ${n}: ${probes} probes, ${simulated} simulated\n`);
     const r = await plan({ ...flags, ...(window !== undefined ? { windowS: window } : {}), ...(progressWanted(json) ? { onRound } : {}) });
     const written = await writePlan(r);

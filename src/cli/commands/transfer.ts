@@ -3,6 +3,7 @@ import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, nodeO
 import type { Placement } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import { BANDWIDTHS, PLACEMENTS } from '../../experiment/schema.js';
+import { checkNvlinkDomain } from '../../physics/domain.js';
 import { estimateTransfer } from '../../physics/estimate.js';
 import { checkPlacement, kvHeadsPerRank } from '../../physics/index.js';
 import { byteSize, forFlag, positiveNumber, wholeNumber } from '../options.js';
@@ -66,6 +67,7 @@ export const transferCommand: CommandModule<object, Args> = {
     forFlag('prefill-tp', a.prefillTp, () => kvHeadsPerRank(llm, a.prefillTp));
     forFlag('decode-tp', a.decodeTp, () => kvHeadsPerRank(llm, a.decodeTp));
     forFlag('placement', a.placement, () => checkPlacement(transport, a.placement));
+    forFlag('placement', a.placement, () => checkNvlinkDomain(transport, node, a.placement, a.prefillTp + a.decodeTp));
     const gpu = c.gpus.get(node.gpu)!;
     const est = estimateTransfer({
       llm,

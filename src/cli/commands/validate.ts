@@ -57,9 +57,14 @@ export function multiNodeNotes(points: readonly Point[], catalog: Catalog): stri
     for (const g of groups) {
       const tp = d[g].tp;
       if (tp <= node.gpusPerNode) continue;
+      const nodes = `${g} TP${tp} spans ${Math.ceil(tp / node.gpusPerNode)} nodes of ${node.gpusPerNode} GPUs (${node.id}): vLLM runs it across nodes`;
+      if (tp <= node.nvlinkDomainGpus) {
+        notes.push(`point ${p.id}: ${nodes} of one ${node.nvlinkDomainGpus}-GPU NVLink domain, and its all-reduces stay on NVLink`);
+        continue;
+      }
       const nic = (node.nics.count * node.nics.bandwidth) / node.gpusPerNode / 1e9;
       notes.push(
-        `point ${p.id}: ${g} TP${tp} spans ${Math.ceil(tp / node.gpusPerNode)} nodes of ${node.gpusPerNode} GPUs (${node.id}): vLLM runs it across nodes (Ray), and its all-reduces cross the NICs at ${Number(nic.toPrecision(3))} GB/s a GPU instead of NVLink`,
+        `point ${p.id}: ${nodes} (Ray), and its all-reduces cross the NICs at ${Number(nic.toPrecision(3))} GB/s a GPU instead of NVLink`,
       );
     }
   }

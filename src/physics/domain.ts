@@ -1,0 +1,22 @@
+import type { NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
+import { UserError } from '../errors.js';
+
+/**
+ * Multi-node NVLink (a transport with nvlinkDomainOnly, e.g. mnnvl) reaches GPUs of one NVLink domain only. Placed
+ * cross-node, prefill and decode sit on different nodes: one domain holds them both only where the node's domain spans
+ * nodes (GB200 NVL72: 72 GPUs over 18 trays of 4) and the deployment's `gpus` fit in it. Throws UserError otherwise;
+ * other transports and placements are the placement rules' business (checkPlacement).
+ */
+export function checkNvlinkDomain(transport: TransportSpec, node: NodeSpec, placement: Placement, gpus: number): void {
+  if (!transport.nvlinkDomainOnly || placement !== 'cross-node') return;
+  if (node.nvlinkDomainGpus <= node.gpusPerNode) {
+    throw new UserError(
+      `transport '${transport.id}' is not available between workers placed cross-node on '${node.id}': its NVLink domain is the node itself (${node.gpusPerNode} GPUs), and multi-node NVLink does not leave the domain`,
+    );
+  }
+  if (gpus > node.nvlinkDomainGpus) {
+    throw new UserError(
+      `transport '${transport.id}' reaches GPUs of one NVLink domain only: '${node.id}' has ${node.nvlinkDomainGpus} GPUs in its domain, and the deployment's ${gpus} GPUs cannot all be in it (use a NIC transport between domains)`,
+    );
+  }
+}
