@@ -253,6 +253,8 @@ function toTransport(f: TransportFile): TransportSpec {
     perDescriptorS: scaleDecimal(f.perDescriptorUs, MICRO),
     gpuDirect: f.gpuDirect,
     ...(f.nvlinkDomainOnly ? { nvlinkDomainOnly: true } : {}),
+    railRule: f.railRule !== undefined ? { ...f.railRule } : { rule: 'gpu-nics' },
+    lineRateShare: f.lineRateShare ?? 1,
     ...(f.eagainRetry !== undefined
       ? {
           eagainRetry: {

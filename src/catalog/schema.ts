@@ -170,6 +170,21 @@ export const transportFileSchema = z.strictObject({
   perDescriptorUs: positive,
   gpuDirect: z.boolean(),
   /**
+   * Striped transports: the NIC rails one rank's READs stripe over, by backend. `gpu-nics` (the default): the NICs
+   * topologically nearest its GPU, its share of the node's (NIXL libfabric); `per-rank-max`: up to `max` of the node's
+   * NICs, shared with the worker's other ranks (UCX: UCX_MAX_RNDV_RAILS); `all-node-nics`: every NIC of the node
+   * (Mooncake's transfer engine).
+   */
+  railRule: z
+    .strictObject({ rule: z.enum(['gpu-nics', 'per-rank-max', 'all-node-nics']), max: count.optional() })
+    .superRefine((r, ctx) => {
+      if (r.rule === 'per-rank-max' && r.max === undefined) ctx.addIssue({ code: 'custom', path: ['max'], message: "expected max (NICs a rank stripes over) with rule 'per-rank-max'" });
+      if (r.rule !== 'per-rank-max' && r.max !== undefined) ctx.addIssue({ code: 'custom', path: ['max'], message: `max applies to rule 'per-rank-max' only, not '${r.rule}'` });
+    })
+    .optional(),
+  /** Striped transports: the most of a NIC's line rate one rail moves (headers, NIC efficiency); default 1. */
+  lineRateShare: z.number().positive().max(1, 'expected a share of the line rate, at most 1').optional(),
+  /**
    * How the backend retries a READ the fabric keeps refusing (EAGAIN), where a placement `fails` that way: the delay
    * before attempt n is min(baseDelayUs x (1 + floor(n / 10)), maxDelayUs), and every logEveryAttempts attempts it logs.
    */

@@ -144,6 +144,14 @@ export interface TransportSpec {
   perDescriptorS: number;
   /** GPU memory read directly by the NIC; false means staged through host memory over PCIe on both sides. */
   gpuDirect: boolean;
+  /**
+   * Striped transports: which NICs one rank's READs stripe over, by backend: its GPU's own share of the node's NICs
+   * (NIXL libfabric), up to `max` of the node's NICs shared by the worker's ranks (UCX_MAX_RNDV_RAILS), or all of them
+   * (Mooncake).
+   */
+  railRule: { rule: 'gpu-nics' | 'per-rank-max' | 'all-node-nics'; max?: number };
+  /** Striped transports: the most of a NIC's line rate one rail moves (1 when the catalog gives none). */
+  lineRateShare: number;
   /** Multi-node NVLink: reaches other nodes only inside their NVLink domain (NodeSpec.nvlinkDomainGpus). */
   nvlinkDomainOnly?: boolean;
   /**
