@@ -96,6 +96,14 @@ describe('--vllm on the command line', () => {
     expect(nixlsim(['handshake', '--prefill-tp', '1', '--decode-tp', '1', '--vllm', '0.10.1', '--connector', 'decode-wider-tp', '--json']).code).toBe(0);
     expect(nixlsim(['handshake', '--prefill-tp', '1', '--decode-tp', '1']).code).toBe(2);
   });
+
+  it('plan takes --vllm too, and refuses an unknown release before planning anything', () => {
+    const base = ['plan', '--model', 'llama-3.1-8b-instruct', '--node', 'p5.48xlarge', '--transport', 'efa-libfabric', '--gpus', '2', '--workload', 'experiments/seeds/breakeven.yaml', '--slo', 'ttft_p95_ms<=2000', '--out', '/tmp/nixlsim-vllm-plan-never'];
+    const r = nixlsim([...base, '--vllm', '0.8.5']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--vllm 0.8.5: vLLM 0.8.5 is not in the connector release table');
+    expect(nixlsim([...base, '--vllm', '0.10.1', '--connector', 'any-tp']).code).toBe(2);
+  });
 });
 
 describe('deployment.vllm in an experiment file', () => {
