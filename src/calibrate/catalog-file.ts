@@ -73,6 +73,8 @@ export function transportRecordText(
     // The measured figure is typical; the range widens to hold it.
     bandwidthPerRailGBps: { min: Math.min(gb(base.bandwidthPerRail.min), typical), typical, max: Math.max(gb(base.bandwidthPerRail.max), typical) },
     striped: base.striped,
+    // Multi-node NVLink stays inside its NVLink domain whoever measured it.
+    ...(base.nvlinkDomainOnly ? { nvlinkDomainOnly: true } : {}),
     latencyUs: sig(scaleDecimal(fit.latencyS, 6)),
     perReadUs: fit.perReadS !== undefined ? sig(fit.perReadS * 1e6) : scaleDecimal(base.perReadS, 6),
     perDescriptorUs: fit.perDescriptorS !== undefined ? sig(fit.perDescriptorS * 1e6) : scaleDecimal(base.perDescriptorS, 6),

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getGpu, getLlm, getNode, getTransport } from '../../src/catalog/index.js';
 import { UserError } from '../../src/errors.js';
 import { allReduceBandwidth, checkNvlinkDomain, checkPlacement, decodeStepTime, type StepContext } from '../../src/physics/index.js';
+import { parse } from 'yaml';
+import { transportRecordText } from '../../src/calibrate/catalog-file.js';
 import { nixlsim } from '../helpers/cli.js';
 
 const c = defaultCatalog();
@@ -73,5 +75,10 @@ describe('KV between trays of one rack: multi-node NVLink', () => {
     const r = nixlsim(['transfer', '--model', 'llama-3.1-70b-instruct', '--tokens', '1000', '--prefill-tp', '64', '--decode-tp', '16', '--transport', 'mnnvl', '--json']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("reaches GPUs of one NVLink domain only: 'gb200-nvl72' has 72 GPUs in its domain, and the deployment's 80 GPUs");
+  });
+
+  it('a calibration of mnnvl stays confined to the NVLink domain', () => {
+    const text = transportRecordText(mnnvl, 'mnnvl-calibrated', { latencyS: 2e-6, bandwidthPerRail: 60e9 }, { latencyUs: 'test' }, '# test');
+    expect(parse(text)).toMatchObject({ calibratedFrom: 'mnnvl', nvlinkDomainOnly: true, bandwidthPerRailGBps: { typical: 60 } });
   });
 });
