@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { FAULT_KINDS } from '../faults/injector.js';
+import { KV_LAYOUTS } from '../physics/kv.js';
 import type { PointResult, Stats } from './types.js';
 import { unwrap } from '../yaml/schema-keys.js';
 
@@ -94,6 +95,12 @@ const engine = z
         "max_num_seqs: sequences running at once. Unset: vLLM's default for an OpenAI API server on the GPU (get_batch_defaults: 1024 on GPUs of >= 70 GiB except A100, else 256), from the GPU record's vllmBatchDefaults.",
       ),
     blockSize: whole(1).default(16).describe('Tokens per KV block.'),
+    kvLayout: z
+      .enum(KV_LAYOUTS, { error: `expected one of ${KV_LAYOUTS.map((l) => `'${l}'`).join(', ')}` })
+      .default('HND')
+      .describe(
+        "How the KV cache is laid out and registered with NIXL, which sets the descriptors a KV READ posts per block: 'HND' (FlashAttention, K and V regions per layer, heads outermost: 2 x layers; vLLM's layout when TPs differ), 'NHD' (tokens outermost: x block size when the TPs differ), 'flashinfer' (K and V of a block together: layers), 'cross-layer' (one region for all layers, vLLM PR #30207: 1).",
+      ),
     gpuMemoryUtilization: fraction().default(0.9).describe('gpu_memory_utilization: the fraction of HBM vLLM may use for weights, activations and the KV pool.'),
     activationReserveBytes: whole(0)
       .default(4e9)

@@ -2,6 +2,7 @@
  * An experiment as the simulator sees it after the file has been read, validated and defaulted (src/experiment/load.ts)
  * and a sweep expanded into points. Paths named in the issue are contracts: name, seed, deployment.*, workload.*, sweep.
  */
+import type { KvLayout } from '../physics/kv.js';
 import type { ConnectorProfile, ExpiryModel } from '../catalog/types.js';
 import type { FaultSpec } from '../faults/injector.js';
 import type { PointBands } from './bands.js';
@@ -24,6 +25,8 @@ export interface EngineArgs {
   maxNumSeqs: number;
   /** Tokens per KV block. */
   blockSize: number;
+  /** How the KV cache is laid out and registered with NIXL (descriptors per block of a READ); default HND. */
+  kvLayout?: KvLayout;
   /** gpu_memory_utilization: fraction of HBM vLLM may use for weights, activations and the KV pool. */
   gpuMemoryUtilization: number;
   /** Bytes per GPU kept back for activations and CUDA graphs before sizing the KV pool. */

@@ -260,6 +260,8 @@ function transferTargets(y: YamlSource, m: MeasurementFile, base: TransferSpec, 
       placement,
       bandwidth: t.bandwidth ?? 'typical',
       prefillBlockSize: t.prefillBlockSize ?? 16,
+      ...(t.kvLayout !== undefined ? { kvLayout: t.kvLayout } : {}),
+      ...(t.nicGbps !== undefined ? { nicGbps: t.nicGbps } : {}),
       concurrent: t.concurrent ?? 1,
       timeoutS: 120,
     };

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { BANDWIDTHS, PLACEMENTS, positive, whole } from '../experiment/schema.js';
+import { KV_LAYOUTS } from '../physics/kv.js';
 
 /** The families a record's error is averaged in (MAPE per family). */
 export const FAMILIES = ['ttft', 'itl', 'throughput', 'transfer'] as const;
@@ -67,6 +68,10 @@ export const transferSpecSchema = z.strictObject({
   placement: oneOf(PLACEMENTS).optional(),
   bandwidth: oneOf(BANDWIDTHS).optional(),
   prefillBlockSize: whole(1).optional(),
+  /** The KV layout as registered with NIXL (descriptors per block): HND (default), NHD, flashinfer, cross-layer. */
+  kvLayout: oneOf(KV_LAYOUTS).optional(),
+  /** Line rate of each NIC rail, Gb/s, for a setup whose NICs are not the node's. */
+  nicGbps: positive().optional(),
   concurrent: whole(1).optional(),
 });
 

@@ -11,7 +11,7 @@ import {
   staleReadLine,
 } from '../metrics/event-log.js';
 import type { Flow } from '../network/index.js';
-import { blocksPerRequest, kvReplication, readPlan, readSchedule, type RankRead } from '../physics/index.js';
+import { blocksPerRequest, kvReplication, readPlan, readSchedule, type KvLayout, type RankRead } from '../physics/index.js';
 import { NixlAgent } from './agent.js';
 import { compatHash, handshakeVerdict } from './compat.js';
 import type { KvFabric } from './fabric.js';
@@ -31,6 +31,8 @@ export interface EngineConfig {
   profile: ConnectorProfile;
   tp: number;
   blockSize: number;
+  /** How the KV cache is laid out and registered with NIXL (descriptors per block of a READ); default HND. */
+  kvLayout?: KvLayout;
   /** KV blocks each rank's pool holds (for the agents' metadata). */
   numBlocks: number;
 }
@@ -404,7 +406,7 @@ export class DecodeConnector {
   /** The first attempt: plans the READs and tells prefill how many notifications each of its ranks will get. */
   private startReads(load: Load): void {
     const p = load.prefill;
-    const plan = readPlan(this.cfg.llm, load.params.tokens, p.cfg.tp, this.cfg.tp, p.cfg.blockSize);
+    const plan = readPlan(this.cfg.llm, load.params.tokens, p.cfg.tp, this.cfg.tp, p.cfg.blockSize, this.cfg.kvLayout ?? 'HND');
     load.slots = plan.perRead.map((read) => ({ read, flow: null, done: false }));
     load.readsLeft = plan.perRead.length;
     load.bytes = plan.bytesTotal;

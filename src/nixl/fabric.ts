@@ -2,11 +2,12 @@ import type { NodeSpec, TransportSpec } from '../catalog/types.js';
 import { InvariantError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import type { Flow, Link, Network } from '../network/index.js';
-import { perRailBandwidth, railsFor, type BandwidthChoice } from '../physics/index.js';
+import { perRailBandwidth, railCap, railsFor, type BandwidthChoice } from '../physics/index.js';
 
 /**
  * The links KV reads cross, built from a transport and the nodes the engines sit on. With a striped (GPUDirect RDMA)
- * transport each rank owns its GPU's share of the node's NIC rails, so a rank's reads go out on its own link; with a
+ * transport each rank owns an even share of the rails its worker stripes over (railsFor, by the backend's rule), so a
+ * rank's reads go out on its own link; with a
  * host path (TCP, staging) one link serves the whole engine. Staged transports are also capped by the host link
  * (PCIe) they cross on both sides. A link can be taken down (a fault): reads crossing it fail at once and new ones
  * fail until it comes back.
@@ -55,7 +56,7 @@ export class KvFabric {
   private readonly reads = new Map<number, LiveRead>();
   /** Set when the placement hangs the transport (EFA on one node): reads never finish and log the backend's retries. */
   private stalled: { log: EventLog; untilS: number; logTimes: number[] } | null = null;
-  /** NIC rails behind each striped link (a rank's share of its node's NICs). */
+  /** NIC rails behind each striped link (a rank's share of its worker's rails), for the EAGAIN lines. */
   private readonly railsOf = new Map<Link, number>();
 
   constructor(
@@ -68,14 +69,15 @@ export class KvFabric {
   /** Creates the engine's links: `<engine>.rank<r>.nic` for striped transports, `<engine>.host` otherwise. */
   addEngine(e: FabricEngine): void {
     if (this.links.has(e.engineId)) return;
-    const perRail = perRailBandwidth(this.transport, this.bandwidth);
+    const perRail = Math.min(perRailBandwidth(this.transport, this.bandwidth), railCap(this.transport, e.node));
     const cap = (bw: number) => (this.transport.gpuDirect ? bw : Math.min(bw, e.hostLinkBandwidth));
     const links: Link[] = [];
     if (this.transport.striped) {
-      const rails = railsFor(this.transport, e.node, 1);
+      // The worker's rails (the backend's rule) shared evenly by its ranks.
+      const rails = railsFor(this.transport, e.node, e.tp) / e.tp;
       for (let r = 0; r < e.tp; r++) {
         const link = this.net.addLink(`${e.engineId}.rank${r}.nic`, cap(perRail * rails));
-        this.railsOf.set(link, rails);
+        this.railsOf.set(link, Math.max(1, Math.round(rails)));
         links.push(link);
       }
     } else {

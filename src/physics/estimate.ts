@@ -1,5 +1,5 @@
 import type { LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
-import { readPlan, type ReadPlan } from './kv.js';
+import { readPlan, type KvLayout, type ReadPlan } from './kv.js';
 import { checkPlacement, transferCost } from './transfer.js';
 
 export interface TransferQuery {
@@ -20,6 +20,10 @@ export interface TransferQuery {
   placement: Placement;
   bandwidth: 'min' | 'typical' | 'max';
   prefillBlockSize: number;
+  /** How the KV cache is laid out and registered with NIXL (descriptors per block); default HND. */
+  kvLayout?: KvLayout;
+  /** Line rate of each NIC rail, Gb/s, for a setup whose NICs are not the node's (a rail moves at most its share of it). */
+  nicGbps?: number;
   /** Identical transfers between the same two workers, started together: they share the bottleneck equally. */
   concurrent: number;
   timeoutS: number;
@@ -54,7 +58,7 @@ export interface TransferEstimate {
  */
 export function estimateTransfer(q: TransferQuery): TransferEstimate {
   const verdict = checkPlacement(q.transport, q.placement);
-  const plan = q.bytes !== undefined ? rawPlan(q.bytes, q.descriptorBytes ?? q.bytes) : readPlan(q.llm, q.tokens, q.prefillTp, q.decodeTp, q.prefillBlockSize);
+  const plan = q.bytes !== undefined ? rawPlan(q.bytes, q.descriptorBytes ?? q.bytes) : readPlan(q.llm, q.tokens, q.prefillTp, q.decodeTp, q.prefillBlockSize, q.kvLayout ?? 'HND');
   const cost = transferCost(plan, q.transport, {
     prefillTp: q.prefillTp,
     decodeTp: q.decodeTp,
@@ -63,6 +67,8 @@ export function estimateTransfer(q: TransferQuery): TransferEstimate {
     bandwidth: q.bandwidth,
     hostLinkBandwidth: q.hostLinkBandwidth,
     ...(q.rails !== undefined ? { railsPerWorker: q.rails } : {}),
+    // Gb/s are bits: 1e9 / 8 bytes/s each.
+    ...(q.nicGbps !== undefined ? { nicBandwidth: (q.nicGbps * 1e9) / 8 } : {}),
   });
   // k transfers sharing the workers: the wire time scales by k; each one's posting still overlaps it.
   const wireS = cost.wireS * q.concurrent;

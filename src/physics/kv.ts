@@ -117,10 +117,45 @@ export interface ReadPlan {
 }
 
 /**
- * The READs a decode worker issues to pull one request's KV from a prefill worker, in whole prefill blocks. Each read's
- * descriptor list has one
- * entry per (layer, K or V, remote block) for GQA and one per (layer, block) for MLA,
- * as vLLM registers one region per layer cache (and per K/V where they are separate).
+ * How a vLLM worker lays out and registers its KV cache with NIXL, which sets how many descriptors a READ carries
+ * (vLLM's NixlConnector registers one NIXL region per KV cache tensor and posts one descriptor per region per block):
+ *   - HND: FlashAttention's cache, K and V separate tensors per layer (2 regions a layer, 1 for MLA), each block's
+ *     heads outermost, so a decode rank reading a slice of a wider prefill rank's heads (or a share of a narrower
+ *     one's) still reads one contiguous piece per block (vllm-project/vllm PR #18833; what vLLM forces when TP differs);
+ *   - NHD: the same tensors with tokens outermost in a block: when the TPs differ a rank's heads of a block are
+ *     `blockSize` separate pieces, one descriptor each (the first heterogeneous-TP design, vllm-project/vllm PR #18079,
+ *     dropped in #18833 for that descriptor count); equal TPs read whole blocks as HND does;
+ *   - flashinfer: FlashInfer's cache, K and V of a block together, one region a layer: 1 descriptor a layer per block
+ *     with equal TPs, K and V apart (2) when they differ (a head slice of K and of V);
+ *   - cross-layer: one region for the whole cache, each block holding every layer's K and V (vllm-project/vllm PR
+ *     #30207, RFC #27742): 1 descriptor per block with equal TPs (Qwen3-0.6B, one 16-token block: 56 descriptors a
+ *     transfer before, 1 after); when the TPs differ, a head slice of each layer's K and V, as HND.
+ */
+export const KV_LAYOUTS = ['HND', 'NHD', 'flashinfer', 'cross-layer'] as const;
+export type KvLayout = (typeof KV_LAYOUTS)[number];
+
+/** Descriptors one READ posts per block it moves: regions it touches x pieces per region (see KvLayout). */
+export function descriptorsPerBlock(llm: LlmSpec, layout: KvLayout, prefillTp: number, decodeTp: number, blockSize: number): number {
+  const mla = llm.attention === 'mla';
+  // MLA caches are replicated whole on every rank, so a read never slices heads.
+  const sliced = !mla && prefillTp !== decodeTp;
+  const kvTensors = mla ? 1 : 2;
+  switch (layout) {
+    case 'HND':
+      return llm.layers * kvTensors;
+    case 'NHD':
+      return llm.layers * kvTensors * (sliced ? blockSize : 1);
+    case 'flashinfer':
+      return llm.layers * (sliced ? 2 : 1);
+    case 'cross-layer':
+      return sliced ? llm.layers * kvTensors : 1;
+  }
+}
+
+/**
+ * The READs a decode worker issues to pull one request's KV from a prefill worker, in whole prefill blocks, each with
+ * descriptorsPerBlock(layout) descriptors per block (default HND: one per (layer, K or V, block), one per (layer,
+ * block) for MLA).
  */
 export function readPlan(
   llm: LlmSpec,
@@ -128,11 +163,11 @@ export function readPlan(
   prefillTp: number,
   decodeTp: number,
   prefillBlockSize: number,
+  layout: KvLayout = 'HND',
 ): ReadPlan {
   const mla = llm.attention === 'mla';
   const blocks = blocksPerRequest(tokens, prefillBlockSize);
-  const regionsPerLayer = mla ? 1 : 2;
-  const descriptorsPerRead = llm.layers * regionsPerLayer * blocks;
+  const descriptorsPerRead = descriptorsPerBlock(llm, layout, prefillTp, decodeTp, prefillBlockSize) * blocks;
   // NIXL moves whole blocks: a request's last, partly filled block travels in full.
   const perDecodeRank = kvBytesPerTokenPerRank(llm, decodeTp) * blocks * prefillBlockSize;
   kvBytesPerTokenPerRank(llm, prefillTp); // validates the prefill TP against the heads too

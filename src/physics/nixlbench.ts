@@ -1,6 +1,6 @@
 import type { NodeSpec, TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
-import { railsFor, workerBandwidth, type BandwidthChoice } from './transfer.js';
+import { railCap, railsFor, workerBandwidth, type BandwidthChoice } from './transfer.js';
 
 /**
  * The modeled counterpart of NIXL's own benchmark (nixlbench): one GPU on each side, each of `threads` threads posting
@@ -14,7 +14,7 @@ export interface NixlbenchQuery {
   transport: TransportSpec;
   node: NodeSpec;
   bandwidth?: BandwidthChoice;
-  /** NIC rails one GPU's transfers stripe over; default its share of the node's NICs. */
+  /** NIC rails one GPU's transfers stripe over; default the transport's rail rule for one GPU (railsFor). */
   rails?: number;
   startBlockSize: number;
   maxBlockSize: number;
@@ -60,7 +60,7 @@ export function nixlbenchTransferS(
 
 export function nixlbenchRows(q: NixlbenchQuery): NixlbenchRow[] {
   const rails = q.rails ?? railsFor(q.transport, q.node, 1);
-  const wire = workerBandwidth(q.transport, rails, q.bandwidth ?? 'typical');
+  const wire = workerBandwidth(q.transport, rails, q.bandwidth ?? 'typical', railCap(q.transport, q.node));
   const rows: NixlbenchRow[] = [];
   for (const blockSize of doublings(q.startBlockSize, q.maxBlockSize, 'block size')) {
     for (const batchSize of doublings(q.startBatchSize, q.maxBatchSize, 'batch size')) {

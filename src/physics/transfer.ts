@@ -10,7 +10,8 @@ import type { RankRead, ReadPlan } from './kv.js';
  *   - per descriptor: posting it to the backend (`perDescriptorS`, by backend and memory type: UCX cuda_ipc is far
  *     slower per descriptor than rc_x); descriptors go out as they are posted, so the bytes move while later ones are
  *     still being posted;
- *   - per byte: the bottleneck bandwidth of the path (rails x per-rail figure).
+ *   - per byte: the bottleneck bandwidth of the path: rails (by the backend's rail rule, railsFor) x the per-rail
+ *     figure, a rail never moving more than its NIC's line rate times the transport's line-rate share (railCap).
  * So a transfer takes setup + max(posting, wire): posting-bound with many small descriptors (small blocks, one head a
  * rank at high TP), wire-bound with few large ones. Ranks work in parallel. A READ on the network layer moves at most
  * bytes / posting (its rate cap, readSchedule), which gives the same max under contention.
@@ -23,8 +24,10 @@ export interface TransferEndpoints {
   decodeNode: NodeSpec;
   /** Which of min / typical / max per-rail bandwidth to use, or a per-rail figure in bytes/s (Monte Carlo, sensitivity). */
   bandwidth?: BandwidthChoice;
-  /** Override: rails each worker's reads use (default: its GPUs' share of the node's NICs). */
+  /** Override: rails each worker's reads use (default: the transport's rail rule on the worker's node, railsFor). */
   railsPerWorker?: number;
+  /** Override: the line rate of each NIC rail, bytes/s (default: the node's NICs), for setups off the catalog's nodes. */
+  nicBandwidth?: number;
   /** Host link bandwidth (bytes/s, per direction) staged transports cross on each side. */
   hostLinkBandwidth?: number;
 }
@@ -47,12 +50,34 @@ export interface TransferCost {
 }
 
 /**
- * Rails a worker of `tp` GPUs stripes over: its GPUs' share of the node's NICs for striped transports (p5.48xlarge:
- * 32 EFA / 8 GPU = 4 a GPU; DGX H100: 1 a GPU), one host path otherwise.
+ * NIC rails a worker of `tp` GPUs stripes over, by the transport's rail rule (models/transport/*.yaml, railRule):
+ *   - gpu-nics: its GPUs' own share of the node's NICs (NIXL libfabric maps each GPU to its nearest EFA devices:
+ *     p5.48xlarge 32 / 8 = 4 a GPU);
+ *   - per-rank-max: each rank stripes over up to `max` NICs (UCX_MAX_RNDV_RAILS, default 2), drawn from the node's
+ *     NICs, which the worker's ranks share: min(node NICs, tp x max) (DGX H100: TP1 gets 2, TP4 and TP8 get 8);
+ *   - all-node-nics: every NIC of the node (Mooncake's transfer engine).
+ * One host path for transports that do not stripe.
  */
 export function railsFor(transport: TransportSpec, node: NodeSpec, tp: number): number {
   if (!transport.striped) return 1;
-  return Math.max(1, Math.round((node.nics.count / node.gpusPerNode) * tp));
+  const nics = node.nics.count;
+  switch (transport.railRule.rule) {
+    case 'gpu-nics':
+      return Math.max(1, Math.round((nics / node.gpusPerNode) * tp));
+    case 'per-rank-max':
+      return Math.max(1, Math.min(nics, tp * (transport.railRule.max ?? 1)));
+    case 'all-node-nics':
+      return Math.max(1, nics);
+  }
+}
+
+/**
+ * The most one NIC rail moves, bytes/s: the NIC's line rate (the node's, or `nicBandwidth` for a setup off the
+ * catalog) times the transport's line-rate share. Unbounded for transports that do not run on NIC rails.
+ */
+export function railCap(transport: TransportSpec, node: NodeSpec, nicBandwidth?: number): number {
+  if (!transport.striped) return Infinity;
+  return (nicBandwidth ?? node.nics.bandwidth) * transport.lineRateShare;
 }
 
 /**
@@ -68,9 +93,9 @@ export function perRailBandwidth(transport: TransportSpec, choice: BandwidthChoi
   return choice;
 }
 
-/** Bandwidth of one worker's side of a transfer, bytes/s. */
-export function workerBandwidth(transport: TransportSpec, rails: number, pick: BandwidthChoice): number {
-  return perRailBandwidth(transport, pick) * rails;
+/** Bandwidth of one worker's side of a transfer, bytes/s: rails x the per-rail figure, each rail at most `cap` (railCap). */
+export function workerBandwidth(transport: TransportSpec, rails: number, pick: BandwidthChoice, cap = Infinity): number {
+  return Math.min(perRailBandwidth(transport, pick), cap) * rails;
 }
 
 export function transferCost(plan: ReadPlan, transport: TransportSpec, ends: TransferEndpoints): TransferCost {
@@ -78,8 +103,8 @@ export function transferCost(plan: ReadPlan, transport: TransportSpec, ends: Tra
   const prefillRails = ends.railsPerWorker ?? railsFor(transport, ends.prefillNode, ends.prefillTp);
   const decodeRails = ends.railsPerWorker ?? railsFor(transport, ends.decodeNode, ends.decodeTp);
   let bandwidth = Math.min(
-    workerBandwidth(transport, prefillRails, pick),
-    workerBandwidth(transport, decodeRails, pick),
+    workerBandwidth(transport, prefillRails, pick, railCap(transport, ends.prefillNode, ends.nicBandwidth)),
+    workerBandwidth(transport, decodeRails, pick, railCap(transport, ends.decodeNode, ends.nicBandwidth)),
   );
   if (!transport.gpuDirect && ends.hostLinkBandwidth !== undefined) {
     // Staged: GPU -> host over PCIe, network, host -> GPU; the stages pipeline, so the slowest one sets the pace.

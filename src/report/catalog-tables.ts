@@ -20,6 +20,12 @@ function sourceOf(t: { sources: Record<string, string> }, ...keys: string[]): st
   return [...seen].join('; ').replace(/\|/g, '\\|');
 }
 
+/** A striped transport's rail rule in words: which NICs one rank's READs use, and a rail's share of line rate. */
+function railText(t: TransportSpec): string {
+  const rule = t.railRule.rule === 'per-rank-max' ? `up to ${t.railRule.max} NICs a rank` : t.railRule.rule === 'all-node-nics' ? "every NIC of the node" : "its GPU's NICs";
+  return t.lineRateShare < 1 ? `${rule}, ${Math.round(t.lineRateShare * 100)}% of line rate` : rule;
+}
+
 export function transportsMarkdown(c: Catalog): string {
   const ts = [...c.transports.values()].sort((a, b) => a.id.localeCompare(b.id));
   const placement = (t: TransportSpec) => t.placements.map((p) => `${p.placement}: ${p.outcome}`).join(', ');
@@ -28,12 +34,12 @@ export function transportsMarkdown(c: Catalog): string {
       `\`${t.id}\``,
       t.backend,
       `${num(t.bandwidthPerRail.min, 9)} / ${num(t.bandwidthPerRail.typical, 9)} / ${num(t.bandwidthPerRail.max, 9)}`,
-      t.striped ? 'every NIC rail' : 'one path',
+      t.striped ? railText(t) : 'one path',
       num(t.latencyS, -6),
       `${num(t.perReadS, -6)} / ${num(t.perDescriptorS, -6)}`,
       t.gpuDirect ? 'GPUDirect' : 'host-staged',
       placement(t),
-      sourceOf(t, 'bandwidthPerRailGBps', 'latencyUs', 'perReadUs', 'perDescriptorUs', 'placements'),
+      sourceOf(t, 'bandwidthPerRailGBps', 'latencyUs', 'perReadUs', 'perDescriptorUs', 'railRule', 'lineRateShare', 'placements'),
     ].join(' | '),
   );
   return [

@@ -140,7 +140,7 @@ export class Cluster {
       for (let i = 0; i < d.prefill.workers; i++) {
         const e = engine(`prefill-${i}`, d.prefill.tp);
         this.fabric.addEngine({ engineId: e.id, tp: d.prefill.tp, node, hostLinkBandwidth: this.gpu.hostLink.bandwidth });
-        const prefill = new PrefillConnector(sim, log, { engineId: e.id, llm: this.llm, profile: this.profile, tp: d.prefill.tp, blockSize: d.engine.blockSize, numBlocks: e.pool.total });
+        const prefill = new PrefillConnector(sim, log, { engineId: e.id, llm: this.llm, profile: this.profile, tp: d.prefill.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total });
         this.prefillWorkers.push({ engine: e, prefill });
       }
       for (let i = 0; i < d.decode.workers; i++) {
@@ -149,7 +149,7 @@ export class Cluster {
         const decode = new DecodeConnector(
           sim,
           log,
-          { engineId: e.id, llm: this.llm, profile: this.profile, tp: d.decode.tp, blockSize: d.engine.blockSize, numBlocks: e.pool.total },
+          { engineId: e.id, llm: this.llm, profile: this.profile, tp: d.decode.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total },
           this.fabric,
           this.transport,
           { sideChannelLatencyS, maxRetries: d.failurePolicy === 'retry' ? d.maxRetries : 0 },

@@ -15,14 +15,15 @@ const path: TransferPath = {
 };
 
 /**
- * Transfer times made by hand for TP1 -> TP1 on a DGX H100 (one 400 Gb/s rail a GPU): latency 30 us, 40 GB/s, and
- * ib-rdma's costs: one READ's setup at 10 us, then 2 x 32 layers descriptors a block posted at 0.155 us each while the
- * bytes move (at 1600 tokens 6,400 descriptors take 0.99 ms against 5.24 ms on the wire: wire-bound at every size).
+ * Transfer times made by hand for TP1 -> TP1 on a DGX H100 (UCX stripes one GPU's READs over 2 of the node's 400 Gb/s
+ * rails, UCX_MAX_RNDV_RAILS): latency 30 us, 20 GB/s, and ib-rdma's costs: one READ's setup at 10 us, then 2 x 32
+ * layers descriptors a block posted at 0.87 us each while the bytes move (at 1600 tokens 6,400 descriptors take
+ * 5.57 ms against 10.49 ms on the wire: wire-bound at every size).
  */
 function timeMs(tokens: number): number {
   const blocks = tokens / 16;
   const bytes = blocks * 16 * 131072;
-  return (30e-6 + 10e-6 + Math.max(64 * blocks * 0.155e-6, bytes / 40e9)) * 1000;
+  return (30e-6 + 10e-6 + Math.max(64 * blocks * 0.87e-6, bytes / 20e9)) * 1000;
 }
 
 describe('transport fit', () => {
@@ -30,9 +31,9 @@ describe('transport fit', () => {
     const samples = [1600, 8000, 32000].map((tokens, i) => ({ label: `row ${i + 1}`, tokens, bytes: tokens * 131072, ms: timeMs(tokens) }));
     const fit = fitTransport(samples, path);
     expect(fit.latencyS).toBeCloseTo(30e-6, 12);
-    expect(fit.bandwidth).toBeCloseTo(40e9, 0);
-    expect(fit.rails).toBe(1);
-    expect(fit.bandwidthPerRail).toBeCloseTo(40e9, 0);
+    expect(fit.bandwidth).toBeCloseTo(20e9, 0);
+    expect(fit.rails).toBe(2);
+    expect(fit.bandwidthPerRail).toBeCloseTo(10e9, 0);
     expect(fit.latencyHeld).toBe(false);
     expect(fit.rmsError).toBeLessThan(1e-9);
   });

@@ -74,7 +74,13 @@ describe('the project catalog (models/)', () => {
     const nvlink = getTransport(c, 'nvlink');
     expect(nvlink.bandwidthPerRail).toEqual({ min: 141e9, typical: 141e9, max: 450e9 });
     expect(nvlink.perDescriptorS).toBe(3.1e-6); // 3.1 us, cuda_ipc
-    expect(getTransport(c, 'ib-rdma').perDescriptorS).toBe(1.55e-7); // 0.155 us, rc_x
+    const ib = getTransport(c, 'ib-rdma');
+    expect(ib.perDescriptorS).toBe(8.7e-7); // 0.87 us, UCX rc
+    // UCX stripes a rank over up to UCX_MAX_RNDV_RAILS = 2 NICs; libfabric over its GPU's own; a rail moves 90% of line rate.
+    expect(ib.railRule).toEqual({ rule: 'per-rank-max', max: 2 });
+    expect(ib.lineRateShare).toBe(0.9);
+    expect(efa.railRule).toEqual({ rule: 'gpu-nics' });
+    expect(tcp.lineRateShare).toBe(1);
     // NIXL libfabric's EAGAIN retry schedule, in SI units: 1 ms base, 100 ms cap, a line every 100 attempts.
     expect(efa.eagainRetry).toMatchObject({ baseDelayS: 0.001, maxDelayS: 0.1, logEveryAttempts: 100 });
     expect(getTransport(c, 'roce-rdma').bandwidthPerRail.typical).toBe(17.5e9);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getLlm } from '../../src/catalog/index.js';
 import {
   blocksPerRequest,
+  descriptorsPerBlock,
   kvBytesPerToken,
   kvBytesPerTokenPerRank,
   kvHeadsPerRank,
@@ -114,5 +115,31 @@ describe('read plans', () => {
     expect(plan.reads).toBe(2);
     expect(plan.bytesPerDecodeRank).toBe(71_958_528);
     expect(plan.descriptors).toBe(2 * 61 * Math.ceil(1000 / 64)); // one region per layer, 16 blocks
+  });
+});
+
+describe('descriptors per block by KV layout (vLLM NixlConnector registration)', () => {
+  it('Qwen3-0.6B, one 16-token block: 56 descriptors a transfer per-layer, 1 with cross-layer blocks (vLLM PR #30207)', () => {
+    // 28 layers of K and V regions: 28 x 2 = 56, the "Desc/transfer" of PR #30207's main branch at input length 16.
+    const qwen06 = { ...llm('qwen3-8b'), id: 'qwen3-0.6b', layers: 28 };
+    expect(descriptorsPerBlock(qwen06, 'HND', 1, 1, 16)).toBe(56);
+    expect(descriptorsPerBlock(qwen06, 'cross-layer', 1, 1, 16)).toBe(1);
+    expect(readPlan(qwen06, 16, 1, 1, 16, 'cross-layer').descriptors).toBe(1);
+  });
+
+  it('70B (80 layers): HND 160, flashinfer 80, NHD x 16 when TPs differ, MLA 1 a layer', () => {
+    const m = llm('deepseek-r1-distill-llama-70b');
+    expect(descriptorsPerBlock(m, 'HND', 4, 4, 16)).toBe(160);
+    expect(descriptorsPerBlock(m, 'HND', 4, 8, 16)).toBe(160);
+    expect(descriptorsPerBlock(m, 'NHD', 4, 4, 16)).toBe(160);
+    expect(descriptorsPerBlock(m, 'NHD', 4, 8, 16)).toBe(160 * 16);
+    expect(descriptorsPerBlock(m, 'NHD', 8, 4, 64)).toBe(160 * 64);
+    expect(descriptorsPerBlock(m, 'flashinfer', 4, 4, 16)).toBe(80);
+    expect(descriptorsPerBlock(m, 'flashinfer', 4, 8, 16)).toBe(160);
+    expect(descriptorsPerBlock(m, 'cross-layer', 4, 8, 16)).toBe(160);
+    // MLA's latent is replicated on every rank: one region a layer, never sliced.
+    const v3 = llm('deepseek-v3');
+    expect(descriptorsPerBlock(v3, 'NHD', 4, 8, 16)).toBe(61);
+    expect(descriptorsPerBlock(v3, 'cross-layer', 4, 8, 16)).toBe(1);
   });
 });

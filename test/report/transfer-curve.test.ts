@@ -13,12 +13,13 @@ describe('the transfer-curve chart (bandwidth by block size per transport, from 
 
   it('has 15 block sizes (4K to 64M) for every transport that works cross-node or inside a pod', () => {
     const transports = [...new Set(rows.map((r) => r.transport))];
-    expect(transports).toEqual(['efa-libfabric', 'efa-ucx', 'host-staged', 'ib-rdma', 'nvlink', 'roce-rdma', 'tcp']);
+    expect(transports).toEqual(['efa-libfabric', 'efa-ucx', 'host-staged', 'ib-rdma', 'mnnvl', 'nvlink', 'roce-rdma', 'tcp']);
     for (const t of transports) expect(rows.filter((r) => r.transport === t).map((r) => r.blockText)[14]).toBe('64M');
-    // ib-rdma, one rail (35 GB/s), one 4K block a transfer: 4096 B / (1 us + 10 us + max(0.155 us, 0.117 us)) = 0.3653 GB/s.
-    expect(rows.find((r) => r.transport === 'ib-rdma' && r.blockSize === 4096)!.bandwidthGBps).toBeCloseTo(4096 / (11e-6 + 0.155e-6) / 1e9, 9);
-    // ... and at 64M the rail's 35 GB/s, less its 11 us of setup: 67,108,864 / (11 us + 1.9174 ms) = 34.80 GB/s.
-    expect(rows.find((r) => r.transport === 'ib-rdma' && r.blockSize === 64 * 2 ** 20)!.bandwidthGBps).toBeCloseTo(67_108_864 / (11e-6 + 67_108_864 / 35e9) / 1e9, 9);
+    // ib-rdma: UCX stripes one GPU over 2 rails (UCX_MAX_RNDV_RAILS) x 35 GB/s = 70 GB/s; one 4K block a transfer:
+    // 4096 B / (1 us + 10 us + max(0.87 us of posting, 0.0585 us on the wire)) = 0.3451 GB/s.
+    expect(rows.find((r) => r.transport === 'ib-rdma' && r.blockSize === 4096)!.bandwidthGBps).toBeCloseTo(4096 / (11e-6 + 0.87e-6) / 1e9, 9);
+    // ... and at 64M the two rails' 70 GB/s, less 11 us of setup: 67,108,864 / (11 us + 0.9587 ms) = 69.21 GB/s.
+    expect(rows.find((r) => r.transport === 'ib-rdma' && r.blockSize === 64 * 2 ** 20)!.bandwidthGBps).toBeCloseTo(67_108_864 / (11e-6 + 67_108_864 / 70e9) / 1e9, 9);
   });
 
   it('is a log-log line chart that compiles without warnings; `chart --kind transfer-curve` writes it with no summary', () => {

@@ -152,7 +152,7 @@ describe('the seed scenarios in miniature', () => {
     expect(result.kvTransfer.ms.mean).toBeGreaterThan(393_216);
   });
 
-  it('the same 120k request over InfiniBand reads in well under a second', () => {
+  it('the same 120k request over InfiniBand reads in about a second, posting-bound', () => {
     const { result } = run(
       experiment({
         deployment: { model: 'deepseek-r1-distill-llama-70b', node: 'dgx-h100', transport: 'ib-rdma', prefill: { workers: 1, tp: 8 }, decode: { workers: 1, tp: 8 } },
@@ -160,9 +160,10 @@ describe('the seed scenarios in miniature', () => {
       }),
     );
     expect(result.requests.fellBack).toBe(0);
-    // 39,321,600,000 B over 8 rails x 35 GB/s = 0.140 s, plus 24 ms of descriptor posting.
-    expect(result.kvTransfer.ms.mean).toBeGreaterThan(140);
-    expect(result.kvTransfer.ms.mean).toBeLessThan(200);
+    // 39,321,600,000 B over 8 rails x 35 GB/s = 0.140 s on the wire, under each rank's posting of 80 layers x 2 x
+    // 7,500 blocks = 1.2M descriptors at 0.87 us = 1.044 s, which sets the time.
+    expect(result.kvTransfer.ms.mean).toBeGreaterThan(1044);
+    expect(result.kvTransfer.ms.mean).toBeLessThan(1050);
   });
 });
 

@@ -5,7 +5,7 @@ import { UserError } from '../../errors.js';
 import { BANDWIDTHS, PLACEMENTS } from '../../experiment/schema.js';
 import { checkNvlinkDomain } from '../../physics/domain.js';
 import { estimateTransfer } from '../../physics/estimate.js';
-import { checkPlacement, kvHeadsPerRank } from '../../physics/index.js';
+import { checkPlacement, KV_LAYOUTS, kvHeadsPerRank, type KvLayout } from '../../physics/index.js';
 import { byteSize, forFlag, positiveNumber, wholeNumber } from '../options.js';
 
 interface Args {
@@ -23,6 +23,8 @@ interface Args {
   placement: Placement;
   bandwidth: 'min' | 'typical' | 'max';
   prefillBlockSize: number;
+  kvLayout: KvLayout;
+  nicGbps?: number;
   json: boolean;
 }
 
@@ -45,7 +47,9 @@ export const transferCommand: CommandModule<object, Args> = {
       .option('node', { type: 'string', describe: 'node id for both workers (default: the first node offering the transport)' })
       .option('placement', { choices: PLACEMENTS, default: 'cross-node' as const, describe: 'where the two workers sit' })
       .option('bandwidth', { choices: BANDWIDTHS, default: 'typical' as const, describe: 'which per-rail bandwidth of the transport to use' })
-      .option('prefill-block-size', { default: 16, requiresArg: true, describe: 'prefill KV block size in tokens', coerce: wholeNumber('prefill-block-size', 1) })
+      .option('prefill-block-size', { alias: 'block-size', default: 16, requiresArg: true, describe: "prefill KV block size in tokens (vLLM's --block-size): a READ posts descriptors per block", coerce: wholeNumber('prefill-block-size', 1) })
+      .option('kv-layout', { choices: KV_LAYOUTS, default: 'HND' as const, describe: 'KV cache layout as registered with NIXL: descriptors per block (HND: 2 x layers; NHD: x block size when TPs differ; flashinfer: layers; cross-layer: 1)' })
+      .option('nic-gbps', { requiresArg: true, describe: "line rate of each NIC rail in Gb/s, for a setup whose NICs are not the node's", coerce: positiveNumber('nic-gbps') })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<Args>, // yargs adds the camelCase keys at run time
   handler: (a) => {
     const c = defaultCatalog();
@@ -83,6 +87,8 @@ export const transferCommand: CommandModule<object, Args> = {
       placement: a.placement,
       bandwidth: a.bandwidth,
       prefillBlockSize: a.prefillBlockSize,
+      kvLayout: a.kvLayout,
+      ...(a.nicGbps !== undefined ? { nicGbps: a.nicGbps } : {}),
       concurrent: a.concurrent,
       timeoutS: a.timeoutS,
     });
@@ -98,7 +104,7 @@ export const transferCommand: CommandModule<object, Args> = {
         (a.concurrent > 1 ? `, ${a.concurrent} transfers at once` : ''),
       '',
       `KV moved            ${gb(est.bytesTotal)} (${est.bytesTotal.toLocaleString('en-US')} B), ${gb(est.bytesPerDecodeRank)} per decode rank`,
-      `NIXL READs          ${est.reads} per request, ${est.descriptors.toLocaleString('en-US')} descriptors`,
+      `NIXL READs          ${est.reads} per request, ${est.descriptors.toLocaleString('en-US')} descriptors` + (a.bytes === undefined ? ` (${a.kvLayout}, blocks of ${a.prefillBlockSize} tokens)` : ''),
       `rails               prefill ${est.prefillRails}, decode ${est.decodeRails}, bottleneck ${(est.bandwidth / 1e9).toFixed(2)} GB/s`,
       `setup               ${(est.setupS * 1000).toFixed(3)} ms (latency, READ requests and notifications)`,
       `posting             ${(est.postingS * 1000).toFixed(3)} ms (descriptors, overlapping the wire's ${(est.wireS * 1000).toFixed(3)} ms)`,
