@@ -18,6 +18,7 @@ import type { DeploymentSection, PlanJson } from './types.js';
 export const PLAN_FILE = 'plan.json';
 export const REPORT_FILE = 'report.md';
 export const RECOMMENDED_FILE = 'recommended.yaml';
+export const LAUNCH_FILE = 'launch.sh';
 export const CHART_NAME = 'pareto';
 
 export function planJson(plan: object): string {
@@ -89,6 +90,7 @@ export async function writePlan(r: PlanResult): Promise<WrittenPlan> {
   const yaml = recommendedYaml(plan, r.recommendedPoint, outDir);
   const recommended = yaml !== null ? writeFileAtomic(outDir, RECOMMENDED_FILE, yaml) : null;
   if (recommended) files.push(recommended);
+  if (r.launch !== null) files.push(writeFileAtomic(outDir, LAUNCH_FILE, r.launch));
   const shownRec = shownPath(join(outDir, RECOMMENDED_FILE));
   files.push(writeFileAtomic(outDir, REPORT_FILE, `${reportMarkdown(plan, { chartPng: `${CHART_NAME}.png`, recommended: shownRec })}\n`));
   // plan.json last: its presence says the plan is complete.

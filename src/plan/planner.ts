@@ -14,7 +14,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/index.js';
-import { defaultCatalog, projectRoot } from '../catalog/load.js';
+import { defaultCatalog } from '../catalog/load.js';
+import { defaultReportDir } from '../report/output.js';
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
 import { loadExperiment } from '../experiment/load.js';
@@ -25,6 +26,7 @@ import { kvPoolBlocks } from '../serving/engine.js';
 import { defaultEfficiency, estimateTransfer } from '../physics/index.js';
 import { candidateId, candidateLabel, enumerate, tpSizes, type Candidate, type TpChoice } from './enumerate.js';
 import { capacityFrom, ceilings, type Ceilings, type EstimateContext } from './estimate.js';
+import { recommendedLaunch } from './launch.js';
 import { MAX_PROBE_REQUESTS, probeKey, probePoint, PROBES_DIR, ProbeStore, type ProbeSizing } from './probe.js';
 import { pruneCandidate, type PlacementChoice, type PruneContext } from './prune.js';
 import { entryOf, rank, verdictOf, type SearchedConfig } from './rank.js';
@@ -63,7 +65,7 @@ export interface PlanOptions {
   seed?: number;
   /** --set on the workload experiment file. */
   set?: string[];
-  /** Output directory; default reports/plan-<model>-<node>-<transport>-<gpus>gpu/. */
+  /** Output directory; default ./reports/plan-<model>-<node>-<transport>-<gpus>gpu/ (defaultOutDir). */
   out?: string;
   /** Worker threads for the default simulator (1: in this thread). */
   workers?: number;
@@ -91,6 +93,8 @@ export interface PlanResult {
   sizing: ProbeSizing;
   /** The recommended configuration's probe at its maximum rate (what recommended.yaml reproduces), or null. */
   recommendedPoint: Point | null;
+  /** launch.sh for the recommended configuration (launch.ts), or null. */
+  launch: string | null;
   outDir: string;
   /** Probes made in all, simulated now, and found in the store. */
   probes: { total: number; simulated: number; reused: number };
@@ -122,7 +126,7 @@ function checkNumber(flag: string, v: number, ok: boolean, want: string): void {
 }
 
 export function defaultOutDir(o: Pick<PlanOptions, 'model' | 'node' | 'transport' | 'gpus'>): string {
-  return join(projectRoot(), 'reports', `plan-${o.model}-${o.node}-${o.transport}-${o.gpus}gpu`);
+  return defaultReportDir(`plan-${o.model}-${o.node}-${o.transport}-${o.gpus}gpu`);
 }
 
 /**
@@ -349,6 +353,19 @@ async function searchAll(live: readonly Live[], s: Setup, store: ProbeStore, sim
   }
 }
 
+/** launch.sh for a recommended configuration, with the engine flags its probe simulated. */
+export function launchFor(s: Setup, deployment: DeploymentSection, point: Point, what: string): string {
+  return recommendedLaunch({
+    deployment,
+    router: point.experiment.deployment.router,
+    engine: point.experiment.deployment.engine,
+    llm: s.llm,
+    node: s.node,
+    transport: s.transport,
+    title: `${what}; ${s.llm.id} on ${s.node.id} (${s.gpu.id}), KV over ${s.transport.id}.`,
+  });
+}
+
 /** One mean-length request's KV transfer with nothing else on the wire, ms (disaggregated), for the report. */
 function kvAloneMs(l: Live, s: Setup): number | null {
   const c = l.candidate;
@@ -428,12 +445,14 @@ export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<Pl
     pruned,
     tpSizes: tp,
   };
+  const recommendedPoint = top && topLive ? probePoint(s.template, topLive.candidate, topLive.placement, top.maxRate, s.workload, s.sizing) : null;
   return {
     plan: planJson,
     workload: s.workload,
     slo: s.slo,
     sizing: s.sizing,
-    recommendedPoint: top && topLive ? probePoint(s.template, topLive.candidate, topLive.placement, top.maxRate, s.workload, s.sizing) : null,
+    recommendedPoint,
+    launch: top && recommendedPoint ? launchFor(s, top.deployment, recommendedPoint, `${top.label}: up to ${top.maxRate} req/s within ${s.slo.map((t) => t.text).join(', ')}`) : null,
     outDir,
     probes,
   };

@@ -239,7 +239,8 @@ function recommendation(plan: PlanJson, recommendedFile: string): string[] {
           ? `At ${sig(top.limit.rate, 4)} req/s it breaks the SLO: ${top.limit.violations.join('; ')}.`
           : ''),
     '',
-    `Ready to run: \`nixlsim run ${recommendedFile}\` (the probe at ${sig(top.maxRate, 4)} req/s, same seed: it reproduces these numbers).`,
+    `Ready to run: \`nixlsim run ${recommendedFile}\` (the probe at ${sig(top.maxRate, 4)} req/s, same seed: it reproduces these numbers). ` +
+      'To deploy it: `launch.sh` beside it has the Dynamo worker commands, their vLLM flags and the transport\'s environment.',
   ];
   return lines;
 }

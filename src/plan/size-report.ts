@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { shownPath } from '../experiment/yaml-errors.js';
 import { writeFileAtomic } from '../report/output.js';
 import { textTable } from '../report/table.js';
-import { PLAN_FILE, planJson, RECOMMENDED_FILE, recommendedExperimentOf, REPORT_FILE } from './output.js';
+import { LAUNCH_FILE, PLAN_FILE, planJson, RECOMMENDED_FILE, recommendedExperimentOf, REPORT_FILE } from './output.js';
 import { costPerM, shortName, sig } from './report.js';
 import { ms } from './slo.js';
 import type { CheckedEntry, LoadPlanJson, LoadPlanResult } from './size.js';
@@ -66,7 +66,7 @@ export function loadReportMarkdown(p: LoadPlanJson, recommendedFile: string): st
     '## Recommendation',
     '',
     recommendedLine(p),
-    ...(p.recommended ? ['', `Ready to run: \`nixlsim run ${recommendedFile}\` (the probe at ${i.rate} req/s, same seed: it reproduces these numbers).`] : []),
+    ...(p.recommended ? ['', `Ready to run: \`nixlsim run ${recommendedFile}\` (the probe at ${i.rate} req/s, same seed: it reproduces these numbers). To deploy it: \`launch.sh\` beside it has the Dynamo worker commands, their vLLM flags and the transport's environment.`] : []),
     '',
     `## Configurations probed at ${i.rate} req/s (${p.checked.length}), cheapest first`,
     '',
@@ -109,6 +109,7 @@ export async function writeLoadPlan(r: LoadPlanResult): Promise<{ files: string[
     ];
     recommended = writeFileAtomic(r.outDir, RECOMMENDED_FILE, `${head.join('\n')}\n${stringify(data, { lineWidth: 0 })}`);
     files.push(recommended);
+    if (r.launch !== null) files.push(writeFileAtomic(r.outDir, LAUNCH_FILE, r.launch));
   }
   files.push(writeFileAtomic(r.outDir, REPORT_FILE, `${loadReportMarkdown(r.plan, shownPath(`${r.outDir}/${RECOMMENDED_FILE}`))}\n`));
   // plan.json last: its presence says the plan is complete.
@@ -132,7 +133,7 @@ export function formatLoadPlan(r: LoadPlanResult, files: { recommended: string |
     '',
     `verdict: ${p.verdict.text}`,
     files.recommended ? `recommended: ${recommendedLine(p)}\n  ready to run: nixlsim run ${shownPath(files.recommended)}` : 'recommended: nothing meets the SLO',
-    `report: ${shownPath(`${r.outDir}/${REPORT_FILE}`)}, ${PLAN_FILE} in ${shownPath(r.outDir)}`,
+    `report: ${shownPath(`${r.outDir}/${REPORT_FILE}`)}, ${PLAN_FILE}${r.launch !== null ? ', launch.sh (how to deploy it)' : ''} in ${shownPath(r.outDir)}`,
   ];
   return `${lines.join('\n')}\n`;
 }

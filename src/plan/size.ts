@@ -20,7 +20,7 @@ import type { Point, PointResult } from '../experiment/types.js';
 import { candidateGpus, candidateId, candidateLabel, type Candidate } from './enumerate.js';
 import { costPerHour, usdPerMillionTokens } from './cost.js';
 import { capacityFrom } from './estimate.js';
-import { assess, defaultOutDir, inputsOf, poolSimulator, probeBatch, setup, type Assessed, type PlanOptions, type SimulateBatch } from './planner.js';
+import { assess, defaultOutDir, inputsOf, launchFor, poolSimulator, probeBatch, setup, type Assessed, type PlanOptions, type SimulateBatch } from './planner.js';
 import { PROBES_DIR, probePoint, ProbeStore, type ProbeSizing } from './probe.js';
 import { checkSlo, termValue, type SloTerm } from './slo.js';
 import type { DeploymentSection, PlanInputs, PrunedEntry } from './types.js';
@@ -67,6 +67,7 @@ export interface CheckedEntry {
   ttftP95Ms: number;
   itlP95Ms: number;
   outputTokensPerS: number;
+  /** USD per million output tokens at the rate; null without a price or when the SLO is not met. */
   usdPerMillionOutputTokens: number | null;
   /** The SLO terms broken (and failed or unfinished requests), as checkSlo says them. */
   violations: string[];
@@ -113,6 +114,8 @@ export interface LoadPlanResult {
   sizing: ProbeSizing;
   /** The recommended configuration's probe at the rate (what recommended.yaml reproduces), or null. */
   recommendedPoint: Point | null;
+  /** launch.sh for the recommended configuration, or null. */
+  launch: string | null;
   outDir: string;
   probes: { total: number; simulated: number; reused: number };
 }
@@ -124,7 +127,8 @@ function checkedEntry(a: Assessed, r: PointResult, slo: readonly SloTerm[], pric
   const cost = costPerHour(gpus, price);
   const c = checkSlo(r, slo);
   const out = r.throughput.outputTokensPerS;
-  const perM = usdPerMillionTokens(cost, out);
+  // A price per token only where the configuration serves the load within the SLO.
+  const perM = c.pass ? usdPerMillionTokens(cost, out) : null;
   return {
     id: candidateId(a.candidate),
     label: candidateLabel(a.candidate),
@@ -266,6 +270,7 @@ export async function planForLoad(o: PlanOptions, simulate?: SimulateBatch): Pro
     slo: s.slo,
     sizing: s.sizing,
     recommendedPoint: top ? pointOf.get(top.id)! : null,
+    launch: top ? launchFor(s, top.deployment, pointOf.get(top.id)!, `${top.label}: ${top.gpusUsed} GPUs for ${rate} req/s within ${s.slo.map((t) => t.text).join(', ')}`) : null,
     outDir,
     probes,
   };

@@ -89,12 +89,18 @@ describe('plan --rate: the fewest GPUs that meet the SLO at a load', () => {
     expect(sim.calls.map((b) => Math.max(...b.map(gpusOf)))).toEqual([1, 2, 3]);
     // SLO use of the disaggregated answer: TTFT 100 / (1 - 22/30) = 375 ms of 500: 75%.
     expect(p.checked.find((e) => e.id === 'disagg-1xtp1-1xtp1')!.sloUse).toBeCloseTo(0.75, 4);
+    // A price per token only where the load is served within the SLO.
+    expect(p.checked.filter((e) => !e.meetsSlo).map((e) => e.usdPerMillionOutputTokens)).toEqual(p.checked.filter((e) => !e.meetsSlo).map(() => null));
+    expect(p.checked.filter((e) => e.meetsSlo).every((e) => e.usdPerMillionOutputTokens! > 0)).toBe(true);
 
     const files = await writeLoadPlan(r);
     const rec = readFileSync(files.recommended!, 'utf8');
     expect(rec).toMatch(/prefill:\n {4}workers: 1\n {4}tp: 1/);
     expect(rec).toMatch(/rate: 22\n/);
     expect(JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')).question).toBe('load');
+    // launch.sh deploys the same configuration: one prefill and one decode worker of TP1.
+    const sh = readFileSync(join(out, 'launch.sh'), 'utf8');
+    expect([sh.match(/--disaggregation-mode prefill/g)?.length, sh.match(/--disaggregation-mode decode/g)?.length]).toEqual([1, 1]);
   });
 
   it("--rate workload takes a Poisson file's own rate, and refuses closed-loop traffic", async () => {

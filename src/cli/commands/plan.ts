@@ -12,7 +12,9 @@ import {
   type PlanOptions,
   type PlanResult,
 } from '../../plan/planner.js';
-import { rateColumns, shortName } from '../../plan/report.js';
+import { costPerM, rateColumns, shortName } from '../../plan/report.js';
+import { planForLoad } from '../../plan/size.js';
+import { formatLoadPlan, writeLoadPlan } from '../../plan/size-report.js';
 import { parseSlo, type SloTerm } from '../../plan/slo.js';
 import { defaultCatalog } from '../../catalog/index.js';
 import { MAX_WORKERS, positiveNumber, setList, wholeNumber } from '../options.js';
@@ -28,6 +30,7 @@ export function formatPlan(r: PlanResult, files: { recommended: string | null })
   const p = r.plan;
   const i = p.inputs;
   const shown = p.ranked.slice(0, SHOWN);
+  const priced = i.gpuCostUsdPerHour !== null;
   const { rates, perGpu } = rateColumns(shown);
   const rows = shown.map((e, k) => [
     String(e.rank),
@@ -38,8 +41,9 @@ export function formatPlan(r: PlanResult, files: { recommended: string | null })
     perGpu[k]!,
     e.ttftP95Ms.toFixed(0),
     e.itlP95Ms.toFixed(1),
+    ...(priced ? [costPerM(e.usdPerMillionOutputTokens)] : []),
   ]);
-  const header = ['#', 'mode', 'configuration', 'GPUs', 'max req/s', 'req/s/GPU', 'TTFT p95 ms', 'ITL p95 ms'];
+  const header = ['#', 'mode', 'configuration', 'GPUs', 'max req/s', 'req/s/GPU', 'TTFT p95 ms', 'ITL p95 ms', ...(priced ? ['USD/M out tok'] : [])];
   const searched = p.ranked.length;
   const lines = [
     `plan: ${i.model} on ${i.gpus} x ${i.gpu} (${i.node}), ${i.transport}, connector ${i.connector}; SLO ${i.slo.join(', ')}`,
@@ -51,7 +55,7 @@ export function formatPlan(r: PlanResult, files: { recommended: string | null })
     '',
     `verdict: ${p.verdict.text}`,
     files.recommended ? `recommended: ${p.ranked[0]!.label}, ready to run: nixlsim run ${shownPath(files.recommended)}` : 'recommended: nothing meets the SLO',
-    `report: ${shownPath(`${r.outDir}/${REPORT_FILE}`)}, ${PLAN_FILE}, pareto.png in ${shownPath(r.outDir)}`,
+    `report: ${shownPath(`${r.outDir}/${REPORT_FILE}`)}, ${PLAN_FILE}, pareto.png${r.launch !== null ? ', launch.sh (how to deploy it)' : ''} in ${shownPath(r.outDir)}`,
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -99,13 +103,26 @@ export const planCommand: CommandModule<object, Args> = {
       .option('set', { type: 'string', requiresArg: true, describe: 'path=value on the workload experiment file (e.g. --set workload.isl.mean=8000 to pin a swept length)', coerce: setList })
       .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core; 1 runs in this thread)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
       .option('fresh', { type: 'boolean', default: false, describe: 'simulate every probe again instead of reusing those stored in the output directory' })
-      .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default: reports/plan-<model>-<node>-<transport>-<gpus>gpu/)' })
+      .option('rate', {
+        requiresArg: true,
+        describe: "size for this load instead: the fewest GPUs (or, with --gpu-cost, the cheapest configuration) of up to --gpus that meet the SLO at R requests/s; 'workload' for the workload file's own rate",
+        coerce: (v: unknown) => (v === 'workload' ? 'workload' : positiveNumber('rate')(v)),
+      })
+      .option('gpu-cost', { requiresArg: true, describe: 'price in USD per GPU-hour: cost per hour and per million output tokens of each configuration', coerce: positiveNumber('gpu-cost') })
+      .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default: ./reports/plan-<model>-<node>-<transport>-<gpus>gpu/, with -<R>rps for --rate)' })
       .option('json', { type: 'boolean', default: false, describe: 'print plan.json' }) as unknown as Argv<Args>,
   handler: async ({ window, json, _, $0, vllm, ...given }) => {
     // --vllm names the build by release: its profile's TP and block-size rules (a range's own expiry is not the planner's concern).
     const flags = { ...given, connector: connectorFromFlags(defaultCatalog(), given.connector, vllm, DEFAULT_CONNECTOR).id };
     const onRound = (n: number, probes: number, simulated: number) => process.stderr.write(`round ${n}: ${probes} probes, ${simulated} simulated\n`);
-    const r = await plan({ ...flags, ...(window !== undefined ? { windowS: window } : {}), ...(progressWanted(json) ? { onRound } : {}) });
+    const o: PlanOptions = { ...flags, ...(window !== undefined ? { windowS: window } : {}), ...(progressWanted(json) ? { onRound } : {}) };
+    if (o.rate !== undefined) {
+      const r = await planForLoad(o);
+      const written = await writeLoadPlan(r);
+      process.stdout.write(json ? planJson(r.plan) : formatLoadPlan(r, written));
+      return;
+    }
+    const r = await plan(o);
     const written = await writePlan(r);
     process.stdout.write(json ? planJson(r.plan) : formatPlan(r, written));
   },

@@ -1,0 +1,188 @@
+/**
+ * launch.sh: the launch settings for a planned deployment, written beside recommended.yaml. The recipe (commands, the
+ * role flag, the kv-transfer-config, the environment each transport needs) is data, models/launch/dynamo-vllm.yaml,
+ * with a source per entry; this module reads it (file:line errors, as the catalog's) and lays the workers out on
+ * nodes: prefill and decode on separate nodes when the plan placed them cross-node, all on one node otherwise, each
+ * worker on the next free GPUs of its node, with the per-instance ports vLLM and Dynamo need on a shared host.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { projectRoot } from '../catalog/load.js';
+import type { LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
+import { UserError } from '../errors.js';
+import type { EngineArgs } from '../experiment/types.js';
+import { describe, moreSuffix, sortProblems, YamlSource, zodProblems } from '../experiment/yaml-errors.js';
+import type { DeploymentSection } from './types.js';
+
+const text = z.string().min(1);
+const port = z.number().int().min(1024).max(65535);
+
+const recipeSchema = z
+  .object({
+    id: text,
+    dynamo: text.describe('the Dynamo releases the recipe is for'),
+    frontend: text.refine((s) => s.includes('{routerMode}'), 'must contain {routerMode}, where the router mode goes'),
+    routerModes: z.record(z.string(), text),
+    worker: text,
+    roleFlag: text,
+    kvTransferConfig: text,
+    kvTransferConfigWithBackend: text.refine((s) => s.includes('{backend}'), 'must contain {backend}, where the NIXL backend goes'),
+    sideChannelPortBase: port,
+    systemPortBase: port,
+    transports: z.record(z.string(), z.object({ env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'), text), notes: z.array(text).optional() }).strict()),
+    sources: z.record(z.string(), text),
+  })
+  .strict();
+
+export type LaunchRecipe = z.infer<typeof recipeSchema>;
+
+export const defaultRecipeFile = (): string => join(projectRoot(), 'models', 'launch', 'dynamo-vllm.yaml');
+
+/** Reads and checks a recipe: the schema, and a source for every field and every transport. */
+export function loadRecipe(file = defaultRecipeFile()): LaunchRecipe {
+  const y = new YamlSource(file, readFileSync(file, 'utf8'));
+  y.checkSyntax();
+  const raw: unknown = y.doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) y.fail([], `expected a map of fields, got ${describe(raw)}`);
+  const parsed = recipeSchema.safeParse(raw);
+  if (!parsed.success) {
+    const found = sortProblems(zodProblems(parsed.error.issues, recipeSchema, raw), y);
+    y.fail(found[0]!.path, found[0]!.message + moreSuffix(found.length - 1));
+  }
+  const r = parsed.data as LaunchRecipe;
+  const need = [...Object.keys(r).filter((k) => k !== 'id' && k !== 'sources' && k !== 'transports'), ...Object.keys(r.transports).map((t) => `transports.${t}`)];
+  for (const k of need) if (r.sources[k] === undefined) y.fail(['sources'], `no source for '${k}': every entry names where it comes from`);
+  return r;
+}
+
+export interface LaunchInput {
+  deployment: DeploymentSection;
+  /** The experiment's router (round-robin, least-loaded, kv-aware). */
+  router: string;
+  engine: EngineArgs;
+  llm: LlmSpec;
+  node: NodeSpec;
+  transport: TransportSpec;
+  /** One line saying what was planned, for the header. */
+  title: string;
+}
+
+interface Placed {
+  role: 'aggregated' | 'prefill' | 'decode';
+  index: number;
+  of: number;
+  tp: number;
+  node: string;
+  gpus: number[];
+  slot: number;
+}
+
+/**
+ * Workers on nodes: each role's workers take the next free GPUs of the current node, and a new node when they do not
+ * fit; cross-node placement starts decode on a node of its own. A worker wider than a node spans whole nodes.
+ */
+export function placeWorkers(d: DeploymentSection, gpusPerNode: number): Placed[] {
+  const groups: [Placed['role'], { workers: number; tp: number }][] =
+    d.mode === 'aggregated' ? [['aggregated', d.aggregated!]] : [['prefill', d.prefill!], ['decode', d.decode!]];
+  const out: Placed[] = [];
+  let nodeNo = 0;
+  let used = gpusPerNode; // forces a first node
+  let slot = 0;
+  const newNode = () => {
+    nodeNo++;
+    used = 0;
+    slot = 0;
+  };
+  for (const [role, g] of groups) {
+    if (role === 'decode' && d.placement === 'cross-node') used = gpusPerNode;
+    for (let i = 0; i < g.workers; i++) {
+      if (g.tp > gpusPerNode) {
+        newNode();
+        const span = Math.ceil(g.tp / gpusPerNode);
+        out.push({ role, index: i + 1, of: g.workers, tp: g.tp, node: `node-${nodeNo}..node-${nodeNo + span - 1}`, gpus: [], slot: 0 });
+        nodeNo += span - 1;
+        used = gpusPerNode;
+        continue;
+      }
+      if (used + g.tp > gpusPerNode) newNode();
+      out.push({ role, index: i + 1, of: g.workers, tp: g.tp, node: `node-${nodeNo}`, gpus: Array.from({ length: g.tp }, (_, k) => used + k), slot });
+      used += g.tp;
+      slot++;
+    }
+  }
+  return out;
+}
+
+const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The script: header, the transport's environment, the frontend, one command per worker. */
+export function launchScript(recipe: LaunchRecipe, x: LaunchInput): string {
+  const d = x.deployment;
+  const disagg = d.mode === 'disaggregated';
+  const t = recipe.transports[x.transport.id];
+  const backend = x.transport.backend;
+  const e = x.engine;
+  const lines = [
+    '#!/usr/bin/env bash',
+    `# ${x.title}`,
+    `# Generated by nixlsim plan from models/launch/${recipe.id}.yaml (NVIDIA Dynamo ${recipe.dynamo}, vLLM with NixlConnector). Start etcd and NATS`,
+    '# first (Dynamo: dev/docker-compose.yml); run each worker line on the node its comment names. Engine flags are the ones the',
+    '# model simulated; the rest are vLLM defaults.',
+    'set -euo pipefail',
+    '',
+  ];
+  if (disagg) {
+    if (t === undefined) {
+      lines.push(`# No launch environment is known for transport '${x.transport.id}' (models/launch/${recipe.id}.yaml): set its NIXL backend's variables.`);
+    } else {
+      lines.push(`# KV transport ${x.transport.id}, NIXL backend ${backend}: the same environment on every worker.`);
+      for (const n of t.notes ?? []) lines.push(`# ${n}`);
+      for (const [k, v] of Object.entries(t.env)) lines.push(`export ${k}=${quote(v)}`);
+    }
+    lines.push('');
+  }
+  const mode = recipe.routerModes[x.router];
+  lines.push(
+    `# The frontend (any node): HTTP on port 8000, the router the model simulated (${x.router}).`,
+    ...(mode === undefined ? [`# No Dynamo router mode is known for '${x.router}'; pick one: ${Object.values(recipe.routerModes).join(', ')}.`] : []),
+    `${recipe.frontend.replace('{routerMode}', mode ?? Object.values(recipe.routerModes)[0] ?? 'round-robin')} &`,
+    '',
+  );
+  const kvConfig = backend === 'UCX' ? recipe.kvTransferConfig : recipe.kvTransferConfigWithBackend.replace('{backend}', backend);
+  for (const w of placeWorkers(d, x.node.gpusPerNode)) {
+    const where = w.gpus.length ? `${w.node}, GPUs ${w.gpus.join(',')}` : `${w.node} (TP${w.tp} across nodes: vLLM's multi-node launch with Ray)`;
+    lines.push(`# ${w.role === 'aggregated' ? 'Worker' : `${w.role === 'prefill' ? 'Prefill' : 'Decode'} worker`} ${w.index} of ${w.of} (TP${w.tp}): ${where}`);
+    const env = [
+      ...(w.gpus.length ? [`CUDA_VISIBLE_DEVICES=${w.gpus.join(',')}`] : []),
+      ...(disagg ? [`VLLM_NIXL_SIDE_CHANNEL_PORT=${recipe.sideChannelPortBase + w.slot}`] : []),
+      `DYN_SYSTEM_PORT=${recipe.systemPortBase + w.slot}`,
+    ];
+    const flags = [
+      `--model ${x.llm.hfRepo}`,
+      ...(disagg ? [`${recipe.roleFlag} ${w.role}`] : []),
+      `--tensor-parallel-size ${w.tp}`,
+      `--max-num-batched-tokens ${e.maxNumBatchedTokens}`,
+      `--max-num-seqs ${e.maxNumSeqs}`,
+      `--block-size ${e.blockSize}`,
+      `--gpu-memory-utilization ${e.gpuMemoryUtilization}`,
+      ...(e.longPrefillTokenThreshold ? [`--long-prefill-token-threshold ${e.longPrefillTokenThreshold}`] : []),
+      ...(e.enforceEager ? ['--enforce-eager'] : []),
+      ...(e.prefixCaching ? [] : ['--no-enable-prefix-caching']),
+      ...(disagg ? [`--kv-transfer-config ${quote(kvConfig)}`] : []),
+    ];
+    lines.push(`${env.join(' ')} ${recipe.worker} \\`, ...flags.map((f, k) => `  ${f}${k < flags.length - 1 ? ' \\' : ' &'}`), '');
+  }
+  lines.push('wait');
+  return `${lines.join('\n')}\n`;
+}
+
+/** launch.sh for a plan's recommended configuration (a UserError when the recipe is broken). */
+export function recommendedLaunch(x: LaunchInput, recipeFile?: string): string {
+  try {
+    return launchScript(loadRecipe(recipeFile), x);
+  } catch (err) {
+    if (err instanceof UserError) throw new UserError(`launch recipe: ${err.message}`);
+    throw err;
+  }
+}
