@@ -8,7 +8,7 @@
  */
 import { getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/load.js';
 import { closest, unknownNameMessage } from '../catalog/suggest.js';
-import type { Catalog, ExpiryModel, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
+import type { Catalog, ExpiryModel, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
 import { resolveVllm } from '../catalog/vllm.js';
 import { UserError } from '../errors.js';
 import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvHeadsPerRank } from '../physics/index.js';
@@ -45,6 +45,33 @@ export interface CatalogRecords {
   connector: string;
   /** The expiry of the `vllm` release's builds where its range states one (before any `expiry` of the file). */
   releaseExpiry?: ExpiryModel;
+  /** The groups of the mode that have a node or GPU of their own: theirs, and vLLM's batch defaults on that GPU. */
+  groups: Partial<Record<GroupName, { node: NodeSpec; gpu: string; batchDefaults: { maxNumBatchedTokens: number; maxNumSeqs: number } }>>;
+}
+
+type GroupName = 'prefill' | 'decode' | 'aggregated';
+
+/** A group's node and GPU (its own, else the deployment's), or the problem with them. */
+function groupHardware(
+  dep: ExperimentFile['deployment'],
+  g: GroupName,
+  node: NodeSpec,
+  catalog: Catalog,
+): Problem | { node: NodeSpec; gpu: GpuSpec; own: boolean } {
+  const grp = dep[g];
+  let n = node;
+  if (grp.node !== undefined) {
+    const got = at([D, g, 'node'], [], () => getNode(catalog, grp.node!));
+    if (isProblem(got)) return got;
+    n = got;
+  }
+  const gpuId = grp.gpu ?? (grp.node !== undefined ? n.gpu : (dep.gpu ?? n.gpu));
+  const gpu = at([D, g, grp.gpu !== undefined ? 'gpu' : 'node'], [], () => getGpu(catalog, gpuId));
+  if (isProblem(gpu)) return gpu;
+  if (grp.gpu !== undefined && !nodeHasGpu(n, gpu)) {
+    return { path: [D, g, 'gpu'], also: [[D, g, 'node'], [D, 'node']], message: `node '${n.id}' has ${n.gpu} GPUs, not '${gpu.id}'; give the group a node with ${gpu.id} GPUs (${g}.node) or leave gpu out` };
+  }
+  return { node: n, gpu, own: grp.node !== undefined || grp.gpu !== undefined };
 }
 
 /** The profile a deployment names, by id or by vLLM release (both: they must agree), or the problem with it. */
@@ -95,27 +122,46 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
     const r = at([D, g, 'tp'], [[D, 'model']], () => kvHeadsPerRank(llm, dep[g].tp));
     if (isProblem(r)) return r;
   }
+  // Each group's node and GPU: its own, or the deployment's.
+  const hw = {} as Record<GroupName, { node: NodeSpec; gpu: GpuSpec; own: boolean }>;
+  for (const g of groups) {
+    const h = groupHardware(dep, g, node, catalog);
+    if (isProblem(h)) return h;
+    hw[g] = h;
+  }
   // The model must leave room for at least one KV block on each worker's GPUs: the serving layer's own sizing of the
   // KV pool, asked here so that a model that does not fit is a mistake at its line, found before anything runs.
-  const gpu = getGpu(catalog, node.gpu);
   const batchDefaults = getGpu(catalog, dep.gpu ?? node.gpu).vllmBatchDefaults;
-  const args = {
+  const argsOn = (defaults: { maxNumBatchedTokens: number; maxNumSeqs: number }) => ({
     ...dep.engine,
-    maxNumBatchedTokens: dep.engine.maxNumBatchedTokens ?? batchDefaults.maxNumBatchedTokens,
-    maxNumSeqs: dep.engine.maxNumSeqs ?? batchDefaults.maxNumSeqs,
-  };
+    maxNumBatchedTokens: dep.engine.maxNumBatchedTokens ?? defaults.maxNumBatchedTokens,
+    maxNumSeqs: dep.engine.maxNumSeqs ?? defaults.maxNumSeqs,
+  });
   for (const g of groups) {
-    const cfg = { id: g, llm, gpu, tp: dep[g].tp, args, eff: defaultEfficiency(gpu) };
-    const r = at([D, g, 'tp'], [[D, 'model'], [D, 'engine', 'gpuMemoryUtilization'], [D, 'engine', 'activationReserveBytes'], [D, 'node']], () => kvPoolBlocks(cfg));
+    // A calibrated GPU keeps its datasheet's memory: the KV pool is sized on the node's GPU record.
+    const gpu = getGpu(catalog, hw[g].node.gpu);
+    const cfg = { id: g, llm, gpu, tp: dep[g].tp, args: argsOn(hw[g].gpu.vllmBatchDefaults), eff: defaultEfficiency(gpu) };
+    const r = at([D, g, 'tp'], [[D, 'model'], [D, 'engine', 'gpuMemoryUtilization'], [D, 'engine', 'activationReserveBytes'], [D, hw[g].own ? g : 'node']], () => kvPoolBlocks(cfg));
     if (isProblem(r)) return r;
   }
 
   if (dep.mode === 'disaggregated') {
-    if (!nodeOffers(node, transport)) {
+    for (const g of groups) {
+      const n = hw[g].node;
+      if (!nodeOffers(n, transport)) {
+        return {
+          path: [D, 'transport'],
+          also: [[D, hw[g].own ? g : 'node']],
+          message: `node '${n.id}'${hw[g].own ? ` (the ${g} workers')` : ''} does not offer transport '${transport.id}' (it offers: ${n.transports.join(', ')})`,
+        };
+      }
+    }
+    // Prefill and decode on nodes of different kinds are on different machines.
+    if (hw.prefill.node.id !== hw.decode.node.id && dep.placement !== 'cross-node') {
       return {
-        path: [D, 'transport'],
-        also: [[D, 'node']],
-        message: `node '${node.id}' does not offer transport '${transport.id}' (it offers: ${node.transports.join(', ')})`,
+        path: [D, 'placement'],
+        also: [[D, 'prefill', 'node'], [D, 'decode', 'node']],
+        message: `prefill workers on '${hw.prefill.node.id}' and decode workers on '${hw.decode.node.id}' are on different machines: placement must be cross-node, got ${dep.placement}`,
       };
     }
     const placed = at([D, 'transport'], [[D, 'placement']], () => checkPlacement(transport, dep.placement));
@@ -136,7 +182,18 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
       };
     }
   }
-  return { llm, node, transport, gpu: dep.gpu ?? node.gpu, batchDefaults, connector: connector.id, ...(connector.releaseExpiry ? { releaseExpiry: connector.releaseExpiry } : {}) };
+  const own: CatalogRecords['groups'] = {};
+  for (const g of groups) if (hw[g].own) own[g] = { node: hw[g].node, gpu: hw[g].gpu.id, batchDefaults: hw[g].gpu.vllmBatchDefaults };
+  return {
+    llm,
+    node,
+    transport,
+    gpu: dep.gpu ?? node.gpu,
+    batchDefaults,
+    connector: connector.id,
+    ...(connector.releaseExpiry ? { releaseExpiry: connector.releaseExpiry } : {}),
+    groups: own,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

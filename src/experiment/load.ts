@@ -32,7 +32,7 @@ import type { FaultSpec } from '../faults/injector.js';
 import { TraceReader, type TraceFormat } from '../workload/traces.js';
 import { checkAgainstCatalog, checkExpectations, pointMatches, type CatalogRecords } from './check.js';
 import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, type ExpectEntry, type ExperimentFile } from './schema.js';
-import type { ConnectorOverrides, Experiment, Point } from './types.js';
+import type { ConnectorOverrides, Experiment, Point, WorkerGroup } from './types.js';
 import {
   chainText,
   describe,
@@ -562,8 +562,19 @@ function nameFromFile(file: string): string {
 function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, traceFile: string): Experiment {
   const dep = d.deployment;
   const w = d.workload;
-  const group = (g: { workers: number; tp: number }) => ({ workers: g.workers, tp: g.tp });
   const e = dep.engine;
+  // A group with hardware of its own says so (absent keys otherwise: the output of files without any is unchanged),
+  // with vLLM's batch defaults on its GPU where the file leaves them unset and they differ from the deployment's.
+  const group = (name: 'prefill' | 'decode' | 'aggregated', g: { workers: number; tp: number; node?: string | undefined; gpu?: string | undefined }): WorkerGroup => {
+    const own = recs.groups[name];
+    if (!own) return { workers: g.workers, tp: g.tp };
+    const b = own.batchDefaults;
+    const engine = {
+      ...(e.maxNumBatchedTokens === undefined && b.maxNumBatchedTokens !== recs.batchDefaults.maxNumBatchedTokens ? { maxNumBatchedTokens: b.maxNumBatchedTokens } : {}),
+      ...(e.maxNumSeqs === undefined && b.maxNumSeqs !== recs.batchDefaults.maxNumSeqs ? { maxNumSeqs: b.maxNumSeqs } : {}),
+    };
+    return { workers: g.workers, tp: g.tp, node: own.node.id, gpu: own.gpu, ...(Object.keys(engine).length ? { engine } : {}) };
+  };
   const trace = w.trace;
   return {
     name: d.name ?? nameFromFile(file),
@@ -576,9 +587,9 @@ function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, tra
       connector: recs.connector,
       ...(dep.vllm === undefined ? {} : { vllm: dep.vllm }),
       transport: recs.transport.id,
-      prefill: group(dep.prefill),
-      decode: group(dep.decode),
-      aggregated: group(dep.aggregated),
+      prefill: group('prefill', dep.prefill),
+      decode: group('decode', dep.decode),
+      aggregated: group('aggregated', dep.aggregated),
       placement: dep.placement,
       router: dep.router,
       engine: {

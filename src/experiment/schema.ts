@@ -69,6 +69,10 @@ const workerGroup = (what: string) =>
     .strictObject({
       workers: whole(1).default(1).describe('Workers (engines) in the group.'),
       tp: whole(1).default(1).describe("Tensor-parallel size of each worker: it must divide the model's KV heads or be a multiple of them."),
+      node: catalogId()
+        .optional()
+        .describe("The group's own node type, from `nixlsim list nodes` (e.g. decode on H200 nodes, prefill on H100 nodes). Default: the deployment's node. Prefill and decode on different node types are cross-node."),
+      gpu: catalogId().optional().describe("The group's own GPU: its node's GPU or a calibration of it. Default: the group's node's GPU (the deployment's gpu when the group has no node of its own)."),
     })
     .prefault({})
     .describe(what);

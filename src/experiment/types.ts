@@ -15,6 +15,11 @@ export type PlacementKind = 'intra-pod' | 'same-node' | 'cross-node';
 export interface WorkerGroup {
   workers: number;
   tp: number;
+  /** The group's own node type and GPU, when it has them (absent: the deployment's). */
+  node?: string;
+  gpu?: string;
+  /** vLLM's batch defaults on the group's own GPU, where the file leaves them unset and they differ from the deployment's. */
+  engine?: Partial<Pick<EngineArgs, 'maxNumBatchedTokens' | 'maxNumSeqs'>>;
 }
 
 /** vLLM engine arguments that shape scheduling and the KV pool. */

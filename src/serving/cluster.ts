@@ -2,7 +2,7 @@ import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, TransportSpec } from 
 import { getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../catalog/index.js';
 import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
-import type { Deployment } from '../experiment/types.js';
+import type { Deployment, WorkerGroup } from '../experiment/types.js';
 import {
   brokenPipeLine,
   connectionResetLine,
@@ -118,18 +118,31 @@ export class Cluster {
     this.transport = getTransport(catalog, d.transport);
     this.profile = effectiveProfile(getConnector(catalog, d.connector), d);
     this.net = new Network(sim);
-    const efficiency = overrides.efficiency ?? defaultEfficiency(this.gpu);
+    // Each group runs on its own node and GPU when it has them (a decode group on H200s, say), else the deployment's.
+    // An efficiency override (uncertainty, calibration) is the deployment GPU's: it applies to groups on that GPU.
+    const hardware = (g: WorkerGroup) => {
+      const gpu = g.gpu !== undefined ? getGpu(catalog, g.gpu) : this.gpu;
+      return {
+        gpu,
+        node: g.node !== undefined ? getNode(catalog, g.node) : node,
+        eff: gpu === this.gpu ? (overrides.efficiency ?? defaultEfficiency(gpu)) : defaultEfficiency(gpu),
+        args: g.engine ? { ...d.engine, ...g.engine } : d.engine,
+      };
+    };
     // The decode side of vLLM's NixlConnector pulls the KV: it starts the reads and polls them every step.
-    const engine = (id: string, tp: number, pulls = false) =>
-      new Engine(sim, log, { id, llm: this.llm, gpu: this.gpu, tp, args: d.engine, eff: efficiency, connector: pulls, node });
+    const engine = (id: string, g: WorkerGroup, pulls = false) => {
+      const h = hardware(g);
+      return new Engine(sim, log, { id, llm: this.llm, gpu: h.gpu, tp: g.tp, args: h.args, eff: h.eff, connector: pulls, node: h.node });
+    };
 
     if (d.mode === 'aggregated') {
-      for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated.tp) });
+      for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated) });
       this.fabric = undefined;
       this.kvLoadTimeoutS = null;
     } else {
-      if (!nodeOffers(node, this.transport)) {
-        throw new UserError(`node '${node.id}' does not offer transport '${this.transport.id}' (it offers ${node.transports.join(', ')})`);
+      for (const g of [d.prefill, d.decode]) {
+        const n = hardware(g).node;
+        if (!nodeOffers(n, this.transport)) throw new UserError(`node '${n.id}' does not offer transport '${this.transport.id}' (it offers ${n.transports.join(', ')})`);
       }
       const rule = checkPlacement(this.transport, d.placement);
       checkNvlinkDomain(this.transport, node, d.placement, d.prefill.workers * d.prefill.tp + d.decode.workers * d.decode.tp);
@@ -138,14 +151,16 @@ export class Cluster {
       const tcp = catalog.transports.get('tcp');
       const sideChannelLatencyS = tcp ? tcp.latencyS : this.transport.latencyS;
       for (let i = 0; i < d.prefill.workers; i++) {
-        const e = engine(`prefill-${i}`, d.prefill.tp);
-        this.fabric.addEngine({ engineId: e.id, tp: d.prefill.tp, node, hostLinkBandwidth: this.gpu.hostLink.bandwidth });
+        const e = engine(`prefill-${i}`, d.prefill);
+        const h = hardware(d.prefill);
+        this.fabric.addEngine({ engineId: e.id, tp: d.prefill.tp, node: h.node, hostLinkBandwidth: h.gpu.hostLink.bandwidth });
         const prefill = new PrefillConnector(sim, log, { engineId: e.id, llm: this.llm, profile: this.profile, tp: d.prefill.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total });
         this.prefillWorkers.push({ engine: e, prefill });
       }
       for (let i = 0; i < d.decode.workers; i++) {
-        const e = engine(`decode-${i}`, d.decode.tp, true);
-        this.fabric.addEngine({ engineId: e.id, tp: d.decode.tp, node, hostLinkBandwidth: this.gpu.hostLink.bandwidth });
+        const e = engine(`decode-${i}`, d.decode, true);
+        const h = hardware(d.decode);
+        this.fabric.addEngine({ engineId: e.id, tp: d.decode.tp, node: h.node, hostLinkBandwidth: h.gpu.hostLink.bandwidth });
         const decode = new DecodeConnector(
           sim,
           log,
