@@ -1,9 +1,4 @@
-/** What a configuration costs, from a price per GPU-hour (`plan --gpu-cost`). */
-
-/** USD per hour for a configuration's GPUs at a price per GPU-hour; null without a price. */
-export function costPerHour(gpus: number, usdPerGpuHour: number | undefined): number | null {
-  return usdPerGpuHour === undefined ? null : gpus * usdPerGpuHour;
-}
+/** What a configuration's output costs, from its USD per hour (`plan --gpu-cost`; planner.ts configCost). */
 
 /**
  * USD per million output tokens: the hour's cost over the output tokens an hour serves at `outputTokensPerS`. Null

@@ -57,6 +57,12 @@ export function tpSizes(llm: LlmSpec, node: NodeSpec): TpChoice {
   return { sizes, excluded };
 }
 
+/** TP sizes of prefill or decode workers on hardware of their own (absent: the sizes of the deployment's GPU). */
+export interface RoleSizes {
+  prefill?: readonly number[];
+  decode?: readonly number[];
+}
+
 export function candidateGpus(c: Candidate): number {
   return c.mode === 'aggregated' ? c.aggregated.workers * c.aggregated.tp : c.prefill.workers * c.prefill.tp + c.decode.workers * c.decode.tp;
 }
@@ -82,15 +88,15 @@ export function candidateLabel(c: Candidate): string {
  * dominated by the one that adds it, so it is not tried. Order: aggregated by TP, then disaggregated by prefill TP,
  * decode TP and prefill workers.
  */
-export function enumerate(gpus: number, sizes: readonly number[]): Candidate[] {
+export function enumerate(gpus: number, sizes: readonly number[], roles: RoleSizes = {}): Candidate[] {
   if (!Number.isInteger(gpus) || gpus < 1) throw new UserError(`--gpus must be a whole number >= 1, got ${gpus}`);
   const out: Candidate[] = [];
   for (const tp of sizes) {
     const workers = Math.floor(gpus / tp);
     if (workers >= 1) out.push({ mode: 'aggregated', aggregated: { workers, tp } });
   }
-  for (const pTp of sizes) {
-    for (const dTp of sizes) {
+  for (const pTp of roles.prefill ?? sizes) {
+    for (const dTp of roles.decode ?? sizes) {
       for (let p = 1; p * pTp + dTp <= gpus; p++) {
         for (let d = 1; p * pTp + d * dTp <= gpus; d++) {
           const left = gpus - p * pTp - d * dTp;

@@ -26,6 +26,14 @@ export interface EstimateContext {
   bandwidth: 'min' | 'typical' | 'max';
   islMean: number;
   oslMean: number;
+  /** Prefill or decode on hardware of their own (absent: gpu and node). */
+  roles?: Partial<Record<'prefill' | 'decode', { gpu: GpuSpec; node: NodeSpec }>>;
+}
+
+/** The context with a role's GPU and node in place of the deployment's. */
+function onRole(ctx: EstimateContext, role: 'prefill' | 'decode'): EstimateContext {
+  const r = ctx.roles?.[role];
+  return r ? { ...ctx, gpu: r.gpu, node: r.node } : ctx;
 }
 
 export interface Ceilings {
@@ -61,10 +69,10 @@ export function ceilings(c: Candidate, ctx: EstimateContext): Ceilings {
     const t = perRequest(ctx, c.aggregated.tp);
     return { prefill: c.aggregated.workers / t.prefillS, decode: c.aggregated.workers / t.decodeS, basis: { prefillS: t.prefillS } };
   }
-  const p = perRequest(ctx, c.prefill.tp);
-  const d = perRequest(ctx, c.decode.tp);
+  const p = perRequest(onRole(ctx, 'prefill'), c.prefill.tp);
+  const d = perRequest(onRole(ctx, 'decode'), c.decode.tp);
   const bytes = readPlan(ctx.llm, Math.max(1, Math.round(ctx.islMean)), c.prefill.tp, c.decode.tp, ctx.engine.blockSize).bytesTotal;
-  const [pBps, dBps] = [sideBandwidth(ctx, c.prefill.tp), sideBandwidth(ctx, c.decode.tp)];
+  const [pBps, dBps] = [sideBandwidth(onRole(ctx, 'prefill'), c.prefill.tp), sideBandwidth(onRole(ctx, 'decode'), c.decode.tp)];
   const wire = Math.min(c.prefill.workers * pBps, c.decode.workers * dBps);
   return {
     prefill: c.prefill.workers / p.prefillS,

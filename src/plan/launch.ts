@@ -61,8 +61,12 @@ export interface LaunchInput {
   /** The experiment's router (round-robin, least-loaded, kv-aware). */
   router: string;
   engine: EngineArgs;
+  /** Engine arguments of a group that differ from `engine` (vLLM's batch defaults on a group's own GPU). */
+  groupEngine?: Partial<Record<'prefill' | 'decode', Partial<EngineArgs>>>;
   llm: LlmSpec;
   node: NodeSpec;
+  /** Nodes of the groups on hardware of their own. */
+  groupNode?: Partial<Record<'prefill' | 'decode', NodeSpec>>;
   transport: TransportSpec;
   /** One line saying what was planned, for the header. */
   title: string;
@@ -73,6 +77,7 @@ interface Placed {
   index: number;
   of: number;
   tp: number;
+  /** node-1, node-2, ... as numbered in the script (node-1..node-2 for a worker spanning two). */
   node: string;
   gpus: number[];
   slot: number;
@@ -82,12 +87,12 @@ interface Placed {
  * Workers on nodes: each role's workers take the next free GPUs of the current node, and a new node when they do not
  * fit; cross-node placement starts decode on a node of its own. A worker wider than a node spans whole nodes.
  */
-export function placeWorkers(d: DeploymentSection, gpusPerNode: number): Placed[] {
+export function placeWorkers(d: DeploymentSection, nodeGpus: number, roleGpus: Partial<Record<'prefill' | 'decode', number>> = {}): Placed[] {
   const groups: [Placed['role'], { workers: number; tp: number }][] =
     d.mode === 'aggregated' ? [['aggregated', d.aggregated!]] : [['prefill', d.prefill!], ['decode', d.decode!]];
   const out: Placed[] = [];
   let nodeNo = 0;
-  let used = gpusPerNode; // forces a first node
+  let used = Infinity; // forces a first node
   let slot = 0;
   const newNode = () => {
     nodeNo++;
@@ -95,14 +100,15 @@ export function placeWorkers(d: DeploymentSection, gpusPerNode: number): Placed[
     slot = 0;
   };
   for (const [role, g] of groups) {
-    if (role === 'decode' && d.placement === 'cross-node') used = gpusPerNode;
+    const gpusPerNode = (role !== 'aggregated' ? roleGpus[role] : undefined) ?? nodeGpus;
+    if (role === 'decode' && d.placement === 'cross-node') used = Infinity;
     for (let i = 0; i < g.workers; i++) {
       if (g.tp > gpusPerNode) {
         newNode();
         const span = Math.ceil(g.tp / gpusPerNode);
         out.push({ role, index: i + 1, of: g.workers, tp: g.tp, node: `node-${nodeNo}..node-${nodeNo + span - 1}`, gpus: [], slot: 0 });
         nodeNo += span - 1;
-        used = gpusPerNode;
+        used = Infinity;
         continue;
       }
       if (used + g.tp > gpusPerNode) newNode();
@@ -122,7 +128,6 @@ export function launchScript(recipe: LaunchRecipe, x: LaunchInput): string {
   const disagg = d.mode === 'disaggregated';
   const t = recipe.transports[x.transport.id];
   const backend = x.transport.backend;
-  const e = x.engine;
   const lines = [
     '#!/usr/bin/env bash',
     `# ${x.title}`,
@@ -150,8 +155,12 @@ export function launchScript(recipe: LaunchRecipe, x: LaunchInput): string {
     '',
   );
   const kvConfig = backend === 'UCX' ? recipe.kvTransferConfig : recipe.kvTransferConfigWithBackend.replace('{backend}', backend);
-  for (const w of placeWorkers(d, x.node.gpusPerNode)) {
-    const where = w.gpus.length ? `${w.node}, GPUs ${w.gpus.join(',')}` : `${w.node} (TP${w.tp} across nodes: vLLM's multi-node launch with Ray)`;
+  const nodeOf = (role: Placed['role']) => (role !== 'aggregated' ? x.groupNode?.[role] : undefined) ?? x.node;
+  const roleGpus = Object.fromEntries(Object.entries(x.groupNode ?? {}).map(([r, n]) => [r, n.gpusPerNode]));
+  for (const w of placeWorkers(d, x.node.gpusPerNode, roleGpus)) {
+    const kind = nodeOf(w.role).id;
+    const e = { ...x.engine, ...(w.role !== 'aggregated' ? x.groupEngine?.[w.role] : undefined) };
+    const where = w.gpus.length ? `${w.node} (${kind}), GPUs ${w.gpus.join(',')}` : `${w.node} (${kind}; TP${w.tp} across nodes: vLLM's multi-node launch with Ray)`;
     lines.push(`# ${w.role === 'aggregated' ? 'Worker' : `${w.role === 'prefill' ? 'Prefill' : 'Decode'} worker`} ${w.index} of ${w.of} (TP${w.tp}): ${where}`);
     const env = [
       ...(w.gpus.length ? [`CUDA_VISIBLE_DEVICES=${w.gpus.join(',')}`] : []),

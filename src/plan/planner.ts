@@ -24,7 +24,7 @@ import { simulatePoints } from '../experiment/simulate-points.js';
 import type { EngineArgs, Experiment, Point, PointResult } from '../experiment/types.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import { defaultEfficiency, estimateTransfer } from '../physics/index.js';
-import { candidateId, candidateLabel, enumerate, tpSizes, type Candidate, type TpChoice } from './enumerate.js';
+import { candidateId, candidateLabel, enumerate, tpSizes, type Candidate, type RoleSizes, type TpChoice, type WorkerShape } from './enumerate.js';
 import { capacityFrom, ceilings, type Ceilings, type EstimateContext } from './estimate.js';
 import { recommendedLaunch } from './launch.js';
 import { MAX_PROBE_REQUESTS, probeKey, probePoint, PROBES_DIR, ProbeStore, type ProbeSizing } from './probe.js';
@@ -76,8 +76,14 @@ export interface PlanOptions {
    * Absent: the budget's maximum rate (plan).
    */
   rate?: number | 'workload';
-  /** USD per GPU-hour: each configuration's cost per hour and per million output tokens. */
-  gpuCost?: number;
+  /**
+   * USD per GPU-hour: one price for every GPU, or a price by GPU id (`{ 'h100-sxm': 3.5, 'h200-sxm': 4.2 }`) when
+   * prefill and decode run on different GPUs. Each configuration's cost per hour and per million output tokens.
+   */
+  gpuCost?: number | Record<string, number>;
+  /** Prefill or decode workers on another GPU than --node's (on a node that carries it and offers the transport). */
+  prefillGpu?: string;
+  decodeGpu?: string;
   catalog?: Catalog;
   /** Told after each round: round number, probes in it, and how many of them were simulated (not reused). */
   onRound?: (round: number, probes: number, simulated: number) => void;
@@ -169,9 +175,17 @@ function templateExperiment(
   }
 }
 
-export function deploymentOf(c: Candidate, placement: Placement | undefined, base: Omit<DeploymentSection, 'mode'>): DeploymentSection {
+export function deploymentOf(c: Candidate, placement: Placement | undefined, base: Omit<DeploymentSection, 'mode'>, extras: GroupExtras = {}): DeploymentSection {
   if (c.mode === 'aggregated') return { mode: 'aggregated', ...base, aggregated: { ...c.aggregated } };
-  return { mode: 'disaggregated', ...base, prefill: { ...c.prefill }, decode: { ...c.decode }, ...(placement ? { placement } : {}) };
+  const role = (g: WorkerShape, x: GroupExtras['prefill']) => (x ? { ...g, node: x.node, gpu: x.gpu } : { ...g });
+  return { mode: 'disaggregated', ...base, prefill: role(c.prefill, extras.prefill), decode: role(c.decode, extras.decode), ...(placement ? { placement } : {}) };
+}
+
+/** What the prefill and decode groups of a probe carry when they run on hardware of their own. */
+export type GroupExtras = Partial<Record<Role, RoleSetup['group']>>;
+
+export function groupExtras(s: Setup): GroupExtras {
+  return Object.fromEntries(Object.entries(s.roles).map(([r, x]) => [r, x.group]));
 }
 
 interface Live extends Assessed {
@@ -196,8 +210,84 @@ export interface Setup {
   template: Experiment;
   /** The TP sizes configurations are built from: those a worker can have (tpSizes) whose weights fit. */
   tp: TpChoice;
-  /** --gpu-cost, USD per GPU-hour. */
-  gpuCost: number | undefined;
+  /** --gpu-cost, USD per GPU-hour, by GPU id (a single price: every GPU the plan uses). */
+  prices: Record<string, number> | undefined;
+  /** Prefill or decode workers on hardware of their own (--prefill-gpu, --decode-gpu). */
+  roles: Partial<Record<Role, RoleSetup>>;
+}
+
+type Role = 'prefill' | 'decode';
+
+export interface RoleSetup {
+  gpu: GpuSpec;
+  node: NodeSpec;
+  /** The TP sizes its workers can have on that GPU. */
+  tp: TpChoice;
+  /** What its worker groups carry in a probe's experiment: node, GPU and vLLM's batch defaults on it. */
+  group: { node: string; gpu: string; engine?: { maxNumBatchedTokens?: number; maxNumSeqs?: number } };
+}
+
+/**
+ * The node a role's GPU runs on: --node when it carries that GPU, else the first catalog node (by id) that carries
+ * it and offers the transport.
+ */
+function nodeForGpu(catalog: Catalog, flag: string, gpu: GpuSpec, node: NodeSpec, transport: TransportSpec): NodeSpec {
+  if (nodeHasGpu(node, gpu)) return node;
+  const ids = [...catalog.nodes.keys()].sort();
+  const carrying = ids.map((id) => catalog.nodes.get(id)!).filter((n) => nodeHasGpu(n, gpu));
+  const found = carrying.find((n) => nodeOffers(n, transport));
+  if (found) return found;
+  throw new UserError(
+    carrying.length
+      ? `--${flag} ${gpu.id}: no node carrying it offers transport '${transport.id}' (${carrying.map((n) => `${n.id}: ${n.transports.join(', ')}`).join('; ')})`
+      : `--${flag} ${gpu.id}: no catalog node carries this GPU (nixlsim list nodes)`,
+  );
+}
+
+/** Roles on hardware of their own, resolved: node, TP sizes that hold the weights, and the group fields of a probe. */
+function resolveRoles(o: PlanOptions, catalog: Catalog, llm: LlmSpec, gpu: GpuSpec, node: NodeSpec, transport: TransportSpec, engine: EngineArgs): Partial<Record<Role, RoleSetup>> {
+  const roles: Partial<Record<Role, RoleSetup>> = {};
+  for (const [role, id] of [['prefill', o.prefillGpu], ['decode', o.decodeGpu]] as const) {
+    if (id === undefined) continue;
+    const g = getGpu(catalog, id);
+    if (g.id === gpu.id) continue; // the deployment's own GPU: nothing of its own
+    const n = nodeForGpu(catalog, `${role}-gpu`, g, node, transport);
+    const tp = fittingTpSizes(llm, getGpu(catalog, n.gpu), tpSizes(llm, n), engine);
+    if (tp.sizes.length === 0) throw new UserError(`--${role}-gpu ${g.id}: --model ${llm.id} fits no TP a worker can have on '${n.id}' (${tp.excluded.map((e) => `TP${e.tp}: ${e.reason}`).join('; ')})`);
+    const b = g.vllmBatchDefaults;
+    const own = {
+      ...(b.maxNumBatchedTokens !== engine.maxNumBatchedTokens ? { maxNumBatchedTokens: b.maxNumBatchedTokens } : {}),
+      ...(b.maxNumSeqs !== engine.maxNumSeqs ? { maxNumSeqs: b.maxNumSeqs } : {}),
+    };
+    roles[role] = { gpu: g, node: n, tp, group: { node: n.id, gpu: g.id, ...(Object.keys(own).length ? { engine: own } : {}) } };
+  }
+  return roles;
+}
+
+/** The prices by GPU id, checked: every GPU the plan may use has one. */
+function resolvePrices(cost: PlanOptions['gpuCost'], gpus: readonly string[]): Record<string, number> | undefined {
+  if (cost === undefined) return undefined;
+  const prices: Record<string, number> = typeof cost === 'number' ? Object.fromEntries(gpus.map((g) => [g, cost])) : { ...cost };
+  for (const [g, p] of Object.entries(prices)) checkNumber('gpu-cost', p, p > 0 && Number.isFinite(p), `a price in USD per GPU-hour > 0 (${g})`);
+  const missing = gpus.filter((g) => prices[g] === undefined);
+  if (missing.length) throw new UserError(`--gpu-cost: no price for ${missing.join(', ')}; give one price for all, or <gpu>=<USD> for each GPU the plan uses (${gpus.join(', ')})`);
+  return prices;
+}
+
+/** TP sizes of the roles on hardware of their own, for enumerate. */
+export function roleSizes(s: Setup): RoleSizes {
+  return {
+    ...(s.roles.prefill ? { prefill: s.roles.prefill.tp.sizes } : {}),
+    ...(s.roles.decode ? { decode: s.roles.decode.tp.sizes } : {}),
+  };
+}
+
+/** USD per hour of a configuration's GPUs, each role at its GPU's price; null without prices. */
+export function configCost(s: Setup, c: Candidate): number | null {
+  if (!s.prices) return null;
+  const price = (role: Role | 'aggregated') => s.prices![(role !== 'aggregated' ? s.roles[role]?.gpu.id : undefined) ?? s.gpu.id]!;
+  if (c.mode === 'aggregated') return c.aggregated.workers * c.aggregated.tp * price('aggregated');
+  return c.prefill.workers * c.prefill.tp * price('prefill') + c.decode.workers * c.decode.tp * price('decode');
 }
 
 /**
@@ -231,7 +321,6 @@ export function setup(o: PlanOptions): Setup {
   checkNumber('warmup', warmup, Number.isInteger(warmup) && warmup >= 0, 'a whole number >= 0');
   checkNumber('precision', precision, precision > 0 && precision < 1, 'a fraction > 0 and < 1 (0.05 is 5%)');
   if (o.windowS !== undefined) checkNumber('window', o.windowS, o.windowS > 0 && Number.isFinite(o.windowS), 'a number of seconds > 0');
-  if (o.gpuCost !== undefined) checkNumber('gpu-cost', o.gpuCost, o.gpuCost > 0 && Number.isFinite(o.gpuCost), 'a price in USD per GPU-hour > 0');
 
   const llm = getLlm(catalog, o.model);
   const node = getNode(catalog, o.node);
@@ -260,8 +349,10 @@ export function setup(o: PlanOptions): Setup {
   const shapes = tpSizes(llm, node);
   if (shapes.sizes.length === 0) throw new UserError(`--model ${llm.id}: no TP a worker can have on '${node.id}' (${shapes.excluded.map((e) => `TP${e.tp}: ${e.reason}`).join('; ')})`);
   const template = templateExperiment(ids, shapes.sizes[shapes.sizes.length - 1]!, workload, catalog);
-  const tp = fittingTpSizes(llm, gpu, shapes, template.deployment.engine);
-  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template, tp, gpuCost: o.gpuCost };
+  const tp = fittingTpSizes(llm, getGpu(catalog, node.gpu), shapes, template.deployment.engine);
+  const roles = resolveRoles(o, catalog, llm, gpu, node, transport, template.deployment.engine);
+  const prices = resolvePrices(o.gpuCost, [...new Set([gpu.id, ...Object.values(roles).map((r) => r.gpu.id)])]);
+  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template, tp, prices, roles };
 }
 
 /** A configuration that can run: where its prefill and decode go, its deployment section, its physics ceilings. */
@@ -276,14 +367,15 @@ export interface Assessed {
 export function assess(s: Setup, list: readonly Candidate[]): { live: Assessed[]; pruned: PrunedEntry[] } {
   const { llm, gpu, node, transport, profile, template, workload } = s;
   const engine = template.deployment.engine;
-  const ctx: PruneContext = { llm, gpu, node, transport, profile, engine, longest: workload.longest, placement: s.placement };
-  const est: EstimateContext = { llm, gpu, node, transport, engine, bandwidth: template.deployment.bandwidth, islMean: workload.islMean, oslMean: workload.oslMean };
+  const hw = Object.fromEntries(Object.entries(s.roles).map(([r, x]) => [r, { gpu: x.gpu, node: x.node }]));
+  const ctx: PruneContext = { llm, gpu, node, transport, profile, engine, longest: workload.longest, placement: s.placement, roles: hw };
+  const est: EstimateContext = { llm, gpu, node, transport, engine, bandwidth: template.deployment.bandwidth, islMean: workload.islMean, oslMean: workload.oslMean, roles: hw };
   const live: Assessed[] = [];
   const pruned: PrunedEntry[] = [];
   for (const c of list) {
     const v = pruneCandidate(c, ctx);
     const placement = v.ok ? v.placement : undefined;
-    const deployment = deploymentOf(c, placement, s.ids);
+    const deployment = deploymentOf(c, placement, s.ids, groupExtras(s));
     if (!v.ok) pruned.push({ id: candidateId(c), label: candidateLabel(c), deployment, rule: v.rule, reason: v.reason });
     else live.push({ candidate: c, placement, deployment, ceilings: ceilings(c, est) });
   }
@@ -292,7 +384,7 @@ export function assess(s: Setup, list: readonly Candidate[]): { live: Assessed[]
 
 /** The budget's configurations: those pruned (with why) and the rest, each with a search ready to start. */
 function candidates(s: Setup, gpus: number): { live: Live[]; pruned: PrunedEntry[]; tp: TpChoice } {
-  const { live, pruned } = assess(s, enumerate(gpus, s.tp.sizes));
+  const { live, pruned } = assess(s, enumerate(gpus, s.tp.sizes, roleSizes(s)));
   return {
     live: live.map((a) => ({ ...a, search: new RateSearch({ startRate: capacityFrom(a.candidate.mode, a.ceilings) / 2, precision: s.precision }), results: new Map() })),
     pruned,
@@ -332,7 +424,7 @@ async function searchAll(live: readonly Live[], s: Setup, store: ProbeStore, sim
   for (let round = 1; ; round++) {
     const batch = live.flatMap((l) => {
       const rate = l.search.next();
-      return rate === undefined ? [] : [{ l, rate, point: probePoint(s.template, l.candidate, l.placement, rate, s.workload, s.sizing) }];
+      return rate === undefined ? [] : [{ l, rate, point: probePoint(s.template, l.candidate, l.placement, rate, s.workload, s.sizing, groupExtras(s)) }];
     });
     if (batch.length === 0) return counts;
     const { results, simulated } = await probeBatch(
@@ -359,6 +451,8 @@ export function launchFor(s: Setup, deployment: DeploymentSection, point: Point,
     deployment,
     router: point.experiment.deployment.router,
     engine: point.experiment.deployment.engine,
+    groupEngine: Object.fromEntries(Object.entries(s.roles).flatMap(([r, x]) => (x.group.engine ? [[r, x.group.engine]] : []))),
+    groupNode: Object.fromEntries(Object.entries(s.roles).map(([r, x]) => [r, x.node])),
     llm: s.llm,
     node: s.node,
     transport: s.transport,
@@ -407,7 +501,8 @@ export function inputsOf(s: Setup, gpus: number): PlanJson['inputs'] {
     probe: { windowS: s.sizing.windowS, minRequests: s.sizing.minRequests, maxRequests: s.sizing.maxRequests },
     seed: w.seed,
     precision: s.precision,
-    gpuCostUsdPerHour: s.gpuCost ?? null,
+    ...(Object.keys(s.roles).length ? { roles: Object.fromEntries(Object.entries(s.roles).map(([r, x]) => [r, { gpu: x.gpu.id, node: x.node.id }])) } : {}),
+    gpuCostUsdPerHour: s.prices ?? null,
   };
 }
 
@@ -433,7 +528,7 @@ export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<Pl
     kvAloneMs: kvAloneMs(l, s),
     ceilings: l.ceilings,
   }));
-  const ranked = rank(searched.map((x) => entryOf(x, s.slo, s.gpuCost)));
+  const ranked = rank(searched.map((x) => entryOf(x, s.slo, configCost(s, x.candidate))));
   const top = ranked[0]?.meetsSlo ? ranked[0] : undefined;
   const topLive = top ? live.find((l) => candidateId(l.candidate) === top.id) : undefined;
   const planJson: PlanJson = {
@@ -445,7 +540,7 @@ export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<Pl
     pruned,
     tpSizes: tp,
   };
-  const recommendedPoint = top && topLive ? probePoint(s.template, topLive.candidate, topLive.placement, top.maxRate, s.workload, s.sizing) : null;
+  const recommendedPoint = top && topLive ? probePoint(s.template, topLive.candidate, topLive.placement, top.maxRate, s.workload, s.sizing, groupExtras(s)) : null;
   return {
     plan: planJson,
     workload: s.workload,

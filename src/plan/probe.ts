@@ -16,7 +16,7 @@ import { projectRoot } from '../catalog/load.js';
 import type { Catalog, Placement } from '../catalog/types.js';
 import { UserError } from '../errors.js';
 import { canonicalJson } from '../experiment/check.js';
-import type { Experiment, Point, PointResult } from '../experiment/types.js';
+import type { Experiment, Point, PointResult, WorkerGroup } from '../experiment/types.js';
 import { writeFileAtomic } from '../report/output.js';
 import { candidateId, type Candidate } from './enumerate.js';
 import type { PlanWorkload } from './workload.js';
@@ -48,15 +48,24 @@ export function probeRequests(rate: number, s: ProbeSizing): number {
 }
 
 /** The probe of configuration `c` at `rate` requests per second. */
-export function probePoint(template: Experiment, c: Candidate, placement: Placement | undefined, rate: number, w: PlanWorkload, sizing: ProbeSizing): Point {
+export function probePoint(
+  template: Experiment,
+  c: Candidate,
+  placement: Placement | undefined,
+  rate: number,
+  w: PlanWorkload,
+  sizing: ProbeSizing,
+  extras: Partial<Record<'prefill' | 'decode', Omit<WorkerGroup, 'workers' | 'tp'>>> = {},
+): Point {
   const exp = structuredClone(template);
   const d = exp.deployment;
   d.mode = c.mode;
   if (c.mode === 'aggregated') {
     d.aggregated = { ...c.aggregated };
   } else {
-    d.prefill = { ...c.prefill };
-    d.decode = { ...c.decode };
+    // Groups on hardware of their own carry its node, GPU and batch defaults, as the loader resolves them.
+    d.prefill = { ...c.prefill, ...structuredClone(extras.prefill ?? {}) };
+    d.decode = { ...c.decode, ...structuredClone(extras.decode ?? {}) };
     if (placement !== undefined) d.placement = placement;
   }
   if (w.trace) {

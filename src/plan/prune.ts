@@ -33,6 +33,13 @@ export interface PruneContext {
   /** The workload's longest request, tokens (prompt and output). */
   longest: { isl: number; osl: number };
   placement: PlacementChoice;
+  /** Prefill or decode workers on hardware of their own (`plan --prefill-gpu / --decode-gpu`); absent: gpu and node. */
+  roles?: Partial<Record<'prefill' | 'decode', { gpu: GpuSpec; node: NodeSpec }>>;
+}
+
+/** The GPU and node a role's workers run on. */
+export function roleHardware(ctx: Pick<PruneContext, 'gpu' | 'node' | 'roles'>, role: 'aggregated' | 'prefill' | 'decode'): { gpu: GpuSpec; node: NodeSpec } {
+  return (role !== 'aggregated' ? ctx.roles?.[role] : undefined) ?? { gpu: ctx.gpu, node: ctx.node };
 }
 
 export type PruneRule = 'memory' | 'connector' | 'placement';
@@ -44,7 +51,8 @@ const tokens = (n: number): string => n.toLocaleString('en-US');
 
 /** Why a worker of this shape cannot hold its share of the workload, or undefined when it can. */
 export function memoryProblem(ctx: PruneContext, role: 'aggregated' | 'prefill' | 'decode', g: WorkerShape): string | undefined {
-  const { llm, gpu, engine } = ctx;
+  const { llm, engine } = ctx;
+  const { gpu } = roleHardware(ctx, role);
   let blocks: number;
   try {
     blocks = kvPoolBlocks({ id: role, llm, gpu, tp: g.tp, args: engine, eff: defaultEfficiency(gpu) });
@@ -95,9 +103,12 @@ function placementProblem(t: TransportSpec, p: Placement): string | undefined {
 /** Where prefill and decode workers go (see the module comment), or why nowhere works. */
 export function choosePlacement(ctx: PruneContext, gpus: number): { placement: Placement } | { reason: string } {
   const { transport: t, node } = ctx;
-  const oneNode = gpus <= node.gpusPerNode;
+  // Prefill and decode on nodes of different kinds are on different machines.
+  const twoKinds = roleHardware(ctx, 'prefill').node.id !== roleHardware(ctx, 'decode').node.id;
+  const oneNode = gpus <= node.gpusPerNode && !twoKinds;
   if (ctx.placement !== 'auto') {
     const p = ctx.placement;
+    if (p !== 'cross-node' && twoKinds) return { reason: `placement ${p} needs prefill and decode on one machine, and they run on different node types` };
     if (p !== 'cross-node' && !oneNode) return { reason: `placement ${p} needs all ${gpus} GPUs on one node, and '${node.id}' has ${node.gpusPerNode}` };
     const problem = placementProblem(t, p);
     return problem === undefined ? { placement: p } : { reason: problem };

@@ -8,7 +8,7 @@ import type { PointResult } from '../experiment/types.js';
 import { candidateGpus, candidateId, candidateLabel, type Candidate } from './enumerate.js';
 import { capacityFrom, type Ceilings } from './estimate.js';
 import type { SearchResult } from './search.js';
-import { costPerHour, usdPerMillionTokens } from './cost.js';
+import { usdPerMillionTokens } from './cost.js';
 import { checkSlo, type SloTerm } from './slo.js';
 import type { DeploymentSection, ModeBest, PrunedEntry, RankedEntry, Verdict } from './types.js';
 
@@ -35,7 +35,7 @@ function limitAt(rate: number | null, r: PointResult | undefined, slo: readonly 
 }
 
 /** One configuration's entry (rank 0 until ranked). */
-export function entryOf(s: SearchedConfig, slo: readonly SloTerm[], usdPerGpuHour?: number): Omit<RankedEntry, 'rank' | 'pareto'> {
+export function entryOf(s: SearchedConfig, slo: readonly SloTerm[], cost: number | null = null): Omit<RankedEntry, 'rank' | 'pareto'> {
   const c = s.candidate;
   const gpus = candidateGpus(c);
   const { maxRate, failRate, probes, limit } = s.search;
@@ -43,7 +43,6 @@ export function entryOf(s: SearchedConfig, slo: readonly SloTerm[], usdPerGpuHou
   const at = maxRate > 0 ? maxRate : Math.min(...probes.map((p) => p.rate));
   const r = s.results.get(at);
   const fail = failRate !== null ? s.results.get(failRate) : undefined;
-  const cost = costPerHour(gpus, usdPerGpuHour);
   const perM = r && maxRate > 0 ? usdPerMillionTokens(cost, r.throughput.outputTokensPerS) : null;
   return {
     id: candidateId(c),

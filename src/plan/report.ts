@@ -14,6 +14,12 @@ const cap = (t: string): string => t.charAt(0).toUpperCase() + t.slice(1);
 /** x as a whole percentage of `of`: 73%. */
 const percentOf = (x: number, of: number): string => `${Math.round((x / of) * 100)}%`;
 
+/** `; decode on h200-sxm (h200-roce)` for roles on hardware of their own; '' without. */
+export function rolesText(i: Pick<PlanJson['inputs'], 'roles'>): string {
+  const r = Object.entries(i.roles ?? {});
+  return r.length ? `; ${r.map(([role, x]) => `${role} on ${x.gpu} (${x.node})`).join(', ')}` : '';
+}
+
 export const sig = (x: number, n = 3): string => (x === 0 ? '0' : Number(x.toPrecision(n)).toString());
 
 /** A configuration in a few characters: `8 x TP1`, `6P TP1 + 2D TP1`. */
@@ -336,7 +342,7 @@ export function reportMarkdown(plan: PlanJson, files: ReportFiles): string {
       : `Poisson arrivals, ISL ${Math.round(w.islMean)}, OSL ${Math.round(w.oslMean)}`;
   const front = plan.ranked.filter((e) => e.pareto).sort((a, b) => a.ttftP95Ms - b.ttftP95Ms);
   const lines = [
-    `# Capacity plan: ${i.model} on ${i.gpus} x ${i.gpu} (${i.node}), ${i.transport}`,
+    `# Capacity plan: ${i.model} on ${i.gpus} x ${i.gpu} (${i.node})${rolesText(i)}, ${i.transport}`,
     '',
     `SLO: ${i.slo.join(', ')}. Workload: \`${w.source}\` as ${shape}; each probe measures ${probeText(i)} after ${w.warmupPerProbe} warm-up, seed ${i.seed}. ` +
       `Connector profile \`${i.connector}\`; placement ${i.placement === 'auto' ? 'chosen per configuration (see Method)' : i.placement}.`,

@@ -8,11 +8,13 @@ import { shownPath } from '../experiment/yaml-errors.js';
 import { writeFileAtomic } from '../report/output.js';
 import { textTable } from '../report/table.js';
 import { LAUNCH_FILE, PLAN_FILE, planJson, RECOMMENDED_FILE, recommendedExperimentOf, REPORT_FILE } from './output.js';
-import { costPerM, shortName, sig } from './report.js';
+import { costPerM, rolesText, shortName, sig } from './report.js';
 import { ms } from './slo.js';
 import type { CheckedEntry, LoadPlanJson, LoadPlanResult } from './size.js';
 
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
+/** `$3.50 (h100-sxm)`, or `$3.50 (h100-sxm), $4.20 (h200-sxm)`. */
+export const priceText = (p: Record<string, number>): string => Object.entries(p).map(([g, x]) => `$${x.toFixed(2)} (${g})`).join(', ');
 const usd = (x: number | null): string => (x === null ? '-' : x.toFixed(2));
 
 /** Rows of the checked table printed by the command (report.md has them all). */
@@ -52,11 +54,11 @@ export function loadReportMarkdown(p: LoadPlanJson, recommendedFile: string): st
   const priced = i.gpuCostUsdPerHour !== null;
   const rows = p.checked.map((e) => `| ${checkedRow(e, priced).join(' | ')} | ${e.violations.join('; ') || '-'} |`);
   const lines = [
-    `# Sizing: ${i.model} on ${i.gpu} (${i.node}), ${i.transport}, for ${i.rate} req/s`,
+    `# Sizing: ${i.model} on ${i.gpu} (${i.node})${rolesText(i)}, ${i.transport}, for ${i.rate} req/s`,
     '',
     `SLO: ${i.slo.join(', ')}. Load: ${i.rate} req/s (${i.rateSource === 'workload' ? `the workload's own rate` : '--rate'}) of \`${w.source}\`, ` +
       `ISL ${Math.round(w.islMean)}, OSL ${Math.round(w.oslMean)}; each probe ${sig(i.probe.windowS)} s of arrivals (${i.probe.minRequests} to ${i.probe.maxRequests} requests) after ${w.warmupPerProbe} warm-up, seed ${i.seed}. ` +
-      `Up to ${i.gpus} GPUs${priced ? ` at $${i.gpuCostUsdPerHour} per GPU-hour` : ''}; connector profile \`${i.connector}\`.`,
+      `Up to ${i.gpus} GPUs${priced ? ` at ${priceText(i.gpuCostUsdPerHour!)} per GPU-hour` : ''}; connector profile \`${i.connector}\`.`,
     ...(w.notes.length ? ['', `Notes: ${w.notes.join('; ')}.`] : []),
     '',
     '## Verdict',
@@ -124,7 +126,7 @@ export function formatLoadPlan(r: LoadPlanResult, files: { recommended: string |
   const priced = i.gpuCostUsdPerHour !== null;
   const shown = p.checked.slice(0, SHOWN);
   const lines = [
-    `plan: ${i.model} on up to ${i.gpus} x ${i.gpu} (${i.node}), ${i.transport}, for ${i.rate} req/s; SLO ${i.slo.join(', ')}`,
+    `plan: ${i.model} on up to ${i.gpus} x ${i.gpu} (${i.node})${rolesText(i)}, ${i.transport}, for ${i.rate} req/s; SLO ${i.slo.join(', ')}`,
     `${p.checked.length} configurations probed at the rate, ${p.skipped.length} below it by estimate, ${p.pruned.length} pruned; ` +
       `${r.probes.total} probes (${r.probes.simulated} simulated, ${r.probes.reused} reused)`,
     '',

@@ -17,10 +17,10 @@
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Point, PointResult } from '../experiment/types.js';
-import { candidateGpus, candidateId, candidateLabel, type Candidate } from './enumerate.js';
-import { costPerHour, usdPerMillionTokens } from './cost.js';
+import { candidateGpus, candidateId, candidateLabel, type Candidate, type RoleSizes } from './enumerate.js';
+import { usdPerMillionTokens } from './cost.js';
 import { capacityFrom } from './estimate.js';
-import { assess, defaultOutDir, inputsOf, launchFor, poolSimulator, probeBatch, setup, type Assessed, type PlanOptions, type SimulateBatch } from './planner.js';
+import { assess, configCost, defaultOutDir, groupExtras, inputsOf, launchFor, poolSimulator, roleSizes, probeBatch, setup, type Assessed, type PlanOptions, type SimulateBatch } from './planner.js';
 import { PROBES_DIR, probePoint, ProbeStore, type ProbeSizing } from './probe.js';
 import { checkSlo, termValue, type SloTerm } from './slo.js';
 import type { DeploymentSection, PlanInputs, PrunedEntry } from './types.js';
@@ -35,11 +35,11 @@ export const CAPACITY_SLACK = 1.25;
  * disaggregated, each (prefill TP, decode TP) pair with P, D >= 1 and P x prefill TP + D x decode TP <= gpus. Order:
  * aggregated by TP and replicas, then disaggregated by prefill TP, decode TP, P and D.
  */
-export function enumerateUpTo(gpus: number, sizes: readonly number[]): Candidate[] {
+export function enumerateUpTo(gpus: number, sizes: readonly number[], roles: RoleSizes = {}): Candidate[] {
   const out: Candidate[] = [];
   for (const tp of sizes) for (let w = 1; w * tp <= gpus; w++) out.push({ mode: 'aggregated', aggregated: { workers: w, tp } });
-  for (const pTp of sizes) {
-    for (const dTp of sizes) {
+  for (const pTp of roles.prefill ?? sizes) {
+    for (const dTp of roles.decode ?? sizes) {
       for (let p = 1; p * pTp + dTp <= gpus; p++) {
         for (let d = 1; p * pTp + d * dTp <= gpus; d++) out.push({ mode: 'disaggregated', prefill: { workers: p, tp: pTp }, decode: { workers: d, tp: dTp } });
       }
@@ -122,9 +122,8 @@ export interface LoadPlanResult {
 
 const round = (x: number, digits = 6): number => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : 0);
 
-function checkedEntry(a: Assessed, r: PointResult, slo: readonly SloTerm[], price: number | undefined): CheckedEntry {
+function checkedEntry(a: Assessed, r: PointResult, slo: readonly SloTerm[], cost: number | null): CheckedEntry {
   const gpus = candidateGpus(a.candidate);
-  const cost = costPerHour(gpus, price);
   const c = checkSlo(r, slo);
   const out = r.throughput.outputTokensPerS;
   // A price per token only where the configuration serves the load within the SLO.
@@ -194,8 +193,7 @@ function targetRate(o: PlanOptions, w: PlanWorkload): { rate: number; source: 'f
 export async function planForLoad(o: PlanOptions, simulate?: SimulateBatch): Promise<LoadPlanResult> {
   const s = setup(o);
   const { rate, source } = targetRate(o, s.workload);
-  const price = o.gpuCost;
-  const { live, pruned } = assess(s, enumerateUpTo(o.gpus, s.tp.sizes));
+  const { live, pruned } = assess(s, enumerateUpTo(o.gpus, s.tp.sizes, roleSizes(s)));
   const probed: Assessed[] = [];
   const skipped: SkippedEntry[] = [];
   for (const a of live) {
@@ -204,7 +202,7 @@ export async function planForLoad(o: PlanOptions, simulate?: SimulateBatch): Pro
     else skipped.push({ id: candidateId(a.candidate), label: candidateLabel(a.candidate), deployment: a.deployment, gpusUsed: candidateGpus(a.candidate), estimate: round(estimate, 3) });
   }
   // Cheapest first; the sort is stable, so equal costs keep enumeration order.
-  const cost = (a: Assessed): number => costPerHour(candidateGpus(a.candidate), price) ?? candidateGpus(a.candidate);
+  const cost = (a: Assessed): number => configCost(s, a.candidate) ?? candidateGpus(a.candidate);
   probed.sort((a, b) => cost(a) - cost(b));
 
   const outDir = o.out !== undefined ? resolve(o.out) : `${defaultOutDir({ ...o, model: s.llm.id, node: s.node.id, transport: s.transport.id })}-${rate}rps`;
@@ -226,13 +224,13 @@ export async function planForLoad(o: PlanOptions, simulate?: SimulateBatch): Pro
         if (found.aggregated && found.disaggregated) break;
         continue;
       }
-      const points = group.map((a) => probePoint(s.template, a.candidate, a.placement, rate, s.workload, s.sizing));
+      const points = group.map((a) => probePoint(s.template, a.candidate, a.placement, rate, s.workload, s.sizing, groupExtras(s)));
       const { results, simulated } = await probeBatch(points, s, store, simulate ?? threads!.simulate);
       probes.total += points.length;
       probes.simulated += simulated;
       probes.reused += points.length - simulated;
       o.onRound?.(round, points.length, simulated);
-      const entries = group.map((a, k) => checkedEntry(a, results[k]!, s.slo, price));
+      const entries = group.map((a, k) => checkedEntry(a, results[k]!, s.slo, configCost(s, a.candidate)));
       entries.forEach((e, k) => pointOf.set(e.id, points[k]!));
       checked.push(...entries);
       for (const mode of ['aggregated', 'disaggregated'] as const) {

@@ -23,8 +23,9 @@ export interface DeploymentSection {
   connector: string;
   transport: string;
   aggregated?: WorkerShape;
-  prefill?: WorkerShape;
-  decode?: WorkerShape;
+  /** Prefill and decode carry node and gpu when they run on hardware of their own (plan --prefill-gpu / --decode-gpu). */
+  prefill?: WorkerShape & { node?: string; gpu?: string };
+  decode?: WorkerShape & { node?: string; gpu?: string };
   placement?: Placement;
 }
 
@@ -43,7 +44,7 @@ export interface RankedEntry {
   meetsSlo: boolean;
   /** Output tokens per second per GPU at maxRate. */
   outputTokensPerSPerGpu: number;
-  /** GPUs used x --gpu-cost, USD per hour; null without --gpu-cost. */
+  /** Each role's GPUs x its GPU's --gpu-cost, USD per hour; null without --gpu-cost. */
   costPerHourUsd: number | null;
   /** costPerHourUsd over the output tokens an hour serves at maxRate, USD per million; null without a price or rate. */
   usdPerMillionOutputTokens: number | null;
@@ -123,8 +124,10 @@ export interface PlanInputs {
   probe: { windowS: number; minRequests: number; maxRequests: number };
   seed: number;
   precision: number;
-  /** --gpu-cost, USD per GPU-hour; null without it. */
-  gpuCostUsdPerHour: number | null;
+  /** Prefill or decode workers on hardware of their own (--prefill-gpu, --decode-gpu): their GPU and node. */
+  roles?: Partial<Record<'prefill' | 'decode', { gpu: string; node: string }>>;
+  /** --gpu-cost, USD per GPU-hour by GPU id (every GPU the plan uses); null without it. */
+  gpuCostUsdPerHour: Record<string, number> | null;
 }
 
 export interface PlanJson {

@@ -109,7 +109,7 @@ describe('the planner on a fake deployment whose latency curve is known', () => 
 
   it('--gpu-cost prices each configuration: GPUs x price an hour, and that over the output tokens an hour serves', async () => {
     const r = await plan(options(tmp(), { gpuCost: 2.5 }), counting());
-    expect(r.plan.inputs.gpuCostUsdPerHour).toBe(2.5);
+    expect(r.plan.inputs.gpuCostUsdPerHour).toEqual({ 'h100-sxm': 2.5 });
     for (const e of r.plan.ranked.filter((x) => x.meetsSlo)) {
       expect(e.costPerHourUsd).toBe(e.gpusUsed * 2.5);
       // $/M tokens = $/h / (tokens/s x 3600) x 1e6.
@@ -117,6 +117,27 @@ describe('the planner on a fake deployment whose latency curve is known', () => 
     }
     const unpriced = await plan(options(tmp()), counting());
     expect(unpriced.plan.ranked.every((e) => e.costPerHourUsd === null && e.usdPerMillionOutputTokens === null)).toBe(true);
+  });
+
+  it('--decode-gpu puts decode on another GPU: its own TP sizes, its node in every probe, its own price', async () => {
+    // 70B FP8 on H100 RoCE nodes, decode on H200 (h200-roce, the node carrying it that offers RoCE). TP1 holds the
+    // weights on an H200 (141 x 0.9 - 70.6 - 4 = 52.3 GB left for KV) but not on an H100 (-2.6 GB).
+    const sim = counting();
+    const o = options(tmp(), { model: 'llama-3.1-70b-instruct-fp8', node: 'h100-roce', transport: 'roce-rdma', gpus: 4, connector: 'any-tp', decodeGpu: 'h200-sxm', gpuCost: { 'h100-sxm': 3, 'h200-sxm': 4 } });
+    const r = await plan(o, sim);
+    expect(r.plan.inputs.roles).toEqual({ decode: { gpu: 'h200-sxm', node: 'h200-roce' } });
+    const ids = r.plan.ranked.map((e) => e.id);
+    expect(ids).toContain('disagg-1xtp2-2xtp1');
+    expect(ids.filter((id) => id.startsWith('agg-')).sort()).toEqual(['agg-1xtp4', 'agg-2xtp2']);
+    const probes = sim.calls.flat().filter((pt) => pt.experiment.deployment.mode === 'disaggregated');
+    expect(probes.every((pt) => pt.experiment.deployment.decode.node === 'h200-roce' && pt.experiment.deployment.decode.gpu === 'h200-sxm')).toBe(true);
+    expect(probes.every((pt) => pt.experiment.deployment.prefill.node === undefined && pt.experiment.deployment.placement === 'cross-node')).toBe(true);
+    // 1P TP2 on H100s at $3 + 2D TP1 on H200s at $4: 2 x 3 + 2 x 4 = $14 an hour.
+    expect(r.plan.ranked.find((e) => e.id === 'disagg-1xtp2-2xtp1')!.costPerHourUsd).toBe(14);
+    await expect(plan({ ...o, gpuCost: { 'h100-sxm': 3 }, out: tmp() }, counting())).rejects.toThrow(/--gpu-cost: no price for h200-sxm/);
+    await expect(plan({ ...o, node: 'dgx-h100', transport: 'ib-rdma', out: tmp() }, counting())).rejects.toThrow(
+      /--decode-gpu h200-sxm: no node carrying it offers transport 'ib-rdma' \(.*h200-roce: nvlink, roce-rdma/,
+    );
   });
 
   it('plans a model that does not fit one GPU: the TP sizes whose weights do not fit are left out, with the reason', async () => {

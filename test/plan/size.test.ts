@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Point, PointResult, Stats } from '../../src/experiment/types.js';
-import { costPerHour, usdPerMillionTokens } from '../../src/plan/cost.js';
+import { usdPerMillionTokens } from '../../src/plan/cost.js';
+import { gpuPrices } from '../../src/cli/commands/plan.js';
 import type { PlanOptions, SimulateBatch } from '../../src/plan/planner.js';
 import { enumerateUpTo, loadVerdict, planForLoad } from '../../src/plan/size.js';
 import { writeLoadPlan } from '../../src/plan/size-report.js';
@@ -56,10 +57,14 @@ describe('every configuration up to a GPU count', () => {
 describe('cost', () => {
   it('per hour and per million output tokens', () => {
     // 10 GPUs at $3.50: $35 an hour. At 1000 output tokens/s an hour serves 3.6 M tokens: 35 / 3.6 = $9.72 per M.
-    expect(costPerHour(10, 3.5)).toBe(35);
     expect(usdPerMillionTokens(35, 1000)).toBeCloseTo(9.7222, 4);
-    expect(costPerHour(10, undefined)).toBeNull();
+    expect(usdPerMillionTokens(null, 1000)).toBeNull();
     expect(usdPerMillionTokens(35, 0)).toBeNull();
+    // --gpu-cost: one price, or one a GPU.
+    expect(gpuPrices('3.5')).toBe(3.5);
+    expect(gpuPrices('h100-sxm=3.5, h200-sxm=4.2')).toEqual({ 'h100-sxm': 3.5, 'h200-sxm': 4.2 });
+    expect(() => gpuPrices('h100-sxm=3.5,h100-sxm=4')).toThrow(/h100-sxm is priced twice/);
+    expect(() => gpuPrices('h100-sxm=free')).toThrow(/--gpu-cost h100-sxm must be a number > 0/);
   });
 });
 

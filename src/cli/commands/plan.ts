@@ -12,15 +12,30 @@ import {
   type PlanOptions,
   type PlanResult,
 } from '../../plan/planner.js';
-import { costPerM, rateColumns, shortName } from '../../plan/report.js';
+import { costPerM, rateColumns, rolesText, shortName } from '../../plan/report.js';
 import { planForLoad } from '../../plan/size.js';
 import { formatLoadPlan, writeLoadPlan } from '../../plan/size-report.js';
 import { parseSlo, type SloTerm } from '../../plan/slo.js';
 import { defaultCatalog } from '../../catalog/index.js';
 import { MAX_WORKERS, positiveNumber, setList, wholeNumber } from '../options.js';
+import { UserError } from '../../errors.js';
 import { connectorFromFlags, VLLM_OPTION } from '../vllm-option.js';
 import { textTable } from '../../report/table.js';
 import { progressWanted } from './run.js';
+
+/** --gpu-cost: `3.5` (every GPU), or `h100-sxm=3.5,h200-sxm=4.2` (by GPU id). */
+export function gpuPrices(v: unknown): number | Record<string, number> {
+  const text = String(v).trim();
+  if (!text.includes('=')) return positiveNumber('gpu-cost')(text);
+  const out: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const [id, price, ...rest] = part.split('=').map((x) => x.trim());
+    if (!id || price === undefined || rest.length) throw new UserError(`--gpu-cost: expected <USD> or <gpu>=<USD>,..., got '${part.trim()}' in '${text}'`);
+    if (out[id] !== undefined) throw new UserError(`--gpu-cost: ${id} is priced twice in '${text}'`);
+    out[id] = positiveNumber(`gpu-cost ${id}`)(price);
+  }
+  return out;
+}
 
 /** Rows of the ranking printed (report.md has them all). */
 const SHOWN = 10;
@@ -46,7 +61,7 @@ export function formatPlan(r: PlanResult, files: { recommended: string | null })
   const header = ['#', 'mode', 'configuration', 'GPUs', 'max req/s', 'req/s/GPU', 'TTFT p95 ms', 'ITL p95 ms', ...(priced ? ['USD/M out tok'] : [])];
   const searched = p.ranked.length;
   const lines = [
-    `plan: ${i.model} on ${i.gpus} x ${i.gpu} (${i.node}), ${i.transport}, connector ${i.connector}; SLO ${i.slo.join(', ')}`,
+    `plan: ${i.model} on ${i.gpus} x ${i.gpu} (${i.node})${rolesText(i)}, ${i.transport}, connector ${i.connector}; SLO ${i.slo.join(', ')}`,
     `${searched + p.pruned.length} configurations: ${searched} searched, ${p.pruned.length} pruned; ` +
       `${r.probes.total} probes (${r.probes.simulated} simulated, ${r.probes.reused} reused from ${shownPath(r.outDir)}/probes)`,
     '',
@@ -108,7 +123,14 @@ export const planCommand: CommandModule<object, Args> = {
         describe: "size for this load instead: the fewest GPUs (or, with --gpu-cost, the cheapest configuration) of up to --gpus that meet the SLO at R requests/s; 'workload' for the workload file's own rate",
         coerce: (v: unknown) => (v === 'workload' ? 'workload' : positiveNumber('rate')(v)),
       })
-      .option('gpu-cost', { requiresArg: true, describe: 'price in USD per GPU-hour: cost per hour and per million output tokens of each configuration', coerce: positiveNumber('gpu-cost') })
+      .option('gpu-cost', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'price in USD per GPU-hour (one for all, or <gpu>=<USD>,... with --prefill-gpu/--decode-gpu): cost per hour and per million output tokens of each configuration',
+        coerce: gpuPrices,
+      })
+      .option('prefill-gpu', { type: 'string', requiresArg: true, describe: "prefill workers on this GPU (on --node if it carries it, else the first node that does and offers --transport)" })
+      .option('decode-gpu', { type: 'string', requiresArg: true, describe: "decode workers on this GPU (e.g. h200-sxm for decode's memory bandwidth)" })
       .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default: ./reports/plan-<model>-<node>-<transport>-<gpus>gpu/, with -<R>rps for --rate)' })
       .option('json', { type: 'boolean', default: false, describe: 'print plan.json' }) as unknown as Argv<Args>,
   handler: async ({ window, json, _, $0, vllm, ...given }) => {
