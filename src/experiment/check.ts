@@ -167,7 +167,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
     const placed = at([D, 'transport'], [[D, 'placement']], () => checkPlacement(transport, dep.placement));
     if (isProblem(placed)) return placed;
     const gpus = dep.prefill.workers * dep.prefill.tp + dep.decode.workers * dep.decode.tp;
-    const inDomain = at([D, 'transport'], [[D, 'placement'], [D, 'node']], () => checkNvlinkDomain(transport, node, dep.placement, gpus));
+    const inDomain = at([D, 'transport'], [[D, 'placement'], [D, 'node']], () => checkNvlinkDomain(transport, hw.prefill.node, dep.placement, gpus, hw.decode.node));
     if (isProblem(inDomain)) return inDomain;
   }
 

@@ -145,7 +145,7 @@ export class Cluster {
         if (!nodeOffers(n, this.transport)) throw new UserError(`node '${n.id}' does not offer transport '${this.transport.id}' (it offers ${n.transports.join(', ')})`);
       }
       const rule = checkPlacement(this.transport, d.placement);
-      checkNvlinkDomain(this.transport, node, d.placement, d.prefill.workers * d.prefill.tp + d.decode.workers * d.decode.tp);
+      checkNvlinkDomain(this.transport, hardware(d.prefill).node, d.placement, d.prefill.workers * d.prefill.tp + d.decode.workers * d.decode.tp, hardware(d.decode).node);
       const bandwidth: BandwidthChoice = overrides.bandwidthPerRail ?? d.bandwidth;
       this.fabric = new KvFabric(this.net, this.transport, bandwidth);
       const tcp = catalog.transports.get('tcp');

@@ -55,6 +55,10 @@ describe('KV between trays of one rack: multi-node NVLink', () => {
     expect(() => checkNvlinkDomain(mnnvl, tray, 'cross-node', 76)).toThrow(UserError);
     expect(() => checkNvlinkDomain(mnnvl, tray, 'cross-node', 76)).toThrow(/72 GPUs in its domain, and the deployment's 76 GPUs/);
     expect(() => checkNvlinkDomain(mnnvl, getNode(c, 'dgx-h100'), 'cross-node', 16)).toThrow(/its NVLink domain is the node itself/);
+    // Prefill and decode on machines of different kinds are never one domain.
+    const otherRack = { ...tray, id: 'gb300-nvl72' };
+    expect(() => checkNvlinkDomain(mnnvl, tray, 'cross-node', 8, otherRack)).toThrow(/prefill on 'gb200-nvl72' and decode on 'gb300-nvl72' are machines of different kinds/);
+    expect(() => checkNvlinkDomain(mnnvl, tray, 'cross-node', 8, tray)).not.toThrow();
     // Other transports are the placement rules' business.
     expect(() => checkNvlinkDomain(getTransport(c, 'ib-rdma'), tray, 'cross-node', 1000)).not.toThrow();
   });

@@ -51,10 +51,11 @@ export function multiNodeNotes(points: readonly Point[], catalog: Catalog): stri
   const notes: string[] = [];
   for (const p of points) {
     const d = p.experiment.deployment;
-    const node = catalog.nodes.get(d.node);
-    if (!node) continue;
     const groups = d.mode === 'disaggregated' ? (['prefill', 'decode'] as const) : (['aggregated'] as const);
     for (const g of groups) {
+      // A group on its own node type spans that node's GPUs and NVLink domain.
+      const node = catalog.nodes.get(d[g].node ?? d.node);
+      if (!node) continue;
       const tp = d[g].tp;
       if (tp <= node.gpusPerNode) continue;
       const nodes = `${g} TP${tp} spans ${Math.ceil(tp / node.gpusPerNode)} nodes of ${node.gpusPerNode} GPUs (${node.id}): vLLM runs it across nodes`;
