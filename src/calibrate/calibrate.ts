@@ -235,7 +235,7 @@ export interface NixlbenchCalibrateOptions {
   transport: string;
   /** The node both GPUs sat on (default: the first offering the transport): its NICs set the rails. */
   node?: string;
-  /** Rails one GPU's transfers striped over; default its share of the node's NICs. */
+  /** Rails one GPU's transfers striped over; default the transport's rail rule for one GPU (railsFor). */
   rails?: number;
   /** nixlbench's --num_threads. */
   threads?: number;

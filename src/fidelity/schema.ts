@@ -59,7 +59,7 @@ export const transferSpecSchema = z.strictObject({
   bytes: whole(1).optional(),
   /** With bytes: each descriptor's size (nixlbench's block size); default the whole buffer. */
   descriptorBytes: whole(1).optional(),
-  /** NIC rails a worker's reads stripe over (default: its GPUs' share of the node's NICs). */
+  /** NIC rails a worker's reads stripe over (default: the transport's rail rule on the node, railsFor). */
   rails: whole(1).optional(),
   prefillTp: whole(1).optional(),
   decodeTp: whole(1).optional(),

@@ -10,7 +10,7 @@ export interface TransferQuery {
   bytes?: number;
   /** With `bytes`: the size of each descriptor (default: the whole buffer, one descriptor). */
   descriptorBytes?: number;
-  /** NIC rails each worker's reads stripe over, instead of its GPUs' share of the node's NICs. */
+  /** NIC rails each worker's reads stripe over, instead of the transport's rail rule on the node (railsFor). */
   rails?: number;
   prefillTp: number;
   decodeTp: number;

@@ -66,7 +66,7 @@ export const calibrateCommand: CommandModule<object, Args> = {
       .option('gpu', { type: 'string', requiresArg: true, describe: "the GPU the measurements ran on (the deployment's); not for nixlbench output" })
       .option('transport', { type: 'string', requiresArg: true, describe: 'with nixlbench output: the transport it measured (nixlsim list transports)' })
       .option('node', { type: 'string', requiresArg: true, describe: 'with nixlbench output: the node both GPUs sat on (default: the first offering the transport)' })
-      .option('rails', { requiresArg: true, describe: "with nixlbench output: rails one GPU's transfers striped over (default: its share of the node's NICs)", coerce: wholeNumber('rails', 1, 1024) })
+      .option('rails', { requiresArg: true, describe: "with nixlbench output: rails one GPU's transfers striped over (default: the backend's rule for one GPU: UCX 2, libfabric its GPU's EFA devices)", coerce: wholeNumber('rails', 1, 1024) })
       .option('num-threads', { default: 1, requiresArg: true, describe: "with nixlbench output: nixlbench's --num_threads", coerce: wholeNumber('num-threads', 1, 1024) })
       .option('out', { type: 'string', requiresArg: true, describe: 'the GPU record to write (default <catalog>/gpu/<gpu>-calibrated.yaml, where <catalog> is --catalog, else ./nixlsim-catalog; the file name is its id)' })
       .option('transport-out', { type: 'string', requiresArg: true, describe: 'the transport record to write when the measurements carry KV transfer times, or from nixlbench output (default <catalog>/transport/<transport>-calibrated.yaml)' })

@@ -41,7 +41,7 @@ export const nixlbenchCommand: CommandModule<object, Args> = {
       .option('start-batch-size', { default: 1, requiresArg: true, describe: 'first batch size (descriptors per transfer)', coerce: wholeNumber('start-batch-size', 1, 2 ** 20) })
       .option('max-batch-size', { default: 1, requiresArg: true, describe: 'last batch size; sizes double from the start', coerce: wholeNumber('max-batch-size', 1, 2 ** 20) })
       .option('num-threads', { default: 1, requiresArg: true, describe: 'threads posting transfers at once (they share the wire)', coerce: wholeNumber('num-threads', 1, 1024) })
-      .option('rails', { requiresArg: true, describe: "NIC rails one GPU's transfers stripe over (default: its share of the node's NICs)", coerce: wholeNumber('rails', 1, 1024) })
+      .option('rails', { requiresArg: true, describe: "NIC rails one GPU's transfers stripe over (default: the backend's rule for one GPU: UCX 2, libfabric its GPU's EFA devices)", coerce: wholeNumber('rails', 1, 1024) })
       .option('bandwidth', { choices: BANDWIDTHS, default: 'typical' as const, describe: "which per-rail bandwidth of the transport's range" })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON: {rows: [{blockSize, batchSize, latencyUs, bandwidthGBps}]}' }) as unknown as Argv<Args>,
   handler: (a) => {

@@ -38,7 +38,7 @@ export const transferCommand: CommandModule<object, Args> = {
       .option('tokens', { requiresArg: true, describe: 'context length in tokens', coerce: wholeNumber('tokens', 1) })
       .option('bytes', { requiresArg: true, describe: 'a raw size instead of --model and --tokens: one READ of this many bytes (4K, 64M, 1G: powers of 1024)', coerce: byteSize('bytes') })
       .option('descriptor-bytes', { requiresArg: true, describe: 'with --bytes: the size of each descriptor (default: the whole buffer, one descriptor)', coerce: byteSize('descriptor-bytes') })
-      .option('rails', { requiresArg: true, describe: "NIC rails each worker's reads stripe over (default: its GPUs' share of the node's NICs)", coerce: wholeNumber('rails', 1, 1024) })
+      .option('rails', { requiresArg: true, describe: "NIC rails each worker's reads stripe over (default: the backend's rule: UCX up to 2 NICs a rank, libfabric its GPU's EFA devices)", coerce: wholeNumber('rails', 1, 1024) })
       .option('prefill-tp', { default: 1, requiresArg: true, describe: 'prefill worker tensor parallel size', coerce: wholeNumber('prefill-tp', 1) })
       .option('decode-tp', { default: 1, requiresArg: true, describe: 'decode worker tensor parallel size', coerce: wholeNumber('decode-tp', 1) })
       .option('transport', { type: 'string', demandOption: true, describe: 'transport id (nixlsim list transports)' })
