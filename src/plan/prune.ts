@@ -17,7 +17,7 @@ import type { ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, Transport
 import { UserError } from '../errors.js';
 import type { EngineArgs } from '../experiment/types.js';
 import { handshakeVerdict } from '../nixl/compat.js';
-import { checkPlacement, defaultEfficiency, kvBytesPerTokenPerRank, weightBytesPerRank } from '../physics/index.js';
+import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvBytesPerTokenPerRank, weightBytesPerRank } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import { candidateGpus, type Candidate, type WorkerShape } from './enumerate.js';
 
@@ -88,9 +88,13 @@ export function connectorProblem(ctx: PruneContext, prefill: WorkerShape, decode
   return `connector '${ctx.profile.id}' ${how}: ${v.message}`;
 }
 
-/** Whether the transport moves KV between workers placed `p`, or why not (physics' checkPlacement, the catalog's rules). */
-function placementProblem(t: TransportSpec, p: Placement): string | undefined {
+/**
+ * Whether the transport moves KV between workers placed `p`, or why not: physics' checkPlacement (the catalog's rules)
+ * and, for multi-node NVLink, whether prefill and decode (`gpus` in all) fit in one NVLink domain.
+ */
+function placementProblem(t: TransportSpec, p: Placement, ctx: PruneContext, gpus: number): string | undefined {
   try {
+    checkNvlinkDomain(t, roleHardware(ctx, 'prefill').node, p, gpus, roleHardware(ctx, 'decode').node);
     const rule = checkPlacement(t, p);
     if (rule.outcome === 'works') return undefined;
     return `transport '${t.id}' sets up but fails between workers placed ${p}${rule.reason ? `: ${rule.reason}` : ''}`;
@@ -110,13 +114,13 @@ export function choosePlacement(ctx: PruneContext, gpus: number): { placement: P
     const p = ctx.placement;
     if (p !== 'cross-node' && twoKinds) return { reason: `placement ${p} needs prefill and decode on one machine, and they run on different node types` };
     if (p !== 'cross-node' && !oneNode) return { reason: `placement ${p} needs all ${gpus} GPUs on one node, and '${node.id}' has ${node.gpusPerNode}` };
-    const problem = placementProblem(t, p);
+    const problem = placementProblem(t, p, ctx, gpus);
     return problem === undefined ? { placement: p } : { reason: problem };
   }
   const order: Placement[] = oneNode ? ['same-node', 'cross-node'] : ['cross-node'];
   const reasons: string[] = [];
   for (const p of order) {
-    const problem = placementProblem(t, p);
+    const problem = placementProblem(t, p, ctx, gpus);
     if (problem === undefined) return { placement: p };
     reasons.push(problem);
   }

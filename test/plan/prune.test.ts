@@ -70,6 +70,21 @@ describe('pruning: placement', () => {
   });
 });
 
+describe('pruning: multi-node NVLink stays in its domain', () => {
+  it('mnnvl on DGX H100: one node is its NVLink domain, so 16 GPUs (cross-node) are pruned; 8 fit on one node', () => {
+    const c = ctx({ node: 'dgx-h100', transport: 'mnnvl' });
+    const v = pruneCandidate(dis(8, 1, 8, 1), c);
+    expect(v).toMatchObject({ ok: false, rule: 'placement' });
+    expect(!v.ok && v.reason).toMatch(/NVLink domain is the node itself \(8 GPUs\)/);
+    expect(pruneCandidate(dis(4, 1, 4, 1), c)).toMatchObject({ ok: true, placement: 'same-node' });
+  });
+
+  it('mnnvl on GB200 NVL72 trays: prefill and decode on different trays of one 72-GPU domain', () => {
+    // A tray has 4 GPUs: 4 + 4 GPUs cannot share one node, and the domain holds them both.
+    expect(pruneCandidate(dis(2, 2, 2, 2), ctx({ node: 'gb200-nvl72', transport: 'mnnvl' }))).toMatchObject({ ok: true, placement: 'cross-node' });
+  });
+});
+
 describe('pruning: memory', () => {
   it("the 70B model's weights do not fit at TP1 or TP2 on an 80 GB H100, and do at TP4", () => {
     // Usable: 80 GB x 0.9 = 72 GB. TP2 holds 70.6e9 x 2 B / 2 = 70.6 GB of weights; with the 4 GB reserve nothing is
