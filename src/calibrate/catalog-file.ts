@@ -92,7 +92,8 @@ export function transportRecordText(
         }
       : {}),
     placements,
-    sources: { ...base.sources, ...sources },
+    // A calibrated record's per-descriptor figure is fitted (or carried), not the base's spread: the range stays behind.
+    sources: { ...Object.fromEntries(Object.entries(base.sources).filter(([k]) => !k.startsWith('perDescriptorUsRange'))), ...sources },
   };
   return checked(record, transportFileSchema, header);
 }

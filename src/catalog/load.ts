@@ -251,6 +251,9 @@ function toTransport(f: TransportFile): TransportSpec {
     latencyS: scaleDecimal(f.latencyUs, MICRO),
     perReadS: scaleDecimal(f.perReadUs, MICRO),
     perDescriptorS: scaleDecimal(f.perDescriptorUs, MICRO),
+    ...(f.perDescriptorUsRange !== undefined
+      ? { perDescriptorRange: { min: scaleDecimal(f.perDescriptorUsRange.min, MICRO), max: scaleDecimal(f.perDescriptorUsRange.max, MICRO) } }
+      : {}),
     gpuDirect: f.gpuDirect,
     ...(f.nvlinkDomainOnly ? { nvlinkDomainOnly: true } : {}),
     railRule: f.railRule !== undefined ? { ...f.railRule } : { rule: 'gpu-nics' },

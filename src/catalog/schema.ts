@@ -168,6 +168,8 @@ export const transportFileSchema = z.strictObject({
   latencyUs: positive,
   perReadUs: positive,
   perDescriptorUs: positive,
+  /** The real spread of perDescriptorUs (Monte Carlo bands and sensitivity draw from it); absent: the figure is exact. */
+  perDescriptorUsRange: z.strictObject({ min: positive, max: positive }).optional(),
   gpuDirect: z.boolean(),
   /**
    * Striped transports: the NIC rails one rank's READs stripe over, by backend. `gpu-nics` (the default): the NICs
@@ -198,6 +200,11 @@ export const transportFileSchema = z.strictObject({
   /** A record written by `nixlsim calibrate`: the transport it calibrates. A node offering that one offers this. */
   calibratedFrom: idSchema.optional(),
   sources: sourcesSchema,
+}).superRefine((t, ctx) => {
+  const r = t.perDescriptorUsRange;
+  if (r !== undefined && !(r.min <= t.perDescriptorUs && t.perDescriptorUs <= r.max)) {
+    ctx.addIssue({ code: 'custom', path: ['perDescriptorUsRange'], message: `expected min <= perDescriptorUs (${t.perDescriptorUs}) <= max, got ${r.min} to ${r.max}` });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------------------------------

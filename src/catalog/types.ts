@@ -142,6 +142,8 @@ export interface TransportSpec {
   perReadS: number;
   /** Cost per descriptor in a READ's list, seconds. */
   perDescriptorS: number;
+  /** Its real spread, seconds (Monte Carlo and sensitivity draw from it); absent when the catalog gives none. */
+  perDescriptorRange?: { min: number; max: number };
   /** GPU memory read directly by the NIC; false means staged through host memory over PCIe on both sides. */
   gpuDirect: boolean;
   /**

@@ -1,7 +1,7 @@
 /**
  * The catalog figures a result rests on that are known only within a range, and drawing values for them: the KV
- * transport's per-rail bandwidth ({min, typical, max} in models/transport/) and the GPU's efficiency factors ({value,
- * min, max} in models/gpu/). Monte Carlo bands (`run --uncertainty n`) draw every one at once; sensitivity runs move
+ * transport's per-rail bandwidth ({min, typical, max} in models/transport/) and its cost per descriptor (where the
+ * transport gives perDescriptorUsRange), and the GPU's efficiency factors ({value, min, max} in models/gpu/). Monte Carlo bands (`run --uncertainty n`) draw every one at once; sensitivity runs move
  * one at a time to its ends. Values are in SI units (bytes/s, fractions, seconds); `display` converts to the YAML's.
  */
 import seedrandom from 'seedrandom';
@@ -17,6 +17,7 @@ import type { Point } from './types.js';
 /** The parameters, by the name of their field in the catalog's YAML (the order draws and tables use). */
 export const PARAMETER_NAMES = [
   'transport.bandwidthPerRailGBps',
+  'transport.perDescriptorUs',
   'gpu.efficiency.prefillCompute',
   'gpu.efficiency.decodeMemory',
   'gpu.efficiency.stepOverheadS',
@@ -42,16 +43,16 @@ export interface UncertainParameter {
   name: ParameterName;
   /** What a table calls it: `bandwidth per rail (tcp)`, `prefill compute efficiency (h100-sxm)`. */
   label: string;
-  /** The unit `display` gives (the catalog YAML's): 'GB/s', 's' or '' for a fraction. */
+  /** The unit `display` gives (the catalog YAML's): 'GB/s', 'us', 's' or '' for a fraction. */
   unit: string;
   min: number;
   nominal: number;
   max: number;
 }
 
-/** A parameter's SI value in the catalog YAML's unit (bandwidth in GB/s, the rest as they are). */
+/** A parameter's SI value in the catalog YAML's unit (bandwidth in GB/s, cost per descriptor in us, the rest as they are). */
 export function display(p: Pick<UncertainParameter, 'name'>, si: number): number {
-  const v = p.name === 'transport.bandwidthPerRailGBps' ? si / 1e9 : si;
+  const v = p.name === 'transport.bandwidthPerRailGBps' ? si / 1e9 : p.name === 'transport.perDescriptorUs' ? si * 1e6 : si;
   return Number(v.toPrecision(12));
 }
 
@@ -68,6 +69,8 @@ export function uncertainParameters(point: Point, catalog: Catalog): UncertainPa
     const t = getTransport(catalog, d.transport);
     const r = t.bandwidthPerRail;
     out.push({ name: 'transport.bandwidthPerRailGBps', label: `bandwidth per rail (${t.id})`, unit: 'GB/s', min: r.min, nominal: perRailBandwidth(t, d.bandwidth), max: r.max });
+    const pd = t.perDescriptorRange;
+    if (pd !== undefined) out.push({ name: 'transport.perDescriptorUs', label: `cost per descriptor (${t.id})`, unit: 'us', min: pd.min, nominal: t.perDescriptorS, max: pd.max });
   }
   const e = gpu.efficiency;
   const factor = (name: ParameterName, label: string, unit: string, f: { value: number; min: number; max: number }): UncertainParameter => ({
@@ -91,17 +94,20 @@ export function uncertainParameters(point: Point, catalog: Catalog): UncertainPa
 
 /**
  * What a simulation needs to run with some parameters at other values (SI units), the rest at their nominal: the
- * efficiency factors whole (the GPU's values with the given ones replaced) and the bandwidth when given.
+ * efficiency factors whole (the GPU's values with the given ones replaced), the bandwidth and the cost per descriptor
+ * when given.
  */
 export function overridesFor(point: Point, catalog: Catalog, values: ReadonlyMap<ParameterName, number>): SimulateOverrides {
   const efficiency: Efficiency = { ...defaultEfficiency(getGpu(catalog, point.experiment.deployment.gpu)) };
   let bandwidthPerRail: number | undefined;
+  let perDescriptorS: number | undefined;
   for (const [name, v] of values) {
     if (!(Number.isFinite(v) && v > 0)) throw new InvariantError(`${name} drawn as ${v}: every catalog range is positive`);
     if (name === 'transport.bandwidthPerRailGBps') bandwidthPerRail = v;
+    else if (name === 'transport.perDescriptorUs') perDescriptorS = v;
     else efficiency[EFFICIENCY_KEYS[name]!] = v;
   }
-  return { efficiency, ...(bandwidthPerRail !== undefined ? { bandwidthPerRail } : {}) };
+  return { efficiency, ...(bandwidthPerRail !== undefined ? { bandwidthPerRail } : {}), ...(perDescriptorS !== undefined ? { perDescriptorS } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -36,10 +36,10 @@ export function transportsMarkdown(c: Catalog): string {
       `${num(t.bandwidthPerRail.min, 9)} / ${num(t.bandwidthPerRail.typical, 9)} / ${num(t.bandwidthPerRail.max, 9)}`,
       t.striped ? railText(t) : 'one path',
       num(t.latencyS, -6),
-      `${num(t.perReadS, -6)} / ${num(t.perDescriptorS, -6)}`,
+      `${num(t.perReadS, -6)} / ${num(t.perDescriptorS, -6)}` + (t.perDescriptorRange ? ` (${num(t.perDescriptorRange.min, -6)}-${num(t.perDescriptorRange.max, -6)})` : ''),
       t.gpuDirect ? 'GPUDirect' : 'host-staged',
       placement(t),
-      sourceOf(t, 'bandwidthPerRailGBps', 'latencyUs', 'perReadUs', 'perDescriptorUs', 'railRule', 'lineRateShare', 'placements'),
+      sourceOf(t, 'bandwidthPerRailGBps', 'latencyUs', 'perReadUs', 'perDescriptorUs', 'perDescriptorUsRange', 'railRule', 'lineRateShare', 'placements'),
     ].join(' | '),
   );
   return [

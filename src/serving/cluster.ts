@@ -53,6 +53,8 @@ export interface ClusterOverrides {
   efficiency?: Efficiency;
   /** Per-rail bandwidth of the KV transport, bytes/s, instead of the deployment's min / typical / max pick. */
   bandwidthPerRail?: number;
+  /** The KV transport's cost per descriptor, seconds, instead of the catalog's figure. */
+  perDescriptorS?: number;
 }
 
 /** What failed a request. */
@@ -115,7 +117,8 @@ export class Cluster {
     this.llm = getLlm(catalog, d.model);
     this.gpu = getGpu(catalog, d.gpu);
     const node = getNode(catalog, d.node);
-    this.transport = getTransport(catalog, d.transport);
+    const transport = getTransport(catalog, d.transport);
+    this.transport = overrides.perDescriptorS !== undefined ? { ...transport, perDescriptorS: overrides.perDescriptorS } : transport;
     this.profile = effectiveProfile(getConnector(catalog, d.connector), d);
     this.net = new Network(sim);
     // Each group runs on its own node and GPU when it has them (a decode group on H200s, say), else the deployment's.

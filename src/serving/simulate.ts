@@ -30,6 +30,8 @@ export interface SimulateOptions {
    * Carlo samples and sensitivity runs draw it from the catalog's range). Ignored in aggregated mode (no transfers).
    */
   bandwidthPerRail?: number;
+  /** The KV transport's cost per descriptor in seconds, instead of the catalog's figure (Monte Carlo, sensitivity). */
+  perDescriptorS?: number;
   /** Event log lines to keep (the counters are exact either way). */
   maxLogLines?: number;
   /** Default 'end', or 'every-event' when NIXLSIM_DEBUG_INVARIANTS=1. */
@@ -52,7 +54,7 @@ export interface RunAudit {
 }
 
 /** The catalog figures a run may replace (what a Monte Carlo sample or a sensitivity run varies). */
-export type SimulateOverrides = Pick<SimulateOptions, 'efficiency' | 'bandwidthPerRail'>;
+export type SimulateOverrides = Pick<SimulateOptions, 'efficiency' | 'bandwidthPerRail' | 'perDescriptorS'>;
 
 export interface SimulationRun {
   result: PointResult;
@@ -93,6 +95,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
   const overrides = {
     ...(options.efficiency ? { efficiency: options.efficiency } : {}),
     ...(options.bandwidthPerRail !== undefined ? { bandwidthPerRail: options.bandwidthPerRail } : {}),
+    ...(options.perDescriptorS !== undefined ? { perDescriptorS: options.perDescriptorS } : {}),
   };
   const cluster = new Cluster(sim, log, catalog, exp.deployment, overrides);
   const llm = getLlm(catalog, exp.deployment.model);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getTransport } from '../../src/catalog/index.js';
 import { expandPoints, loadExperiment } from '../../src/experiment/load.js';
+import { display, overridesFor, uncertainParameters, type ParameterName } from '../../src/experiment/uncertainty.js';
 import { perRailBandwidth } from '../../src/physics/index.js';
 import { simulatePoint } from '../../src/serving/simulate.js';
 import { aggregatedExperiment, experimentFile, tcpExperiment } from './helpers.js';
@@ -41,5 +42,33 @@ describe('a numeric per-rail bandwidth', () => {
   it('does nothing to an aggregated point (no KV moves)', () => {
     const p = pointOf(aggregatedExperiment(4000));
     expect(simulatePoint(p, catalog, { bandwidthPerRail: 1e6 })).toStrictEqual(simulatePoint(p, catalog));
+  });
+});
+
+describe('a cost per descriptor drawn from the transport range (perDescriptorUsRange)', () => {
+  // Llama-3.1-8B at 32,000 tokens over InfiniBand, TP1 -> TP1 on DGX H100 nodes: one READ of 32 layers x 2 (K, V) x
+  // 2,000 blocks = 128,000 descriptors; 4,194,304,000 B over UCX's 2 rails x 35 GB/s = 59.92 ms on the wire.
+  const ib = (): Record<string, unknown> => {
+    const e = tcpExperiment(32000);
+    return { ...e, name: 'ib-posting', deployment: { ...(e['deployment'] as Record<string, unknown>), transport: 'ib-rdma', node: 'dgx-h100' } };
+  };
+
+  it('is one of the point uncertain figures, in us, from 0.155 to 0.92 around 0.87', () => {
+    const p = pointOf(ib());
+    const pd = uncertainParameters(p, catalog).find((x) => x.name === 'transport.perDescriptorUs')!;
+    expect(pd).toMatchObject({ label: 'cost per descriptor (ib-rdma)', unit: 'us', min: 0.155e-6, nominal: 0.87e-6, max: 0.92e-6 });
+    expect(display(pd, pd.nominal)).toBe(0.87);
+    // A transport without a range (tcp) has no such figure.
+    expect(uncertainParameters(pointOf(tcpExperiment(32000)), catalog).map((x) => x.name)).not.toContain('transport.perDescriptorUs');
+    expect(overridesFor(p, catalog, new Map<ParameterName, number>([['transport.perDescriptorUs', 0.155e-6]])).perDescriptorS).toBe(0.155e-6);
+  });
+
+  it('moves a posting-bound transfer by descriptors x the cost, down to the wire time', () => {
+    // At 0.87 us: 128,000 x 0.87 us = 111.36 ms of posting outlasts the 59.92 ms wire; at 0.155 us (19.84 ms) the wire
+    // sets the time. The difference is 111.36 - 59.92 = 51.44 ms (the 11 us of setup and the side channel cancel).
+    const p = pointOf(ib());
+    const nominal = simulatePoint(p, catalog);
+    const cheap = simulatePoint(p, catalog, { perDescriptorS: 0.155e-6 });
+    expect(nominal.kvTransfer.ms.mean - cheap.kvTransfer.ms.mean).toBeCloseTo(111.36 - 4_194_304_000 / 70e9 / 1e-3, 1);
   });
 });
