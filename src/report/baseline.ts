@@ -61,14 +61,32 @@ export interface Baseline {
   baselineVersion: typeof BASELINE_VERSION;
   experiment: string;
   seed: number;
+  /**
+   * Relative tolerances by metric family, kept by hand in the file (check --update keeps them): e.g. { ttft: 0.05 }
+   * holds TTFT metrics to 5%. `--tolerance` overrides them.
+   */
+  tolerances?: Partial<Record<MetricFamily, number>>;
   /** By point id. */
   points: Record<string, BaselinePoint>;
 }
+
+/** The families a tolerance can be given for: the first part of a metric path (ttftMs.p95 is ttft). */
+export const METRIC_FAMILIES = ['ttft', 'itl', 'e2e', 'throughput', 'requests'] as const;
+export type MetricFamily = (typeof METRIC_FAMILIES)[number];
+
+/** The family of a BASELINE_METRICS path. */
+export function familyOf(path: string): MetricFamily {
+  const head = path.split('.')[0]!.replace(/Ms$/, '');
+  return (METRIC_FAMILIES as readonly string[]).includes(head) ? (head as MetricFamily) : 'requests';
+}
+
+const familyTolerances = z.strictObject(Object.fromEntries(METRIC_FAMILIES.map((f) => [f, z.number().positive().max(10).optional()])) as Record<MetricFamily, z.ZodOptional<z.ZodNumber>>);
 
 const baselineSchema = z.object({
   baselineVersion: z.literal(BASELINE_VERSION),
   experiment: z.string(),
   seed: z.number(),
+  tolerances: familyTolerances.optional(),
   points: z.record(z.string(), z.object({ params: z.record(z.string(), z.unknown()), metrics: z.record(z.string(), z.number().nullable()) })),
 });
 
@@ -94,13 +112,44 @@ export function metricValue(point: PointResult, path: string): number | undefine
   return typeof v === 'number' ? v : undefined;
 }
 
-/** The baseline a summary gives. */
-export function baselineOf(summary: Summary): Baseline {
+/** The baseline a summary gives (keeping the tolerances of the baseline it replaces, which only a person sets). */
+export function baselineOf(summary: Summary, previous?: Baseline): Baseline {
   const points: Record<string, BaselinePoint> = {};
   for (const p of summary.points) {
     points[p.id] = { params: p.params, metrics: Object.fromEntries(BASELINE_METRICS.map((m) => [m.path, rounded(metricValue(p, m.path))])) };
   }
-  return { baselineVersion: BASELINE_VERSION, experiment: summary.experiment, seed: summary.seed, points };
+  return { baselineVersion: BASELINE_VERSION, experiment: summary.experiment, seed: summary.seed, ...(previous?.tolerances ? { tolerances: previous.tolerances } : {}), points };
+}
+
+/**
+ * `--tolerance`: `5%` (every metric), `ttft=5%,itl=2%` (by family), or both (`3%,ttft=5%`); a fraction (0.05) is taken
+ * as written. Families: ttft, itl, e2e, throughput, requests.
+ */
+export function parseTolerances(text: string): Tolerances {
+  const out: Tolerances = {};
+  const byFamily: Partial<Record<MetricFamily, number>> = {};
+  const value = (v: string, what: string): number => {
+    const t = v.trim();
+    const pct = t.endsWith('%');
+    const n = Number(pct ? t.slice(0, -1) : t);
+    if (t === '' || t === '%' || !Number.isFinite(n) || n <= 0) throw new UserError(`--tolerance: ${what} must be a percentage > 0 (5%) or a fraction (0.05), got '${t}'`);
+    const f = pct ? n / 100 : n;
+    if (f > 10) throw new UserError(`--tolerance: ${what} of ${t} is more than 1000%`);
+    return f;
+  };
+  for (const part of String(text).split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) {
+      if (out.relative !== undefined) throw new UserError(`--tolerance: two tolerances for every metric in '${text}'`);
+      out.relative = value(part, 'the tolerance');
+      continue;
+    }
+    const fam = part.slice(0, eq).trim();
+    if (!(METRIC_FAMILIES as readonly string[]).includes(fam)) throw new UserError(`--tolerance: unknown metric family '${fam}' (families: ${METRIC_FAMILIES.join(', ')})`);
+    if (byFamily[fam as MetricFamily] !== undefined) throw new UserError(`--tolerance: ${fam} is given twice in '${text}'`);
+    byFamily[fam as MetricFamily] = value(part.slice(eq + 1), fam);
+  }
+  return { ...out, ...(Object.keys(byFamily).length ? { byFamily } : {}) };
 }
 
 function sortKeys(v: unknown): unknown {
@@ -178,6 +227,8 @@ export interface CheckRow {
 export interface Tolerances {
   /** Fraction of the baseline value; default DEFAULT_RELATIVE. */
   relative?: number;
+  /** Fractions by metric family (`--tolerance ttft=5%`), over `relative` and the baseline file's. */
+  byFamily?: Partial<Record<MetricFamily, number>>;
   /** Absolute tolerance per metric path; default each BASELINE_METRICS entry's. */
   absolute?: Record<string, number>;
 }
@@ -212,7 +263,8 @@ const label = pointLabel;
  * 'no baseline'. Baseline points the run did not produce are returned apart (not failures: --update drops them).
  */
 export function compareWithBaseline(summary: Summary, baseline: Baseline | undefined, tol: Tolerances = {}): { rows: CheckRow[]; gone: string[] } {
-  const relative = tol.relative ?? DEFAULT_RELATIVE;
+  // The flag's family tolerance, else the baseline file's, else the flag's (or the default) for every metric.
+  const relativeFor = (path: string): number => tol.byFamily?.[familyOf(path)] ?? baseline?.tolerances?.[familyOf(path)] ?? tol.relative ?? DEFAULT_RELATIVE;
   const rows: CheckRow[] = [];
   const used = new Set<string>();
   const byParams = new Map(Object.entries(baseline?.points ?? {}).map(([id, p]) => [canonicalJson(p.params), id]));
@@ -231,7 +283,7 @@ export function compareWithBaseline(summary: Summary, baseline: Baseline | undef
         continue;
       }
       const was = base.metrics[spec.path] ?? null;
-      const v = judge(spec, was, now, relative, tol.absolute?.[spec.path] ?? spec.absolute);
+      const v = judge(spec, was, now, relativeFor(spec.path), tol.absolute?.[spec.path] ?? spec.absolute);
       rows.push({ ...row, baseline: was, deltaPct: deltaPct(was, now), ...v });
     }
   }

@@ -125,6 +125,45 @@ describe('nixlsim check', () => {
     expect(nixlsim(['check', TINY, '--baselines', dir]).code).toBe(0);
   });
 
+  it('--tolerance by family, the baseline file\'s tolerances, --quiet and --json on the same +11.1% move', () => {
+    const dir = tmp();
+    const b = readJson<BaselineFile & { tolerances?: Record<string, number> }>(join(fresh, 'tiny.json'));
+    const was = b.points['p000']!.metrics['ttftMs.p50']!;
+    const lowered = Math.round(was * 0.9 * 1000) / 1000;
+    b.points['p000']!.metrics['ttftMs.p50'] = lowered;
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify(b));
+    // +11.1% is within a TTFT tolerance of 12%, beyond one of 10%.
+    expect(nixlsim(['check', TINY, '--baselines', dir, '--tolerance', 'ttft=12%']).code).toBe(0);
+    expect(nixlsim(['check', TINY, '--baselines', dir, '--tolerance', '12%,ttft=10%']).code).toBe(1);
+    // An ITL tolerance does not touch TTFT metrics.
+    expect(nixlsim(['check', TINY, '--baselines', dir, '--tolerance', 'itl=50%']).code).toBe(1);
+    // The same in the baseline file; the flag overrides the file.
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ ...b, tolerances: { ttft: 0.12 } }));
+    expect(nixlsim(['check', TINY, '--baselines', dir]).code).toBe(0);
+    expect(nixlsim(['check', TINY, '--baselines', dir, '--tolerance', 'ttft=5%']).code).toBe(1);
+    // --update rewrites the numbers and keeps the tolerances a person set.
+    expect(nixlsim(['check', TINY, '--baselines', dir, '--update']).code).toBe(0);
+    expect(readJson<{ tolerances: unknown }>(join(dir, 'tiny.json')).tolerances).toEqual({ ttft: 0.12 });
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify(b));
+
+    // --quiet: the one failing row and the count lines, none of the 15 rows that are ok.
+    const q = nixlsim(['check', TINY, '--baselines', dir, '--quiet']);
+    expect(q.code).toBe(1);
+    expect(q.stdout.split('\n').filter((l) => l.startsWith('tiny '))).toHaveLength(1);
+    expect(q.stdout).toContain('16 metrics: 15 ok, 0 improved, 1 regressed');
+    // --json: 16 metric rows and 3 expectation rows; one regression, +11.1%.
+    const j = nixlsim(['check', TINY, '--baselines', dir, '--json']);
+    expect(j.code).toBe(1);
+    const o = JSON.parse(j.stdout) as { passed: boolean; metrics: { point: string; metric: string; baseline: number; now: number; deltaPct: number; verdict: string }[]; regressions: number; improvements: number };
+    expect([o.passed, o.metrics.length, o.regressions, o.improvements]).toEqual([false, 19, 1, 0]);
+    const m = o.metrics.find((x) => x.point === 'p000' && x.metric === 'ttftMs.p50')!;
+    expect([m.baseline, m.now, m.verdict]).toEqual([lowered, was, 'REGRESSED']);
+    expect(m.deltaPct).toBeCloseTo(((was - lowered) / lowered) * 100, 2);
+    // Bad values are one clear error.
+    const bad = nixlsim(['check', TINY, '--baselines', dir, '--tolerance', 'ttfb=5%']);
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, "nixlsim: error: --tolerance: unknown metric family 'ttfb' (families: ttft, itl, e2e, throughput, requests)"]);
+  });
+
   it('an improvement beyond tolerance is reported and passes', () => {
     const dir = tmp();
     const b = readJson<BaselineFile>(join(fresh, 'tiny.json'));

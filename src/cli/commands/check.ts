@@ -21,6 +21,7 @@ import {
   pointLabel,
   readBaseline,
   baselineOutput,
+  parseTolerances,
   type CheckRow,
   type Tolerances,
 } from '../../report/baseline.js';
@@ -40,6 +41,8 @@ export interface CheckOptions {
   /** Keep each experiment's summary.json (and events.log) in <out>/<name>/ (default: not kept). */
   out?: string;
   tolerances?: Tolerances;
+  /** Print only the failing rows and the count lines. */
+  quiet?: boolean;
   catalog?: Catalog;
 }
 
@@ -141,7 +144,7 @@ export async function runCheck(targets: string[], opts: CheckOptions = {}, simul
     const entry: CheckedExperiment = { name, file: l.file, rows, gone, baselineFile, timeS: (performance.now() - started) / 1000 };
     if (update) {
       // Only --update ever writes a baseline, and only when its bytes change.
-      const file = baselineOutput(baselineFile, baselineOf(summary));
+      const file = baselineOutput(baselineFile, baselineOf(summary, before[i]));
       entry.updated = file !== undefined;
       if (file) outputs.push({ ...file, ...(baselinesFlag ? { flag: baselinesFlag } : {}) });
     }
@@ -151,7 +154,28 @@ export async function runCheck(targets: string[], opts: CheckOptions = {}, simul
   if (opts.junit !== undefined) outputs.push({ path: resolve(opts.junit), data: junitXml(junitSuites(checked, update)), flag: `--junit ${opts.junit}` });
   writeOutputs(outputs);
   const failed = checked.some((c) => c.rows.some((r) => fails(r, update)));
-  return { code: failed ? EXIT_REGRESSION : EXIT_OK, text: formatCheck(checked, update, baselines, opts.baselines !== undefined), experiments: checked };
+  return { code: failed ? EXIT_REGRESSION : EXIT_OK, text: formatCheck(checked, update, baselines, opts.baselines !== undefined, opts.quiet ?? false), experiments: checked };
+}
+
+/**
+ * `check --json`: every compared metric and expectation as a row ({experiment, point, params, metric, baseline, now,
+ * deltaPct, verdict, message?}), and the counts: regressions (rows that fail: regressed, a failed expectation, a
+ * missing baseline without --update) and improvements.
+ */
+export function checkJson(out: CheckOutput, update: boolean): string {
+  const rows = out.experiments.flatMap((c) => c.rows.map((r) => ({ ...r, experiment: c.name })));
+  const metrics = rows.map((r) => ({
+    experiment: r.experiment,
+    point: r.point,
+    params: r.params,
+    metric: r.metric,
+    baseline: r.baseline,
+    now: r.now,
+    deltaPct: r.deltaPct === null ? null : Math.round(r.deltaPct * 1000) / 1000,
+    verdict: r.verdict,
+    ...(r.message !== undefined ? { message: r.message } : {}),
+  }));
+  return `${JSON.stringify({ passed: out.code === EXIT_OK, metrics, regressions: rows.filter((r) => fails(r, update)).length, improvements: rows.filter((r) => r.verdict === 'improved').length }, null, 2)}\n`;
 }
 
 /** One suite per experiment, one case per row (point x metric, or point x expectation). */
@@ -174,9 +198,11 @@ function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
-function formatCheck(checked: CheckedExperiment[], update: boolean, baselines: string, customDir: boolean): string {
+function formatCheck(checked: CheckedExperiment[], update: boolean, baselines: string, customDir: boolean, quiet: boolean): string {
   const rows = checked.flatMap((c) => c.rows);
-  const lines = [`checked ${plural(checked.length, 'experiment')} against ${shownPath(baselines)}/`, '', ...formatRows(rows)];
+  // --quiet: the table of the failing rows only (none: no table), then the same lines as without it.
+  const shown = quiet ? rows.filter((r) => fails(r, update)) : rows;
+  const lines = [`checked ${plural(checked.length, 'experiment')} against ${shownPath(baselines)}/`, ...(shown.length ? ['', ...formatRows(shown)] : [])];
   const notes: string[] = [];
   for (const c of checked) {
     if (c.gone.length > 0) {
@@ -223,6 +249,9 @@ interface Args {
   update: boolean;
   junit?: string;
   out?: string;
+  quiet: boolean;
+  json: boolean;
+  tolerance?: Tolerances;
 }
 
 export const checkCommand: CommandModule<object, Args> = {
@@ -239,15 +268,25 @@ export const checkCommand: CommandModule<object, Args> = {
       .option('baselines', { type: 'string', requiresArg: true, describe: "baseline directory (default: the package's reports/baselines/ for its own experiments, ./reports/baselines/ for yours)" })
       .option('update', { type: 'boolean', default: false, describe: 'rewrite the baselines from this run (never done otherwise)' })
       .option('junit', { type: 'string', requiresArg: true, describe: 'also write JUnit XML to this file' })
-      .option('out', { type: 'string', requiresArg: true, describe: "keep each run's summary.json in DIR/<name>/ (default: a temporary directory)" }) as unknown as Argv<Args>,
+      .option('out', { type: 'string', requiresArg: true, describe: "keep each run's summary.json in DIR/<name>/ (default: a temporary directory)" })
+      .option('tolerance', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'relative tolerance: 5% for every metric, or by family ttft=5%,itl=2%,e2e,throughput,requests (over the baseline file\'s `tolerances`; default 2%)',
+        coerce: parseTolerances,
+      })
+      .option('quiet', { type: 'boolean', default: false, describe: 'print only regressions and failed expectations, and the count lines' })
+      .option('json', { type: 'boolean', default: false, describe: 'print {passed, metrics: [{experiment, point, metric, baseline, now, deltaPct, verdict}], regressions, improvements}' }) as unknown as Argv<Args>,
   handler: async (a) => {
     const r = await runCheck(a.experiments.map(String), {
       ...(a.baselines !== undefined ? { baselines: a.baselines } : {}),
       ...(a.junit !== undefined ? { junit: a.junit } : {}),
       ...(a.out !== undefined ? { out: a.out } : {}),
+      ...(a.tolerance !== undefined ? { tolerances: a.tolerance } : {}),
       update: a.update,
+      quiet: a.quiet,
     });
-    process.stdout.write(r.text);
+    process.stdout.write(a.json ? checkJson(r, a.update) : r.text);
     process.exitCode = r.code;
   },
 };
