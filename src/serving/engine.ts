@@ -1,3 +1,4 @@
+import { Deque } from 'js-sdsl';
 import type { GpuSpec, LlmSpec, NodeSpec } from '../catalog/types.js';
 import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
@@ -97,7 +98,8 @@ export class Engine {
   readonly pool: KvBlockPool;
   /** How long a step takes here (src/physics). */
   private readonly cost: StepCost;
-  private readonly waiting: Seq[] = [];
+  /** FIFO of sequences to admit (a preempted one goes back to the front): O(1) at both ends however long it grows. */
+  private readonly waiting = new Deque<Seq>();
   /** Sequences waiting for blocks to receive `tokens` of remote KV, with what to do once they have them. */
   private readonly toReserve: { seq: Seq; tokens: number; onReserved: () => void }[] = [];
   private readonly running: Seq[] = [];
@@ -148,7 +150,7 @@ export class Engine {
 
   /** Requests on this engine: queued, waiting for blocks or running. The least-loaded router counts these. */
   get load(): number {
-    return this.waiting.length + this.toReserve.length + this.running.length;
+    return this.waiting.size() + this.toReserve.length + this.running.length;
   }
 
   get busyTime(): number {
@@ -162,7 +164,7 @@ export class Engine {
   /** Queue a sequence to prefill (and decode) here. */
   submit(seq: Seq): void {
     seq.state = 'waiting';
-    this.waiting.push(seq);
+    this.waiting.pushBack(seq);
     this.kick();
   }
 
@@ -229,7 +231,7 @@ export class Engine {
   drain(): Seq[] {
     const all = [...this.waiting, ...this.toReserve.map((r) => r.seq), ...this.running];
     for (const s of this.running) this.freeBlocks(s);
-    this.waiting.length = 0;
+    this.waiting.clear();
     this.toReserve.length = 0;
     this.running.length = 0;
     this.dead = true;
@@ -273,7 +275,7 @@ export class Engine {
   }
 
   private kick(): void {
-    if (!this.stepping && !this.dead && (this.running.length > 0 || this.waiting.length > 0)) this.step();
+    if (!this.stepping && !this.dead && (this.running.length > 0 || this.waiting.size() > 0)) this.step();
   }
 
   private freeBlocks(seq: Seq): void {
@@ -291,7 +293,7 @@ export class Engine {
     victim.promptTokens = victim.promptTokens + victim.generated;
     victim.prefilled = 0;
     victim.state = 'waiting';
-    this.waiting.unshift(victim);
+    this.waiting.pushFront(victim);
     this.log.emit('preempted', { time: this.sim.now, component: this.id, line: preemptedLine(victim.id), requestId: victim.id });
     return true;
   }
@@ -364,10 +366,10 @@ export class Engine {
       }
     }
     // vLLM's scheduler admits no waiting request in a step that had to preempt one (scheduler.py: `if not preempted_reqs`).
-    while (!preempted && this.waiting.length > 0 && budget > 0 && this.running.length + this.reserved.size < args.maxNumSeqs) {
-      const s = this.waiting[0]!;
+    while (!preempted && this.waiting.size() > 0 && budget > 0 && this.running.length + this.reserved.size < args.maxNumSeqs) {
+      const s = this.waiting.front()!;
       if (!this.admit(s)) break;
-      this.waiting.shift();
+      this.waiting.popFront();
       s.state = 'running';
       s.scheduledAt ??= this.sim.now;
       this.running.push(s);
@@ -379,7 +381,7 @@ export class Engine {
     if (decodes === 0 && prefills === 0) {
       // A step that preempted everything it had runs nothing; the next one admits from the queue (vLLM schedules again
       // at once), rather than the engine falling idle with requests waiting.
-      if (preempted && this.waiting.length > 0) return this.step();
+      if (preempted && this.waiting.size() > 0) return this.step();
       this.stepping = false;
       return;
     }
