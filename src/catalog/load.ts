@@ -108,7 +108,7 @@ function problems(issues: z.core.$ZodIssue[], schema: z.ZodType, data: unknown):
 
 function parseRecord<S extends z.ZodType>(y: YamlSource, schema: S): { data: z.output<S>; raw: unknown } {
   y.checkSyntax();
-  const raw: unknown = y.doc.toJS();
+  const raw: unknown = y.toJS();
   if (raw === null || raw === undefined) y.fail([], 'empty file; expected a map of fields (id, name, ..., sources)');
   const r = schema.safeParse(raw);
   if (!r.success) {

@@ -233,7 +233,7 @@ const NOT_INHERITED = ['name', 'expect'];
 function readLayers(abs: string, chain: string[]): Layer[] {
   const y: YamlSource = new YamlSource(abs, readFileSync(abs, 'utf8'));
   y.checkSyntax();
-  const raw: unknown = y.doc.toJS();
+  const raw: unknown = y.toJS();
   if (raw === null || raw === undefined) y.fail([], `empty file; expected ${FIELDS}`);
   if (!isMapValue(raw)) y.fail([], `expected ${FIELDS}, got ${describe(raw)}`);
   const data = structuredClone(raw);

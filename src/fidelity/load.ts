@@ -87,7 +87,7 @@ const FIELDS = 'a map of fields (id, title, source, experiment or transfer, reco
 export function loadMeasurementFile(file: string, opts: LoadMeasurementsOptions): MeasurementSet {
   const y: YamlSource = new YamlSource(file, readFileSync(file, 'utf8'));
   y.checkSyntax();
-  const raw: unknown = y.doc.toJS();
+  const raw: unknown = y.toJS();
   if (raw === null || raw === undefined) y.fail([], `empty file; expected ${FIELDS}`);
   if (!isMap(raw)) y.fail([], `expected ${FIELDS}, got ${describe(raw)}`);
   const parsed = measurementFileSchema.safeParse(raw);

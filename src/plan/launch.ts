@@ -43,7 +43,7 @@ export const defaultRecipeFile = (): string => join(projectRoot(), 'models', 'la
 export function loadRecipe(file = defaultRecipeFile()): LaunchRecipe {
   const y = new YamlSource(file, readFileSync(file, 'utf8'));
   y.checkSyntax();
-  const raw: unknown = y.doc.toJS();
+  const raw: unknown = y.toJS();
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) y.fail([], `expected a map of fields, got ${describe(raw)}`);
   const parsed = recipeSchema.safeParse(raw);
   if (!parsed.success) {

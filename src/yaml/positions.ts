@@ -4,7 +4,7 @@
  * loader (src/experiment/yaml-errors.ts); each keeps its own wording of validation messages.
  */
 import { isAbsolute, relative } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
 import { fieldName, UserError } from '../errors.js';
 
 /** A field path: map keys and list indexes, outermost first. */
@@ -30,6 +30,9 @@ export function valueAt(data: unknown, path: Path): unknown {
 }
 
 /** A parsed YAML file that can point at its own fields. */
+/** How far YAML aliases may expand (the yaml package's maxAliasCount) before a file is refused. */
+export const MAX_ALIAS_COUNT = 1000;
+
 export class YamlSource {
   readonly lc = new LineCounter();
   readonly doc: Document;
@@ -83,6 +86,26 @@ export class YamlSource {
     const { line, col } = this.lc.linePos(offset);
     const field = shown.length ? ` ${fieldName(shown)}` : '';
     return `${shownPath(this.file)}:${Math.max(line, 1)}:${Math.max(col, 1)}${field}`;
+  }
+
+  /**
+   * The document as plain data. Aliases are expanded up to a bound: an alias bomb ("billion laughs") would otherwise
+   * take the process's memory; past the bound the file is refused, naming it and its first alias.
+   */
+  toJS(): unknown {
+    try {
+      return this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      if (!(err instanceof ReferenceError) || !/alias/i.test(err.message)) throw err;
+      let first: number | undefined;
+      visit(this.doc, {
+        Alias: (_k, node) => {
+          first ??= node.range?.[0];
+          return first === undefined ? undefined : visit.BREAK;
+        },
+      });
+      return this.fail(first === undefined ? [] : this.pathAt(first), `its YAML aliases expand past ${MAX_ALIAS_COUNT} nodes (an alias bomb?); write the values out, or use fewer aliases`, first);
+    }
   }
 
   fail(path: Path, message: string, offset?: number): never {
