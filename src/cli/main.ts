@@ -7,6 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
 import { withCatalogOption } from './catalog-option.js';
+import { checkRepeatedFlags } from './options.js';
 import { auditCommand } from './commands/audit.js';
 import { breakevenCommand } from './commands/breakeven.js';
 import { calibrateCommand } from './commands/calibrate.js';
@@ -54,8 +55,27 @@ export function buildCli(argv: string[]): Argv {
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
-      throw new UserError(`${msg}\nRun \`nixlsim --help\` for usage.`);
+      throw new UserError(`${inOurWords(msg)} (\`nixlsim --help\` lists the commands, \`nixlsim <command> --help\` their flags)`);
     });
+}
+
+/** yargs' own messages, said as nixlsim says things: flags with their dashes, on one line. */
+export function inOurWords(msg: string): string {
+  const flags = (list: string) =>
+    list
+      .split(',')
+      .map((f) => f.trim())
+      .filter((f) => f !== '')
+      .map((f) => (f.startsWith('-') ? f : `--${f}`))
+      .join(', ');
+  const one = msg.replace(/\s*\n\s*/g, '; ').trim();
+  let m: RegExpExecArray | null;
+  if ((m = /^Missing required arguments?: (.*)$/.exec(one))) return `missing ${flags(m[1]!)}`;
+  if ((m = /^Unknown arguments?: (.*)$/.exec(one))) return `unknown flag ${flags(m[1]!)}`;
+  if ((m = /^Not enough non-option arguments: got (\d+), need at least (\d+)$/.exec(one))) return `this command needs at least ${m[2]} file or value argument(s), got ${m[1]}`;
+  if ((m = /^Too many non-option arguments: got (\d+), maximum of (\d+)$/.exec(one))) return `this command takes at most ${m[2]} file or value argument(s), got ${m[1]}`;
+  if ((m = /^Not enough arguments following: (.*)$/.exec(one))) return `--${m[1]} needs a value`;
+  return one;
 }
 
 /** Prints an error the way its kind deserves and returns the exit code. */
@@ -72,8 +92,15 @@ export function reportError(err: unknown): number {
 }
 
 async function main(): Promise<void> {
+  // A reader that closes the pipe early (`nixlsim run ... --json | head -c 10`) wanted no more: stop quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   try {
-    await buildCli(hideBin(process.argv)).parseAsync();
+    const args = hideBin(process.argv);
+    checkRepeatedFlags(args);
+    await buildCli(args).parseAsync();
   } catch (err) {
     process.exitCode = reportError(err);
   }

@@ -1,9 +1,16 @@
 import { UserError } from '../errors.js';
 
 /** yargs `coerce` functions that turn a bad flag value into one clear UserError naming the flag. */
+/** A flag's value as a number: NaN for an empty or blank string, which Number() would read as 0. */
+function numberOf(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v.trim() === '') return NaN;
+  return Number(v);
+}
+
 export function wholeNumber(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): (v: unknown) => number {
   return (v) => {
-    const n = typeof v === 'number' ? v : Number(v);
+    const n = numberOf(v);
     if (!Number.isInteger(n) || n < min || n > max) {
       throw new UserError(`--${flag} must be a whole number from ${min} to ${max}, got '${String(v)}'`);
     }
@@ -13,7 +20,7 @@ export function wholeNumber(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER
 
 export function positiveNumber(flag: string, allowZero = false): (v: unknown) => number {
   return (v) => {
-    const n = typeof v === 'number' ? v : Number(v);
+    const n = numberOf(v);
     if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
       throw new UserError(`--${flag} must be a number ${allowZero ? '>= 0' : '> 0'}, got '${String(v)}'`);
     }
@@ -64,3 +71,28 @@ export function forFlag<T>(flag: string, value: unknown, f: () => T): T {
     throw err;
   }
 }
+
+/** Flags a command line may give more than once: each occurrence adds a value. */
+export const REPEATABLE_FLAGS: ReadonlySet<string> = new Set(['set', 'catalog', 'kind']);
+
+/**
+ * A flag given twice where only one value makes sense (`--out a --out b`) is a mistake, said in one line, rather than
+ * an array reaching code that expects a string. Flags after `--` are not flags.
+ */
+export function checkRepeatedFlags(args: readonly string[]): void {
+  const seen = new Map<string, string>();
+  for (const [i, a] of args.entries()) {
+    if (a === '--') break;
+    const m = /^--(?:no-)?([A-Za-z][\w-]*)(=|$)/.exec(a);
+    if (!m) continue;
+    const name = m[1]!;
+    if (REPEATABLE_FLAGS.has(name)) continue;
+    // As given: `--out=a`, or `--out a` when a value follows.
+    const next = args[i + 1];
+    const shown = m[2] === '=' || next === undefined || next.startsWith('-') ? a : `${a} ${next}`;
+    const before = seen.get(name);
+    if (before !== undefined) throw new UserError(`--${name} is given twice (${before}, then ${shown}); give it once`);
+    seen.set(name, shown);
+  }
+}
+

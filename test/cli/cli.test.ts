@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { nixlsim, ROOT } from '../helpers/cli.js';
 
@@ -30,6 +31,28 @@ describe('nixlsim binary', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--tokens must be a whole number/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("flag mistakes are one line in nixlsim's words: a flag given twice, a missing one, an empty number, a missing file argument", () => {
+    const cases: [string[], string][] = [
+      [['run', 'experiments/seeds/breakeven.yaml', '--out', '/tmp/a', '--out=/tmp/b'], 'nixlsim: error: --out is given twice (--out /tmp/a, then --out=/tmp/b); give it once'],
+      [['breakeven', '--model', 'llama-3.1-8b-instruct'], 'nixlsim: error: missing --transport (`nixlsim --help` lists the commands, `nixlsim <command> --help` their flags)'],
+      [['validate'], 'nixlsim: error: this command needs at least 1 file or value argument(s), got 0 (`nixlsim --help` lists the commands, `nixlsim <command> --help` their flags)'],
+      [['run', 'experiments/seeds/breakeven.yaml', '--seed', ''], "nixlsim: error: --seed must be a whole number from 0 to 9007199254740991, got ''"],
+    ];
+    for (const [argv, message] of cases) {
+      const r = nixlsim(argv);
+      expect([r.code, r.stderr.trimEnd()], argv.join(' ')).toEqual([2, message]);
+      expect(r.stderr.trimEnd().split('\n'), argv.join(' ')).toHaveLength(1);
+    }
+    // --set (and --catalog, --kind) are meant to be repeated.
+    const twice = nixlsim(['run', 'test/fixtures/bad/_ok.yaml', '--set', 'seed=3', '--set', 'workload.requests=4', '--out', mkdtempSync(join(tmpdir(), 'nixlsim-set-')), '--json']);
+    expect([twice.code, JSON.parse(twice.stdout).seed]).toEqual([0, 3]);
+  });
+
+  it('a reader that closes the pipe early ends the command quietly, exit 0', () => {
+    const r = spawnSync('bash', ['-c', `node ${ROOT}/bin/nixlsim.js list models --json | head -c 5 > /dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    expect([r.stdout.trim(), r.stderr]).toEqual(['0', '']);
   });
 
   it('quickstart (npm start) shows the three seed scenarios and what each one found', () => {
