@@ -395,6 +395,7 @@ const RESULT_KEYS = {
   ttftCdfMs: null,
   // Monte Carlo bands (run --uncertainty) are not pinned or baselined: the nominal numbers are the point's result.
   bands: null,
+  expiry: null,
 } satisfies Record<keyof PointResult, unknown>;
 
 function leaves(tree: Record<string, unknown>, prefix = ''): string[] {

@@ -164,4 +164,12 @@ export interface PointResult {
   ttftCdfMs?: { p: number; ms: number }[];
   /** With `run --uncertainty n`: p5/p50/p95 of the main numbers over n Monte Carlo samples (an extra, see bands.ts). */
   bands?: PointBands;
+  /**
+   * The connector profile the point ran and how its prefill releases unread KV (the profile's expiry, or the
+   * experiment's override): what charts draw the abort or lease line from (an extra, not in the contract).
+   */
+  expiry?: PointExpiry;
 }
+
+/** A point's connector profile id with its effective KV expiry. */
+export type PointExpiry = { connector: string } & ExpiryModel;

@@ -375,6 +375,7 @@ class Metrics {
       events: log.counts(),
       durationS: round(duration, 6),
       ttftCdfMs: this.ttft.count === 0 ? [] : CDF_PERCENTILES.map((p) => ({ p, ms: round(this.ttft.percentileS(p) * 1000, 3) })),
+      expiry: { connector: cluster.profile.id, ...cluster.profile.expiry },
     };
   }
 }
