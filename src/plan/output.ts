@@ -1,15 +1,17 @@
 /**
  * The planner's files, written once the plan is complete (the probe store fills as the search goes):
- * plan.json (the contract, see types.ts), report.md, pareto.vl.json / .svg / .png, and recommended.yaml, the
- * recommended configuration as an experiment file that `nixlsim run` runs as it is.
+ * plan.json (the contract, see types.ts), report.md, report.html (report.md with the chart live), pareto.vl.json /
+ * .svg / .png, and recommended.yaml, the recommended configuration as an experiment file that `nixlsim run` runs as
+ * it is. They are written together, all or none.
  */
-import { isAbsolute, join, relative } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Point } from '../experiment/types.js';
 import { shownPath } from '../experiment/yaml-errors.js';
 import { paretoSpec } from '../report/charts/pareto.js';
-import { writeChart } from '../report/charts/write.js';
-import { writeFileAtomic } from '../report/output.js';
+import { chartOutputs } from '../report/charts/write.js';
+import { markdownReportHtml, REPORT_HTML_FILE } from '../report/html.js';
+import { writeOutputs, type OutputFile } from '../report/output.js';
 import type { PlanResult } from './planner.js';
 import { paretoRows, reportMarkdown } from './report.js';
 import { sloText } from './slo.js';
@@ -80,20 +82,22 @@ export interface WrittenPlan {
 
 export async function writePlan(r: PlanResult): Promise<WrittenPlan> {
   const { plan, outDir } = r;
-  const files: string[] = [];
   const ttft = r.slo.find((t) => t.metric === 'ttft' && t.stat === 'p95');
   const spec = paretoSpec(paretoRows(plan), {
     context: `${plan.inputs.model} on ${plan.inputs.gpus} x ${plan.inputs.gpu} (${plan.inputs.node}), ${plan.inputs.transport}; SLO ${sloText(r.slo)}.`,
     ...(ttft ? { ttftSloMs: ttft.maxMs } : {}),
   });
-  files.push(...(await writeChart(outDir, CHART_NAME, spec)));
+  const file = (name: string, data: string | Uint8Array): OutputFile => ({ path: join(outDir, name), data });
+  // Every file is made first, then all go out together or none (writeOutputs).
+  const outputs = await chartOutputs(outDir, CHART_NAME, spec);
   const yaml = recommendedYaml(plan, r.recommendedPoint, outDir);
-  const recommended = yaml !== null ? writeFileAtomic(outDir, RECOMMENDED_FILE, yaml) : null;
-  if (recommended) files.push(recommended);
-  if (r.launch !== null) files.push(writeFileAtomic(outDir, LAUNCH_FILE, r.launch));
+  if (yaml !== null) outputs.push(file(RECOMMENDED_FILE, yaml));
+  if (r.launch !== null) outputs.push(file(LAUNCH_FILE, r.launch));
   const shownRec = shownPath(join(outDir, RECOMMENDED_FILE));
-  files.push(writeFileAtomic(outDir, REPORT_FILE, `${reportMarkdown(plan, { chartPng: `${CHART_NAME}.png`, recommended: shownRec })}\n`));
+  const md = `${reportMarkdown(plan, { chartPng: `${CHART_NAME}.png`, recommended: shownRec })}\n`;
+  outputs.push(file(REPORT_FILE, md), file(REPORT_HTML_FILE, markdownReportHtml(md, [{ name: CHART_NAME, spec }])));
   // plan.json last: its presence says the plan is complete.
-  files.push(writeFileAtomic(outDir, PLAN_FILE, planJson(plan)));
-  return { files, recommended };
+  outputs.push(file(PLAN_FILE, planJson(plan)));
+  const files = writeOutputs(outputs);
+  return { files, recommended: yaml !== null ? resolve(outDir, RECOMMENDED_FILE) : null };
 }

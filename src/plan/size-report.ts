@@ -1,11 +1,13 @@
 /**
- * `plan --rate`'s outputs: report.md, plan.json and recommended.yaml (the recommended configuration's probe at the
- * rate, runnable as it is), and the lines the command prints. Everything comes from the LoadPlanJson, so the same plan
- * gives the same bytes.
+ * `plan --rate`'s outputs: report.md, report.html (the same as a page), plan.json and recommended.yaml (the
+ * recommended configuration's probe at the rate, runnable as it is), written all or none, and the lines the command
+ * prints. Everything comes from the LoadPlanJson, so the same plan gives the same bytes.
  */
+import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { shownPath } from '../experiment/yaml-errors.js';
-import { writeFileAtomic } from '../report/output.js';
+import { markdownReportHtml, REPORT_HTML_FILE } from '../report/html.js';
+import { writeOutputs, type OutputFile } from '../report/output.js';
 import { textTable } from '../report/table.js';
 import { LAUNCH_FILE, PLAN_FILE, planJson, RECOMMENDED_FILE, recommendedExperimentOf, REPORT_FILE } from './output.js';
 import { costPerM, rolesText, shortName, sig } from './report.js';
@@ -100,23 +102,25 @@ export function loadReportMarkdown(p: LoadPlanJson, recommendedFile: string): st
 }
 
 export async function writeLoadPlan(r: LoadPlanResult): Promise<{ files: string[]; recommended: string | null }> {
-  const files: string[] = [];
+  const file = (name: string, data: string): OutputFile => ({ path: join(r.outDir, name), data });
+  // Every file is made first, then all go out together or none (writeOutputs).
+  const outputs: OutputFile[] = [];
   const data = r.plan.recommended && r.recommendedPoint ? recommendedExperimentOf(r.plan.recommended, r.recommendedPoint, r.outDir) : null;
-  let recommended: string | null = null;
   if (data) {
     const i = r.plan.inputs;
     const head = [
       `# Recommended by \`nixlsim plan --rate ${i.rate}\`: ${r.plan.verdict.text}`,
       `# SLO ${i.slo.join(', ')}. The workload is the probe at that rate (same seed and requests): \`nixlsim run\` on this file reproduces its numbers.`,
     ];
-    recommended = writeFileAtomic(r.outDir, RECOMMENDED_FILE, `${head.join('\n')}\n${stringify(data, { lineWidth: 0 })}`);
-    files.push(recommended);
-    if (r.launch !== null) files.push(writeFileAtomic(r.outDir, LAUNCH_FILE, r.launch));
+    outputs.push(file(RECOMMENDED_FILE, `${head.join('\n')}\n${stringify(data, { lineWidth: 0 })}`));
+    if (r.launch !== null) outputs.push(file(LAUNCH_FILE, r.launch));
   }
-  files.push(writeFileAtomic(r.outDir, REPORT_FILE, `${loadReportMarkdown(r.plan, shownPath(`${r.outDir}/${RECOMMENDED_FILE}`))}\n`));
+  const md = `${loadReportMarkdown(r.plan, shownPath(`${r.outDir}/${RECOMMENDED_FILE}`))}\n`;
+  outputs.push(file(REPORT_FILE, md), file(REPORT_HTML_FILE, markdownReportHtml(md, [])));
   // plan.json last: its presence says the plan is complete.
-  files.push(writeFileAtomic(r.outDir, PLAN_FILE, planJson(r.plan)));
-  return { files, recommended };
+  outputs.push(file(PLAN_FILE, planJson(r.plan)));
+  const files = writeOutputs(outputs);
+  return { files, recommended: data ? resolve(r.outDir, RECOMMENDED_FILE) : null };
 }
 
 /** What `plan --rate` prints without --json. */

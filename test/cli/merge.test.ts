@@ -52,7 +52,7 @@ describe('a sweep run whole and as 3 shards + merge', () => {
   it('merges into byte-identical summary.json and events.log, in any order of directories', () => {
     const out = dir('merged');
     const r = mergeRuns([shards[2]!, shards[0]!, shards[1]!], { out });
-    expect(readdirSync(out).sort()).toEqual(['events.log', 'summary.json']);
+    expect(readdirSync(out).sort()).toEqual(['events.log', 'report.html', 'summary.json']);
     expect(read(out, 'summary.json')).toBe(read(whole, 'summary.json'));
     expect(read(out, 'events.log')).toBe(read(whole, 'events.log'));
     expect(r.summary.points).toHaveLength(16);
@@ -152,7 +152,7 @@ describe('merge with the in-process path and more shards than points', () => {
     const r = mergeRuns(shards, { out });
     expect(read(out, 'summary.json')).toBe(read(whole, 'summary.json'));
     expect(r.summary).toEqual(full.summary);
-    expect(readdirSync(out)).toEqual(['summary.json']); // the fake gives no event logs, so neither does the merge
+    expect(readdirSync(out).sort()).toEqual(['report.html', 'summary.json']); // the fake gives no event logs, so neither does the merge
   });
 
   it('a one-point experiment as one shard of one, through the pool path', async () => {

@@ -20,7 +20,7 @@ describe('nixlsim run on the seed scenarios', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     // One point: only the TTFT CDF chart applies (no swept input length, transport or mode).
-    expect(readdirSync(out).sort()).toEqual(['events.log', 'summary.json', 'ttft-cdf.png', 'ttft-cdf.svg', 'ttft-cdf.vl.json']);
+    expect(readdirSync(out).sort()).toEqual(['events.log', 'report.html', 'summary.json', 'ttft-cdf.png', 'ttft-cdf.svg', 'ttft-cdf.vl.json']);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     const p = summary.points[0];
     expect(p.requests).toMatchObject({ total: 2, completed: 2, fellBack: 2 });

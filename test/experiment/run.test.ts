@@ -34,7 +34,7 @@ describe('runExperiment', () => {
     });
     expect(seen).toEqual(['p000', 'p001', 'p002', 'p003', 'p004', 'p005']);
     expect(r.outDir).toBe(out);
-    expect(readdirSync(out)).toEqual(['summary.json']);
+    expect(readdirSync(out).sort()).toEqual(['report.html', 'summary.json']);
     expect(readFileSync(join(out, 'summary.json'), 'utf8')).toBe(summaryJson(r.summary));
     expect(r.summary.experiment).toBe('sweep');
     expect(r.summary.points.map((p) => p.id)).toEqual(seen);

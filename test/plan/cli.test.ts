@@ -29,7 +29,7 @@ describe('nixlsim plan, end to end on the real simulator', () => {
     const r = nixlsim(args(out, ['--json']));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['launch.sh', 'pareto.png', 'pareto.svg', 'pareto.vl.json', 'plan.json', 'probes', 'recommended.yaml', 'report.md']);
+    expect(readdirSync(out).sort()).toEqual(['launch.sh', 'pareto.png', 'pareto.svg', 'pareto.vl.json', 'plan.json', 'probes', 'recommended.yaml', 'report.html', 'report.md']);
     const text = readFileSync(join(out, 'plan.json'), 'utf8');
     expect(r.stdout).toBe(text);
     const plan = JSON.parse(text);

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { EVENTS_LOG_FILE, mergeShards } from '../../experiment/shard.js';
 import { checkOutputDir, defaultReportDir, writeOutputs } from '../../report/output.js';
 import { SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
+import { withReportHtml } from '../../report/html.js';
 import { formatRun } from './run.js';
 
 export interface MergeOptions {
@@ -32,12 +33,12 @@ export function mergeRuns(dirs: readonly string[], opts: MergeOptions = {}): Mer
   const merged = mergeShards(dirs.map((d) => resolve(d)));
   const { summary } = merged;
   const outDir = opts.out !== undefined ? resolve(opts.out) : defaultReportDir(summary.experiment);
-  // Both files or neither; events.log first, as run writes them.
-  const paths = writeOutputs([
+  // All files or none (report.html with them); events.log first, as run writes them.
+  writeOutputs(withReportHtml([
     ...(merged.log !== undefined ? [{ path: join(outDir, EVENTS_LOG_FILE), data: merged.log, ...flag }] : []),
     { path: join(outDir, SUMMARY_FILE), data: summaryJson(summary), ...flag },
-  ]);
-  const written = paths[paths.length - 1]!;
+  ], { dir: outDir, title: `nixlsim merge: ${summary.experiment}`, text: formatRun(summary, summary.points, join(outDir, SUMMARY_FILE)), ...flag }));
+  const written = resolve(outDir, SUMMARY_FILE);
   const n = merged.shards.length;
   const text = opts.json
     ? summaryJson(summary)

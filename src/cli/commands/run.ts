@@ -15,6 +15,7 @@ import { checkOutputDir, defaultReportDir, writeOutputs, type OutputFile } from 
 import { buildSummary, SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
 import { DEBUG_INVARIANTS_ENV, runPoint } from '../../serving/simulate.js';
 import { renderCharts } from '../../report/charts/write.js';
+import { withReportHtml } from '../../report/html.js';
 import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
 import { num, textTable } from '../../report/table.js';
 
@@ -202,7 +203,7 @@ function collect(plan: Plan, outcomes: PointOutcome[]): Collected {
 
 /** Writes the run's files and `extra` (its charts) together, all or nothing, unless told not to; builds what to print. */
 function finish(plan: Plan, c: Collected, opts: RunOptions, extra: OutputFile[] = []): RunOutput {
-  const outputs = [...c.outputs, ...extra];
+  const outputs = withReportHtml([...c.outputs, ...extra], opts.write !== false && !plan.shard && { dir: plan.outDir, title: `nixlsim run: ${plan.name}`, text: formatRun(c.summary, plan.points, c.summaryFile, plan.shard), ...(plan.outFlag ? { flag: plan.outFlag } : {}) });
   const files = opts.write === false ? [] : writeOutputs(outputs);
   const text = opts.json ? c.json : formatRun(c.summary, plan.points, c.summaryFile, plan.shard);
   return { summary: c.summary, outDir: plan.outDir, text, outputs, files, ...(plan.shard ? { shard: plan.shard } : {}) };
