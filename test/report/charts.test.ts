@@ -190,10 +190,10 @@ describe('chart data', () => {
     expect(cells.filter((c) => c.connector === 'any-tp').every((c) => c.outcome === 'ok')).toBe(true);
   });
 
-  it('kinds by sweep: ISL x transport, ISL x mode, connector; ttft-cdf always', () => {
-    expect(applicableKinds(longContext)).toEqual(['ttft-vs-isl', 'kv-transfer', 'ttft-cdf']);
-    expect(applicableKinds(breakeven)).toEqual(['breakeven', 'ttft-cdf']);
-    expect(applicableKinds(summary('c', [point('p0', { 'deployment.connector': 'any-tp' }, { ttft: 1 })]))).toEqual(['ttft-cdf', 'tp-matrix']);
+  it('kinds by sweep: ISL x transport, ISL x mode (ttft-vs-isl too), a connector alone (no tp-matrix); ttft-cdf always', () => {
+    expect(applicableKinds(longContext)).toEqual(['ttft-vs-isl', 'kv-transfer', 'transport-compare', 'ttft-cdf']);
+    expect(applicableKinds(breakeven)).toEqual(['ttft-vs-isl', 'breakeven', 'ttft-cdf']);
+    expect(applicableKinds(summary('c', [point('p0', { 'deployment.connector': 'any-tp' }, { ttft: 1 })]))).toEqual(['ttft-cdf']);
     expect(chartSpec('breakeven', longContext)).toBeNull();
   });
 });
@@ -215,7 +215,7 @@ describe('chart specs', () => {
     const spec = JSON.stringify(ttftVsIslSpec(ttftVsIslRows(longContext)));
     expect(spec).toContain('vLLM abort timeout (120 s)');
     expect(spec).toContain('"type":"log"');
-    expect(spec).toContain('Fell back');
+    expect(spec).toContain('Hollow rings: requests fell back');
   });
 
   it('breakeven labels the crossover ISL and says "none" when there is none', () => {
@@ -246,7 +246,7 @@ describe('rendering', () => {
     const b = tmp();
     const files = await writeCharts(longContext, a);
     const names = files.map((f) => f.slice(a.length + 1));
-    expect(names).toEqual(['ttft-vs-isl', 'kv-transfer', 'ttft-cdf'].flatMap((k) => [`${k}.vl.json`, `${k}.svg`, `${k}.png`]));
+    expect(names).toEqual(['ttft-vs-isl', 'kv-transfer', 'transport-compare', 'ttft-cdf'].flatMap((k) => [`${k}.vl.json`, `${k}.svg`, `${k}.png`]));
     await writeCharts(longContext, b);
     for (const n of names) {
       if (n.endsWith('.png')) continue;
@@ -260,7 +260,9 @@ describe('rendering', () => {
     expect(png.readUInt32BE(16)).toBe(1280);
     const svg = readFileSync(join(a, 'ttft-vs-isl.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg).toContain('vLLM abort timeout (120 s)');
+    // This summary records no expiry and sweeps no connector: the default build's 120 s, said to be assumed.
+    expect(svg).toContain('vLLM abort timeout (120 s, assumed)');
+    expect(svg).not.toContain('opacity="NaN"');
     expect(JSON.parse(readFileSync(join(a, 'kv-transfer.vl.json'), 'utf8'))['$schema']).toBe(VEGA_LITE_SCHEMA);
   });
 
@@ -283,7 +285,7 @@ describe('rendering', () => {
     expect(textWidth('KeyError', 11, true)).toBeGreaterThan(textWidth('KeyError', 11));
   });
 
-  it('CHART_KINDS lists the six kinds', () => {
-    expect([...CHART_KINDS]).toEqual(['ttft-vs-isl', 'breakeven', 'kv-transfer', 'ttft-cdf', 'tp-matrix', 'transfer-curve']);
+  it('CHART_KINDS lists the nine kinds', () => {
+    expect([...CHART_KINDS]).toEqual(['ttft-vs-isl', 'breakeven', 'kv-transfer', 'transport-compare', 'ttft-cdf', 'tp-matrix', 'transfer-curve', 'tornado', 'pareto']);
   });
 });

@@ -5,9 +5,13 @@ import { UserError } from '../../errors.js';
 import { shownPath, type Path } from '../../experiment/yaml-errors.js';
 import { JsonFile } from '../../yaml/json-file.js';
 import { defaultCatalog } from '../../catalog/index.js';
+import type { SensitivityResult } from '../../experiment/sensitivity.js';
+import type { PlanJson } from '../../plan/types.js';
+import { paretoRows } from '../../plan/report.js';
 import { tpMatrixRows, transferCurveRows } from '../../report/charts/data.js';
-import { CHART_KINDS, type ChartKind, tpMatrixSpec, transferCurveSpec } from '../../report/charts/kinds.js';
-import { renderCharts, writeChart } from '../../report/charts/write.js';
+import { CHART_KINDS, type ChartKind, tornadoSpec, tpMatrixSpec, transferCurveSpec } from '../../report/charts/kinds.js';
+import { paretoSpec, planParetoOptions } from '../../report/charts/pareto.js';
+import { chartOutputs, renderCharts, writeChart } from '../../report/charts/write.js';
 import { checkOutputDir, writeOutputs } from '../../report/output.js';
 import { SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../../report/summary.js';
 import { commaList } from '../options.js';
@@ -26,6 +30,42 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 export function summaryPath(file: string): string {
   const abs = resolve(file);
   return existsSync(abs) && statSync(abs).isDirectory() && existsSync(join(abs, SUMMARY_FILE)) ? join(abs, SUMMARY_FILE) : abs;
+}
+
+const SENSITIVITY_FILE = 'sensitivity.json';
+const PLAN_FILE = 'plan.json';
+
+/**
+ * What a chart input is: a sensitivity.json (its tornado), a plan.json (its Pareto chart), else a summary.json. A
+ * directory is looked into for summary.json, then sensitivity.json, then plan.json; a file goes by its contents.
+ */
+export function chartInput(file: string): { kind: 'summary' | 'sensitivity' | 'plan'; path: string } {
+  const abs = resolve(file);
+  if (existsSync(abs) && statSync(abs).isDirectory()) {
+    if (existsSync(join(abs, SUMMARY_FILE))) return { kind: 'summary', path: join(abs, SUMMARY_FILE) };
+    if (existsSync(join(abs, SENSITIVITY_FILE))) return { kind: 'sensitivity', path: join(abs, SENSITIVITY_FILE) };
+    if (existsSync(join(abs, PLAN_FILE))) return { kind: 'plan', path: join(abs, PLAN_FILE) };
+    return { kind: 'summary', path: abs };
+  }
+  if (existsSync(abs)) {
+    let data: unknown;
+    try {
+      data = new JsonFile(abs, 'summary.json, sensitivity.json or plan.json').data;
+    } catch {
+      return { kind: 'summary', path: abs }; // not JSON: readSummary says where it breaks, as for any summary
+    }
+    if (isRecord(data) && !('points' in data)) {
+      if (Array.isArray(data['parameters']) && typeof data['nominal'] === 'number' && isRecord(data['point'])) return { kind: 'sensitivity', path: abs };
+      if (Array.isArray(data['ranked']) && isRecord(data['inputs']) && isRecord(data['verdict'])) return { kind: 'plan', path: abs };
+    }
+  }
+  return { kind: 'summary', path: abs };
+}
+
+/** The one kind a sensitivity.json or plan.json draws; other kinds asked for are a UserError naming it. */
+function onlyKind(want: ChartKind, input: string, asked: readonly ChartKind[] | undefined): void {
+  const other = (asked ?? []).filter((k) => k !== want);
+  if (other.length) throw new UserError(`'${input}' draws only the ${want} chart; --kind ${other.join(', ')} needs a summary.json`);
 }
 
 /** What each point of a summary must hold for charts: key -> whether it is a map (else a string). */
@@ -82,7 +122,9 @@ export async function chartFiles(a: Args): Promise<ChartRun> {
   if (a.summary === undefined) {
     const standalone = ['tp-matrix', 'transfer-curve'];
     if (!a.kind || a.kind.length === 0 || a.kind.some((k) => !standalone.includes(k))) {
-      throw new UserError('give a summary.json to chart; only `--kind tp-matrix` and `--kind transfer-curve` work without one');
+      throw new UserError(
+        'give a summary.json to chart (or a sensitivity.json for tornado, a plan.json for pareto); only `--kind tp-matrix` and `--kind transfer-curve` work without one',
+      );
     }
     const out = resolve(a.out ?? '.');
     checkOutputDir(out, flag.flag);
@@ -92,6 +134,19 @@ export async function chartFiles(a: Args): Promise<ChartRun> {
       files.push(...(await writeChart(out, kind, spec, flag.flag)));
     }
     return { files, skipped };
+  }
+  const input = chartInput(a.summary);
+  if (input.kind !== 'summary') {
+    const out = resolve(a.out ?? dirname(input.path));
+    checkOutputDir(out, flag.flag);
+    const data = new JsonFile(input.path, `${input.kind}.json`).data;
+    if (input.kind === 'sensitivity') {
+      onlyKind('tornado', a.summary, a.kind);
+      return { files: writeOutputs(await chartOutputs(out, 'tornado', tornadoSpec(data as SensitivityResult), flag.flag)), skipped };
+    }
+    onlyKind('pareto', a.summary, a.kind);
+    const plan = data as PlanJson;
+    return { files: writeOutputs(await chartOutputs(out, 'pareto', paretoSpec(paretoRows(plan), planParetoOptions(plan, paretoRows(plan))), flag.flag)), skipped };
   }
   const summary = readSummary(a.summary);
   const out = resolve(a.out ?? dirname(summaryPath(a.summary)));
@@ -107,10 +162,11 @@ export async function chartFiles(a: Args): Promise<ChartRun> {
 
 export const chartCommand: CommandModule<object, Args> = {
   command: 'chart [summary]',
-  describe: 'Draw charts (Vega-Lite .vl.json, .svg, .png) from a summary.json; --kind tp-matrix and transfer-curve need no summary',
+  describe:
+    'Draw charts (Vega-Lite .vl.json, .svg, .png) from a summary.json, the tornado from a sensitivity.json, the Pareto chart from a plan.json; --kind tp-matrix and transfer-curve need no input',
   builder: (y) =>
     y
-      .positional('summary', { type: 'string', describe: 'summary.json written by `nixlsim run` (or its report directory)' })
+      .positional('summary', { type: 'string', describe: 'summary.json written by `nixlsim run`, sensitivity.json, plan.json, or the directory holding one' })
       .option('kind', {
         type: 'string',
         array: true,

@@ -3,7 +3,7 @@
  * plots. Pure functions of their inputs; the spec builders in kinds.ts turn the rows into Vega-Lite.
  */
 import { firstNodeOffering, getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
-import type { Catalog, NodeSpec, Placement, TransportSpec } from '../../catalog/types.js';
+import type { Catalog, ExpiryModel, NodeSpec, Placement, TransportSpec } from '../../catalog/types.js';
 import { UserError } from '../../errors.js';
 import type { Band } from '../../experiment/bands.js';
 import type { SensitivityResult } from '../../experiment/sensitivity.js';
@@ -104,6 +104,83 @@ export function distinguishing(points: readonly PointResult[], exclude: readonly
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
+/** A statistic of a point's latency summary when it had samples (summary metrics with no samples are null). */
+export function stat(s: unknown, key: 'mean' | 'p50' | 'p90' | 'p95' | 'p99' | 'min' | 'max'): number | undefined {
+  return s !== null && typeof s === 'object' ? num((s as Record<string, unknown>)[key]) : undefined;
+}
+
+/** A point's mean KV transfer time in ms, when some transfer completed. */
+function kvMeanMs(p: PointResult): number | undefined {
+  const ms = stat(p.kvTransfer?.ms, 'mean');
+  return ms !== undefined && ms > 0 && (num(p.kvTransfer.bytesMean) ?? 0) > 0 ? ms : undefined;
+}
+
+/** A point's mean TTFT in ms, when some request completed. */
+function ttftMeanMs(p: PointResult): number | undefined {
+  const ms = stat(p.ttftMs, 'mean');
+  return p.requests.completed > 0 && ms !== undefined && ms > 0 ? ms : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The abort / lease line
+
+/** One line a chart draws for how long prefill keeps unread KV: an abort timeout, or a lease. */
+export interface ExpiryLine {
+  /** Where the line goes, seconds: the abort timeout, or the lease's length. */
+  s: number;
+  kind: ExpiryModel['kind'];
+  /** The connector profiles whose points have it, in first-seen order. */
+  connectors: string[];
+  label: string;
+}
+
+/**
+ * How long a point's prefill keeps KV nobody read, and under which profile: the `expiry` the simulator records with
+ * each point; for summaries written before it, the swept connector's profile, else the default build's 120 s abort
+ * timeout (connector 'assumed').
+ */
+export function pointExpiry(p: PointResult, catalog?: Catalog): { connector: string; expiry: ExpiryModel } {
+  const e = (p as { expiry?: ({ connector: string } & ExpiryModel) | undefined }).expiry;
+  if (e && (e.kind === 'abort-timeout' || e.kind === 'lease')) {
+    const { connector, ...expiry } = e;
+    return { connector, expiry: expiry as ExpiryModel };
+  }
+  const id = p.params[CONNECTOR];
+  if (typeof id === 'string' && catalog?.connectors.has(id)) return { connector: id, expiry: getConnector(catalog, id).expiry };
+  return { connector: 'assumed', expiry: { kind: 'abort-timeout', timeoutS: 120 } };
+}
+
+/** Seconds the expiry holds unread KV: the abort timeout, or the lease's length. */
+export function expirySeconds(e: ExpiryModel): number {
+  return e.kind === 'abort-timeout' ? e.timeoutS : e.leaseS;
+}
+
+/** One line per distinct expiry among the points (by kind and seconds), ordered by seconds, each labelled. */
+export function expiryLines(points: readonly PointResult[], catalog?: Catalog): ExpiryLine[] {
+  const lines = new Map<string, ExpiryLine & { heartbeatS?: number }>();
+  for (const p of points) {
+    const { connector, expiry } = pointExpiry(p, catalog);
+    const s = expirySeconds(expiry);
+    const k = `${expiry.kind}:${s}`;
+    const line = lines.get(k) ?? { s, kind: expiry.kind, connectors: [], label: '', ...(expiry.kind === 'lease' ? { heartbeatS: expiry.heartbeatS } : {}) };
+    if (!line.connectors.includes(connector)) line.connectors.push(connector);
+    lines.set(k, line);
+  }
+  return [...lines.values()]
+    .sort((a, b) => a.s - b.s || (a.kind < b.kind ? -1 : 1))
+    .map(({ heartbeatS, ...l }) => {
+      const who = l.connectors.filter((c) => c !== 'assumed');
+      const tail = who.length ? `, ${who.join(', ')}` : ', assumed';
+      const label =
+        l.kind === 'abort-timeout'
+          ? `vLLM abort timeout (${fmtS(l.s)} s${tail})`
+          : `KV lease (${fmtS(l.s)} s, renewed every ${fmtS(heartbeatS ?? 0)} s while decode lives${tail})`;
+      return { ...l, label };
+    });
+}
+
+const fmtS = (s: number): string => s.toLocaleString('en-US', { maximumFractionDigits: 3 });
+
 /** What tells the series of an ISL chart apart, as a legend title: `transport`, or `mode` for a breakeven sweep. */
 export function seriesTitle(summary: Summary): string {
   const pts = summary.points.filter((p) => num(p.params[ISL]) !== undefined);
@@ -138,13 +215,13 @@ export function bandSamples(summary: Summary): number {
 
 /** Mean and p95 TTFT by ISL and series, from points that completed requests (with their bands, when run with them). */
 export function ttftVsIslRows(summary: Summary): TtftRow[] {
-  const pts = summary.points.filter((p) => num(p.params[ISL]) !== undefined && p.requests.completed > 0 && p.ttftMs.mean > 0);
+  const pts = summary.points.filter((p) => num(p.params[ISL]) !== undefined && ttftMeanMs(p) !== undefined);
   const series = distinguishing(pts, [ISL], [TRANSPORT]);
   const rows: TtftRow[] = [];
   for (const p of pts) {
     const base = { isl: num(p.params[ISL])!, series: labelOf(p, series) || 'all', fellBack: p.requests.fellBack, completed: p.requests.completed };
-    rows.push({ ...base, stat: 'mean', ttftS: p.ttftMs.mean / 1000, ...bandFields(p.bands?.ttftMs.mean, 'loS', 'hiS') });
-    rows.push({ ...base, stat: 'p95', ttftS: p.ttftMs.p95 / 1000, ...bandFields(p.bands?.ttftMs.p95, 'loS', 'hiS') });
+    rows.push({ ...base, stat: 'mean', ttftS: ttftMeanMs(p)! / 1000, ...bandFields(p.bands?.ttftMs.mean, 'loS', 'hiS') });
+    rows.push({ ...base, stat: 'p95', ttftS: (stat(p.ttftMs, 'p95') ?? ttftMeanMs(p)!) / 1000, ...bandFields(p.bands?.ttftMs.p95, 'loS', 'hiS') });
   }
   return rows;
 }
@@ -198,8 +275,8 @@ export function breakevenRows(summary: Summary): BreakevenRow[] {
     if (!agg || !disagg) continue;
     const aggTokS = agg.throughput.outputTokensPerS;
     const disaggTokS = disagg.throughput.outputTokensPerS;
-    const aggItlMs = agg.itlMs.mean;
-    const disaggItlMs = disagg.itlMs.mean;
+    const aggItlMs = stat(agg.itlMs, 'mean') ?? Number.NaN;
+    const disaggItlMs = stat(disagg.itlMs, 'mean') ?? Number.NaN;
     if (!(aggTokS > 0)) continue;
     rows.push({
       isl,
@@ -210,12 +287,12 @@ export function breakevenRows(summary: Summary): BreakevenRow[] {
       disaggItlMs,
       throughputRatio: disaggTokS / aggTokS,
       itlRatio: aggItlMs > 0 && disaggItlMs > 0 ? disaggItlMs / aggItlMs : Number.NaN,
-      aggTtftP50Ms: agg.ttftMs.p50,
-      aggTtftP95Ms: agg.ttftMs.p95,
-      disaggTtftP50Ms: disagg.ttftMs.p50,
-      disaggTtftP95Ms: disagg.ttftMs.p95,
-      aggItlP95Ms: agg.itlMs.p95,
-      disaggItlP95Ms: disagg.itlMs.p95,
+      aggTtftP50Ms: stat(agg.ttftMs, 'p50') ?? Number.NaN,
+      aggTtftP95Ms: stat(agg.ttftMs, 'p95') ?? Number.NaN,
+      disaggTtftP50Ms: stat(disagg.ttftMs, 'p50') ?? Number.NaN,
+      disaggTtftP95Ms: stat(disagg.ttftMs, 'p95') ?? Number.NaN,
+      aggItlP95Ms: stat(agg.itlMs, 'p95') ?? Number.NaN,
+      disaggItlP95Ms: stat(disagg.itlMs, 'p95') ?? Number.NaN,
     });
   }
   return rows.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.isl - b.isl));
@@ -289,29 +366,107 @@ export interface KvRow {
   hiS?: number;
 }
 
+/** A point whose requests fell back: drawn hollow where its KV was given up on (the abort timeout or lease). */
+export interface KvFallbackRow {
+  tokens: number;
+  series: string;
+  /** The point's expiry, seconds: how long the KV waited before prefill released it. */
+  s: number;
+  fellBack: number;
+  completed: number;
+  /** Whether some of its transfers completed (then it also has a KvRow). */
+  someCompleted: boolean;
+}
+
 export interface KvRows {
   rows: KvRow[];
+  /** Points where requests fell back, one marker each at their expiry. */
+  fellBack: KvFallbackRow[];
   /** Series with points but no completed transfer (every transfer failed or expired). */
   noTransfer: string[];
 }
 
-/** Mean KV transfer time by ISL and transport; points with no completed transfer are left out (and named). */
-export function kvTransferRowsFromSummary(summary: Summary): KvRows {
-  const pts = summary.points.filter((p) => num(p.params[ISL]) !== undefined);
+/**
+ * Mean KV transfer time by ISL and transport; a point with requests that fell back also gets a fallback row at its
+ * expiry (where decode gave up on the KV), whether or not some of its transfers completed.
+ */
+export function kvTransferRowsFromSummary(summary: Summary, catalog?: Catalog): KvRows {
+  const pts = summary.points.filter((p) => num(p.params[ISL]) !== undefined && p.params[MODE] !== 'aggregated');
   const series = distinguishing(pts, [ISL], [TRANSPORT]);
   const rows: KvRow[] = [];
+  const fellBack: KvFallbackRow[] = [];
   const missing = new Set<string>();
   const present = new Set<string>();
   for (const p of pts) {
     const s = labelOf(p, series) || 'all';
-    if (p.kvTransfer.bytesMean > 0 && p.kvTransfer.ms.mean > 0) {
-      rows.push({ tokens: num(p.params[ISL])!, series: s, s: p.kvTransfer.ms.mean / 1000, ...bandFields(p.bands?.kvTransferMs.mean, 'loS', 'hiS') });
+    const tokens = num(p.params[ISL])!;
+    const ms = kvMeanMs(p);
+    if (ms !== undefined) {
+      rows.push({ tokens, series: s, s: ms / 1000, ...bandFields(p.bands?.kvTransferMs.mean, 'loS', 'hiS') });
       present.add(s);
-    } else if (p.params[MODE] !== 'aggregated') {
+    } else {
       missing.add(s);
     }
+    if (p.requests.fellBack > 0) {
+      const e = expirySeconds(pointExpiry(p, catalog).expiry);
+      fellBack.push({ tokens, series: s, s: e, fellBack: p.requests.fellBack, completed: p.requests.completed, someCompleted: ms !== undefined });
+    }
   }
-  return { rows, noTransfer: [...missing].filter((s) => !present.has(s)) };
+  return { rows, fellBack, noTransfer: [...missing].filter((s) => !present.has(s)) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// transport-compare
+
+export interface CompareRow {
+  series: string;
+  metric: 'TTFT (mean)' | 'KV transfer (mean)';
+  s: number;
+  fellBack: number;
+  completed: number;
+  total: number;
+}
+
+export interface CompareRows {
+  /** The ISL compared at (null when ISL is not swept: the experiment's one length). */
+  isl: number | null;
+  rows: CompareRow[];
+  /** Series at that ISL with no completed request or transfer (nothing to draw for that metric). */
+  missing: { series: string; metric: CompareRow['metric'] }[];
+  /** The other ISLs of the sweep (not shown). */
+  otherIsls: number[];
+  /** What tells the bars apart, as an axis and legend title: `transport`. */
+  seriesTitle: string;
+}
+
+/**
+ * Mean TTFT and mean KV transfer time per transport at one ISL: the longest ISL at which every series has a point
+ * (where transports differ most); the only one when ISL is not swept.
+ */
+export function transportCompareRows(summary: Summary): CompareRows {
+  const pts = summary.points.filter((p) => p.params[MODE] !== 'aggregated');
+  const isls = [...new Set(pts.map((p) => num(p.params[ISL])).filter((v): v is number => v !== undefined))].sort((a, b) => a - b);
+  const series = distinguishing(pts, [ISL], [TRANSPORT]);
+  const all = [...new Set(pts.map((p) => labelOf(p, series) || 'all'))];
+  let isl: number | null = null;
+  if (isls.length) {
+    const full = isls.filter((v) => all.every((s) => pts.some((p) => p.params[ISL] === v && (labelOf(p, series) || 'all') === s)));
+    isl = (full.length ? full : isls)[(full.length ? full : isls).length - 1]!;
+  }
+  const here = isl === null ? pts : pts.filter((p) => p.params[ISL] === isl);
+  const rows: CompareRow[] = [];
+  const missing: CompareRows['missing'] = [];
+  for (const p of here) {
+    const s = labelOf(p, series) || 'all';
+    const base = { series: s, fellBack: p.requests.fellBack, completed: p.requests.completed, total: p.requests.total };
+    const t = ttftMeanMs(p);
+    const kv = kvMeanMs(p);
+    if (t !== undefined) rows.push({ ...base, metric: 'TTFT (mean)', s: t / 1000 });
+    else missing.push({ series: s, metric: 'TTFT (mean)' });
+    if (kv !== undefined) rows.push({ ...base, metric: 'KV transfer (mean)', s: kv / 1000 });
+    else missing.push({ series: s, metric: 'KV transfer (mean)' });
+  }
+  return { isl, rows, missing, otherIsls: isls.filter((v) => v !== isl), seriesTitle: series.map(paramName).join(', ') || 'series' };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -341,6 +496,10 @@ export interface CdfRows {
   note: string | null;
   /** Points with no completed request (nothing to draw), by label. */
   empty: string[];
+  /** How many percentiles each drawn point's CDF has (the most of any point): the steps the lines go through. */
+  percentiles: number;
+  /** Drawn points whose every request had the same TTFT (lowest and highest percentile equal), with that TTFT. */
+  alike: { label: string; ms: number }[];
 }
 
 /** Evenly spread picks of n from the list, always keeping the first and the last. */
@@ -390,13 +549,17 @@ export function ttftCdfRows(summary: Summary, max = 12): CdfRows {
     if (shown.length < pts.length) note = `${shown.length} of ${pts.length} points`;
   }
   const rows: CdfRow[] = [];
+  const alike: CdfRows['alike'] = [];
+  let percentiles = 0;
   for (const p of shown) {
     const label = labelOf(p, paths) || p.id;
-    for (const c of p.ttftCdfMs ?? []) {
-      if (c.ms > 0) rows.push({ point: p.id, label, colour: colourOf(p), dash: dashOf(p), ms: c.ms, fraction: c.p / 100 });
-    }
+    // Every percentile the summary keeps, in order: the step function through them is the CDF as far as it is known.
+    const cdf = [...(p.ttftCdfMs ?? [])].filter((c) => c.ms > 0).sort((a, b) => a.p - b.p);
+    percentiles = Math.max(percentiles, cdf.length);
+    for (const c of cdf) rows.push({ point: p.id, label, colour: colourOf(p), dash: dashOf(p), ms: c.ms, fraction: c.p / 100 });
+    if (cdf.length && cdf[0]!.ms === cdf[cdf.length - 1]!.ms) alike.push({ label, ms: cdf[0]!.ms });
   }
-  return { rows, colourTitle, dashTitle, dashOrder, available: pts.length, shown: shown.length, note, empty };
+  return { rows, colourTitle, dashTitle, dashOrder, available: pts.length, shown: shown.length, note, empty, percentiles, alike };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { Catalog } from '../../catalog/types.js';
 import type { SensitivityResult } from '../../experiment/sensitivity.js';
-import type { BreakevenRow, CdfRows, KvEstimateQuery, KvRow, TpCell, TtftRow } from './data.js';
+import type { BreakevenRow, CdfRows, CompareRow, CompareRows, ExpiryLine, KvEstimateQuery, KvFallbackRow, KvRow, TpCell, TtftRow } from './data.js';
 import { crossoverIsl, kvTransferEstimateRows, paramText, profileOrder, tornadoRows } from './data.js';
 
-export const CHART_KINDS = ['ttft-vs-isl', 'breakeven', 'kv-transfer', 'ttft-cdf', 'tp-matrix', 'transfer-curve'] as const;
+export const CHART_KINDS = ['ttft-vs-isl', 'breakeven', 'kv-transfer', 'transport-compare', 'ttft-cdf', 'tp-matrix', 'transfer-curve', 'tornado', 'pareto'] as const;
 export type ChartKind = (typeof CHART_KINDS)[number];
 
 export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -18,23 +18,56 @@ export const HEIGHT = 400;
 /** vLLM's VLLM_NIXL_ABORT_REQUEST_TIMEOUT before PR #25897 (the seeds' builds). */
 export const DEFAULT_TIMEOUT_S = 120;
 
-/** Outcome colours of the TP matrix: fixed, so a chart reads the same whichever outcomes it happens to show. */
-export const OUTCOME_COLOURS = { ok: '#2e7d32', rejected: '#ef6c00', crash: '#c62828' } as const;
-const TIMEOUT_COLOUR = '#c62828';
-/** One colour per transport on every chart (tcp is never blue on one and green on the next). */
-const TRANSPORT_COLOURS: Record<string, string> = {
-  nvlink: '#76b900',
-  'ib-rdma': '#4c78a8',
-  'roce-rdma': '#f58518',
-  'efa-libfabric': '#e45756',
-  'efa-ucx': '#b279a2',
-  'host-staged': '#72b7b2',
-  tcp: '#54a24b',
+/**
+ * The palette of every chart: Vega's tableau10 (told apart by most colour-blind readers), with a shape per series as
+ * a second cue wherever points are drawn.
+ */
+export const SCHEME = 'tableau10';
+export const TABLEAU10 = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'] as const;
+/** Point shapes in series order, the second cue beside colour. */
+export const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left', 'wedge', 'stroke'] as const;
+
+/**
+ * Outcome colours of the TP matrix, blue / orange / dark grey (not red and green), fixed so a chart reads the same
+ * whichever outcomes it shows; every cell also says its outcome in words.
+ */
+export const OUTCOME_COLOURS = { ok: '#4c78a8', rejected: '#f58518', crash: '#3b3b3b' } as const;
+/** Limits (abort timeout, lease, SLO bounds, parity): near-black dashed rules, labelled, never a series colour. */
+const LIMIT_COLOUR = '#222222';
+/** One colour and one shape per transport on every chart (tcp is never blue on one and green on the next). */
+export const TRANSPORT_COLOURS: Record<string, string> = {
+  'ib-rdma': TABLEAU10[0],
+  'roce-rdma': TABLEAU10[1],
+  'efa-libfabric': TABLEAU10[2],
+  'host-staged': TABLEAU10[3],
+  nvlink: TABLEAU10[4],
+  'efa-ucx': TABLEAU10[6],
+  mnnvl: TABLEAU10[7],
+  tcp: TABLEAU10[8],
+};
+const TRANSPORT_SHAPES: Record<string, string> = {
+  'ib-rdma': 'circle',
+  'roce-rdma': 'square',
+  'efa-libfabric': 'triangle-up',
+  'host-staged': 'diamond',
+  nvlink: 'cross',
+  'efa-ucx': 'triangle-right',
+  mnnvl: 'triangle-left',
+  tcp: 'triangle-down',
 };
 
-/** A colour scale fixing the transports' colours when every series is a known transport id. */
+const isTransports = (series: readonly string[]): boolean => series.length > 0 && series.every((s) => s in TRANSPORT_COLOURS);
+
+/** The colour scale of a series field: the transports' fixed colours, else tableau10 in series order. */
 function seriesScale(series: readonly string[]): Json {
-  return series.length > 0 && series.every((s) => s in TRANSPORT_COLOURS) ? { scale: { domain: [...series], range: series.map((s) => TRANSPORT_COLOURS[s]) } } : {};
+  if (isTransports(series)) return { scale: { domain: [...series], range: series.map((s) => TRANSPORT_COLOURS[s]) } };
+  return { scale: { scheme: series.length > 10 ? 'tableau20' : SCHEME } };
+}
+
+/** The shape scale of a series field (same field and title as the colour, so the two share one legend). */
+function seriesShapes(series: readonly string[]): Json {
+  const range = isTransports(series) ? series.map((s) => TRANSPORT_SHAPES[s]) : series.map((_, i) => SHAPES[i % SHAPES.length]);
+  return { scale: { domain: [...series], range } };
 }
 
 type Json = Record<string, unknown>;
@@ -80,19 +113,49 @@ function unique<T>(xs: readonly T[]): T[] {
 
 const fmtInt = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
 
-/** Layers drawing a dashed horizontal rule at `value` on field `field`, labelled under its right end (lines that cross
- * a timeout run above it). */
-function thresholdLayers(field: string, value: number, label: string): Json[] {
-  const data = { values: [{ [field]: value, label }] };
+/**
+ * Layers drawing a dashed horizontal rule at each line's value on field `field`, labelled under its right end (lines
+ * that cross a timeout run above it). Lease lines are dotted, abort timeouts dashed.
+ */
+function thresholdLayers(field: string, lines: readonly { s: number; label: string; kind?: string }[]): Json[] {
+  const values = lines.map((l) => ({ [field]: l.s, label: l.label, lease: l.kind === 'lease' }));
+  const data = { values };
   const y = { field, type: 'quantitative' };
+  const rule = (lease: boolean): Json => ({
+    data,
+    transform: [{ filter: lease ? 'datum.lease' : '!datum.lease' }],
+    mark: { type: 'rule', color: LIMIT_COLOUR, strokeDash: lease ? [2, 3] : [6, 4], size: 1.5 },
+    encoding: { y },
+  });
   return [
-    { data, mark: { type: 'rule', color: TIMEOUT_COLOUR, strokeDash: [6, 4], size: 1.5 }, encoding: { y } },
+    ...(values.some((v) => !v.lease) ? [rule(false)] : []),
+    ...(values.some((v) => v.lease) ? [rule(true)] : []),
     {
       data,
-      mark: { type: 'text', color: TIMEOUT_COLOUR, align: 'right', baseline: 'top', x: 'width', dx: -4, dy: 4, fontSize: 12, fontWeight: 'bold' },
+      // Under the rule's left end: lines that cross a timeout mostly do so at the long (right) end.
+      mark: { type: 'text', color: LIMIT_COLOUR, align: 'left', baseline: 'top', x: 0, dx: 6, dy: 4, fontSize: 12, fontWeight: 'bold' },
       encoding: { y, text: { field: 'label' } },
     },
   ];
+}
+
+/** The lines a chart of a run draws: the run's own (one per distinct expiry), or one at `timeoutS` for an estimate. */
+function limitLines(lines: readonly ExpiryLine[] | undefined, timeoutS: number | undefined): { s: number; label: string; kind: string }[] {
+  if (lines && lines.length) return [...lines];
+  const s = timeoutS ?? DEFAULT_TIMEOUT_S;
+  return [{ s, label: `vLLM abort timeout (${s} s)`, kind: 'abort-timeout' }];
+}
+
+/** The hollow marker that stands for requests that fell back, as its own legend entry. */
+function fellBackLegend(text: string): Json {
+  return {
+    field: 'marker',
+    type: 'ordinal',
+    title: null,
+    // An ordinal scale (not the default point scale, which maps one value to NaN): the ring drawn at full opacity.
+    scale: { type: 'ordinal', domain: [text], range: [1] },
+    legend: { symbolType: 'circle', symbolFillColor: 'white', symbolStrokeColor: '#333333', symbolStrokeWidth: 2, symbolSize: 160, labelLimit: 0 },
+  };
 }
 
 /** Uncertainty bands as a shaded area per line (p5 to p95 over the Monte Carlo samples), under the lines. */
@@ -131,8 +194,10 @@ function bandSentences<R extends { loS?: number; hiS?: number }>(samples: number
 // ---------------------------------------------------------------------------------------------------------------------
 
 export interface TtftVsIslOptions {
-  /** Where the abort-timeout rule goes (seconds). */
+  /** Where the abort-timeout rule goes (seconds) when `expiries` is not given. */
   timeoutS?: number;
+  /** The run's abort / lease lines (expiryLines): one rule each. */
+  expiries?: readonly ExpiryLine[];
   title?: string;
   /** Legend title of the series (default 'transport'). */
   seriesTitle?: string;
@@ -144,7 +209,8 @@ export interface TtftVsIslOptions {
 
 /** TTFT (mean, p95 dashed when it differs) against ISL per transport, log y, with the abort timeout as a rule. */
 export function ttftVsIslSpec(rows: readonly TtftRow[], opts: TtftVsIslOptions = {}): TopLevelSpec {
-  const timeoutS = opts.timeoutS ?? DEFAULT_TIMEOUT_S;
+  const limits = limitLines(opts.expiries, opts.timeoutS);
+  const timeoutS = Math.min(...limits.map((l) => l.s));
   const mean = rows.filter((r) => r.stat === 'mean');
   const p95Differs = mean.some((m) => {
     const p = rows.find((r) => r.stat === 'p95' && r.series === m.series && r.isl === m.isl);
@@ -155,19 +221,23 @@ export function ttftVsIslSpec(rows: readonly TtftRow[], opts: TtftVsIslOptions =
   const series = unique(mean.map((r) => r.series));
   const showTimeout = opts.showTimeout ?? (fellBack.length > 0 || data.some((r) => r.ttftS >= timeoutS / 10));
   const banded = data.filter((r) => r.loS !== undefined && r.hiS !== undefined);
-  const ys = valueScale([...data.map((r) => r.ttftS), ...banded.flatMap((r) => [r.loS!, r.hiS!]), ...(showTimeout ? [timeoutS] : [])]);
+  const ys = valueScale([...data.map((r) => r.ttftS), ...banded.flatMap((r) => [r.loS!, r.hiS!]), ...(showTimeout ? limits.map((l) => l.s) : [])]);
   const subtitle = [
     `Time to first token by input length, one line per ${opts.seriesTitle ?? 'transport'}; ` +
       (p95Differs ? 'solid: mean, dashed: p95.' : 'mean (p95 equals it at every point).') +
       ys.sentence,
   ];
   if (banded.length) subtitle.push(...bandSentences(opts.bandSamples ?? 0, banded, (r) => r.ttftS));
+  const FELL_BACK = 'hollow ring: some requests fell back';
   if (fellBack.length) {
-    subtitle.push(`Fell back (KV expired after ${timeoutS} s, prompt prefilled again on decode): ${fellBack.join(', ')}.`);
+    const after = limits.map((l) => `${l.s} s`).join(' or ');
+    subtitle.push(`Hollow rings: requests fell back (KV released after ${after}, prompt prefilled again on decode), their TTFT in the mean: ${fellBack.join(', ')}.`);
   }
   const x = { field: 'isl', type: 'quantitative', title: 'input length, ISL (tokens)', scale: { zero: false }, axis: { format: ',.0f' } };
   const y = { field: 'ttftS', type: 'quantitative', title: `time to first token (s${ys.axisNote})`, scale: ys.scale };
-  const color = { field: 'series', type: 'nominal', title: opts.seriesTitle ?? 'transport', sort: series, ...seriesScale(series) };
+  const seriesTitleText = opts.seriesTitle ?? 'transport';
+  const color = { field: 'series', type: 'nominal', title: seriesTitleText, sort: series, ...seriesScale(series) };
+  const shape = { field: 'series', type: 'nominal', title: seriesTitleText, sort: series, ...seriesShapes(series) };
   const tooltip = [
     { field: 'series', title: opts.seriesTitle ?? 'transport' },
     { field: 'isl', title: 'ISL', format: ',' },
@@ -189,9 +259,18 @@ export function ttftVsIslSpec(rows: readonly TtftRow[], opts: TtftVsIslOptions =
   };
   const points: Json = {
     data: { values: mean },
-    mark: { type: 'point', filled: true, size: 50 },
-    encoding: { x, y, color, tooltip },
+    mark: { type: 'point', filled: true, size: 60, opacity: 1 },
+    encoding: { x, y, color, shape, tooltip },
   };
+  const rings: Json[] = fellBack.length
+    ? [
+        {
+          data: { values: mean.filter((r) => r.fellBack > 0).map((r) => ({ ...r, marker: FELL_BACK })) },
+          mark: { type: 'point', filled: false, shape: 'circle', size: 260, strokeWidth: 2 },
+          encoding: { x, y, color, opacity: fellBackLegend(FELL_BACK), tooltip },
+        },
+      ]
+    : [];
   return top(title(opts.title ?? 'TTFT vs input length', subtitle), {
     width: WIDTH,
     height: HEIGHT,
@@ -199,7 +278,8 @@ export function ttftVsIslSpec(rows: readonly TtftRow[], opts: TtftVsIslOptions =
       ...(banded.length ? [bandLayer(banded as unknown as Json[], x, 'ttftS', y, color, p95Differs ? 'stat' : undefined)] : []),
       lines,
       points,
-      ...(showTimeout ? thresholdLayers('ttftS', timeoutS, `vLLM abort timeout (${timeoutS} s)`) : []),
+      ...rings,
+      ...(showTimeout ? thresholdLayers('ttftS', limits) : []),
     ],
   });
 }
@@ -229,7 +309,8 @@ export function breakevenSpec(rows: readonly BreakevenRow[], opts: { title?: str
   ];
   const x = { field: 'isl', type: 'quantitative', title: 'input length, ISL (tokens)', scale: { zero: false }, axis: { format: ',.0f' } };
   const y = { field: 'ratio', type: 'quantitative', title: 'disaggregated / aggregated (ratio)', scale: { zero: false } };
-  const color = { field: 'metric', type: 'nominal', title: 'ratio', scale: { domain: [TPUT, ITL], range: ['#1f77b4', '#ff7f0e'] } };
+  const color = { field: 'metric', type: 'nominal', title: 'ratio', scale: { domain: [TPUT, ITL], range: [TABLEAU10[0], TABLEAU10[1]] } };
+  const shape = { field: 'metric', type: 'nominal', title: 'ratio', scale: { domain: [TPUT, ITL], range: ['circle', 'square'] } };
   const dash = groups.length > 1 ? { strokeDash: { field: 'group', type: 'nominal', title: 'series', sort: groups, legend: DASH_LEGEND } } : {};
   const tooltip = [
     { field: 'isl', title: 'ISL', format: ',' },
@@ -248,7 +329,8 @@ export function breakevenSpec(rows: readonly BreakevenRow[], opts: { title?: str
       mark: { type: 'text', color: '#555555', align: 'right', baseline: 'bottom', x: 'width', dx: -4, dy: -3, fontSize: 11 },
       encoding: { y: { field: 'ratio', type: 'quantitative' }, text: { field: 'label' } },
     },
-    { data: { values: long }, mark: { type: 'line', point: { filled: true, size: 50 } }, encoding: { x, y, color, ...dash, tooltip } },
+    { data: { values: long }, mark: { type: 'line' }, encoding: { x, y, color, ...dash, detail: { field: 'group', type: 'nominal' } } },
+    { data: { values: long }, mark: { type: 'point', filled: true, size: 60, opacity: 1 }, encoding: { x, y, color, shape, tooltip } },
   ];
   if (marked.length) {
     // A crossover in the right part of the plot is labelled on the rule's left, so the text stays inside the plot.
@@ -257,11 +339,11 @@ export function breakevenSpec(rows: readonly BreakevenRow[], opts: { title?: str
     const side = (isl: number) => (hi > lo && (isl - lo) / (hi - lo) > 0.6 ? 'left' : 'right');
     const values = marked.map((c) => ({ isl: c.isl, label: `crossover: ${crossText(c)}`, side: side(c.isl) }));
     layers.push(
-      { data: { values }, mark: { type: 'rule', color: '#2e7d32', strokeDash: [4, 3], size: 1.5 }, encoding: { x: { field: 'isl', type: 'quantitative' } } },
+      { data: { values }, mark: { type: 'rule', color: LIMIT_COLOUR, strokeDash: [4, 3], size: 1.5 }, encoding: { x: { field: 'isl', type: 'quantitative' } } },
       ...(['right', 'left'] as const).flatMap((where) => {
         const here = values.map((v, i) => ({ ...v, row: i })).filter((v) => v.side === where);
         if (!here.length) return [];
-        const mark = { type: 'text', color: '#2e7d32', baseline: 'top', fontSize: 12, fontWeight: 'bold', align: where === 'right' ? 'left' : 'right', dx: where === 'right' ? 5 : -5 };
+        const mark = { type: 'text', color: LIMIT_COLOUR, baseline: 'top', fontSize: 12, fontWeight: 'bold', align: where === 'right' ? 'left' : 'right', dx: where === 'right' ? 5 : -5 };
         // Several groups' crossovers stack downwards, one line each.
         const yOffset = { field: 'row', type: 'quantitative', scale: { domain: [0, Math.max(1, values.length - 1)], range: [0, 16 * Math.max(1, values.length - 1)] } };
         return [{ data: { values: here }, mark, encoding: { x: { field: 'isl', type: 'quantitative' }, y: { value: 6 }, yOffset, text: { field: 'label' } } }];
@@ -280,8 +362,11 @@ export interface KvTransferOptions {
   /** Series with no completed transfer, named in the subtitle. */
   noTransfer?: string[];
   /** The abort timeout (default 120 s) and whether to draw it (default: when a transfer comes within a tenth of it
-   * or a series has none). */
+   * or a series has none); a run's charts give `expiries` instead, one line per distinct expiry among its points. */
   timeoutS?: number;
+  expiries?: readonly ExpiryLine[];
+  /** Points whose requests fell back: hollow markers at their expiry. */
+  fellBack?: readonly KvFallbackRow[];
   showTimeout?: boolean;
   /** Legend title of the series (default 'transport'). */
   seriesTitle?: string;
@@ -291,34 +376,59 @@ export interface KvTransferOptions {
 
 /** One request's KV transfer time against context length per transport, log y. */
 export function kvTransferSpec(rows: readonly KvRow[], opts: KvTransferOptions = {}): TopLevelSpec {
-  const timeoutS = opts.timeoutS ?? DEFAULT_TIMEOUT_S;
+  const limits = limitLines(opts.expiries, opts.timeoutS);
   const noTransfer = opts.noTransfer ?? [];
-  const show = opts.showTimeout ?? (noTransfer.length > 0 || rows.some((r) => r.s >= timeoutS / 10));
-  const series = unique(rows.map((r) => r.series));
+  const fellBack = opts.fellBack ?? [];
+  const lowest = Math.min(...limits.map((l) => l.s));
+  const show = opts.showTimeout ?? (noTransfer.length > 0 || fellBack.length > 0 || rows.some((r) => r.s >= lowest / 10));
+  const series = unique([...rows.map((r) => r.series), ...fellBack.map((r) => r.series)]);
   const banded = rows.filter((r) => r.loS !== undefined && r.hiS !== undefined);
-  const ys = valueScale([...rows.map((r) => r.s), ...banded.flatMap((r) => [r.loS!, r.hiS!]), ...(show ? [timeoutS] : [])]);
+  const ys = valueScale([...rows.map((r) => r.s), ...fellBack.map((r) => r.s), ...banded.flatMap((r) => [r.loS!, r.hiS!]), ...(show ? limits.map((l) => l.s) : [])]);
   const subtitle = [...(opts.subtitle ?? [`Mean time to move one request\u2019s KV cache from prefill to decode.${ys.sentence}`])];
   if (banded.length) subtitle.push(...bandSentences(opts.bandSamples ?? 0, banded, (r) => r.s));
-  if (noTransfer.length) subtitle.push(`No transfer completed (the KV expired before decode read it): ${noTransfer.join(', ')}.`);
-  const over = unique(rows.filter((r) => r.s > timeoutS).map((r) => r.series));
-  if (show && over.length) subtitle.push(`Above the ${timeoutS} s abort timeout at some lengths: ${over.join(', ')}.`);
+  const FELL_BACK = 'hollow ring: requests fell back (KV released unread)';
+  if (fellBack.length) {
+    const only = unique(fellBack.filter((r) => !r.someCompleted).map((r) => r.series));
+    subtitle.push(
+      `Hollow rings: points whose requests fell back, drawn at the expiry that released their KV; decode prefilled those prompts again.` +
+        (only.length ? ` No transfer completed at some lengths: ${only.join(', ')}.` : ''),
+    );
+  } else if (noTransfer.length) {
+    subtitle.push(`No transfer completed: ${noTransfer.join(', ')}.`);
+  }
+  const over = limits.map((l) => ({ l, series: unique(rows.filter((r) => r.s > l.s).map((r) => r.series)) })).filter((o) => o.series.length);
+  if (show) for (const o of over) subtitle.push(`Above the ${o.l.s} s ${o.l.kind === 'lease' ? 'lease' : 'abort timeout'} at some lengths: ${o.series.join(', ')}.`);
   const x = { field: 'tokens', type: 'quantitative', title: 'context length (tokens)', scale: { zero: false }, axis: { format: ',.0f' } };
   const y = { field: 's', type: 'quantitative', title: `KV transfer time per request (s${ys.axisNote})`, scale: ys.scale };
-  const color = { field: 'series', type: 'nominal', title: opts.seriesTitle ?? 'transport', sort: series, ...seriesScale(series) };
+  const seriesTitleText = opts.seriesTitle ?? 'transport';
+  const color = { field: 'series', type: 'nominal', title: seriesTitleText, sort: series, ...seriesScale(series) };
+  const shape = { field: 'series', type: 'nominal', title: seriesTitleText, sort: series, ...seriesShapes(series) };
+  const tooltip = [{ field: 'series', title: seriesTitleText }, { field: 'tokens', format: ',' }, { field: 's', title: 'seconds', format: ',.4f' }];
   const layers: Json[] = [
     ...(banded.length ? [bandLayer(banded as unknown as Json[], x, 's', y, color)] : []),
-    {
-      data: { values: rows },
-      mark: { type: 'line', point: { filled: true, size: 50 } },
+    { data: { values: rows }, mark: { type: 'line' }, encoding: { x, y, color } },
+    { data: { values: rows }, mark: { type: 'point', filled: true, size: 60, opacity: 1 }, encoding: { x, y, color, shape, tooltip } },
+  ];
+  if (fellBack.length) {
+    layers.push({
+      data: { values: fellBack.map((r) => ({ ...r, marker: FELL_BACK })) },
+      mark: { type: 'point', filled: false, shape: 'circle', size: 260, strokeWidth: 2 },
       encoding: {
         x,
         y,
         color,
-        tooltip: [{ field: 'series', title: opts.seriesTitle ?? 'transport' }, { field: 'tokens', format: ',' }, { field: 's', title: 'seconds', format: ',.4f' }],
+        opacity: fellBackLegend(FELL_BACK),
+        tooltip: [
+          { field: 'series', title: seriesTitleText },
+          { field: 'tokens', format: ',' },
+          { field: 's', title: 'KV released after (s)', format: ',' },
+          { field: 'fellBack', title: 'requests fell back' },
+          { field: 'completed', title: 'requests completed' },
+        ],
       },
-    },
-  ];
-  if (show) layers.push(...thresholdLayers('s', timeoutS, `vLLM abort timeout (${timeoutS} s)`));
+    });
+  }
+  if (show) layers.push(...thresholdLayers('s', limits));
   return top(title(opts.title ?? 'KV transfer time vs context length', subtitle), { width: WIDTH, height: HEIGHT, layer: layers });
 }
 
@@ -327,10 +437,20 @@ export function kvTransferSpec(rows: readonly KvRow[], opts: KvTransferOptions =
 /** TTFT CDF per point: x TTFT ms (log), y fraction of requests. */
 export function ttftCdfSpec(cdf: CdfRows, opts: { title?: string } = {}): TopLevelSpec {
   const xs = valueScale(cdf.rows.map((r) => r.ms));
-  const subtitle = [`Fraction of requests whose first token came within x.${xs.sentence}` + (cdf.note ? ` Showing ${cdf.note}.` : '')];
-  const spanOf = (point: string) => cdf.rows.filter((r) => r.point === point).map((r) => r.ms);
-  const flat = unique(cdf.rows.map((r) => r.point)).filter((p) => Math.min(...spanOf(p)) === Math.max(...spanOf(p)));
-  if (flat.length) subtitle.push(`A vertical line: every request of that point had the same TTFT${flat.length < unique(cdf.rows.map((r) => r.point)).length ? '' : ' (all points here)'}.`);
+  const subtitle = [
+    `Fraction of requests whose first token came within x.${xs.sentence}` + (cdf.note ? ` Showing ${cdf.note}.` : ''),
+    `Empirical CDF as a step function through the ${cdf.percentiles} percentiles (p0 to p100) summary.json keeps of each point\u2019s HDR histogram (3 significant digits), not through every request.`,
+  ];
+  const drawn = unique(cdf.rows.map((r) => r.point)).length;
+  if (cdf.alike.length) {
+    const ms = (v: number) => `${v.toLocaleString('en-US', { maximumFractionDigits: 1 })} ms`;
+    const few = cdf.alike.length <= 3 ? ` (${cdf.alike.map((a) => `${a.label}: ${ms(a.ms)}`).join('; ')})` : '';
+    subtitle.push(
+      cdf.alike.length === drawn
+        ? `Every request alike: at each point all requests had one TTFT, so its CDF is a single vertical step${few}.`
+        : `A vertical step: every request of that point had the same TTFT${few || ` (${cdf.alike.length} points)`}.`,
+    );
+  }
   if (cdf.empty.length) subtitle.push(`No completed request, nothing to draw: ${cdf.empty.join('; ')}.`);
   const colours = unique(cdf.rows.map((r) => r.colour));
   const encoding: Json = {
@@ -341,7 +461,7 @@ export function ttftCdfSpec(cdf: CdfRows, opts: { title?: string } = {}): TopLev
       type: 'nominal',
       title: cdf.colourTitle,
       sort: colours,
-      ...(colours.length > 10 ? { scale: { scheme: 'tableau20' } } : seriesScale(colours)),
+      ...seriesScale(colours),
       legend: DASH_LEGEND,
     },
     detail: { field: 'point', type: 'nominal' },
@@ -363,17 +483,12 @@ export function ttftCdfSpec(cdf: CdfRows, opts: { title?: string } = {}): TopLev
     width: WIDTH,
     height: HEIGHT,
     data: { values: cdf.rows },
-    mark: { type: 'line', strokeWidth: 2, interpolate: 'linear' },
+    mark: { type: 'line', strokeWidth: 2, interpolate: 'step-after' },
     encoding,
   });
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-
-/** An exception name too wide for a cell on two lines: NotImplementedError -> NotImplemented / Error. */
-function cellText(text: string): string {
-  return text.length > 13 && /[a-z]Error$/.test(text) ? `${text.slice(0, -5)}\nError` : text;
-}
 
 /** Prefill TP (rows) x decode TP (columns) outcome heatmap, one panel per connector profile. */
 export function tpMatrixSpec(cells: readonly TpCell[], opts: { title?: string; subtitle?: string } = {}): TopLevelSpec {
@@ -381,13 +496,15 @@ export function tpMatrixSpec(cells: readonly TpCell[], opts: { title?: string; s
   const labels = ids.map((id) => cells.find((c) => c.connector === id)!.connectorLabel);
   const tps = unique(cells.map((c) => c.prefillTp)).sort((a, b) => a - b);
   const decodeTps = unique(cells.map((c) => c.decodeTp)).sort((a, b) => a - b);
-  const step = 112;
+  // Wide enough for the longest exception name on one line under the outcome word.
+  const step = 136;
   const outcome = { field: 'outcome', type: 'nominal' };
-  const values = cells.map((c) => ({ ...c, cellText: cellText(c.text) }));
+  // The outcome in words first, so the matrix reads without its colours.
+  const values = cells.map((c) => ({ ...c, cellText: `${c.outcome}\n${c.text}` }));
   return top(
     title(opts.title ?? 'Asymmetric TP: which prefill/decode pairs each vLLM build accepts', [
       opts.subtitle ??
-        'Handshake outcome per connector profile (vLLM build). ok: READs per request; rejected: the handshake error; crash: what kills the engine.',
+        'Handshake outcome per connector profile (vLLM build), in words in every cell. ok: READs per request; rejected: the handshake error; crash: what kills the engine.',
     ]),
     {
       data: { values },
@@ -396,7 +513,7 @@ export function tpMatrixSpec(cells: readonly TpCell[], opts: { title?: string; s
       spacing: { row: 24, column: 40 },
       spec: {
         width: step * decodeTps.length,
-        height: 44 * tps.length,
+        height: 56 * tps.length,
         layer: [
           {
             mark: { type: 'rect', stroke: 'white', strokeWidth: 2 },
@@ -448,7 +565,7 @@ export function kvTransferEstimateSpec(catalog: Catalog, q: KvEstimateQuery, opt
 // ---------------------------------------------------------------------------------------------------------------------
 
 /** Colours of a tornado's bars: the parameter at the min and at the max of its range. */
-const END_COLOURS = { 'at min': '#4c78a8', 'at max': '#e45756' } as const;
+const END_COLOURS = { 'at min': TABLEAU10[0], 'at max': TABLEAU10[1] } as const;
 
 const fmtMetric = (x: number): string => x.toLocaleString('en-US', { maximumFractionDigits: Math.abs(x) >= 100 ? 0 : 2 });
 
@@ -546,13 +663,85 @@ export function transferCurveSpec(points: readonly TransferCurvePoint[], opts: {
       width: WIDTH,
       height: HEIGHT,
       data: { values: points.map((p) => ({ ...p })) },
-      mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'blockSize', type: 'quantitative', title: 'block size (bytes)', scale: { type: 'log', base: 2 }, axis: { labelExpr: "datum.value >= 1073741824 ? datum.value / 1073741824 + 'G' : datum.value >= 1048576 ? datum.value / 1048576 + 'M' : datum.value >= 1024 ? datum.value / 1024 + 'K' : datum.value" } },
         y: { field: 'bandwidthGBps', type: 'quantitative', title: 'bandwidth (GB/s)', scale: { type: 'log' } },
-        color: { field: 'transport', type: 'nominal', title: 'transport', sort: transports },
-        tooltip: [{ field: 'transport' }, { field: 'blockText', title: 'block size' }, { field: 'bandwidthGBps', title: 'GB/s', format: '.3~g' }, { field: 'latencyUs', title: 'latency (us)', format: '.3~g' }],
+        color: { field: 'transport', type: 'nominal', title: 'transport', sort: transports, ...seriesScale(transports) },
       },
+      layer: [
+        { mark: { type: 'line' } },
+        {
+          mark: { type: 'point', filled: true, size: 45, opacity: 1 },
+          encoding: {
+            shape: { field: 'transport', type: 'nominal', title: 'transport', sort: transports, ...seriesShapes(transports) },
+            tooltip: [{ field: 'transport' }, { field: 'blockText', title: 'block size' }, { field: 'bandwidthGBps', title: 'GB/s', format: '.3~g' }, { field: 'latencyUs', title: 'latency (us)', format: '.3~g' }],
+          },
+        },
+      ],
     },
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * transport-compare: mean TTFT and mean KV transfer time per transport at one ISL, as bars side by side (two panels,
+ * each its own scale: a TTFT in minutes would flatten a transfer in milliseconds). Bars of points whose requests fell
+ * back are hatched-free but outlined and labelled, and the run's abort / lease lines are drawn on both panels.
+ */
+export function transportCompareSpec(c: CompareRows, opts: { title?: string; seriesTitle?: string; expiries?: readonly ExpiryLine[] } = {}): TopLevelSpec {
+  const series = unique(c.rows.map((r) => r.series).concat(c.missing.map((m) => m.series)));
+  const seriesTitleText = opts.seriesTitle ?? 'transport';
+  const at = c.isl === null ? 'the experiment\u2019s input length' : `ISL ${fmtInt(c.isl)}`;
+  const subtitle = [`Mean time to first token and mean KV transfer time per ${seriesTitleText} at ${at}; bars labelled with their value.`];
+  if (c.otherIsls.length) subtitle.push(`The longest ISL every ${seriesTitleText} ran at; the sweep\u2019s other ISLs (${c.otherIsls.map(fmtInt).join(', ')}) are in ttft-vs-isl and kv-transfer.`);
+  const fell = unique(c.rows.filter((r) => r.fellBack > 0).map((r) => `${r.series} (${r.fellBack} of ${r.total})`));
+  if (fell.length) subtitle.push(`Requests fell back (KV released unread, prompt prefilled again on decode; outlined bars, marked \u201cfell back\u201d): ${fell.join(', ')}.`);
+  const none = c.missing.map((m) => `${m.series}: no ${m.metric.startsWith('TTFT') ? 'completed request' : 'completed KV transfer'}`);
+  if (none.length) subtitle.push(`Nothing to draw: ${none.join('; ')}.`);
+  const panel = (metric: CompareRow['metric']): Json => {
+    const rows = c.rows.filter((r) => r.metric === metric).map((r) => ({ ...r, valueText: `${fmtSeconds(r.s)}${r.fellBack > 0 ? ', fell back' : ''}` }));
+    const lines = (opts.expiries ?? []).filter((l) => rows.some((r) => r.s >= l.s / 10));
+    // Linear from zero: a bar's length is its value (on a log axis it would start nowhere); each bar says its value.
+    const y = { field: 's', type: 'quantitative', title: `${metric === 'TTFT (mean)' ? 'time to first token, mean' : 'KV transfer time per request, mean'} (s)`, scale: { zero: true } };
+    const x = { field: 'series', type: 'nominal', title: seriesTitleText, sort: series, scale: { domain: series }, axis: { labelAngle: 0 } };
+    const gaps = c.missing.filter((m) => m.metric === metric).map((m) => ({ series: m.series, s: 0, valueText: metric === 'TTFT (mean)' ? 'none completed' : 'none completed (fell back)' }));
+    return {
+      title: { text: metric === 'TTFT (mean)' ? 'Time to first token' : 'KV transfer', anchor: 'middle', fontSize: 13 },
+      width: Math.max(200, 90 * series.length),
+      height: 300,
+      layer: [
+        {
+          data: { values: rows },
+          mark: { type: 'bar', width: { band: 0.7 } },
+          encoding: {
+            x,
+            y,
+            color: { field: 'series', type: 'nominal', title: seriesTitleText, sort: series, ...seriesScale(series) },
+            stroke: { condition: { test: 'datum.fellBack > 0', value: '#111111' }, value: null },
+            strokeWidth: { condition: { test: 'datum.fellBack > 0', value: 2.5 }, value: 0 },
+            tooltip: [
+              { field: 'series', title: seriesTitleText },
+              { field: 'metric' },
+              { field: 's', title: 'seconds', format: ',.4f' },
+              { field: 'completed', title: 'requests completed' },
+              { field: 'fellBack', title: 'requests fell back' },
+            ],
+          },
+        },
+        { data: { values: [...rows, ...gaps] }, mark: { type: 'text', baseline: 'bottom', dy: -3, fontSize: 11 }, encoding: { x, y, text: { field: 'valueText' } } },
+        ...(lines.length ? thresholdLayers('s', lines) : []),
+      ],
+    };
+  };
+  return top(title(opts.title ?? `TTFT and KV transfer time per ${seriesTitleText}`, subtitle), {
+    hconcat: [panel('TTFT (mean)'), panel('KV transfer (mean)')],
+    spacing: 50,
+    resolve: { scale: { y: 'independent', color: 'shared' } },
+  });
+}
+
+/** Seconds with a sensible number of digits: 0.0123 s, 1.23 s, 123 s. */
+function fmtSeconds(s: number): string {
+  return `${Number(s.toPrecision(3)).toLocaleString('en-US', { maximumFractionDigits: 6 })} s`;
 }

@@ -12,26 +12,42 @@ import type { Summary } from '../summary.js';
 import {
   bandSamples,
   breakevenRows,
-  CONNECTOR,
+  expiryLines,
   ISL,
   kvTransferRowsFromSummary,
   MODE,
   seriesTitle,
+  sweptPaths,
   sweeps,
   tpMatrixRows,
   transferCurveRows,
+  transportCompareRows,
   TRANSPORT,
   ttftCdfRows,
   ttftVsIslRows,
+  valuesOf,
 } from './data.js';
-import { breakevenSpec, CHART_KINDS, type ChartKind, kvTransferSpec, tpMatrixSpec, transferCurveSpec, ttftCdfSpec, ttftVsIslSpec } from './kinds.js';
+import {
+  breakevenSpec,
+  CHART_KINDS,
+  type ChartKind,
+  kvTransferSpec,
+  tpMatrixSpec,
+  transferCurveSpec,
+  transportCompareSpec,
+  ttftCdfSpec,
+  ttftVsIslSpec,
+} from './kinds.js';
 
 export interface ChartOptions {
   /** The kinds to draw; default: every kind the summary's sweep supports (applicableKinds). */
   kinds?: readonly ChartKind[];
-  /** For tp-matrix (default: the built-in catalog). */
+  /** For tp-matrix, and the expiry of points from summaries that do not record it (default: the built-in catalog). */
   catalog?: Catalog;
-  /** Abort timeout the TTFT and KV charts draw, seconds (default 120). */
+  /**
+   * One abort timeout for the TTFT and KV charts to draw, seconds, instead of the points' own (each point's connector
+   * profile's expiry, one line per distinct value).
+   */
   timeoutS?: number;
   /** Most lines in the TTFT CDF (default 12). */
   maxCdfLines?: number;
@@ -40,36 +56,52 @@ export interface ChartOptions {
 }
 
 /** What a kind needs from a sweep, said to a user when it is missing. */
-const NEEDS: Record<ChartKind, string> = {
-  'ttft-vs-isl': `needs ${ISL} and ${TRANSPORT} swept, with completed requests`,
+export const NEEDS: Record<ChartKind, string> = {
+  'ttft-vs-isl': `needs ${ISL} swept, with completed requests`,
   breakeven: `needs ${ISL} and ${MODE} swept, both modes at some ISL, with output tokens`,
-  'kv-transfer': `needs ${ISL} and ${TRANSPORT} swept, with completed KV transfers`,
+  'kv-transfer': `needs ${ISL} swept, with disaggregated points`,
+  'transport-compare': `needs disaggregated points with completed requests or KV transfers (drawn by default when ${TRANSPORT} is swept)`,
   'ttft-cdf': 'needs a point with completed requests and a TTFT CDF (ttftCdfMs)',
-  'tp-matrix': `needs ${CONNECTOR} swept (or ask for it by --kind)`,
+  'tp-matrix': 'is drawn when a TP (deployment.prefill.tp, deployment.decode.tp, ...) is swept, or when asked for by --kind',
   'transfer-curve': 'is drawn from the catalog alone, when asked for by --kind',
+  tornado: 'is drawn from a sensitivity.json (`nixlsim sensitivity`), not a summary',
+  pareto: 'is drawn from a plan.json (`nixlsim plan`), not a summary',
 };
 
-/** The kinds a summary's sweep calls for: ttft-cdf always, the others by what the sweep varies. */
+/** Whether the sweep varies a tensor-parallel size (any swept path ending in `tp`, with two values or more). */
+export function sweepsTp(summary: Summary): boolean {
+  return sweptPaths(summary).some((k) => /(^|\.)tp$/.test(k) && valuesOf(summary.points, k).length > 1);
+}
+
+/**
+ * The kinds a summary's sweep calls for: ttft-cdf always; ttft-vs-isl for any sweep over ISL (also ISL x mode);
+ * kv-transfer for ISL x transport; transport-compare when the transport varies; tp-matrix only when a TP varies.
+ */
 export function applicableKinds(summary: Summary): ChartKind[] {
   const out: ChartKind[] = [];
-  if (sweeps(summary, ISL, TRANSPORT)) out.push('ttft-vs-isl');
+  const transports = sweeps(summary, TRANSPORT) && valuesOf(summary.points, TRANSPORT).length > 1;
+  if (sweeps(summary, ISL)) out.push('ttft-vs-isl');
   if (sweeps(summary, ISL, MODE)) out.push('breakeven');
-  if (sweeps(summary, ISL, TRANSPORT)) out.push('kv-transfer');
+  if (sweeps(summary, ISL) && transports) out.push('kv-transfer');
+  if (transports) out.push('transport-compare');
   out.push('ttft-cdf');
-  if (sweeps(summary, CONNECTOR)) out.push('tp-matrix');
+  if (sweepsTp(summary)) out.push('tp-matrix');
   return out;
 }
 
 /** The spec of one kind for a summary, or null when the summary has no data for it. */
 export function chartSpec(kind: ChartKind, summary: Summary, opts: ChartOptions = {}): TopLevelSpec | null {
   const timeoutS = opts.timeoutS;
+  const catalog = opts.catalog ?? defaultCatalog();
   const named = (t: string) => `${t} (${summary.experiment})`;
+  // The run's own abort / lease lines, from the points charted (or one at --timeout's value).
+  const limits = (points: Summary['points']) => (timeoutS !== undefined ? { timeoutS } : { expiries: expiryLines(points.filter((p) => p.params[MODE] !== 'aggregated'), catalog) });
   switch (kind) {
     case 'ttft-vs-isl': {
       if (!sweeps(summary, ISL)) return null;
       const rows = ttftVsIslRows(summary);
       const banded = { bandSamples: bandSamples(summary) };
-      return rows.length ? ttftVsIslSpec(rows, { title: named('TTFT vs input length'), seriesTitle: seriesTitle(summary), ...banded, ...(timeoutS !== undefined ? { timeoutS } : {}) }) : null;
+      return rows.length ? ttftVsIslSpec(rows, { title: named('TTFT vs input length'), seriesTitle: seriesTitle(summary), ...banded, ...limits(summary.points) }) : null;
     }
     case 'breakeven': {
       if (!sweeps(summary, ISL, MODE)) return null;
@@ -78,14 +110,26 @@ export function chartSpec(kind: ChartKind, summary: Summary, opts: ChartOptions 
     }
     case 'kv-transfer': {
       if (!sweeps(summary, ISL)) return null;
-      const { rows, noTransfer } = kvTransferRowsFromSummary(summary);
-      if (!rows.length) return null;
+      const { rows, fellBack, noTransfer } = kvTransferRowsFromSummary(summary, catalog);
+      if (!rows.length && !fellBack.length) return null;
       return kvTransferSpec(rows, {
         title: named('KV transfer time vs context length'),
         seriesTitle: seriesTitle(summary),
         noTransfer,
+        fellBack,
         bandSamples: bandSamples(summary),
-        ...(timeoutS !== undefined ? { timeoutS } : {}),
+        ...limits(summary.points),
+      });
+    }
+    case 'transport-compare': {
+      const c = transportCompareRows(summary);
+      if (!c.rows.length) return null;
+      const here = summary.points.filter((p) => c.isl === null || p.params[ISL] === c.isl);
+      const l = limits(here);
+      return transportCompareSpec(c, {
+        title: named(`TTFT and KV transfer time per ${c.seriesTitle}`),
+        seriesTitle: c.seriesTitle,
+        expiries: 'expiries' in l ? l.expiries : [{ s: l.timeoutS, kind: 'abort-timeout', connectors: [], label: `vLLM abort timeout (${l.timeoutS} s)` }],
       });
     }
     case 'ttft-cdf': {
@@ -93,9 +137,12 @@ export function chartSpec(kind: ChartKind, summary: Summary, opts: ChartOptions 
       return cdf.rows.length ? ttftCdfSpec(cdf, { title: named('TTFT distribution (CDF)') }) : null;
     }
     case 'tp-matrix':
-      return tpMatrixSpec(tpMatrixRows(opts.catalog ?? defaultCatalog()));
+      return tpMatrixSpec(tpMatrixRows(catalog));
     case 'transfer-curve':
-      return transferCurveSpec(transferCurveRows(opts.catalog ?? defaultCatalog()));
+      return transferCurveSpec(transferCurveRows(catalog));
+    case 'tornado':
+    case 'pareto':
+      return null;
   }
 }
 
