@@ -47,7 +47,7 @@ const L70 = 'deepseek-r1-distill-llama-70b';
 const sig = (x: number) => Number(x.toPrecision(3));
 const rounded = (e: Efficiency): Efficiency => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, sig(v)])) as unknown as Efficiency;
 
-function fit(gpuId: string, factors: FactorName[], targets: { point: Point; label: string; measured: number; of: (r: PointResult) => number }[], start?: Efficiency): GpuFit {
+function fit(gpuId: string, factors: FactorName[], targets: { point: Point; label: string; measured: number; of: (r: PointResult) => number | null }[], start?: Efficiency): GpuFit {
   const gpu = catalog.gpus.get(gpuId)!;
   return fitGpuFactors(
     targets.map((t) => ({ point: t.point, targets: [{ label: t.label, measured: t.measured, of: t.of }] })),

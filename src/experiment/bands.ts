@@ -54,16 +54,15 @@ export function band(values: readonly number[]): Band | null {
 
 /** The bands of a point from its samples' results. */
 export function pointBands(samples: readonly PointResult[], varied: readonly string[]): PointBands {
-  const served = samples.filter((r) => r.requests.completed > 0);
-  const moved = samples.filter((r) => r.kvTransfer.bytesMean > 0);
-  const of = (rs: readonly PointResult[], f: (r: PointResult) => number) => band(rs.map(f));
+  // A sample without the number (none completed, no KV transfer: null in its summary) is left out of that band.
+  const of = (rs: readonly PointResult[], f: (r: PointResult) => number | null) => band(rs.map(f).filter((x): x is number => x !== null));
   return {
     samples: samples.length,
     varied: [...varied],
     fellBackSamples: samples.filter((r) => r.requests.fellBack > 0).length,
-    ttftMs: { mean: of(served, (r) => r.ttftMs.mean), p50: of(served, (r) => r.ttftMs.p50), p95: of(served, (r) => r.ttftMs.p95) },
-    itlMs: { mean: of(served, (r) => r.itlMs.mean), p50: of(served, (r) => r.itlMs.p50) },
+    ttftMs: { mean: of(samples, (r) => r.ttftMs.mean), p50: of(samples, (r) => r.ttftMs.p50), p95: of(samples, (r) => r.ttftMs.p95) },
+    itlMs: { mean: of(samples, (r) => r.itlMs.mean), p50: of(samples, (r) => r.itlMs.p50) },
     outputTokensPerS: of(samples, (r) => r.throughput.outputTokensPerS) ?? { p5: 0, p50: 0, p95: 0 },
-    kvTransferMs: { mean: of(moved, (r) => r.kvTransfer.ms.mean) },
+    kvTransferMs: { mean: of(samples, (r) => r.kvTransfer.ms.mean) },
   };
 }

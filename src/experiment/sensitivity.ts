@@ -94,7 +94,15 @@ export function rankSensitivity(
 ): SensitivityResult {
   if (outcomes.length !== 1 + 2 * params.length) throw new InvariantError(`${outcomes.length} outcomes for ${params.length} parameters`);
   const m = SENSITIVITY_METRICS[metric];
-  const value = (i: number): number => m.of(outcomes[i]!.result);
+  const value = (i: number): number => {
+    const v = m.of(outcomes[i]!.result);
+    // No samples (no request completed, no KV transfer): nothing to rank by; say so rather than rank a 0.
+    if (v === null) {
+      const at = i === 0 ? 'at its nominal figures' : `with ${params[Math.floor((i - 1) / 2)]!.name} at its ${i % 2 === 1 ? 'min' : 'max'}`;
+      throw new UserError(`point ${point.id} has no ${m.label} ${at} (no samples): choose another --metric or point`);
+    }
+    return v;
+  };
   const ranked = params
     .map((p, k) => {
       const low = { value: display(p, p.min), metric: value(1 + 2 * k) };

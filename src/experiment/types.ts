@@ -134,7 +134,7 @@ export interface Point {
   experiment: Experiment;
 }
 
-/** Latency summary in milliseconds. */
+/** Latency summary in milliseconds, of at least one sample. */
 export interface Stats {
   mean: number;
   p50: number;
@@ -145,16 +145,24 @@ export interface Stats {
   max: number;
 }
 
+/** The summary of no samples: every field null (summary.json writes null, tables "-", points.csv an empty cell). */
+export type NoStats = { [K in keyof Stats]: null };
+
+/** A latency summary that may have had no samples: narrow with `s.mean !== null` (all fields are null or none are). */
+export type MaybeStats = Stats | NoStats;
+
 /** One point's results: the summary.json contract (plus extras that do not break it). */
 export interface PointResult {
   id: string;
   params: Record<string, unknown>;
   requests: { total: number; completed: number; failed: number; fellBack: number; inFlight: number; stale: number };
-  ttftMs: Stats;
-  itlMs: Stats;
-  e2eMs: Stats;
-  queueMs: Stats;
-  kvTransfer: { bytesMean: number; ms: Stats; effectiveGBps: number };
+  /** Over the completed measured requests; NoStats when none completed. */
+  ttftMs: MaybeStats;
+  itlMs: MaybeStats;
+  e2eMs: MaybeStats;
+  queueMs: MaybeStats;
+  /** Over the measured requests' completed KV loads; nulls when none completed (aggregated, or every load fell back). */
+  kvTransfer: { bytesMean: number | null; ms: MaybeStats; effectiveGBps: number | null };
   throughput: { outputTokensPerS: number; requestsPerS: number };
   utilisation: { workers: Record<string, number>; kvPoolPeak: Record<string, number>; links: Record<string, number> };
   events: Record<string, number>;

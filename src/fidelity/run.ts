@@ -15,6 +15,7 @@ import { shownPath } from '../experiment/yaml-errors.js';
 import type { Point, PointResult } from '../experiment/types.js';
 import { estimateTransfer } from '../physics/estimate.js';
 import { metricValue } from '../report/baseline.js';
+import { valueAt } from '../experiment/yaml-errors.js';
 import { defaultMeasurementsDir, loadMeasurements, type MeasurementRecord, type MeasurementSet } from './load.js';
 import { FAMILIES, type Family } from './schema.js';
 
@@ -142,7 +143,10 @@ function modeledValue(r: MeasurementRecord, results: Map<string, PointResult>): 
 }
 
 function pointValue(t: Extract<MeasurementRecord['target'], { kind: 'point' }>, metric: string, where: string, results: Map<string, PointResult>): number {
-  const v = metricValue(results.get(t.key)!, metric);
+  const result = results.get(t.key)!;
+  const v = metricValue(result, metric);
+  // null in the summary: the point had no samples of it (no request completed); the record then has no modeled value.
+  if (v === undefined && valueAt(result, metric.split('.')) === null) return Number.NaN;
   if (v === undefined) {
     throw new UserError(`metric '${metric}' is not in the result of point ${pointLabel(t.point.id, t.point.params)} (no such worker, link or event?)`, where);
   }

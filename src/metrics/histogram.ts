@@ -1,6 +1,6 @@
 import * as hdr from 'hdr-histogram-js';
 import { InvariantError } from '../errors.js';
-import type { Stats } from '../experiment/types.js';
+import type { MaybeStats, NoStats } from '../experiment/types.js';
 
 /** Microseconds: the resolution durations are recorded at. */
 const US_PER_S = 1e6;
@@ -84,9 +84,12 @@ export class LatencyHistogram {
     return v < this.lo ? this.lo : v > this.hi ? this.hi : v;
   }
 
-  /** Mean, percentiles and extremes in milliseconds, each rounded to the microsecond so JSON output is stable. */
-  summary(): Stats {
-    if (this.n === 0) return { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, min: 0, max: 0 };
+  /**
+   * Mean, percentiles and extremes in milliseconds, each rounded to the microsecond so JSON output is stable; every
+   * field null when nothing was recorded (no samples is not a latency of 0).
+   */
+  summary(): MaybeStats {
+    if (this.n === 0) return NO_STATS;
     return {
       mean: toMs(this.sumS / this.n),
       p50: toMs(this.percentileS(50)),
@@ -105,6 +108,9 @@ export class LatencyHistogram {
     this.sum = t;
   }
 }
+
+/** The summary of an empty histogram. */
+export const NO_STATS: NoStats = Object.freeze({ mean: null, p50: null, p90: null, p95: null, p99: null, min: null, max: null });
 
 /** Seconds to milliseconds rounded to 3 decimals (whole microseconds); `+ 0` turns a -0 into 0 for JSON. */
 function toMs(seconds: number): number {

@@ -14,7 +14,7 @@ import { costPerM, rolesText, shortName, sig } from './report.js';
 import { ms } from './slo.js';
 import type { CheckedEntry, LoadPlanJson, LoadPlanResult } from './size.js';
 
-const pct = (x: number): string => `${Math.round(x * 100)}%`;
+const pct = (x: number | null): string => (x === null ? '-' : `${Math.round(x * 100)}%`);
 /** `$3.50 (h100-sxm)`, or `$3.50 (h100-sxm), $4.20 (h200-sxm)`. */
 export const priceText = (p: Record<string, number>): string => Object.entries(p).map(([g, x]) => `$${x.toFixed(2)} (${g})`).join(', ');
 const usd = (x: number | null): string => (x === null ? '-' : x.toFixed(2));

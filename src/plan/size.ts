@@ -48,9 +48,10 @@ export function enumerateUpTo(gpus: number, sizes: readonly number[], roles: Rol
   return out;
 }
 
-/** How much of the SLO a result uses: the largest value / bound over the terms (> 1: broken). */
-export function sloUse(r: PointResult, slo: readonly SloTerm[]): number {
-  return Math.max(...slo.map((t) => termValue(r, t) / t.maxMs));
+/** How much of the SLO a result uses: the largest value / bound over the terms (> 1: broken); null when a term has no samples. */
+export function sloUse(r: PointResult, slo: readonly SloTerm[]): number | null {
+  const v = slo.map((t) => termValue(r, t));
+  return v.some((x) => x === null) ? null : Math.max(...slo.map((t, i) => v[i]! / t.maxMs));
 }
 
 export interface CheckedEntry {
@@ -62,7 +63,8 @@ export interface CheckedEntry {
   /** Met every SLO term at the rate, with every measured request completed. */
   meetsSlo: boolean;
   /** Largest value / bound over the SLO terms at the rate (< 1: room left). */
-  sloUse: number;
+  /** null when a term had no samples at the rate (no request completed). */
+  sloUse: number | null;
   ttftP50Ms: number;
   ttftP95Ms: number;
   itlP95Ms: number;
@@ -99,7 +101,7 @@ export interface LoadPlanJson {
   schemaVersion: 1;
   question: 'load';
   inputs: PlanInputs & { rate: number; rateSource: 'flag' | 'workload' };
-  recommended: (DeploymentSection & { id: string; gpusUsed: number; costPerHourUsd: number | null; sloUse: number }) | null;
+  recommended: (DeploymentSection & { id: string; gpusUsed: number; costPerHourUsd: number | null; sloUse: number | null }) | null;
   verdict: { aggregated: ModeAnswer | null; disaggregated: ModeAnswer | null; winner: 'aggregated' | 'disaggregated' | 'tie' | 'none'; text: string };
   checked: CheckedEntry[];
   skipped: SkippedEntry[];
@@ -121,6 +123,7 @@ export interface LoadPlanResult {
 }
 
 const round = (x: number, digits = 6): number => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : 0);
+const nullable = (x: number | null, digits: number): number | null => (x === null ? null : round(x, digits));
 
 function checkedEntry(a: Assessed, r: PointResult, slo: readonly SloTerm[], cost: number | null): CheckedEntry {
   const gpus = candidateGpus(a.candidate);
@@ -135,10 +138,11 @@ function checkedEntry(a: Assessed, r: PointResult, slo: readonly SloTerm[], cost
     gpusUsed: gpus,
     costPerHourUsd: cost === null ? null : round(cost, 4),
     meetsSlo: c.pass,
-    sloUse: round(sloUse(r, slo), 4),
-    ttftP50Ms: round(r.ttftMs.p50, 3),
-    ttftP95Ms: round(r.ttftMs.p95, 3),
-    itlP95Ms: round(r.itlMs.p95, 3),
+    sloUse: nullable(sloUse(r, slo), 4),
+    // plan.json's latencies are numbers; a configuration with no samples at the rate fails its SLO and shows 0 here.
+    ttftP50Ms: round(r.ttftMs.p50 ?? 0, 3),
+    ttftP95Ms: round(r.ttftMs.p95 ?? 0, 3),
+    itlP95Ms: round(r.itlMs.p95 ?? 0, 3),
     outputTokensPerS: round(out, 3),
     usdPerMillionOutputTokens: perM === null ? null : round(perM, 4),
     violations: c.violations,
@@ -234,7 +238,7 @@ export async function planForLoad(o: PlanOptions, simulate?: SimulateBatch): Pro
       entries.forEach((e, k) => pointOf.set(e.id, points[k]!));
       checked.push(...entries);
       for (const mode of ['aggregated', 'disaggregated'] as const) {
-        const best = entries.filter((e) => e.meetsSlo && e.deployment.mode === mode).sort((a, b) => a.sloUse - b.sloUse)[0];
+        const best = entries.filter((e) => e.meetsSlo && e.deployment.mode === mode).sort((a, b) => (a.sloUse ?? Infinity) - (b.sloUse ?? Infinity))[0];
         if (best && !found[mode]) found[mode] = best;
       }
       if (found.aggregated && found.disaggregated) break;

@@ -5,7 +5,7 @@
  */
 import { closest } from '../catalog/suggest.js';
 import { UserError } from '../errors.js';
-import type { PointResult, Stats } from '../experiment/types.js';
+import type { MaybeStats, PointResult } from '../experiment/types.js';
 import { num } from '../report/table.js';
 
 export const SLO_METRICS = ['ttft', 'itl', 'e2e'] as const;
@@ -80,9 +80,9 @@ export function sloText(terms: readonly SloTerm[]): string {
   return terms.map((t) => t.text).join(',');
 }
 
-/** The statistic a term reads from a point's result, milliseconds. */
-export function termValue(r: PointResult, t: SloTerm): number {
-  const stats: Stats = r[METRIC_FIELD[t.metric]];
+/** The statistic a term reads from a point's result, milliseconds; null when the point had no samples of it. */
+export function termValue(r: PointResult, t: SloTerm): number | null {
+  const stats: MaybeStats = r[METRIC_FIELD[t.metric]];
   return stats[t.stat];
 }
 
@@ -110,8 +110,9 @@ export function checkSlo(r: PointResult, terms: readonly SloTerm[]): SloCheck {
   if (q.inFlight > 0) violations.push(`${q.inFlight} of ${q.total} requests still running at the horizon`);
   for (const t of terms) {
     const v = termValue(r, t);
-    if (!(v <= t.maxMs)) {
-      violations.push(`${t.metric}_${t.stat}_ms ${ms(v)} > ${t.maxMs}`);
+    // No samples (no request completed, none streamed two tokens) meets no latency bound.
+    if (v === null || !(v <= t.maxMs)) {
+      violations.push(v === null ? `${t.metric}_${t.stat}_ms: no samples` : `${t.metric}_${t.stat}_ms ${ms(v)} > ${t.maxMs}`);
       broken.push(t);
     }
   }

@@ -4,7 +4,7 @@
  * happened to insert keys in), maps keyed by name are sorted, and the file is replaced atomically so a reader never
  * sees half of one.
  */
-import type { PointResult, Stats } from '../experiment/types.js';
+import type { MaybeStats, PointResult } from '../experiment/types.js';
 import { EVENT_KINDS } from '../metrics/event-log.js';
 import { writeFileAtomic } from './output.js';
 
@@ -57,7 +57,9 @@ function canonical(v: unknown): unknown {
   return v;
 }
 
-function stats(s: Stats): Stats {
+/** A latency summary in contract order; no samples is null in every field. */
+function stats(s: MaybeStats): MaybeStats {
+  if (s.mean === null) return { mean: null, p50: null, p90: null, p95: null, p99: null, min: null, max: null };
   return { mean: s.mean, p50: s.p50, p90: s.p90, p95: s.p95, p99: s.p99, min: s.min, max: s.max };
 }
 

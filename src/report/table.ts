@@ -14,9 +14,9 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
   return [line(header), ...rows.map(line)];
 }
 
-/** Three significant-ish digits without exponents: 0.42, 12.3, 4512; '-' for no number. */
-export function num(x: number): string {
-  if (!Number.isFinite(x)) return '-';
+/** Three significant-ish digits without exponents: 0.42, 12.3, 4512; '-' for no number (null: no samples). */
+export function num(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '-';
   const a = Math.abs(x);
   return x.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2);
 }

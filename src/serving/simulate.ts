@@ -363,9 +363,9 @@ class Metrics {
       e2eMs: this.e2e.summary(),
       queueMs: this.queue.summary(),
       kvTransfer: {
-        bytesMean: this.kvCount ? round(this.kvBytes / this.kvCount, 0) : 0,
-        ms: this.kv.summary() as Stats,
-        effectiveGBps: this.kvSeconds > 0 ? round(this.kvBytes / this.kvSeconds / 1e9, 4) : 0,
+        bytesMean: this.kvCount ? round(this.kvBytes / this.kvCount, 0) : null,
+        ms: this.kv.summary(),
+        effectiveGBps: this.kvSeconds > 0 ? round(this.kvBytes / this.kvSeconds / 1e9, 4) : null,
       },
       throughput: {
         outputTokensPerS: duration > 0 ? round(this.outputTokens / duration, 3) : 0,

@@ -34,7 +34,7 @@ function synthetic(runs: Run[], eff: Efficiency, c: Catalog = catalog): number[]
   const base = loadDeployment(fixture('p5-disaggregated.yaml'), { catalog: c });
   return runs.map((r) => {
     const res = simulatePoint(measuredPoint(base, run(r), c), c, { efficiency: eff });
-    return [res.ttftMs.mean, res.itlMs.mean, res.e2eMs.mean, res.throughput.outputTokensPerS];
+    return [res.ttftMs.mean!, res.itlMs.mean!, res.e2eMs.mean!, res.throughput.outputTokensPerS];
   });
 }
 
@@ -83,7 +83,7 @@ describe('nixlsim calibrate: the acceptance test', () => {
     // Predict the held-out runs with the calibrated record (no efficiency override: the catalog's figures).
     held.forEach((h, k) => {
       const res = simulatePoint(measuredPoint(deployment, run(h), c2), c2);
-      const predicted = [res.ttftMs.mean, res.itlMs.mean, res.e2eMs.mean, res.throughput.outputTokensPerS];
+      const predicted = [res.ttftMs.mean!, res.itlMs.mean!, res.e2eMs.mean!, res.throughput.outputTokensPerS];
       const measured = values[2 * k + 1]!;
       predicted.forEach((p, m) => expect(Math.abs(p - measured[m]!) / measured[m]!).toBeLessThan(PREDICTION_TOLERANCE));
     });

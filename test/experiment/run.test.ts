@@ -34,7 +34,7 @@ describe('runExperiment', () => {
     });
     expect(seen).toEqual(['p000', 'p001', 'p002', 'p003', 'p004', 'p005']);
     expect(r.outDir).toBe(out);
-    expect(readdirSync(out).sort()).toEqual(['report.html', 'summary.json']);
+    expect(readdirSync(out).sort()).toEqual(['points.csv', 'report.html', 'report.md', 'summary.json']);
     expect(readFileSync(join(out, 'summary.json'), 'utf8')).toBe(summaryJson(r.summary));
     expect(r.summary.experiment).toBe('sweep');
     expect(r.summary.points.map((p) => p.id)).toEqual(seen);
@@ -47,10 +47,10 @@ describe('runExperiment', () => {
     }
     // p003: tcp at 1000 tokens; TTFT mean = isl / 10 = 100 ms, p50 = 90, p95 = 180; e2e p50 = (100 + 2500) x 0.9 = 2340.
     expect(lines[6]!.split(/\s{2,}/)).toEqual(['p003', 'tcp', '1000', '100', '0', '0', '100', '90.0', '180', '12.5', '2340', '1235', '9.00', '37.5']);
-    expect(r.text).toContain('notable events:\np000 transport=ib-rdma workload.isl.mean=1000: none\n');
+    expect(r.text).toContain('notable events: (event counts include warm-up requests; the table counts measured requests only)\np000 transport=ib-rdma workload.isl.mean=1000: none\n');
     expect(r.text).toContain(
       'p005 transport=tcp workload.isl.mean=120000: kv_blocks_expired 8, fell_back 10\n' +
-        '  prefill released KV blocks no decode worker had read within the timeout (one line per prefill rank); 10 request(s) fell back to prefilling on the decode worker\n',
+        '  prefill released KV blocks no decode worker had read within the timeout (one line per prefill rank); 10 measured request(s) fell back to prefilling on the decode worker\n',
     );
   });
 
@@ -65,7 +65,7 @@ describe('runExperiment', () => {
     const r = runExperiment(fixture('minimal.yaml'), { out: tmp() }, (p) => fakeResult(p, { engine_dead: 1, request_failed: 40 }));
     expect(r.text).toContain('p000: engine_dead 1, request_failed 40\n');
     expect(r.text).toContain("  an engine died (vLLM's EngineDeadError); the requests it held failed\n");
-    expect(r.text).toContain('  40 of 100 requests failed');
+    expect(r.text).toContain('  40 of 100 measured requests failed');
   });
 
   it('validates every point before running any, and writes nothing when a point fails', () => {

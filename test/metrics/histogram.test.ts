@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvariantError } from '../../src/errors.js';
+import type { Stats } from '../../src/experiment/types.js';
 import { HISTOGRAM_MAX_US, LatencyHistogram } from '../../src/metrics/histogram.js';
 
 const ms = (x: number): number => x / 1000;
@@ -15,7 +16,7 @@ function uniformMs(n: number): LatencyHistogram {
 describe('LatencyHistogram', () => {
   it('keeps the mean, min and max exact', () => {
     // 1 + 2 + ... + 1000 = 500500 ms over 1000 values: mean 500.5 ms, which a bucketed mean would not give exactly.
-    const s = uniformMs(1000).summary();
+    const s = uniformMs(1000).summary() as Stats;
     expect(s.mean).toBe(500.5);
     expect(s.min).toBe(1);
     expect(s.max).toBe(1000);
@@ -25,7 +26,7 @@ describe('LatencyHistogram', () => {
     // 1000 values 1..1000 ms: p50 is the 500th value, 500 ms; p90 the 900th, 900 ms; p95 950 ms; p99 990 ms.
     // hdr answers with the top of the value's bucket: 500 ms = 500000 us sits in [2^18, 2^19) us, where buckets
     // are 2^18 / 1024 = 256 us wide, so it reports 500.223 ms; 0.045% high.
-    const s = uniformMs(1000).summary();
+    const s = uniformMs(1000).summary() as Stats;
     expect(Math.abs(s.p50 - 500) / 500).toBeLessThanOrEqual(0.001);
     expect(Math.abs(s.p90 - 900) / 900).toBeLessThanOrEqual(0.001);
     expect(Math.abs(s.p95 - 950) / 950).toBeLessThanOrEqual(0.001);
@@ -40,7 +41,7 @@ describe('LatencyHistogram', () => {
     // One value of 1.0003 s: its bucket's top is above it, but p99 cannot exceed the max.
     const h = new LatencyHistogram();
     h.record(1.0003);
-    const s = h.summary();
+    const s = h.summary() as Stats;
     expect(s).toEqual({ mean: 1000.3, p50: 1000.3, p90: 1000.3, p95: 1000.3, p99: 1000.3, min: 1000.3, max: 1000.3 });
   });
 
@@ -48,14 +49,14 @@ describe('LatencyHistogram', () => {
     const h = new LatencyHistogram();
     h.record(0.0012344); // 1.2344 ms -> 1.234
     h.record(0.0012346); // 1.2346 ms -> 1.235
-    const s = h.summary();
+    const s = h.summary() as Stats;
     expect(s.min).toBe(1.234);
     expect(s.max).toBe(1.235);
     expect(s.mean).toBe(1.235); // (1.2344 + 1.2346) / 2 = 1.2345 ms -> 1234.5 us, rounded up
   });
 
-  it('summarises an empty histogram as zeros', () => {
-    expect(new LatencyHistogram().summary()).toEqual({ mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, min: 0, max: 0 });
+  it('summarises an empty histogram as nulls: no samples is not a latency of 0', () => {
+    expect(new LatencyHistogram().summary()).toEqual({ mean: null, p50: null, p90: null, p95: null, p99: null, min: null, max: null });
     expect(new LatencyHistogram().count).toBe(0);
   });
 
@@ -71,7 +72,7 @@ describe('LatencyHistogram', () => {
     h.record(1);
     h.record((HISTOGRAM_MAX_US / 1e6) * 2); // 20 h = 72,000 s
     expect(h.overflowed).toBe(1);
-    const s = h.summary();
+    const s = h.summary() as Stats;
     expect(s.max).toBe(72_000_000);
     expect(s.mean).toBe(36_000_500); // (1 s + 72,000 s) / 2 = 36,000.5 s
     // p99 is the second value, which the buckets hold as 10 h = 36,000,000 ms (to 0.1%), not 20 h.

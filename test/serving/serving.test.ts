@@ -203,7 +203,7 @@ describe('scheduler behaviour', () => {
   it('in aggregated serving a long prompt stretches the inter-token latency of the requests around it', () => {
     const short = run(experiment({ deployment: { mode: 'aggregated' }, workload: { isl: { mean: 500, stddev: 0 }, osl: { mean: 200, stddev: 0 }, concurrency: 8, requests: 32 } })).result;
     const long = run(experiment({ deployment: { mode: 'aggregated' }, workload: { isl: { mean: 16_000, stddev: 0 }, osl: { mean: 200, stddev: 0 }, concurrency: 8, requests: 32 } })).result;
-    expect(long.itlMs.mean).toBeGreaterThan(short.itlMs.mean * 1.5);
+    expect(long.itlMs.mean!).toBeGreaterThan(short.itlMs.mean! * 1.5);
   });
 
   it('prefix caching: a Mooncake prompt whose hash_ids were seen before prefills only its last block', () => {
@@ -221,8 +221,8 @@ describe('scheduler behaviour', () => {
     expect(result.requests.completed).toBe(3);
     // The second prompt finds 255 of its 256 blocks cached (the last token is always computed): its prefill is ~1/256
     // of the work, so its TTFT is far below the others'.
-    expect(result.ttftMs.min * 5).toBeLessThan(result.ttftMs.max);
-    expect(result.ttftMs.p50).toBeCloseTo(result.ttftMs.max, -1);
+    expect(result.ttftMs.min! * 5).toBeLessThan(result.ttftMs.max!);
+    expect(result.ttftMs.p50).toBeCloseTo(result.ttftMs.max!, -1);
   });
 
   it('without prefix caching the same trace gets no reuse', () => {
@@ -236,7 +236,7 @@ describe('scheduler behaviour', () => {
         workload: { kind: 'trace', requests: 0, trace: { format: 'mooncake', path: file, speedup: 1 } },
       }),
     );
-    expect(result.ttftMs.min).toBeCloseTo(result.ttftMs.max, 3);
+    expect(result.ttftMs.min).toBeCloseTo(result.ttftMs.max!, 3);
   });
 });
 
@@ -281,7 +281,7 @@ describe("vLLM V1's scheduler and graph modes on the serving path", () => {
     ).result;
     // Chunks of 2048, 2048, 2048 and 1856 tokens: the same matmul and attention FLOPs in total (causal pairs add up),
     // each chunk compute-bound (~47 ms against 5.3 ms of weights), and one host time and one LM head per step.
-    expect(capped.ttftMs.mean - once.ttftMs.mean).toBeCloseTo(3 * (host + lmHead / flopsPerS) * 1000, 3); // ms, to the 1 us the summary keeps
+    expect(capped.ttftMs.mean! - once.ttftMs.mean!).toBeCloseTo(3 * (host + lmHead / flopsPerS) * 1000, 3); // ms, to the 1 us the summary keeps
   });
 
   it('the decode worker computes the last prompt token again, a mixed step: piecewise launches show when they outlast the GPU', () => {
@@ -295,7 +295,7 @@ describe("vLLM V1's scheduler and graph modes on the serving path", () => {
     const flops = 2 * 6_979_326_848 * 1000 + lmHead + 32 * 4 * 4096 * 500_500;
     const prefillGpu = flops / flopsPerS;
     const recomputeGpu = (8.03e9 * 2 + 999 * 131_072) / (3.35e12 * e.decodeMemory.value);
-    expect(slow.ttftMs.mean - base.ttftMs.mean).toBeCloseTo((0.032 - prefillGpu + (0.032 - recomputeGpu)) * 1000, 1);
-    expect(slow.itlMs.mean).toBeCloseTo(base.itlMs.mean, 6);
+    expect(slow.ttftMs.mean! - base.ttftMs.mean!).toBeCloseTo((0.032 - prefillGpu + (0.032 - recomputeGpu)) * 1000, 1);
+    expect(slow.itlMs.mean).toBeCloseTo(base.itlMs.mean!, 6);
   });
 });

@@ -26,7 +26,7 @@ describe('quantiles and bands', () => {
     const catalog = defaultCatalog();
     const point = expandPoints(loadExperiment(experimentFile(aggregatedExperiment(1000)), { catalog }))[0]!;
     const ok = fakeResult(point); // ttftMs.p95 = 1000 / 10 x 1.8 = 180
-    const dead = { ...fakeResult(point, { request_failed: 100 }), ttftMs: { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, min: 0, max: 0 }, throughput: { outputTokensPerS: 0, requestsPerS: 0 } };
+    const dead = { ...fakeResult(point, { request_failed: 100 }), ttftMs: { mean: null, p50: null, p90: null, p95: null, p99: null, min: null, max: null }, throughput: { outputTokensPerS: 0, requestsPerS: 0 } };
     const b = pointBands([ok, dead, ok], ['gpu.efficiency.prefillCompute']);
     expect(b.samples).toBe(3);
     expect(b.ttftMs.p95).toEqual({ p5: 180, p50: 180, p95: 180 });

@@ -36,7 +36,7 @@ describe('a numeric per-rail bandwidth', () => {
     // The nominal run is the catalog's typical, 0.1 GB/s: the same as the explicit 1e8.
     expect(simulatePoint(p, catalog).kvTransfer.ms.mean).toBe(slow.kvTransfer.ms.mean);
     // TTFT moves by the transfer time saved, 20,971.52 ms (prefill and the first decode step are the same).
-    expect(slow.ttftMs.mean - fast.ttftMs.mean).toBeCloseTo(20971.52, 0);
+    expect(slow.ttftMs.mean! - fast.ttftMs.mean!).toBeCloseTo(20971.52, 0);
   });
 
   it('does nothing to an aggregated point (no KV moves)', () => {
@@ -69,6 +69,6 @@ describe('a cost per descriptor drawn from the transport range (perDescriptorUsR
     const p = pointOf(ib());
     const nominal = simulatePoint(p, catalog);
     const cheap = simulatePoint(p, catalog, { perDescriptorS: 0.155e-6 });
-    expect(nominal.kvTransfer.ms.mean - cheap.kvTransfer.ms.mean).toBeCloseTo(111.36 - 4_194_304_000 / 70e9 / 1e-3, 1);
+    expect(nominal.kvTransfer.ms.mean! - cheap.kvTransfer.ms.mean!).toBeCloseTo(111.36 - 4_194_304_000 / 70e9 / 1e-3, 1);
   });
 });

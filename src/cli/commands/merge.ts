@@ -3,9 +3,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { EVENTS_LOG_FILE, mergeShards } from '../../experiment/shard.js';
 import { checkOutputDir, defaultReportDir, writeOutputs } from '../../report/output.js';
 import { SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
-import { writeCharts } from '../../report/charts/write.js';
 import { withReportHtml } from '../../report/html.js';
-import { formatRun } from './run.js';
+import { formatRun, runReportFiles } from './run.js';
 
 export interface MergeOptions {
   /** Where to write the joined summary.json (and events.log); default reports/<name>/ under the working directory. */
@@ -38,6 +37,7 @@ export function mergeRuns(dirs: readonly string[], opts: MergeOptions = {}): Mer
   writeOutputs(withReportHtml([
     ...(merged.log !== undefined ? [{ path: join(outDir, EVENTS_LOG_FILE), data: merged.log, ...flag }] : []),
     { path: join(outDir, SUMMARY_FILE), data: summaryJson(summary), ...flag },
+    ...runReportFiles(summary, summary.points, { dir: outDir, origin: `merged from ${merged.shards.length} shard summaries`, ...flag }, []), // points.csv, report.md (pass the charts once merge renders them)
   ], { dir: outDir, title: `nixlsim merge: ${summary.experiment}`, text: formatRun(summary, summary.points, join(outDir, SUMMARY_FILE)), ...flag }));
   const written = resolve(outDir, SUMMARY_FILE);
   const n = merged.shards.length;
@@ -61,10 +61,8 @@ export const mergeCommand: CommandModule<object, Args> = {
       .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'the --out directory of every shard' })
       .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: ./reports/<name>/)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the merged summary.json instead of the table' }) as unknown as Argv<Args>,
-  handler: async (a) => {
+  handler: (a) => {
     const r = mergeRuns(a.dirs.map(String), { ...(a.out !== undefined ? { out: a.out } : {}), json: a.json });
-    // The whole run's charts, as an unsharded run draws them (a shard draws none: it holds a slice of the points).
-    await writeCharts(r.summary, r.outDir, a.out !== undefined ? { flag: `--out ${a.out}` } : {});
     process.stdout.write(r.text);
   },
 };

@@ -29,7 +29,7 @@ export const quickstartCommand: CommandModule = {
   },
 };
 
-const s = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
+const s = (ms: number | null): string => (ms === null ? '-' : ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
 
 function longContext(rows: { point: Point; r: PointResult }[]): string[] {
   const transports = [...new Set(rows.map((x) => x.point.experiment.deployment.transport))];
@@ -75,21 +75,23 @@ function breakeven(rows: { point: Point; r: PointResult }[]): string[] {
   const table: BreakevenRow[] = isls.map((isl) => {
     const a = get(isl, 'aggregated').r;
     const g = get(isl, 'disaggregated').r;
+    // No samples (null in the summary) is NaN in a breakeven row, as in the chart's rows: printed '-'.
+    const nan = (x: number | null): number => x ?? Number.NaN;
     return {
       isl,
       group: '',
       aggTokS: a.throughput.outputTokensPerS / gpus('aggregated'),
       disaggTokS: g.throughput.outputTokensPerS / gpus('disaggregated'),
-      aggItlMs: a.itlMs.mean,
-      disaggItlMs: g.itlMs.mean,
+      aggItlMs: nan(a.itlMs.mean),
+      disaggItlMs: nan(g.itlMs.mean),
       throughputRatio: g.throughput.outputTokensPerS / gpus('disaggregated') / (a.throughput.outputTokensPerS / gpus('aggregated')),
-      itlRatio: g.itlMs.mean / a.itlMs.mean,
-      aggTtftP50Ms: a.ttftMs.p50,
-      aggTtftP95Ms: a.ttftMs.p95,
-      disaggTtftP50Ms: g.ttftMs.p50,
-      disaggTtftP95Ms: g.ttftMs.p95,
-      aggItlP95Ms: a.itlMs.p95,
-      disaggItlP95Ms: g.itlMs.p95,
+      itlRatio: nan(g.itlMs.mean) / nan(a.itlMs.mean),
+      aggTtftP50Ms: nan(a.ttftMs.p50),
+      aggTtftP95Ms: nan(a.ttftMs.p95),
+      disaggTtftP50Ms: nan(g.ttftMs.p50),
+      disaggTtftP95Ms: nan(g.ttftMs.p95),
+      aggItlP95Ms: nan(a.itlMs.p95),
+      disaggItlP95Ms: nan(g.itlMs.p95),
     };
   });
   const lines = table.map((r) => {

@@ -18,6 +18,8 @@ import { renderCharts } from '../../report/charts/write.js';
 import { withReportHtml } from '../../report/html.js';
 import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
 import { num, textTable } from '../../report/table.js';
+import { pointsCsv, POINTS_CSV_FILE } from '../../report/points-csv.js';
+import { reportMd, REPORT_MD_FILE } from '../../report/report-md.js';
 
 export interface RunOptions {
   /** Report directory; default reports/<name>/ under the working directory (reports/<name>/shard-i-of-n/ for a shard). */
@@ -203,7 +205,9 @@ function collect(plan: Plan, outcomes: PointOutcome[]): Collected {
 
 /** Writes the run's files and `extra` (its charts) together, all or nothing, unless told not to; builds what to print. */
 function finish(plan: Plan, c: Collected, opts: RunOptions, extra: OutputFile[] = []): RunOutput {
-  const outputs = withReportHtml([...c.outputs, ...extra], opts.write !== false && !plan.shard && { dir: plan.outDir, title: `nixlsim run: ${plan.name}`, text: formatRun(c.summary, plan.points, c.summaryFile, plan.shard), ...(plan.outFlag ? { flag: plan.outFlag } : {}) });
+  // points.csv and report.md for a whole run (a shard's would cover a slice: merge writes the run's).
+  const reports = plan.shard ? [] : runReportFiles(c.summary, plan.points, { dir: plan.outDir, file: shownPath(plan.loaded.file), ...(plan.outFlag ? { flag: plan.outFlag } : {}) }, extra);
+  const outputs = withReportHtml([...c.outputs, ...extra, ...reports], opts.write !== false && !plan.shard && { dir: plan.outDir, title: `nixlsim run: ${plan.name}`, text: formatRun(c.summary, plan.points, c.summaryFile, plan.shard), ...(plan.outFlag ? { flag: plan.outFlag } : {}) });
   const files = opts.write === false ? [] : writeOutputs(outputs);
   const text = opts.json ? c.json : formatRun(c.summary, plan.points, c.summaryFile, plan.shard);
   return { summary: c.summary, outDir: plan.outDir, text, outputs, files, ...(plan.shard ? { shard: plan.shard } : {}) };
@@ -224,7 +228,7 @@ function notes(r: PointResult, e: Experiment | undefined): string[] {
     // Say what actually followed: a fallback, failures, or nothing (the requests had already failed elsewhere).
     const then =
       ev('fell_back') > 0
-        ? `${ev('fell_back')} request(s) fell back to prefilling on the decode worker`
+        ? `${fellBackText(r)} fell back to prefilling on the decode worker`
         : e?.deployment.failurePolicy === 'fail' && r.requests.failed > 0
           ? 'those requests failed (failurePolicy: fail)'
           : 'no decode worker read them: their requests had already failed';
@@ -234,15 +238,50 @@ function notes(r: PointResult, e: Experiment | undefined): string[] {
     out.push('decode read KV blocks prefill had already released: output built on stale memory, a silent wrong answer in a real deployment');
   }
   if (ev('engine_dead') > 0) out.push("an engine died (vLLM's EngineDeadError); the requests it held failed");
-  if (r.requests.failed > 0) out.push(`${r.requests.failed} of ${r.requests.total} requests failed; the event counts above say what failed them`);
+  if (r.requests.failed > 0) out.push(`${r.requests.failed} of ${r.requests.total} measured requests failed; the event counts above (warm-up included) say what failed them`);
   return out;
+}
+
+/**
+ * How many requests fell back, as the table counts them (the measured requests that ended, summary.json's
+ * requests.fellBack), with the rest of the fell_back event count (every request: warm-up, and any still running at
+ * the horizon) said apart, so that the numbers add up to the event count printed above the note.
+ */
+function fellBackText(r: PointResult): string {
+  const measured = r.requests.fellBack;
+  const all = r.events['fell_back'] ?? 0;
+  const text = `${measured} measured request(s)`;
+  if (all <= measured) return text;
+  const rest = all - measured;
+  return r.requests.inFlight === 0
+    ? `${text} and ${rest} warm-up request(s)`
+    : `${text} and ${rest} warm-up or still-running request(s)`;
 }
 
 /** What the table needs of a point: its id and params, and its experiment for the notes when there is one (merge has none). */
 export type TablePoint = Pick<Point, 'id' | 'params'> & { experiment?: Experiment };
 
 export function formatRun(summary: Summary, points: readonly TablePoint[], summaryFile: string, shard?: ShardInfo): string {
-  const keys = points[0] ? Object.keys(points[0].params) : [];
+  const n = summary.points.length;
+  const lines = [
+    `experiment '${summary.experiment}' (seed ${summary.seed}): ` +
+      (shard ? `shard ${shard.index}/${shard.count}, ${n} of ${shard.points} points` : `${n} point${n === 1 ? '' : 's'}`) +
+      `, summary in ${shownPath(summaryFile)}`,
+    '',
+    ...pointsTable(summary),
+    '',
+    'notable events: (event counts include warm-up requests; the table counts measured requests only)',
+    ...notableEvents(summary, points),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The points table as `run` prints it (and report.md shows it), the bands' table under it with --uncertainty. The
+ * request counts are the measured requests' (warm-up excluded), as in summary.json; "-" is a metric with no samples.
+ */
+export function pointsTable(summary: Summary): string[] {
+  const keys = summary.points[0] ? Object.keys(summary.points[0].params) : [];
   const header = [
     'point',
     ...keys.map(shortPath),
@@ -275,24 +314,48 @@ export function formatRun(summary: Summary, points: readonly TablePoint[], summa
   ]);
   const numeric = (k: string) => summary.points.every((r) => typeof r.params[k] === 'number');
   const left = [true, ...keys.map((k) => !numeric(k)), ...header.slice(1 + keys.length).map(() => false)];
-  const n = summary.points.length;
-  const lines = [
-    `experiment '${summary.experiment}' (seed ${summary.seed}): ` +
-      (shard ? `shard ${shard.index}/${shard.count}, ${n} of ${shard.points} points` : `${n} point${n === 1 ? '' : 's'}`) +
-      `, summary in ${shownPath(summaryFile)}`,
-    '',
-    ...table(header, rows, left),
-    ...bandLines(summary, keys, left.slice(0, 1 + keys.length)),
-    '',
-    'notable events:',
-  ];
+  return [...table(header, rows, left), ...bandLines(summary, keys, left.slice(0, 1 + keys.length))];
+}
+
+/** The notable-events lines: each point's event counts (every request, warm-up included), then notes on what they mean. */
+export function notableEvents(summary: Summary, points: readonly TablePoint[]): string[] {
+  const lines: string[] = [];
   const byId = new Map(points.map((p) => [p.id, p.experiment]));
   for (const r of summary.points) {
     const counts = Object.entries(r.events).filter(([, c]) => c > 0);
     lines.push(`${pointLabel(r.id, r.params)}: ${counts.length ? counts.map(([k, c]) => `${k} ${c}`).join(', ') : 'none'}`);
     for (const note of notes(r, byId.get(r.id))) lines.push(`  ${note}`);
   }
-  return `${lines.join('\n')}\n`;
+  return lines;
+}
+
+/**
+ * points.csv and report.md for a whole run (or a merge of one): `files` are its other outputs, whose PNGs report.md
+ * embeds; `experiments` each point's experiment, when known (not to merge).
+ */
+export function runReportFiles(
+  summary: Summary,
+  points: readonly TablePoint[],
+  info: { dir: string; file?: string; origin?: string; flag?: string },
+  files: readonly OutputFile[],
+): OutputFile[] {
+  const flag = info.flag !== undefined ? { flag: info.flag } : {};
+  const experiments = points.flatMap((p) => (p.experiment ? [p.experiment] : []));
+  const md = reportMd({
+    experiment: summary.experiment,
+    seed: summary.seed,
+    ...(info.file !== undefined ? { file: info.file } : {}),
+    ...(info.origin !== undefined ? { origin: info.origin } : {}),
+    experiments: experiments.length === points.length ? experiments : [],
+    table: pointsTable(summary),
+    events: notableEvents(summary, points),
+    files,
+    dir: info.dir,
+  });
+  return [
+    { path: join(info.dir, POINTS_CSV_FILE), data: pointsCsv(summary), ...flag },
+    { path: join(info.dir, REPORT_MD_FILE), data: md, ...flag },
+  ];
 }
 
 const bandText = (b: Band | null): string => (b ? `${num(b.p5)} / ${num(b.p50)} / ${num(b.p95)}` : '-');
