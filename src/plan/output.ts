@@ -8,13 +8,12 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Point } from '../experiment/types.js';
 import { shownPath } from '../experiment/yaml-errors.js';
-import { paretoSpec } from '../report/charts/pareto.js';
+import { paretoSpec, planParetoOptions } from '../report/charts/pareto.js';
 import { chartOutputs } from '../report/charts/write.js';
 import { markdownReportHtml, REPORT_HTML_FILE } from '../report/html.js';
 import { writeOutputs, type OutputFile } from '../report/output.js';
 import type { PlanResult } from './planner.js';
 import { paretoRows, reportMarkdown } from './report.js';
-import { sloText } from './slo.js';
 import type { DeploymentSection, PlanJson } from './types.js';
 
 export const PLAN_FILE = 'plan.json';
@@ -82,11 +81,9 @@ export interface WrittenPlan {
 
 export async function writePlan(r: PlanResult): Promise<WrittenPlan> {
   const { plan, outDir } = r;
-  const ttft = r.slo.find((t) => t.metric === 'ttft' && t.stat === 'p95');
-  const spec = paretoSpec(paretoRows(plan), {
-    context: `${plan.inputs.model} on ${plan.inputs.gpus} x ${plan.inputs.gpu} (${plan.inputs.node}), ${plan.inputs.transport}; SLO ${sloText(r.slo)}.`,
-    ...(ttft ? { ttftSloMs: ttft.maxMs } : {}),
-  });
+  // The same chart `nixlsim chart plan.json` draws: every p95 bound of the SLO, and what stops each mode's best.
+  const rows = paretoRows(plan);
+  const spec = paretoSpec(rows, planParetoOptions(plan, rows));
   const file = (name: string, data: string | Uint8Array): OutputFile => ({ path: join(outDir, name), data });
   // Every file is made first, then all go out together or none (writeOutputs).
   const outputs = await chartOutputs(outDir, CHART_NAME, spec);

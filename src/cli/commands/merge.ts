@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { EVENTS_LOG_FILE, mergeShards } from '../../experiment/shard.js';
 import { checkOutputDir, defaultReportDir, writeOutputs } from '../../report/output.js';
 import { SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
+import { writeCharts } from '../../report/charts/write.js';
 import { withReportHtml } from '../../report/html.js';
 import { formatRun, runReportFiles } from './run.js';
 
@@ -61,8 +62,10 @@ export const mergeCommand: CommandModule<object, Args> = {
       .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'the --out directory of every shard' })
       .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: ./reports/<name>/)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the merged summary.json instead of the table' }) as unknown as Argv<Args>,
-  handler: (a) => {
+  handler: async (a) => {
     const r = mergeRuns(a.dirs.map(String), { ...(a.out !== undefined ? { out: a.out } : {}), json: a.json });
+    // The whole run's charts, as an unsharded run draws them (a shard draws none: it holds a slice of the points).
+    await writeCharts(r.summary, r.outDir, a.out !== undefined ? { flag: `--out ${a.out}` } : {});
     process.stdout.write(r.text);
   },
 };
