@@ -282,7 +282,13 @@ describe('which kinds a sweep gets', () => {
       point('p0', { [ISL]: 1000, 'deployment.mode': 'aggregated' }, { ttft: 100 }),
       point('p1', { [ISL]: 1000, 'deployment.mode': 'disaggregated' }, { ttft: 200, kvMs: 10 }),
     ]);
-    expect(applicableKinds(islMode)).toEqual(['ttft-vs-isl', 'breakeven', 'ttft-cdf']);
+    expect(applicableKinds(summary('im2', [...islMode.points, ...islMode.points.map((p) => ({ ...p, id: `${p.id}b`, params: { ...p.params, [ISL]: 2000 } }))]))).toEqual([
+      'ttft-vs-isl',
+      'breakeven',
+      'ttft-cdf',
+    ]);
+    // One ISL (a sweep of one value) is no curve: no ttft-vs-isl.
+    expect(applicableKinds(summary('one', [point('p0', { [ISL]: 40_000 }, { ttft: 100 })]))).toEqual(['ttft-cdf']);
   });
 });
 

@@ -79,10 +79,12 @@ export function sweepsTp(summary: Summary): boolean {
  */
 export function applicableKinds(summary: Summary): ChartKind[] {
   const out: ChartKind[] = [];
-  const transports = sweeps(summary, TRANSPORT) && valuesOf(summary.points, TRANSPORT).length > 1;
-  if (sweeps(summary, ISL)) out.push('ttft-vs-isl');
+  // Varied: swept with two values or more (a sweep of one ISL is a single length, not a curve).
+  const varied = (path: string) => sweeps(summary, path) && valuesOf(summary.points, path).length > 1;
+  const transports = varied(TRANSPORT);
+  if (varied(ISL)) out.push('ttft-vs-isl');
   if (sweeps(summary, ISL, MODE)) out.push('breakeven');
-  if (sweeps(summary, ISL) && transports) out.push('kv-transfer');
+  if (varied(ISL) && transports) out.push('kv-transfer');
   if (transports) out.push('transport-compare');
   out.push('ttft-cdf');
   if (sweepsTp(summary)) out.push('tp-matrix');
