@@ -161,6 +161,18 @@ describe('the abort / lease line follows each point\u2019s connector profile', (
   });
 });
 
+describe('series drawn on top of each other are named', () => {
+  it('roce-rdma with the values of ib-rdma at every length: said in the subtitle of ttft-vs-isl and kv-transfer', () => {
+    const base = longContext(ABORT_120, false).points.filter((p) => p.params[T] === 'ib-rdma');
+    const twin = base.map((p) => ({ ...p, id: `${p.id}r`, params: { ...p.params, [T]: 'roce-rdma' } }));
+    const s = summary('twins', [...base, ...twin]);
+    for (const kind of ['ttft-vs-isl', 'kv-transfer'] as const) {
+      expect(JSON.stringify(chartSpec(kind, s)), kind).toContain('Drawn on top of each other (the same values at every length): roce-rdma with ib-rdma.');
+    }
+    expect(JSON.stringify(chartSpec('kv-transfer', longContext(ABORT_120, false)))).not.toContain('Drawn on top of each other');
+  });
+});
+
 describe('fallen-back points are drawn, not dropped', () => {
   it('kv-transfer: one hollow ring per point that fell back, at its abort time, with a legend entry', () => {
     const s = longContext(ABORT_120, true);

@@ -133,7 +133,8 @@ function thresholdLayers(field: string, lines: readonly { s: number; label: stri
     {
       data,
       // Under the rule's left end: lines that cross a timeout mostly do so at the long (right) end.
-      mark: { type: 'text', color: LIMIT_COLOUR, align: 'left', baseline: 'top', x: 0, dx: 6, dy: 4, fontSize: 12, fontWeight: 'bold' },
+      // dx clears a fallen-back ring drawn on the rule at the first length.
+      mark: { type: 'text', color: LIMIT_COLOUR, align: 'left', baseline: 'top', x: 0, dx: 14, dy: 4, fontSize: 12, fontWeight: 'bold' },
       encoding: { y, text: { field: 'label' } },
     },
   ];
@@ -144,6 +145,22 @@ function limitLines(lines: readonly ExpiryLine[] | undefined, timeoutS: number |
   if (lines && lines.length) return [...lines];
   const s = timeoutS ?? DEFAULT_TIMEOUT_S;
   return [{ s, label: `vLLM abort timeout (${s} s)`, kind: 'abort-timeout' }];
+}
+
+/**
+ * Series whose points all coincide with an earlier series' (same x, same y): drawn under it, so named in the subtitle
+ * (`roce-rdma coincides with ib-rdma`). Null when none do.
+ */
+function coincident<R>(rows: readonly R[], series: (r: R) => string, key: (r: R) => string): string | null {
+  const bySeries = new Map<string, string[]>();
+  for (const r of rows) bySeries.set(series(r), [...(bySeries.get(series(r)) ?? []), key(r)]);
+  const sigs = [...bySeries.entries()].map(([s, ks]) => [s, ks.sort().join('|')] as const);
+  const same: string[] = [];
+  sigs.forEach(([s, sig], i) => {
+    const first = sigs.slice(0, i).find(([, other]) => other === sig);
+    if (first) same.push(`${s} with ${first[0]}`);
+  });
+  return same.length ? `Drawn on top of each other (the same values at every length): ${same.join('; ')}.` : null;
 }
 
 /** The hollow marker that stands for requests that fell back, as its own legend entry. */
@@ -228,6 +245,8 @@ export function ttftVsIslSpec(rows: readonly TtftRow[], opts: TtftVsIslOptions =
       ys.sentence,
   ];
   if (banded.length) subtitle.push(...bandSentences(opts.bandSamples ?? 0, banded, (r) => r.ttftS));
+  const same = coincident(mean, (r) => r.series, (r) => `${r.isl}:${r.ttftS.toPrecision(4)}`);
+  if (same) subtitle.push(same);
   const FELL_BACK = 'hollow ring: some requests fell back';
   if (fellBack.length) {
     const after = limits.map((l) => `${l.s} s`).join(' or ');
@@ -386,6 +405,8 @@ export function kvTransferSpec(rows: readonly KvRow[], opts: KvTransferOptions =
   const ys = valueScale([...rows.map((r) => r.s), ...fellBack.map((r) => r.s), ...banded.flatMap((r) => [r.loS!, r.hiS!]), ...(show ? limits.map((l) => l.s) : [])]);
   const subtitle = [...(opts.subtitle ?? [`Mean time to move one request\u2019s KV cache from prefill to decode.${ys.sentence}`])];
   if (banded.length) subtitle.push(...bandSentences(opts.bandSamples ?? 0, banded, (r) => r.s));
+  const same = coincident(rows, (r) => r.series, (r) => `${r.tokens}:${r.s.toPrecision(4)}`);
+  if (same) subtitle.push(same);
   const FELL_BACK = 'hollow ring: requests fell back (KV released unread)';
   if (fellBack.length) {
     const only = unique(fellBack.filter((r) => !r.someCompleted).map((r) => r.series));
