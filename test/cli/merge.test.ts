@@ -74,6 +74,11 @@ describe('a sweep run whole and as 3 shards + merge', () => {
     }
     expect(printed).toBe(read(whole, 'summary.json'));
     expect(read(out, 'summary.json')).toBe(read(whole, 'summary.json'));
+    // The whole run's charts go out with the rest, and report.html draws each of them.
+    const specs = readdirSync(out).filter((f) => f.endsWith('.vl.json'));
+    expect(specs.length).toBeGreaterThan(0);
+    const html = read(out, 'report.html');
+    for (const f of specs) expect(html).toContain(`<figure class="chart" data-chart="${f.slice(0, -'.vl.json'.length)}"></figure>`);
   });
 
   it('refuses an incomplete or mixed set, naming the directory, and writes nothing', () => {

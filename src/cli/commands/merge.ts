@@ -1,9 +1,9 @@
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { EVENTS_LOG_FILE, mergeShards } from '../../experiment/shard.js';
-import { checkOutputDir, defaultReportDir, writeOutputs } from '../../report/output.js';
+import { checkOutputDir, defaultReportDir, writeOutputs, type OutputFile } from '../../report/output.js';
 import { SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
-import { writeCharts } from '../../report/charts/write.js';
+import { renderCharts } from '../../report/charts/write.js';
 import { withReportHtml } from '../../report/html.js';
 import { formatRun, runReportFiles } from './run.js';
 
@@ -22,30 +22,60 @@ export interface MergeOutput {
   text: string;
 }
 
-/**
- * Joins the outputs of `nixlsim run --shard i/n` (one directory per shard, every shard exactly once) into the
- * summary.json and events.log the unsharded run writes, byte for byte. Everything is read and checked before anything
- * is written; a mismatch (another experiment, seed or shard count, a shard missing or given twice, a point missing or
- * duplicated) is a UserError naming the directory.
- */
-export function mergeRuns(dirs: readonly string[], opts: MergeOptions = {}): MergeOutput {
+/** What merging read and checked, before anything is written. */
+interface Merged {
+  summary: Summary;
+  outDir: string;
+  log: string | undefined;
+  shards: number;
+  flag: { flag?: string };
+}
+
+/** Reads and checks the shards (see mergeRuns), writing nothing. */
+function readShards(dirs: readonly string[], opts: MergeOptions): Merged {
   const flag = opts.out !== undefined ? { flag: `--out ${opts.out}` } : {};
   if (opts.out !== undefined) checkOutputDir(opts.out, flag.flag);
   const merged = mergeShards(dirs.map((d) => resolve(d)));
   const { summary } = merged;
   const outDir = opts.out !== undefined ? resolve(opts.out) : defaultReportDir(summary.experiment);
-  // All files or none (report.html with them); events.log first, as run writes them.
+  return { summary, outDir, log: merged.log, shards: merged.shards.length, flag };
+}
+
+/** Writes the merged run's files and `charts` together, all or none; builds what to print. */
+function writeMerged(m: Merged, opts: MergeOptions, charts: readonly OutputFile[]): MergeOutput {
+  const { summary, outDir, flag } = m;
+  // All files or none (charts, points.csv, report.md and report.html with them); events.log first, as run writes them.
   writeOutputs(withReportHtml([
-    ...(merged.log !== undefined ? [{ path: join(outDir, EVENTS_LOG_FILE), data: merged.log, ...flag }] : []),
+    ...(m.log !== undefined ? [{ path: join(outDir, EVENTS_LOG_FILE), data: m.log, ...flag }] : []),
     { path: join(outDir, SUMMARY_FILE), data: summaryJson(summary), ...flag },
-    ...runReportFiles(summary, summary.points, { dir: outDir, origin: `merged from ${merged.shards.length} shard summaries`, ...flag }, []), // points.csv, report.md (pass the charts once merge renders them)
+    ...charts,
+    ...runReportFiles(summary, summary.points, { dir: outDir, origin: `merged from ${m.shards} shard summaries`, ...flag }, charts), // points.csv, report.md
   ], { dir: outDir, title: `nixlsim merge: ${summary.experiment}`, text: formatRun(summary, summary.points, join(outDir, SUMMARY_FILE)), ...flag }));
   const written = resolve(outDir, SUMMARY_FILE);
-  const n = merged.shards.length;
+  const n = m.shards;
   const text = opts.json
     ? summaryJson(summary)
     : `merged ${n} shard${n === 1 ? '' : 's'}\n${formatRun(summary, summary.points, written)}`;
   return { summary, outDir, text };
+}
+
+/**
+ * Joins the outputs of `nixlsim run --shard i/n` (one directory per shard, every shard exactly once) into the
+ * summary.json and events.log the unsharded run writes, byte for byte. Everything is read and checked before anything
+ * is written; a mismatch (another experiment, seed or shard count, a shard missing or given twice, a point missing or
+ * duplicated) is a UserError naming the directory. No charts: mergeRunsWithCharts draws them.
+ */
+export function mergeRuns(dirs: readonly string[], opts: MergeOptions = {}): MergeOutput {
+  return writeMerged(readShards(dirs, opts), opts, []);
+}
+
+/**
+ * mergeRuns with the whole run's charts, as an unsharded run draws them (a shard draws none: it holds a slice of the
+ * points), rendered before anything is written and written with the rest, so report.html and report.md show them.
+ */
+export async function mergeRunsWithCharts(dirs: readonly string[], opts: MergeOptions = {}): Promise<MergeOutput> {
+  const m = readShards(dirs, opts);
+  return writeMerged(m, opts, await renderCharts(m.summary, m.outDir, m.flag));
 }
 
 interface Args {
@@ -63,9 +93,7 @@ export const mergeCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: ./reports/<name>/)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the merged summary.json instead of the table' }) as unknown as Argv<Args>,
   handler: async (a) => {
-    const r = mergeRuns(a.dirs.map(String), { ...(a.out !== undefined ? { out: a.out } : {}), json: a.json });
-    // The whole run's charts, as an unsharded run draws them (a shard draws none: it holds a slice of the points).
-    await writeCharts(r.summary, r.outDir, a.out !== undefined ? { flag: `--out ${a.out}` } : {});
+    const r = await mergeRunsWithCharts(a.dirs.map(String), { ...(a.out !== undefined ? { out: a.out } : {}), json: a.json });
     process.stdout.write(r.text);
   },
 };
