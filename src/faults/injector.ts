@@ -95,7 +95,7 @@ interface Outage {
 
 export class FaultInjector {
   private readonly specs: SpecState[];
-  private readonly until: number;
+  private until: number;
   private readonly listeners = new Map<FaultKind, FaultListener[]>();
   private readonly injected: Record<FaultKind, number>;
   private readonly outages = new Map<string, Outage>();
@@ -225,6 +225,14 @@ export class FaultInjector {
     const target = key.slice(sep + 1);
     this.deliver({ kind, time: this.sim.now, target, phase: kind === 'link_down' ? 'up' : 'end', spec: outage.spec });
   };
+
+  /**
+   * No rate-driven fault arrives after now (the workload is done: faults with nothing to hit would keep the run going
+   * until `until`). Outages already under way still recover.
+   */
+  stopArrivals(): void {
+    this.until = Math.min(this.until, this.sim.now);
+  }
 
   private scheduleNextArrival(s: SpecState): void {
     const t = this.sim.now + s.arrivals.exponential(s.rate);

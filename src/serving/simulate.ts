@@ -109,6 +109,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
   /** When the last request (warm-up included) ended: the end of the served window, unless some run past the horizon. */
   let lastEndS = 0;
 
+  let injector: FaultInjector | undefined;
   const onEnd = (r: ServingRequest): void => {
     ledger.ended(r, sim.now);
     lastEndS = sim.now;
@@ -118,6 +119,8 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
       corrupt = undefined;
     }
     if (exp.workload.kind === 'closed-loop') sendNext();
+    // The run ends with its workload: once every request has been sent and has ended, no new fault arrives.
+    if (exhausted && ledger.inFlight() === 0) injector?.stopArrivals();
   };
   const send = (spec: RequestSpec): void => {
     const r: ServingRequest = {
@@ -163,7 +166,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
     else exhausted = true;
   }
 
-  const injector = installFaults(sim, cluster, log, point, exp.horizonS);
+  injector = installFaults(sim, cluster, log, point, exp.horizonS);
   const mode = options.checkInvariants ?? (process.env[DEBUG_INVARIANTS_ENV] === '1' ? 'every-event' : 'end');
   if (mode === 'every-event') {
     sim.checkEveryEvent(() => {

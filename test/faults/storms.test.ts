@@ -152,3 +152,17 @@ describe('the storm example from the command line', () => {
     });
   });
 });
+
+describe('rate-driven faults end with the workload', () => {
+  it('link_down at 100 a second on a 20-request run stops arriving once the last request ends', () => {
+    // Before, faults kept arriving until the 86,400 s horizon: ~8.6M link_down events for 20 requests. Now they stop
+    // with the workload: at 100/s over a run of a few simulated seconds, a few hundred at most.
+    const set = ['workload.requests=20', 'workload.warmup=0', 'faults=[{kind: link_down, rate: 100, durationS: 0.01, target: decode-0.host}]'];
+    const [point] = expandPoints(loadExperiment(STORM, { catalog: c, set }));
+    const { result, audit } = runPoint(point!, c);
+    expect(result.requests.completed + result.requests.failed).toBe(20);
+    expect(audit.faults.link_down).toBeGreaterThan(0);
+    expect(audit.faults.link_down).toBeLessThan(100 * (result.durationS + 1) * 2);
+    expect(audit.events).toBeLessThan(100_000);
+  });
+});
