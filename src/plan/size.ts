@@ -20,7 +20,7 @@ import type { Point, PointResult } from '../experiment/types.js';
 import { candidateGpus, candidateId, candidateLabel, type Candidate, type RoleSizes } from './enumerate.js';
 import { usdPerMillionTokens } from './cost.js';
 import { capacityFrom } from './estimate.js';
-import { assess, configCost, defaultOutDir, groupExtras, inputsOf, launchFor, poolSimulator, roleSizes, probeBatch, setup, type Assessed, type PlanOptions, type SimulateBatch } from './planner.js';
+import { assess, configCost, defaultOutDir, groupExtras, inputsOf, launchFor, poolSimulator, roleSizes, probeBatch, setup, type Assessed, type PlanOptions, type PlanResult, type SimulateBatch } from './planner.js';
 import { PROBES_DIR, probePoint, ProbeStore, type ProbeSizing } from './probe.js';
 import { checkSlo, termValue, type SloTerm } from './slo.js';
 import type { DeploymentSection, PlanInputs, PrunedEntry } from './types.js';
@@ -109,18 +109,8 @@ export interface LoadPlanJson {
   tpSizes: TpChoice;
 }
 
-export interface LoadPlanResult {
-  plan: LoadPlanJson;
-  workload: PlanWorkload;
-  slo: SloTerm[];
-  sizing: ProbeSizing;
-  /** The recommended configuration's probe at the rate (what recommended.yaml reproduces), or null. */
-  recommendedPoint: Point | null;
-  /** launch.sh for the recommended configuration, or null. */
-  launch: string | null;
-  outDir: string;
-  probes: { total: number; simulated: number; reused: number };
-}
+/** What planForLoad returns: as plan's result, with the load question's plan.json. */
+export type LoadPlanResult = Omit<PlanResult, 'plan'> & { plan: LoadPlanJson };
 
 const round = (x: number, digits = 6): number => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : 0);
 const nullable = (x: number | null, digits: number): number | null => (x === null ? null : round(x, digits));

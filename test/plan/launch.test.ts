@@ -7,17 +7,10 @@ import { UserError } from '../../src/errors.js';
 import type { EngineArgs } from '../../src/experiment/types.js';
 import { defaultRecipeFile, launchScript, loadRecipe, placeWorkers } from '../../src/plan/launch.js';
 import type { DeploymentSection } from '../../src/plan/types.js';
+import { VLLM_ENGINE } from '../helpers/fixtures.js';
 
 const base = { model: 'llama-3.1-70b-instruct-fp8', gpu: 'h100-sxm', node: 'dgx-h100', connector: 'any-tp', transport: 'ib-rdma' };
-const engine: EngineArgs = {
-  maxNumBatchedTokens: 8192,
-  maxNumSeqs: 1024,
-  blockSize: 16,
-  gpuMemoryUtilization: 0.9,
-  activationReserveBytes: 4e9,
-  prefixCaching: true,
-  chunkedPrefill: true,
-};
+const engine: EngineArgs = { ...VLLM_ENGINE, maxNumSeqs: 1024 }; // get_batch_defaults on an H100
 
 describe('workers on nodes', () => {
   it('cross-node: prefill fills the first nodes, decode starts a node of its own', () => {
