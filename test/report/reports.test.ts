@@ -209,6 +209,22 @@ describe('a real run with warm-up and fallbacks: report.md and counts that agree
   });
 });
 
+describe('fallbacks without an expiry (a failed KV transfer) are split the same way', () => {
+  it('says how many of the fell_back events were measured requests and how many warm-up', () => {
+    // 3 fell_back events, 2 of them measured requests that ended (requests.fellBack), none in flight: 1 was warm-up.
+    const r = runExperiment(fixture('minimal.yaml'), { out: tmp() }, (p) => {
+      const x = fakeResult(p, { kv_transfer_failed: 3, fell_back: 3 });
+      return { ...x, requests: { ...x.requests, fellBack: 2 } };
+    });
+    const lines = r.text.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('p000: '));
+    expect(lines[at]).toBe('p000: fell_back 3, kv_transfer_failed 3');
+    expect(lines[at + 1]).toBe('  2 measured request(s) and 1 warm-up request(s) fell back to prefilling on the decode worker after their KV transfer failed');
+    expect(lines[2]!.split(/\s{2,}/)).toContain('fell back');
+    expect(lines[3]!.split(/\s{2,}/)[3]).toBe('2'); // point, completed, failed, fell back
+  });
+});
+
 describe('report.md without experiments (merge)', () => {
   it('says where the deployment is, and links only PNGs under its directory', () => {
     const md = reportMd({

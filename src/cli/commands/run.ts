@@ -233,6 +233,9 @@ function notes(r: PointResult, e: Experiment | undefined): string[] {
           ? 'those requests failed (failurePolicy: fail)'
           : 'no decode worker read them: their requests had already failed';
     out.push(`prefill released KV blocks no decode worker had read within the timeout (one line per prefill rank); ${then}`);
+  } else if (ev('fell_back') > 0) {
+    // Fallbacks for another reason (a failed KV transfer): the same split, so the counts add up here too.
+    out.push(`${fellBackText(r)} fell back to prefilling on the decode worker after their KV transfer failed`);
   }
   if (ev('stale_kv_read') > 0) {
     out.push('decode read KV blocks prefill had already released: output built on stale memory, a silent wrong answer in a real deployment');
