@@ -318,7 +318,7 @@ export function compareWithExpectations(summary: Summary, expectations: Expectat
       const row = { experiment: summary.experiment, point: id, params: p.params, metric: e.metric, baseline: e.value, tolerance: toleranceText(e.tolerance) };
       const source = `(${e.source}; ${e.where})`;
       if (got === undefined) {
-        rows.push({ ...row, now: null, deltaPct: null, verdict: 'EXPECT FAILED', message: `point ${label(id, p.params)} has no metric ${e.metric} ${source}` });
+        rows.push({ ...row, now: null, deltaPct: null, verdict: 'EXPECT FAILED', message: `point ${label(id, p.params)} has ${valueAt(p, e.metric.split('.')) === null ? `no samples for ${e.metric} (null: no request completed, or no KV transfer)` : `no metric ${e.metric}`} ${source}` });
         continue;
       }
       const ok = withinTolerance(got, e.value, e.tolerance);

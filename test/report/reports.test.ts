@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pointsTable, runExperiment, runExperimentOnPool, type RunOutput } from '../../src/cli/commands/run.js';
 import type { PointResult } from '../../src/experiment/types.js';
 import { NO_STATS } from '../../src/metrics/histogram.js';
+import { compareWithBaseline, compareWithExpectations, type Baseline } from '../../src/report/baseline.js';
 import { csvCell, pointsCsv } from '../../src/report/points-csv.js';
 import { reportMd } from '../../src/report/report-md.js';
 import { buildSummary, summaryJson } from '../../src/report/summary.js';
@@ -222,6 +223,23 @@ describe('fallbacks without an expiry (a failed KV transfer) are split the same 
     expect(lines[at + 1]).toBe('  2 measured request(s) and 1 warm-up request(s) fell back to prefilling on the decode worker after their KV transfer failed');
     expect(lines[2]!.split(/\s{2,}/)).toContain('fell back');
     expect(lines[3]!.split(/\s{2,}/)[3]).toBe('2'); // point, completed, failed, fell back
+  });
+});
+
+describe('check with metrics that have no samples', () => {
+  const good = fakeResult({ id: 'p000', params: {}, experiment: { workload: { isl: { mean: 2000 } } } } as never);
+  const summary = buildSummary('x', 1, [emptyPoint('p000', {})]);
+  it('a baseline of 0 against null now is a change; null against null is equal', () => {
+    const base = (ttft: number | null): Baseline => ({ baselineVersion: 1, experiment: 'x', seed: 1, points: { p000: { params: {}, metrics: { 'ttftMs.mean': ttft } } } });
+    const row = (b: Baseline) => compareWithBaseline(summary, b).rows.find((r) => r.metric === 'ttftMs.mean')!;
+    expect(row(base(0)).verdict).toBe('REGRESSED');
+    expect(row(base(null)).verdict).toBe('ok');
+    expect(row(base(good.ttftMs.mean)).verdict).toBe('REGRESSED');
+  });
+  it('an expectation on a metric without samples fails, saying so', () => {
+    const [r] = compareWithExpectations(summary, [{ metric: 'ttftMs.p50', value: 100, tolerance: { relative: 0.1 }, source: 's', where: 'f.yaml:1:1 expect[0]', points: ['p000'] }]);
+    expect(r!.verdict).toBe('EXPECT FAILED');
+    expect(r!.message).toContain('has no samples for ttftMs.p50');
   });
 });
 
