@@ -13,7 +13,7 @@
  */
 import type { GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
 import type { EngineArgs } from '../experiment/types.js';
-import { decodeStepTime, defaultEfficiency, prefillStepTime, railsFor, readPlan, workerBandwidth } from '../physics/index.js';
+import { decodeStepTime, defaultEfficiency, prefillStepTime, railCap, railsFor, readPlan, workerBandwidth } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import type { Candidate } from './enumerate.js';
 
@@ -60,7 +60,7 @@ function perRequest(ctx: EstimateContext, tp: number): { prefillS: number; decod
 
 /** Bytes per second one worker of `tp` GPUs moves KV at (its rails; through the host link for staged transports). */
 function sideBandwidth(ctx: EstimateContext, tp: number): number {
-  const bw = workerBandwidth(ctx.transport, railsFor(ctx.transport, ctx.node, tp), ctx.bandwidth);
+  const bw = workerBandwidth(ctx.transport, railsFor(ctx.transport, ctx.node, tp), ctx.bandwidth, railCap(ctx.transport, ctx.node));
   return ctx.transport.gpuDirect ? bw : Math.min(bw, ctx.gpu.hostLink.bandwidth);
 }
 
@@ -71,7 +71,7 @@ export function ceilings(c: Candidate, ctx: EstimateContext): Ceilings {
   }
   const p = perRequest(onRole(ctx, 'prefill'), c.prefill.tp);
   const d = perRequest(onRole(ctx, 'decode'), c.decode.tp);
-  const bytes = readPlan(ctx.llm, Math.max(1, Math.round(ctx.islMean)), c.prefill.tp, c.decode.tp, ctx.engine.blockSize).bytesTotal;
+  const bytes = readPlan(ctx.llm, Math.max(1, Math.round(ctx.islMean)), c.prefill.tp, c.decode.tp, ctx.engine.blockSize, ctx.engine.kvLayout).bytesTotal;
   const [pBps, dBps] = [sideBandwidth(onRole(ctx, 'prefill'), c.prefill.tp), sideBandwidth(onRole(ctx, 'decode'), c.decode.tp)];
   const wire = Math.min(c.prefill.workers * pBps, c.decode.workers * dBps);
   return {
