@@ -24,6 +24,36 @@ export function positive() {
   return z.number({ error: m }).positive({ error: m }).finite({ error: m });
 }
 
+/**
+ * Bounds of physical sense on what an experiment may ask for, each with its reason in the message. Past them a run
+ * would not finish on a laptop (a fault every nanosecond, a lease of 1e-300 s, 10^8 clients) or asks for hardware no
+ * deployment has; the bounds are documented in docs/limits.md.
+ */
+export const LIMITS = {
+  workers: { max: 1024, why: 'workers in one group; plan a part of the fleet' },
+  tp: { max: 1024, why: 'GPUs in one tensor-parallel group' },
+  concurrency: { max: 1_000_000, why: 'clients in flight at once' },
+  requests: { max: 100_000_000, why: 'requests in one point' },
+  rate: { min: 1e-6, max: 1e7, why: 'requests per second' },
+  speedup: { min: 1e-6, max: 1e6, why: 'times the recorded speed' },
+  faultRate: { max: 1e4, why: 'faults per simulated second' },
+  seconds: { min: 1e-3, max: 1e7, why: 'seconds, from a millisecond (about a step) to about four months' },
+  horizonS: { max: 1e7, why: 'simulated seconds (about four months)' },
+} as const;
+
+/** A whole number from min to max, the bound and its reason in the message. */
+export function wholeIn(min: number, max: number, why: string) {
+  const m = `expected a whole number from ${min} to ${max.toLocaleString('en-US')} (${why})`;
+  return z.number({ error: m }).int({ error: m }).min(min, { error: m }).max(max, { error: m });
+}
+
+/** A finite number from min to max (min exclusive when it is 0), the bound and its reason in the message. */
+export function numberIn(min: number, max: number, why: string) {
+  const m = min === 0 ? `expected a number > 0 and at most ${max} (${why})` : `expected a number from ${min} to ${max} (${why})`;
+  const n = z.number({ error: m }).finite({ error: m }).max(max, { error: m });
+  return min === 0 ? n.positive({ error: m }) : n.min(min, { error: m });
+}
+
 function nonNegative() {
   const m = 'expected a number >= 0';
   return z.number({ error: m }).min(0, { error: m }).finite({ error: m });
@@ -67,8 +97,8 @@ export const DEFAULT_REQUESTS = 100;
 const workerGroup = (what: string) =>
   z
     .strictObject({
-      workers: whole(1).default(1).describe('Workers (engines) in the group.'),
-      tp: whole(1).default(1).describe("Tensor-parallel size of each worker: it must divide the model's KV heads or be a multiple of them."),
+      workers: wholeIn(1, LIMITS.workers.max, LIMITS.workers.why).default(1).describe('Workers (engines) in the group.'),
+      tp: wholeIn(1, LIMITS.tp.max, LIMITS.tp.why).default(1).describe("Tensor-parallel size of each worker: it must divide the model's KV heads or be a multiple of them."),
       node: catalogId()
         .optional()
         .describe("The group's own node type, from `nixlsim list nodes` (e.g. decode on H200 nodes, prefill on H100 nodes). Default: the deployment's node. Prefill and decode on different node types are cross-node."),
@@ -127,14 +157,14 @@ const expiry = z.discriminatedUnion(
   [
     z.strictObject({
       kind: z.literal('abort-timeout').describe('VLLM_NIXL_ABORT_REQUEST_TIMEOUT: prefill releases KV blocks no decode worker read in time.'),
-      timeoutS: positive().describe('Seconds before prefill releases unread KV blocks.'),
+      timeoutS: numberIn(LIMITS.seconds.min, LIMITS.seconds.max, LIMITS.seconds.why).describe('Seconds before prefill releases unread KV blocks.'),
     }),
     z
       .strictObject({
         kind: z.literal('lease').describe('Lease-based expiry: decode heartbeats keep the blocks.'),
-        leaseS: positive().describe('Lease length in seconds.'),
-        heartbeatS: positive().describe('Seconds between heartbeats; must be < leaseS.'),
-        extendS: positive().describe('Seconds a heartbeat extends the lease by.'),
+        leaseS: numberIn(LIMITS.seconds.min, LIMITS.seconds.max, LIMITS.seconds.why).describe('Lease length in seconds.'),
+        heartbeatS: numberIn(LIMITS.seconds.min, LIMITS.seconds.max, LIMITS.seconds.why).describe('Seconds between heartbeats; must be < leaseS.'),
+        extendS: numberIn(LIMITS.seconds.min, LIMITS.seconds.max, LIMITS.seconds.why).describe('Seconds a heartbeat extends the lease by.'),
       })
       .superRefine((e, ctx) => {
         if (e.heartbeatS >= e.leaseS) {
@@ -225,7 +255,7 @@ const trace = z
   .strictObject({
     format: oneOf(TRACE_FORMATS).describe('The trace file format.'),
     path: text().describe("The trace file, relative to the experiment file's directory."),
-    speedup: positive().default(1).describe('Replay this many times faster than recorded.'),
+    speedup: numberIn(LIMITS.speedup.min, LIMITS.speedup.max, LIMITS.speedup.why).default(1).describe('Replay this many times faster than recorded.'),
     limit: whole(1).optional().describe('Use only the first N records.'),
   })
   .describe("The trace to replay; required when workload.kind is 'trace'.");
@@ -233,11 +263,11 @@ const trace = z
 const workload = z
   .strictObject({
     kind: oneOf(WORKLOAD_KINDS).describe('closed-loop: a fixed number of requests in flight; poisson: arrivals at a rate; trace: replay a trace file.'),
-    concurrency: whole(1).default(1).describe('closed-loop: requests in flight at once (genai-perf --concurrency).'),
+    concurrency: wholeIn(1, LIMITS.concurrency.max, LIMITS.concurrency.why).default(1).describe('closed-loop: requests in flight at once (genai-perf --concurrency).'),
     /** Unset: DEFAULT_REQUESTS, or 0 (every record) for a trace. */
-    requests: whole(0).optional().describe(`Requests measured. Default: ${DEFAULT_REQUESTS}; for a trace, 0 = every record (its default).`),
-    warmup: whole(0).default(0).describe('Requests sent first and left out of the metrics (genai-perf --warmup-request-count).'),
-    rate: positive().default(1).describe('poisson: requests per second.'),
+    requests: wholeIn(0, LIMITS.requests.max, LIMITS.requests.why).optional().describe(`Requests measured. Default: ${DEFAULT_REQUESTS}; for a trace, 0 = every record (its default).`),
+    warmup: wholeIn(0, LIMITS.requests.max, LIMITS.requests.why).default(0).describe('Requests sent first and left out of the metrics (genai-perf --warmup-request-count).'),
+    rate: numberIn(LIMITS.rate.min, LIMITS.rate.max, LIMITS.rate.why).default(1).describe('poisson: requests per second.'),
     isl: lengthDist('Input (prompt) length in tokens.').optional(),
     osl: lengthDist('Output length in tokens.').optional(),
     trace: trace.optional(),
@@ -260,7 +290,12 @@ const workload = z
 
 /** Mirrors FaultSpec (src/faults/injector.ts) and the rules its validate() enforces, so a bad fault is caught with a position. */
 const arrivals = {
-  rate: nonNegative().optional().describe('Poisson arrivals per simulated second.'),
+  rate: z
+    .number({ error: `expected a number from 0 to ${LIMITS.faultRate.max} (${LIMITS.faultRate.why})` })
+    .min(0, { error: `expected a number from 0 to ${LIMITS.faultRate.max} (${LIMITS.faultRate.why})` })
+    .max(LIMITS.faultRate.max, { error: `expected a number from 0 to ${LIMITS.faultRate.max} (${LIMITS.faultRate.why})` })
+    .optional()
+    .describe('Poisson arrivals per simulated second.'),
   at: z.array(nonNegative(), { error: 'expected a list of times in seconds' }).optional().describe('Times in simulated seconds.'),
 };
 const target = text().describe('A worker (prefill-0, decode-1, agg-0) or a link (decode-0.rank0.nic, prefill-0.host).');
@@ -319,7 +354,7 @@ export const experimentFileSchema = z
     deployment,
     workload,
     faults: z.array(fault, { error: 'expected a list of faults' }).default([]).describe('Faults to inject.'),
-    horizonS: positive().default(86400).describe('The simulation stops here (seconds); requests still running count as in flight.'),
+    horizonS: numberIn(0, LIMITS.horizonS.max, LIMITS.horizonS.why).default(86400).describe('The simulation stops here (seconds); requests still running count as in flight.'),
     /** Read on its own before the rest (load.ts); listed here so that `extend:` gets a did-you-mean. */
     extends: z.unknown().optional(),
     /** Checked on its own before points are built (load.ts); listed here so that `sweeps:` gets a did-you-mean. */

@@ -25,10 +25,10 @@ describe('a bad experiment file is one UserError naming file:line:col and the fi
 
   it('wrong type or range: what was expected and what was found', () => {
     const err = userError(() => loadExperiment(fixture('bad/wrong-type.yaml')));
-    expect(err.message).toBe(`${at('bad/wrong-type.yaml', '10:5', 'deployment.prefill.tp')}: expected a whole number >= 1, got 0 (and 1 more problem in this file)`);
+    expect(err.message).toBe(`${at('bad/wrong-type.yaml', '10:5', 'deployment.prefill.tp')}: expected a whole number from 1 to 1,024 (GPUs in one tensor-parallel group), got 0 (and 1 more problem in this file)`);
     // With the TP fixed from the command line, the next problem in the file shows.
     const next = userError(() => loadExperiment(fixture('bad/wrong-type.yaml'), { set: ['deployment.prefill.tp=1'] }));
-    expect(next.message).toBe(`${at('bad/wrong-type.yaml', '13:3', 'workload.concurrency')}: expected a whole number >= 1, got 'ten'`);
+    expect(next.message).toBe(`${at('bad/wrong-type.yaml', '13:3', 'workload.concurrency')}: expected a whole number from 1 to 1,000,000 (clients in flight at once), got 'ten'`);
   });
 
   it('unknown transport id, with a suggestion from the catalog', () => {
@@ -140,7 +140,7 @@ describe('a bad experiment file is one UserError naming file:line:col and the fi
     expect(path.where).toBe('--set deployment.prefil.tp=2');
     expect(path.message).toContain("unknown path 'deployment.prefil.tp'; did you mean 'deployment.prefill.tp'?");
     const value = userError(() => loadExperiment(fixture('minimal.yaml'), { set: ['deployment.prefill.tp=two'] }));
-    expect(value.message).toBe("--set deployment.prefill.tp=two: expected a whole number >= 1, got 'two'");
+    expect(value.message).toBe("--set deployment.prefill.tp=two: expected a whole number from 1 to 1,024 (GPUs in one tensor-parallel group), got 'two'");
     const form = userError(() => loadExperiment(fixture('minimal.yaml'), { set: ['deployment.prefill.tp'] }));
     expect(form.message).toContain('expected path=value');
     const list = userError(() => loadExperiment(fixture('minimal.yaml'), { set: ['sweep.workload.concurrency=4'] }));

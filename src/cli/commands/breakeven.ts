@@ -12,6 +12,7 @@ import { checkOutputDir, defaultReportDir, writeFileAtomic, writeOutputs } from 
 import type { Summary } from '../../report/summary.js';
 import { kvHeadsPerRank } from '../../physics/index.js';
 import { forFlag, wholeNumber } from '../options.js';
+import { LIMITS } from '../../experiment/schema.js';
 import { goodputByIsl, type GoodputRow } from '../../plan/breakeven-goodput.js';
 import { MAX_GPUS } from '../../plan/planner.js';
 import { parseSlo } from '../../plan/slo.js';
@@ -300,10 +301,10 @@ export const breakevenCommand: CommandModule<object, Args> = {
       .option('node', { type: 'string', requiresArg: true, describe: 'node id (default: the first catalog node offering the transport)' })
       .option('isl', { type: 'string', default: '1000:8000:1000', requiresArg: true, describe: 'input lengths: start:end:step or a comma list', coerce: parseIslList })
       .option('osl', { default: 50, requiresArg: true, describe: 'output length, tokens', coerce: wholeNumber('osl', 1) })
-      .option('concurrency', { default: 10, requiresArg: true, describe: 'requests in flight at once (closed loop)', coerce: wholeNumber('concurrency', 1) })
+      .option('concurrency', { default: 10, requiresArg: true, describe: 'requests in flight at once (closed loop)', coerce: wholeNumber('concurrency', 1, LIMITS.concurrency.max) })
       .option('requests', { default: 100, requiresArg: true, describe: 'requests measured per point', coerce: wholeNumber('requests', 1) })
       .option('warmup', { default: 10, requiresArg: true, describe: 'warm-up requests per point, not measured', coerce: wholeNumber('warmup', 0) })
-      .option('tp', { default: 1, requiresArg: true, describe: 'tensor parallel size of every worker (seed 002: 1)', coerce: wholeNumber('tp', 1) })
+      .option('tp', { default: 1, requiresArg: true, describe: 'tensor parallel size of every worker (seed 002: 1)', coerce: wholeNumber('tp', 1, LIMITS.tp.max) })
       .option('seed', { default: 2, requiresArg: true, describe: 'random seed (seed 002 used 2)', coerce: wholeNumber('seed', 0) })
       .option('metric', {
         choices: CROSSOVER_METRICS,

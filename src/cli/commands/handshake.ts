@@ -5,6 +5,7 @@ import { handshakeMatrix, handshakeVerdict } from '../../nixl/index.js';
 import { matrixText } from '../../report/truth-table.js';
 import { kvHeadsPerRank } from '../../physics/index.js';
 import { forFlag, wholeNumber } from '../options.js';
+import { LIMITS } from '../../experiment/schema.js';
 import { connectorFromFlags, VLLM_OPTION } from '../vllm-option.js';
 
 interface Args {
@@ -24,8 +25,8 @@ export const handshakeCommand: CommandModule<object, Args> = {
   describe: 'Whether a vLLM build accepts, rejects or crashes on a prefill/decode TP pair (--matrix: all of 1, 2, 4, 8)',
   builder: (y) =>
     y
-      .option('prefill-tp', { requiresArg: true, describe: 'prefill worker tensor parallel size', coerce: wholeNumber('prefill-tp', 1) })
-      .option('decode-tp', { requiresArg: true, describe: 'decode worker tensor parallel size', coerce: wholeNumber('decode-tp', 1) })
+      .option('prefill-tp', { requiresArg: true, describe: 'prefill worker tensor parallel size', coerce: wholeNumber('prefill-tp', 1, LIMITS.tp.max) })
+      .option('decode-tp', { requiresArg: true, describe: 'decode worker tensor parallel size', coerce: wholeNumber('decode-tp', 1, LIMITS.tp.max) })
       .option('connector', { type: 'string', requiresArg: true, describe: 'connector profile: equal-tp, decode-wider-tp, any-tp, any-tp-hardened (or --vllm)' })
       .option('vllm', VLLM_OPTION)
       .option('prefill-block-size', { default: 16, requiresArg: true, describe: 'prefill KV block size, tokens', coerce: wholeNumber('prefill-block-size', 1) })

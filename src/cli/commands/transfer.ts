@@ -7,6 +7,7 @@ import { checkNvlinkDomain } from '../../physics/domain.js';
 import { estimateTransfer } from '../../physics/estimate.js';
 import { checkPlacement, KV_LAYOUTS, kvHeadsPerRank, type KvLayout } from '../../physics/index.js';
 import { byteSize, forFlag, positiveNumber, wholeNumber } from '../options.js';
+import { LIMITS } from '../../experiment/schema.js';
 
 interface Args {
   model?: string;
@@ -39,8 +40,8 @@ export const transferCommand: CommandModule<object, Args> = {
       .option('bytes', { requiresArg: true, describe: 'a raw size instead of --model and --tokens: one READ of this many bytes (4K, 64M, 1G: powers of 1024)', coerce: byteSize('bytes') })
       .option('descriptor-bytes', { requiresArg: true, describe: 'with --bytes: the size of each descriptor (default: the whole buffer, one descriptor)', coerce: byteSize('descriptor-bytes') })
       .option('rails', { requiresArg: true, describe: "NIC rails each worker's reads stripe over (default: the backend's rule: UCX up to 2 NICs a rank, libfabric its GPU's EFA devices)", coerce: wholeNumber('rails', 1, 1024) })
-      .option('prefill-tp', { default: 1, requiresArg: true, describe: 'prefill worker tensor parallel size', coerce: wholeNumber('prefill-tp', 1) })
-      .option('decode-tp', { default: 1, requiresArg: true, describe: 'decode worker tensor parallel size', coerce: wholeNumber('decode-tp', 1) })
+      .option('prefill-tp', { default: 1, requiresArg: true, describe: 'prefill worker tensor parallel size', coerce: wholeNumber('prefill-tp', 1, LIMITS.tp.max) })
+      .option('decode-tp', { default: 1, requiresArg: true, describe: 'decode worker tensor parallel size', coerce: wholeNumber('decode-tp', 1, LIMITS.tp.max) })
       .option('transport', { type: 'string', demandOption: true, describe: 'transport id (nixlsim list transports)' })
       .option('concurrent', { default: 1, requiresArg: true, describe: 'identical transfers sharing the same workers, started together', coerce: wholeNumber('concurrent', 1) })
       .option('timeout-s', { default: 120, requiresArg: true, describe: "vLLM's abort timeout (VLLM_NIXL_ABORT_REQUEST_TIMEOUT)", coerce: positiveNumber('timeout-s') })
