@@ -25,6 +25,7 @@ import {
 } from './schema.js';
 import { unknownNameMessage } from './suggest.js';
 import type { Catalog, ConnectorError, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportSpec } from './types.js';
+import { readInputText } from '../input.js';
 
 /** The subdirectories of a catalog directory, one per record kind. */
 export const CATALOG_KINDS = ['llm', 'gpu', 'node', 'transport', 'connector'] as const;
@@ -358,7 +359,7 @@ function loadKind<S extends z.ZodType, T extends { id: string }>(
 ): Map<string, Loaded<T>> {
   const out = new Map<string, Loaded<T>>();
   for (const file of yamlFiles(dir, kind)) {
-    const y = new YamlSource(file, readFileSync(file, 'utf8'));
+    const y = new YamlSource(file, readInputText(file, 'catalog record'));
     const { data, raw } = parseRecord(y, schema);
     const record = data as z.output<S> & { id: string; sources: Record<string, string> };
     // The file name is the id so that `ls models/gpu` is the list of valid ids, and two files cannot claim one id.

@@ -33,6 +33,7 @@ import { TraceReader, type TraceFormat } from '../workload/traces.js';
 import { checkAgainstCatalog, checkExpectations, pointMatches, type CatalogRecords } from './check.js';
 import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, type ExpectEntry, type ExperimentFile } from './schema.js';
 import type { ConnectorOverrides, Experiment, Point, WorkerGroup } from './types.js';
+import { readInputText } from '../input.js';
 import {
   chainText,
   describe,
@@ -231,7 +232,7 @@ const NOT_INHERITED = ['name', 'expect'];
  * here (each extending the next), for the cycle check.
  */
 function readLayers(abs: string, chain: string[]): Layer[] {
-  const y: YamlSource = new YamlSource(abs, readFileSync(abs, 'utf8'));
+  const y: YamlSource = new YamlSource(abs, readInputText(abs, 'experiment file'));
   y.checkSyntax();
   const raw: unknown = y.toJS();
   if (raw === null || raw === undefined) y.fail([], `empty file; expected ${FIELDS}`);
@@ -540,6 +541,7 @@ function traceStartProblem(format: TraceFormat, path: string, cache: Map<string,
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) problem = `trace file not found: ${path} (a relative path is read from the experiment file's directory)`;
   else if (st.isDirectory()) problem = `'${shownPath(path)}' is a directory; expected a trace file`;
+  else if (!st.isFile()) problem = `'${shownPath(path)}' is ${st.isFIFO() ? 'a FIFO' : 'a device or other special file'}; expected a trace file (a regular file)`;
   else {
     try {
       new TraceReader(format, path).next();

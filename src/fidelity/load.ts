@@ -18,6 +18,7 @@ import { describe, moreSuffix, shownPath, sortProblems, YamlSource, zodProblems,
 import type { TransferQuery } from '../physics/estimate.js';
 import { checkPlacement, kvHeadsPerRank } from '../physics/index.js';
 import { measurementFileSchema, TRANSFER_METRICS, transferSpecSchema, type Family, type MeasurementFile, type TransferSpec } from './schema.js';
+import { readInputText } from '../input.js';
 
 /** The default directory of measurement files. */
 export const defaultMeasurementsDir = (): string => join(projectRoot(), 'models', 'measurements');
@@ -85,7 +86,7 @@ const FIELDS = 'a map of fields (id, title, source, experiment or transfer, reco
 
 /** Reads and validates one measurement file and resolves its records. */
 export function loadMeasurementFile(file: string, opts: LoadMeasurementsOptions): MeasurementSet {
-  const y: YamlSource = new YamlSource(file, readFileSync(file, 'utf8'));
+  const y: YamlSource = new YamlSource(file, readInputText(file, 'measurement file'));
   y.checkSyntax();
   const raw: unknown = y.toJS();
   if (raw === null || raw === undefined) y.fail([], `empty file; expected ${FIELDS}`);

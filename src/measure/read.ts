@@ -7,6 +7,7 @@ import { readGenaiPerfCsv, readGenaiPerfJson } from './genai-perf.js';
 import { readPlainCsv } from './plain-csv.js';
 import { MEASURE_FORMATS, type MeasureDefaults, type MeasuredPoint, type MeasureFormat } from './types.js';
 import { readVllmRecord, VLLM_KEYS, type VllmRecord } from './vllm.js';
+import { readInputText } from '../input.js';
 
 /** genai-perf JSON exports carry these (metric objects with a unit, or the command line it ran). */
 const GENAI_PERF_KEYS = ['input_config', 'time_to_first_token', 'request_latency', 'output_token_throughput', 'inter_token_latency'];
@@ -27,7 +28,7 @@ export function readMeasurements(file: string, opts: ReadOptions = {}): Measured
   const shown = shownPath(file);
   if (!existsSync(file)) throw new UserError(`measurements file '${shown}' not found`);
   if (statSync(file).isDirectory()) throw new UserError(`'${shown}' is a directory; expected a measurements file (.csv or .json)`);
-  const text = readFileSync(file, 'utf8');
+  const text = readInputText(file, 'measurements file');
   const defaults: MeasureDefaults = {};
   for (const k of ['isl', 'osl', 'concurrency'] as const) if (opts[k] !== undefined) defaults[k] = opts[k];
   const json = looksJson(file, text);

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import type { Catalog, LlmSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
+import { checkRegularFile } from '../input.js';
 import { loadExperiment } from '../experiment/load.js';
 import type { TraceSource } from '../experiment/types.js';
 import { shownPath } from '../experiment/yaml-errors.js';
@@ -75,6 +76,7 @@ export function resolveWorkload(file: string, o: WorkloadOptions): PlanWorkload 
   const abs = resolve(file);
   const format = TRACE_FORMATS[extname(abs).toLowerCase()];
   if (format !== undefined) {
+    checkRegularFile(abs, 'trace file');
     if (o.set?.length) throw new UserError(`--set changes an experiment file; --workload ${file} is a trace (${format})`);
     return fromTrace({ format, path: abs, speedup: 1 }, o, shownPath(abs), o.seed ?? 0, []);
   }
