@@ -149,6 +149,7 @@ function load(abs: string, opts: LoadOptions): LoadedExperiment {
   const own = src.layers[0]!.data;
 
   const sweep = fileSweep(src, raw['sweep']);
+  checkSweepSize(sweep, src.where(['sweep']));
   // What `expect: point` may select: the points of the file itself, before any flag changes the sweep.
   const filePoints = expand(sweep).map(({ id, picks }) => ({ id, params: paramsOf(picks) }));
   const entries = fileExpectations(src, own['expect']);
@@ -160,6 +161,7 @@ function load(abs: string, opts: LoadOptions): LoadedExperiment {
   const catalog = opts.catalog ?? defaultCatalog();
   const traceChecks = new Map<string, string | undefined>();
   const overridesOf = new Map<string, Override[]>();
+  checkSweepSize(sweep, src.where(['sweep']));
   const points = expand(sweep).map(({ id, picks }) => {
     const overrides: Override[] = [];
     for (const { dimension, index } of picks) {
@@ -414,6 +416,17 @@ function applyFlags(opts: LoadOptions, sweep: Dimension[], file: string): Overri
 /** Point k's id of a sweep of `total` points: p000, p001, ... (at least three digits, enough for the last point). */
 export function pointId(k: number, total: number): string {
   return `p${String(k).padStart(Math.max(3, String(total - 1).length), '0')}`;
+}
+
+/** Most points a sweep may expand to: each is a simulation (and a row of every output); split a larger study. */
+export const MAX_POINTS = 100_000;
+
+/** Refuses a sweep of more than MAX_POINTS, counted before anything is built (10^12 points would fill memory). */
+function checkSweepSize(sweep: Dimension[], where: string): void {
+  const total = sweep.reduce((n, d) => n * dimensionLength(d), 1);
+  if (total <= MAX_POINTS) return;
+  const sizes = sweep.map((d) => `${d.entries.map((e) => e.key).join('+')} ${dimensionLength(d)}`).join(' x ');
+  throw new UserError(`the sweep has ${total.toLocaleString('en-US')} points (${sizes}); at most ${MAX_POINTS.toLocaleString('en-US')}: split the study into experiments, or pin a path with --set`, where);
 }
 
 function expand(sweep: Dimension[]): { id: string; picks: { dimension: Dimension; index: number }[] }[] {
