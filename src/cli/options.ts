@@ -72,6 +72,9 @@ export function forFlag<T>(flag: string, value: unknown, f: () => T): T {
   }
 }
 
+/** Flags that name a file or directory: an empty value would write or read somewhere nobody meant. */
+export const PATH_FLAGS: ReadonlySet<string> = new Set(['out', 'junit', 'baselines', 'catalog', 'workload', 'experiment', 'transport-out']);
+
 /** Flags a command line may give more than once: each occurrence adds a value. */
 export const REPEATABLE_FLAGS: ReadonlySet<string> = new Set(['set', 'catalog', 'kind']);
 
@@ -86,6 +89,8 @@ export function checkRepeatedFlags(args: readonly string[]): void {
     const m = /^--(?:no-)?([A-Za-z][\w-]*)(=|$)/.exec(a);
     if (!m) continue;
     const name = m[1]!;
+    const value = m[2] === '=' ? a.slice(a.indexOf('=') + 1) : args[i + 1];
+    if (PATH_FLAGS.has(name) && value !== undefined && value.trim() === '') throw new UserError(`--${name} needs a path, got ''`);
     if (REPEATABLE_FLAGS.has(name)) continue;
     // As given: `--out=a`, or `--out a` when a value follows.
     const next = args[i + 1];

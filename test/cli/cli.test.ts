@@ -39,6 +39,8 @@ describe('nixlsim binary', () => {
       [['breakeven', '--model', 'llama-3.1-8b-instruct'], 'nixlsim: error: missing --transport (`nixlsim --help` lists the commands, `nixlsim <command> --help` their flags)'],
       [['validate'], 'nixlsim: error: this command needs at least 1 file or value argument(s), got 0 (`nixlsim --help` lists the commands, `nixlsim <command> --help` their flags)'],
       [['run', 'experiments/seeds/breakeven.yaml', '--seed', ''], "nixlsim: error: --seed must be a whole number from 0 to 9007199254740991, got ''"],
+      [['run', 'experiments/seeds/breakeven.yaml', '--out', ''], "nixlsim: error: --out needs a path, got ''"],
+      [['check', '--junit='], "nixlsim: error: --junit needs a path, got ''"],
     ];
     for (const [argv, message] of cases) {
       const r = nixlsim(argv);
