@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
+import { Marked, type Token } from 'marked';
 import { InvariantError } from '../errors.js';
 import type { OutputFile } from './output.js';
 
@@ -29,8 +30,8 @@ export interface HtmlSection {
   /** Shown as it is, in a monospace block (the columns of a text table stay aligned). */
   pre?: string;
   /**
-   * The subset of Markdown the report.md files use: headings, paragraphs, `- ` lists, pipe tables, **bold**,
-   * `code`. An image alone in its paragraph whose file is <name>.png for a chart of the page is replaced by that chart.
+   * Markdown (GFM, through `marked`), as the report.md files are written. An image alone in its paragraph whose file
+   * is <name>.png for a chart of the page is replaced by that chart.
    */
   markdown?: string;
 }
@@ -102,72 +103,52 @@ function jsonInScript(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-/** Inline Markdown: `code` spans first (nothing inside them is formatted), then **bold**. */
-function inline(text: string): string {
-  return text
-    .split(/(`[^`]*`)/)
-    .map((part) => (part.length >= 2 && part.startsWith('`') && part.endsWith('`') ? `<code>${escapeHtml(part.slice(1, -1))}</code>` : escapeHtml(part).replace(/\*\*(.+?)\*\*/g, '<strong>$1</strong>')))
-    .join('');
-}
-
 /** A cell that holds a number (or a number / number, or '-'): right-aligned, as the text tables align them. */
 const NUMERIC = /^(-|[-+]?\$?[\d,.]+%?( \/ (-|[\d,.]+))?( \([^)]*\))?)$/;
 
-function cells(line: string): string[] {
-  const t = line.trim().replace(/^\|/, '').replace(/\|$/, '');
-  return t.split('|').map((c) => c.trim());
-}
-
-function tableHtml(lines: readonly string[]): string {
-  const [head, , ...body] = lines;
-  const th = cells(head!).map((c) => `<th>${inline(c)}</th>`).join('');
-  const rows = body.map((l) => `<tr>${cells(l).map((c) => `<td${NUMERIC.test(c) ? ' class="num"' : ''}>${inline(c)}</td>`).join('')}</tr>`);
-  return `<div class="scroll"><table>\n<thead><tr>${th}</tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`;
-}
-
 const chartFigure = (name: string): string => `<figure class="chart" data-chart="${escapeHtml(name)}"></figure>`;
 
-/** Markdown (the subset report.md uses) as HTML; `placed` collects the charts an image line put in. */
+/**
+ * Markdown (report.md) as HTML, through `marked` (GFM tables), with three rules of this page: an image alone in its
+ * paragraph whose file is <name>.png (or .svg) for a chart of the page becomes that chart, drawn live (`placed`
+ * collects them), any other image a note; numeric table cells are right-aligned; raw HTML in the text is shown, not
+ * interpreted.
+ */
 export function markdownHtml(md: string, chartNames: ReadonlySet<string>, placed: Set<string>): string {
-  const out: string[] = [];
-  const blocks = md.replace(/\r\n/g, '\n').split(/\n\s*\n/);
-  for (const block of blocks) {
-    const lines = block.split('\n').filter((l) => l.trim() !== '');
-    if (lines.length === 0) continue;
-    const first = lines[0]!;
-    const heading = /^(#{1,6})\s+(.*)$/.exec(first);
-    if (heading && lines.length === 1) {
-      const level = heading[1]!.length;
-      out.push(`<h${level}>${inline(heading[2]!)}</h${level}>`);
-      continue;
+  const marked = new Marked({ gfm: true });
+  const imageHtml = (href: string, text: string): string => {
+    const name = href.replace(/\.(png|svg)$/, '');
+    if (chartNames.has(name) && !placed.has(name)) {
+      placed.add(name);
+      return chartFigure(name);
     }
-    if (lines.length >= 2 && first.trim().startsWith('|') && /^\s*\|?\s*:?-{3,}/.test(lines[1]!)) {
-      out.push(tableHtml(lines));
-      continue;
-    }
-    if (first.startsWith('- ')) {
-      const items: string[] = [];
-      for (const l of lines) {
-        if (l.startsWith('- ')) items.push(l.slice(2));
-        else items[items.length - 1] += ` ${l.trim()}`;
-      }
-      out.push(`<ul>\n${items.map((i) => `<li>${inline(i)}</li>`).join('\n')}\n</ul>`);
-      continue;
-    }
-    const image = lines.length === 1 ? /^!\[([^\]]*)\]\(([^)\s]+)\)$/.exec(first.trim()) : null;
-    if (image) {
-      const name = image[2]!.replace(/\.(png|svg)$/, '');
-      if (chartNames.has(name) && !placed.has(name)) {
-        placed.add(name);
-        out.push(chartFigure(name));
-      } else {
-        out.push(`<p class="note">(${inline(image[1]!)}: ${escapeHtml(image[2]!)} beside this page)</p>`);
-      }
-      continue;
-    }
-    out.push(`<p>${inline(lines.map((l) => l.trim()).join(' '))}</p>`);
-  }
-  return out.join('\n');
+    return `<p class="note">(${escapeHtml(text)}: ${escapeHtml(href)} beside this page)</p>`;
+  };
+  marked.use({
+    renderer: {
+      paragraph(token) {
+        const only = token.tokens.length === 1 ? token.tokens[0] : undefined;
+        if (only?.type === 'image') return `${imageHtml(only.href, only.text)}\n`;
+        return `<p>${this.parser.parseInline(token.tokens)}</p>\n`;
+      },
+      image(token) {
+        return escapeHtml(`![${token.text}](${token.href})`);
+      },
+      html(token) {
+        return escapeHtml(token.text);
+      },
+      table(token) {
+        const cell = (c: { tokens: Token[]; text: string }, header: boolean) => {
+          const tag = header ? 'th' : 'td';
+          return `<${tag}${!header && NUMERIC.test(c.text.trim()) ? ' class="num"' : ''}>${this.parser.parseInline(c.tokens)}</${tag}>`;
+        };
+        const head = `<tr>${token.header.map((c) => cell(c, true)).join('')}</tr>`;
+        const rows = token.rows.map((r) => `<tr>${r.map((c) => cell(c, false)).join('')}</tr>`);
+        return `<div class="scroll"><table>\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>\n`;
+      },
+    },
+  });
+  return (marked.parse(md.replace(/\r\n/g, '\n'), { async: false }) as string).trim();
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -68,6 +68,9 @@ describe('report.html', () => {
     expect(h).toContain('<figure class="chart" data-chart="pareto"></figure>');
     expect(h).not.toContain('<h2>Charts</h2>'); // the only chart is placed by its image
     expect(h).toContain('(a picture: other.png beside this page)');
-    expect(h).toContain('<li><strong>Enumerated</strong>: every TP and more.</li>');
+    // A list item's continuation line stays in the item (a line break, shown as a space).
+    expect(h.replace(/\s+/g, ' ')).toContain('<li><strong>Enumerated</strong>: every TP and more.</li>');
+    // Raw HTML in the Markdown is shown as text, never interpreted.
+    expect(markdownReportHtml('a <script>x</script> b', [])).toContain('a &lt;script&gt;x&lt;/script&gt; b');
   });
 });
