@@ -7,7 +7,8 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
 import { withCatalogOption } from './catalog-option.js';
-import { checkRepeatedFlags } from './options.js';
+import { checkRepeatedFlags, positiveNumber } from './options.js';
+import { setDeadline } from '../deadline.js';
 import { auditCommand } from './commands/audit.js';
 import { breakevenCommand } from './commands/breakeven.js';
 import { calibrateCommand } from './commands/calibrate.js';
@@ -26,6 +27,9 @@ import { transferCommand } from './commands/transfer.js';
 import { validateCommand } from './commands/validate.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** The --timeout timer, cleared when the command ends (so that it never reports on a command that already has). */
+let deadlineTimer: NodeJS.Timeout | undefined;
 
 export function buildCli(argv: string[]): Argv {
   return withCatalogOption(yargs(argv))
@@ -47,6 +51,23 @@ export function buildCli(argv: string[]): Argv {
     .command(auditCommand)
     .command(calibrateCommand)
     .command(fidelityCommand)
+    .option('timeout', {
+      global: true,
+      requiresArg: true,
+      describe: 'stop with exit 2 after this many seconds of wall time, writing nothing (outputs are written at the end, all together)',
+      coerce: positiveNumber('timeout'),
+    })
+    .middleware((argv) => {
+      const s = argv['timeout'] as number | undefined;
+      if (s === undefined) return;
+      // A guard on the process, not part of any result: results never read the clock. Simulations check the
+      // deadline between chunks of events (deadline.ts); the timer covers the time spent waiting.
+      setDeadline(s);
+      deadlineTimer = setTimeout(() => {
+        process.stderr.write(`nixlsim: error: --timeout ${s}: the command ran out of time; nothing was written\n`);
+        process.exit(EXIT_USER);
+      }, s * 1000).unref();
+    })
     .demandCommand(1, 'Name a command; `nixlsim --help` lists them.')
     .strict()
     .recommendCommands()
@@ -103,6 +124,8 @@ async function main(): Promise<void> {
     await buildCli(args).parseAsync();
   } catch (err) {
     process.exitCode = reportError(err);
+  } finally {
+    clearTimeout(deadlineTimer);
   }
 }
 

@@ -3,6 +3,7 @@ import { getLlm } from '../catalog/index.js';
 import { Simulator } from '../engine/index.js';
 import { FieldError, InvariantError, UserError } from '../errors.js';
 import type { Point, PointResult, Stats } from '../experiment/types.js';
+import { checkDeadline } from '../deadline.js';
 import { FaultInjector, type FaultKind } from '../faults/injector.js';
 import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
 import { LatencyHistogram } from '../metrics/histogram.js';
@@ -174,7 +175,9 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
       ledger.check();
     });
   }
-  sim.run({ until: exp.horizonS });
+  // In chunks of events, so that a --timeout can stop a long run between them (the events run are the same).
+  const CHUNK = 1 << 18;
+  while (sim.run({ until: exp.horizonS, maxEvents: CHUNK }) === CHUNK) checkDeadline();
   sim.checkEveryEvent(undefined);
 
   // The end-of-run checks, in every run.

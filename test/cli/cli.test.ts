@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -50,6 +50,22 @@ describe('nixlsim binary', () => {
     // --set (and --catalog, --kind) are meant to be repeated.
     const twice = nixlsim(['run', 'test/fixtures/bad/_ok.yaml', '--set', 'seed=3', '--set', 'workload.requests=4', '--out', mkdtempSync(join(tmpdir(), 'nixlsim-set-')), '--json']);
     expect([twice.code, JSON.parse(twice.stdout).seed]).toEqual([0, 3]);
+  });
+
+  it('--timeout stops a long run with exit 2 and writes nothing', () => {
+    // 200,000 requests at once take far more than one chunk of 2^18 events; 10 ms is gone before the first ends.
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-timeout-'));
+    const file = join(dir, 'burst.yaml');
+    writeFileSync(
+      file,
+      'name: burst\nseed: 1\ndeployment: { mode: aggregated, model: llama-3.1-8b-instruct, node: dgx-h100, connector: any-tp, transport: ib-rdma }\n' +
+        'workload: { kind: poisson, rate: 1000000, requests: 200000, isl: { mean: 100 }, osl: { mean: 2 } }\n',
+    );
+    const r = nixlsim(['run', file, '--out', join(dir, 'out'), '--workers', '1', '--timeout', '0.01']);
+    // Stopped by the timer while waiting, or between chunks of events (then the point is named): one line either way.
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^nixlsim: error: (.*point p000: )?--timeout 0\.01: the command ran out of time; nothing was written$/);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 
   it('a reader that closes the pipe early ends the command quietly, exit 0', () => {
