@@ -3,57 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import type { Point, PointResult, Stats } from '../../src/experiment/types.js';
+import type { Point, PointResult } from '../../src/experiment/types.js';
 import { PLAN_FILE, writePlan } from '../../src/plan/output.js';
 import { plan, type PlanOptions, type SimulateBatch } from '../../src/plan/planner.js';
-import { fakeResult, fixture } from '../experiment/helpers.js';
-
-const WORKLOAD = fixture('../plan/short-prompts.yaml');
-const tmp = () => mkdtempSync(join(tmpdir(), 'nixlsim-plan-'));
-
-const flat = (ms: number): Stats => ({ mean: ms, p50: ms, p90: ms, p95: ms, p99: ms, min: ms, max: ms });
-
-/**
- * The fake deployment: a capacity in req/s by configuration, and TTFT p95 = 100 ms / (1 - rate / capacity), the M/M/1
- * shape. With the SLO TTFT p95 <= 500 ms a probe passes iff 1 - rate / capacity >= 0.2, i.e. rate <= 0.8 x capacity.
- *   aggregated: 10 req/s per worker (4 x TP1: 40, 2 x TP2: 20, 1 x TP4: 10);
- *   disaggregated: 30 req/s x min(prefill workers, decode workers) (2P + 2D: 60; 1P + 3D, 3P + 1D, 1P TP2 + 1D TP2: 30).
- */
-function capacity(p: Point): number {
-  const d = p.experiment.deployment;
-  return d.mode === 'aggregated' ? 10 * d.aggregated.workers : 30 * Math.min(d.prefill.workers, d.decode.workers);
-}
-
-function fakeProbe(p: Point): PointResult {
-  const rate = p.experiment.workload.rate;
-  const cap = capacity(p);
-  const ttft = rate < cap ? 100 / (1 - rate / cap) : 1e9;
-  return { ...fakeResult(p), ttftMs: flat(ttft), itlMs: flat(20) };
-}
-
-/** The fake simulator, keeping each batch it was given. */
-function counting(): SimulateBatch & { calls: Point[][] } {
-  const calls: Point[][] = [];
-  const f: SimulateBatch = async (points) => {
-    calls.push([...points]);
-    return points.map(fakeProbe);
-  };
-  return Object.assign(f, { calls });
-}
-
-const options = (out: string, more: Partial<PlanOptions> = {}): PlanOptions => ({
-  model: 'llama-3.1-8b-instruct',
-  node: 'dgx-h100',
-  transport: 'ib-rdma',
-  gpus: 4,
-  workload: WORKLOAD,
-  slo: 'ttft_p95_ms<=500',
-  connector: 'equal-tp',
-  requests: 20,
-  warmup: 2,
-  out,
-  ...more,
-});
+import { fixture } from '../experiment/helpers.js';
+import { counting, fakeProbe, options, tmp } from './fake-deployment.js';
 
 describe('the planner on a fake deployment whose latency curve is known', () => {
   it('finds each maximum rate within the precision, ranks by goodput per GPU, and gives the verdict', async () => {

@@ -2,46 +2,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Point, PointResult, Stats } from '../../src/experiment/types.js';
+import type { Point } from '../../src/experiment/types.js';
 import { usdPerMillionTokens } from '../../src/plan/cost.js';
 import { gpuPrices } from '../../src/cli/commands/plan.js';
-import type { PlanOptions, SimulateBatch } from '../../src/plan/planner.js';
 import { enumerateUpTo, loadVerdict, planForLoad } from '../../src/plan/size.js';
 import { writeLoadPlan } from '../../src/plan/size-report.js';
-import { fakeResult, fixture } from '../experiment/helpers.js';
-
-const tmp = () => mkdtempSync(join(tmpdir(), 'nixlsim-size-'));
-const flat = (ms: number): Stats => ({ mean: ms, p50: ms, p90: ms, p95: ms, p99: ms, min: ms, max: ms });
-
-/**
- * The fake deployment of planner.test.ts: capacity 10 req/s per aggregated worker, 30 x min(P, D) disaggregated;
- * TTFT p95 = 100 ms / (1 - rate / capacity). With TTFT p95 <= 500 ms a probe passes iff rate <= 0.8 x capacity.
- */
-function fake(p: Point): PointResult {
-  const d = p.experiment.deployment;
-  const cap = d.mode === 'aggregated' ? 10 * d.aggregated.workers : 30 * Math.min(d.prefill.workers, d.decode.workers);
-  const rate = p.experiment.workload.rate;
-  return { ...fakeResult(p), ttftMs: flat(rate < cap ? 100 / (1 - rate / cap) : 1e9), itlMs: flat(20) };
-}
-
-function counting(): SimulateBatch & { calls: Point[][] } {
-  const calls: Point[][] = [];
-  return Object.assign(async (points: readonly Point[]) => (calls.push([...points]), points.map(fake)), { calls });
-}
-
-const options = (out: string, more: Partial<PlanOptions> = {}): PlanOptions => ({
-  model: 'llama-3.1-8b-instruct',
-  node: 'dgx-h100',
-  transport: 'ib-rdma',
-  gpus: 4,
-  workload: fixture('../plan/short-prompts.yaml'),
-  slo: 'ttft_p95_ms<=500',
-  connector: 'equal-tp',
-  requests: 20,
-  warmup: 2,
-  out,
-  ...more,
-});
+import { counting, options, tmp } from './fake-deployment.js';
 
 describe('every configuration up to a GPU count', () => {
   it('counts the shapes by hand', () => {
