@@ -16,6 +16,7 @@ import type { EngineArgs } from '../experiment/types.js';
 import { decodeStepTime, defaultEfficiency, prefillStepTime, railCap, railsFor, readPlan, workerBandwidth } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import type { Candidate } from './enumerate.js';
+import { roleHardware } from './prune.js';
 
 export interface EstimateContext {
   llm: LlmSpec;
@@ -30,12 +31,10 @@ export interface EstimateContext {
   roles?: Partial<Record<'prefill' | 'decode', { gpu: GpuSpec; node: NodeSpec }>>;
 }
 
-/** The context with a role's GPU and node in place of the deployment's. */
+/** The context with a role's GPU and node in place of the deployment's (prune.ts's roleHardware). */
 function onRole(ctx: EstimateContext, role: 'prefill' | 'decode'): EstimateContext {
-  const r = ctx.roles?.[role];
-  return r ? { ...ctx, gpu: r.gpu, node: r.node } : ctx;
+  return { ...ctx, ...roleHardware(ctx, role) };
 }
-
 export interface Ceilings {
   prefill: number;
   decode: number;

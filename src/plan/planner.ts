@@ -184,7 +184,7 @@ export function deploymentOf(c: Candidate, placement: Placement | undefined, bas
 /** What the prefill and decode groups of a probe carry when they run on hardware of their own. */
 export type GroupExtras = Partial<Record<Role, RoleSetup['group']>>;
 
-export function groupExtras(s: Setup): GroupExtras {
+function groupExtras(s: Pick<Setup, 'roles'>): GroupExtras {
   return Object.fromEntries(Object.entries(s.roles).map(([r, x]) => [r, x.group]));
 }
 
@@ -214,6 +214,8 @@ export interface Setup {
   prices: Record<string, number> | undefined;
   /** Prefill or decode workers on hardware of their own (--prefill-gpu, --decode-gpu). */
   roles: Partial<Record<Role, RoleSetup>>;
+  /** What those roles' groups carry in every probe (groupExtras of roles). */
+  extras: GroupExtras;
 }
 
 type Role = 'prefill' | 'decode';
@@ -352,7 +354,7 @@ export function setup(o: PlanOptions): Setup {
   const tp = fittingTpSizes(llm, getGpu(catalog, node.gpu), shapes, template.deployment.engine);
   const roles = resolveRoles(o, catalog, llm, gpu, node, transport, template.deployment.engine);
   const prices = resolvePrices(o.gpuCost, [...new Set([gpu.id, ...Object.values(roles).map((r) => r.gpu.id)])]);
-  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template, tp, prices, roles };
+  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template, tp, prices, roles, extras: groupExtras({ roles }) };
 }
 
 /** A configuration that can run: where its prefill and decode go, its deployment section, its physics ceilings. */
@@ -375,7 +377,7 @@ export function assess(s: Setup, list: readonly Candidate[]): { live: Assessed[]
   for (const c of list) {
     const v = pruneCandidate(c, ctx);
     const placement = v.ok ? v.placement : undefined;
-    const deployment = deploymentOf(c, placement, s.ids, groupExtras(s));
+    const deployment = deploymentOf(c, placement, s.ids, s.extras);
     if (!v.ok) pruned.push({ id: candidateId(c), label: candidateLabel(c), deployment, rule: v.rule, reason: v.reason });
     else live.push({ candidate: c, placement, deployment, ceilings: ceilings(c, est) });
   }
@@ -424,7 +426,7 @@ async function searchAll(live: readonly Live[], s: Setup, store: ProbeStore, sim
   for (let round = 1; ; round++) {
     const batch = live.flatMap((l) => {
       const rate = l.search.next();
-      return rate === undefined ? [] : [{ l, rate, point: probePoint(s.template, l.candidate, l.placement, rate, s.workload, s.sizing, groupExtras(s)) }];
+      return rate === undefined ? [] : [{ l, rate, point: probePoint(s.template, l.candidate, l.placement, rate, s.workload, s.sizing, s.extras) }];
     });
     if (batch.length === 0) return counts;
     const { results, simulated } = await probeBatch(
@@ -541,7 +543,7 @@ export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<Pl
     pruned,
     tpSizes: tp,
   };
-  const recommendedPoint = top && topLive ? probePoint(s.template, topLive.candidate, topLive.placement, top.maxRate, s.workload, s.sizing, groupExtras(s)) : null;
+  const recommendedPoint = top && topLive ? probePoint(s.template, topLive.candidate, topLive.placement, top.maxRate, s.workload, s.sizing, s.extras) : null;
   return {
     plan: planJson,
     workload: s.workload,

@@ -20,7 +20,7 @@ import type { Point, PointResult } from '../experiment/types.js';
 import { candidateGpus, candidateId, candidateLabel, type Candidate, type RoleSizes } from './enumerate.js';
 import { usdPerMillionTokens } from './cost.js';
 import { capacityFrom } from './estimate.js';
-import { assess, configCost, defaultOutDir, groupExtras, inputsOf, launchFor, poolSimulator, roleSizes, probeBatch, setup, type Assessed, type PlanOptions, type PlanResult, type SimulateBatch } from './planner.js';
+import { assess, configCost, defaultOutDir, inputsOf, launchFor, poolSimulator, roleSizes, probeBatch, setup, type Assessed, type PlanOptions, type PlanResult, type SimulateBatch } from './planner.js';
 import { PROBES_DIR, probePoint, ProbeStore, type ProbeSizing } from './probe.js';
 import { checkSlo, termValue, type SloTerm } from './slo.js';
 import type { DeploymentSection, PlanInputs, PrunedEntry } from './types.js';
@@ -218,7 +218,7 @@ export async function planForLoad(o: PlanOptions, simulate?: SimulateBatch): Pro
         if (found.aggregated && found.disaggregated) break;
         continue;
       }
-      const points = group.map((a) => probePoint(s.template, a.candidate, a.placement, rate, s.workload, s.sizing, groupExtras(s)));
+      const points = group.map((a) => probePoint(s.template, a.candidate, a.placement, rate, s.workload, s.sizing, s.extras));
       const { results, simulated } = await probeBatch(points, s, store, simulate ?? threads!.simulate);
       probes.total += points.length;
       probes.simulated += simulated;

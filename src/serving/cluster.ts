@@ -132,38 +132,36 @@ export class Cluster {
         args: g.engine ? { ...d.engine, ...g.engine } : d.engine,
       };
     };
+    type Hardware = ReturnType<typeof hardware>;
     // The decode side of vLLM's NixlConnector pulls the KV: it starts the reads and polls them every step.
-    const engine = (id: string, g: WorkerGroup, pulls = false) => {
-      const h = hardware(g);
-      return new Engine(sim, log, { id, llm: this.llm, gpu: h.gpu, tp: g.tp, args: h.args, eff: h.eff, connector: pulls, node: h.node });
-    };
+    const engine = (id: string, g: WorkerGroup, h: Hardware, pulls = false) =>
+      new Engine(sim, log, { id, llm: this.llm, gpu: h.gpu, tp: g.tp, args: h.args, eff: h.eff, connector: pulls, node: h.node });
 
     if (d.mode === 'aggregated') {
-      for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated) });
+      const h = hardware(d.aggregated);
+      for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated, h) });
       this.fabric = undefined;
       this.kvLoadTimeoutS = null;
     } else {
-      for (const g of [d.prefill, d.decode]) {
-        const n = hardware(g).node;
+      const [ph, dh] = [hardware(d.prefill), hardware(d.decode)];
+      for (const n of [ph.node, dh.node]) {
         if (!nodeOffers(n, this.transport)) throw new UserError(`node '${n.id}' does not offer transport '${this.transport.id}' (it offers ${n.transports.join(', ')})`);
       }
       const rule = checkPlacement(this.transport, d.placement);
-      checkNvlinkDomain(this.transport, hardware(d.prefill).node, d.placement, d.prefill.workers * d.prefill.tp + d.decode.workers * d.decode.tp, hardware(d.decode).node);
+      checkNvlinkDomain(this.transport, ph.node, d.placement, d.prefill.workers * d.prefill.tp + d.decode.workers * d.decode.tp, dh.node);
       const bandwidth: BandwidthChoice = overrides.bandwidthPerRail ?? d.bandwidth;
       this.fabric = new KvFabric(this.net, this.transport, bandwidth);
       const tcp = catalog.transports.get('tcp');
       const sideChannelLatencyS = tcp ? tcp.latencyS : this.transport.latencyS;
       for (let i = 0; i < d.prefill.workers; i++) {
-        const e = engine(`prefill-${i}`, d.prefill);
-        const h = hardware(d.prefill);
-        this.fabric.addEngine({ engineId: e.id, tp: d.prefill.tp, node: h.node, hostLinkBandwidth: h.gpu.hostLink.bandwidth });
+        const e = engine(`prefill-${i}`, d.prefill, ph);
+        this.fabric.addEngine({ engineId: e.id, tp: d.prefill.tp, node: ph.node, hostLinkBandwidth: ph.gpu.hostLink.bandwidth });
         const prefill = new PrefillConnector(sim, log, { engineId: e.id, llm: this.llm, profile: this.profile, tp: d.prefill.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total });
         this.prefillWorkers.push({ engine: e, prefill });
       }
       for (let i = 0; i < d.decode.workers; i++) {
-        const e = engine(`decode-${i}`, d.decode, true);
-        const h = hardware(d.decode);
-        this.fabric.addEngine({ engineId: e.id, tp: d.decode.tp, node: h.node, hostLinkBandwidth: h.gpu.hostLink.bandwidth });
+        const e = engine(`decode-${i}`, d.decode, dh, true);
+        this.fabric.addEngine({ engineId: e.id, tp: d.decode.tp, node: dh.node, hostLinkBandwidth: dh.gpu.hostLink.bandwidth });
         const decode = new DecodeConnector(
           sim,
           log,
