@@ -5,7 +5,8 @@ import type { CommandModule } from 'yargs';
 import { defaultCatalog, projectRoot } from '../../catalog/index.js';
 import { expandPoints, loadExperiment } from '../../experiment/index.js';
 import type { Point, PointResult } from '../../experiment/types.js';
-import type { BreakevenRow } from '../../report/charts/data.js';
+import { breakevenRows, type BreakevenRow } from '../../report/charts/data.js';
+import { buildSummary } from '../../report/summary.js';
 import { crossoverText } from './breakeven.js';
 import { goodputByIsl, type GoodputSide } from '../../plan/breakeven-goodput.js';
 import { simulatePoint } from '../../serving/simulate.js';
@@ -67,32 +68,13 @@ function asymmetric(rows: { point: Point; r: PointResult }[]): string[] {
 }
 
 function breakeven(rows: { point: Point; r: PointResult }[]): string[] {
-  const isls = [...new Set(rows.map((x) => x.point.experiment.workload.isl.mean))];
-  const get = (isl: number, mode: string) => rows.find((x) => x.point.experiment.workload.isl.mean === isl && x.point.experiment.deployment.mode === mode)!;
   const d = rows[0]!.point.experiment.deployment;
   const gpus = (mode: 'aggregated' | 'disaggregated') =>
     mode === 'aggregated' ? d.aggregated.workers * d.aggregated.tp : d.prefill.workers * d.prefill.tp + d.decode.workers * d.decode.tp;
-  const table: BreakevenRow[] = isls.map((isl) => {
-    const a = get(isl, 'aggregated').r;
-    const g = get(isl, 'disaggregated').r;
-    // No samples (null in the summary) is NaN in a breakeven row, as in the chart's rows: printed '-'.
-    const nan = (x: number | null): number => x ?? Number.NaN;
-    return {
-      isl,
-      group: '',
-      aggTokS: a.throughput.outputTokensPerS / gpus('aggregated'),
-      disaggTokS: g.throughput.outputTokensPerS / gpus('disaggregated'),
-      aggItlMs: nan(a.itlMs.mean),
-      disaggItlMs: nan(g.itlMs.mean),
-      throughputRatio: g.throughput.outputTokensPerS / gpus('disaggregated') / (a.throughput.outputTokensPerS / gpus('aggregated')),
-      itlRatio: nan(g.itlMs.mean) / nan(a.itlMs.mean),
-      aggTtftP50Ms: nan(a.ttftMs.p50),
-      aggTtftP95Ms: nan(a.ttftMs.p95),
-      disaggTtftP50Ms: nan(g.ttftMs.p50),
-      disaggTtftP95Ms: nan(g.ttftMs.p95),
-      aggItlP95Ms: nan(a.itlMs.p95),
-      disaggItlP95Ms: nan(g.itlMs.p95),
-    };
+  // The chart's rows (breakevenRows), output tokens per second put per GPU.
+  const table: BreakevenRow[] = breakevenRows(buildSummary('breakeven', rows[0]!.point.experiment.seed, rows.map((x) => x.r))).map((r) => {
+    const [aggTokS, disaggTokS] = [r.aggTokS / gpus('aggregated'), r.disaggTokS / gpus('disaggregated')];
+    return { ...r, aggTokS, disaggTokS, throughputRatio: disaggTokS / aggTokS };
   });
   const lines = table.map((r) => {
     const gain = r.disaggTokS / r.aggTokS - 1;
