@@ -5,6 +5,7 @@
  * `nixlsim merge` checks that a set of shard directories is one complete run and joins them into the summary.json and
  * events.log an unsharded run writes, byte for byte.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -12,7 +13,8 @@ import { buildSummary, SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from
 import { pointId } from './load.js';
 import { shownPath } from './yaml-errors.js';
 import { JsonFile } from '../yaml/json-file.js';
-import type { PointResult } from './types.js';
+import type { Catalog } from '../catalog/types.js';
+import type { Point, PointResult } from './types.js';
 
 export const EVENTS_LOG_FILE = 'events.log';
 
@@ -29,6 +31,8 @@ export interface Shard {
 export interface ShardInfo extends Shard {
   /** Points in the whole sweep (all shards together). */
   points: number;
+  /** runFingerprint of the whole run: shards with different fingerprints are slices of different runs. */
+  fingerprint: string;
 }
 
 export interface ShardSummary extends Summary {
@@ -45,6 +49,32 @@ export function parseShard(text: unknown): Shard {
     throw new UserError(`--shard must be i/n with whole numbers 1 <= i <= n (e.g. --shard 2/4), got '${s}'`);
   }
   return { index, count };
+}
+
+/**
+ * What a run simulates, as a SHA-256 of its canonical JSON: every point's resolved experiment (after `--set`,
+ * `--seed`, `extends` and defaults), the Monte Carlo sample count, and the catalog entries it ran on. A trace is
+ * represented by its bytes, not its path, so shards run in different checkouts of the same files still join. Two
+ * shards whose fingerprints differ come from runs that would not give the same summary, whatever their names and seeds.
+ */
+export function runFingerprint(points: readonly Point[], samples: number, catalog: Catalog): string {
+  const traceHashes = new Map<string, string>();
+  const traceHash = (path: string): string => {
+    let h = traceHashes.get(path);
+    if (h === undefined) {
+      h = createHash('sha256').update(readFileSync(path)).digest('hex');
+      traceHashes.set(path, h);
+    }
+    return h;
+  };
+  const replacer = function (this: unknown, key: string, value: unknown): unknown {
+    if (value instanceof Map) return Object.fromEntries([...value.entries()].sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0)));
+    if (key === 'path' && typeof value === 'string' && isObject(this) && typeof this['format'] === 'string') return `sha256:${traceHash(value)}`;
+    if (isObject(value) && !Array.isArray(value)) return Object.fromEntries(Object.keys(value).sort().map((k) => [k, value[k]]));
+    return value;
+  };
+  const doc = JSON.stringify({ points: points.map((p) => ({ id: p.id, experiment: p.experiment })), samples, catalog }, replacer);
+  return createHash('sha256').update(doc).digest('hex');
 }
 
 /** The indices of the points (of `total`) that belong to a shard: k with k mod count = index - 1, ascending. */
@@ -74,7 +104,7 @@ export function shardSummaryJson(summary: Summary, shard: ShardInfo): string {
     schemaVersion: s.schemaVersion,
     experiment: s.experiment,
     seed: s.seed,
-    shard: { index: shard.index, count: shard.count, points: shard.points },
+    shard: { index: shard.index, count: shard.count, points: shard.points, fingerprint: shard.fingerprint },
     points: s.points,
   };
   return `${JSON.stringify(out, null, 2)}\n`;
@@ -167,7 +197,10 @@ export function readShardDir(dir: string): ShardDir {
   const shard = data['shard'];
   if (shard === undefined) throw j.error(['shard'], `missing: this ${SUMMARY_FILE} is not a shard's but a whole run's, nothing to merge`);
   if (!isObject(shard) || !isCount(shard['count'], 1) || !isCount(shard['index'], 1) || (shard['index'] as number) > (shard['count'] as number) || !isCount(shard['points'], 0)) {
-    throw j.error(['shard'], `malformed: expected {index, count, points} with 1 <= index <= count, got ${JSON.stringify(shard)}`);
+    throw j.error(['shard'], `malformed: expected {index, count, points, fingerprint} with 1 <= index <= count, got ${JSON.stringify(shard)}`);
+  }
+  if (typeof shard['fingerprint'] !== 'string' || !/^[0-9a-f]{64}$/.test(shard['fingerprint'])) {
+    throw j.error(['shard', 'fingerprint'], `expected the run's 64-hex-digit fingerprint, got ${JSON.stringify(shard['fingerprint'])}: written by an older nixlsim? run the shards again`);
   }
   for (const [i, p] of (data['points'] as unknown[]).entries()) {
     const lacks = missingField(p);
@@ -198,6 +231,7 @@ export function mergeShards(dirs: readonly string[]): Merged {
       : d.seed !== f.seed ? `seed ${d.seed}, not ${f.seed}`
       : d.shard.count !== f.shard.count ? `${d.shard.count} shards, not ${f.shard.count}`
       : d.shard.points !== f.shard.points ? `a sweep of ${d.shard.points} points, not ${f.shard.points} (different --set flags?)`
+      : d.shard.fingerprint !== f.shard.fingerprint ? `fingerprint ${d.shard.fingerprint.slice(0, 12)}…, not ${f.shard.fingerprint.slice(0, 12)}… (the resolved experiment differs: other --set flags, files or catalog)`
       : undefined;
     if (mismatch) throw new UserError(`'${shownPath(s.dir)}' holds ${mismatch} as in '${shownPath(first.dir)}': shards of different runs`);
   }

@@ -81,6 +81,18 @@ describe('a sweep run whole and as 3 shards + merge', () => {
     for (const f of specs) expect(html).toContain(`<figure class="chart" data-chart="${f.slice(0, -'.vl.json'.length)}"></figure>`);
   });
 
+  it('joins a shard run from a copy of the experiment in another directory (the fingerprint is of content, not paths)', () => {
+    const elsewhere = dir('copy');
+    mkdirSync(elsewhere, { recursive: true });
+    const file = join(elsewhere, 'breakeven.yaml');
+    writeFileSync(file, readFileSync(BREAKEVEN, 'utf8'));
+    const moved = dir('moved-shard2');
+    expect(nixlsim(['run', file, '--out', moved, '--shard', '2/3', ...set]).code).toBe(0);
+    const out = dir('merged-moved');
+    mergeRuns([shards[0]!, moved, shards[2]!], { out });
+    expect(read(out, 'summary.json')).toBe(read(whole, 'summary.json'));
+  });
+
   it('refuses an incomplete or mixed set, naming the directory, and writes nothing', () => {
     const out = dir('never');
     expect(userError(() => mergeRuns([shards[0]!, shards[2]!], { out }))).toMatch(/^shard 2\/3 of experiment 'breakeven' missing \(given: shard 1\/3 in '.*shard1-\d+', shard 3\/3 in '.*shard3-\d+'\)$/);
@@ -99,6 +111,10 @@ describe('a sweep run whole and as 3 shards + merge', () => {
     const fewer = dir('fewer');
     expect(nixlsim(['run', BREAKEVEN, '--out', fewer, '--shard', '2/3', '--set', 'sweep.workload.isl.mean=[1000,2000]', ...set]).code).toBe(0);
     expect(userError(() => mergeRuns([shards[0]!, fewer, shards[2]!], { out }))).toMatch(/holds a sweep of 4 points, not 16/);
+    // The same name, seed, shard count and sweep size, another deployment: the fingerprint tells them apart.
+    const tcp = dir('tcp');
+    expect(nixlsim(['run', BREAKEVEN, '--out', tcp, '--shard', '2/3', '--set', 'deployment.transport=tcp', ...set]).code).toBe(0);
+    expect(userError(() => mergeRuns([shards[0]!, tcp, shards[2]!], { out }))).toMatch(/^'.*tcp-\d+' holds fingerprint [0-9a-f]{12}…, not [0-9a-f]{12}… \(the resolved experiment differs: .*\) as in '.*shard1-\d+': shards of different runs$/);
     expect(existsSync(out)).toBe(false);
   });
 

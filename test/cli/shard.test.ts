@@ -52,11 +52,11 @@ describe('--shard i/n', () => {
     const seen: string[] = [];
     const r = runExperiment(fixture('sweep.yaml'), { out, shard: { index: 2, count: 4 } }, (p) => (seen.push(p.id), fakeResult(p)));
     expect(seen).toEqual(['p001', 'p005']);
-    expect(r.shard).toEqual({ index: 2, count: 4, points: 6 });
+    expect(r.shard).toEqual({ index: 2, count: 4, points: 6, fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) });
     const text = readFileSync(join(out, 'summary.json'), 'utf8');
     const s = JSON.parse(text);
     expect(Object.keys(s)).toEqual(['schemaVersion', 'experiment', 'seed', 'shard', 'points']);
-    expect(s.shard).toEqual({ index: 2, count: 4, points: 6 });
+    expect(s.shard).toEqual({ index: 2, count: 4, points: 6, fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(s.points.map((p: { id: string }) => p.id)).toEqual(['p001', 'p005']);
     expect(r.text.split('\n')[0]).toMatch(/^experiment 'sweep' \(seed 0\): shard 2\/4, 2 of 6 points, summary in /);
     const json = runExperiment(fixture('sweep.yaml'), { out, shard: { index: 2, count: 4 }, json: true }, (p) => fakeResult(p));
@@ -67,7 +67,7 @@ describe('--shard i/n', () => {
     const out = tmp();
     const r = runExperiment(fixture('minimal.yaml'), { out, shard: { index: 2, count: 3 } }, (p) => fakeResult(p));
     expect(r.summary.points).toEqual([]);
-    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).shard).toEqual({ index: 2, count: 3, points: 1 });
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).shard).toEqual({ index: 2, count: 3, points: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 });
 
@@ -87,7 +87,7 @@ describe('nixlsim run --shard and --workers from the command line', () => {
     expect(r3.code).toBe(0);
     expect(readdirSync(s).sort()).toEqual(['events.log', 'summary.json']);
     const shard = JSON.parse(r3.stdout);
-    expect(shard.shard).toEqual({ index: 3, count: 3, points: 16 });
+    expect(shard.shard).toEqual({ index: 3, count: 3, points: 16, fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) });
     const whole = JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8'));
     expect(shard.points).toEqual(whole.points.filter((_: unknown, k: number) => k % 3 === 2));
   });

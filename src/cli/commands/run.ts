@@ -5,7 +5,7 @@ import type { Catalog } from '../../catalog/types.js';
 import { FieldError, InvariantError, UserError } from '../../errors.js';
 import { expandPoints, loadExperiment, pointFieldError, type LoadedExperiment } from '../../experiment/load.js';
 import type { Job, SimulationPool, PointOutcome } from '../../experiment/pool.js';
-import { EVENTS_LOG_FILE, logBlock, logText, parseShard, shardDirName, shardIndices, shardSummaryJson, type Shard, type ShardInfo } from '../../experiment/shard.js';
+import { EVENTS_LOG_FILE, logBlock, logText, parseShard, runFingerprint, shardDirName, shardIndices, shardSummaryJson, type Shard, type ShardInfo } from '../../experiment/shard.js';
 import type { Band, PointBands } from '../../experiment/bands.js';
 import type { Experiment, Point, PointResult } from '../../experiment/types.js';
 import { pointLabel, shortPath, simulateHere, simulateJobs, valueText, type SimulateFn } from '../../experiment/simulate-jobs.js';
@@ -148,7 +148,7 @@ function prepare(file: string, opts: RunOptions): Plan {
   });
   const all = expandPoints(loaded);
   const { name, seed } = loaded.experiment;
-  const shard: ShardInfo | undefined = opts.shard ? { index: opts.shard.index, count: opts.shard.count, points: all.length } : undefined;
+  const shard: ShardInfo | undefined = opts.shard ? { index: opts.shard.index, count: opts.shard.count, points: all.length, fingerprint: runFingerprint(all, samples, catalog) } : undefined;
   const base = opts.out !== undefined ? resolve(opts.out) : defaultReportDir(name);
   const outDir = shard && opts.out === undefined ? join(base, shardDirName(shard)) : base;
   const outFlag = opts.out !== undefined ? `--out ${opts.out}` : undefined;
