@@ -95,6 +95,6 @@ export async function writePlan(r: PlanResult): Promise<WrittenPlan> {
   outputs.push(file(REPORT_FILE, md), file(REPORT_HTML_FILE, markdownReportHtml(md, [{ name: CHART_NAME, spec }])));
   // plan.json last: its presence says the plan is complete.
   outputs.push(file(PLAN_FILE, planJson(plan)));
-  const files = writeOutputs(outputs);
+  const files = writeOutputs(outputs, { dir: outDir });
   return { files, recommended: yaml !== null ? resolve(outDir, RECOMMENDED_FILE) : null };
 }

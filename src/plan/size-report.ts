@@ -119,7 +119,7 @@ export async function writeLoadPlan(r: LoadPlanResult): Promise<{ files: string[
   outputs.push(file(REPORT_FILE, md), file(REPORT_HTML_FILE, markdownReportHtml(md, [])));
   // plan.json last: its presence says the plan is complete.
   outputs.push(file(PLAN_FILE, planJson(r.plan)));
-  const files = writeOutputs(outputs);
+  const files = writeOutputs(outputs, { dir: r.outDir });
   return { files, recommended: data ? resolve(r.outDir, RECOMMENDED_FILE) : null };
 }
 

@@ -3,19 +3,29 @@
  * chart rendered) and hands the files over in one call; nothing is created before that, so a mistake found on the
  * way leaves no directory behind. Then, in two phases:
  *
- * 1. Stage: each file is written in full to a temporary name. A file whose directory exists goes next to its target
- *    (`summary.json.tmp-<pid>`); files under a directory that does not exist yet go into a temporary sibling of the
- *    topmost missing directory (`reports/run.tmp-<pid>/...`), which holds the whole new tree.
- * 2. Commit: each staged directory is renamed to its real name (it appears with every file in it at once), then each
- *    staged file is renamed over its target, in the order given.
+ * 1. Stage: each file is written in full under a temporary name.
+ *    - The command's output directory (`dir`, its `--out`), when it exists already, is rebuilt as a sibling
+ *      `<dir>.tmp-<pid>`: its present entries hard-linked in (so files other commands put there stay), the new files
+ *      written over them.
+ *    - Files under a directory that does not exist yet go into a temporary sibling of the topmost missing directory
+ *      (`reports/run.tmp-<pid>/...`), which holds the whole new tree.
+ *    - Any other file goes next to its target (`baseline.json.tmp-<pid>`).
+ * 2. Commit: the output directory is swapped in by two renames of directories: the old one to `<dir>.old-<pid>-0`,
+ *    the staged one to `<dir>`; then the backup is removed. A new directory appears by one rename, with every file
+ *    in it at once. Then each staged file is renamed over its target, in the order given.
  *
- * A failure while staging (a full disk, a directory we may not write) removes everything staged and changes nothing.
- * Renames within a file system do not fail for want of space, so the commit does not fail in practice; if it does
- * (another process made the same directory at the same instant), the files already renamed stay and the rest are
- * removed.
+ * A failure while staging (a full disk, a directory we may not write) removes everything staged and changes nothing,
+ * and is a UserError naming the path. A process killed at any point leaves the output directory whole: old or new,
+ * or, between the two renames of the swap, absent with the old one whole in `<dir>.old-<pid>-0`. The next write to
+ * that directory (recoverOutputDir) puts such a backup back and removes the temporaries of processes that are gone.
+ * Two processes writing one directory at once each swap in their whole output; the later one wins.
+ *
+ * The swap is skipped, and the files are renamed in one by one as before, where swapping the directory would surprise:
+ * the working directory or one of its ancestors, a directory whose parent we may not write, a tree of more than
+ * MAX_SWAP_ENTRIES entries, or one holding something other than files, directories and symbolic links.
  */
-import { accessSync, constants, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { accessSync, chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { InvariantError, UserError } from '../errors.js';
 import { shownPath } from '../yaml/positions.js';
 
@@ -119,40 +129,246 @@ export function checkOutputFile(file: string, flag?: string): void {
   if (st?.isDirectory()) throw new UserError('it is a directory; expected a file name', where(abs, flag));
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// Temporaries of killed processes, and the swap of an existing output directory
+
+/** Entries of an existing output directory tree past which it is not swapped but written file by file. */
+export const MAX_SWAP_ENTRIES = 10_000;
+
+/** `<name>.tmp-<pid>` (a staged file or directory) and `<name>.old-<pid>-<k>` (a swapped-out directory). */
+const STAGED = /\.tmp-(\d+)$/;
+const BACKUP = /\.old-(\d+)-\d+$/;
+
+/** Whether process `pid` still runs (then its temporaries are its own business). This process's own are stale. */
+function running(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process: alive
+  }
+}
+
+function staleOf(name: string, base: string): 'staged' | 'backup' | undefined {
+  if (!name.startsWith(`${base}.`)) return undefined;
+  const rest = name.slice(base.length);
+  const staged = STAGED.exec(rest);
+  if (staged && rest === staged[0] && !running(Number(staged[1]))) return 'staged';
+  const backup = BACKUP.exec(rest);
+  if (backup && rest === backup[0] && !running(Number(backup[1]))) return 'backup';
+  return undefined;
+}
+
+/** Removes `<file>.tmp-<pid>` files of dead processes in a tree (a run killed among its file renames). */
+function removeStaleFiles(dir: string, budget: { left: number }): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (--budget.left < 0) return;
+    const m = STAGED.exec(e.name);
+    if (m && !running(Number(m[1]))) rmSync(join(dir, e.name), { recursive: true, force: true });
+    else if (e.isDirectory()) removeStaleFiles(join(dir, e.name), budget);
+  }
+}
+
+/**
+ * Makes `dir` whole again after a killed run: when it is absent and a dead process's backup of it is there, the
+ * backup goes back (the newest, should there be several); then the dead processes' staged copies and backups beside it
+ * and their staged files inside it are removed. Changes nothing when no process was killed. Every writeOutputs with
+ * a `dir` calls it first.
+ */
+export function recoverOutputDir(dir: string): void {
+  const abs = resolve(dir);
+  const parent = dirname(abs);
+  const base = basename(abs);
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return; // no parent yet: nothing to recover
+  }
+  const stale = names.map((n) => ({ n, kind: staleOf(n, base) })).filter((x) => x.kind !== undefined);
+  if (stale.length === 0 && !statOf(abs)?.isDirectory()) return;
+  if (!statOf(abs)) {
+    const backups = stale.filter((x) => x.kind === 'backup').map((x) => ({ ...x, at: lstatSync(join(parent, x.n)).mtimeMs }));
+    backups.sort((a, b) => b.at - a.at || (a.n < b.n ? -1 : 1));
+    const newest = backups[0];
+    if (newest) {
+      renameSync(join(parent, newest.n), abs);
+      stale.splice(stale.indexOf(stale.find((x) => x.n === newest.n)!), 1);
+    }
+  }
+  for (const x of stale) rmSync(join(parent, x.n), { recursive: true, force: true });
+  if (statOf(abs)?.isDirectory()) removeStaleFiles(abs, { left: MAX_SWAP_ENTRIES });
+}
+
+/** Whether the existing directory `dir` may be swapped (see the top of this file). */
+function swappable(dir: string): boolean {
+  const cwd = process.cwd();
+  const fromDir = relative(dir, cwd);
+  if (fromDir === '' || (!fromDir.startsWith('..') && !isAbsolute(fromDir))) return false; // the working directory or above it
+  if (dirname(dir) === dir) return false;
+  try {
+    accessSync(dirname(dir), constants.W_OK);
+  } catch {
+    return false;
+  }
+  let left = MAX_SWAP_ENTRIES;
+  const walk = (d: string): boolean => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (--left < 0) return false;
+      if (e.isDirectory()) {
+        if (!walk(join(d, e.name))) return false;
+      } else if (!e.isFile() && !e.isSymbolicLink()) return false;
+    }
+    return true;
+  };
+  try {
+    return walk(dir);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Rebuilds the tree `from` at `to` (which exists) from hard links (copies where the file system has none), leaving
+ * out the relative paths in `skip`: the files about to be written anew.
+ */
+function cloneTree(from: string, to: string, skip: ReadonlySet<string>, rel = ''): void {
+  for (const e of readdirSync(from, { withFileTypes: true })) {
+    const r = rel === '' ? e.name : `${rel}${sep}${e.name}`;
+    if (skip.has(r)) continue;
+    const src = join(from, e.name);
+    const dst = join(to, e.name);
+    if (e.isDirectory()) {
+      mkdirSync(dst);
+      chmodSync(dst, statSync(src).mode & 0o7777);
+      cloneTree(src, dst, skip, r);
+    } else if (e.isSymbolicLink()) {
+      symlinkSync(readlinkSync(src), dst);
+    } else {
+      try {
+        linkSync(src, dst);
+      } catch {
+        copyFileSync(src, dst);
+      }
+    }
+  }
+}
+
+/**
+ * Renames `stage` to `dir`, moving the directory there (if any) out of the way first and removing it after. Another
+ * process may be swapping the same directory: when one has put a directory back between our two renames, we move
+ * that one out too and try again.
+ */
+function swapIn(stage: string, dir: string): void {
+  const backups: string[] = [];
+  try {
+    for (let k = 0; ; k++) {
+      if (k === 100) throw new Error(`another process keeps replacing '${shownPath(dir)}'`);
+      const backup = `${dir}.old-${process.pid}-${k}`;
+      try {
+        renameSync(dir, backup);
+        backups.push(backup);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      try {
+        renameSync(stage, dir);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      }
+    }
+  } catch (err) {
+    // Put the old directory back where nothing took its place; the caller removes the staged one.
+    const last = backups.pop();
+    if (last !== undefined && !statOf(dir)) renameSync(last, dir);
+    for (const b of backups) rmSync(b, { recursive: true, force: true });
+    throw err;
+  }
+  for (const b of backups) rmSync(b, { recursive: true, force: true });
+}
+
+/** Options of writeOutputs. */
+export interface WriteOptions {
+  /**
+   * The command's output directory: the files under it are swapped in together with it (see the top of this file),
+   * and a killed earlier run's leftovers in and beside it are cleaned up first.
+   */
+  dir?: string;
+}
+
 /** Writes every file or none (see the top of this file). Returns their absolute paths, in the order given. */
-export function writeOutputs(files: readonly OutputFile[]): string[] {
+export function writeOutputs(files: readonly OutputFile[], opts: WriteOptions = {}): string[] {
   const targets = files.map((f) => resolve(f.path));
   if (new Set(targets).size !== targets.length) throw new InvariantError(`writeOutputs was given one file twice: ${targets.join(', ')}`);
   for (const [i, f] of files.entries()) checkOutputFile(targets[i]!, f.flag);
+  const outDir = opts.dir !== undefined ? resolve(opts.dir) : undefined;
+  if (outDir !== undefined) {
+    try {
+      recoverOutputDir(outDir);
+    } catch (err) {
+      throw new UserError(`cannot clean up after an earlier run in ${shownPath(outDir)}: ${why(err)}`, files[0]?.flag);
+    }
+  }
+  const swapDir = outDir !== undefined && statOf(outDir)?.isDirectory() && swappable(outDir) ? outDir : undefined;
 
+  /** The existing output directory's staged copy, once made. */
+  let swapStage: string | undefined;
   /** New top directory -> its staging directory. */
   const stages = new Map<string, string>();
   /** Staged files that go next to their targets: temp -> target, in order. */
   const inPlace: { from: string; to: string }[] = [];
   let current: OutputFile | undefined;
   try {
+    if (swapDir !== undefined) {
+      const inside = targets.filter((t) => t.startsWith(swapDir + sep)).map((t) => relative(swapDir, t));
+      current = files[targets.findIndex((t) => t.startsWith(swapDir + sep))];
+      swapStage = `${swapDir}${TAG}`;
+      rmSync(swapStage, { recursive: true, force: true });
+      mkdirSync(swapStage);
+      chmodSync(swapStage, statSync(swapDir).mode & 0o7777);
+      cloneTree(swapDir, swapStage, new Set(inside));
+    }
     for (const [i, f] of files.entries()) {
       current = f;
       const target = targets[i]!;
-      const { firstMissing } = ancestry(dirname(target));
       let tmp: string;
-      if (firstMissing === undefined) {
-        tmp = `${target}${TAG}`;
-        inPlace.push({ from: tmp, to: target });
-      } else {
-        let stage = stages.get(firstMissing);
-        if (stage === undefined) {
-          stage = `${firstMissing}${TAG}`;
-          rmSync(stage, { recursive: true, force: true }); // left by an earlier process of the same id that was killed
-          stages.set(firstMissing, stage);
-          mkdirSync(stage);
-        }
-        tmp = join(stage, relative(firstMissing, target));
+      if (swapStage !== undefined && target.startsWith(swapDir! + sep)) {
+        tmp = join(swapStage, relative(swapDir!, target));
         mkdirSync(dirname(tmp), { recursive: true });
+      } else {
+        const { firstMissing } = ancestry(dirname(target));
+        if (firstMissing === undefined) {
+          tmp = `${target}${TAG}`;
+          inPlace.push({ from: tmp, to: target });
+        } else {
+          let stage = stages.get(firstMissing);
+          if (stage === undefined) {
+            stage = `${firstMissing}${TAG}`;
+            rmSync(stage, { recursive: true, force: true }); // left by an earlier process of the same id that was killed
+            stages.set(firstMissing, stage);
+            mkdirSync(stage);
+          }
+          tmp = join(stage, relative(firstMissing, target));
+          mkdirSync(dirname(tmp), { recursive: true });
+        }
       }
       writeFileSync(tmp, f.data);
     }
     current = undefined;
+    if (swapStage !== undefined) {
+      current = files[targets.findIndex((t) => t.startsWith(swapDir! + sep))];
+      swapIn(swapStage, swapDir!);
+      swapStage = undefined;
+    }
     for (const [top, stage] of stages) {
       current = files.find((_, i) => targets[i]!.startsWith(top + sep));
       renameSync(stage, top);
@@ -163,6 +379,7 @@ export function writeOutputs(files: readonly OutputFile[]): string[] {
       renameSync(m.from, m.to);
     }
   } catch (err) {
+    if (swapStage !== undefined) rmSync(swapStage, { recursive: true, force: true });
     for (const stage of stages.values()) rmSync(stage, { recursive: true, force: true });
     for (const m of inPlace) rmSync(m.from, { force: true });
     if (err instanceof UserError) throw err;

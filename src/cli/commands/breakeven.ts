@@ -182,7 +182,7 @@ export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult
     }
     // The summary, its events.log and the chart go out together, or nothing does.
     const charts = await renderCharts(run.summary, run.outDir, { kinds: ['breakeven'], ...(flag !== undefined ? { flag } : {}) });
-    const files = writeOutputs([...run.outputs, ...charts]).slice(run.outputs.length);
+    const files = writeOutputs([...run.outputs, ...charts], { dir: run.outDir }).slice(run.outputs.length);
     return { summary: run.summary, rows, goodput: goodputRows, crossover: crossoverIsl(rows), node: node.id, outDir: run.outDir, files };
   } finally {
     rmSync(dir, { recursive: true, force: true });

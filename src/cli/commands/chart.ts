@@ -142,11 +142,11 @@ export async function chartFiles(a: Args): Promise<ChartRun> {
     const data = new JsonFile(input.path, `${input.kind}.json`).data;
     if (input.kind === 'sensitivity') {
       onlyKind('tornado', a.summary, a.kind);
-      return { files: writeOutputs(await chartOutputs(out, 'tornado', tornadoSpec(data as SensitivityResult), flag.flag)), skipped };
+      return { files: writeOutputs(await chartOutputs(out, 'tornado', tornadoSpec(data as SensitivityResult), flag.flag), { dir: out }), skipped };
     }
     onlyKind('pareto', a.summary, a.kind);
     const plan = data as PlanJson;
-    return { files: writeOutputs(await chartOutputs(out, 'pareto', paretoSpec(paretoRows(plan), planParetoOptions(plan, paretoRows(plan))), flag.flag)), skipped };
+    return { files: writeOutputs(await chartOutputs(out, 'pareto', paretoSpec(paretoRows(plan), planParetoOptions(plan, paretoRows(plan))), flag.flag), { dir: out }), skipped };
   }
   const summary = readSummary(a.summary);
   const out = resolve(a.out ?? dirname(summaryPath(a.summary)));
@@ -157,7 +157,7 @@ export async function chartFiles(a: Args): Promise<ChartRun> {
     onSkip: (_kind, reason) => skipped.push(reason),
     ...flag,
   });
-  return { files: files.length ? writeOutputs(files) : [], skipped };
+  return { files: files.length ? writeOutputs(files, { dir: out }) : [], skipped };
 }
 
 export const chartCommand: CommandModule<object, Args> = {

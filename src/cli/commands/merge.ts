@@ -50,7 +50,7 @@ function writeMerged(m: Merged, opts: MergeOptions, charts: readonly OutputFile[
     { path: join(outDir, SUMMARY_FILE), data: summaryJson(summary), ...flag },
     ...charts,
     ...runReportFiles(summary, summary.points, { dir: outDir, origin: `merged from ${m.shards} shard summaries`, ...flag }, charts), // points.csv, report.md
-  ], { dir: outDir, title: `nixlsim merge: ${summary.experiment}`, text: formatRun(summary, summary.points, join(outDir, SUMMARY_FILE)), ...flag }));
+  ], { dir: outDir, title: `nixlsim merge: ${summary.experiment}`, text: formatRun(summary, summary.points, join(outDir, SUMMARY_FILE)), ...flag }), { dir: outDir });
   const written = resolve(outDir, SUMMARY_FILE);
   const n = m.shards;
   const text = opts.json

@@ -208,7 +208,7 @@ function finish(plan: Plan, c: Collected, opts: RunOptions, extra: OutputFile[] 
   // points.csv and report.md for a whole run (a shard's would cover a slice: merge writes the run's).
   const reports = plan.shard ? [] : runReportFiles(c.summary, plan.points, { dir: plan.outDir, file: shownPath(plan.loaded.file), ...(plan.outFlag ? { flag: plan.outFlag } : {}) }, extra);
   const outputs = withReportHtml([...c.outputs, ...extra, ...reports], opts.write !== false && !plan.shard && { dir: plan.outDir, title: `nixlsim run: ${plan.name}`, text: formatRun(c.summary, plan.points, c.summaryFile, plan.shard), ...(plan.outFlag ? { flag: plan.outFlag } : {}) });
-  const files = opts.write === false ? [] : writeOutputs(outputs);
+  const files = opts.write === false ? [] : writeOutputs(outputs, { dir: plan.outDir });
   const text = opts.json ? c.json : formatRun(c.summary, plan.points, c.summaryFile, plan.shard);
   return { summary: c.summary, outDir: plan.outDir, text, outputs, files, ...(plan.shard ? { shard: plan.shard } : {}) };
 }

@@ -73,7 +73,7 @@ export async function runSensitivity(file: string, opts: SensitivityOptions = {}
   const result = rankSensitivity(point, params, outcomes, opts.metric ?? DEFAULT_SENSITIVITY_METRIC);
   const chart = await chartOutputs(outDir, 'tornado', tornadoSpec(result), flag);
   // All four or none: the directory appears with every file in it.
-  const files = writeOutputs([{ path: join(outDir, SENSITIVITY_FILE), data: sensitivityJson(result), ...(flag !== undefined ? { flag } : {}) }, ...chart]);
+  const files = writeOutputs([{ path: join(outDir, SENSITIVITY_FILE), data: sensitivityJson(result), ...(flag !== undefined ? { flag } : {}) }, ...chart], { dir: outDir });
   return { result, outDir, files };
 }
 

@@ -164,7 +164,7 @@ export async function chartOutputs(dir: string, name: string, spec: TopLevelSpec
 
 /** Writes <name>.vl.json, <name>.svg and <name>.png into dir, all or none; returns their paths. */
 export async function writeChart(dir: string, name: string, spec: TopLevelSpec, flag?: string): Promise<string[]> {
-  return writeOutputs(await chartOutputs(dir, name, spec, flag));
+  return writeOutputs(await chartOutputs(dir, name, spec, flag), { dir });
 }
 
 /**
@@ -187,5 +187,5 @@ export async function renderCharts(summary: Summary, outDir: string, opts: Chart
 
 /** Renders the charts (renderCharts), then writes them into outDir all or none; returns the files written. */
 export async function writeCharts(summary: Summary, outDir: string, opts: ChartOptions & { flag?: string } = {}): Promise<string[]> {
-  return writeOutputs(await renderCharts(summary, outDir, opts));
+  return writeOutputs(await renderCharts(summary, outDir, opts), { dir: outDir });
 }
