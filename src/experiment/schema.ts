@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { FAULT_KINDS } from '../faults/injector.js';
 import { KV_LAYOUTS } from '../physics/kv.js';
+import { MAX_IN_FLIGHT } from '../serving/ledger.js';
 import type { PointResult, Stats } from './types.js';
 import { unwrap } from '../yaml/schema-keys.js';
 
@@ -32,7 +33,7 @@ export function positive() {
 export const LIMITS = {
   workers: { max: 1024, why: 'workers in one group; plan a part of the fleet' },
   tp: { max: 1024, why: 'GPUs in one tensor-parallel group' },
-  concurrency: { max: 1_000_000, why: 'clients in flight at once' },
+  concurrency: { max: MAX_IN_FLIGHT, why: 'clients in flight at once: each holds ~2 KB of state' },
   requests: { max: 100_000_000, why: 'requests in one point' },
   rate: { min: 1e-6, max: 1e7, why: 'requests per second' },
   speedup: { min: 1e-6, max: 1e6, why: 'times the recorded speed' },

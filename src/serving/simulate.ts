@@ -3,14 +3,14 @@ import { getLlm } from '../catalog/index.js';
 import { Simulator } from '../engine/index.js';
 import { FieldError, InvariantError, UserError } from '../errors.js';
 import type { Point, PointResult, Stats } from '../experiment/types.js';
-import { checkDeadline } from '../deadline.js';
+import { checkDeadline, checkHeap } from '../deadline.js';
 import { FaultInjector, type FaultKind } from '../faults/injector.js';
 import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
 import { LatencyHistogram } from '../metrics/histogram.js';
 import type { Efficiency } from '../physics/index.js';
 import { makeSource, type RequestSpec } from '../workload/index.js';
 import { Cluster, type LoadOutcome, type ServingRequest } from './cluster.js';
-import { RequestLedger, type RequestCounts } from './ledger.js';
+import { MAX_IN_FLIGHT, RequestLedger, type RequestCounts } from './ledger.js';
 
 /** When the invariants are checked: at the end of the run (always), or also after every event (debug mode). */
 export type InvariantMode = 'end' | 'every-event';
@@ -136,6 +136,12 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
       stale: false,
       onEnd,
     };
+    if (ledger.inFlight() >= MAX_IN_FLIGHT) {
+      throw new UserError(
+        `more than ${MAX_IN_FLIGHT.toLocaleString('en-US')} requests in flight at t = ${sim.now.toFixed(3)} s: the arrivals outrun what the deployment serves, ` +
+          'and the queue would grow until memory runs out; lower workload.rate (or a trace\'s speedup) or workload.requests, or add workers',
+      );
+    }
     const hashes = blockHashes(spec, blockSize);
     if (hashes) r.hashes = hashes;
     ledger.sent(r);
@@ -175,9 +181,13 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
       ledger.check();
     });
   }
-  // In chunks of events, so that a --timeout can stop a long run between them (the events run are the same).
-  const CHUNK = 1 << 18;
-  while (sim.run({ until: exp.horizonS, maxEvents: CHUNK }) === CHUNK) checkDeadline();
+  // In chunks of events, so that the guards can stop a long or swelling run between them (the events run are the same):
+  // --timeout, and the heap, checked often enough that no chunk can take it from the guard's share to V8's limit.
+  const CHUNK = 1 << 14;
+  while (sim.run({ until: exp.horizonS, maxEvents: CHUNK }) === CHUNK) {
+    checkDeadline();
+    checkHeap();
+  }
   sim.checkEveryEvent(undefined);
 
   // The end-of-run checks, in every run.
