@@ -5,7 +5,6 @@
  */
 import { delimiter } from 'node:path';
 import type { Argv } from 'yargs';
-import { useUserCatalog } from '../catalog/load.js';
 import { UserError } from '../errors.js';
 
 export const CATALOG_ENV = 'NIXLSIM_CATALOG';
@@ -34,7 +33,10 @@ export function withCatalogOption<T>(y: Argv<T>): Argv<T> {
         `the package's: an id it shares replaces the package's record, a new id adds one; repeatable; default $${CATALOG_ENV} ` +
         `(directories separated by '${delimiter}')`,
     })
-    .middleware((argv) => {
-      useUserCatalog(userCatalogArgs(argv['catalog'], process.env[CATALOG_ENV]));
+    .middleware(async (argv) => {
+      const dirs = userCatalogArgs(argv['catalog'], process.env[CATALOG_ENV]);
+      // The loader (yaml, zod) only for a command that runs: --help and --version need none of it.
+      const { useUserCatalog } = await import('../catalog/load.js');
+      useUserCatalog(dirs);
     }) as unknown as Argv<T>;
 }

@@ -2,55 +2,61 @@
  * The nixlsim command line. Each command parses its flags, calls one function and prints; no logic lives here.
  * Errors: a user mistake prints one line and exits 2; a broken invariant exits 3 with a report (DESIGN.md, "Errors").
  */
-import { readFileSync } from 'node:fs';
-import yargs, { type Argv } from 'yargs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
 import { withCatalogOption } from './catalog-option.js';
 import { checkRepeatedFlags, positiveNumber } from './options.js';
 import { setDeadline } from '../deadline.js';
-import { auditCommand } from './commands/audit.js';
-import { breakevenCommand } from './commands/breakeven.js';
-import { calibrateCommand } from './commands/calibrate.js';
-import { chartCommand } from './commands/chart.js';
-import { checkCommand } from './commands/check.js';
-import { fidelityCommand } from './commands/fidelity.js';
-import { handshakeCommand } from './commands/handshake.js';
-import { listCommand } from './commands/list.js';
-import { mergeCommand } from './commands/merge.js';
-import { nixlbenchCommand } from './commands/nixlbench.js';
-import { planCommand } from './commands/plan.js';
-import { quickstartCommand } from './commands/quickstart.js';
-import { runCommand } from './commands/run.js';
-import { sensitivityCommand } from './commands/sensitivity.js';
-import { transferCommand } from './commands/transfer.js';
-import { validateCommand } from './commands/validate.js';
+import { commandName, COMMANDS, type CommandEntry } from './commands/index.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+/**
+ * The package's version, from the package.json above this module: the bundle (dist/cli.js), tsc's output
+ * (dist/src/cli/main.js) and the source sit at different depths.
+ */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    const up = dirname(dir);
+    if (up === dir) throw new InvariantError(`no package.json above ${fileURLToPath(import.meta.url)}: nixlsim is installed incompletely`);
+    dir = up;
+  }
+}
+
+/**
+ * The commands for yargs: the module of each command named on the command line (any argument spelt as a command's
+ * name: the one yargs picks is among them), and for the others their entry in the table alone, which is all the
+ * top-level help and yargs' suggestions read. Loading every module would cost most of a short command's time.
+ */
+async function commandModules(argv: readonly string[]): Promise<CommandModule<object, any>[]> {
+  const named = new Set(argv);
+  return Promise.all(COMMANDS.map((c) => (named.has(commandName(c)) ? c.load() : Promise.resolve(unloaded(c)))));
+}
+
+function unloaded(c: CommandEntry): CommandModule {
+  return {
+    command: c.command,
+    describe: c.describe,
+    handler: () => {
+      throw new InvariantError(`command '${commandName(c)}' was run without its module loaded`);
+    },
+  };
+}
 
 /** The --timeout timer, cleared when the command ends (so that it never reports on a command that already has). */
 let deadlineTimer: NodeJS.Timeout | undefined;
 
-export function buildCli(argv: string[]): Argv {
+export async function buildCli(argv: string[]): Promise<Argv> {
+  const commands = await commandModules(argv);
   return withCatalogOption(yargs(argv))
     .scriptName('nixlsim')
     .usage('$0 <command> [options]\n\nDiscrete-event simulator of disaggregated LLM inference and its NIXL KV-cache transfers.')
-    .command(quickstartCommand)
-    .command(runCommand)
-    .command(sensitivityCommand)
-    .command(mergeCommand)
-    .command(validateCommand)
-    .command(checkCommand)
-    .command(chartCommand)
-    .command(breakevenCommand)
-    .command(planCommand)
-    .command(listCommand)
-    .command(transferCommand)
-    .command(nixlbenchCommand)
-    .command(handshakeCommand)
-    .command(auditCommand)
-    .command(calibrateCommand)
-    .command(fidelityCommand)
+    .command(commands)
     .option('timeout', {
       global: true,
       requiresArg: true,
@@ -71,7 +77,7 @@ export function buildCli(argv: string[]): Argv {
     .demandCommand(1, 'Name a command; `nixlsim --help` lists them.')
     .strict()
     .recommendCommands()
-    .version(pkg.version)
+    .version(packageVersion())
     .alias('h', 'help')
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
@@ -121,7 +127,7 @@ async function main(): Promise<void> {
   try {
     const args = hideBin(process.argv);
     checkRepeatedFlags(args);
-    await buildCli(args).parseAsync();
+    await (await buildCli(args)).parseAsync();
   } catch (err) {
     process.exitCode = reportError(err);
   } finally {

@@ -1,6 +1,6 @@
 /**
  * One thread of the pool in pool.ts: simulates the points it is handed, one at a time, and answers each with the
- * point's result and event log, or with the error it threw (as data, keeping its kind). Run compiled, from dist/.
+ * point's result and event log, or with the error it threw (as data, keeping its kind). Run bundled: dist/pool-worker.js.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { defaultCatalog } from '../catalog/load.js';

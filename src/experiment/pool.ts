@@ -3,8 +3,8 @@
  * point (it carries its own seed), so the outcomes are the same whichever thread ran a point and in whichever order the
  * points finished; they come back indexed by point, and the caller builds its summary in point order.
  *
- * The threads run the compiled worker (dist/src/experiment/pool-worker.js under the project root), also under vitest,
- * which runs the TypeScript sources: `npm test` compiles first (pretest), so the file is there.
+ * The threads run the bundled worker (dist/pool-worker.js under the project root, scripts/build.mjs), also under
+ * vitest, which runs the TypeScript sources: `npm test` builds first (pretest), so the file is there.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -48,9 +48,9 @@ export function defaultWorkerCount(): number {
   return Math.max(1, availableParallelism());
 }
 
-/** The compiled worker script: dist/src/experiment/pool-worker.js under the project root. */
+/** The worker script: dist/pool-worker.js under the project root, the bundle of pool-worker.ts. */
 export function poolWorkerFile(): string {
-  return join(projectRoot(), 'dist', 'src', 'experiment', 'pool-worker.js');
+  return join(projectRoot(), 'dist', 'pool-worker.js');
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
