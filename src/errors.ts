@@ -15,12 +15,26 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * A value from the user's input as a message quotes it: in single quotes on one line, control characters escaped as
+ * JSON escapes them, and cut to its first 60 characters (with the length) when longer.
+ */
+export function quoted(text: string): string {
+  const cut = text.length > 80 ? `${text.slice(0, 60)}… (${text.length.toLocaleString('en-US')} characters)` : text;
+  // eslint-disable-next-line no-control-regex
+  const line = /[\u0000-\u001f\u007f\u2028\u2029]/.test(cut) ? JSON.stringify(cut).slice(1, -1) : cut;
+  return `'${line}'`;
+}
+
 /** A field of an experiment, as a path: `['faults', 0, 'target']`. */
 export type FieldPath = readonly (string | number)[];
 
-/** `deployment.prefill.tp`, `faults[2].rate`: how a user would name the field. */
+/**
+ * `deployment.prefill.tp`, `faults[2].rate`: how a user would name the field. A key that is not printable ASCII
+ * without spaces (a typo with a tab, a key that is YAML punctuation) is quoted: `deployment["model node"]`.
+ */
 export function fieldName(path: FieldPath): string {
-  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : !/^[\x21-\x7e]+$/.test(k) ? `[${JSON.stringify(k)}]` : i === 0 ? k : `.${k}`)).join('');
 }
 
 /**

@@ -5,7 +5,7 @@
  * and have no size bound, but must be regular files too.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { UserError } from './errors.js';
+import { quoted, UserError } from './errors.js';
 import { shownPath } from './yaml/positions.js';
 
 /** The largest text input read whole (an experiment, a catalog record, a measurement file): 64 MiB. */
@@ -13,6 +13,7 @@ export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
 /** Checks that `file` is a regular file (following links), or throws a UserError saying what it is instead. */
 export function checkRegularFile(file: string, what: string): number {
+  if (file.includes('\0')) throw new UserError(`${what} ${quoted(file)}: a path cannot hold the NUL character (\\0)`);
   let st;
   try {
     st = statSync(file);

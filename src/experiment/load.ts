@@ -27,7 +27,7 @@ import { z } from 'zod';
 import { defaultCatalog } from '../catalog/load.js';
 import { closest } from '../catalog/suggest.js';
 import type { Catalog } from '../catalog/types.js';
-import { InvariantError, UserError } from '../errors.js';
+import { InvariantError, quoted, UserError } from '../errors.js';
 import type { FaultSpec } from '../faults/injector.js';
 import { TraceReader, type TraceFormat } from '../workload/traces.js';
 import { checkAgainstCatalog, checkExpectations, pointMatches, type CatalogRecords } from './check.js';
@@ -249,11 +249,12 @@ function readLayers(abs: string, chain: string[]): Layer[] {
   if (typeof ext !== 'string' || ext.trim() === '') {
     y.fail(['extends'], `expected the path of an experiment file to extend, relative to this one, got ${describe(ext)}`);
   }
+  if (ext.includes('\0')) y.fail(['extends'], 'a path cannot hold the NUL character (\\0)');
   const target = resolve(dirname(abs), ext);
   const seen = [...chain, abs];
   if (seen.includes(target)) y.fail(['extends'], `extends cycle: ${chainText([...seen, target])}; a file cannot extend itself, directly or through others`);
-  if (!existsSync(target)) y.fail(['extends'], `file not found: ${ext} (read relative to this file's directory: ${target})`);
-  if (statSync(target).isDirectory()) y.fail(['extends'], `'${ext}' is a directory; expected an experiment file (.yaml or .json)`);
+  if (!existsSync(target)) y.fail(['extends'], `file not found: ${quoted(ext)} (read relative to this file's directory: ${quoted(target)})`);
+  if (statSync(target).isDirectory()) y.fail(['extends'], `${quoted(ext)} is a directory; expected an experiment file (.yaml or .json)`);
   return [layer, ...readLayers(target, seen)];
 }
 

@@ -80,6 +80,8 @@ const bool = () => z.boolean({ error: 'expected true or false' });
 const catalogId = () => z.string({ error: 'expected a catalog id (nixlsim list ...)' }).min(1, { error: 'expected a catalog id (nixlsim list ...)' });
 
 const text = () => z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' });
+/** A file's path: a non-empty string without the NUL character, which no file system allows in a name. */
+const pathText = () => text().refine((p) => !p.includes('\0'), { error: 'a path cannot hold the NUL character (\\0)' });
 
 export const MODES = ['disaggregated', 'aggregated'] as const;
 export const ROUTERS = ['round-robin', 'least-loaded', 'kv-aware'] as const;
@@ -255,7 +257,7 @@ const lengthDist = (what: string) =>
 const trace = z
   .strictObject({
     format: oneOf(TRACE_FORMATS).describe('The trace file format.'),
-    path: text().describe("The trace file, relative to the experiment file's directory."),
+    path: pathText().describe("The trace file, relative to the experiment file's directory."),
     speedup: numberIn(LIMITS.speedup.min, LIMITS.speedup.max, LIMITS.speedup.why).default(1).describe('Replay this many times faster than recorded.'),
     limit: whole(1).optional().describe('Use only the first N records.'),
   })

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { unknownNameMessage } from '../catalog/suggest.js';
-import { InvariantError, UserError } from '../errors.js';
+import { InvariantError, quoted, UserError } from '../errors.js';
 import { shownPath, valueAt, type Path, type YamlSource } from '../yaml/positions.js';
 import { allowedKeys } from '../yaml/schema-keys.js';
 
@@ -17,7 +17,7 @@ export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a map';
-  if (typeof v === 'string') return `'${v}'`;
+  if (typeof v === 'string') return quoted(v);
   return String(v);
 }
 

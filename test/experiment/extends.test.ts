@@ -111,7 +111,7 @@ describe('extends: a file deep-merged over the file it names', () => {
   it('a missing file, or a path that is not a string, is an error at extends', () => {
     const missing = userError(() => loadExperiment(ext('missing.yaml')));
     expect(missing.where).toBe(at('missing.yaml', '2:1', 'extends'));
-    expect(missing.message).toContain(`file not found: no-such-file.yaml (read relative to this file's directory: ${ext('no-such-file.yaml')})`);
+    expect(missing.message).toContain(`file not found: 'no-such-file.yaml' (read relative to this file's directory: '${ext('no-such-file.yaml')}')`);
     const list = userError(() => loadExperiment(ext('not-a-string.yaml')));
     expect(list.where).toBe(at('not-a-string.yaml', '1:1', 'extends'));
     expect(list.message).toContain('expected the path of an experiment file to extend, relative to this one, got a list');
