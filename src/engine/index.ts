@@ -1,3 +1,3 @@
 export { EventQueue } from './event-queue.js';
-export { Simulator, SimulationError, type EventHandle, type Handler, type HandlerId, type RunOptions } from './simulator.js';
+export { Simulator, SimulationError, type EventHandle, type Handler, type RunOptions } from './simulator.js';
 export { RandomStream, RandomStreams } from './random.js';
