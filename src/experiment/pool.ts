@@ -43,9 +43,35 @@ export class PointFailure extends Error {
   }
 }
 
-/** One worker per core, the default for `nixlsim run --workers`. */
+/** One worker per core: what a pool starts when no thread count is given and the work is worth threads (autoWorkers). */
 export function defaultWorkerCount(): number {
   return Math.max(1, availableParallelism());
+}
+
+/**
+ * Simulated requests in all (each point's measured and warm-up requests, summed over the points) from which a batch
+ * runs on threads when no thread count was asked for. Below it, a pool is slower than this thread alone: each thread
+ * loads the simulator (~0.2 s) and runs its first points before V8 has compiled them, then sends its results back.
+ * Measured with `nixlsim run` on a 2-core machine (docs/performance.md, "Small runs stay on the main thread").
+ */
+export const POOL_MIN_REQUESTS = 40_000;
+
+/** What a point simulates, in requests: a trace replayed whole (no cap) counts as more than any threshold. */
+export function pointRequests(p: Point): number {
+  const w = p.experiment.workload;
+  if (w.kind === 'trace' && w.requests === 0) return Infinity;
+  return w.requests + w.warmup;
+}
+
+/**
+ * The threads to simulate `points` on when the user named no count: one per core when there are two points or more
+ * and their requests add up to POOL_MIN_REQUESTS, else 1 (this thread). The outcomes are the same either way.
+ */
+export function autoWorkers(points: readonly Point[], cores = defaultWorkerCount()): number {
+  if (points.length < 2 || cores < 2) return 1;
+  let requests = 0;
+  for (const p of points) requests += pointRequests(p);
+  return requests >= POOL_MIN_REQUESTS ? Math.min(cores, points.length) : 1;
 }
 
 /** The worker script: dist/pool-worker.js under the project root, the bundle of pool-worker.ts. */

@@ -10,7 +10,7 @@ import type { Catalog } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import { runPoint, type SimulateOverrides } from '../serving/simulate.js';
-import { defaultWorkerCount, PointFailure, simulateJobsOnPool, type Job, type PointOutcome, type SimulationPool } from './pool.js';
+import { autoWorkers, PointFailure, simulateJobsOnPool, type Job, type PointOutcome, type SimulationPool } from './pool.js';
 import type { Point, PointResult } from './types.js';
 
 /**
@@ -27,7 +27,10 @@ export type PointErrorFn = (point: Point, err: unknown, index: number) => unknow
 
 export interface SimulateJobsOptions {
   catalog: Catalog;
-  /** Worker threads; default one per core. 1 runs the jobs in this thread. */
+  /**
+   * Worker threads; 1 runs the jobs in this thread. Default: one per core when the jobs are work enough to repay
+   * starting threads (autoWorkers in pool.ts), else this thread.
+   */
   workers?: number;
   progress?: boolean;
   /** What the progress bar counts ('points', 'simulations'). */
@@ -47,7 +50,7 @@ export async function simulateJobs(jobs: readonly Job[], opts: SimulateJobsOptio
   const n = jobs.length;
   const pool = opts.pool;
   if (pool && pool.catalog !== opts.catalog) throw new InvariantError('the simulation pool was started with another catalog than this run');
-  const workers = pool ? pool.size : Math.min(opts.workers ?? defaultWorkerCount(), n);
+  const workers = pool ? pool.size : Math.min(opts.workers ?? autoWorkers(jobs.map((j) => j.point)), n);
   const bar = opts.progress && n > 1 ? progressBar(n, opts.unit ?? 'points') : undefined;
   const onError = opts.pointError ?? labelledPointError;
   const onDone = (done: number, total: number): void => {

@@ -19,7 +19,7 @@ import { defaultReportDir } from '../report/output.js';
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
 import { InvariantError, UserError } from '../errors.js';
 import { loadExperiment } from '../experiment/load.js';
-import { defaultWorkerCount, SimulationPool } from '../experiment/pool.js';
+import { autoWorkers, SimulationPool } from '../experiment/pool.js';
 import { simulatePoints } from '../experiment/simulate-points.js';
 import type { EngineArgs, Experiment, Point, PointResult } from '../experiment/types.js';
 import { kvPoolBlocks } from '../serving/engine.js';
@@ -110,13 +110,16 @@ export interface PlanResult {
  * The real simulator: on `workers` threads, or in this thread for 1 (and for a batch of one probe). A failing probe
  * names its configuration. The threads start with the first batch of more than one probe and serve every later batch
  * (a search makes dozens of small ones, each of which would otherwise pay for starting cold threads); close() stops
- * them. The planner passes every batch the same catalog, the one the threads start with.
+ * them. Without `workers`, they start with the first batch whose probes are work enough to repay starting them
+ * (autoWorkers), and a search of small probes runs in this thread. The planner passes every batch the same catalog,
+ * the one the threads start with.
  */
-export function poolSimulator(workers = defaultWorkerCount()): { simulate: SimulateBatch; close: () => Promise<void> } {
+export function poolSimulator(workers?: number): { simulate: SimulateBatch; close: () => Promise<void> } {
   let pool: SimulationPool | undefined;
   const simulate: SimulateBatch = async (points, catalog) => {
-    if (workers > 1 && points.length > 1) pool ??= new SimulationPool({ workers, catalog });
-    return simulatePoints(points, { catalog, workers, ...(pool ? { pool } : {}), describePoint: (i) => `probe ${points[i]!.id}` });
+    const n = workers ?? autoWorkers(points);
+    if (n > 1 && points.length > 1) pool ??= new SimulationPool({ workers: n, catalog });
+    return simulatePoints(points, { catalog, workers: n, ...(pool ? { pool } : {}), describePoint: (i) => `probe ${points[i]!.id}` });
   };
   return { simulate, close: async () => pool?.close() };
 }

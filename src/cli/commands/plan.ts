@@ -116,7 +116,7 @@ export const planCommand: CommandModule<object, Args> = {
       .option('precision', { default: DEFAULT_PRECISION, requiresArg: true, describe: 'a rate search stops when its bracket is this fraction of its lower end', coerce: positiveNumber('precision') })
       .option('seed', { requiresArg: true, describe: "random seed of every probe (default: the workload file's, or 0 for a trace)", coerce: wholeNumber('seed', 0) })
       .option('set', { type: 'string', requiresArg: true, describe: 'path=value on the workload experiment file (e.g. --set workload.isl.mean=8000 to pin a swept length)', coerce: setList })
-      .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core; 1 runs in this thread)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
+      .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core once a round of probes is large enough to gain from them; 1 runs in this thread)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
       .option('fresh', { type: 'boolean', default: false, describe: 'simulate every probe again instead of reusing those stored in the output directory' })
       .option('rate', {
         requiresArg: true,

@@ -410,7 +410,7 @@ export const runCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', requiresArg: true, describe: 'report directory (default: ./reports/<name>/, or ./reports/<name>/shard-i-of-n/ with --shard)' })
       .option('seed', { requiresArg: true, describe: "override the experiment's seed", coerce: wholeNumber('seed', 0) })
       .option('set', { type: 'string', requiresArg: true, describe: 'override a field before validation: path=value (repeatable), e.g. deployment.prefill.tp=2 or sweep.deployment.transport=[tcp,ib-rdma]', coerce: setList })
-      .option('workers', { requiresArg: true, describe: 'worker threads simulating points in parallel (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
+      .option('workers', { requiresArg: true, describe: 'worker threads simulating points in parallel (default: one per core when the sweep is large enough to gain from them, else none; 1: no threads)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
       .option('uncertainty', { requiresArg: true, describe: `also run each point n times with the catalog's uncertain figures (transport bandwidth, GPU efficiency factors) drawn from their ranges, and report p5/p50/p95 bands (n from 2 to ${MAX_SAMPLES})`, coerce: wholeNumber('uncertainty', 2, MAX_SAMPLES) })
       .option('shard', { requiresArg: true, describe: 'run only shard i of n (points k with k mod n = i - 1) and write a shard summary for `nixlsim merge`', coerce: parseShard })
       .option('json', { type: 'boolean', default: false, describe: 'print summary.json instead of the table' })

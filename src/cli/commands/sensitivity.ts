@@ -128,7 +128,7 @@ export const sensitivityCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default: ./reports/<name>/sensitivity/)' })
       .option('seed', { requiresArg: true, describe: "override the experiment's seed", coerce: wholeNumber('seed', 0) })
       .option('set', { type: 'string', requiresArg: true, describe: 'override a field before validation: path=value (repeatable)', coerce: setList })
-      .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core; 1: no threads)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
+      .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core when the runs are large enough to gain from them, else none; 1: no threads)', coerce: wholeNumber('workers', 1, MAX_WORKERS) })
       .option('json', { type: 'boolean', default: false, describe: 'print the JSON (also written to sensitivity.json) instead of the table' }) as unknown as Argv<Args>,
   handler: async (a) => {
     const r = await runSensitivity(a.experiment, {
