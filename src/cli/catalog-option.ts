@@ -35,7 +35,9 @@ export function withCatalogOption<T>(y: Argv<T>): Argv<T> {
     })
     .middleware(async (argv) => {
       const dirs = userCatalogArgs(argv['catalog'], process.env[CATALOG_ENV]);
-      // The loader (yaml, zod) only for a command that runs: --help and --version need none of it.
+      // --help and --version print and stop (yargs runs middleware before): they read no catalog, and loading the
+      // loader (yaml, zod) would be most of their time.
+      if (argv['help'] === true || argv['version'] === true) return;
       const { useUserCatalog } = await import('../catalog/load.js');
       useUserCatalog(dirs);
     }) as unknown as Argv<T>;
