@@ -52,9 +52,11 @@ export function defaultWorkerCount(): number {
  * Simulated requests in all (each point's measured and warm-up requests, summed over the points) from which a batch
  * runs on threads when no thread count was asked for. Below it, a pool is slower than this thread alone: each thread
  * loads the simulator (~0.2 s) and runs its first points before V8 has compiled them, then sends its results back.
- * Measured with `nixlsim run` on a 2-core machine (docs/performance.md, "Small runs stay on the main thread").
+ * Measured with `nixlsim run` on a 2-core machine: threads lost at 40,000 requests and won narrowly at 120,000 when
+ * the other core was free, and lost up to 1.2 million while other jobs kept both cores busy (docs/performance.md,
+ * "Small runs stay on the main thread").
  */
-export const POOL_MIN_REQUESTS = 40_000;
+export const POOL_MIN_REQUESTS = 100_000;
 
 /** What a point simulates, in requests: a trace replayed whole (no cap) counts as more than any threshold. */
 export function pointRequests(p: Point): number {
