@@ -16,32 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { runExperimentOnPool } from '../src/cli/commands/run.js';
 import { defaultCatalog } from '../src/catalog/load.js';
 import { defaultWorkerCount, SimulationPool } from '../src/experiment/pool.js';
-
-const EXPERIMENT = `# bench/sweep.ts: 200 points of the breakeven scenario
-name: bench-sweep
-seed: 2
-deployment:
-  mode: aggregated
-  model: llama-3.1-8b-instruct
-  node: p5.48xlarge
-  connector: any-tp
-  transport: efa-libfabric
-  prefill: { workers: 1, tp: 1 }
-  decode: { workers: 1, tp: 1 }
-  aggregated: { workers: 1, tp: 1 }
-  placement: cross-node
-workload:
-  kind: closed-loop
-  concurrency: 10
-  requests: 6000
-  warmup: 10
-  isl: { mean: 8000, stddev: 0 }
-  osl: { mean: 50, stddev: 0 }
-sweep:
-  workload.isl.mean: [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]
-  workload.concurrency: [1, 2, 4, 6, 8, 10, 12, 16, 24, 32]
-  deployment.mode: [aggregated, disaggregated]
-`;
+import { SWEEP_EXPERIMENT } from './sweep-experiment.js';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -60,7 +35,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'nixlsim-bench-sweep-'));
   try {
     const file = join(dir, 'sweep.yaml');
-    writeFileSync(file, EXPERIMENT);
+    writeFileSync(file, SWEEP_EXPERIMENT);
     const rounds = Math.max(1, Number(flag('--rounds') ?? 3));
     let one = { seconds: Infinity, points: 0 };
     let pool = { seconds: Infinity, points: 0 };
