@@ -1,12 +1,15 @@
 /**
- * `npm run bench:e2e [-- --json] [-- --runs N] [-- --skip replay,sweep] [-- --root DIR]`: what a user waits for, end
- * to end, each figure the median of N runs (default 3) of a child process started afresh, as a shell starts one:
+ * `npm run bench:e2e [-- --json] [-- --runs N] [-- --skip replay,sweep] [-- --root DIR] [-- --trace FILE]
+ * [-- --heap-mb MB]`: what a user waits for, end to end, each figure the median of N runs (default 3) of a child
+ * process started afresh, as a shell starts one:
  *  - helpS: `nixlsim --help`;
  *  - quickstartS: `nixlsim quickstart` (what `npm start` runs, without npm's own start);
  *  - seedRunS: `nixlsim run experiments/seeds/<seed>.yaml --out <tmp>` with its charts, for each of the three seeds;
- *  - replay1M*: bench/scale-run.js replaying the million-record Azure trace (bench:scale's run, old generation capped
- *    at 64 MB): requests per second of wall time in the replay, the share of the process's life V8 spent collecting
- *    garbage and its peak RSS, both from bench/e2e-gc.js preloaded into it;
+ *  - replay1M*: bench/scale-run.js replaying the million-record Azure trace tiled from --trace (default
+ *    ../shared/traces/azure-llm-2023-code.csv, as bench:scale) with V8's old generation capped at --heap-mb (default
+ *    128: at bench:scale's 64 the heap guard of src/deadline.ts stops the replay): requests per second of wall time in
+ *    the replay, the share of the process's life V8 spent collecting garbage and its peak RSS, both from
+ *    bench/e2e-gc.js preloaded into it;
  *  - sweep200SpeedUp: the 200-point sweep of bench:sweep as `nixlsim run` with `--workers 1` against the default
  *    (threads), each a fresh process (cold, as one run is); its summary.json must be the same bytes both ways.
  * Prints a table and the JSON line; `--json` prints the line alone:
@@ -25,7 +28,6 @@ import { SWEEP_EXPERIMENT } from './sweep-experiment.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const self = resolve(here, '..', '..');
-const SOURCE = resolve(self, '..', 'shared', 'traces', 'azure-llm-2023-code.csv');
 const GC_PRELOAD = pathToFileURL(join(here, 'e2e-gc.js')).href;
 const REPLAY_RECORDS = 1_000_000;
 const SEEDS = { longContext: 'long-context', asymmetricTp: 'asymmetric-tp', breakeven: 'breakeven' } as const;
@@ -39,6 +41,8 @@ const json = process.argv.includes('--json');
 const runs = Math.max(1, Number(flag('--runs') ?? 3));
 const skip = new Set((flag('--skip') ?? '').split(',').filter((s) => s !== ''));
 const root = resolve(flag('--root') ?? self);
+const SOURCE = resolve(flag('--trace') ?? join(self, '..', 'shared', 'traces', 'azure-llm-2023-code.csv'));
+const HEAP_MB = Number(flag('--heap-mb') ?? 128);
 const BIN = join(root, 'bin', 'nixlsim.js');
 
 function say(line: string): void {
@@ -91,7 +95,7 @@ function replay(): Replay | null {
   writeTiledTrace(readAzureRows(SOURCE), REPLAY_RECORDS, join(root, 'reports', 'scale', 'azure-code-1m.csv'));
   const got: Replay[] = [];
   for (let i = 0; i < runs; i++) {
-    const c = child(['--max-old-space-size=64', '--import', GC_PRELOAD, join(root, 'dist', 'bench', 'scale-run.js'), join(root, 'bench', 'scale.yaml'), String(REPLAY_RECORDS)]);
+    const c = child([`--max-old-space-size=${HEAP_MB}`, '--import', GC_PRELOAD, join(root, 'dist', 'bench', 'scale-run.js'), join(root, 'bench', 'scale.yaml'), String(REPLAY_RECORDS)]);
     const run = JSON.parse(c.stdout.trim()) as { records: number; wallS: number };
     const line = c.stderr.split('\n').find((l) => l.startsWith('nixlsim-e2e-gc '));
     if (!line) throw new Error('the replay printed no nixlsim-e2e-gc line: was bench/e2e-gc.js preloaded?');
