@@ -31,5 +31,11 @@ export function checkRegularFile(file: string, what: string): number {
 export function readInputText(file: string, what: string): string {
   const size = checkRegularFile(file, what);
   if (size > MAX_INPUT_BYTES) throw new UserError(`${what} '${shownPath(file)}' is ${(size / 2 ** 20).toFixed(0)} MiB; nixlsim reads such files whole, up to ${MAX_INPUT_BYTES / 2 ** 20} MiB`);
-  return readFileSync(file, 'utf8');
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    // A regular file by its metadata that cannot be read as one (/proc/self/mem: EIO; a file made unreadable since).
+    const e = err as NodeJS.ErrnoException;
+    throw new UserError(`${what} '${shownPath(file)}' cannot be read: ${e.code === 'EACCES' ? 'permission denied' : (e.code ?? e.message)}`);
+  }
 }

@@ -5,7 +5,7 @@
  * (`perDescriptorUs`) and its bandwidth to the rows, as src/physics/nixlbench.ts models them: a transfer of n blocks of
  * b bytes takes latency + perRead + max(n x perDescriptor, threads x n x b / bandwidth).
  */
-import { readFileSync } from 'node:fs';
+import { readInputText } from '../input.js';
 import type { TransportSpec } from '../catalog/types.js';
 import { UserError } from '../errors.js';
 import { shownPath } from '../experiment/yaml-errors.js';
@@ -52,13 +52,7 @@ export function parseNixlbench(text: string, file: string): NixlbenchSample[] {
 
 export function readNixlbench(files: readonly string[]): NixlbenchSample[] {
   return files.flatMap((f) => {
-    let text: string;
-    try {
-      text = readFileSync(f, 'utf8');
-    } catch {
-      throw new UserError(`cannot read '${f}'`);
-    }
-    return parseNixlbench(text, f);
+    return parseNixlbench(readInputText(f, 'nixlbench output'), f);
   });
 }
 

@@ -6,7 +6,8 @@
  * events.log an unsharded run writes, byte for byte.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { readInputText } from '../input.js';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { buildSummary, SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../report/summary.js';
@@ -51,6 +52,19 @@ export function parseShard(text: unknown): Shard {
   return { index, count };
 }
 
+/** SHA-256 of a file read in 1 MiB pieces: a trace has no size bound and is never held whole. */
+function fileSha256(path: string): string {
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
 /**
  * What a run simulates, as a SHA-256 of its canonical JSON: every point's resolved experiment (after `--set`,
  * `--seed`, `extends` and defaults), the Monte Carlo sample count, and the catalog entries it ran on. A trace is
@@ -62,7 +76,7 @@ export function runFingerprint(points: readonly Point[], samples: number, catalo
   const traceHash = (path: string): string => {
     let h = traceHashes.get(path);
     if (h === undefined) {
-      h = createHash('sha256').update(readFileSync(path)).digest('hex');
+      h = fileSha256(path);
       traceHashes.set(path, h);
     }
     return h;
@@ -208,7 +222,7 @@ export function readShardDir(dir: string): ShardDir {
   }
   const logFile = join(dir, EVENTS_LOG_FILE);
   const out: ShardDir = { dir, summary: data as unknown as ShardSummary };
-  if (existsSync(logFile)) out.log = readFileSync(logFile, 'utf8');
+  if (existsSync(logFile)) out.log = readInputText(logFile, 'shard events.log');
   return out;
 }
 
@@ -231,11 +245,19 @@ export function mergeShards(dirs: readonly string[]): Merged {
       : d.seed !== f.seed ? `seed ${d.seed}, not ${f.seed}`
       : d.shard.count !== f.shard.count ? `${d.shard.count} shards, not ${f.shard.count}`
       : d.shard.points !== f.shard.points ? `a sweep of ${d.shard.points} points, not ${f.shard.points} (different --set flags?)`
-      : d.shard.fingerprint !== f.shard.fingerprint ? `fingerprint ${d.shard.fingerprint.slice(0, 12)}…, not ${f.shard.fingerprint.slice(0, 12)}… (the resolved experiment differs: other --set flags, files or catalog)`
       : undefined;
     if (mismatch) throw new UserError(`'${shownPath(s.dir)}' holds ${mismatch} as in '${shownPath(first.dir)}': shards of different runs`);
   }
   checkSameSamples(shards);
+  // Last, the fingerprint: anything else that differs (a --set, a file, the catalog), once the differences that can be
+  // named (seed, shard count, sweep size, sample count) have been.
+  for (const s of shards.slice(1)) {
+    const d = s.summary.shard.fingerprint;
+    const want = f.shard.fingerprint;
+    if (d !== want) {
+      throw new UserError(`'${shownPath(s.dir)}' holds fingerprint ${d.slice(0, 12)}…, not ${want.slice(0, 12)}… (the resolved experiment differs: other --set flags, files or catalog) as in '${shownPath(first.dir)}': shards of different runs`);
+    }
+  }
   const { count, points: total } = f.shard;
   const byIndex = new Map<number, ShardDir>();
   for (const s of shards) {

@@ -5,6 +5,7 @@
  * with positions kept (JSON is YAML), so large files cost nothing extra.
  */
 import { readFileSync } from 'node:fs';
+import { checkRegularFile } from '../input.js';
 import { UserError } from '../errors.js';
 import { fieldName, shownPath, YamlSource, type Path } from './positions.js';
 
@@ -24,8 +25,11 @@ export class JsonFile {
     text?: string,
   ) {
     try {
+      // Not a device, a FIFO or a file past the input bound, which would be read for ever or fill memory (input.ts).
+      if (text === undefined) checkRegularFile(file, `the ${what}`);
       this.text = text ?? readFileSync(file, 'utf8');
     } catch (err) {
+      if (err instanceof UserError) throw err;
       const e = err as NodeJS.ErrnoException;
       const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message;
       throw new UserError(`cannot read the ${what}: ${why}`, shownPath(file));

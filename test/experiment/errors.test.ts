@@ -28,7 +28,7 @@ describe('a bad experiment file is one UserError naming file:line:col and the fi
     expect(err.message).toBe(`${at('bad/wrong-type.yaml', '10:5', 'deployment.prefill.tp')}: expected a whole number from 1 to 1,024 (GPUs in one tensor-parallel group), got 0 (and 1 more problem in this file)`);
     // With the TP fixed from the command line, the next problem in the file shows.
     const next = userError(() => loadExperiment(fixture('bad/wrong-type.yaml'), { set: ['deployment.prefill.tp=1'] }));
-    expect(next.message).toBe(`${at('bad/wrong-type.yaml', '13:3', 'workload.concurrency')}: expected a whole number from 1 to 1,000,000 (clients in flight at once), got 'ten'`);
+    expect(next.message).toBe(`${at('bad/wrong-type.yaml', '13:3', 'workload.concurrency')}: expected a whole number from 1 to 250,000 (clients in flight at once: each holds ~2 KB of state), got 'ten'`);
   });
 
   it('unknown transport id, with a suggestion from the catalog', () => {

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputText } from '../../input.js';
 import { calibrate, calibrateNixlbench, type NixlbenchCalibrateResult } from '../../calibrate/calibrate.js';
 import { isNixlbenchText } from '../../calibrate/fit-nixlbench.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
@@ -28,7 +29,7 @@ type Args = MeasureArgs & {
 function allNixlbench(files: readonly string[]): boolean {
   return files.length > 0 && files.every((f) => {
     try {
-      return isNixlbenchText(readFileSync(f, 'utf8'));
+      return isNixlbenchText(readInputText(f, 'measurements file'));
     } catch {
       return false;
     }

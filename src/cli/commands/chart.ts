@@ -177,8 +177,9 @@ export const chartCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', requiresArg: true, describe: "directory for the charts (default: the summary's directory, or . for tp-matrix or transfer-curve alone)" }) as unknown as Argv<Args>,
   handler: async (a) => {
     const { files, skipped } = await chartFiles(a);
+    // Nothing drawn is one error that says why; otherwise a note for each kind asked for but skipped.
+    if (files.length === 0) throw new UserError(`no chart to draw from '${a.summary}': ${skipped.length ? skipped.join('; ') : 'the summary has no points with data'}`);
     for (const s of skipped) process.stderr.write(`nixlsim: note: ${s}\n`);
-    if (files.length === 0) throw new UserError(`no chart to draw from '${a.summary}'${skipped.length ? '' : ': the summary has no points with data'}`);
     process.stdout.write(`${files.map((f) => `wrote ${shownPath(f)}`).join('\n')}\n`);
   },
 };
