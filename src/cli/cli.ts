@@ -12,6 +12,7 @@ import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.
 import { withCatalogOption } from './catalog-option.js';
 import { checkRepeatedFlags, positiveNumber } from './options.js';
 import { setDeadline } from '../deadline.js';
+import { MAX_POINTS, MAX_POINTS_CEILING, setSweepLimit } from '../experiment/sweep-limit.js';
 import { commandName, COMMANDS, type CommandEntry } from './commands/index.js';
 
 /**
@@ -63,6 +64,18 @@ export async function buildCli(argv: string[]): Promise<Argv> {
       requiresArg: true,
       describe: 'stop with exit 2 after this many seconds of wall time, writing nothing (outputs are written at the end, all together)',
       coerce: positiveNumber('timeout'),
+    })
+    .option('max-points', {
+      global: true,
+      requiresArg: true,
+      describe: `the most points a sweep may expand to (default ${MAX_POINTS.toLocaleString('en-US')}, at most ${MAX_POINTS_CEILING.toLocaleString('en-US')})`,
+      coerce: (v: unknown) => {
+        const text = String(v).trim();
+        const n = text === '' ? NaN : Number(text);
+        if (!Number.isSafeInteger(n)) throw new UserError(`--max-points must be a whole number from 1 to ${MAX_POINTS_CEILING.toLocaleString('en-US')}, got '${text}'`);
+        setSweepLimit(n);
+        return n;
+      },
     })
     .middleware((argv) => {
       const s = argv['timeout'] as number | undefined;
@@ -128,6 +141,7 @@ export function reportError(err: unknown): number {
  */
 export async function runCli(args: string[]): Promise<number> {
   process.exitCode = undefined;
+  setSweepLimit(undefined);
   try {
     checkRepeatedFlags(args);
     await (await buildCli(args)).parseAsync();

@@ -34,6 +34,7 @@ import { checkAgainstCatalog, checkExpectations, pointMatches, type CatalogRecor
 import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, type ExpectEntry, type ExperimentFile } from './schema.js';
 import type { ConnectorOverrides, Experiment, Point, WorkerGroup } from './types.js';
 import { readInputText } from '../input.js';
+import { MAX_POINTS_CEILING, sweepLimit } from './sweep-limit.js';
 import {
   chainText,
   describe,
@@ -161,7 +162,9 @@ function load(abs: string, opts: LoadOptions): LoadedExperiment {
   const catalog = opts.catalog ?? defaultCatalog();
   const traceChecks = new Map<string, string | undefined>();
   const overridesOf = new Map<string, Override[]>();
-  checkSweepSize(sweep, src.where(['sweep']));
+  // Again with the flags' sweep: a --set that swept a path is what made it too large, when one did.
+  const setSweep = opts.set?.find((a) => a.trim().startsWith('sweep.'));
+  checkSweepSize(sweep, setSweep !== undefined ? `--set ${setSweep}` : src.where(['sweep']));
   const points = expand(sweep).map(({ id, picks }) => {
     const overrides: Override[] = [];
     for (const { dimension, index } of picks) {
@@ -419,15 +422,14 @@ export function pointId(k: number, total: number): string {
   return `p${String(k).padStart(Math.max(3, String(total - 1).length), '0')}`;
 }
 
-/** Most points a sweep may expand to: each is a simulation (and a row of every output); split a larger study. */
-export const MAX_POINTS = 100_000;
-
-/** Refuses a sweep of more than MAX_POINTS, counted before anything is built (10^12 points would fill memory). */
+/** Refuses a sweep of more points than allowed, counted before anything is built (10^12 points would fill memory). */
 function checkSweepSize(sweep: Dimension[], where: string): void {
   const total = sweep.reduce((n, d) => n * dimensionLength(d), 1);
-  if (total <= MAX_POINTS) return;
+  const maxPoints = sweepLimit();
+  if (total <= maxPoints) return;
   const sizes = sweep.map((d) => `${d.entries.map((e) => e.key).join('+')} ${dimensionLength(d)}`).join(' x ');
-  throw new UserError(`the sweep has ${total.toLocaleString('en-US')} points (${sizes}); at most ${MAX_POINTS.toLocaleString('en-US')}: split the study into experiments, or pin a path with --set`, where);
+  const raise = total <= MAX_POINTS_CEILING ? `, or raise the limit with --max-points ${total}` : '';
+  throw new UserError(`the sweep has ${total.toLocaleString('en-US')} points (${sizes}); at most ${maxPoints.toLocaleString('en-US')}: split the study into experiments, pin a path with --set${raise}`, where);
 }
 
 function expand(sweep: Dimension[]): { id: string; picks: { dimension: Dimension; index: number }[] }[] {
