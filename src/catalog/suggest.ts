@@ -2,6 +2,7 @@
  * Near-miss suggestions for names a user typed: catalog ids, experiment keys, flag values. A typo should cost one
  * glance at the error, not a trip to the docs.
  */
+import { quoted } from '../errors.js';
 
 /** Edit distance (insertions, deletions, substitutions), two rows at a time: names are short. */
 export function levenshtein(a: string, b: string): number {
@@ -54,5 +55,5 @@ export function unknownNameMessage(kind: string, name: string, known: Iterable<s
   const list = [...known];
   const guess = closest(name, list);
   const hint = guess === undefined ? '' : `; did you mean '${guess}'?`;
-  return `unknown ${kind} '${name}'${hint}${hint ? ' ' : '. '}Known: ${list.length ? list.join(', ') : '(none)'}`;
+  return `unknown ${kind} ${quoted(name)}${hint}${hint ? ' ' : '. '}Known: ${list.length ? list.join(', ') : '(none)'}`;
 }

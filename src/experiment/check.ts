@@ -10,7 +10,7 @@ import { getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOf
 import { closest, unknownNameMessage } from '../catalog/suggest.js';
 import type { Catalog, ExpiryModel, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
 import { resolveVllm } from '../catalog/vllm.js';
-import { UserError } from '../errors.js';
+import { quoted, UserError } from '../errors.js';
 import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvHeadsPerRank } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import { EVENT_KINDS } from '../metrics/event-log.js';
@@ -215,8 +215,8 @@ export function metricProblem(metric: string): string | undefined {
   const group = [...METRIC_PATHS, ...METRIC_MAPS].filter((m) => m.startsWith(`${metric}.`));
   if (group.length > 0) return `'${metric}' is a group of metrics; name one of ${group.join(', ')}`;
   const guess = closest(metric, [...METRIC_PATHS, ...EVENT_METRICS]);
-  if (guess !== undefined) return `unknown metric '${metric}'; did you mean '${guess}'?`;
-  return `unknown metric '${metric}'; a metric is a dotted path to a number in a point of summary.json, e.g. ttftMs.p50, itlMs.mean, throughput.outputTokensPerS, requests.failed, events.fell_back, utilisation.workers.decode-0`;
+  if (guess !== undefined) return `unknown metric ${quoted(metric)}; did you mean '${guess}'?`;
+  return `unknown metric ${quoted(metric)}; a metric is a dotted path to a number in a point of summary.json, e.g. ttftMs.p50, itlMs.mean, throughput.outputTokensPerS, requests.failed, events.fell_back, utilisation.workers.decode-0`;
 }
 
 /** JSON with map keys sorted: equal values give equal text, whatever order their keys were written in. */
@@ -261,7 +261,7 @@ export function checkExpectations(entries: ExpectEntry[], points: { id: string; 
       const sweptText = swept.length ? `the sweep has ${swept.join(', ')}` : 'this file has no sweep, so leave point out';
       const guess = closest(key, swept);
       if (guess !== undefined) return { path: at, message: `'${key}' is not swept; did you mean '${guess}'? (point selects points by their swept values; ${sweptText})` };
-      const what = FIELD_PATHS.includes(key) ? `'${key}' is not swept` : `unknown path '${key}'`;
+      const what = FIELD_PATHS.includes(key) ? `${quoted(key)} is not swept` : `unknown path ${quoted(key)}`;
       return { path: at, message: `${what}; point selects points by their swept values (${sweptText})` };
     }
     if (!points.some((p) => pointMatches(select, p.params))) {

@@ -9,7 +9,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { firstNodeOffering, getLlm, getNode, getTransport, nodeOffers, projectRoot } from '../catalog/index.js';
 import { closest } from '../catalog/suggest.js';
 import type { Catalog } from '../catalog/types.js';
-import { UserError } from '../errors.js';
+import { quoted, UserError } from '../errors.js';
 import { metricProblem, pointMatches } from '../experiment/check.js';
 import { expandPoints, loadExperiment } from '../experiment/load.js';
 import { pointLabel } from '../experiment/simulate-jobs.js';
@@ -208,7 +208,7 @@ function transferTargets(y: YamlSource, m: MeasurementFile, base: TransferSpec, 
     if (r.minus !== undefined) y.fail(['records', i, 'minus'], 'a transfer file has no points to subtract; leave minus out');
     if (!(TRANSFER_METRICS as readonly string[]).includes(r.metric)) {
       const guess = closest(r.metric, TRANSFER_METRICS);
-      y.fail(['records', i, 'metric'], `unknown metric '${r.metric}' of a transfer estimate${guess !== undefined ? `; did you mean '${guess}'?` : ''} (one of ${TRANSFER_METRICS.join(', ')})`);
+      y.fail(['records', i, 'metric'], `unknown metric ${quoted(String(r.metric))} of a transfer estimate${guess !== undefined ? `; did you mean '${guess}'?` : ''} (one of ${TRANSFER_METRICS.join(', ')})`);
     }
     let t = base;
     if (r.transfer !== undefined) {

@@ -4,7 +4,7 @@
  * every term holds and every measured request completed.
  */
 import { closest } from '../catalog/suggest.js';
-import { UserError } from '../errors.js';
+import { quoted, UserError } from '../errors.js';
 import type { MaybeStats, PointResult } from '../experiment/types.js';
 import { num } from '../report/table.js';
 
@@ -42,11 +42,11 @@ function oneTerm(raw: string): SloTerm {
   const [metric, stat] = parts as [string, string];
   if (!(SLO_METRICS as readonly string[]).includes(metric)) {
     const guess = closest(metric, SLO_METRICS);
-    throw bad(term, `unknown metric '${metric}'${guess ? `; did you mean '${guess}'?` : ''} (metrics: ${SLO_METRICS.join(', ')})`);
+    throw bad(term, `unknown metric ${quoted(metric)}${guess ? `; did you mean '${guess}'?` : ''} (metrics: ${SLO_METRICS.join(', ')})`);
   }
   if (!(SLO_STATS as readonly string[]).includes(stat)) {
     const guess = closest(stat, SLO_STATS);
-    throw bad(term, `unknown statistic '${stat}'${guess ? `; did you mean '${guess}'?` : ''} (statistics: ${SLO_STATS.join(', ')})`);
+    throw bad(term, `unknown statistic ${quoted(stat)}${guess ? `; did you mean '${guess}'?` : ''} (statistics: ${SLO_STATS.join(', ')})`);
   }
   const value = Number(valueText);
   if (valueText === '' || !Number.isFinite(value) || value <= 0) throw bad(term, `the bound must be a number of milliseconds > 0, got '${valueText}'`);
