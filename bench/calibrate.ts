@@ -20,7 +20,7 @@
 import { defaultCatalog } from '../src/catalog/index.js';
 import { fitGpuFactors, type FactorName, type GpuFit } from '../src/calibrate/fit-gpu.js';
 import { expandPoints, loadExperiment } from '../src/experiment/index.js';
-import type { Point, PointResult } from '../src/experiment/types.js';
+import type { Point, PointResult } from '../src/spec/experiment.js';
 import type { Efficiency } from '../src/physics/index.js';
 
 const catalog = defaultCatalog();

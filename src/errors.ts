@@ -2,6 +2,7 @@
  * The three ways nixlsim stops early, each with its own exit code (DESIGN.md, "Errors"):
  * a user mistake (2), a broken internal invariant (3). A regression found by `check` exits 1 and is not an error.
  */
+import { isAbsolute, relative } from 'node:path';
 
 /** A mistake in what the user gave us: a file, a flag, an impossible deployment. Printed without a stack trace; exit 2. */
 export class UserError extends Error {
@@ -24,6 +25,12 @@ export function quoted(text: string): string {
   // eslint-disable-next-line no-control-regex
   const line = /[\u0000-\u001f\u007f\u2028\u2029]/.test(cut) ? JSON.stringify(cut).slice(1, -1) : cut;
   return `'${line}'`;
+}
+
+/** Paths in messages are relative to where the user stands, as they would type them. */
+export function shownPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
 /** A field of an experiment, as a path: `['faults', 0, 'target']`. */

@@ -5,8 +5,7 @@
  * and have no size bound, but must be regular files too.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { quoted, UserError } from './errors.js';
-import { shownPath } from './yaml/positions.js';
+import { quoted, shownPath, UserError } from './errors.js';
 
 /** The largest text input read whole (an experiment, a catalog record, a measurement file): 64 MiB. */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;

@@ -1,6 +1,6 @@
 import { getGpu, getLlm, getNode, getTransport } from '../catalog/load.js';
-import type { Catalog } from '../catalog/types.js';
-import type { Deployment } from '../experiment/types.js';
+import type { Catalog } from '../spec/catalog.js';
+import type { Deployment } from '../spec/experiment.js';
 import type { MeasuredMetric } from '../measure/types.js';
 import { physicalBounds, type Bounds } from '../physics/bounds.js';
 

@@ -1,7 +1,7 @@
 import { getNode, nodeOffers } from '../catalog/load.js';
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { defaultRequests, type MeasuredRunOptions } from '../experiment/measured.js';
-import type { Point } from '../experiment/types.js';
+import type { Point } from '../spec/experiment.js';
 
 /**
  * The alternative explanations of a slower measurement that the model can simulate: the same point with one thing

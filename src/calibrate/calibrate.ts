@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { defaultCatalog, firstNodeOffering, getGpu, getLlm, getNode, getTransport, userCatalogDirs } from '../catalog/load.js';
-import type { Catalog, TransportSpec } from '../catalog/types.js';
+import type { Catalog, TransportSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { describeDeployment, loadDeployment, measuredPoint, modeledValue, type MeasuredRunOptions } from '../experiment/measured.js';
 import { readMeasurements, type ReadOptions } from '../measure/read.js';
 import { MEASURED_METRICS, measuredValue, statisticOf, type MeasuredMetric, type MeasuredPoint } from '../measure/types.js';
-import { checkOutputFile, writeOutputs } from '../report/output.js';
+import { checkOutputFile, writeOutputs } from '../spec/output.js';
 import { shownPath } from '../yaml/positions.js';
 import { gpuRecordText, transportRecordText } from './catalog-file.js';
 import { DEFAULT_FACTORS, fitGpuFactors, FACTORS, type FactorName, type FitPoint, type GpuFit } from './fit-gpu.js';

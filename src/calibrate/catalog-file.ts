@@ -1,7 +1,7 @@
 import { Document, isMap } from 'yaml';
 import { scaleDecimal } from '../catalog/load.js';
 import { gpuFileSchema, idSchema, transportFileSchema } from '../catalog/schema.js';
-import type { GpuSpec, TransportSpec } from '../catalog/types.js';
+import type { GpuSpec, TransportSpec } from '../spec/catalog.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { Efficiency } from '../physics/index.js';
 import type { FactorName } from './fit-gpu.js';

@@ -1,6 +1,6 @@
-import type { Catalog, GpuSpec } from '../catalog/types.js';
+import type { Catalog, GpuSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
-import type { Point, PointResult } from '../experiment/types.js';
+import type { Point, PointResult } from '../spec/experiment.js';
 import { defaultEfficiency, type Efficiency } from '../physics/index.js';
 import { simulatePoint } from '../serving/simulate.js';
 import { identifiability, jacobian, levenbergMarquardt, scale, type Param } from './least-squares.js';

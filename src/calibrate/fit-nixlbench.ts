@@ -6,7 +6,7 @@
  * b bytes takes latency + perRead + max(n x perDescriptor, threads x n x b / bandwidth).
  */
 import { readInputText } from '../input.js';
-import type { TransportSpec } from '../catalog/types.js';
+import type { TransportSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { shownPath } from '../experiment/yaml-errors.js';
 import { nixlbenchTransferS } from '../physics/nixlbench.js';

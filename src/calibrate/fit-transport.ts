@@ -1,4 +1,4 @@
-import type { LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
+import type { LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { kvBytesPerTokenPerRank, postingOf, railsFor, readPlan } from '../physics/index.js';
 

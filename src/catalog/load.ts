@@ -24,7 +24,7 @@ import {
   type TransportFile,
 } from './schema.js';
 import { unknownNameMessage } from './suggest.js';
-import type { Catalog, ConnectorError, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportSpec } from './types.js';
+import type { Catalog, ConnectorError, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportSpec } from '../spec/catalog.js';
 import { readInputText } from '../input.js';
 
 /** The subdirectories of a catalog directory, one per record kind. */

@@ -1,7 +1,7 @@
 /**
  * The shape of the YAML files under models/, in the units datasheets use (GB/s, TFLOP/s, us), with the unit in the key
  * name so a reader never has to guess. load.ts validates a file against these and converts it to the SI records of
- * types.ts. Objects are strict: a misspelt key is an error, not a silently ignored figure.
+ * src/spec/catalog.ts. Objects are strict: a misspelt key is an error, not a silently ignored figure.
  */
 import { z } from 'zod';
 import { closest } from './suggest.js';

@@ -5,7 +5,7 @@
  */
 import { UserError } from '../errors.js';
 import { compareVersions } from './schema.js';
-import type { Catalog, ConnectorProfile, ExpiryModel, VllmRelease } from './types.js';
+import type { Catalog, ConnectorProfile, ExpiryModel, VllmRelease } from '../spec/catalog.js';
 
 /** One range of the table: [lo, hi) over release versions, the profile and the range's own record. */
 export interface ReleaseRange {

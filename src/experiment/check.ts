@@ -8,14 +8,15 @@
  */
 import { getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/load.js';
 import { closest, unknownNameMessage } from '../catalog/suggest.js';
-import type { Catalog, ExpiryModel, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
+import type { Catalog, ExpiryModel, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { resolveVllm } from '../catalog/vllm.js';
 import { quoted, UserError } from '../errors.js';
 import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvHeadsPerRank } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
-import { EVENT_KINDS } from '../metrics/event-log.js';
+import { canonicalJson } from '../spec/canonical.js';
+import { EVENT_KINDS } from '../spec/events.js';
 import { fieldPaths, METRIC_MAPS, METRIC_PATHS, type ExpectEntry, type ExperimentFile } from './schema.js';
-import type { Experiment } from './types.js';
+import type { Experiment } from '../spec/experiment.js';
 import { describe, valueAt, type Path, type Problem } from './yaml-errors.js';
 
 /** Runs `f`; a UserError it throws (a catalog lookup, a physics rule) becomes a problem at `path`. */
@@ -217,22 +218,6 @@ export function metricProblem(metric: string): string | undefined {
   const guess = closest(metric, [...METRIC_PATHS, ...EVENT_METRICS]);
   if (guess !== undefined) return `unknown metric ${quoted(metric)}; did you mean '${guess}'?`;
   return `unknown metric ${quoted(metric)}; a metric is a dotted path to a number in a point of summary.json, e.g. ttftMs.p50, itlMs.mean, throughput.outputTokensPerS, requests.failed, events.fell_back, utilisation.workers.decode-0`;
-}
-
-/** JSON with map keys sorted: equal values give equal text, whatever order their keys were written in. */
-export function canonicalJson(v: unknown): string {
-  const sort = (x: unknown): unknown => {
-    if (Array.isArray(x)) return x.map(sort);
-    if (x !== null && typeof x === 'object') {
-      return Object.fromEntries(
-        Object.keys(x)
-          .sort()
-          .map((k) => [k, sort((x as Record<string, unknown>)[k])]),
-      );
-    }
-    return x;
-  };
-  return JSON.stringify(sort(v)) ?? 'undefined';
 }
 
 /**

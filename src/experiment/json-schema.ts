@@ -17,8 +17,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { projectRoot } from '../catalog/load.js';
-import { EVENT_KINDS } from '../metrics/event-log.js';
-import { writeFileAtomic } from '../report/output.js';
+import { EVENT_KINDS } from '../spec/events.js';
+import { writeFileAtomic } from '../spec/output.js';
 import { experimentFileSchema, expectListSchema, fieldPaths, fieldSchema, METRIC_MAPS, METRIC_PATHS } from './schema.js';
 
 type Json = Record<string, unknown>;

@@ -26,13 +26,12 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { defaultCatalog } from '../catalog/load.js';
 import { closest } from '../catalog/suggest.js';
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { InvariantError, quoted, UserError } from '../errors.js';
-import type { FaultSpec } from '../faults/injector.js';
 import { TraceReader, type TraceFormat } from '../workload/traces.js';
 import { checkAgainstCatalog, checkExpectations, pointMatches, type CatalogRecords } from './check.js';
 import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, type ExpectEntry, type ExperimentFile } from './schema.js';
-import type { ConnectorOverrides, Experiment, Point, WorkerGroup } from './types.js';
+import type { ConnectorOverrides, Experiment, FaultSpec, Point, WorkerGroup } from '../spec/experiment.js';
 import { readInputText } from '../input.js';
 import { MAX_POINTS_CEILING, sweepLimit } from './sweep-limit.js';
 import {
@@ -576,7 +575,7 @@ function nameFromFile(file: string): string {
   return stem || 'experiment';
 }
 
-/** The validated file as the simulator's Experiment, every object built in types.ts order so output is stable. */
+/** The validated file as the simulator's Experiment, every object built in src/spec/experiment.ts order so output is stable. */
 function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, traceFile: string): Experiment {
   const dep = d.deployment;
   const w = d.workload;

@@ -3,12 +3,12 @@
  * faults and horizon, with the workload replaced, point by point, by a measured run's closed loop.
  */
 import { getLlm } from '../catalog/load.js';
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import type { MeasuredMetric, MeasuredPoint, Statistic } from '../measure/types.js';
 import { loadExperiment, type LoadOptions } from './load.js';
 import { shownPath } from './yaml-errors.js';
-import type { Deployment, Experiment, Point, PointResult, Stats } from './types.js';
+import type { Deployment, Experiment, Point, PointResult, Stats } from '../spec/experiment.js';
 
 /**
  * The experiment's one deployment. A sweep over workload paths is fine (the measurements replace the workload); a

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { defaultCatalog } from '../catalog/load.js';
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { runPoint } from '../serving/simulate.js';
 import { encodeError, type Reply, type Task, type WorkerInit } from './pool.js';
 

@@ -11,10 +11,10 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { defaultCatalog, projectRoot, userCatalogDirs } from '../catalog/load.js';
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { FieldError, InvariantError, UserError, type FieldPath } from '../errors.js';
 import type { SimulateOverrides } from '../serving/simulate.js';
-import type { Point, PointResult } from './types.js';
+import type { Point, PointResult } from '../spec/experiment.js';
 
 /** A point's event log as plain data: the kept lines, oldest first, and how many events there were in all. */
 export interface LogBlock {

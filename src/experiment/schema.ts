@@ -7,10 +7,8 @@
  * check.ts; rules between fields of this file alone live in the refinements here.
  */
 import { z } from 'zod';
-import { FAULT_KINDS } from '../faults/injector.js';
-import { KV_LAYOUTS } from '../physics/kv.js';
 import { MAX_IN_FLIGHT } from '../serving/ledger.js';
-import type { PointResult, Stats } from './types.js';
+import { FAULT_KINDS, KV_LAYOUTS, type PointResult, type Stats } from '../spec/experiment.js';
 import { unwrap } from '../yaml/schema-keys.js';
 
 /** A whole number >= min, with a message that says so (shared by every file format with numbers). */
@@ -408,8 +406,8 @@ export function fieldSchema(path: string, schema: z.ZodType = experimentFileSche
 // expect: measured values a point's results must reproduce
 
 /**
- * The metrics of a point result (PointResult in types.ts, the summary.json contract) an expectation or a baseline can
- * name, as dotted paths. `satisfies` makes the compiler flag a field types.ts adds or drops.
+ * The metrics of a point result (PointResult in src/spec/experiment.ts, the summary.json contract) an expectation or a baseline can
+ * name, as dotted paths. `satisfies` makes the compiler flag a field experiment.ts adds or drops.
  */
 const STAT_KEYS = { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, min: 0, max: 0 } satisfies Record<keyof Stats, 0>;
 const REQUEST_KEYS = { total: 0, completed: 0, failed: 0, fellBack: 0, inFlight: 0, stale: 0 } satisfies Record<keyof PointResult['requests'], 0>;

@@ -3,11 +3,11 @@
  * max of its range, every other at its nominal, and the parameters ranked by how far that moves a metric (the swing
  * |metric at max - metric at min|). What a tornado chart draws.
  */
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { InvariantError, UserError } from '../errors.js';
-import { round } from './bands.js';
+import { round } from '../spec/bands.js';
 import type { Job, PointOutcome } from './pool.js';
-import type { Point, PointResult } from './types.js';
+import type { Point, PointResult } from '../spec/experiment.js';
 import { display, overridesFor, uncertainParameters, type ParameterName, type UncertainParameter } from './uncertainty.js';
 
 /** The metrics sensitivity can rank by (the `--metric` values), with how to read them off a point result. */

@@ -10,12 +10,12 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { readInputText } from '../input.js';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { buildSummary, SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../report/summary.js';
+import { buildSummary, SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../spec/summary.js';
 import { pointId } from './load.js';
 import { shownPath } from './yaml-errors.js';
 import { JsonFile } from '../yaml/json-file.js';
-import type { Catalog } from '../catalog/types.js';
-import type { Point, PointResult } from './types.js';
+import type { Catalog } from '../spec/catalog.js';
+import type { Point, PointResult } from '../spec/experiment.js';
 
 export const EVENTS_LOG_FILE = 'events.log';
 
@@ -170,7 +170,7 @@ export interface Merged {
   shards: ShardDir[];
 }
 
-/** The fields of a point result merge relies on (summary.ts rebuilds each point from them). */
+/** The fields of a point result merge relies on (src/spec/summary.ts rebuilds each point from them). */
 const POINT_FIELDS: [string, 'string' | 'number' | 'object'][] = [
   ['id', 'string'], ['params', 'object'], ['requests', 'object'], ['ttftMs', 'object'], ['itlMs', 'object'], ['e2eMs', 'object'],
   ['queueMs', 'object'], ['kvTransfer', 'object'], ['kvTransfer.ms', 'object'], ['throughput', 'object'], ['utilisation', 'object'],

@@ -6,12 +6,12 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { SingleBar } from 'cli-progress';
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import { runPoint, type SimulateOverrides } from '../serving/simulate.js';
 import { autoWorkers, PointFailure, simulateJobsOnPool, type Job, type PointOutcome, type SimulationPool } from './pool.js';
-import type { Point, PointResult } from './types.js';
+import type { Point, PointResult } from '../spec/experiment.js';
 
 /**
  * Simulates one point, at its nominal figures or with some replaced (a Monte Carlo sample); may also hand back its

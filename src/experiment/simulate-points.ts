@@ -6,11 +6,11 @@
  * (UserError) as a mistake and anything else as itself. A run with catalog figures replaced (an efficiency, a
  * bandwidth) is a Job with overrides, which simulateJobs takes, in this thread or on the threads alike.
  */
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import type { SimulationPool } from './pool.js';
 import { simulateJobs } from './simulate-jobs.js';
-import type { Point, PointResult } from './types.js';
+import type { Point, PointResult } from '../spec/experiment.js';
 
 export interface SimulatePointsOptions {
   catalog: Catalog;

@@ -6,13 +6,13 @@
  */
 import seedrandom from 'seedrandom';
 import { getGpu, getTransport } from '../catalog/index.js';
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { InvariantError, UserError } from '../errors.js';
 import { defaultEfficiency, perRailBandwidth, type Efficiency } from '../physics/index.js';
 import type { SimulateOverrides } from '../serving/simulate.js';
-import { pointBands } from './bands.js';
+import { pointBands } from '../spec/bands.js';
 import type { Job, PointOutcome } from './pool.js';
-import type { Point } from './types.js';
+import type { Point } from '../spec/experiment.js';
 
 /** The parameters, by the name of their field in the catalog's YAML (the order draws and tables use). */
 export const PARAMETER_NAMES = [

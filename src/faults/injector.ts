@@ -1,6 +1,7 @@
 import type { EventHandle, Simulator } from '../engine/simulator.js';
 import type { RandomStream } from '../engine/random.js';
 import { InvariantError, UserError } from '../errors.js';
+import { FAULT_KINDS, type FaultKind, type FaultSpec } from '../spec/experiment.js';
 
 /**
  * Fault injection on the simulation kernel. A fault arrives three ways:
@@ -15,40 +16,6 @@ import { InvariantError, UserError } from '../errors.js';
  * `fault:${index}:${kind}:roll` for rolls, so appending a spec changes no other spec's draws, and however often the
  * model rolls, the arrival times stay put.
  */
-
-export const FAULT_KINDS = ['connection_reset', 'health_503', 'link_down', 'worker_restart'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
-
-export type FaultSpec =
-  | {
-      kind: 'connection_reset' | 'health_503';
-      /** Poisson arrivals per simulated second. */
-      rate?: number;
-      /** Chance of a fault at each roll(). */
-      probability?: number;
-      /** Absolute simulated times, seconds. */
-      at?: number[];
-      /** What it hits (a connection, a worker); unset means the model picks (and roll() matches any target). */
-      target?: string;
-    }
-  | {
-      kind: 'link_down';
-      rate?: number;
-      at?: number[];
-      /** How long the link stays down, seconds. */
-      durationS: number;
-      /** The link, e.g. a rail id. */
-      target: string;
-    }
-  | {
-      kind: 'worker_restart';
-      rate?: number;
-      at?: number[];
-      /** How long the worker is gone, seconds. */
-      downtimeS: number;
-      /** The worker. */
-      target: string;
-    };
 
 /**
  * link_down: `down` at the fault, `up` when it ends. worker_restart: `start` (the worker dies) and `end` (it is back).

@@ -6,13 +6,13 @@
  * record's tolerance; per family, the mean absolute percentage error (MAPE).
  */
 import { defaultCatalog } from '../catalog/index.js';
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { defaultWorkerCount } from '../experiment/pool.js';
 import { simulatePoints } from '../experiment/simulate-points.js';
 import { pointLabel } from '../experiment/simulate-jobs.js';
 import { shownPath } from '../experiment/yaml-errors.js';
-import type { Point, PointResult } from '../experiment/types.js';
+import type { Point, PointResult } from '../spec/experiment.js';
 import { estimateTransfer } from '../physics/estimate.js';
 import { metricValue } from '../report/baseline.js';
 import { valueAt } from '../experiment/yaml-errors.js';

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { BANDWIDTHS, PLACEMENTS, positive, whole } from '../experiment/schema.js';
-import { KV_LAYOUTS } from '../physics/kv.js';
+import { KV_LAYOUTS } from '../spec/experiment.js';
 
 /** The families a record's error is averaged in (MAPE per family). */
 export const FAMILIES = ['ttft', 'itl', 'throughput', 'transfer'] as const;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../catalog/index.js';
 import { fillSections } from '../report/catalog-tables.js';
-import { writeFileAtomic } from '../report/output.js';
+import { writeFileAtomic } from '../spec/output.js';
 import { fidelityMarkdown } from './format.js';
 import { runFidelity } from './run.js';
 

@@ -1,30 +1,10 @@
-import { InvariantError, UserError } from '../errors.js';
-
 /**
  * Notable events of a run, counted exactly, and the last few of them kept as log lines in the style of vLLM and
  * Dynamo, so that a simulated run can be grepped like a real one. Everything is keyed by simulated time: no wall
  * clock, so the same seed gives the same lines.
  */
-
-/** Every kind of event, in a fixed order (counts() and its JSON follow it). */
-export const EVENT_KINDS = [
-  'kv_blocks_expired',
-  'stale_kv_read',
-  'connection_reset',
-  'broken_pipe',
-  'health_503',
-  'handshake_failed',
-  'engine_dead',
-  'preempted',
-  'fell_back',
-  'kv_transfer_failed',
-  'request_failed',
-  'link_down',
-  'link_up',
-  'eagain_retry',
-] as const;
-
-export type EventKind = (typeof EVENT_KINDS)[number];
+import { InvariantError, UserError } from '../errors.js';
+import { EVENT_KINDS, type EventKind } from '../spec/events.js';
 
 export type LogLevel = 'INFO' | 'WARN' | 'ERROR';
 

@@ -1,6 +1,6 @@
 import * as hdr from 'hdr-histogram-js';
 import { InvariantError } from '../errors.js';
-import type { MaybeStats, NoStats } from '../experiment/types.js';
+import type { MaybeStats, NoStats } from '../spec/experiment.js';
 
 /** Microseconds: the resolution durations are recorded at. */
 const US_PER_S = 1e6;

@@ -1,4 +1,4 @@
-import type { LlmSpec } from '../catalog/types.js';
+import type { LlmSpec } from '../spec/catalog.js';
 import { kvHeadsPerRank } from '../physics/index.js';
 import { dtypeBytes } from '../physics/units.js';
 

@@ -1,4 +1,4 @@
-import type { ConnectorError, ConnectorProfile, LlmSpec } from '../catalog/types.js';
+import type { ConnectorError, ConnectorProfile, LlmSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { kvHeadsPerRank, targetRanks } from '../physics/index.js';
 

@@ -1,4 +1,4 @@
-import type { ConnectorProfile, LlmSpec, TransportSpec } from '../catalog/types.js';
+import type { ConnectorProfile, LlmSpec, TransportSpec } from '../spec/catalog.js';
 import type { EventHandle, Simulator } from '../engine/index.js';
 import { InvariantError } from '../errors.js';
 import {
@@ -11,7 +11,8 @@ import {
   staleReadLine,
 } from '../metrics/event-log.js';
 import type { Flow } from '../network/index.js';
-import { blocksPerRequest, kvReplication, readPlan, readSchedule, type KvLayout, type RankRead } from '../physics/index.js';
+import { blocksPerRequest, kvReplication, readPlan, readSchedule, type RankRead } from '../physics/index.js';
+import type { KvLayout } from '../spec/experiment.js';
 import { NixlAgent } from './agent.js';
 import { compatHash, handshakeVerdict } from './compat.js';
 import type { KvFabric } from './fabric.js';

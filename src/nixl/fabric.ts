@@ -1,4 +1,4 @@
-import type { NodeSpec, TransportSpec } from '../catalog/types.js';
+import type { NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { InvariantError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import type { Flow, Link, Network } from '../network/index.js';

@@ -1,4 +1,4 @@
-import type { GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
+import type { GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { decodeStepTime, prefillStepTime, type Efficiency, type StepTime } from './compute.js';
 import { readPlan } from './kv.js';

@@ -1,4 +1,4 @@
-import type { GpuSpec, LlmSpec } from '../catalog/types.js';
+import type { GpuSpec, LlmSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { kvBytesPerTokenPerRank } from './kv.js';
 import { dtypeBytes } from './units.js';

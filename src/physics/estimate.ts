@@ -1,5 +1,6 @@
-import type { LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
-import { readPlan, type KvLayout, type ReadPlan } from './kv.js';
+import type { LlmSpec, NodeSpec, Placement, TransportSpec } from '../spec/catalog.js';
+import type { KvLayout } from '../spec/experiment.js';
+import { readPlan, type ReadPlan } from './kv.js';
 import { checkPlacement, transferCost } from './transfer.js';
 
 export interface TransferQuery {

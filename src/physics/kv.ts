@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
-import type { LlmSpec } from '../catalog/types.js';
+import type { LlmSpec } from '../spec/catalog.js';
+import type { KvLayout } from '../spec/experiment.js';
 import { dtypeBytes } from './units.js';
 
 /**
@@ -116,23 +117,6 @@ export interface ReadPlan {
   perRead: RankRead[];
 }
 
-/**
- * How a vLLM worker lays out and registers its KV cache with NIXL, which sets how many descriptors a READ carries
- * (vLLM's NixlConnector registers one NIXL region per KV cache tensor and posts one descriptor per region per block):
- *   - HND: FlashAttention's cache, K and V separate tensors per layer (2 regions a layer, 1 for MLA), each block's
- *     heads outermost, so a decode rank reading a slice of a wider prefill rank's heads (or a share of a narrower
- *     one's) still reads one contiguous piece per block (vllm-project/vllm PR #18833; what vLLM forces when TP differs);
- *   - NHD: the same tensors with tokens outermost in a block: when the TPs differ a rank's heads of a block are
- *     `blockSize` separate pieces, one descriptor each (the first heterogeneous-TP design, vllm-project/vllm PR #18079,
- *     dropped in #18833 for that descriptor count); equal TPs read whole blocks as HND does;
- *   - flashinfer: FlashInfer's cache, K and V of a block together, one region a layer: 1 descriptor a layer per block
- *     with equal TPs, K and V apart (2) when they differ (a head slice of K and of V);
- *   - cross-layer: one region for the whole cache, each block holding every layer's K and V (vllm-project/vllm PR
- *     #30207, RFC #27742): 1 descriptor per block with equal TPs (Qwen3-0.6B, one 16-token block: 56 descriptors a
- *     transfer before, 1 after); when the TPs differ, a head slice of each layer's K and V, as HND.
- */
-export const KV_LAYOUTS = ['HND', 'NHD', 'flashinfer', 'cross-layer'] as const;
-export type KvLayout = (typeof KV_LAYOUTS)[number];
 
 /** Descriptors one READ posts per block it moves: regions it touches x pieces per region (see KvLayout). */
 export function descriptorsPerBlock(llm: LlmSpec, layout: KvLayout, prefillTp: number, decodeTp: number, blockSize: number): number {

@@ -1,4 +1,4 @@
-import type { NodeSpec, TransportSpec } from '../catalog/types.js';
+import type { NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { railCap, railsFor, workerBandwidth, type BandwidthChoice } from './transfer.js';
 

@@ -1,4 +1,4 @@
-import type { NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
+import type { NodeSpec, Placement, TransportSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import type { RankRead, ReadPlan } from './kv.js';
 

@@ -1,4 +1,4 @@
-import type { Dtype } from '../catalog/types.js';
+import type { Dtype } from '../spec/catalog.js';
 
 /** Bytes per element of each dtype nixlsim knows. */
 export function dtypeBytes(dtype: Dtype): number {

@@ -2,7 +2,7 @@
  * The deployments a GPU budget allows: aggregated (replicas x TP) and disaggregated (prefill workers x TP plus decode
  * workers x TP, every P:D ratio). Pure: which of them can actually run is prune.ts's question.
  */
-import type { LlmSpec, NodeSpec } from '../catalog/types.js';
+import type { LlmSpec, NodeSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { kvHeadsPerRank } from '../physics/index.js';
 

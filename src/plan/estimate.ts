@@ -11,8 +11,8 @@
  *   theirs (railsFor: p5.48xlarge gives a GPU 4 EFA rails), over one request's KV bytes.
  * An aggregated worker prefills and decodes on one GPU group, so its time per request is the sum of the two.
  */
-import type { GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
-import type { EngineArgs } from '../experiment/types.js';
+import type { GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
+import type { EngineArgs } from '../spec/experiment.js';
 import { decodeStepTime, defaultEfficiency, prefillStepTime, railCap, railsFor, readPlan, workerBandwidth } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import type { Candidate } from './enumerate.js';

@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { projectRoot } from '../catalog/load.js';
-import type { LlmSpec, NodeSpec, TransportSpec } from '../catalog/types.js';
+import type { LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
-import type { EngineArgs } from '../experiment/types.js';
+import type { EngineArgs } from '../spec/experiment.js';
 import { describe, moreSuffix, sortProblems, YamlSource, zodProblems } from '../experiment/yaml-errors.js';
 import type { DeploymentSection } from './types.js';
 

@@ -6,14 +6,14 @@
  */
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import type { Point } from '../experiment/types.js';
+import type { Point } from '../spec/experiment.js';
 import { shownPath } from '../experiment/yaml-errors.js';
-import { paretoSpec, planParetoOptions } from '../report/charts/pareto.js';
+import { paretoSpec } from '../report/charts/pareto.js';
 import { chartOutputs } from '../report/charts/write.js';
 import { markdownReportHtml, REPORT_HTML_FILE } from '../report/html.js';
-import { writeOutputs, type OutputFile } from '../report/output.js';
+import { writeOutputs, type OutputFile } from '../spec/output.js';
 import type { PlanResult } from './planner.js';
-import { paretoRows, reportMarkdown } from './report.js';
+import { paretoRows, planParetoOptions, reportMarkdown } from './report.js';
 import type { DeploymentSection, PlanJson } from './types.js';
 
 export const PLAN_FILE = 'plan.json';

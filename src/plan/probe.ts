@@ -13,11 +13,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getConnector, getGpu, getLlm, getNode, getTransport } from '../catalog/index.js';
 import { projectRoot } from '../catalog/load.js';
-import type { Catalog, Placement } from '../catalog/types.js';
+import type { Catalog, Placement } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
-import { canonicalJson } from '../experiment/check.js';
-import type { Experiment, Point, PointResult, WorkerGroup } from '../experiment/types.js';
-import { writeFileAtomic } from '../report/output.js';
+import { canonicalJson } from '../spec/canonical.js';
+import type { Experiment, Point, PointResult, WorkerGroup } from '../spec/experiment.js';
+import { writeFileAtomic } from '../spec/output.js';
 import { candidateId, type Candidate } from './enumerate.js';
 import type { PlanWorkload } from './workload.js';
 

@@ -13,9 +13,9 @@
  * budget counts GPUs, not nodes: a cross-node configuration may use parts of several nodes. A pinned --placement is
  * taken as given, and configurations it cannot serve are pruned.
  */
-import type { ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../catalog/types.js';
+import type { ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
-import type { EngineArgs } from '../experiment/types.js';
+import type { EngineArgs } from '../spec/experiment.js';
 import { handshakeVerdict } from '../nixl/compat.js';
 import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvBytesPerTokenPerRank, weightBytesPerRank } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';

@@ -4,7 +4,7 @@
  * Ranking: goodput per GPU, highest first; ties go to the lower TTFT p95, then to fewer GPUs, then to enumeration
  * order. Configurations that met the SLO at no rate come last (goodput 0).
  */
-import type { PointResult } from '../experiment/types.js';
+import type { PointResult } from '../spec/experiment.js';
 import { candidateGpus, candidateId, candidateLabel, type Candidate } from './enumerate.js';
 import { capacityFrom, type Ceilings } from './estimate.js';
 import type { SearchResult } from './search.js';

@@ -4,7 +4,7 @@
  * pushed past its maximum rate, how busy each worker group was at that rate, and how goodput moves with the P:D
  * ratio and with TP.
  */
-import type { ParetoRow } from '../report/charts/pareto.js';
+import type { ParetoOptions, ParetoRow } from '../report/charts/pareto.js';
 import { fixedColumn } from '../report/table.js';
 import { ms } from './slo.js';
 import type { PlanJson, RankedEntry } from './types.js';
@@ -397,4 +397,29 @@ export function reportMarkdown(plan: PlanJson, files: ReportFiles): string {
     '',
   ];
   return `${lines.join('\n')}`;
+}
+
+/** The options a plan's own chart is drawn with: its context line, every SLO term, and what limits the recommended. */
+export function planParetoOptions(plan: PlanJson, rows: readonly ParetoRow[] = []): ParetoOptions {
+  const terms = plan.inputs.slo.map((text) => {
+    const m = /^(ttft|itl|e2e)_(p50|p90|p95|p99|mean)_ms<=(.+)$/.exec(text.trim());
+    return m ? { metric: m[1]!, stat: m[2]!, maxMs: Number(m[3]), text } : { metric: '', stat: '', maxMs: Number.NaN, text };
+  });
+  const ttft = terms.find((t) => t.metric === 'ttft' && t.stat === 'p95');
+  const itl = terms.find((t) => t.metric === 'itl' && t.stat === 'p95');
+  const rec = plan.ranked[0]?.meetsSlo ? plan.ranked[0] : undefined;
+  const i = plan.inputs;
+  return {
+    context: `${i.model} on ${i.gpus} x ${i.gpu} (${i.node}), ${i.transport}; SLO ${i.slo.join(',')}.`,
+    ...(ttft ? { ttftSloMs: ttft.maxMs } : {}),
+    ...(itl ? { itlSloMs: itl.maxMs } : {}),
+    otherSlo: terms.filter((t) => t !== ttft && t !== itl).map((t) => t.text),
+    ...(rec ? { recommendedLimit: { bound: rec.limit.bound, rate: rec.limit.rate } } : {}),
+    modeLimits: (['aggregated', 'disaggregated'] as const).flatMap((mode) => {
+      const best = plan.verdict[mode];
+      const e = best ? plan.ranked.find((r) => r.id === best.id) : undefined;
+      const row = e ? rows.find((r) => r.id === e.id) : undefined;
+      return e ? [{ mode, short: row?.short ?? e.label, bound: e.limit.bound, rate: e.limit.rate }] : [];
+    }),
+  };
 }

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { shownPath } from '../experiment/yaml-errors.js';
 import { markdownReportHtml, REPORT_HTML_FILE } from '../report/html.js';
-import { writeOutputs, type OutputFile } from '../report/output.js';
+import { writeOutputs, type OutputFile } from '../spec/output.js';
 import { textTable } from '../report/table.js';
 import { LAUNCH_FILE, PLAN_FILE, planJson, RECOMMENDED_FILE, recommendedExperimentOf, REPORT_FILE } from './output.js';
 import { costPerM, rolesText, shortName, sig } from './report.js';

@@ -16,7 +16,7 @@
  */
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import type { Point, PointResult } from '../experiment/types.js';
+import type { Point, PointResult } from '../spec/experiment.js';
 import { candidateGpus, candidateId, candidateLabel, type Candidate, type RoleSizes } from './enumerate.js';
 import { usdPerMillionTokens } from './cost.js';
 import { capacityFrom } from './estimate.js';

@@ -5,7 +5,7 @@
  */
 import { closest } from '../catalog/suggest.js';
 import { quoted, UserError } from '../errors.js';
-import type { MaybeStats, PointResult } from '../experiment/types.js';
+import type { MaybeStats, PointResult } from '../spec/experiment.js';
 import { num } from '../report/table.js';
 
 export const SLO_METRICS = ['ttft', 'itl', 'e2e'] as const;

@@ -7,8 +7,8 @@
  * Units: rates in requests per second; goodput per GPU = maxRate / GPUs used, in requests per second per GPU (the
  * highest offered rate at which every SLO term holds and every request completes, shared over the GPUs that serve it).
  */
-import type { Placement } from '../catalog/types.js';
-import type { Mode } from '../experiment/types.js';
+import type { Placement } from '../spec/catalog.js';
+import type { Mode } from '../spec/experiment.js';
 import type { TpChoice, WorkerShape } from './enumerate.js';
 import type { Ceilings } from './estimate.js';
 import type { PruneRule } from './prune.js';

@@ -9,11 +9,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import type { Catalog, LlmSpec } from '../catalog/types.js';
+import type { Catalog, LlmSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { checkRegularFile } from '../input.js';
 import { loadExperiment } from '../experiment/load.js';
-import type { TraceSource } from '../experiment/types.js';
+import type { TraceSource } from '../spec/experiment.js';
 import { shownPath } from '../experiment/yaml-errors.js';
 import { fitLengths } from '../workload/index.js';
 import { TraceReader, type TraceFormat } from '../workload/traces.js';

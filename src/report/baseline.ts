@@ -11,14 +11,14 @@ import { textTable } from './table.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
-import { canonicalJson } from '../experiment/check.js';
+import { canonicalJson } from '../spec/canonical.js';
 import type { Expectation } from '../experiment/load.js';
 import { METRIC_MAPS } from '../experiment/schema.js';
-import type { PointResult } from '../experiment/types.js';
+import type { PointResult } from '../spec/experiment.js';
 import { valueAt } from '../experiment/yaml-errors.js';
 import { JsonFile } from '../yaml/json-file.js';
-import type { OutputFile } from './output.js';
-import type { Summary } from './summary.js';
+import type { OutputFile } from '../spec/output.js';
+import type { Summary } from '../spec/summary.js';
 
 export const BASELINE_VERSION = 1;
 

@@ -1,4 +1,4 @@
-import type { Catalog, ExpiryModel, TransportSpec } from '../catalog/types.js';
+import type { Catalog, ExpiryModel, TransportSpec } from '../spec/catalog.js';
 import { releaseTable } from '../catalog/vllm.js';
 import { scaleDecimal } from '../catalog/index.js';
 import { kvBytesPerToken } from '../physics/index.js';

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Marked, type Token } from 'marked';
 import { InvariantError } from '../errors.js';
-import type { OutputFile } from './output.js';
+import type { OutputFile } from '../spec/output.js';
 
 export const REPORT_HTML_FILE = 'report.html';
 

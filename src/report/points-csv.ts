@@ -3,15 +3,15 @@
  * leaves named by their paths there (`requests.completed`, `ttftMs.p95`, `kvTransfer.ms.p50`,
  * `utilisation.workers.decode-0`, `events.fell_back`), after `id` and the swept params (named by their own paths,
  * `workload.isl.mean`, as they are keyed in `params`). The columns are the union over the points, by section in the
- * canonical summary's order (summary.ts), within a section in the order the points first have them (event kinds in
+ * canonical summary's order (src/spec/summary.ts), within a section in the order the points first have them (event kinds in
  * the event log's order), so the file's bytes depend only on the summary. A metric with
  * no samples (null in summary.json) and a column a point does not have (another point's worker) are empty cells; an
  * event count a point never logged is 0, as it is absent from its `events`. Lists (the TTFT CDF, bands' `varied`) are
  * left out. RFC 4180: comma-separated, a cell with a comma, quote or line break quoted, quotes doubled; "\n" ends lines.
  */
-import { EVENT_KINDS } from '../metrics/event-log.js';
-import type { PointResult } from '../experiment/types.js';
-import { buildSummary, type Summary } from './summary.js';
+import { EVENT_KINDS } from '../spec/events.js';
+import type { PointResult } from '../spec/experiment.js';
+import { buildSummary, type Summary } from '../spec/summary.js';
 
 export const POINTS_CSV_FILE = 'points.csv';
 

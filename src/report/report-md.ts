@@ -6,8 +6,8 @@
  * input: the same run writes the same bytes.
  */
 import { basename, dirname, resolve } from 'node:path';
-import type { Deployment, Experiment, WorkerGroup, Workload } from '../experiment/types.js';
-import type { OutputFile } from './output.js';
+import type { Deployment, Experiment, WorkerGroup, Workload } from '../spec/experiment.js';
+import type { OutputFile } from '../spec/output.js';
 
 export const REPORT_MD_FILE = 'report.md';
 

@@ -1,4 +1,4 @@
-import type { Catalog, ConnectorProfile, LlmSpec } from '../catalog/types.js';
+import type { Catalog, ConnectorProfile, LlmSpec } from '../spec/catalog.js';
 import { handshakeMatrix, type HandshakeVerdict } from '../nixl/index.js';
 
 type Cell = { prefillTp: number; decodeTp: number; verdict: HandshakeVerdict };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultCatalog, projectRoot } from '../catalog/index.js';
 import { fillSections, modelDocSections } from './catalog-tables.js';
-import { writeFileAtomic } from './output.js';
+import { writeFileAtomic } from '../spec/output.js';
 
 /** The document the generated sections live in, relative to the project root. */
 const MODEL_DOC = 'docs/model.md';

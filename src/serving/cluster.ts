@@ -1,8 +1,8 @@
-import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, TransportSpec } from '../catalog/types.js';
+import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, TransportSpec } from '../spec/catalog.js';
 import { getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../catalog/index.js';
 import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
-import type { Deployment, WorkerGroup } from '../experiment/types.js';
+import type { Deployment, WorkerGroup } from '../spec/experiment.js';
 import {
   brokenPipeLine,
   connectionResetLine,

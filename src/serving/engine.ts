@@ -1,11 +1,11 @@
 import { Deque } from 'js-sdsl';
-import type { GpuSpec, LlmSpec, NodeSpec } from '../catalog/types.js';
+import type { GpuSpec, LlmSpec, NodeSpec } from '../spec/catalog.js';
 import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import { preemptedLine } from '../metrics/event-log.js';
 import { kvBytesPerTokenPerRank, maxCaptureSize, StepCost, weightBytesPerRank, type Efficiency } from '../physics/index.js';
-import type { EngineArgs } from '../experiment/types.js';
+import type { EngineArgs } from '../spec/experiment.js';
 import { KvBlockPool } from './kv-pool.js';
 
 /**

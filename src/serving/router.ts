@@ -1,4 +1,4 @@
-import type { RouterKind } from '../experiment/types.js';
+import type { RouterKind } from '../spec/experiment.js';
 import type { Engine } from './engine.js';
 
 /**

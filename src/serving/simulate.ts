@@ -1,10 +1,10 @@
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../spec/catalog.js';
 import { getLlm } from '../catalog/index.js';
 import { Simulator } from '../engine/index.js';
 import { FieldError, InvariantError, UserError } from '../errors.js';
-import type { Point, PointResult, Stats } from '../experiment/types.js';
+import type { FaultKind, Point, PointResult, Stats } from '../spec/experiment.js';
 import { checkDeadline, checkHeap } from '../deadline.js';
-import { FaultInjector, type FaultKind } from '../faults/injector.js';
+import { FaultInjector } from '../faults/injector.js';
 import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
 import { LatencyHistogram } from '../metrics/histogram.js';
 import type { Efficiency } from '../physics/index.js';

@@ -1,6 +1,6 @@
 import { FieldError, type FieldPath, UserError } from '../errors.js';
 import type { RandomStream } from '../engine/random.js';
-import type { LengthDist } from '../experiment/types.js';
+import type { LengthDist } from '../spec/experiment.js';
 
 export interface FittedLengths {
   isl: number;

@@ -1,6 +1,6 @@
 import { FieldError, type FieldPath } from '../errors.js';
 import type { RandomStream } from '../engine/random.js';
-import type { TraceSource, Workload } from '../experiment/types.js';
+import type { TraceSource, Workload } from '../spec/experiment.js';
 import { checkLengthDist, checkMaxContext, drawLength, fitLengths } from './lengths.js';
 import { MOONCAKE_BLOCK_TOKENS, TraceReader, type TraceRecord } from './traces.js';
 import type { RequestSource, RequestSpec } from './types.js';

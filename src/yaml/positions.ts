@@ -3,21 +3,15 @@
  * and throw a UserError that names the spot. Shared by the catalog loader (src/catalog/load.ts) and the experiment
  * loader (src/experiment/yaml-errors.ts); each keeps its own wording of validation messages.
  */
-import { isAbsolute, relative } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
-import { fieldName, UserError } from '../errors.js';
+import { fieldName, shownPath, UserError } from '../errors.js';
 
 /** A field path: map keys and list indexes, outermost first. */
 export type Path = (string | number)[];
 
-/** Paths in messages are relative to where the user stands, as they would type them. */
-export function shownPath(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
-}
-
-// fieldName (`deployment.prefill.tp`, `faults[2].rate`) lives in errors.ts, beside FieldError, which needs it.
-export { fieldName };
+// fieldName (`deployment.prefill.tp`, `faults[2].rate`) lives in errors.ts, beside FieldError, which needs it, and
+// shownPath beside them, since input.ts (below this folder) names files with it.
+export { fieldName, shownPath };
 
 /** The value at `path` in plain parsed data; undefined where the path leads nowhere. */
 export function valueAt(data: unknown, path: Path): unknown {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { calibrate } from '../../src/calibrate/calibrate.js';
 import { defaultCatalog, loadCatalog } from '../../src/catalog/index.js';
-import type { Catalog } from '../../src/catalog/types.js';
+import type { Catalog } from '../../src/spec/catalog.js';
 import { UserError } from '../../src/errors.js';
 import { loadDeployment, measuredPoint } from '../../src/experiment/measured.js';
 import type { MeasuredPoint } from '../../src/measure/types.js';

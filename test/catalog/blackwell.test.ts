@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getGpu, getLlm, getNode } from '../../src/catalog/index.js';
 import { defaultEfficiency, kvBytesPerTokenPerRank, weightBytesPerRank } from '../../src/physics/index.js';
 import { kvPoolBlocks } from '../../src/serving/engine.js';
-import type { EngineArgs } from '../../src/experiment/types.js';
+import type { EngineArgs } from '../../src/spec/experiment.js';
 import { UserError } from '../../src/errors.js';
 
 const c = defaultCatalog();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../src/catalog/index.js';
-import type { Catalog, ConnectorProfile } from '../../src/catalog/types.js';
+import type { Catalog, ConnectorProfile } from '../../src/spec/catalog.js';
 import { releaseProfile, releaseTable, resolveVllm } from '../../src/catalog/vllm.js';
 import { UserError } from '../../src/errors.js';
 import { expandPoints, loadExperiment } from '../../src/experiment/index.js';

@@ -6,7 +6,7 @@ import { runExperimentOnPool } from '../../src/cli/commands/run.js';
 import { defaultCatalog } from '../../src/catalog/load.js';
 import { expandPoints, loadExperiment } from '../../src/experiment/index.js';
 import { autoWorkers, POOL_MIN_REQUESTS, pointRequests } from '../../src/experiment/pool.js';
-import type { Point } from '../../src/experiment/types.js';
+import type { Point } from '../../src/spec/experiment.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BREAKEVEN = join(ROOT, 'experiments', 'seeds', 'breakeven.yaml');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Expectation } from '../../src/experiment/load.js';
-import type { Point } from '../../src/experiment/types.js';
+import type { Point } from '../../src/spec/experiment.js';
 import {
   BASELINE_METRICS,
   baselineJson,
@@ -15,7 +15,7 @@ import {
   type MetricSpec,
 } from '../../src/report/baseline.js';
 import { junitXml } from '../../src/report/junit.js';
-import { buildSummary } from '../../src/report/summary.js';
+import { buildSummary } from '../../src/spec/summary.js';
 import { fakeResult } from './helpers.js';
 import { wellFormed } from './xml.js';
 

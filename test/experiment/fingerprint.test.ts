@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../src/catalog/load.js';
 import { runFingerprint } from '../../src/experiment/shard.js';
-import type { Catalog } from '../../src/catalog/types.js';
-import type { Experiment, Point } from '../../src/experiment/types.js';
+import type { Catalog } from '../../src/spec/catalog.js';
+import type { Experiment, Point } from '../../src/spec/experiment.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nixlsim-fingerprint-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import type { Point, PointResult, Stats } from '../../src/experiment/types.js';
+import type { Point, PointResult, Stats } from '../../src/spec/experiment.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/experiments/', import.meta.url));
 export const fixture = (name: string): string => `${FIXTURES}${name}`;

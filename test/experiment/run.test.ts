@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runExperiment } from '../../src/cli/commands/run.js';
 import { UserError } from '../../src/errors.js';
 import type { Point, PointResult } from '../../src/experiment/index.js';
-import { summaryJson } from '../../src/report/summary.js';
+import { summaryJson } from '../../src/spec/summary.js';
 import { fakeResult, fixture } from './helpers.js';
 
 const dirs: string[] = [];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { expandPoints, loadExperiment, type PointResult } from '../../src/experiment/index.js';
-import { buildSummary, summaryJson, writeSummary } from '../../src/report/summary.js';
+import { buildSummary, summaryJson, writeSummary } from '../../src/spec/summary.js';
 import { fakeResult, fixture } from './helpers.js';
 
 const dirs: string[] = [];

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Simulator } from '../../src/engine/index.js';
 import { InvariantError, UserError } from '../../src/errors.js';
-import { FAULT_KINDS, FaultInjector, type Fault, type FaultSpec } from '../../src/faults/injector.js';
+import { FaultInjector, type Fault } from '../../src/faults/injector.js';
+import { FAULT_KINDS, type FaultSpec } from '../../src/spec/experiment.js';
 
 /** Runs a simulation with these specs to `until` and returns every delivered fault, in delivery order. */
 function collect(seed: number | string, specs: FaultSpec[], until = 1000): { faults: Fault[]; inj: FaultInjector } {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../src/catalog/index.js';
 import { expandPoints, loadExperiment } from '../../src/experiment/index.js';
-import type { PointResult } from '../../src/experiment/types.js';
+import type { PointResult } from '../../src/spec/experiment.js';
 import { runPoint, type RunAudit } from '../../src/serving/simulate.js';
 
 /**

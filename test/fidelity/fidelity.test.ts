@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../src/catalog/index.js';
-import type { Point, PointResult, Stats } from '../../src/experiment/types.js';
+import type { Point, PointResult, Stats } from '../../src/spec/experiment.js';
 import { fidelityJson, formatFidelity } from '../../src/fidelity/format.js';
 import { loadMeasurements } from '../../src/fidelity/load.js';
 import { errorPct, failsStrict, familyStats, matchesFilter, runFidelity } from '../../src/fidelity/run.js';

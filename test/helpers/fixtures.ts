@@ -1,5 +1,5 @@
-import type { TransportSpec } from '../../src/catalog/types.js';
-import type { EngineArgs } from '../../src/experiment/types.js';
+import type { TransportSpec } from '../../src/spec/catalog.js';
+import type { EngineArgs } from '../../src/spec/experiment.js';
 
 /** vLLM's default engine arguments, as the experiment schema gives them; tests spread and override what they study. */
 export const VLLM_ENGINE: Readonly<EngineArgs> = {

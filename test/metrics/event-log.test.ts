@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
+import { EVENT_KINDS, type EventKind } from '../../src/spec/events.js';
 import {
-  EVENT_KINDS,
   EVENT_LEVELS,
   EventLog,
   brokenPipeLine,
@@ -14,7 +14,6 @@ import {
   health503Line,
   leaseExpiredLine,
   staleReadLine,
-  type EventKind,
   type LoggedEvent,
 } from '../../src/metrics/event-log.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvariantError } from '../../src/errors.js';
-import type { Stats } from '../../src/experiment/types.js';
+import type { Stats } from '../../src/spec/experiment.js';
 import { HISTOGRAM_MAX_US, LatencyHistogram } from '../../src/metrics/histogram.js';
 
 const ms = (x: number): number => x / 1000;

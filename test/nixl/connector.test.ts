@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getConnector, getLlm, getNode } from '../../src/catalog/index.js';
-import type { ConnectorProfile, TransportSpec } from '../../src/catalog/types.js';
+import type { ConnectorProfile, TransportSpec } from '../../src/spec/catalog.js';
 import { Simulator } from '../../src/engine/index.js';
 import { FaultInjector } from '../../src/faults/injector.js';
 import { EventLog } from '../../src/metrics/event-log.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
 import fc from 'fast-check';
-import type { LlmSpec } from '../../src/catalog/types.js';
+import type { LlmSpec } from '../../src/spec/catalog.js';
 import {
   allReduceBandwidth,
   allReduceTime,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getLlm, getNode } from '../../src/catalog/index.js';
-import type { LlmSpec, NodeSpec } from '../../src/catalog/types.js';
+import type { LlmSpec, NodeSpec } from '../../src/spec/catalog.js';
 import { candidateGpus, candidateId, enumerate, tpSizes } from '../../src/plan/enumerate.js';
 
 const catalog = defaultCatalog();

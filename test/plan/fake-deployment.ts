@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Point, PointResult, Stats } from '../../src/experiment/types.js';
+import type { Point, PointResult, Stats } from '../../src/spec/experiment.js';
 import type { PlanOptions, SimulateBatch } from '../../src/plan/planner.js';
 import { fakeResult, fixture } from '../experiment/helpers.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getLlm, getNode, getTransport } from '../../src/catalog/index.js';
 import { UserError } from '../../src/errors.js';
-import type { EngineArgs } from '../../src/experiment/types.js';
+import type { EngineArgs } from '../../src/spec/experiment.js';
 import { defaultRecipeFile, launchScript, loadRecipe, placeWorkers } from '../../src/plan/launch.js';
 import type { DeploymentSection } from '../../src/plan/types.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import type { Point } from '../../src/experiment/types.js';
+import type { Point } from '../../src/spec/experiment.js';
 import { PLAN_FILE, writePlan } from '../../src/plan/output.js';
 import { plan, type PlanOptions, type SimulateBatch } from '../../src/plan/planner.js';
 import { fixture } from '../experiment/helpers.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getConnector, getGpu, getLlm, getNode, getTransport } from '../../src/catalog/index.js';
-import type { EngineArgs } from '../../src/experiment/types.js';
+import type { EngineArgs } from '../../src/spec/experiment.js';
 import type { Candidate } from '../../src/plan/enumerate.js';
 import { pruneCandidate, type PlacementChoice, type PruneContext } from '../../src/plan/prune.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';

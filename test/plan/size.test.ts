@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Point } from '../../src/experiment/types.js';
+import type { Point } from '../../src/spec/experiment.js';
 import { usdPerMillionTokens } from '../../src/plan/cost.js';
 import { gpuPrices } from '../../src/cli/commands/plan.js';
 import { enumerateUpTo, loadVerdict, planForLoad } from '../../src/plan/size.js';

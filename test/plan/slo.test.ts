@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkSlo, parseSlo } from '../../src/plan/slo.js';
 import { fakeResult, userError } from '../experiment/helpers.js';
-import type { Point } from '../../src/experiment/types.js';
+import type { Point } from '../../src/spec/experiment.js';
 
 describe('--slo grammar', () => {
   it('reads comma-separated <metric>_<stat>_ms<=<value> terms, spaces allowed', () => {

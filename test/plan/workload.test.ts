@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getLlm } from '../../src/catalog/index.js';
-import type { Experiment } from '../../src/experiment/types.js';
+import type { Experiment } from '../../src/spec/experiment.js';
 import { probePoint, probeRequests } from '../../src/plan/probe.js';
 import { resolveWorkload } from '../../src/plan/workload.js';
 import { fixture } from '../experiment/helpers.js';

@@ -10,9 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { TopLevelSpec } from 'vega-lite';
 import { chartFiles } from '../../src/cli/commands/chart.js';
 import { defaultCatalog } from '../../src/catalog/index.js';
-import type { PointResult, Stats } from '../../src/experiment/types.js';
+import type { PointResult, Stats } from '../../src/spec/experiment.js';
 import type { PlanJson } from '../../src/plan/types.js';
-import { paretoRows } from '../../src/plan/report.js';
+import { paretoRows, planParetoOptions } from '../../src/plan/report.js';
 import {
   applicableKinds,
   chartSpec,
@@ -21,7 +21,6 @@ import {
   kvTransferRowsFromSummary,
   OUTCOME_COLOURS,
   paretoSpec,
-  planParetoOptions,
   TABLEAU10,
   tpMatrixRows,
   tpMatrixSpec,
@@ -29,7 +28,7 @@ import {
   ttftCdfRows,
   ttftCdfSpec,
 } from '../../src/report/charts/index.js';
-import type { Summary } from '../../src/report/summary.js';
+import type { Summary } from '../../src/spec/summary.js';
 import { nixlsim } from '../helpers/cli.js';
 
 const stats = (mean: number, p95 = mean): Stats => ({ mean, p50: mean, p90: p95, p95, p99: p95, min: mean / 2, max: p95 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TopLevelSpec } from 'vega-lite';
 import { defaultCatalog } from '../../src/catalog/index.js';
-import type { PointResult, Stats } from '../../src/experiment/types.js';
+import type { PointResult, Stats } from '../../src/spec/experiment.js';
 import {
   applicableKinds,
   breakevenRows,
@@ -29,7 +29,7 @@ import {
   VEGA_LITE_SCHEMA,
   writeCharts,
 } from '../../src/report/charts/index.js';
-import type { Summary } from '../../src/report/summary.js';
+import type { Summary } from '../../src/spec/summary.js';
 
 const stats = (mean: number, p95 = mean): Stats => ({ mean, p50: mean, p90: p95, p95, p99: p95, min: mean / 2, max: p95 });
 

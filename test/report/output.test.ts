@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import { checkOutputDir, checkOutputFile, recoverOutputDir, writeFileAtomic, writeOutputs } from '../../src/report/output.js';
+import { checkOutputDir, checkOutputFile, recoverOutputDir, writeFileAtomic, writeOutputs } from '../../src/spec/output.js';
 
 const dirs: string[] = [];
 function tmp(): string {

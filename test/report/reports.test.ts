@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pointsTable, runExperiment, runExperimentOnPool, type RunOutput } from '../../src/cli/commands/run.js';
-import type { PointResult } from '../../src/experiment/types.js';
+import type { PointResult } from '../../src/spec/experiment.js';
 import { NO_STATS } from '../../src/metrics/histogram.js';
 import { compareWithBaseline, compareWithExpectations, type Baseline } from '../../src/report/baseline.js';
 import { csvCell, pointsCsv } from '../../src/report/points-csv.js';
 import { reportMd } from '../../src/report/report-md.js';
-import { buildSummary, summaryJson } from '../../src/report/summary.js';
+import { buildSummary, summaryJson } from '../../src/spec/summary.js';
 import { num } from '../../src/report/table.js';
 import { fakeResult, fixture } from '../experiment/helpers.js';
 

@@ -1,4 +1,4 @@
-import type { Deployment, Experiment, Point, Workload } from '../../src/experiment/types.js';
+import type { Deployment, Experiment, Point, Workload } from '../../src/spec/experiment.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';
 
 /** A complete experiment with vLLM's default engine arguments; tests override what they study. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { PointBands } from '../../src/experiment/bands.js';
-import type { PointResult, Stats } from '../../src/experiment/types.js';
+import type { PointBands } from '../../src/spec/bands.js';
+import type { PointResult, Stats } from '../../src/spec/experiment.js';
 import { chartSpec, kvTransferRowsFromSummary, ttftVsIslRows } from '../../src/report/charts/index.js';
-import type { Summary } from '../../src/report/summary.js';
+import type { Summary } from '../../src/spec/summary.js';
 
 const stats = (mean: number, p95 = mean): Stats => ({ mean, p50: mean, p90: p95, p95, p99: p95, min: mean, max: p95 });
 const b = (p5: number, p50: number, p95: number) => ({ p5, p50, p95 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RandomStream } from '../../src/engine/random.js';
 import { UserError } from '../../src/errors.js';
-import type { Workload } from '../../src/experiment/types.js';
+import type { Workload } from '../../src/spec/experiment.js';
 import { fitLengths, makeSource, type RequestSource, type RequestSpec } from '../../src/workload/index.js';
 
 const BIG = { maxContext: 131072 };

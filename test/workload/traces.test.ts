@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it, test } from 'vitest';
 import { RandomStream } from '../../src/engine/random.js';
 import { UserError } from '../../src/errors.js';
-import type { TraceSource, Workload } from '../../src/experiment/types.js';
+import type { TraceSource, Workload } from '../../src/spec/experiment.js';
 import { TraceReader, makeSource, summariseTrace, type RequestSource, type RequestSpec, type TraceFormat, type TraceRecord } from '../../src/workload/index.js';
 
 const FIX = 'test/fixtures/traces';

@@ -7,13 +7,13 @@ import { JsonFile } from '../../yaml/json-file.js';
 import { defaultCatalog } from '../../catalog/index.js';
 import type { SensitivityResult } from '../../experiment/sensitivity.js';
 import type { PlanJson } from '../../plan/types.js';
-import { paretoRows } from '../../plan/report.js';
+import { paretoRows, planParetoOptions } from '../../plan/report.js';
 import { tpMatrixRows, transferCurveRows } from '../../report/charts/data.js';
 import { CHART_KINDS, type ChartKind, tornadoSpec, tpMatrixSpec, transferCurveSpec } from '../../report/charts/kinds.js';
-import { paretoSpec, planParetoOptions } from '../../report/charts/pareto.js';
+import { paretoSpec } from '../../report/charts/pareto.js';
 import { chartOutputs, renderCharts, writeChart } from '../../report/charts/write.js';
-import { checkOutputDir, writeOutputs } from '../../report/output.js';
-import { SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../../report/summary.js';
+import { checkOutputDir, writeOutputs } from '../../spec/output.js';
+import { SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../../spec/summary.js';
 import { commaList } from '../options.js';
 
 interface Args {

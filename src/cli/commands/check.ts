@@ -7,7 +7,7 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog, projectRoot } from '../../catalog/load.js';
-import type { Catalog } from '../../catalog/types.js';
+import type { Catalog } from '../../spec/catalog.js';
 import { EXIT_OK, EXIT_REGRESSION, UserError } from '../../errors.js';
 import { loadExperiment, type LoadedExperiment } from '../../experiment/load.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
@@ -26,7 +26,7 @@ import {
   type Tolerances,
 } from '../../report/baseline.js';
 import { junitXml, type JunitSuite } from '../../report/junit.js';
-import { checkOutputDir, checkOutputFile, defaultReportDir, writeOutputs, type OutputFile } from '../../report/output.js';
+import { checkOutputDir, checkOutputFile, defaultReportDir, writeOutputs, type OutputFile } from '../../spec/output.js';
 import type { SimulateFn } from '../../experiment/simulate-jobs.js';
 import { runExperiment } from './run.js';
 import { experimentFiles } from './validate.js';

@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { EVENTS_LOG_FILE, mergeShards } from '../../experiment/shard.js';
-import { checkOutputDir, defaultReportDir, writeOutputs, type OutputFile } from '../../report/output.js';
-import { SUMMARY_FILE, summaryJson, type Summary } from '../../report/summary.js';
+import { checkOutputDir, defaultReportDir, writeOutputs, type OutputFile } from '../../spec/output.js';
+import { SUMMARY_FILE, summaryJson, type Summary } from '../../spec/summary.js';
 import { renderCharts } from '../../report/charts/write.js';
 import { withReportHtml } from '../../report/html.js';
 import { formatRun, runReportFiles } from './run.js';

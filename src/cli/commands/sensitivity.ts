@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog } from '../../catalog/load.js';
-import type { Catalog } from '../../catalog/types.js';
+import type { Catalog } from '../../spec/catalog.js';
 import { UserError } from '../../errors.js';
 import { expandPoints, loadExperiment } from '../../experiment/load.js';
 import {
@@ -19,7 +19,7 @@ import { shownPath } from '../../experiment/yaml-errors.js';
 import { parameterValueText } from '../../report/charts/data.js';
 import { tornadoSpec } from '../../report/charts/kinds.js';
 import { chartOutputs } from '../../report/charts/write.js';
-import { checkOutputDir, defaultReportDir, writeOutputs } from '../../report/output.js';
+import { checkOutputDir, defaultReportDir, writeOutputs } from '../../spec/output.js';
 import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
 import { num, textTable } from '../../report/table.js';
 import { pointLabel, simulateJobs } from '../../experiment/simulate-jobs.js';

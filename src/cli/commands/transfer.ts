@@ -1,11 +1,12 @@
 import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
-import type { Placement } from '../../catalog/types.js';
+import type { Placement } from '../../spec/catalog.js';
 import { UserError } from '../../errors.js';
 import { BANDWIDTHS, PLACEMENTS } from '../../experiment/schema.js';
 import { checkNvlinkDomain } from '../../physics/domain.js';
 import { estimateTransfer } from '../../physics/estimate.js';
-import { checkPlacement, KV_LAYOUTS, kvHeadsPerRank, type KvLayout } from '../../physics/index.js';
+import { checkPlacement, kvHeadsPerRank } from '../../physics/index.js';
+import { KV_LAYOUTS, type KvLayout } from '../../spec/experiment.js';
 import { byteSize, forFlag, positiveNumber, wholeNumber } from '../options.js';
 import { LIMITS } from '../../experiment/schema.js';
 

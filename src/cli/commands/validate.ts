@@ -2,10 +2,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog } from '../../catalog/index.js';
-import type { Catalog } from '../../catalog/types.js';
+import type { Catalog } from '../../spec/catalog.js';
 import { EXIT_USER, UserError } from '../../errors.js';
 import { expandPoints, loadExperiment } from '../../experiment/load.js';
-import type { Point } from '../../experiment/types.js';
+import type { Point } from '../../spec/experiment.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
 
 /**

@@ -3,15 +3,15 @@
  * plots. Pure functions of their inputs; the spec builders in kinds.ts turn the rows into Vega-Lite.
  */
 import { firstNodeOffering, getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
-import type { Catalog, ExpiryModel, NodeSpec, Placement, TransportSpec } from '../../catalog/types.js';
+import type { Catalog, ExpiryModel, NodeSpec, Placement, TransportSpec } from '../../spec/catalog.js';
 import { UserError } from '../../errors.js';
-import type { Band } from '../../experiment/bands.js';
+import type { Band } from '../../spec/bands.js';
 import type { SensitivityResult } from '../../experiment/sensitivity.js';
-import type { PointResult } from '../../experiment/types.js';
+import type { PointResult } from '../../spec/experiment.js';
 import { handshakeMatrix, type Outcome } from '../../nixl/compat.js';
 import { estimateTransfer } from '../../physics/estimate.js';
 import { nixlbenchRows } from '../../physics/nixlbench.js';
-import type { Summary } from '../summary.js';
+import type { Summary } from '../../spec/summary.js';
 import { sizeText } from '../table.js';
 
 export const ISL = 'workload.isl.mean';

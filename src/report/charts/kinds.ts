@@ -4,7 +4,7 @@
  * axis titles with units, a legend wherever colour or dash carries a series.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { Catalog } from '../../catalog/types.js';
+import type { Catalog } from '../../spec/catalog.js';
 import type { SensitivityResult } from '../../experiment/sensitivity.js';
 import type { BreakevenRow, CdfRows, CompareRow, CompareRows, ExpiryLine, KvEstimateQuery, KvFallbackRow, KvRow, TpCell, TtftRow } from './data.js';
 import { crossoverIsl, kvTransferEstimateRows, paramText, profileOrder, tornadoRows } from './data.js';

@@ -2,10 +2,9 @@
  * The capacity planner's chart: goodput per GPU against TTFT p95 (left) and ITL p95 (right), one point per
  * configuration at its maximum rate meeting the SLO; the Pareto front (TTFT p95 x goodput) joined by a solid line
  * through diamond marks, the recommended configuration ringed, and each p95 bound of the SLO a rule on its panel.
- * Its rows come from a plan (plan.json), not from a summary.
+ * Its rows and options come from a plan (plan.json, src/plan/report.ts), not from a summary.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { PlanJson } from '../../plan/types.js';
 import { CONFIG, TABLEAU10, VEGA_LITE_SCHEMA } from './kinds.js';
 
 export interface ParetoRow {
@@ -137,29 +136,4 @@ export function paretoSpec(rows: readonly ParetoRow[], opts: ParetoOptions = {})
     resolve: { scale: { y: 'shared' } },
     config: CONFIG,
   } as unknown as TopLevelSpec;
-}
-
-/** The options a plan's own chart is drawn with: its context line, every SLO term, and what limits the recommended. */
-export function planParetoOptions(plan: PlanJson, rows: readonly ParetoRow[] = []): ParetoOptions {
-  const terms = plan.inputs.slo.map((text) => {
-    const m = /^(ttft|itl|e2e)_(p50|p90|p95|p99|mean)_ms<=(.+)$/.exec(text.trim());
-    return m ? { metric: m[1]!, stat: m[2]!, maxMs: Number(m[3]), text } : { metric: '', stat: '', maxMs: Number.NaN, text };
-  });
-  const ttft = terms.find((t) => t.metric === 'ttft' && t.stat === 'p95');
-  const itl = terms.find((t) => t.metric === 'itl' && t.stat === 'p95');
-  const rec = plan.ranked[0]?.meetsSlo ? plan.ranked[0] : undefined;
-  const i = plan.inputs;
-  return {
-    context: `${i.model} on ${i.gpus} x ${i.gpu} (${i.node}), ${i.transport}; SLO ${i.slo.join(',')}.`,
-    ...(ttft ? { ttftSloMs: ttft.maxMs } : {}),
-    ...(itl ? { itlSloMs: itl.maxMs } : {}),
-    otherSlo: terms.filter((t) => t !== ttft && t !== itl).map((t) => t.text),
-    ...(rec ? { recommendedLimit: { bound: rec.limit.bound, rate: rec.limit.rate } } : {}),
-    modeLimits: (['aggregated', 'disaggregated'] as const).flatMap((mode) => {
-      const best = plan.verdict[mode];
-      const e = best ? plan.ranked.find((r) => r.id === best.id) : undefined;
-      const row = e ? rows.find((r) => r.id === e.id) : undefined;
-      return e ? [{ mode, short: row?.short ?? e.label, bound: e.limit.bound, rate: e.limit.rate }] : [];
-    }),
-  };
 }

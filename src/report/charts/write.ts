@@ -6,9 +6,9 @@
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { defaultCatalog } from '../../catalog/index.js';
-import type { Catalog } from '../../catalog/types.js';
-import { writeOutputs, type OutputFile } from '../output.js';
-import type { Summary } from '../summary.js';
+import type { Catalog } from '../../spec/catalog.js';
+import { writeOutputs, type OutputFile } from '../../spec/output.js';
+import type { Summary } from '../../spec/summary.js';
 import {
   bandSamples,
   breakevenRows,

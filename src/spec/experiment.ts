@@ -2,15 +2,66 @@
  * An experiment as the simulator sees it after the file has been read, validated and defaulted (src/experiment/load.ts)
  * and a sweep expanded into points. Paths named in the issue are contracts: name, seed, deployment.*, workload.*, sweep.
  */
-import type { KvLayout } from '../physics/kv.js';
-import type { ConnectorProfile, ExpiryModel } from '../catalog/types.js';
-import type { FaultSpec } from '../faults/injector.js';
+import type { ConnectorProfile, ExpiryModel } from './catalog.js';
 import type { PointBands } from './bands.js';
 
 export type Mode = 'disaggregated' | 'aggregated';
 export type RouterKind = 'round-robin' | 'least-loaded' | 'kv-aware';
 export type FailurePolicy = 'fallback' | 'fail' | 'retry';
 export type PlacementKind = 'intra-pod' | 'same-node' | 'cross-node';
+
+/**
+ * How a vLLM worker lays out and registers its KV cache with NIXL, which sets how many descriptors a READ carries
+ * (vLLM's NixlConnector registers one NIXL region per KV cache tensor and posts one descriptor per region per block):
+ *   - HND: FlashAttention's cache, K and V separate tensors per layer (2 regions a layer, 1 for MLA), each block's
+ *     heads outermost, so a decode rank reading a slice of a wider prefill rank's heads (or a share of a narrower
+ *     one's) still reads one contiguous piece per block (vllm-project/vllm PR #18833; what vLLM forces when TP differs);
+ *   - NHD: the same tensors with tokens outermost in a block: when the TPs differ a rank's heads of a block are
+ *     `blockSize` separate pieces, one descriptor each (the first heterogeneous-TP design, vllm-project/vllm PR #18079,
+ *     dropped in #18833 for that descriptor count); equal TPs read whole blocks as HND does;
+ *   - flashinfer: FlashInfer's cache, K and V of a block together, one region a layer: 1 descriptor a layer per block
+ *     with equal TPs, K and V apart (2) when they differ (a head slice of K and of V);
+ *   - cross-layer: one region for the whole cache, each block holding every layer's K and V (vllm-project/vllm PR
+ *     #30207, RFC #27742): 1 descriptor per block with equal TPs (Qwen3-0.6B, one 16-token block: 56 descriptors a
+ *     transfer before, 1 after); when the TPs differ, a head slice of each layer's K and V, as HND.
+ */
+export const KV_LAYOUTS = ['HND', 'NHD', 'flashinfer', 'cross-layer'] as const;
+export type KvLayout = (typeof KV_LAYOUTS)[number];
+
+/** The faults an experiment can inject (src/faults/injector.ts injects them on the kernel). */
+export const FAULT_KINDS = ['connection_reset', 'health_503', 'link_down', 'worker_restart'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export type FaultSpec =
+  | {
+      kind: 'connection_reset' | 'health_503';
+      /** Poisson arrivals per simulated second. */
+      rate?: number;
+      /** Chance of a fault at each roll(). */
+      probability?: number;
+      /** Absolute simulated times, seconds. */
+      at?: number[];
+      /** What it hits (a connection, a worker); unset means the model picks (and roll() matches any target). */
+      target?: string;
+    }
+  | {
+      kind: 'link_down';
+      rate?: number;
+      at?: number[];
+      /** How long the link stays down, seconds. */
+      durationS: number;
+      /** The link, e.g. a rail id. */
+      target: string;
+    }
+  | {
+      kind: 'worker_restart';
+      rate?: number;
+      at?: number[];
+      /** How long the worker is gone, seconds. */
+      downtimeS: number;
+      /** The worker. */
+      target: string;
+    };
 
 export interface WorkerGroup {
   workers: number;

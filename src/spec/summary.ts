@@ -1,11 +1,12 @@
 /**
  * summary.json: one run's results, the file baselines, charts and the regression check read. Its bytes depend only on
- * its content: every object is rebuilt here in the order of src/experiment/types.ts (never the order a producer
+ * its content: every object is rebuilt here in the order of src/spec/experiment.ts (never the order a producer
  * happened to insert keys in), maps keyed by name are sorted, and the file is replaced atomically so a reader never
  * sees half of one.
  */
-import type { MaybeStats, PointResult } from '../experiment/types.js';
-import { EVENT_KINDS } from '../metrics/event-log.js';
+import type { MaybeStats, PointResult } from './experiment.js';
+import { byCodePoint, canonical } from './canonical.js';
+import { EVENT_KINDS } from './events.js';
 import { writeFileAtomic } from './output.js';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
@@ -17,11 +18,6 @@ export interface Summary {
   experiment: string;
   seed: number;
   points: PointResult[];
-}
-
-/** Plain code-point order: locale-independent, so two machines sort alike. */
-function byCodePoint(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Names with numbers in them (`decode-10`, `rail-2`) in the order a reader counts: rail-2 before rail-10. */
@@ -44,17 +40,6 @@ function sortedRecord<T>(r: Record<string, T>, order: (a: string, b: string) => 
   const out: Record<string, T> = {};
   for (const k of Object.keys(r).sort(order)) out[k] = r[k]!;
   return out;
-}
-
-/** Any JSON value with its maps' keys sorted: for params values and extras, whose shape types.ts does not fix. */
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort(byCodePoint)) out[k] = canonical((v as Record<string, unknown>)[k]);
-    return out;
-  }
-  return v;
 }
 
 /** A latency summary in contract order; no samples is null in every field. */
@@ -95,7 +80,7 @@ function point(r: PointResult): PointResult {
     events: events(r.events),
     durationS: r.durationS,
   };
-  // Extras a simulator adds beyond the contract are kept (types.ts allows them), after it, in sorted order.
+  // Extras a simulator adds beyond the contract are kept (experiment.ts allows them), after it, in sorted order.
   const extras = Object.keys(r).filter((k) => !POINT_KEYS.includes(k)).sort(byCodePoint);
   for (const k of extras) (out as unknown as Record<string, unknown>)[k] = canonical((r as unknown as Record<string, unknown>)[k]);
   return out;

@@ -4,7 +4,7 @@
  * TTFT mean, p50 and p95, ITL mean and p50, output tokens/s and the mean KV transfer time. They sit next to the
  * point's nominal numbers in summary.json as an extra field, `bands`; the nominal run stays the point's result.
  */
-import type { PointResult } from './types.js';
+import type { PointResult } from './experiment.js';
 
 /** Three percentiles of one number over the samples. */
 export interface Band {

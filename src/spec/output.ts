@@ -26,8 +26,7 @@
  */
 import { accessSync, chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { InvariantError, UserError } from '../errors.js';
-import { shownPath } from '../yaml/positions.js';
+import { InvariantError, shownPath, UserError } from '../errors.js';
 
 /**
  * Where a command writes its reports when not given --out: reports/<name>/ (and any further segments) under the
