@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv, type CommandModule } from 'yargs';
-import { EXIT_INVARIANT, EXIT_USER, InvariantError, UserError } from '../errors.js';
+import { EXIT_INVARIANT, EXIT_USER, InvariantError, quoted, UserError } from '../errors.js';
 import { withCatalogOption } from './catalog-option.js';
 import { checkRepeatedFlags, positiveNumber } from './options.js';
 import { setDeadline } from '../deadline.js';
@@ -98,8 +98,20 @@ export async function buildCli(argv: string[]): Promise<Argv> {
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
-      throw new UserError(`${inOurWords(msg)} (\`nixlsim --help\` lists the commands, \`nixlsim <command> --help\` their flags)`);
+      const guess = /^Did you mean (\S+)\?$/.exec(msg.trim());
+      if (guess) throw new UserError(`unknown command ${quoted(argv[0] ?? '')}; did you mean '${guess[1]}'? (${usageHint([])})`);
+      throw new UserError(`${inOurWords(msg)} (${usageHint(argv)})`);
     });
+}
+
+/**
+ * What to read after a flag mistake: the command's usage line and its --help when the command line names one, else
+ * the list of commands.
+ */
+export function usageHint(argv: readonly string[]): string {
+  const entry = COMMANDS.find((c) => commandName(c) === argv[0]);
+  if (entry === undefined) return '`nixlsim --help` lists the commands, `nixlsim <command> --help` their flags';
+  return `usage: nixlsim ${entry.command} [flags]; \`nixlsim ${commandName(entry)} --help\` lists them`;
 }
 
 /** yargs' own messages, said as nixlsim says things: flags with their dashes, on one line. */

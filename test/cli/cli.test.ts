@@ -36,8 +36,8 @@ describe('nixlsim binary', () => {
   it("flag mistakes are one line in nixlsim's words: a flag given twice, a missing one, an empty number, a missing file argument", () => {
     const cases: [string[], string][] = [
       [['run', 'experiments/seeds/breakeven.yaml', '--out', '/tmp/a', '--out=/tmp/b'], 'nixlsim: error: --out is given twice (--out /tmp/a, then --out=/tmp/b); give it once'],
-      [['breakeven', '--model', 'llama-3.1-8b-instruct'], 'nixlsim: error: missing --transport (`nixlsim --help` lists the commands, `nixlsim <command> --help` their flags)'],
-      [['validate'], 'nixlsim: error: this command needs at least 1 file or value argument(s), got 0 (`nixlsim --help` lists the commands, `nixlsim <command> --help` their flags)'],
+      [['breakeven', '--model', 'llama-3.1-8b-instruct'], 'nixlsim: error: missing --transport (usage: nixlsim breakeven [flags]; `nixlsim breakeven --help` lists them)'],
+      [['validate'], 'nixlsim: error: this command needs at least 1 file or value argument(s), got 0 (usage: nixlsim validate <files..> [flags]; `nixlsim validate --help` lists them)'],
       [['run', 'experiments/seeds/breakeven.yaml', '--seed', ''], "nixlsim: error: --seed must be a whole number from 0 to 9007199254740991, got ''"],
       [['run', 'experiments/seeds/breakeven.yaml', '--out', ''], "nixlsim: error: --out needs a path, got ''"],
       [['check', '--junit='], "nixlsim: error: --junit needs a path, got ''"],
