@@ -13,9 +13,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { runExperimentOnPool } from '../src/cli/commands/run.js';
+import { runExperimentOnPool } from '../src/run/run.js';
 import { defaultCatalog } from '../src/catalog/load.js';
-import { defaultWorkerCount, SimulationPool } from '../src/experiment/pool.js';
+import { defaultWorkerCount, SimulationPool } from '../src/run/pool.js';
 import { SWEEP_EXPERIMENT } from './sweep-experiment.js';
 
 function flag(name: string): string | undefined {

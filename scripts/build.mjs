@@ -2,7 +2,7 @@
 /**
  * `npm run build`: the CLI as a few files that load fast, and the TypeScript compiled for everything else.
  *
- *  - esbuild bundles the CLI (src/cli/main.ts -> dist/cli.js) and the worker-pool thread (src/experiment/pool-worker.ts
+ *  - esbuild bundles the CLI (src/cli/main.ts -> dist/cli.js) and the worker-pool thread (src/run/pool-worker.ts
  *    -> dist/pool-worker.js), with code splitting: what only some commands need (a command's own code, chart rendering)
  *    is a chunk in dist/chunks/ loaded by dynamic import when used: `nixlsim --help` reads 5 files, `nixlsim list
  *    models` 10 and a seed's `run` with its charts about 30, where the compiled tree read 445 for --help and 728 for
@@ -91,7 +91,7 @@ async function bundle() {
   const { build } = await import('esbuild');
   const result = await build({
     absWorkingDir: root,
-    entryPoints: { cli: 'src/cli/main.ts', 'pool-worker': 'src/experiment/pool-worker.ts' },
+    entryPoints: { cli: 'src/cli/main.ts', 'pool-worker': 'src/run/pool-worker.ts' },
     outdir: 'dist',
     chunkNames: 'chunks/[name]-[hash]',
     bundle: true,

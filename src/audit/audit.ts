@@ -1,8 +1,8 @@
 import { defaultCatalog } from '../catalog/load.js';
 import type { Catalog } from '../spec/catalog.js';
 import { describeDeployment, loadDeployment, measuredPoint, modeledValue, type MeasuredRunOptions } from '../experiment/measured.js';
-import { SimulationPool } from '../experiment/pool.js';
-import { simulatePoints } from '../experiment/simulate-points.js';
+import { SimulationPool } from '../run/pool.js';
+import { simulatePoints } from '../run/simulate.js';
 import type { PointResult } from '../spec/experiment.js';
 import { readMeasurements, type ReadOptions } from '../measure/read.js';
 import { MEASURED_METRICS, measuredValue, statisticOf, type MeasuredMetric, type MeasuredPoint, type Statistic } from '../measure/types.js';

@@ -101,3 +101,7 @@ export function checkRepeatedFlags(args: readonly string[]): void {
   }
 }
 
+/** Whether the command draws a progress bar: only on a terminal, never under CI (the CI variable set) or with --json. */
+export function progressWanted(json: boolean, stderr: { isTTY?: boolean } = process.stderr, env: NodeJS.ProcessEnv = process.env): boolean {
+  return !json && stderr.isTTY === true && (env['CI'] === undefined || env['CI'] === '');
+}

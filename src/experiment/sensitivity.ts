@@ -6,7 +6,7 @@
 import type { Catalog } from '../spec/catalog.js';
 import { InvariantError, UserError } from '../errors.js';
 import { round } from '../spec/bands.js';
-import type { Job, PointOutcome } from './pool.js';
+import type { Job, PointOutcome } from './jobs.js';
 import type { Point, PointResult } from '../spec/experiment.js';
 import { display, overridesFor, uncertainParameters, type ParameterName, type UncertainParameter } from './uncertainty.js';
 

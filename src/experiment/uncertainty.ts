@@ -11,7 +11,7 @@ import { InvariantError, UserError } from '../errors.js';
 import { defaultEfficiency, perRailBandwidth, type Efficiency } from '../physics/index.js';
 import type { SimulateOverrides } from '../serving/simulate.js';
 import { pointBands } from '../spec/bands.js';
-import type { Job, PointOutcome } from './pool.js';
+import type { Job, PointOutcome } from './jobs.js';
 import type { Point } from '../spec/experiment.js';
 
 /** The parameters, by the name of their field in the catalog's YAML (the order draws and tables use). */

@@ -12,7 +12,7 @@ import type { Catalog } from '../spec/catalog.js';
 import { quoted, UserError } from '../errors.js';
 import { metricProblem, pointMatches } from '../experiment/check.js';
 import { expandPoints, loadExperiment } from '../experiment/load.js';
-import { pointLabel } from '../experiment/simulate-jobs.js';
+import { pointLabel } from '../experiment/jobs.js';
 import type { Point } from '../spec/experiment.js';
 import { describe, moreSuffix, shownPath, sortProblems, YamlSource, zodProblems, type Path } from '../experiment/yaml-errors.js';
 import type { TransferQuery } from '../physics/estimate.js';

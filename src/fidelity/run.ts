@@ -8,9 +8,9 @@
 import { defaultCatalog } from '../catalog/index.js';
 import type { Catalog } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
-import { defaultWorkerCount } from '../experiment/pool.js';
-import { simulatePoints } from '../experiment/simulate-points.js';
-import { pointLabel } from '../experiment/simulate-jobs.js';
+import { defaultWorkerCount } from '../run/pool.js';
+import { simulatePoints } from '../run/simulate.js';
+import { pointLabel } from '../experiment/jobs.js';
 import { shownPath } from '../experiment/yaml-errors.js';
 import type { Point, PointResult } from '../spec/experiment.js';
 import { estimateTransfer } from '../physics/estimate.js';

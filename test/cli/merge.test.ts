@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeCommand, mergeRuns } from '../../src/cli/commands/merge.js';
-import { runExperiment, runExperimentOnPool } from '../../src/cli/commands/run.js';
+import { runExperiment, runExperimentOnPool } from '../../src/run/run.js';
 import { UserError } from '../../src/errors.js';
 import { fakeResult, fixture } from '../experiment/helpers.js';
 import { nixlsim } from '../helpers/cli.js';

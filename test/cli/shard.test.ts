@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runExperiment } from '../../src/cli/commands/run.js';
+import { runExperiment } from '../../src/run/run.js';
 import { parseShard, pointId, shardIndices, shardOf } from '../../src/experiment/shard.js';
 import { UserError } from '../../src/errors.js';
 import { fakeResult, fixture } from '../experiment/helpers.js';

@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runExperimentOnPool } from '../../src/cli/commands/run.js';
+import { runExperimentOnPool } from '../../src/run/run.js';
 import { defaultCatalog } from '../../src/catalog/load.js';
 import { expandPoints, loadExperiment } from '../../src/experiment/index.js';
-import { autoWorkers, POOL_MIN_REQUESTS, pointRequests } from '../../src/experiment/pool.js';
+import { autoWorkers, POOL_MIN_REQUESTS, pointRequests } from '../../src/run/pool.js';
 import type { Point } from '../../src/spec/experiment.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeRuns } from '../../src/cli/commands/merge.js';
-import { runExperimentOnPool } from '../../src/cli/commands/run.js';
+import { runExperimentOnPool } from '../../src/run/run.js';
 import { fixture } from './helpers.js';
 
 /**

@@ -2,11 +2,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runExperiment, runExperimentOnPool, progressWanted } from '../../src/cli/commands/run.js';
+import { progressWanted } from '../../src/cli/options.js';
+import { runExperiment, runExperimentOnPool } from '../../src/run/run.js';
 import { defaultCatalog } from '../../src/catalog/load.js';
 import { FieldError, InvariantError, UserError } from '../../src/errors.js';
 import { expandPoints, loadExperiment, type Point } from '../../src/experiment/index.js';
-import { decodeError, encodeError, PointFailure, poolWorkerFile, SimulationPool, simulateOnPool } from '../../src/experiment/pool.js';
+import { decodeError, encodeError, PointFailure, poolWorkerFile, SimulationPool, simulateOnPool } from '../../src/run/pool.js';
 import { runPoint } from '../../src/serving/simulate.js';
 import { fixture } from './helpers.js';
 

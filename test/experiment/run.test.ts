@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runExperiment } from '../../src/cli/commands/run.js';
+import { runExperiment } from '../../src/run/run.js';
 import { UserError } from '../../src/errors.js';
 import type { Point, PointResult } from '../../src/experiment/index.js';
 import { summaryJson } from '../../src/spec/summary.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runExperiment } from '../../src/cli/commands/run.js';
+import { runExperiment } from '../../src/run/run.js';
 import { DEADLINE_ENV } from '../../src/deadline.js';
 import { UserError } from '../../src/errors.js';
 import { documentCase } from './documents.js';

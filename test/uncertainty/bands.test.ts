@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runExperiment, runExperimentOnPool } from '../../src/cli/commands/run.js';
+import { runExperiment, runExperimentOnPool } from '../../src/run/run.js';
 import { band, pointBands, quantile } from '../../src/spec/bands.js';
 import { mergeShards } from '../../src/experiment/shard.js';
 import { expandPoints, loadExperiment } from '../../src/experiment/load.js';

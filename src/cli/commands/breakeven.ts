@@ -17,7 +17,7 @@ import { goodputByIsl, type GoodputRow } from '../../plan/breakeven-goodput.js';
 import { MAX_GPUS } from '../../plan/planner.js';
 import { parseSlo } from '../../plan/slo.js';
 import { textTable } from '../../report/table.js';
-import { runExperiment } from './run.js';
+import { runExperiment } from '../../run/run.js';
 
 /** More lengths than this is a typo in the step, not a sweep anyone waits for. */
 export const MAX_ISL_VALUES = 100;

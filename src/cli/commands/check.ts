@@ -27,8 +27,8 @@ import {
 } from '../../report/baseline.js';
 import { junitXml, type JunitSuite } from '../../report/junit.js';
 import { checkOutputDir, checkOutputFile, defaultReportDir, writeOutputs, type OutputFile } from '../../spec/output.js';
-import type { SimulateFn } from '../../experiment/simulate-jobs.js';
-import { runExperiment } from './run.js';
+import type { SimulateFn } from '../../run/simulate.js';
+import { runExperiment } from '../../run/run.js';
 import { experimentFiles } from './validate.js';
 
 export interface CheckOptions {

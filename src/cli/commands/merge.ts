@@ -5,7 +5,7 @@ import { checkOutputDir, defaultReportDir, writeOutputs, type OutputFile } from 
 import { SUMMARY_FILE, summaryJson, type Summary } from '../../spec/summary.js';
 import { renderCharts } from '../../report/charts/write.js';
 import { withReportHtml } from '../../report/html.js';
-import { formatRun, runReportFiles } from './run.js';
+import { formatRun, runReportFiles } from '../../report/run-table.js';
 
 export interface MergeOptions {
   /** Where to write the joined summary.json (and events.log); default reports/<name>/ under the working directory. */

@@ -21,7 +21,7 @@ import { MAX_WORKERS, positiveNumber, setList, wholeNumber } from '../options.js
 import { UserError } from '../../errors.js';
 import { connectorFromFlags, VLLM_OPTION } from '../vllm-option.js';
 import { textTable } from '../../report/table.js';
-import { progressWanted } from './run.js';
+import { progressWanted } from '../options.js';
 
 /** --gpu-cost: `3.5` (every GPU), or `h100-sxm=3.5,h200-sxm=4.2` (by GPU id). */
 export function gpuPrices(v: unknown): number | Record<string, number> {

@@ -22,8 +22,9 @@ import { chartOutputs } from '../../report/charts/write.js';
 import { checkOutputDir, defaultReportDir, writeOutputs } from '../../spec/output.js';
 import { MAX_WORKERS, setList, wholeNumber } from '../options.js';
 import { num, textTable } from '../../report/table.js';
-import { pointLabel, simulateJobs } from '../../experiment/simulate-jobs.js';
-import { progressWanted } from './run.js';
+import { pointLabel } from '../../experiment/jobs.js';
+import { simulateJobs } from '../../run/simulate.js';
+import { progressWanted } from '../options.js';
 
 export const SENSITIVITY_FILE = 'sensitivity.json';
 

@@ -13,23 +13,9 @@ import { Worker } from 'node:worker_threads';
 import { defaultCatalog, projectRoot, userCatalogDirs } from '../catalog/load.js';
 import type { Catalog } from '../spec/catalog.js';
 import { FieldError, InvariantError, UserError, type FieldPath } from '../errors.js';
+import type { Job, PointOutcome } from '../experiment/jobs.js';
 import type { SimulateOverrides } from '../serving/simulate.js';
 import type { Point, PointResult } from '../spec/experiment.js';
-
-/** A point's event log as plain data: the kept lines, oldest first, and how many events there were in all. */
-export interface LogBlock {
-  lines: string[];
-  /** Events emitted, of all kinds (lines.length + dropped). */
-  total: number;
-  /** Lines no longer kept because the log's ring was full. */
-  dropped: number;
-}
-
-/** What simulating one point gives: its result and, from the real simulator, its event log. */
-export interface PointOutcome {
-  result: PointResult;
-  log?: LogBlock;
-}
 
 /** A point's simulation failed: `cause` is what it threw (rebuilt on this side of the thread boundary). */
 export class PointFailure extends Error {
@@ -147,12 +133,6 @@ export interface PoolOptions {
   onDone?: (done: number, total: number) => void;
   /** The worker script; default poolWorkerFile(). */
   workerFile?: string;
-}
-
-/** One simulation for the pool: a point, at its nominal figures or with some replaced (then without its event log). */
-export interface Job {
-  point: Point;
-  overrides?: SimulateOverrides;
 }
 
 /** simulateJobsOnPool for plain points, each at its nominal figures. */

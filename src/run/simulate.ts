@@ -1,8 +1,9 @@
 /**
- * Simulates a list of jobs (points, or points with some catalog figures replaced) in this thread or on worker threads,
- * and hands back their outcomes in job order. run and sensitivity call it, audit and plan through simulatePoints, so
- * that a failure is reported the same way whatever the thread count: as the failure of the lowest-numbered failing
- * job's point, the one a loop in this thread stops at.
+ * "Simulate these points": the one way nixlsim simulates a batch. simulateJobs simulates a list of jobs (points, or
+ * points with some catalog figures replaced) in this thread or on worker threads (pool.ts), and hands back their
+ * outcomes in job order. runExperiment (run.ts) and sensitivity call it, audit, fidelity and plan through
+ * simulatePoints, so that a failure is reported the same way whatever the thread count: as the failure of the
+ * lowest-numbered failing job's point, the one a loop in this thread stops at.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { SingleBar } from 'cli-progress';
@@ -10,8 +11,9 @@ import type { Catalog } from '../spec/catalog.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import { runPoint, type SimulateOverrides } from '../serving/simulate.js';
-import { autoWorkers, PointFailure, simulateJobsOnPool, type Job, type PointOutcome, type SimulationPool } from './pool.js';
+import { pointLabel, type Job, type PointOutcome } from '../experiment/jobs.js';
 import type { Point, PointResult } from '../spec/experiment.js';
+import { autoWorkers, PointFailure, simulateJobsOnPool, type SimulationPool } from './pool.js';
 
 /**
  * Simulates one point, at its nominal figures or with some replaced (a Monte Carlo sample); may also hand back its
@@ -114,19 +116,44 @@ function labelledPointError(p: Point, err: unknown): unknown {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// How a point reads in messages and tables
+// Points at their nominal figures
 
-/** Most swept fields live under deployment.; the prefix is noise in a table (summary.json keeps full paths). */
-export function shortPath(path: string): string {
-  return path.startsWith('deployment.') ? path.slice('deployment.'.length) : path;
+/**
+ * Simulates a list of points, each at its nominal figures, on worker threads or in this thread, and hands back their
+ * results in point order: simulateJobs for callers that want only the results and name a point their own way (audit by the measurement row it models, plan by its probe). The outcome is the same either way (each
+ * point carries its seed); a failing point is reported as the lowest failing one, named by `describePoint`, a mistake
+ * (UserError) as a mistake and anything else as itself. A run with catalog figures replaced (an efficiency, a
+ * bandwidth) is a Job with overrides, which simulateJobs takes, in this thread or on the threads alike.
+ */
+export interface SimulatePointsOptions {
+  catalog: Catalog;
+  /** Threads started for this call when no `pool` is given; default 1, which runs in this thread. */
+  workers?: number;
+  /**
+   * Threads kept between calls (started with `catalog`), so that a caller with several batches starts them once;
+   * `workers` is then ignored.
+   */
+  pool?: SimulationPool;
+  /** How a message names point i (e.g. `measurements.csv:4: row 3`). */
+  describePoint?: (index: number) => string;
 }
 
-export function valueText(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
+export async function simulatePoints(points: readonly Point[], o: SimulatePointsOptions): Promise<PointResult[]> {
+  const name = o.describePoint ?? ((i: number) => `point ${points[i]!.id}`);
+  // A single point (or none) runs in this thread even beside a pool: a thread would only add the trip there and back.
+  const pool = points.length > 1 ? o.pool : undefined;
+  const outcomes = await simulateJobs(
+    points.map((point) => ({ point })),
+    {
+      catalog: o.catalog,
+      workers: o.workers ?? 1,
+      ...(pool ? { pool } : {}),
+      pointError: (_p, err, i) => renamed(err, name(i)),
+    },
+  );
+  return outcomes.map((x) => x.result);
 }
 
-/** A point's id and its swept values (`p003 prefill.tp=2 transport=tcp`), as failures and the run table name it. */
-export function pointLabel(id: string, params: Record<string, unknown>): string {
-  const ps = Object.entries(params).map(([k, v]) => `${shortPath(k)}=${valueText(v)}`);
-  return [id, ...ps].join(' ');
+function renamed(err: unknown, where: string): unknown {
+  return err instanceof UserError ? new UserError(`${where}: ${err.message}`) : err;
 }
