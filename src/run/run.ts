@@ -54,6 +54,8 @@ export interface PoolRunOptions extends RunOptions {
   charts?: boolean;
   /** Threads kept between runs, instead of threads started for this one (`workers` is then ignored). */
   pool?: SimulationPool;
+  /** Another simulator than the real one (tests, through check): the points then run in this thread. */
+  simulate?: SimulateFn;
 }
 
 export interface RunOutput {
@@ -73,8 +75,8 @@ export interface RunOutput {
 /**
  * Loads the experiment (validating every point before any runs), simulates each point in turn in this thread, writes
  * <out>/summary.json (and events.log) and returns what to print. Nothing is written, not even the directory, unless
- * every point ran; then the files go out together (writeOutputs). The `simulate` function can be replaced (tests);
- * `nixlsim run` uses runExperimentOnPool.
+ * every point ran; then the files go out together (writeOutputs). The `simulate` function can be replaced (tests).
+ * runExperimentOnPool is the same steps for the commands, asynchronous, on threads when they pay.
  */
 export function runExperiment(file: string, opts: RunOptions = {}, simulate: SimulateFn = runPoint): RunOutput {
   const plan = prepare(file, opts);
@@ -87,8 +89,9 @@ export function runExperiment(file: string, opts: RunOptions = {}, simulate: Sim
 }
 
 /**
- * The same with the real simulator on a pool of worker threads (`workers`, default one per core; 1 = in this thread,
- * no threads). The results, summary.json and events.log are the same for any number of workers: each point's
+ * What every command that runs an experiment file calls (run, check, breakeven; the sweep benchmark): runExperiment's
+ * steps with the real simulator on a pool of worker threads (`workers`, default one per core when the sweep is large
+ * enough to gain from them; 1 = in this thread, no threads), and the charts with `charts`. The results, summary.json and events.log are the same for any number of workers: each point's
  * simulation depends only on the point, and the results are put back in point order. A failing point is reported as
  * runExperiment reports it (the lowest-numbered failing point; a UserError names it), every thread is stopped, and
  * nothing is written.
@@ -101,6 +104,7 @@ export async function runExperimentOnPool(file: string, opts: PoolRunOptions = {
     ...(opts.progress !== undefined ? { progress: opts.progress } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.pool ? { pool: opts.pool } : {}),
+    ...(opts.simulate ? { simulate: opts.simulate } : {}),
     unit: plan.samples > 0 ? 'simulations' : 'points',
     pointError: (p, err) => pointError(plan, p, err),
   });

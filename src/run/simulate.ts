@@ -42,6 +42,8 @@ export interface SimulateJobsOptions {
   pointError?: PointErrorFn;
   /** Threads kept between calls (simulating against `catalog`), instead of threads started for this call. */
   pool?: SimulationPool;
+  /** Another simulator than the real one (tests): the jobs then run in this thread, whatever `workers` and `pool` say. */
+  simulate?: SimulateFn;
 }
 
 /**
@@ -61,9 +63,9 @@ export async function simulateJobs(jobs: readonly Job[], opts: SimulateJobsOptio
   };
   const outcomes: PointOutcome[] = [];
   try {
-    if (!pool && workers <= 1) {
+    if (opts.simulate || (!pool && workers <= 1)) {
       for (const [i, j] of jobs.entries()) {
-        outcomes.push(simulateHere(j, i, opts.catalog, runPoint, onError));
+        outcomes.push(simulateHere(j, i, opts.catalog, opts.simulate ?? runPoint, onError));
         onDone(outcomes.length, n);
         if (bar) await yieldToLoop(); // let the bar redraw
       }

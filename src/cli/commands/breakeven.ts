@@ -17,7 +17,7 @@ import { goodputByIsl, type GoodputRow } from '../../plan/breakeven-goodput.js';
 import { MAX_GPUS } from '../../plan/planner.js';
 import { parseSlo } from '../../plan/slo.js';
 import { textTable } from '../../report/table.js';
-import { runExperiment } from '../../run/run.js';
+import { runExperimentOnPool } from '../../run/run.js';
 
 /** More lengths than this is a typo in the step, not a sweep anyone waits for. */
 export const MAX_ISL_VALUES = 100;
@@ -124,7 +124,7 @@ export interface BreakevenResult {
   files: string[];
 }
 
-/** Runs the breakeven experiment (through a temporary experiment file and runExperiment) and writes its chart. */
+/** Runs the breakeven experiment (through a temporary experiment file and runExperimentOnPool) and writes its chart. */
 export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult> {
   const c = o.catalog ?? defaultCatalog();
   const llm = forFlag('model', o.model, () => getLlm(c, o.model));
@@ -144,11 +144,12 @@ export async function runBreakeven(o: BreakevenOptions): Promise<BreakevenResult
   let goodputRows: GoodputRow[] | null = null;
   try {
     writeFileAtomic(dir, 'breakeven.json', `${JSON.stringify(exp, null, 2)}\n`); // a full disk is one clear line
-    const run = (() => {
+    const run = await (async () => {
       try {
-        // The user's --out (or none), not outDir: runExperiment resolves it to the same directory, and its files then
-        // name in a write error the flag the user gave (nothing, when the directory is the default).
-        return runExperiment(file, { ...(o.out !== undefined ? { out: o.out } : {}), catalog: c, write: false });
+        // The user's --out (or none), not outDir: runExperimentOnPool resolves it to the same directory, and its files
+        // then name in a write error the flag the user gave (nothing, when the directory is the default). In this
+        // thread, as always: a breakeven sweep is small.
+        return await runExperimentOnPool(file, { ...(o.out !== undefined ? { out: o.out } : {}), catalog: c, write: false, workers: 1 });
       } catch (err) {
         // The file is ours, not the user's: say which flag-built experiment it was instead of a temporary path.
         if (err instanceof UserError) {

@@ -28,7 +28,7 @@ import {
 import { junitXml, type JunitSuite } from '../../report/junit.js';
 import { checkOutputDir, checkOutputFile, defaultReportDir, writeOutputs, type OutputFile } from '../../spec/output.js';
 import type { SimulateFn } from '../../run/simulate.js';
-import { runExperiment } from '../../run/run.js';
+import { runExperimentOnPool } from '../../run/run.js';
 import { experimentFiles } from './validate.js';
 
 export interface CheckOptions {
@@ -94,8 +94,7 @@ export function fails(row: CheckRow, update: boolean): boolean {
 /**
  * Loads every experiment and reads every baseline first (a bad file stops the check before anything runs: exit 2),
  * then runs each and compares; then writes what there is to write (the --out summaries, with `update` the baselines
- * whose bytes changed, the JUnit XML) in one all-or-nothing step. Awaits runExperiment whether or not it returns a
- * promise.
+ * whose bytes changed, the JUnit XML) in one all-or-nothing step.
  */
 export async function runCheck(targets: string[], opts: CheckOptions = {}, simulate?: SimulateFn): Promise<CheckOutput> {
   const catalog = opts.catalog ?? defaultCatalog();
@@ -131,11 +130,8 @@ export async function runCheck(targets: string[], opts: CheckOptions = {}, simul
   for (const [i, l] of loaded.entries()) {
     const name = l.experiment.name;
     const started = performance.now();
-    const run = await runExperiment(
-      l.file,
-      { ...(outRoot !== undefined ? { out: join(outRoot, name) } : {}), catalog, write: false },
-      ...(simulate ? [simulate] : []),
-    );
+    // In this thread, as the check always ran: the seeds are far too small to repay starting threads.
+    const run = await runExperimentOnPool(l.file, { ...(outRoot !== undefined ? { out: join(outRoot, name) } : {}), catalog, write: false, workers: 1, ...(simulate ? { simulate } : {}) });
     if (outRoot !== undefined) outputs.push(...run.outputs.map((f) => ({ ...f, flag: `--out ${opts.out}` })));
     const summary = run.summary;
     const baselineFile = baselineFiles[i]!;

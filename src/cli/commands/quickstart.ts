@@ -9,7 +9,7 @@ import { breakevenRows, type BreakevenRow } from '../../report/charts/data.js';
 import { buildSummary } from '../../spec/summary.js';
 import { crossoverText } from './breakeven.js';
 import { goodputByIsl, type GoodputSide } from '../../plan/breakeven-goodput.js';
-import { simulatePoint } from '../../serving/simulate.js';
+import { simulatePoints } from '../../run/simulate.js';
 
 /**
  * The built-in default experiment (`npm start`): the three seed scenarios of experiments/seeds/, run and read out in
@@ -21,11 +21,14 @@ export const quickstartCommand: CommandModule = {
   handler: async () => {
     const catalog = defaultCatalog();
     const seeds = join(projectRoot(), 'experiments', 'seeds');
-    const run = (file: string): { point: Point; r: PointResult }[] =>
-      expandPoints(loadExperiment(join(seeds, file))).map((point) => ({ point, r: simulatePoint(point, catalog) }));
+    const run = async (file: string): Promise<{ point: Point; r: PointResult }[]> => {
+      const points = expandPoints(loadExperiment(join(seeds, file)));
+      const results = await simulatePoints(points, { catalog });
+      return points.map((point, i) => ({ point, r: results[i]! }));
+    };
     const out: string[] = ['nixlsim quickstart: the three seed scenarios in experiments/seeds/ (nixlsim run <file> for the full tables)', ''];
-    const be = run('breakeven.yaml');
-    out.push(...longContext(run('long-context.yaml')), '', ...asymmetric(run('asymmetric-tp.yaml')), '', ...breakeven(be), ...(await goodput(be)));
+    const be = await run('breakeven.yaml');
+    out.push(...longContext(await run('long-context.yaml')), '', ...asymmetric(await run('asymmetric-tp.yaml')), '', ...breakeven(be), ...(await goodput(be)));
     console.log(out.join('\n'));
   },
 };
