@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mergeRuns } from '../../src/cli/commands/merge.js';
+import { mergeRuns } from '../../src/run/merge.js';
 import { runExperimentOnPool } from '../../src/run/run.js';
 import { fixture } from './helpers.js';
 

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runSensitivity, sensitivityTable } from '../../src/cli/commands/sensitivity.js';
+import { sensitivityTable } from '../../src/cli/commands/sensitivity.js';
+import { runSensitivity } from '../../src/run/sensitivity.js';
 import { tornadoRows, tornadoSpec } from '../../src/report/charts/index.js';
 import { nixlsim, ROOT } from '../helpers/cli.js';
 import { aggregatedExperiment, experimentFile, tcpExperiment, tmp } from './helpers.js';
