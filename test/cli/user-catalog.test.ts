@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpath
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defaultBaselines } from '../../src/cli/commands/check.js';
+import { defaultBaselines } from '../../src/run/check.js';
 import { ROOT } from '../helpers/cli.js';
 
 /**
