@@ -1,7 +1,9 @@
 /**
- * The bad-input corpus (test/fixtures/bad/cases.yaml) through the CLI binary, every case: a user mistake exits 2 with
- * one `nixlsim: error:` message naming the file, the line (or row) and the field, with no stack trace, nothing on
- * stdout, and nothing written anywhere. The cases run as child processes, a few at a time, before the assertions.
+ * The bad-input corpus (test/fixtures/bad/cases.yaml), every case: a user mistake exits 2 with one `nixlsim: error:`
+ * message naming the file, the line (or row) and the field, with no stack trace, nothing on stdout, and nothing written
+ * anywhere. The cases run before the assertions: most in this process as the binary runs them (runCli, one after
+ * another), and those in SPAWNED through the CLI binary as child processes, so that the bundle's path (its loading,
+ * the exit code of the process, its stdout and stderr) is held to the same assertions.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -10,13 +12,18 @@ import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ROOT } from '../helpers/cli.js';
+import { nixlsimInProcess, ROOT } from '../helpers/cli.js';
 
 const BAD_REL = 'test/fixtures/bad';
 const BAD = join(ROOT, BAD_REL);
 const BIN = join(ROOT, 'bin/nixlsim.js');
 /** Child processes at once: the machine has 2 cores, and each process spends most of its time starting Node. */
-const PARALLEL = 3;
+const PARALLEL = 2;
+/**
+ * The cases run through the binary: a YAML mistake and a JSON one, a run that fails after a point has finished (on a
+ * worker thread, into an existing report directory), a merge, an input that is a device, and a flag mistake.
+ */
+const SPAWNED = new Set(['yaml-bad-indent', 'json-truncated', 'trace-bad-row-after-a-good-point', 'shards-of-different-runs', 'input-device-experiment', 'flag-unknown']);
 
 const caseSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9.-]+$/),
@@ -71,7 +78,20 @@ const EARLIER = { 'summary.json': '{"from": "an earlier run"}\n', 'events.log': 
 
 const tmps: string[] = [];
 
-function runCase(c: Case): Promise<Outcome> {
+/** The binary run as a child process, from the project root. */
+function spawned(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, ...argv], { cwd: ROOT, env: { ...process.env, CI: 'true' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+async function runCase(c: Case): Promise<Outcome> {
   const tmp = mkdtempSync(join(tmpdir(), `nixlsim-bad-${c.id}-`));
   tmps.push(tmp);
   const out = join(tmp, 'out');
@@ -81,29 +101,24 @@ function runCase(c: Case): Promise<Outcome> {
   }
   const tmpBefore = listing(tmp);
   const argv = c.argv.map((a) => a.replaceAll('{bad}', BAD_REL).replaceAll('{out}', out).replaceAll('{tmp}', tmp));
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...argv], { cwd: ROOT, env: { ...process.env, CI: 'true' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      done({ code, stdout, stderr, tmpBefore, tmpAfter: listing(tmp), ...(c.outExists ? { outAfter: contents(out) } : {}) });
-    });
-  });
+  const r = SPAWNED.has(c.id) ? await spawned(argv) : await nixlsimInProcess(argv);
+  return { ...r, tmpBefore, tmpAfter: listing(tmp), ...(c.outExists ? { outAfter: contents(out) } : {}) };
 }
 
+/** The spawned cases a few at a time, while the others run here one after another. */
 async function runAll(list: Case[]): Promise<Map<string, Outcome>> {
   const results = new Map<string, Outcome>();
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < list.length) {
-      const c = list[next++]!;
-      results.set(c.id, await runCase(c));
-    }
+  const lanes = (cases: Case[], width: number) => {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < cases.length) {
+        const c = cases[next++]!;
+        results.set(c.id, await runCase(c));
+      }
+    };
+    return Array.from({ length: width }, lane);
   };
-  await Promise.all(Array.from({ length: PARALLEL }, lane));
+  await Promise.all([...lanes(list.filter((c) => SPAWNED.has(c.id)), PARALLEL), ...lanes(list.filter((c) => !SPAWNED.has(c.id)), 1)]);
   return results;
 }
 
@@ -125,6 +140,10 @@ describe('the bad-input corpus', () => {
   it('has at least 40 cases, each with its own id', () => {
     expect(cases.length).toBeGreaterThanOrEqual(40);
     expect(new Set(cases.map((c) => c.id)).size).toBe(cases.length);
+  });
+
+  it('runs the cases of SPAWNED through the binary: each is a case of the corpus', () => {
+    expect([...SPAWNED].filter((id) => !cases.some((c) => c.id === id))).toEqual([]);
   });
 
   it('uses every fixture file in test/fixtures/bad (named in some argv or uses), and every file a case uses exists', () => {
@@ -150,7 +169,7 @@ describe('the bad-input corpus', () => {
   describe.each(cases.map((c) => [c.id, c] as const))('%s', (_id, c) => {
     it('exits 2 with one error message naming the file, line or row, and field; nothing on stdout, nothing written', () => {
       const r = outcomes.get(c.id)!;
-      const shown = `${c.argv.join(' ')}\n--- stderr:\n${r.stderr}--- stdout:\n${r.stdout}`;
+      const shown = `${c.argv.join(' ')} (${SPAWNED.has(c.id) ? 'the binary' : 'in process'})\n--- stderr:\n${r.stderr}--- stdout:\n${r.stdout}`;
       expect(r.code, shown).toBe(2);
       // One message, in nixlsim's words, never a stack trace.
       expect(r.stderr.startsWith('nixlsim: error: '), shown).toBe(true);
