@@ -15,7 +15,7 @@ import type { Catalog } from '../spec/catalog.js';
 import { FieldError, InvariantError, UserError, type FieldPath } from '../errors.js';
 import type { Job, PointOutcome } from '../experiment/jobs.js';
 import type { SimulateOverrides } from '../serving/simulate.js';
-import type { Point, PointResult } from '../spec/experiment.js';
+import type { Point } from '../spec/experiment.js';
 
 /** A point's simulation failed: `cause` is what it threw (rebuilt on this side of the thread boundary). */
 export class PointFailure extends Error {
