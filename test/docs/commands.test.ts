@@ -3,8 +3,10 @@
  * experiments/ and docs/ validates and runs.
  *
  * The commands run in order, file by file, as a reader would type them (a `merge` after the `run --shard`s before it),
- * with the real binary, in a scratch copy of the project (experiments/, docs/ and models/ linked in, the committed
- * baselines copied) so that what they write lands there; `/tmp/...` paths are moved under the scratch directory too.
+ * in this process as the binary runs them (runCli; through the binary a command written with `VAR=value` before it,
+ * since a variable may be read when the process starts, or with --timeout, whose timer ends the process), in a scratch
+ * copy of the project (experiments/, docs/ and models/ linked in, the committed baselines copied) so that what they
+ * write lands there; `/tmp/...` paths are moved under the scratch directory too.
  * `npm test` runs the quick ones (those of the commands in QUICK, a second or so each) and says which it left out;
  * with DOC_COMMANDS=all, as `.ci/run` sets it, every one runs (a few minutes: plans, break-even sweeps, the checks).
  */
@@ -13,7 +15,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlin
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/cli.js';
+import { nixlsimInProcess, ROOT } from '../helpers/cli.js';
 import { docCommands, documentedFiles, type DocCommand } from './doc-commands.js';
 
 const ALL = process.env['DOC_COMMANDS'] === 'all';
@@ -37,8 +39,9 @@ function placed(arg: string): string[] {
   return hits.length > 0 ? hits.map((n) => join(dir, n)) : [a];
 }
 
-function nixlsim(args: string[], env: Record<string, string> = {}) {
+async function nixlsim(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   mkdirSync(join(scratch, 'tmp'), { recursive: true });
+  if (Object.keys(env).length === 0 && !args.some((a) => a.startsWith('--timeout'))) return nixlsimInProcess(args, { cwd: scratch });
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: scratch, encoding: 'utf8', env: { ...process.env, CI: 'true', ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -51,8 +54,8 @@ for (const file of documentedFiles(ROOT)) {
   describe(`the commands in ${file}`, () => {
     for (const c of commands) {
       const quick = QUICK.has(c.args[0] ?? '');
-      it.skipIf(!ALL && !quick)(label(c), () => {
-        const r = nixlsim(c.args.flatMap(placed), c.env);
+      it.skipIf(!ALL && !quick)(label(c), async () => {
+        const r = await nixlsim(c.args.flatMap(placed), c.env);
         expect([r.code, r.stderr.split('\n').filter((l) => l.startsWith('nixlsim: error')).join('\n')], `${c.where}`).toEqual([0, '']);
       });
     }
@@ -71,11 +74,11 @@ describe('every experiment file under experiments/ and docs/', () => {
     expect(files.length).toBeGreaterThan(8);
   });
 
-  it.each(files)('%s validates and runs with 2 requests a point', (f) => {
-    const v = nixlsim(['validate', f, ...catalogOf(f)]);
+  it.each(files)('%s validates and runs with 2 requests a point', async (f) => {
+    const v = await nixlsim(['validate', f, ...catalogOf(f)]);
     expect([v.code, v.stderr]).toEqual([0, expect.not.stringContaining('error')]);
     const out = join(scratch, 'tmp', 'experiments', relative('.', f).replaceAll('/', '_'));
-    const r = nixlsim(['run', f, ...catalogOf(f), '--out', out, '--set', 'workload.requests=2', '--set', 'workload.warmup=0']);
+    const r = await nixlsim(['run', f, ...catalogOf(f), '--out', out, '--set', 'workload.requests=2', '--set', 'workload.warmup=0']);
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(existsSync(join(out, 'summary.json'))).toBe(true);
   });
