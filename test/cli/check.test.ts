@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { wellFormed } from '../experiment/xml.js';
-import { nixlsim, ROOT } from '../helpers/cli.js';
+import { type CliResult, nixlsimInProcess, ROOT } from '../helpers/cli.js';
 
 /**
  * The gate on a fixture that runs in well under a second: tiny.yaml, 2 points (isl 1000 and 4000) of 20 requests,
@@ -32,17 +32,17 @@ const row = (stdout: string, point: string, metric: string): string[] => rows(st
 describe('nixlsim check', () => {
   let fresh: string; // a baseline directory written by --update, and the run's summary beside it
   let out: string;
-  let update: ReturnType<typeof nixlsim>;
+  let update: CliResult;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     fresh = tmp();
     out = tmp();
-    update = nixlsim(['check', TINY, '--baselines', fresh, '--update', '--out', out]);
+    update = await nixlsimInProcess(['check', TINY, '--baselines', fresh, '--update', '--out', out]);
   });
 
-  it('without a baseline: fails, says how to create one, and writes nothing', () => {
+  it('without a baseline: fails, says how to create one, and writes nothing', async () => {
     const dir = tmp();
-    const r = nixlsim(['check', TINY, '--baselines', dir]);
+    const r = await nixlsimInProcess(['check', TINY, '--baselines', dir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`no baseline: tiny: ${join(dir, 'tiny.json')} does not exist`);
     expect(r.stdout).toContain(`to create or extend the baselines: npx nixlsim check ${TINY} --baselines ${dir} --update`);
@@ -75,9 +75,9 @@ describe('nixlsim check', () => {
     expect(Object.keys(b.points['p000']!.metrics)).toEqual([...Object.keys(b.points['p000']!.metrics)].sort());
   });
 
-  it('passes against its fresh baseline, and leaves it as it was', () => {
+  it('passes against its fresh baseline, and leaves it as it was', async () => {
     const before = readFileSync(join(fresh, 'tiny.json'), 'utf8');
-    const r = nixlsim(['check', TINY, '--baselines', fresh]);
+    const r = await nixlsimInProcess(['check', TINY, '--baselines', fresh]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('16 metrics: 16 ok, 0 improved, 0 regressed, 0 without a baseline; 3 expectation checks: 3 ok, 0 failed');
@@ -85,12 +85,12 @@ describe('nixlsim check', () => {
     expect(row(r.stdout, 'p001', 'requests.completed')).toEqual(['tiny', 'p001 isl.mean=4000', 'requests.completed', '20', '20', '0.0%', 'ok']);
     expect(readFileSync(join(fresh, 'tiny.json'), 'utf8')).toBe(before);
     // --update again: the same bytes, so nothing is rewritten.
-    const again = nixlsim(['check', TINY, '--baselines', fresh, '--update']);
+    const again = await nixlsimInProcess(['check', TINY, '--baselines', fresh, '--update']);
     expect(again.stdout).toContain(`unchanged ${join(fresh, 'tiny.json')}`);
     expect(readFileSync(join(fresh, 'tiny.json'), 'utf8')).toBe(before);
   });
 
-  it('catches a TTFT p50 baseline lowered by 10%: REGRESSED by +11.1%, exit 1, JUnit says so; the baseline is not overwritten', () => {
+  it('catches a TTFT p50 baseline lowered by 10%: REGRESSED by +11.1%, exit 1, JUnit says so; the baseline is not overwritten', async () => {
     const dir = tmp();
     const b = readJson<BaselineFile>(join(fresh, 'tiny.json'));
     const was = b.points['p000']!.metrics['ttftMs.p50']!;
@@ -100,7 +100,7 @@ describe('nixlsim check', () => {
     const perturbed = readFileSync(join(dir, 'tiny.json'), 'utf8');
     const junit = join(dir, 'reports', 'junit.xml');
 
-    const r = nixlsim(['check', TINY, '--baselines', dir, '--junit', junit]);
+    const r = await nixlsimInProcess(['check', TINY, '--baselines', dir, '--junit', junit]);
     expect(r.code).toBe(1);
     // now / (0.9 now) - 1 = 1/9 = +11.1%: beyond both 2% and 1 ms (TTFT here is tens of ms).
     expect(was - lowered).toBeGreaterThan(1);
@@ -120,12 +120,12 @@ describe('nixlsim check', () => {
     expect(readdirSync(join(dir, 'reports'))).toEqual(['junit.xml']);
 
     // --update accepts the run: the baseline is rewritten, and the check passes again.
-    expect(nixlsim(['check', TINY, '--baselines', dir, '--update']).code).toBe(0);
+    expect((await nixlsimInProcess(['check', TINY, '--baselines', dir, '--update'])).code).toBe(0);
     expect(readFileSync(join(dir, 'tiny.json'), 'utf8')).toBe(readFileSync(join(fresh, 'tiny.json'), 'utf8'));
-    expect(nixlsim(['check', TINY, '--baselines', dir]).code).toBe(0);
+    expect((await nixlsimInProcess(['check', TINY, '--baselines', dir])).code).toBe(0);
   });
 
-  it('--tolerance by family, the baseline file\'s tolerances, --quiet and --json on the same +11.1% move', () => {
+  it('--tolerance by family, the baseline file\'s tolerances, --quiet and --json on the same +11.1% move', async () => {
     const dir = tmp();
     const b = readJson<BaselineFile & { tolerances?: Record<string, number> }>(join(fresh, 'tiny.json'));
     const was = b.points['p000']!.metrics['ttftMs.p50']!;
@@ -133,26 +133,26 @@ describe('nixlsim check', () => {
     b.points['p000']!.metrics['ttftMs.p50'] = lowered;
     writeFileSync(join(dir, 'tiny.json'), JSON.stringify(b));
     // +11.1% is within a TTFT tolerance of 12%, beyond one of 10%.
-    expect(nixlsim(['check', TINY, '--baselines', dir, '--tolerance', 'ttft=12%']).code).toBe(0);
-    expect(nixlsim(['check', TINY, '--baselines', dir, '--tolerance', '12%,ttft=10%']).code).toBe(1);
+    expect((await nixlsimInProcess(['check', TINY, '--baselines', dir, '--tolerance', 'ttft=12%'])).code).toBe(0);
+    expect((await nixlsimInProcess(['check', TINY, '--baselines', dir, '--tolerance', '12%,ttft=10%'])).code).toBe(1);
     // An ITL tolerance does not touch TTFT metrics.
-    expect(nixlsim(['check', TINY, '--baselines', dir, '--tolerance', 'itl=50%']).code).toBe(1);
+    expect((await nixlsimInProcess(['check', TINY, '--baselines', dir, '--tolerance', 'itl=50%'])).code).toBe(1);
     // The same in the baseline file; the flag overrides the file.
     writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ ...b, tolerances: { ttft: 0.12 } }));
-    expect(nixlsim(['check', TINY, '--baselines', dir]).code).toBe(0);
-    expect(nixlsim(['check', TINY, '--baselines', dir, '--tolerance', 'ttft=5%']).code).toBe(1);
+    expect((await nixlsimInProcess(['check', TINY, '--baselines', dir])).code).toBe(0);
+    expect((await nixlsimInProcess(['check', TINY, '--baselines', dir, '--tolerance', 'ttft=5%'])).code).toBe(1);
     // --update rewrites the numbers and keeps the tolerances a person set.
-    expect(nixlsim(['check', TINY, '--baselines', dir, '--update']).code).toBe(0);
+    expect((await nixlsimInProcess(['check', TINY, '--baselines', dir, '--update'])).code).toBe(0);
     expect(readJson<{ tolerances: unknown }>(join(dir, 'tiny.json')).tolerances).toEqual({ ttft: 0.12 });
     writeFileSync(join(dir, 'tiny.json'), JSON.stringify(b));
 
     // --quiet: the one failing row and the count lines, none of the 15 rows that are ok.
-    const q = nixlsim(['check', TINY, '--baselines', dir, '--quiet']);
+    const q = await nixlsimInProcess(['check', TINY, '--baselines', dir, '--quiet']);
     expect(q.code).toBe(1);
     expect(q.stdout.split('\n').filter((l) => l.startsWith('tiny '))).toHaveLength(1);
     expect(q.stdout).toContain('16 metrics: 15 ok, 0 improved, 1 regressed');
     // --json: 16 metric rows and 3 expectation rows; one regression, +11.1%.
-    const j = nixlsim(['check', TINY, '--baselines', dir, '--json']);
+    const j = await nixlsimInProcess(['check', TINY, '--baselines', dir, '--json']);
     expect(j.code).toBe(1);
     const o = JSON.parse(j.stdout) as { passed: boolean; metrics: { point: string; metric: string; baseline: number; now: number; deltaPct: number; verdict: string }[]; regressions: number; improvements: number };
     expect([o.passed, o.metrics.length, o.regressions, o.improvements]).toEqual([false, 19, 1, 0]);
@@ -160,24 +160,24 @@ describe('nixlsim check', () => {
     expect([m.baseline, m.now, m.verdict]).toEqual([lowered, was, 'REGRESSED']);
     expect(m.deltaPct).toBeCloseTo(((was - lowered) / lowered) * 100, 2);
     // Bad values are one clear error.
-    const bad = nixlsim(['check', TINY, '--baselines', dir, '--tolerance', 'ttfb=5%']);
+    const bad = await nixlsimInProcess(['check', TINY, '--baselines', dir, '--tolerance', 'ttfb=5%']);
     expect([bad.code, bad.stderr.trim()]).toEqual([2, "nixlsim: error: --tolerance: unknown metric family 'ttfb' (families: ttft, itl, e2e, throughput, requests)"]);
   });
 
-  it('an improvement beyond tolerance is reported and passes', () => {
+  it('an improvement beyond tolerance is reported and passes', async () => {
     const dir = tmp();
     const b = readJson<BaselineFile>(join(fresh, 'tiny.json'));
     const was = b.points['p001']!.metrics['ttftMs.p95']!;
     const raised = Math.round(was * 1.1 * 1000) / 1000;
     b.points['p001']!.metrics['ttftMs.p95'] = raised;
     writeFileSync(join(dir, 'tiny.json'), JSON.stringify(b));
-    const r = nixlsim(['check', TINY, '--baselines', dir]);
+    const r = await nixlsimInProcess(['check', TINY, '--baselines', dir]);
     expect(r.code).toBe(0);
     // now / (1.1 now) - 1 = -1/11 = -9.1%.
     expect(row(r.stdout, 'p001', 'ttftMs.p95')).toEqual(['tiny', 'p001 isl.mean=4000', 'ttftMs.p95', String(raised), String(was), '-9.1%', 'improved']);
   });
 
-  it('a failed expectation exits 1 even with every baseline met', () => {
+  it('a failed expectation exits 1 even with every baseline met', async () => {
     const dir = tmp();
     // Extends tiny.yaml (expect is not inherited) and expects 25 completed requests where 20 are sent.
     const file = join(dir, 'tiny-expect.yaml');
@@ -194,11 +194,11 @@ describe('nixlsim check', () => {
       ].join('\n'),
     );
     const baselines = join(dir, 'baselines');
-    const first = nixlsim(['check', file, '--baselines', baselines, '--update']);
+    const first = await nixlsimInProcess(['check', file, '--baselines', baselines, '--update']);
     // --update writes the baseline but does not excuse the expectation.
     expect(first.code).toBe(1);
     expect(existsSync(join(baselines, 'tiny-expect.json'))).toBe(true);
-    const r = nixlsim(['check', file, '--baselines', baselines]);
+    const r = await nixlsimInProcess(['check', file, '--baselines', baselines]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('16 metrics: 16 ok, 0 improved, 0 regressed, 0 without a baseline; 2 expectation checks: 0 ok, 2 failed');
     // |20 - 25| = 5 > 10% of 25 = 2.5; delta (20 - 25) / 25 = -20%.
@@ -208,27 +208,27 @@ describe('nixlsim check', () => {
     expect(r.stdout).toContain(`EXPECT FAILED: tiny-expect p000 isl.mean=1000: requests.completed is 20, expected 25 ±10% (a number that is wrong on purpose; ${file}:3:5 expect[0])`); // line 3: the entry after `expect:`
   });
 
-  it('a directory means its *.yaml files; two experiments of one name, or a bad file, stop it before anything runs (exit 2)', () => {
+  it('a directory means its *.yaml files; two experiments of one name, or a bad file, stop it before anything runs (exit 2)', async () => {
     const dir = tmp();
     mkdirSync(join(dir, 'exps'));
     copyFileSync(join(ROOT, TINY), join(dir, 'exps', 'tiny.yaml'));
-    expect(nixlsim(['check', join(dir, 'exps'), '--baselines', fresh]).code).toBe(0);
+    expect((await nixlsimInProcess(['check', join(dir, 'exps'), '--baselines', fresh])).code).toBe(0);
 
-    const twice = nixlsim(['check', TINY, join(dir, 'exps'), '--baselines', fresh]);
+    const twice = await nixlsimInProcess(['check', TINY, join(dir, 'exps'), '--baselines', fresh]);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toContain("are both named 'tiny'");
 
     const baselines = join(dir, 'baselines');
-    const bad = nixlsim(['check', TINY, 'test/fixtures/experiments/bad/tp3.yaml', '--baselines', baselines, '--update']);
+    const bad = await nixlsimInProcess(['check', TINY, 'test/fixtures/experiments/bad/tp3.yaml', '--baselines', baselines, '--update']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('test/fixtures/experiments/bad/tp3.yaml:8:14 deployment.prefill.tp: TP 3 does not divide');
     expect(existsSync(baselines)).toBe(false);
   });
 
-  it('a baseline that is not one is a user error naming the file', () => {
+  it('a baseline that is not one is a user error naming the file', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'tiny.json'), '{ "points": [] }');
-    const r = nixlsim(['check', TINY, '--baselines', dir]);
+    const r = await nixlsimInProcess(['check', TINY, '--baselines', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${join(dir, 'tiny.json')}:1:1 baselineVersion: not a baseline of version 1`);
   });
