@@ -3,8 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { nixlsim, ROOT } from '../helpers/cli.js';
+import { nixlsim, nixlsimInProcess, ROOT } from '../helpers/cli.js';
 
+/**
+ * Through the binary (a child process): --version, --help, --timeout (its timer ends the process), a reader closing
+ * the pipe, and quickstart (npm start). The other command lines run in this process as the binary runs them.
+ */
 describe('nixlsim binary', () => {
   it('--version prints the package version', () => {
     const pkg = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string };
@@ -19,21 +23,21 @@ describe('nixlsim binary', () => {
     expect(r.stdout).toMatch(/quickstart/);
   });
 
-  it('an unknown command exits 2 with one clear line and no stack trace', () => {
-    const r = nixlsim(['frobnicate']);
+  it('an unknown command exits 2 with one clear line and no stack trace', async () => {
+    const r = await nixlsimInProcess(['frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^nixlsim: error: /);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('a bad flag value exits 2 naming the flag', () => {
-    const r = nixlsim(['transfer', '--model', 'llama-3.1-8b-instruct', '--tokens', 'lots', '--prefill-tp', '1', '--decode-tp', '1', '--transport', 'tcp']);
+  it('a bad flag value exits 2 naming the flag', async () => {
+    const r = await nixlsimInProcess(['transfer', '--model', 'llama-3.1-8b-instruct', '--tokens', 'lots', '--prefill-tp', '1', '--decode-tp', '1', '--transport', 'tcp']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--tokens must be a whole number/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it("flag mistakes are one line in nixlsim's words: a flag given twice, a missing one, an empty number, a missing file argument", () => {
+  it("flag mistakes are one line in nixlsim's words: a flag given twice, a missing one, an empty number, a missing file argument", async () => {
     const cases: [string[], string][] = [
       [['run', 'experiments/seeds/breakeven.yaml', '--out', '/tmp/a', '--out=/tmp/b'], 'nixlsim: error: --out is given twice (--out /tmp/a, then --out=/tmp/b); give it once'],
       [['breakeven', '--model', 'llama-3.1-8b-instruct'], 'nixlsim: error: missing --transport (usage: nixlsim breakeven [flags]; `nixlsim breakeven --help` lists them)'],
@@ -43,12 +47,12 @@ describe('nixlsim binary', () => {
       [['check', '--junit='], "nixlsim: error: --junit needs a path, got ''"],
     ];
     for (const [argv, message] of cases) {
-      const r = nixlsim(argv);
+      const r = await nixlsimInProcess(argv);
       expect([r.code, r.stderr.trimEnd()], argv.join(' ')).toEqual([2, message]);
       expect(r.stderr.trimEnd().split('\n'), argv.join(' ')).toHaveLength(1);
     }
     // --set (and --catalog, --kind) are meant to be repeated.
-    const twice = nixlsim(['run', 'test/fixtures/bad/_ok.yaml', '--set', 'seed=3', '--set', 'workload.requests=4', '--out', mkdtempSync(join(tmpdir(), 'nixlsim-set-')), '--json']);
+    const twice = await nixlsimInProcess(['run', 'test/fixtures/bad/_ok.yaml', '--set', 'seed=3', '--set', 'workload.requests=4', '--out', mkdtempSync(join(tmpdir(), 'nixlsim-set-')), '--json']);
     expect([twice.code, JSON.parse(twice.stdout).seed]).toEqual([0, 3]);
   });
 
@@ -73,7 +77,7 @@ describe('nixlsim binary', () => {
     expect([r.stdout.trim(), r.stderr]).toEqual(['0', '']);
   });
 
-  it('quickstart (npm start) shows the three seed scenarios and what each one found', () => {
+  it('quickstart (npm start) shows the three seed scenarios and what each one found', async () => {
     const r = nixlsim(['quickstart']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/1\. Long context/);
@@ -86,7 +90,7 @@ describe('nixlsim binary', () => {
     const line = /Within .* at ISL 8000 .*: aggregated (.+?) ([\d.]+) req\/s per GPU, disaggregated (.+?) ([\d.]+) req\/s per GPU/.exec(r.stdout);
     expect(line).not.toBeNull();
     const out = mkdtempSync(join(tmpdir(), 'nixlsim-qs-plan-'));
-    const p = nixlsim([
+    const p = await nixlsimInProcess([
       'plan', '--model', 'llama-3.1-8b-instruct', '--node', 'p5.48xlarge', '--transport', 'efa-libfabric', '--gpus', '2',
       '--workload', 'experiments/seeds/breakeven.yaml', '--set', 'workload.isl.mean=8000', '--slo', 'ttft_p95_ms<=2000,itl_p95_ms<=50', '--out', out, '--json',
     ]);
