@@ -11,7 +11,7 @@ import type { Catalog, ConnectorProfile } from '../../src/spec/catalog.js';
 import { releaseProfile, releaseTable, resolveVllm } from '../../src/catalog/vllm.js';
 import { UserError } from '../../src/errors.js';
 import { expandPoints, loadExperiment } from '../../src/experiment/index.js';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 const c = defaultCatalog();
 const profileOf = (v: string) => resolveVllm(c, v).profile.id;
@@ -76,33 +76,33 @@ describe('resolveVllm', () => {
 });
 
 describe('--vllm on the command line', () => {
-  it('handshake --vllm 0.10.1 is decode-wider-tp: prefill TP4 -> decode TP1 crashes with KeyError; --vllm 0.14.0 serves it', () => {
-    const crash = nixlsim(['handshake', '--prefill-tp', '4', '--decode-tp', '1', '--vllm', '0.10.1', '--json']);
+  it('handshake --vllm 0.10.1 is decode-wider-tp: prefill TP4 -> decode TP1 crashes with KeyError; --vllm 0.14.0 serves it', async () => {
+    const crash = await nixlsimInProcess(['handshake', '--prefill-tp', '4', '--decode-tp', '1', '--vllm', '0.10.1', '--json']);
     expect(crash.code, crash.stderr).toBe(0);
     expect(JSON.parse(crash.stdout)).toMatchObject({ outcome: 'crash', stage: 'first-transfer', error: 'KeyError' });
-    const ok = nixlsim(['handshake', '--prefill-tp', '4', '--decode-tp', '1', '--vllm', '0.14.0', '--json']);
+    const ok = await nixlsimInProcess(['handshake', '--prefill-tp', '4', '--decode-tp', '1', '--vllm', '0.14.0', '--json']);
     expect(JSON.parse(ok.stdout)).toMatchObject({ outcome: 'ok', readsPerRequest: 4 });
-    expect(JSON.parse(nixlsim(['handshake', '--prefill-tp', '1', '--decode-tp', '2', '--vllm', '0.9.0', '--json']).stdout).outcome).toBe('rejected');
+    expect(JSON.parse((await nixlsimInProcess(['handshake', '--prefill-tp', '1', '--decode-tp', '2', '--vllm', '0.9.0', '--json'])).stdout).outcome).toBe('rejected');
   });
 
-  it('an unknown version exits 2 with one line naming the ranges; a disagreeing --connector too', () => {
-    const r = nixlsim(['handshake', '--prefill-tp', '1', '--decode-tp', '1', '--vllm', '0.8.5']);
+  it('an unknown version exits 2 with one line naming the ranges; a disagreeing --connector too', async () => {
+    const r = await nixlsimInProcess(['handshake', '--prefill-tp', '1', '--decode-tp', '1', '--vllm', '0.8.5']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('--vllm 0.8.5: vLLM 0.8.5 is not in the connector release table (known releases: >=0.9.0 <0.9.1 equal-tp');
-    const both = nixlsim(['handshake', '--prefill-tp', '1', '--decode-tp', '1', '--vllm', '0.10.1', '--connector', 'any-tp']);
+    const both = await nixlsimInProcess(['handshake', '--prefill-tp', '1', '--decode-tp', '1', '--vllm', '0.10.1', '--connector', 'any-tp']);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain("--vllm 0.10.1 is connector profile 'decode-wider-tp' (>=0.9.1 <0.11.0), not --connector 'any-tp'");
-    expect(nixlsim(['handshake', '--prefill-tp', '1', '--decode-tp', '1', '--vllm', '0.10.1', '--connector', 'decode-wider-tp', '--json']).code).toBe(0);
-    expect(nixlsim(['handshake', '--prefill-tp', '1', '--decode-tp', '1']).code).toBe(2);
+    expect((await nixlsimInProcess(['handshake', '--prefill-tp', '1', '--decode-tp', '1', '--vllm', '0.10.1', '--connector', 'decode-wider-tp', '--json'])).code).toBe(0);
+    expect((await nixlsimInProcess(['handshake', '--prefill-tp', '1', '--decode-tp', '1'])).code).toBe(2);
   });
 
-  it('plan takes --vllm too, and refuses an unknown release before planning anything', () => {
+  it('plan takes --vllm too, and refuses an unknown release before planning anything', async () => {
     const base = ['plan', '--model', 'llama-3.1-8b-instruct', '--node', 'p5.48xlarge', '--transport', 'efa-libfabric', '--gpus', '2', '--workload', 'experiments/seeds/breakeven.yaml', '--slo', 'ttft_p95_ms<=2000', '--out', '/tmp/nixlsim-vllm-plan-never'];
-    const r = nixlsim([...base, '--vllm', '0.8.5']);
+    const r = await nixlsimInProcess([...base, '--vllm', '0.8.5']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--vllm 0.8.5: vLLM 0.8.5 is not in the connector release table');
-    expect(nixlsim([...base, '--vllm', '0.10.1', '--connector', 'any-tp']).code).toBe(2);
+    expect((await nixlsimInProcess([...base, '--vllm', '0.10.1', '--connector', 'any-tp'])).code).toBe(2);
   });
 });
 
@@ -137,8 +137,8 @@ describe('deployment.vllm in an experiment file', () => {
     expect(() => loadExperiment(write('g.yaml', '  # neither connector nor vllm'))).toThrow(/deployment\.connector: missing; expected a connector profile/);
   });
 
-  it('nixlsim validate exits 2 on an unknown release', () => {
-    const r = nixlsim(['validate', write('h.yaml', '  vllm: "0.8.5"')]);
+  it('nixlsim validate exits 2 on an unknown release', async () => {
+    const r = await nixlsimInProcess(['validate', write('h.yaml', '  vllm: "0.8.5"')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('deployment.vllm: vLLM 0.8.5 is not in the connector release table');
   });

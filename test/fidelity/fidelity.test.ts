@@ -7,7 +7,7 @@ import type { Point, PointResult, Stats } from '../../src/spec/experiment.js';
 import { fidelityJson, formatFidelity } from '../../src/fidelity/format.js';
 import { loadMeasurements } from '../../src/fidelity/load.js';
 import { errorPct, failsStrict, familyStats, matchesFilter, runFidelity } from '../../src/fidelity/run.js';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 const catalog = defaultCatalog();
 
@@ -218,8 +218,8 @@ describe('nixlsim fidelity on a tiny real experiment', () => {
     });
   });
 
-  it('prints the table, the MAPE per family and the count; exit 0 without --strict', () => {
-    const r = nixlsim(['fidelity', '--dir', dir]);
+  it('prints the table, the MAPE per family and the count; exit 0 without --strict', async () => {
+    const r = await nixlsimInProcess(['fidelity', '--dir', dir]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^tiny-set\/count +requests\.total +4\.00 x +4\.00 x +0\.0% +1% +ok$/m);
@@ -228,17 +228,17 @@ describe('nixlsim fidelity on a tiny real experiment', () => {
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('1 of 2 records within tolerance');
   });
 
-  it('--strict exits 1 when a record is outside, 0 when the filtered ones are all within', () => {
-    const outside = nixlsim(['fidelity', '--dir', dir, '--strict']);
+  it('--strict exits 1 when a record is outside, 0 when the filtered ones are all within', async () => {
+    const outside = await nixlsimInProcess(['fidelity', '--dir', dir, '--strict']);
     expect(outside.code).toBe(1);
     expect(outside.stdout).toContain('OUTSIDE');
-    const within = nixlsim(['fidelity', '--dir', dir, '--strict', '--filter', 'tiny-set/c*']);
+    const within = await nixlsimInProcess(['fidelity', '--dir', dir, '--strict', '--filter', 'tiny-set/c*']);
     expect(within.code).toBe(0);
     expect(within.stdout).toContain('1 of 1 record within tolerance');
   });
 
-  it('--json prints {records, mape}', () => {
-    const r = nixlsim(['fidelity', '--dir', dir, '--json', '--workers', '1']);
+  it('--json prints {records, mape}', async () => {
+    const r = await nixlsimInProcess(['fidelity', '--dir', dir, '--json', '--workers', '1']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as { records: { id: string; errorPct: number; within: boolean }[]; mape: Record<string, number | null> };
     expect(j.records.map((x) => [x.id, x.within])).toEqual([['tiny-set/count', true], ['tiny-set/absurd', false]]);
@@ -248,8 +248,8 @@ describe('nixlsim fidelity on a tiny real experiment', () => {
     expect(j.mape.itl).toBeNull();
   });
 
-  it('an unmatched --filter is a mistake: exit 2, listing the ids', () => {
-    const r = nixlsim(['fidelity', '--dir', dir, '--filter', 'zzz']);
+  it('an unmatched --filter is a mistake: exit 2, listing the ids', async () => {
+    const r = await nixlsimInProcess(['fidelity', '--dir', dir, '--filter', 'zzz']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('nixlsim: error: --filter zzz: matches none of the 2 records (tiny-set/count, tiny-set/absurd); give part of an id, or a glob with *\n');
   });
@@ -298,9 +298,9 @@ describe('measurement file mistakes: file:line:col and the field, exit 2', () =>
     expect(fails('t.yaml', t(good, 'effectiveGbps'))).toThrow(/t\.yaml:6:14 records\[0\]\.metric: unknown metric 'effectiveGbps' of a transfer estimate; did you mean 'effectiveGBps'\?/);
   });
 
-  it('through the command line: one line on stderr, exit 2, no stack trace', () => {
+  it('through the command line: one line on stderr, exit 2, no stack trace', async () => {
     const dir = dirWith({ 'm.yaml': header('m') + record('a', 'aggregated', 'ttftMs.mean', 'ttft', 1, -3) });
-    const r = nixlsim(['fidelity', '--dir', dir]);
+    const r = await nixlsimInProcess(['fidelity', '--dir', dir]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^nixlsim: error: .*m\.yaml:12:5 records\[0\]\.tolerancePct: expected a number > 0, got -3\n$/);

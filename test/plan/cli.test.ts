@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'nixlsim-plan-cli-'));
 
@@ -24,9 +24,9 @@ const args = (out: string, more: string[] = []) => [
 ];
 
 describe('nixlsim plan, end to end on the real simulator', () => {
-  it('writes the plan, the report, the Pareto chart and a recommended.yaml that `run` reproduces; a rerun simulates nothing', () => {
+  it('writes the plan, the report, the Pareto chart and a recommended.yaml that `run` reproduces; a rerun simulates nothing', async () => {
     const out = tmp();
-    const r = nixlsim(args(out, ['--json']));
+    const r = await nixlsimInProcess(args(out, ['--json']));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['launch.sh', 'pareto.png', 'pareto.svg', 'pareto.vl.json', 'plan.json', 'probes', 'recommended.yaml', 'report.html', 'report.md']);
@@ -50,15 +50,15 @@ describe('nixlsim plan, end to end on the real simulator', () => {
 
     // recommended.yaml validates and, run, is the probe at the maximum rate again: the same TTFT p95.
     const rec = join(out, 'recommended.yaml');
-    expect(nixlsim(['validate', rec]).code).toBe(0);
-    const run = nixlsim(['run', rec, '--out', join(tmp(), 'run'), '--json']);
+    expect((await nixlsimInProcess(['validate', rec])).code).toBe(0);
+    const run = await nixlsimInProcess(['run', rec, '--out', join(tmp(), 'run'), '--json']);
     expect(run.code).toBe(0);
     const point = JSON.parse(run.stdout).points[0];
     expect(point.requests.failed).toBe(0);
     expect(Math.round(point.ttftMs.p95 * 1000) / 1000).toBe(top.ttftP95Ms);
 
     // The rerun finds every probe in out/probes and writes the same plan.json.
-    const again = nixlsim(args(out));
+    const again = await nixlsimInProcess(args(out));
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/\d+ probes \(0 simulated, \d+ reused from /);
     expect(readFileSync(join(out, 'plan.json'), 'utf8')).toBe(text);
@@ -78,9 +78,9 @@ describe('nixlsim plan, end to end on the real simulator', () => {
     }
   });
 
-  it('a bad SLO exits 2 naming the flag and the term, and writes nothing', () => {
+  it('a bad SLO exits 2 naming the flag and the term, and writes nothing', async () => {
     const out = join(tmp(), 'never');
-    const r = nixlsim(args(out).map((a) => (a === 'ttft_p95_ms<=300' ? 'ttft_p95_ms<=300,itl_p95_sm<=50' : a)));
+    const r = await nixlsimInProcess(args(out).map((a) => (a === 'ttft_p95_ms<=300' ? 'ttft_p95_ms<=300,itl_p95_sm<=50' : a)));
     expect(r.code).toBe(2);
     expect(r.stderr).toBe("nixlsim: error: --slo: 'itl_p95_sm<=50': expected <metric>_<stat>_ms<=<value> with metric ttft|itl|e2e and stat p50|p90|p95|p99|mean, e.g. ttft_p95_ms<=2000\n");
     expect(existsSync(out)).toBe(false);
