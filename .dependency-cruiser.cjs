@@ -1,16 +1,20 @@
 /**
  * The layers of src/, bottom to top (docs/architecture.md): a folder imports only folders below it, never one above it
  * and never a peer in its own tier; no two folders import each other, however indirectly; src/ never imports test/ or
- * bench/. Checked by `npx depcruise src --config .dependency-cruiser.cjs` in `npm test` (test/architecture.test.ts).
+ * bench/; every folder has a place in the order. Checked by `npx depcruise src --config .dependency-cruiser.cjs` in
+ * `npm test` (test/architecture/layers.test.ts).
  *
  * A tier is a list of folders of src/ (ROOT: the files directly in src/: errors.ts, input.ts, deadline.ts). Folders in
  * one tier are peers: none imports another.
+ *
+ * Exceptions: none. A fix moves code (a shared type to spec/, orchestration to run/, a helper down to its users'
+ * common layer), it does not add one here.
  */
 const ROOT = '(root)';
 const TIERS = [
   [ROOT], //         errors (UserError, InvariantError), input files, the deadline and heap guards
   ['yaml'], //       file:line:column of a field in YAML/JSON input
-  ['spec'], //       what an experiment, a catalog record and a result are; summary.json; canonical JSON; all-or-nothing output
+  ['spec'], //       what an experiment, a catalog record and a result are; summary.json; canonical JSON; the writer
   ['engine'], //     the kernel: clock, event queue, seeded random streams
   ['demo'], //       the M/M/1 model on the kernel (its test and benchmark)
   ['metrics'], //    histograms, event counts and log lines
@@ -106,6 +110,5 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
-    reporterOptions: { text: { highlightFocused: true } },
   },
 };
