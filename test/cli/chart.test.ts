@@ -7,7 +7,7 @@ import { plan } from '../../src/plan/planner.js';
 import { breakevenCommand, breakevenTable, parseIslList, runBreakeven } from '../../src/cli/commands/breakeven.js';
 import { chartCommand, chartFiles, readSummary } from '../../src/cli/commands/chart.js';
 import { UserError } from '../../src/errors.js';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsim, nixlsimInProcess } from '../helpers/cli.js';
 
 /** Parses a command line with the command's real builder; the handler only records what it was given. */
 async function parse(command: typeof chartCommand | typeof breakevenCommand, argv: string[]): Promise<Record<string, unknown>> {
@@ -176,9 +176,9 @@ describe('nixlsim chart', () => {
 });
 
 describe('nixlsim breakeven --json (contract)', () => {
-  it('{model, transport, gpus, points: [{isl, aggregated, disaggregated}], crossovers: [{metric, isl, direction}]}', () => {
+  it('{model, transport, gpus, points: [{isl, aggregated, disaggregated}], crossovers: [{metric, isl, direction}]}', async () => {
     const out = tmp();
-    const r = nixlsim(['breakeven', '--model', 'llama-3.1-8b-instruct', '--transport', 'efa-libfabric', '--isl', '1000,8000', '--requests', '10', '--warmup', '1', '--out', out, '--json']);
+    const r = await nixlsimInProcess(['breakeven', '--model', 'llama-3.1-8b-instruct', '--transport', 'efa-libfabric', '--isl', '1000,8000', '--requests', '10', '--warmup', '1', '--out', out, '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as Record<string, unknown> & { points: { isl: number; aggregated: Record<string, number>; disaggregated: Record<string, number> }[]; crossovers: unknown[] };

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'nixlsim-run-'));
 
@@ -14,9 +14,9 @@ describe('nixlsim run on the seed scenarios', () => {
     '--set', 'workload.requests=2', '--set', 'workload.warmup=0',
   ];
 
-  it('writes summary.json and events.log; the tcp point expires once per prefill rank and falls back', () => {
+  it('writes summary.json and events.log; the tcp point expires once per prefill rank and falls back', async () => {
     const out = tmp();
-    const r = nixlsim(args(out));
+    const r = await nixlsimInProcess(args(out));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     // One point: only the TTFT CDF chart applies (no swept input length, transport or mode).
@@ -30,17 +30,17 @@ describe('nixlsim run on the seed scenarios', () => {
     expect(r.stdout).toMatch(/2 measured request\(s\) fell back to prefilling on the decode worker/);
   });
 
-  it('a seeded run writes byte-identical summary.json twice', () => {
+  it('a seeded run writes byte-identical summary.json twice', async () => {
     const a = tmp();
     const b = tmp();
-    nixlsim(args(a));
-    nixlsim(args(b));
+    await nixlsimInProcess(args(a));
+    await nixlsimInProcess(args(b));
     expect(readFileSync(join(b, 'summary.json'), 'utf8')).toBe(readFileSync(join(a, 'summary.json'), 'utf8'));
     expect(readFileSync(join(b, 'events.log'), 'utf8')).toBe(readFileSync(join(a, 'events.log'), 'utf8'));
   });
 
-  it('the asymmetric-TP scenario: decode-wider-tp fails every request, any-tp completes every one', () => {
-    const r = nixlsim(['run', 'experiments/seeds/asymmetric-tp.yaml', '--out', tmp(), '--json']);
+  it('the asymmetric-TP scenario: decode-wider-tp fails every request, any-tp completes every one', async () => {
+    const r = await nixlsimInProcess(['run', 'experiments/seeds/asymmetric-tp.yaml', '--out', tmp(), '--json']);
     expect(r.code).toBe(0);
     const [bad, good] = JSON.parse(r.stdout).points;
     expect(bad.params).toEqual({ 'deployment.connector': 'decode-wider-tp' });
@@ -52,9 +52,9 @@ describe('nixlsim run on the seed scenarios', () => {
     expect(good.requests).toMatchObject({ total: 5897, completed: 5897, failed: 0 });
   });
 
-  it('a bad experiment file exits 2 with its position, and writes nothing', () => {
+  it('a bad experiment file exits 2 with its position, and writes nothing', async () => {
     const out = join(tmp(), 'never');
-    const r = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', out, '--set', 'deployment.transport=efa-libfabrc']);
+    const r = await nixlsimInProcess(['run', 'experiments/seeds/breakeven.yaml', '--out', out, '--set', 'deployment.transport=efa-libfabrc']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/did you mean 'efa-libfabric'/);
     expect(() => readdirSync(out)).toThrow();
