@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../src/catalog/index.js';
 import { fitNixlbench, isNixlbenchText, parseNixlbench } from '../../src/calibrate/fit-nixlbench.js';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'nixlsim-nixlbench-'));
 const ib = defaultCatalog().transports.get('ib-rdma')!;
@@ -48,12 +48,12 @@ describe('nixlbench output', () => {
     expect(fit.rmsError).toBeLessThan(1e-4);
   });
 
-  it('`calibrate <nixlbench output> --transport` writes a transport record with those figures; without --transport it exits 2', () => {
+  it('`calibrate <nixlbench output> --transport` writes a transport record with those figures; without --transport it exits 2', async () => {
     const d = tmp();
     const f = join(d, 'nixlbench.txt');
     writeFileSync(f, table());
     const out = join(d, 'ib-rdma-lab.yaml');
-    const r = nixlsim(['calibrate', f, '--transport', 'ib-rdma', '--rails', '1', '--transport-out', out]);
+    const r = await nixlsimInProcess(['calibrate', f, '--transport', 'ib-rdma', '--rails', '1', '--transport-out', out]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^transport ib-rdma fitted to nixlbench: per transfer 8\.00 us, per descriptor 2\.00 us, 20\.0 GB\/s over 1 rail/);
@@ -63,7 +63,7 @@ describe('nixlbench output', () => {
     expect(Math.abs(Number(/^perReadUs: (.*)$/m.exec(text)![1]) / 8 - 1)).toBeLessThan(1e-3);
     expect(Math.abs(Number(/^perDescriptorUs: (.*)$/m.exec(text)![1]) / 2 - 1)).toBeLessThan(1e-3);
     expect(Math.abs(Number(/typical: ([0-9.]+),/.exec(text)![1]) / 20 - 1)).toBeLessThan(1e-3);
-    const missing = nixlsim(['calibrate', f]);
+    const missing = await nixlsimInProcess(['calibrate', f]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^nixlsim: error: --transport: nixlbench output calibrates a transport/);
   });

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { defaultCatalog } from '../../src/catalog/index.js';
 import { expandPoints, loadExperiment } from '../../src/experiment/index.js';
 import type { PointResult } from '../../src/spec/experiment.js';
 import { runPoint, type RunAudit } from '../../src/serving/simulate.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 /**
  * Fault storms: experiments/storms/fault-storm.yaml (two TP2 prefill and two TP1 decode workers over host-staged UCX,
@@ -135,13 +135,9 @@ describe('the storm example from the command line', () => {
   const out = mkdtempSync(join(tmpdir(), 'nixlsim-storm-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('runs with --debug-invariants, reports its counts, and writes what the library computes', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'nixlsim.js'), 'run', STORM, '--out', out, '--workers', '2', '--debug-invariants'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, CI: 'true' },
-    });
-    expect([r.status, r.stderr]).toEqual([0, '']);
+  it('runs with --debug-invariants, reports its counts, and writes what the library computes', async () => {
+    const r = await nixlsimInProcess(['run', STORM, '--out', out, '--workers', '2', '--debug-invariants']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toMatch(/^p000 failurePolicy=fallback: connection_reset \d+, broken_pipe \d+, health_503 \d+, fell_back \d+, kv_transfer_failed \d+, request_failed \d+, link_down \d+, link_up \d+$/m);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { points: PointResult[] };
     expect(summary.points.map((p) => p.params)).toEqual(POLICIES.map((policy) => ({ 'deployment.failurePolicy': policy })));

@@ -8,7 +8,7 @@ import { UserError } from '../../src/errors.js';
 import { allReduceBandwidth, checkNvlinkDomain, checkPlacement, decodeStepTime, type StepContext } from '../../src/physics/index.js';
 import { parse } from 'yaml';
 import { transportRecordText } from '../../src/calibrate/catalog-file.js';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 const c = defaultCatalog();
 const gb200 = getGpu(c, 'gb200');
@@ -38,8 +38,8 @@ describe('tensor parallelism across GB200 trays', () => {
     expect(overNics.allReduceS).toBeCloseTo(160 * (29.8e-6 + 28_672 / 50e9), 12);
   });
 
-  it('validate accepts a TP8 decode worker on gb200-nvl72 and notes that its all-reduces stay on NVLink', () => {
-    const r = nixlsim(['validate', 'test/fixtures/experiments/gb200-tp8.yaml']);
+  it('validate accepts a TP8 decode worker on gb200-nvl72 and notes that its all-reduces stay on NVLink', async () => {
+    const r = await nixlsimInProcess(['validate', 'test/fixtures/experiments/gb200-tp8.yaml']);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('decode TP8 spans 2 nodes of 4 GPUs (gb200-nvl72): vLLM runs it across nodes of one 72-GPU NVLink domain, and its all-reduces stay on NVLink');
   });
@@ -63,11 +63,11 @@ describe('KV between trays of one rack: multi-node NVLink', () => {
     expect(() => checkNvlinkDomain(getTransport(c, 'ib-rdma'), tray, 'cross-node', 1000)).not.toThrow();
   });
 
-  it('a 70B TP4 -> TP4 transfer of 120k tokens between trays moves at mnnvl\'s 48 GB/s, one NVLink path, not the 4 NIC rails', () => {
+  it('a 70B TP4 -> TP4 transfer of 120k tokens between trays moves at mnnvl\'s 48 GB/s, one NVLink path, not the 4 NIC rails', async () => {
     // 1024-token blocks keep posting short: ceil(120,000 / 1024) = 118 blocks, moved whole: 118 x 1024 x 327,680 B =
     // 39,594,229,760 B. Posting: 118 x 2 x 80 layers = 18,880 descriptors a rank x 3.1 us = 58.5 ms, under the wire's
     // 39,594,229,760 / 48e9 = 824.88 ms. Setup: 1 us latency + one 5 us READ a decode rank. Total 824.88 + 0.006 ms.
-    const r = nixlsim(['transfer', '--model', 'llama-3.1-70b-instruct', '--tokens', '120000', '--prefill-tp', '4', '--decode-tp', '4', '--transport', 'mnnvl', '--node', 'gb200-nvl72', '--prefill-block-size', '1024', '--json']);
+    const r = await nixlsimInProcess(['transfer', '--model', 'llama-3.1-70b-instruct', '--tokens', '120000', '--prefill-tp', '4', '--decode-tp', '4', '--transport', 'mnnvl', '--node', 'gb200-nvl72', '--prefill-block-size', '1024', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { bytesTotal: number; reads: number; ms: number; effectiveGBps: number };
     expect(j.bytesTotal).toBe(118 * 1024 * 327_680);
@@ -75,8 +75,8 @@ describe('KV between trays of one rack: multi-node NVLink', () => {
     expect(j.ms).toBeCloseTo((39_594_229_760 / 48e9) * 1e3 + 0.006, 6);
   });
 
-  it('a transfer wider than the rack is refused with exit 2', () => {
-    const r = nixlsim(['transfer', '--model', 'llama-3.1-70b-instruct', '--tokens', '1000', '--prefill-tp', '64', '--decode-tp', '16', '--transport', 'mnnvl', '--json']);
+  it('a transfer wider than the rack is refused with exit 2', async () => {
+    const r = await nixlsimInProcess(['transfer', '--model', 'llama-3.1-70b-instruct', '--tokens', '1000', '--prefill-tp', '64', '--decode-tp', '16', '--transport', 'mnnvl', '--json']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("reaches GPUs of one NVLink domain only: 'gb200-nvl72' has 72 GPUs in its domain, and the deployment's 80 GPUs");
   });

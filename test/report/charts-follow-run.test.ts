@@ -29,7 +29,7 @@ import {
   ttftCdfSpec,
 } from '../../src/report/charts/index.js';
 import type { Summary } from '../../src/spec/summary.js';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 const stats = (mean: number, p95 = mean): Stats => ({ mean, p50: mean, p90: p95, p95, p99: p95, min: mean / 2, max: p95 });
 const PCTS = [0, 1, 2, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 98, 99, 99.9, 100];
@@ -343,17 +343,18 @@ describe('`chart` renders tornado and pareto; `merge` renders the merged run\u20
     await expect(chartFiles({ summary: dir, kind: ['ttft-cdf'] })).rejects.toThrow(/draws only the pareto chart/);
   });
 
-  it('merge writes the charts of the whole run', () => {
+  it('merge writes the charts of the whole run', async () => {
     const root = tmp();
     const set = ['--set', 'workload.requests=6', '--set', 'workload.warmup=1'];
-    const shards = [1, 2].map((i) => {
+    const shards: string[] = [];
+    for (const i of [1, 2]) {
       const out = join(root, `s${i}`);
-      const r = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', out, '--shard', `${i}/2`, '--workers', '1', ...set]);
+      const r = await nixlsimInProcess(['run', 'experiments/seeds/breakeven.yaml', '--out', out, '--shard', `${i}/2`, '--workers', '1', ...set]);
       expect([r.code, r.stderr]).toEqual([0, '']);
-      return out;
-    });
+      shards.push(out);
+    }
     const merged = join(root, 'merged');
-    const r = nixlsim(['merge', ...shards, '--out', merged]);
+    const r = await nixlsimInProcess(['merge', ...shards, '--out', merged]);
     expect([r.code, r.stderr]).toEqual([0, '']);
     for (const k of ['ttft-vs-isl', 'breakeven', 'ttft-cdf']) expect(existsSync(join(merged, `${k}.png`)), k).toBe(true);
   });

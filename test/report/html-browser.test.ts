@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 const CANDIDATES = [process.env['NIXLSIM_CHROMIUM'], '/usr/bin/chromium', '/usr/bin/chromium-headless-shell'].filter((p): p is string => !!p);
 const browserPath = CANDIDATES.find((p) => existsSync(p));
@@ -60,11 +60,11 @@ describe.skipIf(!browserPath)(`report.html in headless Chromium${browserPath ? `
 
   beforeAll(async () => {
     // A small real run: the breakeven seed at two input lengths, 40 requests a point (breakeven and ttft-cdf charts).
-    const run = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--set', 'sweep.workload.isl.mean=[1000,8000]', '--set', 'workload.requests=40', '--workers', '1', '--out', runDir]);
+    const run = await nixlsimInProcess(['run', 'experiments/seeds/breakeven.yaml', '--set', 'sweep.workload.isl.mean=[1000,8000]', '--set', 'workload.requests=40', '--workers', '1', '--out', runDir]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     // A small real plan (its Pareto chart and ranking table), as in test/plan/cli.test.ts.
-    const plan = nixlsim([
+    const plan = await nixlsimInProcess([
       'plan', '--model', 'llama-3.1-8b-instruct', '--node', 'dgx-h100', '--transport', 'ib-rdma', '--gpus', '2',
       '--workload', 'test/fixtures/plan/short-prompts.yaml', '--slo', 'ttft_p95_ms<=300',
       '--requests', '30', '--warmup', '3', '--window', '2', '--precision', '0.25', '--out', planDir,

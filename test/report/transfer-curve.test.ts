@@ -6,7 +6,7 @@ import { defaultCatalog } from '../../src/catalog/index.js';
 import { transferCurveRows } from '../../src/report/charts/data.js';
 import { transferCurveSpec, VEGA_LITE_SCHEMA } from '../../src/report/charts/kinds.js';
 import { compileSpec } from '../../src/report/charts/render.js';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 describe('the transfer-curve chart (bandwidth by block size per transport, from modeled nixlbench rows)', () => {
   const rows = transferCurveRows(defaultCatalog());
@@ -22,7 +22,7 @@ describe('the transfer-curve chart (bandwidth by block size per transport, from 
     expect(rows.find((r) => r.transport === 'ib-rdma' && r.blockSize === 64 * 2 ** 20)!.bandwidthGBps).toBeCloseTo(67_108_864 / (11e-6 + 67_108_864 / 70e9) / 1e9, 9);
   });
 
-  it('is a log-log line chart that compiles without warnings; `chart --kind transfer-curve` writes it with no summary', () => {
+  it('is a log-log line chart that compiles without warnings; `chart --kind transfer-curve` writes it with no summary', async () => {
     const spec = transferCurveSpec(rows) as unknown as Record<string, unknown>;
     expect(spec['$schema']).toBe(VEGA_LITE_SCHEMA);
     const enc = spec['encoding'] as Record<string, { scale?: { type: string } }>;
@@ -30,7 +30,7 @@ describe('the transfer-curve chart (bandwidth by block size per transport, from 
     expect(enc['y']!.scale!.type).toBe('log');
     expect(compileSpec(transferCurveSpec(rows)).warnings).toEqual([]);
     const out = join(mkdtempSync(join(tmpdir(), 'nixlsim-tc-')), 'charts');
-    const r = nixlsim(['chart', '--kind', 'transfer-curve', '--out', out]);
+    const r = await nixlsimInProcess(['chart', '--kind', 'transfer-curve', '--out', out]);
     expect(r.code).toBe(0);
     for (const ext of ['vl.json', 'svg', 'png']) expect(existsSync(join(out, `transfer-curve.${ext}`))).toBe(true);
   });

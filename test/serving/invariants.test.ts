@@ -11,6 +11,7 @@ import { Network } from '../../src/network/index.js';
 import { DecodeConnector, KvFabric, PrefillConnector, type LoadResult } from '../../src/nixl/index.js';
 import { KvBlockPool } from '../../src/serving/kv-pool.js';
 import { runPoint, TEST_CORRUPT_ENV, type InvariantMode } from '../../src/serving/simulate.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 import { plainTransport } from '../helpers/fixtures.js';
 import { experiment, point } from './helpers.js';
 
@@ -279,10 +280,13 @@ describe('a violation exits 3 with its report', () => {
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
+  /** The binary, as a child process. */
   const cli = (args: string[], env: Record<string, string>) => {
     const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true', ...env } });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
+  /** The same command line in this process, as the binary runs it. */
+  const inProcess = (args: string[], env: Record<string, string>) => nixlsimInProcess(args, { env });
 
   it('from the command line, in this thread and on worker threads, writing nothing', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'nixlsim-inv-')), 'out');
@@ -298,16 +302,16 @@ describe('a violation exits 3 with its report', () => {
     }
   });
 
-  it('--debug-invariants (hidden) checks after every event: the leak is reported when it happens, not at the horizon', () => {
+  it('--debug-invariants (hidden) checks after every event: the leak is reported when it happens, not at the horizon', async () => {
     const out = mkdtempSync(join(tmpdir(), 'nixlsim-inv-'));
     dirs.push(out);
     const args = ['run', 'test/fixtures/experiments/minimal.yaml', '--out', join(out, 'x'), '--set', 'workload.requests=4', '--workers', '1'];
-    const end = cli(args, { [TEST_CORRUPT_ENV]: 'leak-block' });
+    const end = await inProcess(args, { [TEST_CORRUPT_ENV]: 'leak-block' });
     expect(end.code).toBe(3);
     expect(end.stderr).toMatch(/point p000, t=86400 s: KV blocks are owned by exactly the sequences holding them/);
-    const every = cli([...args, '--debug-invariants'], { [TEST_CORRUPT_ENV]: 'leak-block' });
+    const every = await inProcess([...args, '--debug-invariants'], { [TEST_CORRUPT_ENV]: 'leak-block' });
     expect(every.code).toBe(3);
     expect(every.stderr).toMatch(/point p000, t=[0-9]\.\d+ s: KV blocks are owned by exactly the sequences holding them/);
-    expect(cli(args, {}).code).toBe(0);
+    expect((await inProcess(args, {})).code).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ import { mergeShards } from '../../src/experiment/shard.js';
 import { expandPoints, loadExperiment } from '../../src/experiment/load.js';
 import { summaryJson } from '../../src/spec/summary.js';
 import { defaultCatalog } from '../../src/catalog/index.js';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 import { fakeResult } from '../experiment/helpers.js';
 import { userError } from '../experiment/helpers.js';
 import { aggregatedExperiment, experimentFile, tmp } from './helpers.js';
@@ -115,19 +115,19 @@ describe('run --uncertainty', () => {
 });
 
 describe('nixlsim run --uncertainty (CLI)', () => {
-  it('exits 2 naming the flag for a bad value, writing nothing', () => {
+  it('exits 2 naming the flag for a bad value, writing nothing', async () => {
     for (const bad of ['1', 'abc']) {
       const out = join(tmp(), 'never');
-      const r = nixlsim(['run', experimentFile(aggregatedExperiment(1000)), '--out', out, `--uncertainty=${bad}`]);
+      const r = await nixlsimInProcess(['run', experimentFile(aggregatedExperiment(1000)), '--out', out, `--uncertainty=${bad}`]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/^nixlsim: error: --uncertainty must be a whole number from 2 to 100000, got/);
       expect(existsSync(out)).toBe(false);
     }
   });
 
-  it('prints the bands under the table and writes them to summary.json', () => {
+  it('prints the bands under the table and writes them to summary.json', async () => {
     const out = tmp();
-    const r = nixlsim(['run', experimentFile(aggregatedExperiment(1000)), '--out', out, '--uncertainty', '3', '--workers', '1']);
+    const r = await nixlsimInProcess(['run', experimentFile(aggregatedExperiment(1000)), '--out', out, '--uncertainty', '3', '--workers', '1']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/uncertainty: p5 \/ p50 \/ p95 over 3 Monte Carlo samples a point/);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { sensitivityTable } from '../../src/cli/commands/sensitivity.js';
 import { runSensitivity } from '../../src/run/sensitivity.js';
 import { tornadoRows, tornadoSpec } from '../../src/report/charts/index.js';
-import { nixlsim, ROOT } from '../helpers/cli.js';
+import { nixlsimInProcess, ROOT } from '../helpers/cli.js';
 import { aggregatedExperiment, experimentFile, tcpExperiment, tmp } from './helpers.js';
 
 describe('sensitivity', () => {
@@ -118,10 +118,10 @@ describe('sensitivity', () => {
 });
 
 describe('nixlsim sensitivity (CLI)', () => {
-  it('prints the ranked table, or the JSON; bad flags exit 2 naming the flag', () => {
+  it('prints the ranked table, or the JSON; bad flags exit 2 naming the flag', async () => {
     const f = experimentFile(aggregatedExperiment(2000));
     const out = tmp();
-    const r = nixlsim(['sensitivity', f, '--out', out, '--workers', '1', '--json']);
+    const r = await nixlsimInProcess(['sensitivity', f, '--out', out, '--workers', '1', '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const json = JSON.parse(r.stdout);
@@ -130,10 +130,10 @@ describe('nixlsim sensitivity (CLI)', () => {
     expect(r.stdout).toBe(readFileSync(join(out, 'sensitivity.json'), 'utf8'));
 
     const never = join(tmp(), 'never');
-    const m = nixlsim(['sensitivity', f, '--out', never, '--metric', 'ttft_p97_ms']);
+    const m = await nixlsimInProcess(['sensitivity', f, '--out', never, '--metric', 'ttft_p97_ms']);
     expect(m.code).toBe(2);
     expect(m.stderr).toMatch(/^nixlsim: error: --metric must be one of ttft_mean_ms, .*got 'ttft_p97_ms'/);
-    const p = nixlsim(['sensitivity', f, '--out', never, '--point', 'p007']);
+    const p = await nixlsimInProcess(['sensitivity', f, '--out', never, '--point', 'p007']);
     expect(p.code).toBe(2);
     expect(p.stderr).toMatch(/^nixlsim: error: --point: no point 'p007' in this sweep \(points: p000\)/);
     expect(existsSync(never)).toBe(false);
