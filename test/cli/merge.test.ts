@@ -8,7 +8,7 @@ import { mergeRuns } from '../../src/run/merge.js';
 import { runExperiment, runExperimentOnPool } from '../../src/run/run.js';
 import { UserError } from '../../src/errors.js';
 import { fakeResult, fixture } from '../experiment/helpers.js';
-import { nixlsim } from '../helpers/cli.js';
+import { nixlsimInProcess } from '../helpers/cli.js';
 
 let root: string;
 beforeAll(() => {
@@ -38,16 +38,17 @@ const set = ['--set', 'workload.requests=12', '--set', 'workload.warmup=2'];
 describe('a sweep run whole and as 3 shards + merge', () => {
   let whole: string;
   let shards: string[];
-  beforeAll(() => {
+  beforeAll(async () => {
     whole = dir('whole');
-    expect(nixlsim(['run', BREAKEVEN, '--out', whole, '--workers', '1', ...set]).code).toBe(0);
-    shards = [1, 2, 3].map((i) => {
+    expect((await nixlsimInProcess(['run', BREAKEVEN, '--out', whole, '--workers', '1', ...set])).code).toBe(0);
+    shards = [];
+    for (const i of [1, 2, 3]) {
       const out = dir(`shard${i}`);
       // Shards on different worker counts, as on machines of different sizes.
-      const r = nixlsim(['run', BREAKEVEN, '--out', out, '--shard', `${i}/3`, '--workers', String(i === 2 ? 1 : 2), ...set]);
+      const r = await nixlsimInProcess(['run', BREAKEVEN, '--out', out, '--shard', `${i}/3`, '--workers', String(i === 2 ? 1 : 2), ...set]);
       expect([r.code, r.stderr]).toEqual([0, '']);
-      return out;
-    });
+      shards.push(out);
+    }
   });
 
   it('merges into byte-identical summary.json and events.log, in any order of directories', () => {
@@ -82,19 +83,19 @@ describe('a sweep run whole and as 3 shards + merge', () => {
     for (const f of specs) expect(html).toContain(`<figure class="chart" data-chart="${f.slice(0, -'.vl.json'.length)}"></figure>`);
   });
 
-  it('joins a shard run from a copy of the experiment in another directory (the fingerprint is of content, not paths)', () => {
+  it('joins a shard run from a copy of the experiment in another directory (the fingerprint is of content, not paths)', async () => {
     const elsewhere = dir('copy');
     mkdirSync(elsewhere, { recursive: true });
     const file = join(elsewhere, 'breakeven.yaml');
     writeFileSync(file, readFileSync(BREAKEVEN, 'utf8'));
     const moved = dir('moved-shard2');
-    expect(nixlsim(['run', file, '--out', moved, '--shard', '2/3', ...set]).code).toBe(0);
+    expect((await nixlsimInProcess(['run', file, '--out', moved, '--shard', '2/3', ...set])).code).toBe(0);
     const out = dir('merged-moved');
     mergeRuns([shards[0]!, moved, shards[2]!], { out });
     expect(read(out, 'summary.json')).toBe(read(whole, 'summary.json'));
   });
 
-  it('refuses an incomplete or mixed set, naming the directory, and writes nothing', () => {
+  it('refuses an incomplete or mixed set, naming the directory, and writes nothing', async () => {
     const out = dir('never');
     expect(userError(() => mergeRuns([shards[0]!, shards[2]!], { out }))).toMatch(/^shard 2\/3 of experiment 'breakeven' missing \(given: shard 1\/3 in '.*shard1-\d+', shard 3\/3 in '.*shard3-\d+'\)$/);
     expect(userError(() => mergeRuns([shards[0]!, shards[1]!, shards[0]!, shards[2]!], { out }))).toMatch(/^'.*shard1-\d+' and '.*shard1-\d+' both hold shard 1\/3$/);
@@ -103,18 +104,18 @@ describe('a sweep run whole and as 3 shards + merge', () => {
 
     // Another seed: the same points, other numbers.
     const seeded = dir('seed7');
-    expect(nixlsim(['run', BREAKEVEN, '--out', seeded, '--shard', '2/3', '--seed', '7', ...set]).code).toBe(0);
+    expect((await nixlsimInProcess(['run', BREAKEVEN, '--out', seeded, '--shard', '2/3', '--seed', '7', ...set])).code).toBe(0);
     expect(userError(() => mergeRuns([shards[0]!, seeded, shards[2]!], { out }))).toMatch(/^'.*seed7-\d+' holds seed 7, not 2 as in '.*shard1-\d+': shards of different runs$/);
     // Another shard count, another sweep size.
     const four = dir('four');
-    expect(nixlsim(['run', BREAKEVEN, '--out', four, '--shard', '2/4', ...set]).code).toBe(0);
+    expect((await nixlsimInProcess(['run', BREAKEVEN, '--out', four, '--shard', '2/4', ...set])).code).toBe(0);
     expect(userError(() => mergeRuns([shards[0]!, four], { out }))).toMatch(/holds 4 shards, not 3/);
     const fewer = dir('fewer');
-    expect(nixlsim(['run', BREAKEVEN, '--out', fewer, '--shard', '2/3', '--set', 'sweep.workload.isl.mean=[1000,2000]', ...set]).code).toBe(0);
+    expect((await nixlsimInProcess(['run', BREAKEVEN, '--out', fewer, '--shard', '2/3', '--set', 'sweep.workload.isl.mean=[1000,2000]', ...set])).code).toBe(0);
     expect(userError(() => mergeRuns([shards[0]!, fewer, shards[2]!], { out }))).toMatch(/holds a sweep of 4 points, not 16/);
     // The same name, seed, shard count and sweep size, another deployment: the fingerprint tells them apart.
     const tcp = dir('tcp');
-    expect(nixlsim(['run', BREAKEVEN, '--out', tcp, '--shard', '2/3', '--set', 'deployment.transport=tcp', ...set]).code).toBe(0);
+    expect((await nixlsimInProcess(['run', BREAKEVEN, '--out', tcp, '--shard', '2/3', '--set', 'deployment.transport=tcp', ...set])).code).toBe(0);
     expect(userError(() => mergeRuns([shards[0]!, tcp, shards[2]!], { out }))).toMatch(/^'.*tcp-\d+' holds fingerprint [0-9a-f]{12}…, not [0-9a-f]{12}… \(the resolved experiment differs: .*\) as in '.*shard1-\d+': shards of different runs$/);
     expect(existsSync(out)).toBe(false);
   });

@@ -6,7 +6,7 @@ import { runExperiment } from '../../src/run/run.js';
 import { parseShard, pointId, shardIndices, shardOf } from '../../src/experiment/shard.js';
 import { UserError } from '../../src/errors.js';
 import { fakeResult, fixture } from '../experiment/helpers.js';
-import { nixlsim, parseRunArgs } from '../helpers/cli.js';
+import { nixlsimInProcess, parseRunArgs } from '../helpers/cli.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -74,16 +74,16 @@ describe('--shard i/n', () => {
 describe('nixlsim run --shard and --workers from the command line', () => {
   const args = (out: string, ...more: string[]) => ['run', 'experiments/seeds/breakeven.yaml', '--out', out, '--set', 'workload.requests=12', '--set', 'workload.warmup=2', ...more];
 
-  it('--workers 1 and --workers 2 write the same bytes; shards hold the points of their slice', () => {
+  it('--workers 1 and --workers 2 write the same bytes; shards hold the points of their slice', async () => {
     const [a, b, s] = [tmp(), tmp(), tmp()];
-    const r1 = nixlsim(args(a, '--workers', '1'));
-    const r2 = nixlsim(args(b, '--workers', '2'));
+    const r1 = await nixlsimInProcess(args(a, '--workers', '1'));
+    const r2 = await nixlsimInProcess(args(b, '--workers', '2'));
     expect([r1.code, r1.stderr, r2.code, r2.stderr]).toEqual([0, '', 0, '']);
     expect(r2.stdout).toBe(r1.stdout.replaceAll(a, b));
     expect(readFileSync(join(b, 'summary.json'), 'utf8')).toBe(readFileSync(join(a, 'summary.json'), 'utf8'));
     expect(readFileSync(join(b, 'events.log'), 'utf8')).toBe(readFileSync(join(a, 'events.log'), 'utf8'));
 
-    const r3 = nixlsim(args(s, '--shard', '3/3', '--workers', '2', '--json'));
+    const r3 = await nixlsimInProcess(args(s, '--shard', '3/3', '--workers', '2', '--json'));
     expect(r3.code).toBe(0);
     expect(readdirSync(s).sort()).toEqual(['events.log', 'summary.json']);
     const shard = JSON.parse(r3.stdout);
@@ -92,28 +92,28 @@ describe('nixlsim run --shard and --workers from the command line', () => {
     expect(shard.points).toEqual(whole.points.filter((_: unknown, k: number) => k % 3 === 2));
   });
 
-  it('bad --workers and --shard values exit 2 naming the flag', () => {
-    const r = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--workers', '0']);
+  it('bad --workers and --shard values exit 2 naming the flag', async () => {
+    const r = await nixlsimInProcess(['run', 'experiments/seeds/breakeven.yaml', '--workers', '0']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--workers must be a whole number from 1/);
-    const s = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--shard', '4/3']);
+    const s = await nixlsimInProcess(['run', 'experiments/seeds/breakeven.yaml', '--shard', '4/3']);
     expect(s.code).toBe(2);
     expect(s.stderr).toMatch(/--shard must be i\/n/);
   });
 
-  it('a point that fails when it runs exits 2 naming it, the same with threads as without, and writes nothing', () => {
+  it('a point that fails when it runs exits 2 naming it, the same with threads as without, and writes nothing', async () => {
     const d = tmp();
     // The fault names a worker no point has: found only when a point's cluster is built, and placed at the flag.
     const set = ['--set', 'faults=[{kind: worker_restart, at: [1], downtimeS: 5, target: decode-9}]'];
-    const r1 = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'a'), '--workers', '1', ...set]);
-    const r2 = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'b'), '--workers', '2', ...set]);
+    const r1 = await nixlsimInProcess(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'a'), '--workers', '1', ...set]);
+    const r2 = await nixlsimInProcess(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'b'), '--workers', '2', ...set]);
     expect(r1.code).toBe(2);
     expect(r1.stderr).toMatch(/^nixlsim: error: --set faults=.* faults\[0\]\.target: no worker 'decode-9' \(workers: agg-0, agg-1\) \(sweep point p000: workload\.isl\.mean=1000, deployment\.mode=aggregated\)\n$/);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toBe(r1.stderr);
     // A model that does not fit is found before anything runs, at the flag that set it.
     const nofit = ['--set', 'deployment.model=deepseek-r1-distill-llama-70b', '--set', 'deployment.node=dgx-h100', '--set', 'deployment.transport=ib-rdma', '--set', 'sweep.deployment.aggregated.tp=[1]'];
-    const r3 = nixlsim(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'c'), ...nofit]);
+    const r3 = await nixlsimInProcess(['run', 'experiments/seeds/breakeven.yaml', '--out', join(d, 'c'), ...nofit]);
     expect(r3.code).toBe(2);
     expect(r3.stderr).toMatch(/^nixlsim: error: --set sweep\.deployment\.aggregated\.tp=\[1\] sweep\.deployment\.aggregated\.tp\[0\]: deepseek-r1-distill-llama-70b at TP1 does not fit on h100-sxm/);
     expect(readdirSync(d)).toEqual([]);
