@@ -2,8 +2,9 @@
  * `npm run bench:scale [-- --json] [-- --sizes 100000,1000000]`: replays a million-request trace in disaggregated mode
  * (bench/scale.yaml: the Azure 2023 code trace tiled to 1M records, see bench/scale-trace.ts) and reports, per size,
  * wall time and peak RSS. Each size runs in a fresh process so its peak RSS is its own, and with V8's old generation
- * capped (--heap-mb, default 64): a simulation whose live memory grew with the request count would run out of heap
+ * capped (--heap-mb, default 128): a simulation whose live memory grew with the request count would run out of heap
  * at 1M, and without the cap V8 merely collects later, which inflates RSS without saying anything about the model.
+ * 128 MB leaves the heap guard (src/deadline.ts: 85% of the old space) room above the ~55 MB a replay holds live.
  * Targets (issue 9): 1M in under 60 s and under 1 GB on a 2-core machine. A benchmark, not a test: nothing here
  * fails a build.
  */
@@ -36,7 +37,7 @@ function flag(name: string): string | undefined {
 function main(): void {
   const json = process.argv.includes('--json');
   const sizes = (flag('--sizes') ?? '100000,1000000').split(',').map(Number);
-  const heapMb = Number(flag('--heap-mb') ?? 64);
+  const heapMb = Number(flag('--heap-mb') ?? 128);
   const max = Math.max(...sizes);
   if (!existsSync(SOURCE)) {
     process.stderr.write(`bench:scale needs the Azure code trace at ${SOURCE} (../shared/traces/ next to the project)\n`);
