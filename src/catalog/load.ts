@@ -273,6 +273,7 @@ function toTransport(f: TransportFile): TransportSpec {
       const p = f.placements[placement];
       return p.reason === undefined ? { placement, outcome: p.outcome } : { placement, outcome: p.outcome, reason: p.reason };
     }),
+    ...(f.sideChannel ? { sideChannel: true } : {}),
     ...(f.calibratedFrom !== undefined ? { calibratedFrom: f.calibratedFrom } : {}),
     sources: { ...f.sources },
   };
@@ -296,6 +297,7 @@ function toConnector(f: ConnectorFile): ConnectorProfile {
       tpNotDivisible: err(e.tpNotDivisible),
       blockSizeMismatch: err(e.blockSizeMismatch),
       ...(e.blockSizePrefillWider ? { blockSizePrefillWider: err(e.blockSizePrefillWider) } : {}),
+      ...(e.engineUnregistered ? { engineUnregistered: err(e.engineUnregistered) } : {}),
       compatHashMismatch: err(e.compatHashMismatch),
       handshakeTimeout: err(e.handshakeTimeout),
     },
@@ -481,6 +483,10 @@ export function loadCatalog(dir: string = defaultModelsDir(), userDirs: readonly
       if (!transports.has(t)) y.fail(['transports', i], unknownNameMessage('transport', t, transports.keys()));
     });
   }
+  const sideChannels = [...transports.values()].filter((l) => l.record.sideChannel);
+  for (const { y } of sideChannels.slice(1)) {
+    y.fail(['sideChannel'], `transport '${sideChannels[0]!.record.id}' is already the side channel; at most one transport record may set sideChannel`);
+  }
   return { llms: records(llms), gpus: records(gpus), nodes: records(nodes), transports: records(transports), connectors: records(connectors) };
 }
 
@@ -531,6 +537,15 @@ export const getGpu = (c: Catalog, id: string): GpuSpec => lookup(c.gpus, 'gpu',
 export const getNode = (c: Catalog, id: string): NodeSpec => lookup(c.nodes, 'node', id);
 export const getTransport = (c: Catalog, id: string): TransportSpec => lookup(c.transports, 'transport', id);
 export const getConnector = (c: Catalog, id: string): ConnectorProfile => lookup(c.connectors, 'connector', id);
+
+/**
+ * The transport vLLM's NIXL side channel (the handshake's ZMQ messages) runs over: the record marked `sideChannel`
+ * (models/transport/), or undefined when the catalog marks none.
+ */
+export function sideChannelTransport(c: Catalog): TransportSpec | undefined {
+  for (const t of c.transports.values()) if (t.sideChannel) return t;
+  return undefined;
+}
 
 /** Whether a node offers a transport: it lists it, or the transport is a calibration of one it lists. */
 export function nodeOffers(node: NodeSpec, transport: TransportSpec): boolean {

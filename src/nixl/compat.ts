@@ -49,6 +49,27 @@ export function fillMessage(e: ConnectorError, vars: Record<string, string | num
   return e.message.replace(/\{(\w+)\}/g, (m, k: string) => (k in vars ? String(vars[k]) : m));
 }
 
+/**
+ * An error text the profile must carry for a behaviour it has (the catalog requires it where the profile's own
+ * behaviour needs it; an experiment's connectorOverrides may ask for one a user catalog's profile lacks).
+ */
+export function requiredError(profile: ConnectorProfile, key: keyof ConnectorProfile['errors'], because: string): ConnectorError {
+  const e = profile.errors[key];
+  if (e === undefined) {
+    throw new UserError(`connector profile '${profile.id}' has no errors.${key}, which it needs because ${because} (add it to its models/connector/ record)`);
+  }
+  return e;
+}
+
+/** What get_finished() raises, killing the engine, for `engineId` whose handshake failed before it was registered. */
+export function engineUnregisteredText(profile: ConnectorProfile, engineId: string): string {
+  const e =
+    profile.errors.engineUnregistered ??
+    (profile.tp.prefillWider === 'crash' ? profile.errors.prefillWiderFirstTransfer : undefined) ??
+    requiredError(profile, 'engineUnregistered', `handshake.onFailure is '${profile.handshake.onFailure}'`);
+  return `${e.error}: ${fillMessage(e, { engineId })}`;
+}
+
 export function handshakeVerdict(profile: ConnectorProfile, q: PairQuery): HandshakeVerdict {
   const p = q.prefillTp;
   const d = q.decodeTp;
@@ -85,9 +106,9 @@ export function handshakeVerdict(profile: ConnectorProfile, q: PairQuery): Hands
     const support = profile.tp.prefillWider;
     if (support === 'rejected') return fail('rejected', profile.errors.prefillWiderRejected ?? profile.errors.tpNotDivisible);
     if (support === 'crash') {
-      // A profile overridden to crash may carry no texts of its own: use seed 003's.
-      const inner = profile.errors.prefillWiderHandshake ?? { error: 'ZeroDivisionError', message: 'integer division or modulo by zero' };
-      const outer = profile.errors.prefillWiderFirstTransfer ?? { error: 'KeyError', message: "'{engineId}'" };
+      // The catalog's profiles carry these texts even where they do not crash, for experiments overriding them to.
+      const inner = requiredError(profile, 'prefillWiderHandshake', "tp.prefillWider is 'crash'");
+      const outer = requiredError(profile, 'prefillWiderFirstTransfer', "tp.prefillWider is 'crash'");
       const v = fail('crash', outer, 'first-transfer');
       v.handshakeError = `${inner.error}: ${fillMessage(inner, vars)}`;
       v.message =

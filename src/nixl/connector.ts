@@ -14,7 +14,7 @@ import type { Flow } from '../network/index.js';
 import { blocksPerRequest, kvReplication, readPlan, readSchedule, type RankRead } from '../physics/index.js';
 import type { KvLayout } from '../spec/experiment.js';
 import { NixlAgent } from './agent.js';
-import { compatHash, handshakeVerdict } from './compat.js';
+import { compatHash, engineUnregisteredText, handshakeVerdict } from './compat.js';
 import type { KvFabric } from './fabric.js';
 
 /**
@@ -382,9 +382,8 @@ export class DecodeConnector {
         // Seed 003: the handshake dies inside (ZeroDivisionError), the engine is never registered, the waiting
         // requests are marked ready anyway, and the next get_finished() looks up remote_block_size -> KeyError.
         this.log.emit('handshake_failed', { time: this.sim.now, component: this.engineId, line: handshakeFailedLine(engineId, verdict.handshakeError ?? verdict.message) });
-        const keyError = this.remoteBlockSize.has(engineId) ? null : `KeyError: '${engineId}'`;
-        if (keyError === null) throw new InvariantError('a crashed handshake registered its engine');
-        this.die(`${keyError} in block_size_ratio_from_engine_id`);
+        if (this.remoteBlockSize.has(engineId)) throw new InvariantError('a crashed handshake registered its engine');
+        this.die(engineUnregisteredText(this.cfg.profile, engineId));
       }
     });
   }
@@ -397,7 +396,7 @@ export class DecodeConnector {
     this.handshakes.delete(engineId);
     if (unexpected && this.cfg.profile.handshake.onFailure === 'engine-dead') {
       // Before PR #40364 the waiting requests went on as if ready, and get_finished() then hit the KeyError.
-      this.die(`KeyError: '${engineId}' in block_size_ratio_from_engine_id`);
+      this.die(engineUnregisteredText(this.cfg.profile, engineId));
       return;
     }
     for (const load of hs.waiting) this.finish(load, { status: 'failed', reason: 'handshake', error: reason, finishedAt: this.sim.now });

@@ -2,7 +2,7 @@ import type { NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { InvariantError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import type { Flow, Link, Network } from '../network/index.js';
-import { perRailBandwidth, railCap, railsFor, type BandwidthChoice } from '../physics/index.js';
+import { hostLinkCap, railBandwidth, railsFor, type BandwidthChoice } from '../physics/index.js';
 
 /**
  * The links KV reads cross, built from a transport and the nodes the engines sit on. With a striped (GPUDirect RDMA)
@@ -69,8 +69,8 @@ export class KvFabric {
   /** Creates the engine's links: `<engine>.rank<r>.nic` for striped transports, `<engine>.host` otherwise. */
   addEngine(e: FabricEngine): void {
     if (this.links.has(e.engineId)) return;
-    const perRail = Math.min(perRailBandwidth(this.transport, this.bandwidth), railCap(this.transport, e.node));
-    const cap = (bw: number) => (this.transport.gpuDirect ? bw : Math.min(bw, e.hostLinkBandwidth));
+    const perRail = railBandwidth(this.transport, e.node, this.bandwidth);
+    const cap = (bw: number) => hostLinkCap(this.transport, bw, e.hostLinkBandwidth);
     const links: Link[] = [];
     if (this.transport.striped) {
       // The worker's rails (the backend's rule) shared evenly by its ranks.

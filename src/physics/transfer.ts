@@ -98,18 +98,32 @@ export function workerBandwidth(transport: TransportSpec, rails: number, pick: B
   return Math.min(perRailBandwidth(transport, pick), cap) * rails;
 }
 
+/**
+ * Staged transports (no GPUDirect) cross each side's host link (GPU -> host over PCIe, network, host -> GPU); the stages
+ * pipeline, so the slowest sets the pace: `bandwidth` capped at the host link's, bytes/s. GPUDirect transports skip it.
+ * transferCost and the serving simulation's fabric (nixl/fabric.ts) both cap with this.
+ */
+export function hostLinkCap(transport: TransportSpec, bandwidth: number, hostLinkBandwidth: number | undefined): number {
+  return transport.gpuDirect || hostLinkBandwidth === undefined ? bandwidth : Math.min(bandwidth, hostLinkBandwidth);
+}
+
+/** One rail's bandwidth on `node`, bytes/s: the chosen per-rail figure, at most the rail's cap (railCap). */
+export function railBandwidth(transport: TransportSpec, node: NodeSpec, pick: BandwidthChoice, nicBandwidth?: number): number {
+  return Math.min(perRailBandwidth(transport, pick), railCap(transport, node, nicBandwidth));
+}
+
 export function transferCost(plan: ReadPlan, transport: TransportSpec, ends: TransferEndpoints): TransferCost {
   const pick = ends.bandwidth ?? 'typical';
   const prefillRails = ends.railsPerWorker ?? railsFor(transport, ends.prefillNode, ends.prefillTp);
   const decodeRails = ends.railsPerWorker ?? railsFor(transport, ends.decodeNode, ends.decodeTp);
-  let bandwidth = Math.min(
-    workerBandwidth(transport, prefillRails, pick, railCap(transport, ends.prefillNode, ends.nicBandwidth)),
-    workerBandwidth(transport, decodeRails, pick, railCap(transport, ends.decodeNode, ends.nicBandwidth)),
+  const bandwidth = hostLinkCap(
+    transport,
+    Math.min(
+      workerBandwidth(transport, prefillRails, pick, railCap(transport, ends.prefillNode, ends.nicBandwidth)),
+      workerBandwidth(transport, decodeRails, pick, railCap(transport, ends.decodeNode, ends.nicBandwidth)),
+    ),
+    ends.hostLinkBandwidth,
   );
-  if (!transport.gpuDirect && ends.hostLinkBandwidth !== undefined) {
-    // Staged: GPU -> host over PCIe, network, host -> GPU; the stages pipeline, so the slowest one sets the pace.
-    bandwidth = Math.min(bandwidth, ends.hostLinkBandwidth);
-  }
   const { setupS, postingS } = postingOf(plan, transport);
   const wireS = plan.bytesTotal / bandwidth;
   const totalS = setupS + Math.max(postingS, wireS);

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getConnector, getGpu, getLlm, getNode, getTransport } from '../catalog/index.js';
+import { getConnector, getGpu, getLlm, getNode, getTransport, sideChannelTransport } from '../catalog/index.js';
 import { projectRoot } from '../catalog/load.js';
 import type { Catalog, Placement } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
@@ -89,7 +89,7 @@ function nixlsimVersion(): string {
   return version;
 }
 
-/** The catalog records a simulation of this experiment reads (the side channel's latency comes from tcp's record). */
+/** The catalog records a simulation of this experiment reads (the side channel's latency comes from its transport record). */
 export function recordsUsed(catalog: Catalog, exp: Experiment): unknown {
   const d = exp.deployment;
   return {
@@ -98,7 +98,7 @@ export function recordsUsed(catalog: Catalog, exp: Experiment): unknown {
     node: getNode(catalog, d.node),
     transport: getTransport(catalog, d.transport),
     connector: getConnector(catalog, d.connector),
-    sideChannel: catalog.transports.get('tcp') ?? null,
+    sideChannel: sideChannelTransport(catalog) ?? null,
   };
 }
 

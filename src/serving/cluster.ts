@@ -1,5 +1,5 @@
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, TransportSpec } from '../spec/catalog.js';
-import { getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../catalog/index.js';
+import { getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers, sideChannelTransport } from '../catalog/index.js';
 import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { Deployment, WorkerGroup } from '../spec/experiment.js';
@@ -151,8 +151,8 @@ export class Cluster {
       checkNvlinkDomain(this.transport, ph.node, d.placement, d.prefill.workers * d.prefill.tp + d.decode.workers * d.decode.tp, dh.node);
       const bandwidth: BandwidthChoice = overrides.bandwidthPerRail ?? d.bandwidth;
       this.fabric = new KvFabric(this.net, this.transport, bandwidth);
-      const tcp = catalog.transports.get('tcp');
-      const sideChannelLatencyS = tcp ? tcp.latencyS : this.transport.latencyS;
+      // The handshake's messages cross the catalog's side-channel transport (ZMQ over TCP), else the KV's own path.
+      const sideChannelLatencyS = (sideChannelTransport(catalog) ?? this.transport).latencyS;
       for (let i = 0; i < d.prefill.workers; i++) {
         const e = engine(`prefill-${i}`, d.prefill, ph);
         this.fabric.addEngine({ engineId: e.id, tp: d.prefill.tp, node: ph.node, hostLinkBandwidth: ph.gpu.hostLink.bandwidth });

@@ -163,6 +163,8 @@ export interface TransportSpec {
    */
   eagainRetry?: { baseDelayS: number; maxDelayS: number; logEveryAttempts: number; line: string };
   placements: PlacementRule[];
+  /** vLLM's NIXL side channel (the handshake's ZMQ messages) runs over this path: its latencyS is theirs. */
+  sideChannel?: boolean;
   /** Set on a record `nixlsim calibrate` wrote: the transport it calibrates (offered where that one is). */
   calibratedFrom?: string;
   sources: Record<string, string>;
@@ -221,6 +223,12 @@ export interface ConnectorProfile {
     blockSizeMismatch: ConnectorError;
     /** Block sizes differ while prefill TP > decode TP (any-tp builds require them equal then). */
     blockSizePrefillWider?: ConnectorError;
+    /**
+     * What get_finished() raises, killing the engine, for an engine whose handshake failed before it was registered
+     * (any failed handshake where handshake.onFailure is 'engine-dead', and a 'crash' pair, which falls back to
+     * prefillWiderFirstTransfer without it). {engineId} filled in.
+     */
+    engineUnregistered?: ConnectorError;
     compatHashMismatch: ConnectorError;
     handshakeTimeout: ConnectorError;
   };

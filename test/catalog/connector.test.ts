@@ -40,7 +40,7 @@ describe('the project connector profiles (models/connector/)', () => {
     expect(p.errors.tpNotDivisible).toEqual(SAME_TP);
     expect(p.errors.blockSizeMismatch).toEqual({ error: 'AssertionError', message: OLD_BLOCK_SIZE });
     expect(p.errors.handshakeTimeout).toEqual(TIMEOUT);
-    expect(Object.keys(p.errors)).toEqual(['decodeWiderRejected', 'prefillWiderRejected', 'tpNotDivisible', 'blockSizeMismatch', 'compatHashMismatch', 'handshakeTimeout']);
+    expect(Object.keys(p.errors)).toEqual(['decodeWiderRejected', 'prefillWiderRejected', 'prefillWiderHandshake', 'prefillWiderFirstTransfer', 'tpNotDivisible', 'blockSizeMismatch', 'engineUnregistered', 'compatHashMismatch', 'handshakeTimeout']);
     expect(p.sources.errors).toContain('pre-merge');
     expect(p.sources.errors).toContain('no explicit equal-TP check');
     expect(p.sources.errors).toContain('only version/model');
