@@ -83,3 +83,18 @@ export function resolveVllm(catalog: Catalog, version: string): ResolvedRelease 
 export function releaseProfile(r: ResolvedRelease): ConnectorProfile {
   return r.expiry === undefined ? r.profile : { ...r.profile, expiry: r.expiry };
 }
+
+/**
+ * vLLM's original VLLM_NIXL_ABORT_REQUEST_TIMEOUT, seconds: the abort timeout of the earliest release the catalog's
+ * profiles place (the first NixlConnector builds; 120 s until vllm-project/vllm#25897, as the profile's source says).
+ * The reference line of the transfer charts and the `transfer` command's default.
+ */
+export function originalAbortTimeoutS(catalog: Catalog): number {
+  const first = releaseTable(catalog)[0];
+  if (first === undefined) throw new UserError('no connector profile places a vLLM release (vllmReleases): the original abort timeout is unknown');
+  const e = first.release.expiry ?? first.profile.expiry;
+  if (e.kind !== 'abort-timeout') {
+    throw new UserError(`the earliest vLLM release range ('${first.release.versions}' of connector '${first.profile.id}') has no abort timeout but a ${e.kind}`);
+  }
+  return e.timeoutS;
+}

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { firstNodeOffering, getLlm, getNode, getTransport, nodeOffers, projectRoot } from '../catalog/index.js';
 import { closest } from '../catalog/suggest.js';
+import { originalAbortTimeoutS } from '../catalog/vllm.js';
 import type { Catalog } from '../spec/catalog.js';
 import { quoted, UserError } from '../errors.js';
 import { metricProblem, pointMatches } from '../experiment/check.js';
@@ -264,7 +265,7 @@ function transferTargets(y: YamlSource, m: MeasurementFile, base: TransferSpec, 
       ...(t.kvLayout !== undefined ? { kvLayout: t.kvLayout } : {}),
       ...(t.nicGbps !== undefined ? { nicGbps: t.nicGbps } : {}),
       concurrent: t.concurrent ?? 1,
-      timeoutS: 120,
+      timeoutS: originalAbortTimeoutS(c),
     };
     return { kind: 'transfer', key: `${y.file}#transfer${r.transfer !== undefined ? `#${i}` : ''}`, query };
   });

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
+import { originalAbortTimeoutS } from '../../catalog/vllm.js';
 import type { Placement } from '../../spec/catalog.js';
 import { UserError } from '../../errors.js';
 import { BANDWIDTHS, PLACEMENTS } from '../../experiment/schema.js';
@@ -20,7 +21,7 @@ interface Args {
   decodeTp: number;
   transport: string;
   concurrent: number;
-  timeoutS: number;
+  timeoutS?: number;
   node?: string;
   placement: Placement;
   bandwidth: 'min' | 'typical' | 'max';
@@ -45,7 +46,7 @@ export const transferCommand: CommandModule<object, Args> = {
       .option('decode-tp', { default: 1, requiresArg: true, describe: 'decode worker tensor parallel size', coerce: wholeNumber('decode-tp', 1, LIMITS.tp.max) })
       .option('transport', { type: 'string', demandOption: true, describe: 'transport id (nixlsim list transports)' })
       .option('concurrent', { default: 1, requiresArg: true, describe: 'identical transfers sharing the same workers, started together', coerce: wholeNumber('concurrent', 1) })
-      .option('timeout-s', { default: 120, requiresArg: true, describe: "vLLM's abort timeout (VLLM_NIXL_ABORT_REQUEST_TIMEOUT)", coerce: positiveNumber('timeout-s') })
+      .option('timeout-s', { requiresArg: true, describe: "vLLM's abort timeout (VLLM_NIXL_ABORT_REQUEST_TIMEOUT; default: the first NixlConnector builds', from the catalog)", coerce: positiveNumber('timeout-s') })
       .option('node', { type: 'string', describe: 'node id for both workers (default: the first node offering the transport)' })
       .option('placement', { choices: PLACEMENTS, default: 'cross-node' as const, describe: 'where the two workers sit' })
       .option('bandwidth', { choices: BANDWIDTHS, default: 'typical' as const, describe: 'which per-rail bandwidth of the transport to use' })
@@ -92,7 +93,7 @@ export const transferCommand: CommandModule<object, Args> = {
       kvLayout: a.kvLayout,
       ...(a.nicGbps !== undefined ? { nicGbps: a.nicGbps } : {}),
       concurrent: a.concurrent,
-      timeoutS: a.timeoutS,
+      timeoutS: a.timeoutS ?? originalAbortTimeoutS(c),
     });
     if (a.json) {
       const { bytesTotal, bytesPerDecodeRank, reads, descriptors, ms, effectiveGBps, timeoutS, exceedsTimeout } = est;

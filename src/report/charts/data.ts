@@ -2,7 +2,8 @@
  * Chart data from a summary's points: which params a sweep varied, how to name a point, and the rows each chart kind
  * plots. Pure functions of their inputs; the spec builders in kinds.ts turn the rows into Vega-Lite.
  */
-import { firstNodeOffering, getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
+import { defaultCatalog, firstNodeOffering, getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
+import { originalAbortTimeoutS } from '../../catalog/vllm.js';
 import type { Catalog, ExpiryModel, NodeSpec, Placement, TransportSpec } from '../../spec/catalog.js';
 import { UserError } from '../../errors.js';
 import type { Band } from '../../spec/bands.js';
@@ -136,8 +137,8 @@ export interface ExpiryLine {
 
 /**
  * How long a point's prefill keeps KV nobody read, and under which profile: the `expiry` the simulator records with
- * each point; for summaries written before it, the swept connector's profile, else the default build's 120 s abort
- * timeout (connector 'assumed').
+ * each point; for summaries written before it, the swept connector's profile, else vLLM's original abort timeout
+ * (originalAbortTimeoutS, from the catalog; connector 'assumed').
  */
 export function pointExpiry(p: PointResult, catalog?: Catalog): { connector: string; expiry: ExpiryModel } {
   const e = (p as { expiry?: ({ connector: string } & ExpiryModel) | undefined }).expiry;
@@ -147,7 +148,7 @@ export function pointExpiry(p: PointResult, catalog?: Catalog): { connector: str
   }
   const id = p.params[CONNECTOR];
   if (typeof id === 'string' && catalog?.connectors.has(id)) return { connector: id, expiry: getConnector(catalog, id).expiry };
-  return { connector: 'assumed', expiry: { kind: 'abort-timeout', timeoutS: 120 } };
+  return { connector: 'assumed', expiry: { kind: 'abort-timeout', timeoutS: originalAbortTimeoutS(catalog ?? defaultCatalog()) } };
 }
 
 /** Seconds the expiry holds unread KV: the abort timeout, or the lease's length. */
@@ -618,7 +619,7 @@ export function kvTransferEstimateRows(catalog: Catalog, q: KvEstimateQuery): Kv
         bandwidth: q.bandwidth ?? 'typical',
         prefillBlockSize: q.prefillBlockSize ?? 16,
         concurrent: q.concurrent ?? 1,
-        timeoutS: q.timeoutS ?? 120,
+        timeoutS: q.timeoutS ?? originalAbortTimeoutS(catalog),
       });
       rows.push({ tokens, series: transport.id, s: round(est.ms / 1000, 6), exceedsTimeout: est.exceedsTimeout, bytesTotal: est.bytesTotal });
     }

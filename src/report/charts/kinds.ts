@@ -5,6 +5,8 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Catalog } from '../../spec/catalog.js';
+import { defaultCatalog } from '../../catalog/index.js';
+import { originalAbortTimeoutS } from '../../catalog/vllm.js';
 import type { SensitivityResult } from '../../experiment/sensitivity.js';
 import type { BreakevenRow, CdfRows, CompareRow, CompareRows, ExpiryLine, KvEstimateQuery, KvFallbackRow, KvRow, TpCell, TtftRow } from './data.js';
 import { crossoverIsl, kvTransferEstimateRows, paramText, profileOrder, tornadoRows } from './data.js';
@@ -15,8 +17,10 @@ export type ChartKind = (typeof CHART_KINDS)[number];
 export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 export const WIDTH = 640;
 export const HEIGHT = 400;
-/** vLLM's VLLM_NIXL_ABORT_REQUEST_TIMEOUT before PR #25897 (the seeds' builds). */
-export const DEFAULT_TIMEOUT_S = 120;
+/** vLLM's VLLM_NIXL_ABORT_REQUEST_TIMEOUT before PR #25897 (the seeds' builds), from the catalog's earliest release. */
+export function defaultTimeoutS(catalog: Catalog = defaultCatalog()): number {
+  return originalAbortTimeoutS(catalog);
+}
 
 /**
  * The palette of every chart: Vega's tableau10 (told apart by most colour-blind readers), with a shape per series as
@@ -143,7 +147,7 @@ function thresholdLayers(field: string, lines: readonly { s: number; label: stri
 /** The lines a chart of a run draws: the run's own (one per distinct expiry), or one at `timeoutS` for an estimate. */
 function limitLines(lines: readonly ExpiryLine[] | undefined, timeoutS: number | undefined): { s: number; label: string; kind: string }[] {
   if (lines && lines.length) return [...lines];
-  const s = timeoutS ?? DEFAULT_TIMEOUT_S;
+  const s = timeoutS ?? defaultTimeoutS();
   return [{ s, label: `vLLM abort timeout (${s} s)`, kind: 'abort-timeout' }];
 }
 
@@ -572,7 +576,7 @@ export function kvTransferEstimateSpec(catalog: Catalog, q: KvEstimateQuery, opt
   const rows = kvTransferEstimateRows(catalog, q);
   const p = q.prefillTp ?? 1;
   const d = q.decodeTp ?? p;
-  const timeoutS = q.timeoutS ?? DEFAULT_TIMEOUT_S;
+  const timeoutS = q.timeoutS ?? defaultTimeoutS(catalog);
   return kvTransferSpec(rows, {
     title: opts.title ?? `KV transfer time vs context length: ${q.model}, TP${p} to TP${d}`,
     subtitle: [
