@@ -12,8 +12,11 @@ const BIN = join(ROOT, 'node_modules', 'dependency-cruiser', (JSON.parse(readFil
 const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
 
 function depcruise(cwd: string): { code: number; out: string } {
-  const r = spawnSync(process.execPath, [BIN, 'src', '--config', CONFIG, '--output-type', 'err'], { cwd, encoding: 'utf8' });
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+  // No colours, whatever the terminal or CI says (under CI=true it colours its report).
+  const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  const r = spawnSync(process.execPath, [BIN, 'src', '--config', CONFIG, '--output-type', 'err'], { cwd, encoding: 'utf8', env });
+  // eslint-disable-next-line no-control-regex
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`.replace(/\u001b\[[0-9;]*m/g, '') };
 }
 
 const tmp: string[] = [];
