@@ -552,21 +552,29 @@ function buildPoint(
 function traceStartProblem(format: TraceFormat, path: string, cache: Map<string, string | undefined>): string | undefined {
   const key = `${format}\u0000${path}`;
   if (cache.has(key)) return cache.get(key);
-  let problem: string | undefined;
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (!st) problem = `trace file not found: ${path} (a relative path is read from the experiment file's directory)`;
-  else if (st.isDirectory()) problem = `'${shownPath(path)}' is a directory; expected a trace file`;
-  else if (!st.isFile()) problem = `'${shownPath(path)}' is ${st.isFIFO() ? 'a FIFO' : 'a device or other special file'}; expected a trace file (a regular file)`;
-  else {
-    try {
-      new TraceReader(format, path).next();
-    } catch (err) {
-      if (!(err instanceof UserError)) throw err;
-      problem = err.message;
-    }
-  }
+  const problem = traceFileProblem(format, path);
   cache.set(key, problem);
   return problem;
+}
+
+function traceFileProblem(format: TraceFormat, path: string): string | undefined {
+  let st: ReturnType<typeof statSync> | undefined;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch (err) {
+    // A name the file system cannot hold (ENAMETOOLONG), a path through a file (ENOTDIR), one we may not search.
+    return `cannot use the trace path ${quoted(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+  if (!st) return `trace file not found: ${path} (a relative path is read from the experiment file's directory)`;
+  if (st.isDirectory()) return `'${shownPath(path)}' is a directory; expected a trace file`;
+  if (!st.isFile()) return `'${shownPath(path)}' is ${st.isFIFO() ? 'a FIFO' : 'a device or other special file'}; expected a trace file (a regular file)`;
+  try {
+    new TraceReader(format, path).next();
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    return err.message;
+  }
+  return undefined;
 }
 
 /** A name usable as a directory, from the file name, when the file gives none. */
