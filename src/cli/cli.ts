@@ -70,11 +70,8 @@ export async function buildCli(argv: string[]): Promise<Argv> {
       requiresArg: true,
       describe: `the most points a sweep may expand to (default ${MAX_POINTS.toLocaleString('en-US')}, at most ${MAX_POINTS_CEILING.toLocaleString('en-US')})`,
       coerce: (v: unknown) => {
-        const text = String(v).trim();
-        const n = text === '' ? NaN : Number(text);
-        if (!Number.isSafeInteger(n)) throw new UserError(`--max-points must be a whole number from 1 to ${MAX_POINTS_CEILING.toLocaleString('en-US')}, got '${text}'`);
-        setSweepLimit(n);
-        return n;
+        setSweepLimit(v);
+        return Number(v);
       },
     })
     .middleware((argv) => {

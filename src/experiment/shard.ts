@@ -10,6 +10,7 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { readInputText } from '../input.js';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { canonicalJson } from '../spec/canonical.js';
 import { buildSummary, SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, type Summary } from '../spec/summary.js';
 import { pointId } from './load.js';
 import { shownPath } from './yaml-errors.js';
@@ -81,13 +82,14 @@ export function runFingerprint(points: readonly Point[], samples: number, catalo
     }
     return h;
   };
+  // Maps as objects and a trace by its bytes; then canonicalJson sorts every map's keys.
   const replacer = function (this: unknown, key: string, value: unknown): unknown {
-    if (value instanceof Map) return Object.fromEntries([...value.entries()].sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0)));
+    if (value instanceof Map) return Object.fromEntries(value);
     if (key === 'path' && typeof value === 'string' && isObject(this) && typeof this['format'] === 'string') return `sha256:${traceHash(value)}`;
-    if (isObject(value) && !Array.isArray(value)) return Object.fromEntries(Object.keys(value).sort().map((k) => [k, value[k]]));
     return value;
   };
-  const doc = JSON.stringify({ points: points.map((p) => ({ id: p.id, experiment: p.experiment })), samples, catalog }, replacer);
+  const plain: unknown = JSON.parse(JSON.stringify({ points: points.map((p) => ({ id: p.id, experiment: p.experiment })), samples, catalog }, replacer));
+  const doc = canonicalJson(plain);
   return createHash('sha256').update(doc).digest('hex');
 }
 

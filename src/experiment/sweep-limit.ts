@@ -17,14 +17,16 @@ export function sweepLimit(): number {
   return limit;
 }
 
-/** `--max-points N`; undefined restores the default. */
-export function setSweepLimit(n: number | undefined): void {
-  if (n === undefined) {
+/** `--max-points N` as given on the command line (text or number); undefined restores the default. */
+export function setSweepLimit(given: unknown): void {
+  if (given === undefined) {
     limit = MAX_POINTS;
     return;
   }
+  const text = String(given).trim();
+  const n = text === '' ? NaN : Number(text);
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_POINTS_CEILING) {
-    throw new UserError(`--max-points must be a whole number from 1 to ${MAX_POINTS_CEILING.toLocaleString('en-US')}, got '${String(n)}'`);
+    throw new UserError(`--max-points must be a whole number from 1 to ${MAX_POINTS_CEILING.toLocaleString('en-US')}, got '${text}'`);
   }
   limit = n;
 }

@@ -192,17 +192,14 @@ export function recoverOutputDir(dir: string): void {
     return; // no parent yet: nothing to recover
   }
   const stale = names.map((n) => ({ n, kind: staleOf(n, base) })).filter((x) => x.kind !== undefined);
-  if (stale.length === 0 && !statOf(abs)?.isDirectory()) return;
+  let restored: string | undefined;
   if (!statOf(abs)) {
-    const backups = stale.filter((x) => x.kind === 'backup').map((x) => ({ ...x, at: lstatSync(join(parent, x.n)).mtimeMs }));
-    backups.sort((a, b) => b.at - a.at || (a.n < b.n ? -1 : 1));
-    const newest = backups[0];
-    if (newest) {
-      renameSync(join(parent, newest.n), abs);
-      stale.splice(stale.indexOf(stale.find((x) => x.n === newest.n)!), 1);
-    }
+    // The newest backup goes back (there are several only when runs were killed mid-swap again and again).
+    const mtime = (n: string) => lstatSync(join(parent, n)).mtimeMs;
+    restored = stale.filter((x) => x.kind === 'backup').map((x) => x.n).sort((a, b) => mtime(b) - mtime(a) || (a < b ? -1 : 1))[0];
+    if (restored !== undefined) renameSync(join(parent, restored), abs);
   }
-  for (const x of stale) rmSync(join(parent, x.n), { recursive: true, force: true });
+  for (const x of stale) if (x.n !== restored) rmSync(join(parent, x.n), { recursive: true, force: true });
   if (statOf(abs)?.isDirectory()) removeStaleFiles(abs, { left: MAX_SWAP_ENTRIES });
 }
 
@@ -326,10 +323,13 @@ export function writeOutputs(files: readonly OutputFile[], opts: WriteOptions = 
   /** Staged files that go next to their targets: temp -> target, in order. */
   const inPlace: { from: string; to: string }[] = [];
   let current: OutputFile | undefined;
+  /** Whether a target goes into the swapped directory, and the first file that does (named if the swap fails). */
+  const inSwap = (t: string) => swapDir !== undefined && t.startsWith(swapDir + sep);
+  const firstInSwap = files[targets.findIndex(inSwap)];
   try {
     if (swapDir !== undefined) {
-      const inside = targets.filter((t) => t.startsWith(swapDir + sep)).map((t) => relative(swapDir, t));
-      current = files[targets.findIndex((t) => t.startsWith(swapDir + sep))];
+      const inside = targets.filter(inSwap).map((t) => relative(swapDir, t));
+      current = firstInSwap;
       swapStage = `${swapDir}${TAG}`;
       rmSync(swapStage, { recursive: true, force: true });
       mkdirSync(swapStage);
@@ -340,7 +340,7 @@ export function writeOutputs(files: readonly OutputFile[], opts: WriteOptions = 
       current = f;
       const target = targets[i]!;
       let tmp: string;
-      if (swapStage !== undefined && target.startsWith(swapDir! + sep)) {
+      if (swapStage !== undefined && inSwap(target)) {
         tmp = join(swapStage, relative(swapDir!, target));
         mkdirSync(dirname(tmp), { recursive: true });
       } else {
@@ -364,7 +364,7 @@ export function writeOutputs(files: readonly OutputFile[], opts: WriteOptions = 
     }
     current = undefined;
     if (swapStage !== undefined) {
-      current = files[targets.findIndex((t) => t.startsWith(swapDir! + sep))];
+      current = firstInSwap;
       swapIn(swapStage, swapDir!);
       swapStage = undefined;
     }
