@@ -8,7 +8,7 @@
 import { defaultCatalog } from '../catalog/index.js';
 import type { Catalog } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
-import { defaultWorkerCount } from '../run/pool.js';
+import { autoWorkers } from '../run/pool.js';
 import { simulatePoints } from '../run/simulate.js';
 import { pointLabel } from '../experiment/jobs.js';
 import { shownPath } from '../experiment/yaml-errors.js';
@@ -103,7 +103,7 @@ const defaultSimulate =
   (points, catalog) =>
     simulatePoints(points, {
       catalog,
-      workers: Math.min(workers ?? defaultWorkerCount(), Math.max(1, points.length)),
+      workers: workers === undefined ? autoWorkers(points) : Math.min(workers, Math.max(1, points.length)),
       describePoint: (i) => labels.get(points[i]!) ?? `point ${points[i]!.id}`,
     });
 

@@ -25,7 +25,7 @@ export const fidelityCommand: CommandModule<object, Args> = {
       .option('strict', { type: 'boolean', default: false, describe: 'exit 1 when a record is outside its tolerance (a known gap only past the bound its file states)' })
       .option('filter', { type: 'string', requiresArg: true, describe: 'only records whose id (<file id>/<record id>) contains this text, or matches it as a glob with *' })
       .option('dir', { type: 'string', requiresArg: true, describe: 'directory of measurement files (default: models/measurements/)' })
-      .option('workers', { requiresArg: true, describe: 'worker threads (default: one per core)', coerce: wholeNumber('workers', 1) }) as unknown as Argv<Args>,
+      .option('workers', { requiresArg: true, describe: 'worker threads (default: as `run` chooses: none for small runs, else one per core)', coerce: wholeNumber('workers', 1) }) as unknown as Argv<Args>,
   handler: async (a) => {
     const report = await runFidelity({
       ...(a.filter !== undefined ? { filter: a.filter } : {}),
