@@ -26,6 +26,11 @@ export class KvBlockPool {
     return this.owned + this.cached.size - this.idle;
   }
 
+  /** Blocks in the prefix cache, referenced or idle: what the worker's KV events have told Dynamo's indexer it holds. */
+  get cachedBlocks(): number {
+    return this.cached.size;
+  }
+
   get peak(): number {
     return this.peakUsed;
   }
