@@ -15,8 +15,8 @@ import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvHeadsPerRank } 
 import { kvPoolBlocks } from '../serving/engine.js';
 import { canonicalJson } from '../spec/canonical.js';
 import { EVENT_KINDS } from '../spec/events.js';
-import { fieldPaths, METRIC_MAPS, METRIC_PATHS, type ExpectEntry, type ExperimentFile } from './schema.js';
-import type { Experiment } from '../spec/experiment.js';
+import { fieldPaths, METRIC_MAPS, METRIC_PATHS, type ExpectEntry } from './schema.js';
+import type { Experiment, ExperimentFile } from '../spec/experiment.js';
 import { describe, valueAt, type Path, type Problem } from './yaml-errors.js';
 
 /** Runs `f`; a UserError it throws (a catalog lookup, a physics rule) becomes a problem at `path`. */

@@ -3,4 +3,3 @@ export * from '../spec/experiment.js';
 export { expandPoints, loadExperiment } from './load.js';
 export type { LoadedExperiment, LoadOptions } from './load.js';
 export { experimentFileSchema, fieldPaths } from './schema.js';
-export type { ExperimentFile } from './schema.js';

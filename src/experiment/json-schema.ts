@@ -1,7 +1,7 @@
 /**
  * experiments/schema.json: a JSON Schema (draft 7, the draft the YAML language server supports best) of experiment
- * files, generated from the zod schema in schema.ts so that an editor offers the same keys, enums, defaults and
- * descriptions the loader enforces. A file opts in with a first line
+ * files, generated from the zod schema (src/spec/experiment-schema.ts, with schema.ts's expect entries) so that an
+ * editor offers the same keys, enums, defaults and descriptions the loader enforces. A file opts in with a first line
  *
  *   # yaml-language-server: $schema=../schema.json
  *

@@ -30,8 +30,8 @@ import type { Catalog } from '../spec/catalog.js';
 import { InvariantError, quoted, UserError } from '../errors.js';
 import { TraceReader, type TraceFormat } from '../workload/traces.js';
 import { checkAgainstCatalog, checkExpectations, pointMatches, type CatalogRecords } from './check.js';
-import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, type ExpectEntry, type ExperimentFile } from './schema.js';
-import type { ConnectorOverrides, Experiment, FaultSpec, Point, WorkerGroup } from '../spec/experiment.js';
+import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, type ExpectEntry } from './schema.js';
+import type { ConnectorOverrides, Experiment, ExperimentFile, FaultSpec, Point, WorkerGroup } from '../spec/experiment.js';
 import { readInputText } from '../input.js';
 import { MAX_POINTS_CEILING, sweepLimit } from './sweep-limit.js';
 import {
@@ -583,7 +583,10 @@ function nameFromFile(file: string): string {
   return stem || 'experiment';
 }
 
-/** The validated file as the simulator's Experiment, every object built in src/spec/experiment.ts order so output is stable. */
+/**
+ * The validated file as the simulator's Experiment, every object built in the schema's field order
+ * (src/spec/experiment-schema.ts) so that output is stable.
+ */
 function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, traceFile: string): Experiment {
   const dep = d.deployment;
   const w = d.workload;

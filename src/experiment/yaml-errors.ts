@@ -2,7 +2,8 @@
  * Turning zod issues on an experiment file into messages that say what to write instead. Positions (file:line:col for a
  * field path) come from src/yaml/positions.ts, shared with the catalog loader; the wording of value errors here differs
  * from the catalog's ("expected a whole number >= 1, got 0": the expectation comes from the schema's own message, see
- * schema.ts) and is kept apart so that neither file format's messages change behind the other's back.
+ * src/spec/experiment-schema.ts) and is kept apart so that neither file format's messages change behind the other's
+ * back.
  */
 import { z } from 'zod';
 import { unknownNameMessage } from '../catalog/suggest.js';

@@ -22,13 +22,8 @@ export interface RequestCounts {
   failedBy: Record<FailureCause, number>;
 }
 
-/**
- * Requests in flight at once (sent and not ended, warm-up included), the bound a run keeps to: at about 2 KB of state
- * each (the request, its queue entries and pending events) this holds a point under ~600 MB. A closed loop's
- * concurrency is refused above it when the file is read; an open loop whose arrivals outrun the deployment stops
- * with a UserError when it gets there (simulate.ts).
- */
-export const MAX_IN_FLIGHT = 250_000;
+/** The bound on requests in flight at once, a contract of the experiment (src/spec/experiment.ts). */
+export { MAX_IN_FLIGHT } from '../spec/experiment.js';
 
 const CAUSES: readonly FailureCause[] = ['connection_reset', 'worker_restart', 'engine_dead', 'kv_transfer', 'no_worker', 'too_long'];
 

@@ -1,14 +1,16 @@
 /**
  * An experiment as the simulator sees it after the file has been read, validated and defaulted (src/experiment/load.ts)
  * and a sweep expanded into points. Paths named in the issue are contracts: name, seed, deployment.*, workload.*, sweep.
+ *
+ * The zod schema in experiment-schema.ts is the one source of the experiment's shape and of what each field means (its
+ * descriptions are what experiments/schema.json and the docs show). The types here are inferred from it: a file as
+ * validated is ExperimentFile (zod's output: defaults applied); the resolved Experiment is that with the few fields
+ * the loader fills in from the catalog or from other fields, which are all that is written out below.
  */
-import type { ConnectorProfile, ExpiryModel } from './catalog.js';
+import type { z } from 'zod';
+import type { ExpiryModel } from './catalog.js';
 import type { PointBands } from './bands.js';
-
-export type Mode = 'disaggregated' | 'aggregated';
-export type RouterKind = 'round-robin' | 'least-loaded' | 'kv-aware';
-export type FailurePolicy = 'fallback' | 'fail' | 'retry';
-export type PlacementKind = 'intra-pod' | 'same-node' | 'cross-node';
+import type { experimentFileSchema } from './experiment-schema.js';
 
 /**
  * How a vLLM worker lays out and registers its KV cache with NIXL, which sets how many descriptors a READ carries
@@ -32,149 +34,85 @@ export type KvLayout = (typeof KV_LAYOUTS)[number];
 export const FAULT_KINDS = ['connection_reset', 'health_503', 'link_down', 'worker_restart'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-export type FaultSpec =
-  | {
-      kind: 'connection_reset' | 'health_503';
-      /** Poisson arrivals per simulated second. */
-      rate?: number;
-      /** Chance of a fault at each roll(). */
-      probability?: number;
-      /** Absolute simulated times, seconds. */
-      at?: number[];
-      /** What it hits (a connection, a worker); unset means the model picks (and roll() matches any target). */
-      target?: string;
-    }
-  | {
-      kind: 'link_down';
-      rate?: number;
-      at?: number[];
-      /** How long the link stays down, seconds. */
-      durationS: number;
-      /** The link, e.g. a rail id. */
-      target: string;
-    }
-  | {
-      kind: 'worker_restart';
-      rate?: number;
-      at?: number[];
-      /** How long the worker is gone, seconds. */
-      downtimeS: number;
-      /** The worker. */
-      target: string;
-    };
+/**
+ * Requests in flight at once (sent and not ended, warm-up included), the bound a run keeps to: at about 2 KB of state
+ * each (the request, its queue entries and pending events) this holds a point under ~600 MB. A closed loop's
+ * concurrency is refused above it when the file is read; an open loop whose arrivals outrun the deployment stops
+ * with a UserError when it gets there (src/serving/simulate.ts).
+ */
+export const MAX_IN_FLIGHT = 250_000;
 
-export interface WorkerGroup {
-  workers: number;
-  tp: number;
-  /** The group's own node type and GPU, when it has them (absent: the deployment's). */
-  node?: string;
-  gpu?: string;
+/** An experiment file as written, before defaults (zod's input type; extends and sweep may supply what it omits). */
+export type ExperimentInput = z.input<typeof experimentFileSchema>;
+
+/** An experiment file as validated, zod's defaults applied; `extends`, `sweep` and `expect` are read on their own. */
+export type ExperimentFile = z.output<typeof experimentFileSchema>;
+
+type FileDeployment = ExperimentFile['deployment'];
+type FileWorkload = ExperimentFile['workload'];
+type FileWorkerGroup = FileDeployment['prefill'];
+
+export type Mode = FileDeployment['mode'];
+export type RouterKind = FileDeployment['router'];
+export type FailurePolicy = FileDeployment['failurePolicy'];
+export type PlacementKind = FileDeployment['placement'];
+export type FaultSpec = ExperimentFile['faults'][number];
+export type ConnectorOverrides = NonNullable<FileDeployment['connectorOverrides']>;
+export type TraceSource = NonNullable<FileWorkload['trace']>;
+
+/** A request length distribution, in tokens. */
+export type LengthDist = Required<NonNullable<FileWorkload['isl']>>;
+
+/** vLLM engine arguments that shape scheduling and the KV pool. */
+export interface EngineArgs extends Omit<FileDeployment['engine'], 'maxNumBatchedTokens' | 'maxNumSeqs' | 'kvLayout'> {
+  /** The file's, else vLLM's default on the deployment's GPU (the GPU record's vllmBatchDefaults). */
+  maxNumBatchedTokens: number;
+  /** The file's, else vLLM's default on the deployment's GPU. */
+  maxNumSeqs: number;
+  /** Absent: HND, the schema's default (the loader leaves it out then: experiments that never name it are unchanged). */
+  kvLayout?: KvLayout;
+}
+
+export interface WorkerGroup extends FileWorkerGroup {
   /** vLLM's batch defaults on the group's own GPU, where the file leaves them unset and they differ from the deployment's. */
   engine?: Partial<Pick<EngineArgs, 'maxNumBatchedTokens' | 'maxNumSeqs'>>;
 }
 
-/** vLLM engine arguments that shape scheduling and the KV pool. */
-export interface EngineArgs {
-  /** max_num_batched_tokens: token budget of one step (chunked prefill splits prompts to fit). */
-  maxNumBatchedTokens: number;
-  /** max_num_seqs: sequences running at once. */
-  maxNumSeqs: number;
-  /** Tokens per KV block. */
-  blockSize: number;
-  /** How the KV cache is laid out and registered with NIXL (descriptors per block of a READ); default HND. */
-  kvLayout?: KvLayout;
-  /** gpu_memory_utilization: fraction of HBM vLLM may use for weights, activations and the KV pool. */
-  gpuMemoryUtilization: number;
-  /** Bytes per GPU kept back for activations and CUDA graphs before sizing the KV pool. */
-  activationReserveBytes: number;
-  prefixCaching: boolean;
-  chunkedPrefill: boolean;
-  /** long_prefill_token_threshold: most new prompt tokens one sequence takes a step (0: no cap, vLLM's default). */
-  longPrefillTokenThreshold?: number;
-  /** --enforce-eager: no CUDA graphs, so every step pays a kernel-launch overhead per layer (seed 000 ran this way). */
-  enforceEager?: boolean;
-}
-
-export interface Deployment {
-  mode: Mode;
-  model: string;
+/**
+ * The deployment with every id resolved against the catalog. `node` and `gpu` of a group appear only when it has
+ * hardware of its own; `expiry` is the file's, else the one the vLLM release's range states, else absent (the
+ * profile's applies).
+ */
+export interface Deployment extends Omit<FileDeployment, 'gpu' | 'connector' | 'prefill' | 'decode' | 'aggregated' | 'engine' | 'maxRetries' | 'expiry' | 'connectorOverrides'> {
+  /** The file's, else the node's GPU. */
   gpu: string;
-  node: string;
   /** The connector profile's id (named, or the profile of `vllm`). */
   connector: string;
-  /** The vLLM release the file named instead of (or as well as) a profile. */
-  vllm?: string;
-  transport: string;
   prefill: WorkerGroup;
   decode: WorkerGroup;
   aggregated: WorkerGroup;
-  /** Where prefill and decode workers sit relative to each other. */
-  placement: PlacementKind;
-  router: RouterKind;
   engine: EngineArgs;
-  /** Which per-rail bandwidth of the transport to use. */
-  bandwidth: 'min' | 'typical' | 'max';
-  /** What a failed KV transfer does: prefill locally on the decode worker, fail the request, or retry the transfer. */
-  failurePolicy: FailurePolicy;
-  /** Retries before the policy gives up (retry policy), then falls back. */
+  /** The file's, else 0, or DEFAULT_RETRIES under the retry policy. */
   maxRetries: number;
-  /** Overrides of the connector profile's expiry (e.g. VLLM_NIXL_ABORT_REQUEST_TIMEOUT=480). */
   expiry?: ExpiryModel;
-  /**
-   * How long decode waits for a request's KV before giving up and applying the failure policy. Default (undefined):
-   * the abort timeout, since prefill releases the blocks then and a later read would be stale; none for lease builds
-   * (heartbeats keep the blocks). null: wait for ever, so late reads land as stale_kv_read (silent corruption).
-   */
-  kvLoadTimeoutS?: number | null;
-  /** Overrides of the connector profile's behaviour (TP support, block-size rule, handshake, kv_load_failure_policy). */
+  /** Without the keys the file left unset. */
   connectorOverrides?: ConnectorOverrides;
 }
 
-export interface ConnectorOverrides {
-  tp?: Partial<ConnectorProfile['tp']>;
-  blockSize?: Partial<ConnectorProfile['blockSize']>;
-  handshake?: Partial<ConnectorProfile['handshake']>;
-  kvLoadFailurePolicy?: ConnectorProfile['kvLoadFailurePolicy'];
-}
-
-export interface LengthDist {
-  mean: number;
-  stddev: number;
-}
-
-export interface TraceSource {
-  format: 'azure' | 'mooncake';
-  /** Absolute path (the loader resolves it relative to the experiment file). */
-  path: string;
-  /** Replay this many times faster than recorded. */
-  speedup: number;
-  /** Use only the first N records. */
-  limit?: number;
-}
-
-export interface Workload {
-  kind: 'closed-loop' | 'poisson' | 'trace';
-  /** closed-loop: requests in flight at once (genai-perf --concurrency). */
-  concurrency: number;
-  /** Requests measured (closed-loop, poisson); for traces, a cap on records replayed (0 = all). */
+/** The workload, its defaults resolved; a trace's path is absolute (read relative to the file that named it). */
+export interface Workload extends Omit<FileWorkload, 'requests' | 'isl' | 'osl'> {
+  /** The file's, else DEFAULT_REQUESTS, or 0 (every record) for a trace. */
   requests: number;
-  /** Warm-up requests sent first and left out of the metrics (genai-perf --warmup-request-count). */
-  warmup: number;
-  /** poisson: requests per second. */
-  rate: number;
+  /** A trace brings its own lengths: mean 0 where the file gave none. */
   isl: LengthDist;
   osl: LengthDist;
-  trace?: TraceSource;
 }
 
-export interface Experiment {
+export interface Experiment extends Omit<ExperimentFile, 'name' | 'deployment' | 'workload' | 'extends' | 'sweep' | 'expect'> {
+  /** The file's, else the file name without its extension. */
   name: string;
-  seed: number;
   deployment: Deployment;
   workload: Workload;
-  faults: FaultSpec[];
-  /** Stop the simulation here (seconds); requests still running are counted as in flight. */
-  horizonS: number;
 }
 
 /** One point of a sweep: the experiment with the swept values applied, and which values they were. */

@@ -1,0 +1,370 @@
+/**
+ * The shape of an experiment file (YAML or JSON), with the defaults a file may leave out: the one source of what an
+ * experiment is. The types in experiment.ts are inferred from it (a file as validated is z.output of this schema; the
+ * resolved Experiment is that plus what the loader fills in), and the descriptions here are those that
+ * experiments/schema.json and the docs show (src/experiment/json-schema.ts).
+ *
+ * Objects are strict: a misspelt key is an error with a suggestion, never a silently ignored setting. Each leaf's
+ * message states only what is expected; src/experiment/yaml-errors.ts appends what was found, giving `expected a whole
+ * number >= 1, got 0`. Rules that need other fields or the catalog (TP against KV heads, the node's transports, the
+ * context length) live in src/experiment/check.ts; rules between fields of this file alone live in the refinements
+ * here.
+ *
+ * This module loads zod: import it only where a file is validated. Code that only needs the types imports them from
+ * experiment.ts (which reads this file as a type only, so `nixlsim --help` and the simulation never load zod for them).
+ */
+import { z } from 'zod';
+import { FAULT_KINDS, KV_LAYOUTS, MAX_IN_FLIGHT } from './experiment.js';
+
+/** A whole number >= min, with a message that says so (shared by every file format with numbers). */
+export function whole(min: number) {
+  const m = `expected a whole number >= ${min}`;
+  return z.number({ error: m }).int({ error: m }).min(min, { error: m });
+}
+
+/** A finite number > 0, with a message that says so. */
+export function positive() {
+  const m = 'expected a number > 0';
+  return z.number({ error: m }).positive({ error: m }).finite({ error: m });
+}
+
+/**
+ * Bounds of physical sense on what an experiment may ask for, each with its reason in the message. Past them a run
+ * would not finish on a laptop (a fault every nanosecond, a lease of 1e-300 s, 10^8 clients) or asks for hardware no
+ * deployment has; the bounds are documented in docs/limits.md.
+ */
+export const LIMITS = {
+  workers: { max: 1024, why: 'workers in one group; plan a part of the fleet' },
+  tp: { max: 1024, why: 'GPUs in one tensor-parallel group' },
+  concurrency: { max: MAX_IN_FLIGHT, why: 'clients in flight at once: each holds ~2 KB of state' },
+  requests: { max: 100_000_000, why: 'requests in one point' },
+  rate: { min: 1e-6, max: 1e7, why: 'requests per second' },
+  speedup: { min: 1e-6, max: 1e6, why: 'times the recorded speed' },
+  faultRate: { max: 1e4, why: 'faults per simulated second' },
+  seconds: { min: 1e-3, max: 1e7, why: 'seconds, from a millisecond (about a step) to about four months' },
+  horizonS: { max: 1e7, why: 'simulated seconds (about four months)' },
+} as const;
+
+/** A whole number from min to max, the bound and its reason in the message. */
+export function wholeIn(min: number, max: number, why: string) {
+  const m = `expected a whole number from ${min} to ${max.toLocaleString('en-US')} (${why})`;
+  return z.number({ error: m }).int({ error: m }).min(min, { error: m }).max(max, { error: m });
+}
+
+/** A finite number from min to max (min exclusive when it is 0), the bound and its reason in the message. */
+export function numberIn(min: number, max: number, why: string) {
+  const m = min === 0 ? `expected a number > 0 and at most ${max} (${why})` : `expected a number from ${min} to ${max} (${why})`;
+  const n = z.number({ error: m }).finite({ error: m }).max(max, { error: m });
+  return min === 0 ? n.positive({ error: m }) : n.min(min, { error: m });
+}
+
+/** A finite number >= 0, with a message that says so. */
+export function nonNegative() {
+  const m = 'expected a number >= 0';
+  return z.number({ error: m }).min(0, { error: m }).finite({ error: m });
+}
+
+function fraction() {
+  const m = 'expected a number > 0 and <= 1';
+  return z.number({ error: m }).positive({ error: m }).max(1, { error: m });
+}
+
+function probability() {
+  const m = 'expected a probability from 0 to 1';
+  return z.number({ error: m }).min(0, { error: m }).max(1, { error: m });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `expected one of ${values.map((v) => `'${v}'`).join(', ')}` });
+}
+
+const bool = () => z.boolean({ error: 'expected true or false' });
+
+/** Catalog ids are checked against models/ in src/experiment/check.ts, where a did-you-mean can list the real ones. */
+const catalogId = () => z.string({ error: 'expected a catalog id (nixlsim list ...)' }).min(1, { error: 'expected a catalog id (nixlsim list ...)' });
+
+/** A non-empty string. */
+export const text = () => z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' });
+/** A file's path: a non-empty string without the NUL character, which no file system allows in a name. */
+const pathText = () => text().refine((p) => !p.includes('\0'), { error: 'a path cannot hold the NUL character (\\0)' });
+
+export const MODES = ['disaggregated', 'aggregated'] as const;
+export const ROUTERS = ['round-robin', 'least-loaded', 'kv-aware'] as const;
+export const FAILURE_POLICIES = ['fallback', 'fail', 'retry'] as const;
+export const PLACEMENTS = ['intra-pod', 'same-node', 'cross-node'] as const;
+export const BANDWIDTHS = ['min', 'typical', 'max'] as const;
+export const WORKLOAD_KINDS = ['closed-loop', 'poisson', 'trace'] as const;
+export const TRACE_FORMATS = ['azure', 'mooncake'] as const;
+
+/** Retries a 'retry' policy gets when the file does not say. */
+export const DEFAULT_RETRIES = 2;
+
+/** Requests measured when workload.requests is unset; a trace then replays every record (0). */
+export const DEFAULT_REQUESTS = 100;
+
+const workerGroup = (what: string) =>
+  z
+    .strictObject({
+      workers: wholeIn(1, LIMITS.workers.max, LIMITS.workers.why).default(1).describe('Workers (engines) in the group.'),
+      tp: wholeIn(1, LIMITS.tp.max, LIMITS.tp.why).default(1).describe("Tensor-parallel size of each worker: it must divide the model's KV heads or be a multiple of them."),
+      node: catalogId()
+        .optional()
+        .describe("The group's own node type, from `nixlsim list nodes` (e.g. decode on H200 nodes, prefill on H100 nodes). Default: the deployment's node. Prefill and decode on different node types are cross-node."),
+      gpu: catalogId().optional().describe("The group's own GPU: its node's GPU or a calibration of it. Default: the group's node's GPU (the deployment's gpu when the group has no node of its own)."),
+    })
+    .prefault({})
+    .describe(what);
+
+/**
+ * vLLM's defaults for `vllm serve` on the V1 engine: chunked prefill and prefix caching on, 16-token blocks,
+ * gpu_memory_utilization 0.9. max_num_batched_tokens and max_num_seqs, when unset, are what vLLM picks for an OpenAI
+ * API server on the deployment's GPU (EngineArgs.get_batch_defaults in vllm/engine/arg_utils.py: 8192 and 1024 on GPUs
+ * of 70 GiB or more other than the A100, 2048 and 256 otherwise; Dynamo's vLLM worker builds its engine with that usage
+ * context): the GPU record's vllmBatchDefaults.
+ * activationReserveBytes is ours, not a vLLM argument: vLLM measures activation memory with a profiling run, which a
+ * simulator cannot do, so 4 GB stands in for it.
+ */
+const engine = z
+  .strictObject({
+    maxNumBatchedTokens: whole(1)
+      .optional()
+      .describe(
+        "max_num_batched_tokens: the token budget of one step (chunked prefill splits prompts to fit). Unset: vLLM's default for an OpenAI API server on the GPU (vllm/engine/arg_utils.py get_batch_defaults: 8192 on GPUs of >= 70 GiB except A100, else 2048), from the GPU record's vllmBatchDefaults.",
+      ),
+    maxNumSeqs: whole(1)
+      .optional()
+      .describe(
+        "max_num_seqs: sequences running at once. Unset: vLLM's default for an OpenAI API server on the GPU (get_batch_defaults: 1024 on GPUs of >= 70 GiB except A100, else 256), from the GPU record's vllmBatchDefaults.",
+      ),
+    blockSize: whole(1).default(16).describe('Tokens per KV block.'),
+    kvLayout: z
+      .enum(KV_LAYOUTS, { error: `expected one of ${KV_LAYOUTS.map((l) => `'${l}'`).join(', ')}` })
+      .default('HND')
+      .describe(
+        "How the KV cache is laid out and registered with NIXL, which sets the descriptors a KV READ posts per block: 'HND' (FlashAttention, K and V regions per layer, heads outermost: 2 x layers; vLLM's layout when TPs differ), 'NHD' (tokens outermost: x block size when the TPs differ), 'flashinfer' (K and V of a block together: layers), 'cross-layer' (one region for all layers, vLLM PR #30207: 1).",
+      ),
+    gpuMemoryUtilization: fraction().default(0.9).describe('gpu_memory_utilization: the fraction of HBM vLLM may use for weights, activations and the KV pool.'),
+    activationReserveBytes: whole(0)
+      .default(4e9)
+      .describe("Ours, not vLLM's: bytes of HBM per GPU kept for activations and CUDA graphs before the KV pool is sized."),
+    prefixCaching: bool().default(true).describe('enable_prefix_caching.'),
+    chunkedPrefill: bool().default(true).describe('enable_chunked_prefill.'),
+    longPrefillTokenThreshold: whole(0)
+      .optional()
+      .describe(
+        "long_prefill_token_threshold: the most new prompt tokens one sequence may take in a step, so that a long prompt is prefilled over several steps beside the others. Unset or 0: no cap (vLLM's default; vllm/config/scheduler.py, honoured by the V1 scheduler).",
+      ),
+    enforceEager: bool().optional().describe("--enforce-eager: no CUDA graphs, so every step pays a kernel-launch overhead per layer. Unset: vLLM's default, off."),
+  })
+  .prefault({})
+  .describe("vLLM engine arguments; the defaults are vLLM's own (`vllm serve`, V1 engine).");
+
+const expiry = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({
+      kind: z.literal('abort-timeout').describe('VLLM_NIXL_ABORT_REQUEST_TIMEOUT: prefill releases KV blocks no decode worker read in time.'),
+      timeoutS: numberIn(LIMITS.seconds.min, LIMITS.seconds.max, LIMITS.seconds.why).describe('Seconds before prefill releases unread KV blocks.'),
+    }),
+    z
+      .strictObject({
+        kind: z.literal('lease').describe('Lease-based expiry: decode heartbeats keep the blocks.'),
+        leaseS: numberIn(LIMITS.seconds.min, LIMITS.seconds.max, LIMITS.seconds.why).describe('Lease length in seconds.'),
+        heartbeatS: numberIn(LIMITS.seconds.min, LIMITS.seconds.max, LIMITS.seconds.why).describe('Seconds between heartbeats; must be < leaseS.'),
+        extendS: numberIn(LIMITS.seconds.min, LIMITS.seconds.max, LIMITS.seconds.why).describe('Seconds a heartbeat extends the lease by.'),
+      })
+      .superRefine((e, ctx) => {
+        if (e.heartbeatS >= e.leaseS) {
+          ctx.addIssue({ code: 'custom', path: ['heartbeatS'], message: `heartbeatS (${e.heartbeatS}) must be < leaseS (${e.leaseS}): a lease must see a heartbeat before it lapses` });
+        }
+      }),
+  ],
+  { error: "expected kind 'abort-timeout' (with timeoutS) or 'lease' (with leaseS, heartbeatS, extendS)" },
+).describe("Overrides the connector profile's expiry of KV blocks prefill holds for decode.");
+
+/**
+ * Fields of the connector profile an experiment may override (the profile's error texts stay the build's own).
+ * Expiry has its own key, deployment.expiry.
+ */
+const connectorOverrides = z
+  .strictObject({
+    tp: z
+      .strictObject({
+        decodeWider: oneOf(['ok', 'rejected'] as const).optional().describe('What the build does when decode TP > prefill TP.'),
+        prefillWider: oneOf(['ok', 'rejected', 'crash'] as const).optional().describe('What the build does when prefill TP > decode TP.'),
+      })
+      .optional()
+      .describe('Which TP pairs the build accepts.'),
+    blockSize: z
+      .strictObject({
+        rule: oneOf(['equal-only', 'decode-multiple'] as const).optional().describe('Block sizes the build accepts between prefill and decode.'),
+        equalWhenPrefillWider: bool().optional().describe('Block sizes must be equal when prefill TP > decode TP.'),
+      })
+      .optional(),
+    handshake: z
+      .strictObject({
+        timeoutS: positive().nullable().optional().describe('Handshake timeout in seconds; null: wait for ever.'),
+        onFailure: oneOf(['engine-dead', 'fail-requests'] as const).optional().describe('What a failed handshake does.'),
+      })
+      .optional(),
+    kvLoadFailurePolicy: oneOf(['fail', 'recompute'] as const)
+      .nullable()
+      .optional()
+      .describe('kv_load_failure_policy; null: the build has no such option.'),
+  })
+  .describe("Overrides of the connector profile's behaviour (`nixlsim list connectors`).");
+
+const deployment = z
+  .strictObject({
+    mode: oneOf(MODES).describe('disaggregated: prefill and decode groups, KV moved over the transport; aggregated: the aggregated group alone.'),
+    model: catalogId().describe('An LLM id from `nixlsim list models`.'),
+    /** Defaults to the node's GPU (experiment/check.ts); naming another is an error unless it is a calibration of it. */
+    gpu: catalogId().optional().describe("A GPU id from `nixlsim list gpus`. Default: the node's GPU; another must be a calibration of it (`nixlsim calibrate`)."),
+    node: catalogId().describe('A node id from `nixlsim list nodes`.'),
+    /** One of connector and vllm is required (experiment/check.ts); both given, they must name the same profile. */
+    connector: catalogId().optional().describe("A vLLM build's NixlConnector behaviour, from `nixlsim list connectors`. Or give vllm."),
+    vllm: z
+      .string({ error: 'expected a vLLM release version in quotes, e.g. "0.10.1"' })
+      .optional()
+      .describe('A vLLM release (e.g. "0.10.1") instead of connector: its profile from the release table of `nixlsim list connectors`.'),
+    transport: catalogId().describe('A transport id from `nixlsim list transports`; in disaggregated mode the node must offer it.'),
+    prefill: workerGroup('Prefill workers (disaggregated mode).'),
+    decode: workerGroup('Decode workers (disaggregated mode).'),
+    aggregated: workerGroup('Workers that prefill and decode (aggregated mode).'),
+    placement: oneOf(PLACEMENTS).default('cross-node').describe('Where prefill and decode workers sit relative to each other.'),
+    router: oneOf(ROUTERS).default('round-robin').describe("Dynamo's router mode."),
+    engine,
+    bandwidth: oneOf(BANDWIDTHS).default('typical').describe('Which per-rail bandwidth of the transport to use.'),
+    failurePolicy: oneOf(FAILURE_POLICIES)
+      .default('fallback')
+      .describe('What a failed KV transfer does: prefill locally on the decode worker (fallback), fail the request, or retry the transfer.'),
+    /** Unset: 0, or DEFAULT_RETRIES under the retry policy (resolved in experiment/load.ts, where the policy is known). */
+    maxRetries: whole(0).optional().describe(`Retries before the policy gives up. Default: 0, or ${DEFAULT_RETRIES} when failurePolicy is retry.`),
+    expiry: expiry.optional(),
+    connectorOverrides: connectorOverrides.optional(),
+    /** Unset: the serving layer's default (the abort timeout); null: wait for ever. */
+    kvLoadTimeoutS: positive()
+      .nullable()
+      .optional()
+      .describe('How long decode waits for a request\'s KV before the failure policy applies. Unset: the abort timeout (none for lease builds); null: for ever (late reads are stale).'),
+  })
+  .describe('What is deployed: model, hardware, transport, vLLM settings.');
+
+const lengthDist = (what: string) =>
+  z
+    .strictObject({
+      mean: whole(1).optional().describe("Mean length in tokens; required unless workload.kind is 'trace'."),
+      stddev: nonNegative().default(0).describe('Standard deviation in tokens.'),
+    })
+    .describe(what);
+
+const trace = z
+  .strictObject({
+    format: oneOf(TRACE_FORMATS).describe('The trace file format.'),
+    path: pathText().describe("The trace file, relative to the experiment file's directory."),
+    speedup: numberIn(LIMITS.speedup.min, LIMITS.speedup.max, LIMITS.speedup.why).default(1).describe('Replay this many times faster than recorded.'),
+    limit: whole(1).optional().describe('Use only the first N records.'),
+  })
+  .describe("The trace to replay; required when workload.kind is 'trace'.");
+
+const workload = z
+  .strictObject({
+    kind: oneOf(WORKLOAD_KINDS).describe('closed-loop: a fixed number of requests in flight; poisson: arrivals at a rate; trace: replay a trace file.'),
+    concurrency: wholeIn(1, LIMITS.concurrency.max, LIMITS.concurrency.why).default(1).describe('closed-loop: requests in flight at once (genai-perf --concurrency).'),
+    /** Unset: DEFAULT_REQUESTS, or 0 (every record) for a trace. */
+    requests: wholeIn(0, LIMITS.requests.max, LIMITS.requests.why).optional().describe(`Requests measured. Default: ${DEFAULT_REQUESTS}; for a trace, 0 = every record (its default).`),
+    warmup: wholeIn(0, LIMITS.requests.max, LIMITS.requests.why).default(0).describe('Requests sent first and left out of the metrics (genai-perf --warmup-request-count).'),
+    rate: numberIn(LIMITS.rate.min, LIMITS.rate.max, LIMITS.rate.why).default(1).describe('poisson: requests per second.'),
+    isl: lengthDist('Input (prompt) length in tokens.').optional(),
+    osl: lengthDist('Output length in tokens.').optional(),
+    trace: trace.optional(),
+  })
+  .describe('The requests sent.')
+  .superRefine((w, ctx) => {
+    if (w.kind === 'trace') {
+      if (w.trace === undefined) ctx.addIssue({ code: 'custom', path: ['trace'], message: "missing; expected { format, path } when workload.kind is 'trace'" });
+      return;
+    }
+    for (const key of ['isl', 'osl'] as const) {
+      if (w[key]?.mean === undefined) {
+        ctx.addIssue({ code: 'custom', path: [key, 'mean'], message: `missing; expected a whole number >= 1 (required unless workload.kind is 'trace')` });
+      }
+    }
+    if (w.requests === 0) {
+      ctx.addIssue({ code: 'custom', path: ['requests'], message: "expected a whole number >= 1 (0, meaning every record, is for traces), got 0" });
+    }
+  });
+
+/** The rules FaultInjector's validate() (src/faults/injector.ts) enforces, here so that a bad fault has a position. */
+const arrivals = {
+  rate: z
+    .number({ error: `expected a number from 0 to ${LIMITS.faultRate.max} (${LIMITS.faultRate.why})` })
+    .min(0, { error: `expected a number from 0 to ${LIMITS.faultRate.max} (${LIMITS.faultRate.why})` })
+    .max(LIMITS.faultRate.max, { error: `expected a number from 0 to ${LIMITS.faultRate.max} (${LIMITS.faultRate.why})` })
+    .optional()
+    .describe('Poisson arrivals per simulated second.'),
+  at: z.array(nonNegative(), { error: 'expected a list of times in seconds' }).optional().describe('Times in simulated seconds.'),
+};
+const target = text().describe('A worker (prefill-0, decode-1, agg-0) or a link (decode-0.rank0.nic, prefill-0.host).');
+const chance = () => probability().optional().describe('A chance at each opportunity (e.g. each KV read), 0 to 1.');
+const fault = z
+  .discriminatedUnion(
+    'kind',
+    [
+      z.strictObject({
+        kind: z.literal('connection_reset').describe('A connection resets (a KV read; with a worker as target, its response streams). Needs rate, probability or at.'),
+        ...arrivals,
+        probability: chance(),
+        target: target.optional(),
+      }),
+      z.strictObject({
+        kind: z.literal('health_503').describe('A health check answers 503. Needs rate, probability or at.'),
+        ...arrivals,
+        probability: chance(),
+        target: target.optional(),
+      }),
+      z.strictObject({
+        kind: z.literal('link_down').describe('A link goes down for durationS. Needs rate or at, and a link as target.'),
+        ...arrivals,
+        durationS: nonNegative().describe('Seconds the link stays down.'),
+        target,
+      }),
+      z.strictObject({
+        kind: z.literal('worker_restart').describe('A worker dies, stays down for downtimeS, and comes back empty. Needs rate or at, and a worker as target.'),
+        ...arrivals,
+        downtimeS: nonNegative().describe('Seconds the worker is down.'),
+        target,
+      }),
+    ],
+    { error: `expected kind ${FAULT_KINDS.map((k) => `'${k}'`).join(', ')}` },
+  )
+  .superRefine((f, ctx) => {
+    const p = 'probability' in f ? f.probability : undefined;
+    if (f.rate === undefined && f.at === undefined && p === undefined) {
+      const how = f.kind === 'link_down' || f.kind === 'worker_restart' ? 'rate or at' : 'rate, probability or at';
+      ctx.addIssue({ code: 'custom', path: ['kind'], message: `a ${f.kind} fault needs at least one of ${how}` });
+    }
+  });
+
+const nameSchema = z
+  .string({ error: 'expected a name of letters, digits, dots, dashes and underscores' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, dots, dashes and underscores (it names the report directory)' });
+
+/** An experiment file: `extends`, `sweep` and `expect` are read on their own by experiment/load.ts. */
+export const experimentFileSchema = z
+  .strictObject({
+    /** Defaults to the file name (experiment/load.ts). */
+    name: nameSchema.optional().describe('Names reports/<name>/ and the baseline reports/baselines/<name>.json. Default: the file name without extension. Not inherited through extends.'),
+    seed: whole(0).default(0).describe('Master seed: the same seed gives the same bytes in summary.json.'),
+    deployment,
+    workload,
+    faults: z.array(fault, { error: 'expected a list of faults' }).default([]).describe('Faults to inject.'),
+    horizonS: numberIn(0, LIMITS.horizonS.max, LIMITS.horizonS.why).default(86400).describe('The simulation stops here (seconds); requests still running count as in flight.'),
+    /** Read on its own before the rest (experiment/load.ts); listed here so that `extend:` gets a did-you-mean. */
+    extends: z.unknown().optional(),
+    /** Checked on its own before points are built (experiment/load.ts); listed here so that `sweeps:` gets a did-you-mean. */
+    sweep: z.unknown().optional(),
+    /** Checked on its own once the points are known (experiment/load.ts, check.ts); listed here for the did-you-mean. */
+    expect: z.unknown().optional(),
+  })
+  .describe('An experiment: a deployment, a workload, faults, and optionally a sweep and expectations (experiments/README.md).');
