@@ -624,6 +624,8 @@ function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, tra
         maxNumBatchedTokens: e.maxNumBatchedTokens ?? recs.batchDefaults.maxNumBatchedTokens,
         maxNumSeqs: e.maxNumSeqs ?? recs.batchDefaults.maxNumSeqs,
         blockSize: e.blockSize,
+        // HND, the default every reader assumes when the key is absent, stays absent: earlier outputs are unchanged.
+        ...(e.kvLayout === 'HND' ? {} : { kvLayout: e.kvLayout }),
         gpuMemoryUtilization: e.gpuMemoryUtilization,
         activationReserveBytes: e.activationReserveBytes,
         prefixCaching: e.prefixCaching,

@@ -369,3 +369,25 @@ describe("vLLM's batch defaults follow the GPU (get_batch_defaults, OpenAI API s
     }
   });
 });
+
+describe('deployment.engine.kvLayout', () => {
+  const engineWith = (layout: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-kvlayout-'));
+    const file = join(dir, 'e.yaml');
+    writeFileSync(file, `deployment: { mode: aggregated, model: llama-3.1-8b-instruct, node: hgx-a100, connector: any-tp, transport: tcp, engine: { kvLayout: ${layout} } }\nworkload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n`);
+    try {
+      return loadExperiment(file).experiment.deployment.engine;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('reaches the experiment the simulator runs (it was validated, then dropped)', () => {
+    expect(engineWith('cross-layer').kvLayout).toBe('cross-layer');
+    expect(engineWith('NHD').kvLayout).toBe('NHD');
+  });
+
+  it('HND, the default, stays absent as in a file that never names it', () => {
+    expect('kvLayout' in engineWith('HND')).toBe(false);
+  });
+});
