@@ -1,5 +1,5 @@
-import { getNode, nodeOffers } from '../catalog/load.js';
-import type { Catalog } from '../spec/catalog.js';
+import { fallbackTransport, getNode, nodeOffers } from '../catalog/load.js';
+import type { Catalog, TransportSpec } from '../spec/catalog.js';
 import { defaultRequests, type MeasuredRunOptions } from '../experiment/measured.js';
 import type { Point } from '../spec/experiment.js';
 
@@ -8,8 +8,10 @@ import type { Point } from '../spec/experiment.js';
  * changed. Audit names a cause when its hypothesis's modeled value reaches the measured one (verdict.ts, explains).
  * - queueing: twice the stated concurrency (other clients on the same deployment, or warm-up overlapping the
  *   measurement): more requests wait for a free engine, and decode batches grow;
- * - tcp-fallback: the KV over UCX's TCP fallback ("UCX WARN no RDMA transports available"), at ~100 MB/s;
- * - host-staging: RDMA without GPUDirect, through host memory on both sides.
+ * - tcp-fallback: the KV over UCX's TCP fallback ("UCX WARN no RDMA transports available"), at ~100 MB/s: the
+ *   transport record marked `fallbackWhen: no-rdma`;
+ * - host-staging: RDMA without GPUDirect, through host memory on both sides: the record marked
+ *   `fallbackWhen: no-gpudirect`, tried only where the current transport has GPUDirect.
  * Expiry fallback is read from the runs' events instead (audit.ts): a transfer that outlasts vLLM's abort timeout
  * is released by prefill and recomputed by decode.
  * The transfer hypotheses apply to disaggregated deployments whose node offers the transport and that do not use it
@@ -36,15 +38,14 @@ export function hypotheses(base: Point, catalog: Catalog, run: MeasuredRunOption
   if (d.mode !== 'disaggregated') return out;
   const node = getNode(catalog, d.node);
   const current = catalog.transports.get(d.transport);
-  const alt = (id: string, cause: Hypothesis['cause'], detail: string): void => {
-    const t = catalog.transports.get(id);
-    if (!t || id === d.transport || current?.calibratedFrom === id || !nodeOffers(node, t)) return;
+  const alt = (t: TransportSpec | undefined, cause: Hypothesis['cause'], detail: string): void => {
+    if (!t || t.id === d.transport || current?.calibratedFrom === t.id || !nodeOffers(node, t)) return;
     const p = structuredClone(base);
     p.id = `${base.id}-${cause}`;
-    p.experiment.deployment.transport = id;
+    p.experiment.deployment.transport = t.id;
     out.push({ cause, detail, point: p });
   };
-  alt('tcp', 'tcp-fallback', 'the KV moved over TCP (UCX found no RDMA device and fell back)');
-  if (current?.gpuDirect) alt('host-staged', 'host-staging', 'the KV staged through host memory (no GPUDirect RDMA)');
+  alt(fallbackTransport(catalog, 'no-rdma'), 'tcp-fallback', 'the KV moved over TCP (UCX found no RDMA device and fell back)');
+  if (current?.gpuDirect) alt(fallbackTransport(catalog, 'no-gpudirect'), 'host-staging', 'the KV staged through host memory (no GPUDirect RDMA)');
   return out;
 }

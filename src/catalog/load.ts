@@ -24,7 +24,7 @@ import {
   type TransportFile,
 } from './schema.js';
 import { unknownNameMessage } from './suggest.js';
-import type { Catalog, ConnectorError, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportSpec } from '../spec/catalog.js';
+import type { Catalog, ConnectorError, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportFallback, TransportSpec } from '../spec/catalog.js';
 import { readInputText } from '../input.js';
 
 /** The subdirectories of a catalog directory, one per record kind. */
@@ -274,6 +274,8 @@ function toTransport(f: TransportFile): TransportSpec {
       return p.reason === undefined ? { placement, outcome: p.outcome } : { placement, outcome: p.outcome, reason: p.reason };
     }),
     ...(f.sideChannel ? { sideChannel: true } : {}),
+    ...(f.fallbackWhen !== undefined ? { fallbackWhen: f.fallbackWhen } : {}),
+    ...(f.display !== undefined ? { display: { colour: f.display.colour, shape: f.display.shape } } : {}),
     ...(f.calibratedFrom !== undefined ? { calibratedFrom: f.calibratedFrom } : {}),
     sources: { ...f.sources },
   };
@@ -286,6 +288,7 @@ function toConnector(f: ConnectorFile): ConnectorProfile {
   return {
     id: f.id,
     name: f.name,
+    ...(f.default ? { default: true } : {}),
     upstream: [...f.upstream],
     tp: { decodeWider: f.tp.decodeWider, prefillWider: f.tp.prefillWider },
     // Optional entries are left out, not set to undefined, so --json output and toEqual comparisons see only real ones.
@@ -487,7 +490,40 @@ export function loadCatalog(dir: string = defaultModelsDir(), userDirs: readonly
   for (const { y } of sideChannels.slice(1)) {
     y.fail(['sideChannel'], `transport '${sideChannels[0]!.record.id}' is already the side channel; at most one transport record may set sideChannel`);
   }
+  checkRoles(transports, connectors, root);
   return { llms: records(llms), gpus: records(gpus), nodes: records(nodes), transports: records(transports), connectors: records(connectors) };
+}
+
+/**
+ * The roles records play for the whole catalog, checked on the merged records (a user's record may take a role from
+ * the package's): one transport per fallbackWhen value, no colour or shape drawn for two transports, and exactly one
+ * default connector profile wherever there are profiles. A second claimant is named at its field.
+ */
+function checkRoles(transports: Map<string, Loaded<TransportSpec>>, connectors: Map<string, Loaded<ConnectorProfile>>, root: string): void {
+  const taken = new Map<string, string>();
+  const claim = (y: YamlSource, path: Path, key: string, id: string, message: (other: string) => string): void => {
+    const other = taken.get(key);
+    if (other !== undefined) y.fail(path, message(other));
+    taken.set(key, id);
+  };
+  for (const { y, record: t } of transports.values()) {
+    const when = t.fallbackWhen;
+    if (when !== undefined) claim(y, ['fallbackWhen'], `fallback:${when}`, t.id, (o) => `transport '${o}' is already the '${when}' fallback; at most one transport record may set fallbackWhen: ${when}`);
+    const d = t.display;
+    if (d === undefined) continue;
+    claim(y, ['display', 'colour'], `colour:${d.colour}`, t.id, (o) => `transport '${o}' already has colour ${d.colour}; each transport needs its own, so charts tell them apart`);
+    claim(y, ['display', 'shape'], `shape:${d.shape}`, t.id, (o) => `transport '${o}' already has shape '${d.shape}'; each transport needs its own, so charts tell them apart without colour`);
+  }
+  const defaults = [...connectors.values()].filter((l) => l.record.default);
+  for (const { y } of defaults.slice(1)) {
+    y.fail(['default'], `connector '${defaults[0]!.record.id}' (${shownPath(defaults[0]!.y.file)}) is already the default profile; exactly one connector record may set default: true`);
+  }
+  if (defaults.length === 0 && connectors.size > 0) {
+    throw new UserError(
+      `no connector profile sets default: true; exactly one must, the profile plan and breakeven use when none is named (a user record that replaces the default profile keeps default: true)`,
+      shownPath(join(root, 'connector')),
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -545,6 +581,21 @@ export const getConnector = (c: Catalog, id: string): ConnectorProfile => lookup
 export function sideChannelTransport(c: Catalog): TransportSpec | undefined {
   for (const t of c.transports.values()) if (t.sideChannel) return t;
   return undefined;
+}
+
+/**
+ * The transport playing a fallback role (`fallbackWhen` on its models/transport/ record): what the KV moves over when no
+ * RDMA device is found, or when RDMA runs without GPUDirect. Undefined when the catalog marks none.
+ */
+export function fallbackTransport(c: Catalog, when: TransportFallback): TransportSpec | undefined {
+  for (const t of c.transports.values()) if (t.fallbackWhen === when) return t;
+  return undefined;
+}
+
+/** The connector profile commands use when none is named: the record marked `default: true` (models/connector/). */
+export function defaultConnector(c: Catalog): ConnectorProfile {
+  for (const p of c.connectors.values()) if (p.default) return p;
+  throw new UserError(`no connector profile in the catalog is the default (default: true); name one (nixlsim list connectors: ${[...c.connectors.keys()].join(', ') || 'none'})`);
 }
 
 /** Whether a node offers a transport: it lists it, or the transport is a calibration of one it lists. */

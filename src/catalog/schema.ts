@@ -153,6 +153,12 @@ const placementRuleSchema = z
     }
   });
 
+/** The roles a transport record may play when a deployment's fast path is missing (fallbackWhen). */
+export const TRANSPORT_FALLBACKS = ['no-rdma', 'no-gpudirect'] as const;
+
+/** Vega-Lite's point shapes, those a transport's display.shape may name. */
+export const POINT_SHAPES = ['circle', 'square', 'cross', 'diamond', 'triangle-up', 'triangle-down', 'triangle-right', 'triangle-left', 'wedge', 'stroke'] as const;
+
 export const transportFileSchema = z.strictObject({
   id: idSchema,
   name: text,
@@ -202,10 +208,22 @@ export const transportFileSchema = z.strictObject({
    * latencyUs is a side-channel message's, whatever transport moves the KV. At most one record of a catalog says so.
    */
   sideChannel: z.literal(true).optional(),
+  /**
+   * The path a deployment ends up on when its fast one is missing: `no-rdma`, what UCX falls back to when it finds no
+   * RDMA device; `no-gpudirect`, RDMA without GPUDirect, staged through host memory. `nixlsim audit` tries each as a
+   * cause of a slower measurement. Both move the KV through host memory, so the record has gpuDirect: false; at most
+   * one record of a catalog plays each role.
+   */
+  fallbackWhen: z.enum(TRANSPORT_FALLBACKS).optional(),
+  /** How charts draw it, the same on every chart: a colour (#rrggbb) and a point shape no other transport has. */
+  display: z.strictObject({ colour: z.string().regex(/^#[0-9a-f]{6}$/, 'expected a colour #rrggbb in lowercase hex, e.g. #4c78a8'), shape: z.enum(POINT_SHAPES) }).optional(),
   /** A record written by `nixlsim calibrate`: the transport it calibrates. A node offering that one offers this. */
   calibratedFrom: idSchema.optional(),
   sources: sourcesSchema,
 }).superRefine((t, ctx) => {
+  if (t.fallbackWhen !== undefined && t.gpuDirect) {
+    ctx.addIssue({ code: 'custom', path: ['fallbackWhen'], message: `a fallback ('${t.fallbackWhen}') moves the KV through host memory; expected gpuDirect: false with it` });
+  }
   const r = t.perDescriptorUsRange;
   if (r !== undefined && !(r.min <= t.perDescriptorUs && t.perDescriptorUs <= r.max)) {
     ctx.addIssue({ code: 'custom', path: ['perDescriptorUsRange'], message: `expected min <= perDescriptorUs (${t.perDescriptorUs}) <= max, got ${r.min} to ${r.max}` });
@@ -305,6 +323,8 @@ export const connectorFileSchema = z
   .strictObject({
     id: idSchema,
     name: text,
+    /** The profile commands use when none is named (plan, breakeven): exactly one record of a catalog says so. */
+    default: z.literal(true).optional(),
     /** Upstream pull requests (vllm-project/vllm#N) and builds the profile stands for. */
     upstream: z.array(text).min(1, 'expected at least one upstream pull request or build'),
     tp: z.strictObject({

@@ -98,3 +98,18 @@ export function originalAbortTimeoutS(catalog: Catalog): number {
   }
   return e.timeoutS;
 }
+
+/**
+ * Connector profile ids in the order vLLM grew them: by the earliest release each profile places (its vllmReleases),
+ * then those placing none, by id. The order of the truth table and the TP-matrix chart, read from the records rather
+ * than a list of ids; `ids` (default: the catalog's) may name profiles the catalog lacks, which go with the unplaced.
+ */
+export function connectorsByRelease(catalog: Catalog, ids: Iterable<string> = catalog.connectors.keys()): string[] {
+  const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  const earliest = (id: string): string | undefined =>
+    (catalog.connectors.get(id)?.vllmReleases ?? []).map((r) => r.versions.split(' ')[0]!.replace(/^>=/, '')).sort(compareVersions)[0];
+  const all = [...new Set(ids)].map((id) => ({ id, lo: earliest(id) }));
+  const placed = all.flatMap((x) => (x.lo === undefined ? [] : [{ id: x.id, lo: x.lo }])).sort((a, b) => compareVersions(a.lo, b.lo) || byId(a.id, b.id));
+  const unplaced = all.filter((x) => x.lo === undefined).map((x) => x.id).sort(byId);
+  return [...placed.map((x) => x.id), ...unplaced];
+}

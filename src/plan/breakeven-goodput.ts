@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultCatalog, defaultConnector } from '../catalog/index.js';
 import { plan, poolSimulator, type PlanOptions } from './planner.js';
 import type { ModeBest, RankedEntry } from './types.js';
 
@@ -64,15 +65,15 @@ export async function goodputByIsl(o: GoodputOptions): Promise<GoodputRow[]> {
   try {
     const rows: GoodputRow[] = [];
     for (const isl of o.isl) {
-      // The planner reads only the workload of this file (its deployment must load, so one worker at --tp); it sets
-      // every probe's deployment itself.
+      // The planner reads only the workload of this file (its deployment must load, so one worker at --tp, on the
+      // catalog's default connector profile); it sets every probe's deployment itself.
       const file = join(dir, `isl-${isl}.json`);
       writeFileSync(
         file,
         JSON.stringify({
           name: `breakeven-isl-${isl}`,
           seed: o.seed,
-          deployment: { mode: 'aggregated', model: o.model, node: o.node, connector: 'any-tp', transport: o.transport, aggregated: { workers: 1, tp: o.tp } },
+          deployment: { mode: 'aggregated', model: o.model, node: o.node, connector: defaultConnector(defaultCatalog()).id, transport: o.transport, aggregated: { workers: 1, tp: o.tp } },
           workload: { kind: 'poisson', rate: 1, requests: 1, isl: { mean: isl, stddev: 0 }, osl: { mean: o.osl, stddev: 0 } },
         }),
       );

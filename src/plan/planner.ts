@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/index.js';
+import { defaultConnector, getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/index.js';
 import { defaultCatalog } from '../catalog/load.js';
 import { defaultReportDir } from '../spec/output.js';
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../spec/catalog.js';
@@ -40,7 +40,6 @@ export const MAX_GPUS = 64;
 export const DEFAULT_REQUESTS = 200;
 export const DEFAULT_WARMUP = 20;
 export const DEFAULT_PRECISION = 0.05;
-export const DEFAULT_CONNECTOR = 'any-tp';
 
 export interface PlanOptions {
   model: string;
@@ -335,7 +334,8 @@ export function setup(o: PlanOptions): Setup {
   if (!nodeOffers(node, transport)) {
     throw new UserError(`--transport ${transport.id}: node '${node.id}' does not offer it (it offers: ${node.transports.join(', ')})`);
   }
-  const profile = getConnector(catalog, o.connector ?? DEFAULT_CONNECTOR);
+  // Unnamed: the catalog's default profile (`default: true` on its models/connector/ record).
+  const profile = o.connector !== undefined ? getConnector(catalog, o.connector) : defaultConnector(catalog);
   const slo = typeof o.slo === 'string' ? parseSlo(o.slo) : o.slo;
 
   const sizing: ProbeSizing = { windowS: o.windowS ?? defaultWindowS(slo, precision), minRequests: requests, maxRequests: Math.max(requests, MAX_PROBE_REQUESTS) };

@@ -37,7 +37,7 @@ export function transportsMarkdown(c: Catalog): string {
       t.striped ? railText(t) : 'one path',
       num(t.latencyS, -6),
       `${num(t.perReadS, -6)} / ${num(t.perDescriptorS, -6)}` + (t.perDescriptorRange ? ` (${num(t.perDescriptorRange.min, -6)}-${num(t.perDescriptorRange.max, -6)})` : ''),
-      t.gpuDirect ? 'GPUDirect' : 'host-staged',
+      t.gpuDirect ? 'GPUDirect' : 'through host memory',
       placement(t),
       sourceOf(t, 'bandwidthPerRailGBps', 'latencyUs', 'perReadUs', 'perDescriptorUs', 'perDescriptorUsRange', 'railRule', 'lineRateShare', 'placements'),
     ].join(' | '),

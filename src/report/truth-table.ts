@@ -1,5 +1,6 @@
 import type { Catalog, ConnectorProfile, LlmSpec } from '../spec/catalog.js';
 import { handshakeMatrix, type HandshakeVerdict } from '../nixl/index.js';
+import { connectorsByRelease } from '../catalog/vllm.js';
 
 type Cell = { prefillTp: number; decodeTp: number; verdict: HandshakeVerdict };
 
@@ -21,7 +22,8 @@ export function matrixText(cells: Cell[]): string {
  * and with a decode block twice the prefill's.
  */
 export function truthTableMarkdown(c: Catalog, llm: LlmSpec): string {
-  const profiles: ConnectorProfile[] = [...c.connectors.values()].sort((a, b) => order(a.id) - order(b.id));
+  // In the order vLLM grew them: by the earliest release each profile's record places.
+  const profiles: ConnectorProfile[] = connectorsByRelease(c).map((id) => c.connectors.get(id)!);
   const tps = [1, 2, 4, 8];
   const out: string[] = [];
   for (const ratio of [1, 2]) {
@@ -39,5 +41,3 @@ export function truthTableMarkdown(c: Catalog, llm: LlmSpec): string {
   return out.join('\n').trimEnd();
 }
 
-const ORDER = ['equal-tp', 'decode-wider-tp', 'any-tp', 'any-tp-hardened'];
-const order = (id: string): number => (ORDER.includes(id) ? ORDER.indexOf(id) : ORDER.length);

@@ -124,6 +124,9 @@ export interface PlacementRule {
   reason?: string;
 }
 
+/** What a fallback transport stands in for: no RDMA device (UCX over TCP), or RDMA without GPUDirect (host staging). */
+export type TransportFallback = 'no-rdma' | 'no-gpudirect';
+
 export interface TransportSpec {
   id: string;
   name: string;
@@ -165,6 +168,13 @@ export interface TransportSpec {
   placements: PlacementRule[];
   /** vLLM's NIXL side channel (the handshake's ZMQ messages) runs over this path: its latencyS is theirs. */
   sideChannel?: boolean;
+  /**
+   * The role it plays when a deployment's fast path is missing: `no-rdma`, UCX's fallback when it finds no RDMA device;
+   * `no-gpudirect`, RDMA staged through host memory. Audit tries each as a cause of a slower measurement.
+   */
+  fallbackWhen?: TransportFallback;
+  /** How charts draw it on every chart: its colour (#rrggbb) and point shape; absent: series colours in order. */
+  display?: { colour: string; shape: string };
   /** Set on a record `nixlsim calibrate` wrote: the transport it calibrates (offered where that one is). */
   calibratedFrom?: string;
   sources: Record<string, string>;
@@ -203,6 +213,8 @@ export type ExpiryModel =
 export interface ConnectorProfile {
   id: string;
   name: string;
+  /** The profile commands use when none is named (plan, breakeven); one profile of a loaded catalog has it. */
+  default?: boolean;
   /** Upstream pull requests (vllm-project/vllm#N) and builds this profile stands for. */
   upstream: string[];
   tp: {

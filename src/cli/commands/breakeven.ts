@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { defaultCatalog, firstNodeOffering, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
+import { defaultCatalog, defaultConnector, firstNodeOffering, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
 import type { Catalog } from '../../spec/catalog.js';
 import { UserError } from '../../errors.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
@@ -80,8 +80,8 @@ export function breakevenGpus(tp: number): { aggregated: number; disaggregated: 
 
 /**
  * The experiment of experiments/seeds/breakeven.yaml for another model, transport and set of lengths, compared at
- * equal GPU counts: one TP prefill and one TP decode worker against two TP aggregated workers, connector any-tp,
- * prefill and decode on different nodes.
+ * equal GPU counts: one TP prefill and one TP decode worker against two TP aggregated workers, on the catalog's default
+ * connector profile (`default: true`; the profile seed 002's experiment names), prefill and decode on different nodes.
  */
 export function breakevenExperiment(o: BreakevenOptions, node: string): Record<string, unknown> {
   const tp = o.tp ?? 1;
@@ -93,7 +93,7 @@ export function breakevenExperiment(o: BreakevenOptions, node: string): Record<s
       mode: 'aggregated',
       model: o.model,
       node,
-      connector: 'any-tp',
+      connector: defaultConnector(o.catalog ?? defaultCatalog()).id,
       transport: o.transport,
       prefill: { workers: 1, tp },
       decode: { workers: 1, tp },

@@ -3,7 +3,6 @@ import { PLACEMENTS } from '../../experiment/schema.js';
 import { shownPath } from '../../experiment/yaml-errors.js';
 import { PLAN_FILE, planJson, REPORT_FILE, writePlan } from '../../plan/output.js';
 import {
-  DEFAULT_CONNECTOR,
   DEFAULT_PRECISION,
   DEFAULT_REQUESTS,
   DEFAULT_WARMUP,
@@ -16,7 +15,7 @@ import { costPerM, rateColumns, rolesText, shortName } from '../../plan/report.j
 import { planForLoad } from '../../plan/size.js';
 import { formatLoadPlan, writeLoadPlan } from '../../plan/size-report.js';
 import { parseSlo, type SloTerm } from '../../plan/slo.js';
-import { defaultCatalog } from '../../catalog/index.js';
+import { defaultCatalog, defaultConnector } from '../../catalog/index.js';
 import { MAX_WORKERS, positiveNumber, setList, wholeNumber } from '../options.js';
 import { UserError } from '../../errors.js';
 import { connectorFromFlags, VLLM_OPTION } from '../vllm-option.js';
@@ -97,7 +96,7 @@ export const planCommand: CommandModule<object, Args> = {
         describe: 'comma-separated <ttft|itl|e2e>_<p50|p90|p95|p99|mean>_ms<=<ms>, e.g. ttft_p95_ms<=2000,itl_p95_ms<=50',
         coerce: parseSlo,
       })
-      .option('connector', { type: 'string', requiresArg: true, describe: `connector profile, the vLLM build (nixlsim list connectors; default ${DEFAULT_CONNECTOR})` })
+      .option('connector', { type: 'string', requiresArg: true, describe: 'connector profile, the vLLM build (nixlsim list connectors; default: the profile whose record sets default: true)' })
       .option('vllm', VLLM_OPTION)
       .option('placement', {
         type: 'string',
@@ -135,7 +134,9 @@ export const planCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', default: false, describe: 'print plan.json' }) as unknown as Argv<Args>,
   handler: async ({ window, json, _, $0, vllm, ...given }) => {
     // --vllm names the build by release: its profile's TP and block-size rules (a range's own expiry is not the planner's concern).
-    const flags = { ...given, connector: connectorFromFlags(defaultCatalog(), given.connector, vllm, DEFAULT_CONNECTOR).id };
+    const c = defaultCatalog();
+    const profile = given.connector === undefined && vllm === undefined ? defaultConnector(c) : connectorFromFlags(c, given.connector, vllm);
+    const flags = { ...given, connector: profile.id };
     const onRound = (n: number, probes: number, simulated: number) => process.stderr.write(`round ${n}: ${probes} probes, ${simulated} simulated\n`);
     const o: PlanOptions = { ...flags, ...(window !== undefined ? { windowS: window } : {}), ...(progressWanted(json) ? { onRound } : {}) };
     if (o.rate !== undefined) {

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { defaultCatalog, projectRoot } from '../../catalog/index.js';
+import { defaultCatalog, getConnector, projectRoot, type Catalog } from '../../catalog/index.js';
+import { engineUnregisteredText } from '../../nixl/compat.js';
+import { effectiveProfile } from '../../serving/cluster.js';
 import { expandPoints, loadExperiment } from '../../experiment/index.js';
 import type { Point, PointResult } from '../../spec/experiment.js';
 import { breakevenRows, type BreakevenRow } from '../../report/charts/data.js';
@@ -28,7 +30,7 @@ export const quickstartCommand: CommandModule = {
     };
     const out: string[] = ['nixlsim quickstart: the three seed scenarios in experiments/seeds/ (nixlsim run <file> for the full tables)', ''];
     const be = await run('breakeven.yaml');
-    out.push(...longContext(await run('long-context.yaml')), '', ...asymmetric(await run('asymmetric-tp.yaml')), '', ...breakeven(be), ...(await goodput(be)));
+    out.push(...longContext(await run('long-context.yaml')), '', ...asymmetric(await run('asymmetric-tp.yaml'), catalog), '', ...breakeven(be), ...(await goodput(be)));
     console.log(out.join('\n'));
   },
 };
@@ -43,21 +45,29 @@ function longContext(rows: { point: Point; r: PointResult }[]): string[] {
     return x.requests.fellBack > 0 ? `${s(x.ttftMs.mean)} (fell back)` : `${s(x.ttftMs.mean)} (KV ${s(x.kvTransfer.ms.mean)})`;
   };
   const w = 24;
-  const tcp = rows.filter((x) => x.point.experiment.deployment.transport === 'tcp');
-  const firstBad = tcp.find((x) => x.r.events.kv_blocks_expired! > 0);
+  // The first transport, in the table's order, whose KV read outlasted the expiry, at the shortest input it did.
+  const expired = (x: { r: PointResult }) => (x.r.events.kv_blocks_expired ?? 0) > 0;
+  const firstBad = transports.map((t) => rows.find((x) => x.point.experiment.deployment.transport === t && expired(x))).find((x) => x !== undefined);
   const d = rows[0]!.point.experiment.deployment;
   return [
     `1. Long context (seeds 000/001): ${d.model}, prefill TP${d.prefill.tp} -> decode TP${d.decode.tp}, mean TTFT by input length and transport`,
     `   ${'input tokens'.padEnd(14)}${transports.map((t) => t.padEnd(w)).join('')}`.trimEnd(),
     ...isls.map((isl) => `   ${String(isl).padEnd(14)}${transports.map((t) => cell(t, isl).padEnd(w)).join('')}`.trimEnd()),
-    firstBad
-      ? `   On tcp from ${firstBad.point.experiment.workload.isl.mean} tokens the KV read outlasts the 120 s abort timeout: every prefill rank logs ` +
-        `"Releasing expired KV blocks ... within 120 seconds" (${firstBad.r.events.kv_blocks_expired} lines) and the request is prefilled again on the decode worker.`
-      : '   No transport outlasted the abort timeout.',
+    firstBad ? expiredText(firstBad) : '   No transport outlasted the abort timeout.',
   ];
 }
 
-function asymmetric(rows: { point: Point; r: PointResult }[]): string[] {
+/** What the first expired point shows: its expiry (the point's connector profile's, or the experiment's) and log line. */
+export function expiredText({ point, r }: { point: Point; r: PointResult }): string {
+  const at = `   On ${point.experiment.deployment.transport} from ${point.experiment.workload.isl.mean} tokens the KV read outlasts`;
+  const lines = `(${r.events.kv_blocks_expired} lines) and the request is prefilled again on the decode worker.`;
+  const e = r.expiry;
+  if (e?.kind === 'abort-timeout') return `${at} the ${e.timeoutS} s abort timeout: every prefill rank logs "Releasing expired KV blocks ... within ${e.timeoutS} seconds" ${lines}`;
+  if (e?.kind === 'lease') return `${at} its ${e.leaseS} s KV lease: every prefill rank logs "Releasing expired KV blocks ... before lease expired" ${lines}`;
+  return `${at} its KV expiry: every prefill rank logs "Releasing expired KV blocks" ${lines}`;
+}
+
+function asymmetric(rows: { point: Point; r: PointResult }[], catalog: Catalog): string[] {
   const d = rows[0]!.point.experiment.deployment;
   return [
     `2. Asymmetric TP (seed 003): ${d.model} on ${d.gpu}, ${d.prefill.workers} prefill x TP${d.prefill.tp}, ${d.decode.workers} decode x TP${d.decode.tp}`,
@@ -65,9 +75,21 @@ function asymmetric(rows: { point: Point; r: PointResult }[]): string[] {
       const c = point.experiment.deployment.connector;
       const dead = r.events.engine_dead ?? 0;
       return `   ${c.padEnd(16)} ${r.requests.completed}/${r.requests.total} completed` +
-        (dead > 0 ? `, ${dead} decode engines dead (ZeroDivisionError in the handshake, then KeyError in block_size_ratio_from_engine_id)` : `, TTFT p50 ${s(r.ttftMs.p50)}, ${r.throughput.outputTokensPerS.toFixed(0)} output tok/s`);
+        (dead > 0 ? `, ${dead} decode engines dead (${deathText(point, catalog)})` : `, TTFT p50 ${s(r.ttftMs.p50)}, ${r.throughput.outputTokensPerS.toFixed(0)} output tok/s`);
     }),
   ];
+}
+
+/**
+ * How the point's build kills a decode engine, in the texts of its connector profile (models/connector/): with prefill
+ * TP wider than a build that crashes on it, the handshake's internal error first; then what get_finished() raises.
+ */
+export function deathText(point: Point, catalog: Catalog): string {
+  const d = point.experiment.deployment;
+  const profile = effectiveProfile(getConnector(catalog, d.connector), d);
+  const inner = d.prefill.tp > d.decode.tp && profile.tp.prefillWider === 'crash' ? profile.errors.prefillWiderHandshake : undefined;
+  const killed = engineUnregisteredText(profile, '<engine id>');
+  return inner ? `${inner.error} in the handshake, then ${killed}` : killed;
 }
 
 function breakeven(rows: { point: Point; r: PointResult }[]): string[] {

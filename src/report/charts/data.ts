@@ -3,7 +3,7 @@
  * plots. Pure functions of their inputs; the spec builders in kinds.ts turn the rows into Vega-Lite.
  */
 import { defaultCatalog, firstNodeOffering, getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers } from '../../catalog/index.js';
-import { originalAbortTimeoutS } from '../../catalog/vllm.js';
+import { connectorsByRelease, originalAbortTimeoutS } from '../../catalog/vllm.js';
 import type { Catalog, ExpiryModel, NodeSpec, Placement, TransportSpec } from '../../spec/catalog.js';
 import { UserError } from '../../errors.js';
 import type { Band } from '../../spec/bands.js';
@@ -647,12 +647,12 @@ export interface TpCell {
   message: string;
 }
 
-/** Profiles in the order vLLM grew them (the README truth table's), any others after by id. */
-const PROFILE_ORDER = ['equal-tp', 'decode-wider-tp', 'any-tp', 'any-tp-hardened'];
-
-export function profileOrder(ids: Iterable<string>): string[] {
-  const all = [...ids];
-  return [...PROFILE_ORDER.filter((id) => all.includes(id)), ...all.filter((id) => !PROFILE_ORDER.includes(id)).sort()];
+/**
+ * Profiles in the order vLLM grew them (the truth table's): by the earliest vLLM release each profile's record places
+ * (connectorsByRelease), those placing none after, by id.
+ */
+export function profileOrder(ids: Iterable<string>, catalog: Catalog = defaultCatalog()): string[] {
+  return connectorsByRelease(catalog, ids);
 }
 
 /**
@@ -665,7 +665,7 @@ export function tpMatrixRows(
   opts: { model?: string; tps?: readonly number[]; connectors?: readonly string[]; blockSizes?: { prefill: number; decode: number } } = {},
 ): TpCell[] {
   const llm = getLlm(catalog, opts.model ?? 'llama-3.1-70b-instruct-fp8');
-  const ids = opts.connectors ?? profileOrder(catalog.connectors.keys());
+  const ids = opts.connectors ?? profileOrder(catalog.connectors.keys(), catalog);
   const rows: TpCell[] = [];
   for (const id of ids) {
     const profile = getConnector(catalog, id);

@@ -38,39 +38,33 @@ export const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 't
 export const OUTCOME_COLOURS = { ok: '#4c78a8', rejected: '#f58518', crash: '#3b3b3b' } as const;
 /** Limits (abort timeout, lease, SLO bounds, parity): near-black dashed rules, labelled, never a series colour. */
 const LIMIT_COLOUR = '#222222';
-/** One colour and one shape per transport on every chart (tcp is never blue on one and green on the next). */
-export const TRANSPORT_COLOURS: Record<string, string> = {
-  'ib-rdma': TABLEAU10[0],
-  'roce-rdma': TABLEAU10[1],
-  'efa-libfabric': TABLEAU10[2],
-  'host-staged': TABLEAU10[3],
-  nvlink: TABLEAU10[4],
-  'efa-ucx': TABLEAU10[6],
-  mnnvl: TABLEAU10[7],
-  tcp: TABLEAU10[8],
-};
-const TRANSPORT_SHAPES: Record<string, string> = {
-  'ib-rdma': 'circle',
-  'roce-rdma': 'square',
-  'efa-libfabric': 'triangle-up',
-  'host-staged': 'diamond',
-  nvlink: 'cross',
-  'efa-ucx': 'triangle-right',
-  mnnvl: 'triangle-left',
-  tcp: 'triangle-down',
-};
-
-const isTransports = (series: readonly string[]): boolean => series.length > 0 && series.every((s) => s in TRANSPORT_COLOURS);
+/**
+ * One colour and one shape per transport on every chart (tcp is never blue on one and green on the next): each
+ * transport record's `display` (models/transport/), read from the catalog in use. Undefined unless every series is a
+ * transport with a display; such series take tableau10 and SHAPES in series order.
+ */
+function transportDisplays(series: readonly string[]): { colour: string; shape: string }[] | undefined {
+  if (series.length === 0) return undefined;
+  const catalog = defaultCatalog();
+  const out: { colour: string; shape: string }[] = [];
+  for (const s of series) {
+    const d = catalog.transports.get(s)?.display;
+    if (d === undefined) return undefined;
+    out.push(d);
+  }
+  return out;
+}
 
 /** The colour scale of a series field: the transports' fixed colours, else tableau10 in series order. */
 function seriesScale(series: readonly string[]): Json {
-  if (isTransports(series)) return { scale: { domain: [...series], range: series.map((s) => TRANSPORT_COLOURS[s]) } };
+  const fixed = transportDisplays(series);
+  if (fixed) return { scale: { domain: [...series], range: fixed.map((d) => d.colour) } };
   return { scale: { scheme: series.length > 10 ? 'tableau20' : SCHEME } };
 }
 
 /** The shape scale of a series field (same field and title as the colour, so the two share one legend). */
 function seriesShapes(series: readonly string[]): Json {
-  const range = isTransports(series) ? series.map((s) => TRANSPORT_SHAPES[s]) : series.map((_, i) => SHAPES[i % SHAPES.length]);
+  const range = transportDisplays(series)?.map((d) => d.shape) ?? series.map((_, i) => SHAPES[i % SHAPES.length]);
   return { scale: { domain: [...series], range } };
 }
 
