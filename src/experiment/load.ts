@@ -30,8 +30,8 @@ import type { Catalog } from '../spec/catalog.js';
 import { InvariantError, quoted, UserError } from '../errors.js';
 import { TraceReader, type TraceFormat } from '../workload/traces.js';
 import { checkAgainstCatalog, checkExpectations, pointMatches, type CatalogRecords } from './check.js';
-import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, type ExpectEntry } from './schema.js';
-import type { ConnectorOverrides, Experiment, ExperimentFile, FaultSpec, Point, WorkerGroup } from '../spec/experiment.js';
+import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, inSchemaOrder, type ExpectEntry } from './schema.js';
+import type { Experiment, ExperimentFile, Point, WorkerGroup } from '../spec/experiment.js';
 import { readInputText } from '../input.js';
 import { MAX_POINTS_CEILING, sweepLimit } from './sweep-limit.js';
 import {
@@ -584,113 +584,62 @@ function nameFromFile(file: string): string {
 }
 
 /**
- * The validated file as the simulator's Experiment, every object built in the schema's field order
- * (src/spec/experiment-schema.ts) so that output is stable.
+ * The validated file as the simulator's Experiment: zod's output (defaults applied, absent optional keys absent), with
+ * what the loader resolves put over it: the ids the catalog resolved, a group's own hardware, vLLM's batch defaults on
+ * the GPU, the defaults that depend on other fields, the release's expiry and the trace's absolute path. A field the
+ * schema gains reaches the simulation without a change here. Keys come in the schema's order, so that the same
+ * experiment always reads the same way (what hashes or compares experiments uses canonical JSON regardless).
  */
 function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, traceFile: string): Experiment {
-  const dep = d.deployment;
-  const w = d.workload;
-  const e = dep.engine;
+  const { name, extends: _extends, sweep: _sweep, expect: _expect, ...fields } = d;
+  const { deployment: dep, workload: w } = fields;
+  const { kvLayout, ...engine } = dep.engine;
   // A group with hardware of its own says so (absent keys otherwise: the output of files without any is unchanged),
   // with vLLM's batch defaults on its GPU where the file leaves them unset and they differ from the deployment's.
-  const group = (name: 'prefill' | 'decode' | 'aggregated', g: { workers: number; tp: number; node?: string | undefined; gpu?: string | undefined }): WorkerGroup => {
-    const own = recs.groups[name];
-    if (!own) return { workers: g.workers, tp: g.tp };
+  const group = (g: 'prefill' | 'decode' | 'aggregated'): WorkerGroup => {
+    const { workers, tp } = dep[g];
+    const own = recs.groups[g];
+    if (!own) return { workers, tp };
     const b = own.batchDefaults;
-    const engine = {
-      ...(e.maxNumBatchedTokens === undefined && b.maxNumBatchedTokens !== recs.batchDefaults.maxNumBatchedTokens ? { maxNumBatchedTokens: b.maxNumBatchedTokens } : {}),
-      ...(e.maxNumSeqs === undefined && b.maxNumSeqs !== recs.batchDefaults.maxNumSeqs ? { maxNumSeqs: b.maxNumSeqs } : {}),
+    const ownEngine = {
+      ...(engine.maxNumBatchedTokens === undefined && b.maxNumBatchedTokens !== recs.batchDefaults.maxNumBatchedTokens ? { maxNumBatchedTokens: b.maxNumBatchedTokens } : {}),
+      ...(engine.maxNumSeqs === undefined && b.maxNumSeqs !== recs.batchDefaults.maxNumSeqs ? { maxNumSeqs: b.maxNumSeqs } : {}),
     };
-    return { workers: g.workers, tp: g.tp, node: own.node.id, gpu: own.gpu, ...(Object.keys(engine).length ? { engine } : {}) };
+    return { workers, tp, node: own.node.id, gpu: own.gpu, ...(Object.keys(ownEngine).length ? { engine: ownEngine } : {}) };
   };
-  const trace = w.trace;
-  return {
-    name: d.name ?? nameFromFile(file),
-    seed: d.seed,
+  // The file's expiry, else the vLLM release's where its range states one, else (absent) the profile's.
+  const expiry = dep.expiry ?? recs.releaseExpiry;
+  return inSchemaOrder<Experiment>({
+    name: name ?? nameFromFile(file),
+    ...fields,
     deployment: {
-      mode: dep.mode,
+      ...dep,
       model: recs.llm.id,
       gpu: recs.gpu,
       node: recs.node.id,
       connector: recs.connector,
-      ...(dep.vllm === undefined ? {} : { vllm: dep.vllm }),
       transport: recs.transport.id,
-      prefill: group('prefill', dep.prefill),
-      decode: group('decode', dep.decode),
-      aggregated: group('aggregated', dep.aggregated),
-      placement: dep.placement,
-      router: dep.router,
+      prefill: group('prefill'),
+      decode: group('decode'),
+      aggregated: group('aggregated'),
       engine: {
-        maxNumBatchedTokens: e.maxNumBatchedTokens ?? recs.batchDefaults.maxNumBatchedTokens,
-        maxNumSeqs: e.maxNumSeqs ?? recs.batchDefaults.maxNumSeqs,
-        blockSize: e.blockSize,
+        ...engine,
+        maxNumBatchedTokens: engine.maxNumBatchedTokens ?? recs.batchDefaults.maxNumBatchedTokens,
+        maxNumSeqs: engine.maxNumSeqs ?? recs.batchDefaults.maxNumSeqs,
         // HND, the default every reader assumes when the key is absent, stays absent: earlier outputs are unchanged.
-        ...(e.kvLayout === 'HND' ? {} : { kvLayout: e.kvLayout }),
-        gpuMemoryUtilization: e.gpuMemoryUtilization,
-        activationReserveBytes: e.activationReserveBytes,
-        prefixCaching: e.prefixCaching,
-        chunkedPrefill: e.chunkedPrefill,
-        ...(e.longPrefillTokenThreshold === undefined ? {} : { longPrefillTokenThreshold: e.longPrefillTokenThreshold }),
-        ...(e.enforceEager === undefined ? {} : { enforceEager: e.enforceEager }),
+        ...(kvLayout === 'HND' ? {} : { kvLayout }),
       },
-      bandwidth: dep.bandwidth,
-      failurePolicy: dep.failurePolicy,
       maxRetries: dep.maxRetries ?? (dep.failurePolicy === 'retry' ? DEFAULT_RETRIES : 0),
-      // The file's expiry, else the vLLM release's where its range states one, else (unset) the profile's.
-      ...(dep.expiry === undefined
-        ? recs.releaseExpiry !== undefined
-          ? { expiry: recs.releaseExpiry }
-          : {}
-        : {
-            expiry:
-              dep.expiry.kind === 'abort-timeout'
-                ? { kind: 'abort-timeout' as const, timeoutS: dep.expiry.timeoutS }
-                : { kind: 'lease' as const, leaseS: dep.expiry.leaseS, heartbeatS: dep.expiry.heartbeatS, extendS: dep.expiry.extendS },
-          }),
-      ...(dep.kvLoadTimeoutS === undefined ? {} : { kvLoadTimeoutS: dep.kvLoadTimeoutS }),
-      ...(dep.connectorOverrides === undefined ? {} : { connectorOverrides: dropUndefined(dep.connectorOverrides) as ConnectorOverrides }),
+      ...(expiry === undefined ? {} : { expiry }),
     },
     workload: {
-      kind: w.kind,
-      concurrency: w.concurrency,
+      ...w,
       // A trace is replayed whole unless capped: a silent cap of 100 records would misrepresent it.
       requests: w.requests ?? (w.kind === 'trace' ? 0 : DEFAULT_REQUESTS),
-      warmup: w.warmup,
-      rate: w.rate,
       // A trace brings its own lengths; 0 says "from the trace" where the file gave none.
       isl: { mean: w.isl?.mean ?? 0, stddev: w.isl?.stddev ?? 0 },
       osl: { mean: w.osl?.mean ?? 0, stddev: w.osl?.stddev ?? 0 },
-      ...(trace === undefined
-        ? {}
-        : {
-            trace: {
-              format: trace.format,
-              path: resolve(dirname(traceFile), trace.path),
-              speedup: trace.speedup,
-              ...(trace.limit === undefined ? {} : { limit: trace.limit }),
-            },
-          }),
+      ...(w.trace === undefined ? {} : { trace: { ...w.trace, path: resolve(dirname(traceFile), w.trace.path) } }),
     },
-    faults: d.faults.map(toFault),
-    horizonS: d.horizonS,
-  };
-}
-
-function toFault(f: ExperimentFile['faults'][number]): FaultSpec {
-  // Absent keys stay absent (not undefined) so that JSON output and deep equality see only what the file said.
-  const out: Record<string, unknown> = { kind: f.kind };
-  const src = f as Record<string, unknown>;
-  for (const key of ['rate', 'probability', 'at', 'durationS', 'downtimeS', 'target']) {
-    const v = src[key];
-    if (v !== undefined) out[key] = Array.isArray(v) ? [...(v as unknown[])] : v;
-  }
-  return out as FaultSpec;
-}
-
-/** A copy without undefined-valued keys (zod keeps them for absent optionals), so that merges leave defaults alone. */
-function dropUndefined(v: unknown): unknown {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = dropUndefined(x);
-  return out;
+  });
 }

@@ -20,12 +20,8 @@ export const NON_FIELD_KEYS = ['sweep', 'extends', 'expect'] as const;
  * `expect` are not fields of an experiment.
  */
 export function fieldPaths(schema: z.ZodType = experimentFileSchema, prefix = ''): string[] {
-  const s = unwrap(schema);
-  const shapes: Record<string, z.ZodType>[] = [];
-  if (s instanceof z.ZodObject) shapes.push(s.shape as Record<string, z.ZodType>);
-  else if (s instanceof z.ZodDiscriminatedUnion) for (const o of s.options as z.ZodType[]) if (o instanceof z.ZodObject) shapes.push(o.shape as Record<string, z.ZodType>);
   const out: string[] = [];
-  for (const shape of shapes) {
+  for (const shape of shapesOf(schema)) {
     for (const [key, child] of Object.entries(shape)) {
       const path = prefix ? `${prefix}.${key}` : key;
       if ((NON_FIELD_KEYS as readonly string[]).includes(path) || out.includes(path)) continue;
@@ -39,14 +35,39 @@ export function fieldPaths(schema: z.ZodType = experimentFileSchema, prefix = ''
 export function fieldSchema(path: string, schema: z.ZodType = experimentFileSchema): z.ZodType | undefined {
   let cur: z.ZodType | undefined = schema;
   for (const seg of path.split('.')) {
-    const s: z.ZodType = unwrap(cur);
-    const shapes: Record<string, z.ZodType>[] = [];
-    if (s instanceof z.ZodObject) shapes.push(s.shape as Record<string, z.ZodType>);
-    else if (s instanceof z.ZodDiscriminatedUnion) for (const o of s.options as z.ZodType[]) if (o instanceof z.ZodObject) shapes.push(o.shape as Record<string, z.ZodType>);
-    cur = shapes.map((sh) => sh[seg]).find((c) => c !== undefined);
+    cur = shapesOf(cur)
+      .map((sh) => sh[seg])
+      .find((c) => c !== undefined);
     if (!cur) return undefined;
   }
   return cur;
+}
+
+/** The object shapes a schema stands for, wrappers aside: an object's, or each option's of a discriminated union. */
+function shapesOf(schema: z.ZodType): Record<string, z.ZodType>[] {
+  const s = unwrap(schema);
+  if (s instanceof z.ZodObject) return [s.shape as Record<string, z.ZodType>];
+  if (s instanceof z.ZodDiscriminatedUnion) return (s.options as z.ZodType[]).flatMap((o) => (o instanceof z.ZodObject ? [o.shape as Record<string, z.ZodType>] : []));
+  return [];
+}
+
+/**
+ * A copy of `value` whose maps list their keys in the schema's order (a union's value in its own option's order), and
+ * keys the schema does not have after those, as they were (a group's resolved engine): the loader spreads zod's output
+ * and puts the fields it resolves over it, and this makes the result read in the order of the file format.
+ */
+export function inSchemaOrder<T>(value: T, schema: z.ZodType = experimentFileSchema): T {
+  const s = unwrap(schema);
+  if (Array.isArray(value)) return (s instanceof z.ZodArray ? value.map((v: unknown) => inSchemaOrder(v, s.element as z.ZodType)) : value) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const v = value as Record<string, unknown>;
+  const keys = Object.keys(v);
+  const shared = (shape: Record<string, z.ZodType>) => keys.filter((k) => k in shape).length;
+  const shape = shapesOf(s).reduce<Record<string, z.ZodType>>((best, sh) => (shared(sh) > shared(best) ? sh : best), {});
+  const out: Record<string, unknown> = {};
+  for (const [k, child] of Object.entries(shape)) if (k in v) out[k] = inSchemaOrder(v[k], child);
+  for (const k of keys) if (!(k in out)) out[k] = v[k];
+  return out as T;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

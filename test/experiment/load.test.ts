@@ -49,7 +49,7 @@ const MINIMAL: Experiment = {
 };
 
 describe('loadExperiment', () => {
-  it('fills every default into a minimal file, in types.ts key order (optional fields left out)', () => {
+  it("fills every default into a minimal file, in the schema's key order (optional fields left out)", () => {
     const loaded = loadExperiment(fixture('minimal.yaml'));
     expect(loaded.experiment).toEqual(MINIMAL);
     // toEqual ignores key order; the JSON text does not.
