@@ -306,11 +306,16 @@ export class Engine {
       hit = Math.min(this.pool.matchPrefix(seq.hashes), Math.floor((seq.promptTokens - 1) / args.blockSize));
     }
     const need = this.blocksFor(seq.promptTokens + 1) - hit;
-    if (!this.pool.allocate(need)) return false;
+    // The hit's idle blocks count against the room, and are taken before the new blocks: making room must not evict
+    // them (vLLM's KVCacheManager.allocate_slots counts the evictable computed blocks, then touches them, then allocates).
     if (hit > 0) {
+      if (need + this.pool.idleAmong(seq.hashes!, hit) > this.pool.available) return false;
       this.pool.acquire(seq.hashes!, hit);
+      if (!this.pool.allocate(need)) throw new InvariantError(`${this.id}: ${need} blocks did not fit after ${hit} prefix blocks were taken`);
       seq.cachedRefs = seq.hashes!.slice(0, hit);
       seq.prefilled = hit * args.blockSize;
+    } else if (!this.pool.allocate(need)) {
+      return false;
     }
     seq.blocks = need;
     return true;

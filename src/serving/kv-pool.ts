@@ -66,6 +66,13 @@ export class KvBlockPool {
     return k;
   }
 
+  /** Of the first k hashes (which must be cached), those nobody references: evictable until a request takes them. */
+  idleAmong(hashes: readonly string[], k: number): number {
+    let n = 0;
+    for (let i = 0; i < k; i++) if (this.cached.get(hashes[i]!) === 0) n++;
+    return n;
+  }
+
   /** References the first k hashes (which must be cached), refreshing them in the LRU order. */
   acquire(hashes: readonly string[], k: number): void {
     for (let i = 0; i < k; i++) {
