@@ -2,7 +2,7 @@ import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, TransportSpec } from 
 import { getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers, sideChannelTransport } from '../catalog/index.js';
 import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
-import type { Deployment, WorkerGroup } from '../spec/experiment.js';
+import { DYNAMO_ROUTER_DEFAULTS, type Deployment, type WorkerGroup } from '../spec/experiment.js';
 import {
   brokenPipeLine,
   connectionResetLine,
@@ -15,7 +15,7 @@ import { Network } from '../network/index.js';
 import { DecodeConnector, KvFabric, nearlyEqual, PrefillConnector, type LoadResult } from '../nixl/index.js';
 import { checkNvlinkDomain, checkPlacement, defaultEfficiency, type BandwidthChoice, type Efficiency } from '../physics/index.js';
 import { Engine, type Seq } from './engine.js';
-import { Router } from './router.js';
+import { Router, type NoWorker } from './router.js';
 
 /**
  * A Dynamo deployment on the kernel: the frontend's routers, the vLLM engines, and for disaggregated serving the
@@ -82,9 +82,10 @@ export class Cluster {
   readonly prefillWorkers: Worker[] = [];
   readonly decodeWorkers: Worker[] = [];
   readonly aggWorkers: Worker[] = [];
-  private readonly prefillRouter: Router;
-  private readonly decodeRouter: Router;
-  private readonly aggRouter: Router;
+  /** The frontend's routers, one per group (their counts say how much of the prompts the KV router found cached). */
+  readonly prefillRouter: Router;
+  readonly decodeRouter: Router;
+  readonly aggRouter: Router;
   /** Every worker by its engine (what a router picks). */
   private readonly workerOf = new Map<Engine, Worker>();
   /** Requests by the worker streaming them back (decode or aggregated), for connection resets. */
@@ -186,9 +187,14 @@ export class Cluster {
       }
     }
     for (const w of [...this.prefillWorkers, ...this.decodeWorkers, ...this.aggWorkers]) this.workerOf.set(w.engine, w);
-    this.prefillRouter = new Router(d.router, this.prefillWorkers.map((w) => w.engine));
-    this.decodeRouter = new Router(d.router === 'kv-aware' ? 'least-loaded' : d.router, this.decodeWorkers.map((w) => w.engine));
-    this.aggRouter = new Router(d.router, this.aggWorkers.map((w) => w.engine));
+    // Each router draws from its own stream of the run's seed; the decode leg of disaggregated serving routes with
+    // Dynamo's decode override (no prefix-overlap weight: the KV comes from prefill).
+    const settings = { ...DYNAMO_ROUTER_DEFAULTS, ...d.routerConfig };
+    const router = (name: string, workers: Worker[], disaggregatedDecode = false) =>
+      new Router(d.router, workers.map((w) => w.engine), { settings, rng: sim.rng(`router:${name}`), disaggregatedDecode });
+    this.prefillRouter = router('prefill', this.prefillWorkers);
+    this.decodeRouter = router('decode', this.decodeWorkers, true);
+    this.aggRouter = router('aggregated', this.aggWorkers);
   }
 
   /** Every engine, prefill first. */
@@ -199,17 +205,40 @@ export class Cluster {
   submit(r: ServingRequest): void {
     if (this.roll?.('health_503', 'frontend')) this.health503('frontend');
     if (this.d.mode === 'aggregated') {
-      const e = this.aggRouter.pick(r.hashes);
-      if (!e) return this.fail(r, 'no live aggregated worker', 'no_worker');
-      this.runLocally(r, e);
+      this.aggRouter.route(r, (e, why) => {
+        if (this.routedAway(r, this.aggRouter)) return;
+        if (!e) return this.noWorker(r, 'aggregated', why);
+        this.runLocally(r, e);
+      });
       return;
     }
-    const p = this.prefillRouter.pick(r.hashes);
-    if (!p) return this.fail(r, 'no live prefill worker', 'no_worker');
+    this.prefillRouter.route(r, (p, why) => {
+      if (this.routedAway(r, this.prefillRouter)) return;
+      if (!p) return this.noWorker(r, 'prefill', why);
+      this.prefillOn(r, p);
+    });
+  }
+
+  /** A request routed after it ended (it waited in the router's queue): its booking goes. */
+  private routedAway(r: ServingRequest, router: Router): boolean {
+    if (r.status === 'running') return false;
+    router.free(r.id);
+    return true;
+  }
+
+  /** No worker for the request: none alive, or (busy threshold) every live one busy, which Dynamo answers with a 503. */
+  private noWorker(r: ServingRequest, group: string, why: NoWorker | undefined): void {
+    if (why === 'busy') this.fail(r, `all ${group} workers busy (HTTP 503 Service Unavailable)`, 'no_worker');
+    else this.fail(r, `no live ${group} worker`, 'no_worker');
+  }
+
+  private prefillOn(r: ServingRequest, p: Engine): void {
     const pw = this.workerOf.get(p)!;
     const seq = this.seq(r, p, r.isl, 1, true);
     if (r.hashes) seq.hashes = r.hashes;
     seq.onFinish = () => {
+      // The prefill worker's response (max_tokens 1) ends with its one token: the prefill router's booking goes.
+      this.prefillRouter.free(r.id);
       this.prefilling.remove(r);
       if (r.scheduledAt === undefined && seq.scheduledAt !== undefined) r.scheduledAt = seq.scheduledAt;
       this.afterPrefill(r, pw, seq);
@@ -225,8 +254,14 @@ export class Cluster {
       return;
     }
     const params = pw.prefill!.finishRequest(r.id, r.isl, () => pw.engine.releaseHeld(pseq));
-    const d = this.decodeRouter.pick();
-    if (!d) return this.fail(r, 'no live decode worker', 'no_worker');
+    this.decodeRouter.route(r, (d, why) => {
+      if (this.routedAway(r, this.decodeRouter)) return;
+      if (!d) return this.noWorker(r, 'decode', why);
+      this.decodeOn(r, pw, params, d);
+    });
+  }
+
+  private decodeOn(r: ServingRequest, pw: Worker, params: ReturnType<PrefillConnector['finishRequest']>, d: Engine): void {
     const dw = this.workerOf.get(d)!;
     if (!this.fits(d, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${d.id}'s KV pool`, 'too_long');
     const seq = this.seq(r, d, r.isl, r.osl, false);
@@ -324,6 +359,7 @@ export class Cluster {
         if (r.scheduledAt === undefined && s.scheduledAt !== undefined) r.scheduledAt = s.scheduledAt;
         if (first) {
           r.firstTokenAt = this.sim.now;
+          (this.d.mode === 'aggregated' ? this.aggRouter : this.decodeRouter).firstToken(r.id);
           // The response stream to the frontend starts here; a reset takes every stream on the connection with it.
           if (this.roll?.('connection_reset', e.id)) {
             this.sim.schedule(0, () => this.connectionReset(e));
@@ -345,6 +381,10 @@ export class Cluster {
     r.doneAt = this.sim.now;
     this.streams.remove(r);
     this.prefilling.remove(r);
+    // Its load leaves the routers' books before anything the end sets off (a closed loop's next request) is routed.
+    this.prefillRouter.free(r.id);
+    this.decodeRouter.free(r.id);
+    this.aggRouter.free(r.id);
     r.onEnd(r);
   }
 
@@ -403,6 +443,14 @@ export class Cluster {
       w.decode.restart(); // its loads end: afterLoad gives back their reserved blocks
       this.fabric?.failReadsOf(w.engine.id);
     }
+    this.updateRouters();
+  }
+
+  /** A worker came or went: requests waiting in a router's queue may go now (or find no live worker). */
+  private updateRouters(): void {
+    this.prefillRouter.update();
+    this.decodeRouter.update();
+    this.aggRouter.update();
   }
 
   workerUp(id: string): void {
@@ -410,6 +458,7 @@ export class Cluster {
     if (!w || (w.decode && w.decode.dead)) return;
     if (w.prefill) w.prefill.alive = true;
     w.engine.revive();
+    this.updateRouters();
   }
 
   /**
@@ -419,6 +468,9 @@ export class Cluster {
    */
   check(): void {
     for (const e of this.engines) e.check();
+    this.prefillRouter.check('the prefill router');
+    this.decodeRouter.check('the decode router');
+    this.aggRouter.check('the aggregated router');
     this.net.check();
     let served = 0;
     let read = 0;

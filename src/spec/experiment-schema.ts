@@ -14,7 +14,7 @@
  * experiment.ts (which reads this file as a type only, so `nixlsim --help` and the simulation never load zod for them).
  */
 import { z } from 'zod';
-import { FAULT_KINDS, KV_LAYOUTS, MAX_IN_FLIGHT } from './experiment.js';
+import { DYNAMO_ROUTER_DEFAULTS, FAULT_KINDS, KV_LAYOUTS, MAX_IN_FLIGHT } from './experiment.js';
 
 /** A whole number >= min, with a message that says so (shared by every file format with numbers). */
 export function whole(min: number) {
@@ -89,7 +89,7 @@ export const text = () => z.string({ error: 'expected a non-empty string' }).min
 const pathText = () => text().refine((p) => !p.includes('\0'), { error: 'a path cannot hold the NUL character (\\0)' });
 
 export const MODES = ['disaggregated', 'aggregated'] as const;
-export const ROUTERS = ['round-robin', 'least-loaded', 'kv-aware'] as const;
+export const ROUTERS = ['round-robin', 'least-loaded', 'kv-aware', 'random'] as const;
 export const FAILURE_POLICIES = ['fallback', 'fail', 'retry'] as const;
 export const PLACEMENTS = ['intra-pod', 'same-node', 'cross-node'] as const;
 export const BANDWIDTHS = ['min', 'typical', 'max'] as const;
@@ -114,6 +114,38 @@ const workerGroup = (what: string) =>
     })
     .prefault({})
     .describe(what);
+
+/**
+ * Dynamo's KV router (--router-mode kv), Dynamo v1.0.0: lib/kv-router/src/scheduling/selector.rs (the cost, the
+ * softmax, the tie-break), lib/llm/src/kv_router/sequence.rs (the load it books) and queue.rs (the queue threshold);
+ * the defaults are DYNAMO_ROUTER_DEFAULTS (spec/experiment.ts), from the frontend's configuration reference.
+ */
+const routerConfig = z
+  .strictObject({
+    overlapScoreWeight: nonNegative()
+      .default(DYNAMO_ROUTER_DEFAULTS.overlapScoreWeight)
+      .describe(
+        `--router-kv-overlap-score-weight (Dynamo v1.0.0 default ${DYNAMO_ROUTER_DEFAULTS.overlapScoreWeight}). The KV router sends a request to the worker of lowest cost = overlapScoreWeight x prefill blocks + decode blocks, where prefill blocks are the prompt tokens the worker would compute (the request's, less its prefix cached there, plus those of requests routed there and not yet past their first token) / block size, and decode blocks the prompt blocks of its unfinished requests plus the request's blocks it does not already hold. Higher favours cache hits (TTFT), lower spreads the load (ITL); 0 ignores the cache. The decode leg of disaggregated serving always routes with 0 (lib/llm/src/kv_router/prefill_router.rs).`,
+      ),
+    temperature: nonNegative()
+      .default(DYNAMO_ROUTER_DEFAULTS.temperature)
+      .describe(
+        `--router-temperature (default ${DYNAMO_ROUTER_DEFAULTS.temperature}). 0: the lowest cost, ties to the worker with the fewest cached blocks, then a draw among equals. Above 0: a draw with probability proportional to exp(-cost / ((highest cost - lowest cost) x temperature)), so higher spreads requests more evenly. Draws use the run's seed.`,
+      ),
+    queueThreshold: positive()
+      .nullable()
+      .default(DYNAMO_ROUTER_DEFAULTS.queueThreshold)
+      .describe(
+        `--router-queue-threshold (default ${DYNAMO_ROUTER_DEFAULTS.queueThreshold}). A request waits at the KV router, first come first served, while every live worker's prefill tokens (booked as in overlapScoreWeight) exceed this multiple of its max_num_batched_tokens; it is routed when a first token or a finished request frees room. null: no queue.`,
+      ),
+    busyThreshold: fraction()
+      .nullable()
+      .default(DYNAMO_ROUTER_DEFAULTS.busyThreshold)
+      .describe(
+        '--active-decode-blocks-threshold (default unset: null, off). A worker with more than this fraction of its KV blocks in use gets no new request, in every router mode; when every live worker is busy the request fails with HTTP 503 (Dynamo docs/fault_tolerance/request_rejection.md).',
+      ),
+  })
+  .describe("Dynamo's KV router settings (and the busy threshold, which every mode honours). Unset keys take Dynamo v1.0.0's defaults.");
 
 /**
  * vLLM's defaults for `vllm serve` on the V1 engine: chunked prefill and prefix caching on, 16-token blocks,
@@ -232,7 +264,12 @@ const deployment = z
     decode: workerGroup('Decode workers (disaggregated mode).'),
     aggregated: workerGroup('Workers that prefill and decode (aggregated mode).'),
     placement: oneOf(PLACEMENTS).default('cross-node').describe('Where prefill and decode workers sit relative to each other.'),
-    router: oneOf(ROUTERS).default('round-robin').describe("Dynamo's router mode."),
+    router: oneOf(ROUTERS)
+      .default('round-robin')
+      .describe(
+        "Dynamo's router mode (dynamo.frontend --router-mode, Dynamo v1.0.0): round-robin, random (uniform over the live workers), kv-aware (--router-mode kv: the lowest cost, as routerConfig describes), or least-loaded (this model's: the fewest requests queued or running; not a v1.0.0 mode).",
+      ),
+    routerConfig: routerConfig.optional(),
     engine,
     bandwidth: oneOf(BANDWIDTHS).default('typical').describe('Which per-rail bandwidth of the transport to use.'),
     failurePolicy: oneOf(FAILURE_POLICIES)

@@ -30,6 +30,24 @@ import type { experimentFileSchema } from './experiment-schema.js';
 export const KV_LAYOUTS = ['HND', 'NHD', 'flashinfer', 'cross-layer'] as const;
 export type KvLayout = (typeof KV_LAYOUTS)[number];
 
+/**
+ * Dynamo's KV router settings where deployment.routerConfig (or a key of it) is unset: Dynamo v1.0.0's defaults for
+ * `python -m dynamo.frontend` (docs.nvidia.com/dynamo/v1.0.0/additional-resources/frontend-configuration-reference:
+ * --router-kv-overlap-score-weight 1.0, --router-temperature 0.0, --router-queue-threshold 2.0; the busy threshold,
+ * --active-decode-blocks-threshold, is unset: off). The schema's descriptions say what each one does.
+ */
+export const DYNAMO_ROUTER_DEFAULTS: RouterSettings = { overlapScoreWeight: 1, temperature: 0, queueThreshold: 2, busyThreshold: null };
+
+/** The KV router's settings, resolved (deployment.routerConfig with DYNAMO_ROUTER_DEFAULTS for what it leaves out). */
+export interface RouterSettings {
+  overlapScoreWeight: number;
+  temperature: number;
+  /** null: no queue. */
+  queueThreshold: number | null;
+  /** null: no worker is ever busy. */
+  busyThreshold: number | null;
+}
+
 /** The faults an experiment can inject (src/faults/injector.ts injects them on the kernel). */
 export const FAULT_KINDS = ['connection_reset', 'health_503', 'link_down', 'worker_restart'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
