@@ -11,7 +11,7 @@ import { closest, unknownNameMessage } from '../catalog/suggest.js';
 import type { Catalog, ExpiryModel, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { resolveVllm } from '../catalog/vllm.js';
 import { quoted, UserError } from '../errors.js';
-import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvHeadsPerRank } from '../physics/index.js';
+import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvHeadsPerRank, withKvCacheDtype } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import { canonicalJson } from '../spec/canonical.js';
 import { EVENT_KINDS } from '../spec/events.js';
@@ -141,7 +141,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
   for (const g of groups) {
     // A calibrated GPU keeps its datasheet's memory: the KV pool is sized on the node's GPU record.
     const gpu = getGpu(catalog, hw[g].node.gpu);
-    const cfg = { id: g, llm, gpu, tp: dep[g].tp, args: argsOn(hw[g].gpu.vllmBatchDefaults), eff: defaultEfficiency(gpu) };
+    const cfg = { id: g, llm: withKvCacheDtype(llm, dep[g].kvCacheDtype ?? dep.engine.kvCacheDtype), gpu, tp: dep[g].tp, args: argsOn(hw[g].gpu.vllmBatchDefaults), eff: defaultEfficiency(gpu) };
     const r = at([D, g, 'tp'], [[D, 'model'], [D, 'engine', 'gpuMemoryUtilization'], [D, 'engine', 'activationReserveBytes'], [D, hw[g].own ? g : 'node']], () => kvPoolBlocks(cfg));
     if (isProblem(r)) return r;
   }

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import type { LlmSpec } from '../spec/catalog.js';
-import type { KvLayout } from '../spec/experiment.js';
+import type { KvCacheDtype, KvLayout } from '../spec/experiment.js';
 import { dtypeBytes } from './units.js';
 
 /**
@@ -17,6 +17,16 @@ export function kvBytesPerToken(llm: LlmSpec): number {
     return llm.layers * (llm.mla.kvLoraRank + llm.mla.ropeDim) * b;
   }
   return 2 * llm.layers * llm.kvHeads * llm.headDim * b;
+}
+
+/**
+ * The model as a worker with vLLM's --kv-cache-dtype runs it: 'auto' (or unset) keeps the model's own KV dtype; 'fp8'
+ * stores one byte an element, which every KV size, the pool's blocks, the decode step's KV reads and the transfer's
+ * bytes then follow (and the compatibility hash, which includes the KV dtype).
+ */
+export function withKvCacheDtype(llm: LlmSpec, cacheDtype: KvCacheDtype | undefined): LlmSpec {
+  if (cacheDtype === undefined || cacheDtype === 'auto' || llm.kvDtype === cacheDtype) return llm;
+  return { ...llm, kvDtype: cacheDtype };
 }
 
 /**

@@ -13,7 +13,7 @@ import {
 } from '../metrics/event-log.js';
 import { Network } from '../network/index.js';
 import { DecodeConnector, KvFabric, nearlyEqual, PrefillConnector, type LoadResult } from '../nixl/index.js';
-import { checkNvlinkDomain, checkPlacement, defaultEfficiency, type BandwidthChoice, type Efficiency } from '../physics/index.js';
+import { checkNvlinkDomain, checkPlacement, defaultEfficiency, withKvCacheDtype, type BandwidthChoice, type Efficiency } from '../physics/index.js';
 import { Engine, type Seq } from './engine.js';
 import { Router, type NoWorker } from './router.js';
 
@@ -131,12 +131,14 @@ export class Cluster {
         node: g.node !== undefined ? getNode(catalog, g.node) : node,
         eff: gpu === this.gpu ? (overrides.efficiency ?? defaultEfficiency(gpu)) : defaultEfficiency(gpu),
         args: g.engine ? { ...d.engine, ...g.engine } : d.engine,
+        // The model as this group stores its KV (--kv-cache-dtype: the group's, else the deployment's).
+        llm: withKvCacheDtype(this.llm, g.kvCacheDtype ?? d.engine.kvCacheDtype),
       };
     };
     type Hardware = ReturnType<typeof hardware>;
     // The decode side of vLLM's NixlConnector pulls the KV: it starts the reads and polls them every step.
     const engine = (id: string, g: WorkerGroup, h: Hardware, pulls = false) =>
-      new Engine(sim, log, { id, llm: this.llm, gpu: h.gpu, tp: g.tp, args: h.args, eff: h.eff, connector: pulls, node: h.node });
+      new Engine(sim, log, { id, llm: h.llm, gpu: h.gpu, tp: g.tp, args: h.args, eff: h.eff, connector: pulls, node: h.node });
 
     if (d.mode === 'aggregated') {
       const h = hardware(d.aggregated);
@@ -157,7 +159,7 @@ export class Cluster {
       for (let i = 0; i < d.prefill.workers; i++) {
         const e = engine(`prefill-${i}`, d.prefill, ph);
         this.fabric.addEngine({ engineId: e.id, tp: d.prefill.tp, node: ph.node, hostLinkBandwidth: ph.gpu.hostLink.bandwidth });
-        const prefill = new PrefillConnector(sim, log, { engineId: e.id, llm: this.llm, profile: this.profile, tp: d.prefill.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total });
+        const prefill = new PrefillConnector(sim, log, { engineId: e.id, llm: ph.llm, profile: this.profile, tp: d.prefill.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total });
         this.prefillWorkers.push({ engine: e, prefill });
       }
       for (let i = 0; i < d.decode.workers; i++) {
@@ -166,7 +168,7 @@ export class Cluster {
         const decode = new DecodeConnector(
           sim,
           log,
-          { engineId: e.id, llm: this.llm, profile: this.profile, tp: d.decode.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total },
+          { engineId: e.id, llm: dh.llm, profile: this.profile, tp: d.decode.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total },
           this.fabric,
           this.transport,
           { sideChannelLatencyS, maxRetries: d.failurePolicy === 'retry' ? d.maxRetries : 0 },

@@ -14,7 +14,7 @@
  * experiment.ts (which reads this file as a type only, so `nixlsim --help` and the simulation never load zod for them).
  */
 import { z } from 'zod';
-import { DYNAMO_ROUTER_DEFAULTS, FAULT_KINDS, KV_LAYOUTS, MAX_IN_FLIGHT } from './experiment.js';
+import { DYNAMO_ROUTER_DEFAULTS, FAULT_KINDS, KV_CACHE_DTYPES, KV_LAYOUTS, MAX_IN_FLIGHT } from './experiment.js';
 
 /** A whole number >= min, with a message that says so (shared by every file format with numbers). */
 export function whole(min: number) {
@@ -102,6 +102,8 @@ export const DEFAULT_RETRIES = 2;
 /** Requests measured when workload.requests is unset; a trace then replays every record (0). */
 export const DEFAULT_REQUESTS = 100;
 
+const kvCacheDtype = () => z.enum(KV_CACHE_DTYPES, { error: `expected one of ${KV_CACHE_DTYPES.map((d) => `'${d}'`).join(', ')}` });
+
 const workerGroup = (what: string) =>
   z
     .strictObject({
@@ -111,6 +113,7 @@ const workerGroup = (what: string) =>
         .optional()
         .describe("The group's own node type, from `nixlsim list nodes` (e.g. decode on H200 nodes, prefill on H100 nodes). Default: the deployment's node. Prefill and decode on different node types are cross-node."),
       gpu: catalogId().optional().describe("The group's own GPU: its node's GPU or a calibration of it. Default: the group's node's GPU (the deployment's gpu when the group has no node of its own)."),
+      kvCacheDtype: kvCacheDtype().optional().describe("The group's own --kv-cache-dtype (e.g. fp8 on decode only, which the compatibility hash rejects). Default: deployment.engine.kvCacheDtype."),
     })
     .prefault({})
     .describe(what);
@@ -174,6 +177,11 @@ const engine = z
       .default('HND')
       .describe(
         "How the KV cache is laid out and registered with NIXL, which sets the descriptors a KV READ posts per block: 'HND' (FlashAttention, K and V regions per layer, heads outermost: 2 x layers; vLLM's layout when TPs differ), 'NHD' (tokens outermost: x block size when the TPs differ), 'flashinfer' (K and V of a block together: layers), 'cross-layer' (one region for all layers, vLLM PR #30207: 1).",
+      ),
+    kvCacheDtype: kvCacheDtype()
+      .optional()
+      .describe(
+        "--kv-cache-dtype: 'auto' keeps the model's own KV dtype (the catalog's kvDtype: bf16 for every model there), 'fp8' stores K and V in FP8 (E4M3), one byte an element: half the KV bytes per token, so about twice the blocks in the pool, half the KV a decode step reads from HBM and half the bytes each NIXL READ moves (attention FLOPs are not changed). vLLM hashes the cache dtype into the NixlConnector's handshake compatibility hash (vllm-project/vllm PR #29503), so a prefill and a decode worker with different cache dtypes fail the handshake with the profile's compatHashMismatch error. Unset: auto.",
       ),
     gpuMemoryUtilization: fraction().default(0.9).describe('gpu_memory_utilization: the fraction of HBM vLLM may use for weights, activations and the KV pool.'),
     activationReserveBytes: whole(0)

@@ -31,6 +31,14 @@ export const KV_LAYOUTS = ['HND', 'NHD', 'flashinfer', 'cross-layer'] as const;
 export type KvLayout = (typeof KV_LAYOUTS)[number];
 
 /**
+ * vLLM's --kv-cache-dtype: 'auto' stores the KV cache in the model's own KV dtype (the catalog's kvDtype), 'fp8' in FP8
+ * (E4M3 on CUDA), one byte an element. vLLM also takes 'fp8_e4m3' and 'fp8_e5m2', and hashes the flag's own text into
+ * the NixlConnector's compatibility hash; nixlsim takes 'fp8' alone (what vLLM's docs and Dynamo's recipes set).
+ */
+export const KV_CACHE_DTYPES = ['auto', 'fp8'] as const;
+export type KvCacheDtype = (typeof KV_CACHE_DTYPES)[number];
+
+/**
  * Dynamo's KV router settings where deployment.routerConfig (or a key of it) is unset: Dynamo v1.0.0's defaults for
  * `python -m dynamo.frontend` (docs.nvidia.com/dynamo/v1.0.0/additional-resources/frontend-configuration-reference:
  * --router-kv-overlap-score-weight 1.0, --router-temperature 0.0, --router-queue-threshold 2.0; the busy threshold,

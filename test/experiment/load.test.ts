@@ -391,3 +391,32 @@ describe('deployment.engine.kvLayout', () => {
     expect('kvLayout' in engineWith('HND')).toBe(false);
   });
 });
+
+describe('deployment.engine.kvCacheDtype and a group kvCacheDtype', () => {
+  const load = (deploymentExtra: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-kvdtype-'));
+    const file = join(dir, 'e.yaml');
+    writeFileSync(file, `deployment:\n  mode: disaggregated\n  model: llama-3.1-8b-instruct\n  node: p5.48xlarge\n  connector: any-tp\n  transport: efa-libfabric\n  placement: cross-node\n${deploymentExtra}workload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n`);
+    try {
+      return loadExperiment(file).experiment.deployment;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('reach the experiment the simulator runs, and stay absent when unset', () => {
+    const d = load('  engine: { kvCacheDtype: fp8 }\n  decode: { tp: 1, kvCacheDtype: auto }\n');
+    expect(d.engine.kvCacheDtype).toBe('fp8');
+    expect(d.decode.kvCacheDtype).toBe('auto');
+    expect('kvCacheDtype' in d.prefill).toBe(false);
+    const plain = load('');
+    expect('kvCacheDtype' in plain.engine).toBe(false);
+    expect('kvCacheDtype' in plain.decode).toBe(false);
+  });
+
+  it('a value vLLM does not take here is one error at its line and column, naming the choices', () => {
+    // Line 8 is `  decode: { tp: 1, kvCacheDtype: int8 }`; the key starts at column 20.
+    const err = userError(() => load('  decode: { tp: 1, kvCacheDtype: int8 }\n'));
+    expect(err.message).toMatch(/e\.yaml:8:20 deployment\.decode\.kvCacheDtype: expected one of 'auto', 'fp8', got 'int8'$/);
+  });
+});

@@ -6,8 +6,8 @@ import { UserError } from '../../errors.js';
 import { BANDWIDTHS, PLACEMENTS } from '../../experiment/schema.js';
 import { checkNvlinkDomain } from '../../physics/domain.js';
 import { estimateTransfer } from '../../physics/estimate.js';
-import { checkPlacement, kvHeadsPerRank } from '../../physics/index.js';
-import { KV_LAYOUTS, type KvLayout } from '../../spec/experiment.js';
+import { checkPlacement, kvHeadsPerRank, withKvCacheDtype } from '../../physics/index.js';
+import { KV_CACHE_DTYPES, KV_LAYOUTS, type KvCacheDtype, type KvLayout } from '../../spec/experiment.js';
 import { byteSize, forFlag, positiveNumber, wholeNumber } from '../options.js';
 import { LIMITS } from '../../experiment/schema.js';
 
@@ -27,6 +27,7 @@ interface Args {
   bandwidth: 'min' | 'typical' | 'max';
   prefillBlockSize: number;
   kvLayout: KvLayout;
+  kvCacheDtype: KvCacheDtype;
   nicGbps?: number;
   json: boolean;
 }
@@ -52,6 +53,7 @@ export const transferCommand: CommandModule<object, Args> = {
       .option('bandwidth', { choices: BANDWIDTHS, default: 'typical' as const, describe: 'which per-rail bandwidth of the transport to use' })
       .option('prefill-block-size', { alias: 'block-size', default: 16, requiresArg: true, describe: "prefill KV block size in tokens (vLLM's --block-size): a READ posts descriptors per block", coerce: wholeNumber('prefill-block-size', 1) })
       .option('kv-layout', { choices: KV_LAYOUTS, default: 'HND' as const, describe: 'KV cache layout as registered with NIXL: descriptors per block (HND: 2 x layers; NHD: x block size when TPs differ; flashinfer: layers; cross-layer: 1)' })
+      .option('kv-cache-dtype', { choices: KV_CACHE_DTYPES, default: 'auto' as const, describe: "vLLM's --kv-cache-dtype on both workers: auto (the model's KV dtype) or fp8 (one byte an element: half the bytes, the same descriptors)" })
       .option('nic-gbps', { requiresArg: true, describe: "line rate of each NIC rail in Gb/s, for a setup whose NICs are not the node's", coerce: positiveNumber('nic-gbps') })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as unknown as Argv<Args>, // yargs adds the camelCase keys at run time
   handler: (a) => {
@@ -65,7 +67,7 @@ export const transferCommand: CommandModule<object, Args> = {
     if (a.descriptorBytes !== undefined && a.bytes === undefined) throw new UserError('goes with --bytes (a request\'s descriptors follow its blocks: --prefill-block-size)', '--descriptor-bytes');
     // A raw size still needs a model record for the TP checks; the first catalog model stands in (it moves no bytes).
     const modelId = a.model ?? [...c.llms.keys()].sort()[0]!;
-    const llm = forFlag('model', modelId, () => getLlm(c, modelId));
+    const llm = withKvCacheDtype(forFlag('model', modelId, () => getLlm(c, modelId)), a.kvCacheDtype);
     const transport = forFlag('transport', a.transport, () => getTransport(c, a.transport));
     const node = a.node ? forFlag('node', a.node, () => getNode(c, a.node!)) : firstNodeOffering(c, transport.id);
     if (!nodeOffers(node, transport)) {
