@@ -59,20 +59,47 @@ export interface LoadOptions {
   catalog?: Catalog;
 }
 
-export interface LoadedExperiment {
-  /** The first point's experiment: the file with every swept path at its first value (the base alone may be
-   * incomplete, e.g. a transport given only in the sweep). */
-  experiment: Experiment;
-  /** Every swept path (zip group members included) and its values, in dimension order (entries added by --set last). */
-  sweep: Record<string, unknown[]>;
-  /** The sweep's dimensions, slowest first: one path for a cartesian entry, a zip group's paths in its key order. */
-  dimensions: string[][];
-  /** Absolute path of the experiment file. */
-  file: string;
-  /** The files read, absolute: this one, then the one it extends, and so on (just `file` without extends). */
-  files: string[];
-  /** The file's own `expect:` entries (never an extended file's), in file order, with the points each applies to. */
-  expect: Expectation[];
+/** Where each point's values came from, to place problems found only when a point runs. */
+interface PointSources {
+  src: LayeredSource;
+  overrides: Map<string, Override[]>;
+  params: Map<string, Record<string, unknown>>;
+}
+
+/**
+ * A loaded experiment: what the file says, and (reached through expandPoints and pointFieldError) its points, built
+ * and so validated when loading, and where each point's values came from.
+ */
+export class LoadedExperiment {
+  constructor(
+    /** The first point's experiment: the file with every swept path at its first value (the base alone may be
+     * incomplete, e.g. a transport given only in the sweep). */
+    readonly experiment: Experiment,
+    /** Every swept path (zip group members included) and its values, in dimension order (entries added by --set last). */
+    readonly sweep: Record<string, unknown[]>,
+    /** The sweep's dimensions, slowest first: one path for a cartesian entry, a zip group's paths in its key order. */
+    readonly dimensions: string[][],
+    /** Absolute path of the experiment file. */
+    readonly file: string,
+    /** The files read, absolute: this one, then the one it extends, and so on (just `file` without extends). */
+    readonly files: string[],
+    /** The file's own `expect:` entries (never an extended file's), in file order, with the points each applies to. */
+    readonly expect: Expectation[],
+    private readonly points: Point[],
+    private readonly sources: PointSources,
+  ) {}
+
+  /** A fresh copy of every point (callers may change theirs). */
+  copyPoints(): Point[] {
+    return structuredClone(this.points);
+  }
+
+  /** A problem `pointId` met at `path` when it ran, placed where the value came from (the file, a sweep entry, a flag). */
+  fieldError(pointId: string, path: Path, message: string): UserError {
+    const overrides = this.sources.overrides.get(pointId);
+    if (!overrides) throw new InvariantError(`pointFieldError needs a point of this experiment, got ${pointId}`);
+    return located(this.sources.src, { path, message }, overrides, { id: pointId, params: this.sources.params.get(pointId) ?? {} });
+  }
 }
 
 /** An `expect:` entry: a metric of some points pinned to a measured value. */
@@ -82,9 +109,6 @@ export interface Expectation extends ExpectEntry {
   /** Ids of the points it applies to, in point order (with --set pinning a selected path, possibly none). */
   points: string[];
 }
-
-/** The points of each loaded experiment, built (and so validated) by loadExperiment. */
-const pointsOf = new WeakMap<LoadedExperiment, Point[]>();
 
 /** A value some point takes from somewhere other than the file's own field, and how to name that place. */
 interface Override {
@@ -190,31 +214,24 @@ function load(abs: string, opts: LoadOptions): LoadedExperiment {
     points: points.filter((p) => pointMatches(e.point ?? {}, p.params, p.experiment)).map((p) => p.id),
   }));
 
-  const loaded: LoadedExperiment = {
-    experiment: structuredClone(first.experiment),
-    sweep: Object.fromEntries(sweep.flatMap((d) => d.entries.map((e) => [e.key, structuredClone(e.values)]))),
-    dimensions: sweep.map((d) => d.entries.map((e) => e.key)),
-    file: abs,
-    files: src.layers.map((l) => l.y.file),
-    expect: expectations,
-  };
-  pointsOf.set(loaded, points);
-  sourcesOf.set(loaded, { src, overrides: overridesOf, params: new Map(points.map((p) => [p.id, p.params])) });
-  return loaded;
+  return new LoadedExperiment(
+    structuredClone(first.experiment),
+    Object.fromEntries(sweep.flatMap((d) => d.entries.map((e) => [e.key, structuredClone(e.values)]))),
+    sweep.map((d) => d.entries.map((e) => e.key)),
+    abs,
+    src.layers.map((l) => l.y.file),
+    expectations,
+    points,
+    { src, overrides: overridesOf, params: new Map(points.map((p) => [p.id, p.params])) },
+  );
 }
-
-/** Where each point's values came from, to place problems found only when a point runs. */
-const sourcesOf = new WeakMap<LoadedExperiment, { src: LayeredSource; overrides: Map<string, Override[]>; params: Map<string, Record<string, unknown>> }>();
 
 /**
  * A problem a point met at a field only when it ran (a fault target that names no worker of the cluster built), as
  * one UserError at the place that gave the field its value: the file's line, the sweep entry's, or the flag.
  */
 export function pointFieldError(loaded: LoadedExperiment, pointId: string, path: Path, message: string): UserError {
-  const s = sourcesOf.get(loaded);
-  const overrides = s?.overrides.get(pointId);
-  if (!s || !overrides) throw new InvariantError(`pointFieldError needs a point of the object loadExperiment returned, got ${pointId}`);
-  return located(s.src, { path, message }, overrides, { id: pointId, params: s.params.get(pointId) ?? {} });
+  return loaded.fieldError(pointId, path, message);
 }
 
 function paramsOf(picks: { dimension: Dimension; index: number }[]): Record<string, unknown> {
@@ -283,9 +300,7 @@ function fileExpectations(src: LayeredSource, raw: unknown): ExpectEntry[] {
  * its key order). A file without a sweep has one point, p000, with no params.
  */
 export function expandPoints(loaded: LoadedExperiment): Point[] {
-  const points = pointsOf.get(loaded);
-  if (!points) throw new InvariantError('expandPoints needs the object loadExperiment returned (points are validated when loading)');
-  return structuredClone(points);
+  return loaded.copyPoints();
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -8,26 +8,26 @@
  * highest offered rate at which every SLO term holds and every request completes, shared over the GPUs that serve it).
  */
 import type { Placement } from '../spec/catalog.js';
-import type { Mode } from '../spec/experiment.js';
+import type { ExperimentInput } from '../spec/experiment.js';
 import type { TpChoice, WorkerShape } from './enumerate.js';
 import type { Ceilings } from './estimate.js';
 import type { PruneRule } from './prune.js';
 import type { Probe } from './search.js';
 
-/** The experiment file's deployment section for a configuration (the groups its mode uses). */
-export interface DeploymentSection {
-  mode: Mode;
-  model: string;
-  gpu: string;
-  node: string;
-  connector: string;
-  transport: string;
-  aggregated?: WorkerShape;
-  /** Prefill and decode carry node and gpu when they run on hardware of their own (plan --prefill-gpu / --decode-gpu). */
-  prefill?: WorkerShape & { node?: string; gpu?: string };
-  decode?: WorkerShape & { node?: string; gpu?: string };
-  placement?: Placement;
-}
+type FileDeployment = NonNullable<ExperimentInput['deployment']>;
+type FileGroup = NonNullable<FileDeployment['prefill']>;
+
+/**
+ * The experiment file's deployment section for a configuration (the groups its mode uses), in the file's own types:
+ * every id resolved, each group's workers and TP given; prefill and decode carry node and gpu when they run on hardware
+ * of their own (plan --prefill-gpu / --decode-gpu).
+ */
+export type DeploymentSection = Required<Pick<FileDeployment, 'mode' | 'model' | 'gpu' | 'node' | 'connector' | 'transport'>> &
+  Pick<FileDeployment, 'placement'> & {
+    aggregated?: WorkerShape;
+    prefill?: WorkerShape & Pick<FileGroup, 'node' | 'gpu'>;
+    decode?: WorkerShape & Pick<FileGroup, 'node' | 'gpu'>;
+  };
 
 export interface RankedEntry {
   rank: number;
