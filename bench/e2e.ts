@@ -6,7 +6,7 @@
  *  - quickstartS: `nixlsim quickstart` (what `npm start` runs, without npm's own start);
  *  - seedRunS: `nixlsim run experiments/seeds/<seed>.yaml --out <tmp>` with its charts, for each of the three seeds;
  *  - replay1M*: bench/scale-run.js replaying the million-record Azure trace tiled from --trace (default
- *    ../shared/traces/azure-llm-2023-code.csv, as bench:scale) with V8's old generation capped at --heap-mb (default
+ *    traces/azure-llm-2023-code.csv, as bench:scale) with V8's old generation capped at --heap-mb (default
  *    128: at bench:scale's 64 the heap guard of src/deadline.ts stops the replay): requests per second of wall time in
  *    the replay, the share of the process's life V8 spent collecting garbage and its peak RSS, both from
  *    bench/e2e-gc.js preloaded into it;
@@ -41,7 +41,7 @@ const json = process.argv.includes('--json');
 const runs = Math.max(1, Number(flag('--runs') ?? 3));
 const skip = new Set((flag('--skip') ?? '').split(',').filter((s) => s !== ''));
 const root = resolve(flag('--root') ?? self);
-const SOURCE = resolve(flag('--trace') ?? join(self, '..', 'shared', 'traces', 'azure-llm-2023-code.csv'));
+const SOURCE = resolve(flag('--trace') ?? join(self, 'traces', 'azure-llm-2023-code.csv'));
 const HEAP_MB = Number(flag('--heap-mb') ?? 128);
 const BIN = join(root, 'bin', 'nixlsim.js');
 

@@ -1,6 +1,6 @@
 /**
  * The trace the scale benchmark replays: the real Azure LLM 2023 code trace (8,819 requests over about an hour,
- * ../shared/traces/azure-llm-2023-code.csv) laid end to end until it holds `count` records, each copy starting one
+ * traces/azure-llm-2023-code.csv) laid end to end until it holds `count` records, each copy starting one
  * mean inter-arrival gap after the previous copy's last record. Same columns and timestamp format as the original,
  * so the ordinary Azure reader replays it. Written once (temp file + rename) and reused while it has the right size.
  */

@@ -16,7 +16,7 @@ import { readAzureRows, writeTiledTrace } from './scale-trace.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
-const SOURCE = resolve(root, '..', 'shared', 'traces', 'azure-llm-2023-code.csv');
+const SOURCE = resolve(root, 'traces', 'azure-llm-2023-code.csv');
 const TRACE = join(root, 'reports', 'scale', 'azure-code-1m.csv');
 const EXPERIMENT = join(root, 'bench', 'scale.yaml');
 
@@ -40,7 +40,7 @@ function main(): void {
   const heapMb = Number(flag('--heap-mb') ?? 128);
   const max = Math.max(...sizes);
   if (!existsSync(SOURCE)) {
-    process.stderr.write(`bench:scale needs the Azure code trace at ${SOURCE} (../shared/traces/ next to the project)\n`);
+    process.stderr.write(`bench:scale needs the Azure code trace at ${SOURCE} (traces/ in the project)\n`);
     process.exitCode = 2;
     return;
   }

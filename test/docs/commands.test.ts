@@ -5,7 +5,7 @@
  * The commands run in order, file by file, as a reader would type them (a `merge` after the `run --shard`s before it),
  * in this process as the binary runs them (runCli; through the binary a command written with `VAR=value` before it,
  * since a variable may be read when the process starts, or with --timeout, whose timer ends the process), in a scratch
- * copy of the project (experiments/, docs/ and models/ linked in, the committed baselines copied) so that what they
+ * copy of the project (experiments/, docs/, models/ and traces/ linked in, the committed baselines copied) so that what they
  * write lands there; `/tmp/...` paths are moved under the scratch directory too.
  * `npm test` runs the quick ones (those of the commands in QUICK, a second or so each) and says which it left out;
  * with DOC_COMMANDS=all, as `.ci/run` sets it, every one runs (a few minutes: plans, break-even sweeps, the checks).
@@ -24,7 +24,7 @@ const QUICK = new Set(['--help', '--version', 'transfer', 'handshake', 'list', '
 const BIN = join(ROOT, 'bin', 'nixlsim.js');
 
 const scratch = mkdtempSync(join(tmpdir(), 'nixlsim-doc-commands-'));
-for (const d of ['experiments', 'docs', 'models']) symlinkSync(join(ROOT, d), join(scratch, d));
+for (const d of ['experiments', 'docs', 'models', 'traces']) symlinkSync(join(ROOT, d), join(scratch, d));
 mkdirSync(join(scratch, 'reports'));
 cpSync(join(ROOT, 'reports', 'baselines'), join(scratch, 'reports', 'baselines'), { recursive: true });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
