@@ -1,17 +1,14 @@
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { RandomStream } from '../../src/engine/random.js';
 import { TraceReader, makeSource, summariseTrace } from '../../src/workload/index.js';
 
-/** The full traces live beside the project, not in it (../shared/traces/); without them these tests are skipped. */
-const TRACES = fileURLToPath(new URL('../../../shared/traces/', import.meta.url));
+/** The full traces, in the project's traces/ (sources in traces/README.md). */
+const TRACES = fileURLToPath(new URL('../../traces/', import.meta.url));
 const MOONCAKE = `${TRACES}mooncake-conversation.jsonl`;
 const AZURE = `${TRACES}azure-llm-2023-code.csv`;
-const present = existsSync(MOONCAKE) && existsSync(AZURE);
-if (!present) console.warn(`skipping the full-trace tests: ${TRACES} has no mooncake-conversation.jsonl / azure-llm-2023-code.csv`);
-
-describe.skipIf(!present)(`full traces in ${TRACES}`, () => {
+describe('the full traces in traces/', () => {
   it("Mooncake conversation: 12,031 requests, mean input ~12,035 and output ~343 tokens (Mooncake's published figures)", () => {
     const s = summariseTrace('mooncake', MOONCAKE);
     expect(s.records).toBe(12_031);
