@@ -196,6 +196,7 @@ function toLlm(f: LlmFile): LlmSpec {
     kvDtype: f.kvDtype,
     maxContext: f.maxContext,
     ...(mla ? { mla } : {}),
+    ...(f.moe !== undefined ? { moe: { ...f.moe } } : {}),
     sources: { ...f.sources },
   };
 }

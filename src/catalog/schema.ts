@@ -39,6 +39,39 @@ function factorSchema(fraction: boolean) {
   });
 }
 
+/**
+ * A mixture-of-experts model's routed FFN (Hugging Face config.json): per MoE layer `routedExperts` experts of three
+ * hidden x moeIntermediateSize matrices (gate, up, down), `expertsPerToken` of them chosen for each token, and
+ * `sharedExperts` of the same shape every token passes through; the first `firstDenseLayers` layers have a dense FFN of
+ * intermediateSize instead. Group-limited routing (DeepSeek-V3's n_group / topk_group) picks `groupsPerToken` of
+ * `expertGroups` equal groups first and the experts inside them; both or neither.
+ */
+const moeSchema = z
+  .strictObject({
+    routedExperts: count,
+    expertsPerToken: count,
+    sharedExperts: z.number().int().min(0),
+    moeIntermediateSize: count,
+    firstDenseLayers: z.number().int().min(0),
+    expertGroups: count.optional(),
+    groupsPerToken: count.optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.expertsPerToken > m.routedExperts) {
+      ctx.addIssue({ code: 'custom', path: ['expertsPerToken'], message: `expertsPerToken (${m.expertsPerToken}) must be <= routedExperts (${m.routedExperts})` });
+    }
+    if ((m.expertGroups === undefined) !== (m.groupsPerToken === undefined)) {
+      const [has, lacks] = m.expertGroups === undefined ? ['groupsPerToken', 'expertGroups'] : ['expertGroups', 'groupsPerToken'];
+      ctx.addIssue({ code: 'custom', path: [has], message: `${has} needs ${lacks} (config.json n_group and topk_group): give both or neither` });
+    }
+    if (m.expertGroups !== undefined && m.routedExperts % m.expertGroups !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['expertGroups'], message: `expertGroups (${m.expertGroups}) must divide routedExperts (${m.routedExperts})` });
+    }
+    if (m.expertGroups !== undefined && m.groupsPerToken !== undefined && m.groupsPerToken > m.expertGroups) {
+      ctx.addIssue({ code: 'custom', path: ['groupsPerToken'], message: `groupsPerToken (${m.groupsPerToken}) must be <= expertGroups (${m.expertGroups})` });
+    }
+  });
+
 const llmCommon = {
   id: idSchema,
   name: text,
@@ -55,6 +88,8 @@ const llmCommon = {
   weightDtype: dtype,
   kvDtype: dtype,
   maxContext: count,
+  /** Mixture of experts: the routed FFN's shape; absent for a dense model. */
+  moe: moeSchema.optional(),
   sources: sourcesSchema,
 };
 
@@ -79,6 +114,22 @@ export const llmFileSchema = z
   .superRefine((m, ctx) => {
     if (m.activeParamsB > m.paramsB) {
       ctx.addIssue({ code: 'custom', path: ['activeParamsB'], message: `activeParamsB (${m.activeParamsB}) must be <= paramsB (${m.paramsB})` });
+    }
+    const moe = m.moe;
+    if (moe === undefined) return;
+    if (moe.firstDenseLayers >= m.layers) {
+      ctx.addIssue({ code: 'custom', path: ['moe', 'firstDenseLayers'], message: `firstDenseLayers (${moe.firstDenseLayers}) must be < layers (${m.layers}): a MoE model has MoE layers` });
+      return;
+    }
+    // The routed experts' weights alone (3 matrices of hidden x moeIntermediateSize each) cannot outweigh the model,
+    // nor the experts a token passes through its active parameters: a misread config.json shows up here.
+    const perExpert = 3 * m.hiddenSize * moe.moeIntermediateSize * (m.layers - moe.firstDenseLayers);
+    const routed = (perExpert * moe.routedExperts) / 1e9;
+    const active = (perExpert * (moe.expertsPerToken + moe.sharedExperts)) / 1e9;
+    if (routed > m.paramsB) {
+      ctx.addIssue({ code: 'custom', path: ['moe', 'routedExperts'], message: `the routed experts alone hold ${routed.toFixed(1)}B parameters, more than paramsB (${m.paramsB})` });
+    } else if (active > m.activeParamsB) {
+      ctx.addIssue({ code: 'custom', path: ['moe', 'expertsPerToken'], message: `the experts a token passes through hold ${active.toFixed(1)}B parameters, more than activeParamsB (${m.activeParamsB})` });
     }
   });
 

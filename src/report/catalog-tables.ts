@@ -1,4 +1,4 @@
-import type { Catalog, ExpiryModel, TransportSpec } from '../spec/catalog.js';
+import type { Catalog, ExpiryModel, LlmSpec, TransportSpec } from '../spec/catalog.js';
 import { releaseTable } from '../catalog/vllm.js';
 import { scaleDecimal } from '../catalog/index.js';
 import { kvBytesPerToken } from '../physics/index.js';
@@ -49,14 +49,24 @@ export function transportsMarkdown(c: Catalog): string {
   ].join('\n');
 }
 
+/** A MoE model's routing in words: experts per token of the routed ones, shared ones, the dense layers first; '-' for a dense model. */
+function moeText(m: LlmSpec): string {
+  const e = m.moe;
+  if (e === undefined) return '-';
+  const groups = e.expertGroups !== undefined ? ` in ${e.groupsPerToken} of ${e.expertGroups} groups` : '';
+  const shared = e.sharedExperts > 0 ? ` + ${e.sharedExperts} shared` : '';
+  const dense = e.firstDenseLayers > 0 ? `; first ${e.firstDenseLayers} layers dense` : '';
+  return `${e.expertsPerToken} of ${e.routedExperts}${groups}${shared} (${e.moeIntermediateSize} wide)${dense}`;
+}
+
 export function modelsMarkdown(c: Catalog): string {
   const ms = [...c.llms.values()].sort((a, b) => a.id.localeCompare(b.id));
   return [
-    '| model | attention | layers | KV heads x head dim | weights / KV dtype | KV bytes per token | max context |',
-    '|---|---|---|---|---|---|---|',
+    '| model | attention | layers | KV heads x head dim | experts a token uses (MoE) | weights / KV dtype | KV bytes per token | max context |',
+    '|---|---|---|---|---|---|---|---|',
     ...ms.map(
       (m) =>
-        `| \`${m.id}\` | ${m.attention} | ${m.layers} | ${m.attention === 'mla' ? `latent ${m.mla?.kvLoraRank} + rope ${m.mla?.ropeDim}` : `${m.kvHeads} x ${m.headDim}`} | ${m.weightDtype} / ${m.kvDtype} | ${kvBytesPerToken(m).toLocaleString('en-US')} | ${m.maxContext.toLocaleString('en-US')} |`,
+        `| \`${m.id}\` | ${m.attention} | ${m.layers} | ${m.attention === 'mla' ? `latent ${m.mla?.kvLoraRank} + rope ${m.mla?.ropeDim}` : `${m.kvHeads} x ${m.headDim}`} | ${moeText(m)} | ${m.weightDtype} / ${m.kvDtype} | ${kvBytesPerToken(m).toLocaleString('en-US')} | ${m.maxContext.toLocaleString('en-US')} |`,
     ),
   ].join('\n');
 }

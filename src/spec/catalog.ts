@@ -43,8 +43,27 @@ export interface LlmSpec {
   kvDtype: Dtype;
   maxContext: number;
   mla?: { kvLoraRank: number; ropeDim: number };
+  /** Mixture of experts: the routed FFN's shape (config.json); absent for a dense model. */
+  moe?: MoeShape;
   /** Where each number came from, by field name. */
   sources: Record<string, string>;
+}
+
+/**
+ * A mixture-of-experts model's routed FFN, as Hugging Face config.json gives it: per MoE layer, `routedExperts` experts
+ * (each three hidden x moeIntermediateSize matrices: gate, up, down), `expertsPerToken` chosen per token, and
+ * `sharedExperts` of the same shape every token passes through; the first `firstDenseLayers` layers have a dense FFN
+ * (intermediateSize) instead. With group-limited routing a token's experts lie in `groupsPerToken` of `expertGroups`
+ * equal groups of experts (DeepSeek-V3: 4 of 8).
+ */
+export interface MoeShape {
+  routedExperts: number;
+  expertsPerToken: number;
+  sharedExperts: number;
+  moeIntermediateSize: number;
+  firstDenseLayers: number;
+  expertGroups?: number;
+  groupsPerToken?: number;
 }
 
 export interface GpuSpec {

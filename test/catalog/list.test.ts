@@ -35,6 +35,10 @@ describe('nixlsim list', () => {
     expect(row(out, 'qwen3-8b')).toMatch(/147,456\s+40,960/);
     // MLA: 61 layers x (512 + 64) x 2 bytes, no factor 2
     expect(row(out, 'deepseek-v3')).toMatch(/mla\s+61\s+1\s+576\s+70,272\s+163,840/);
+    // 2 (K,V) x 94 layers x 4 kv heads x 128 x 2 bytes = 192,512; 8 of its 128 experts per token
+    expect(row(out, 'qwen3-235b-a22b')).toMatch(/gqa\s+94\s+4\s+128\s+192,512\s+40,960\s+235B \(22B active\)\s+8 of 128\s+bf16/);
+    expect(row(out, 'deepseek-r1')).toMatch(/671B \(37B active\)\s+8 of 256 \+ 1 shared\s+fp8/);
+    expect(row(out, 'qwen3-8b')).toMatch(/8\.2B\s+-\s+bf16/);
   });
 
   test('gpus, nodes and transports in datasheet units', async () => {
@@ -57,8 +61,11 @@ describe('nixlsim list', () => {
 
   test('--json prints SI records in a stable key order', async () => {
     const models = JSON.parse(await list('list', 'models', '--json')) as Record<string, unknown>[];
-    expect(models.map((m) => m.id)).toEqual(['deepseek-r1-distill-llama-70b', 'deepseek-v3', 'llama-3.1-70b-instruct', 'llama-3.1-70b-instruct-fp8', 'llama-3.1-8b-instruct', 'qwen3-8b']);
-    expect(Object.keys(models[0] ?? {})).toEqual([
+    expect(models.map((m) => m.id)).toEqual([
+      'deepseek-r1', 'deepseek-r1-distill-llama-70b', 'deepseek-v3', 'llama-3.1-70b-instruct', 'llama-3.1-70b-instruct-fp8',
+      'llama-3.1-8b-instruct', 'qwen3-235b-a22b', 'qwen3-8b',
+    ]);
+    expect(Object.keys(models[1] ?? {})).toEqual([
       'id', 'name', 'hfRepo', 'attention', 'layers', 'hiddenSize', 'heads', 'kvHeads', 'headDim', 'intermediateSize',
       'vocabSize', 'params', 'activeParams', 'weightDtype', 'kvDtype', 'maxContext', 'sources',
     ]);

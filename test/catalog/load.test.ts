@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, test } from 'vitest';
@@ -25,7 +26,7 @@ describe('the project catalog (models/)', () => {
   });
 
   test('holds every contract id', () => {
-    for (const id of ['deepseek-r1-distill-llama-70b', 'llama-3.1-8b-instruct', 'llama-3.1-70b-instruct-fp8', 'qwen3-8b', 'deepseek-v3']) {
+    for (const id of ['deepseek-r1-distill-llama-70b', 'llama-3.1-8b-instruct', 'llama-3.1-70b-instruct-fp8', 'qwen3-8b', 'deepseek-v3', 'deepseek-r1', 'qwen3-235b-a22b']) {
       expect(c.llms.has(id), id).toBe(true);
     }
     for (const id of ['h100-sxm', 'h200-sxm', 'a100-80gb']) expect(c.gpus.has(id), id).toBe(true);
@@ -118,6 +119,25 @@ describe('the project catalog (models/)', () => {
     expect([v3.weightDtype, v3.kvDtype]).toEqual(['fp8', 'bf16']);
   });
 
+  test('MoE shapes from config.json; dense models have none', () => {
+    const v3 = getLlm(c, 'deepseek-v3');
+    expect(v3.moe).toEqual({ routedExperts: 256, expertsPerToken: 8, sharedExperts: 1, moeIntermediateSize: 2048, firstDenseLayers: 3, expertGroups: 8, groupsPerToken: 4 });
+    // DeepSeek-R1 is V3's shape: every field but the names and sources the same.
+    const r1 = getLlm(c, 'deepseek-r1');
+    const shape = (m: typeof v3) => ({ ...m, id: '', name: '', hfRepo: '', sources: {} });
+    expect(shape(r1)).toEqual(shape(v3));
+    expect(r1.hfRepo).toBe('deepseek-ai/DeepSeek-R1');
+    const q = getLlm(c, 'qwen3-235b-a22b');
+    expect([q.attention, q.layers, q.hiddenSize, q.heads, q.kvHeads, q.headDim, q.params, q.activeParams]).toEqual(['gqa', 94, 4096, 64, 4, 128, 235e9, 22e9]);
+    expect(q.moe).toEqual({ routedExperts: 128, expertsPerToken: 8, sharedExperts: 0, moeIntermediateSize: 1536, firstDenseLayers: 0 });
+    // The routed experts hold most of the weights: 256 x 58 MoE layers x 3 x 7168 x 2048 = 653.9B of V3's 671B; the
+    // 8 + 1 a token passes through, 9 x 58 x 3 x 7168 x 2048 = 23.0B of its 37B active.
+    const perExpert = 3 * 7168 * 2048 * (61 - 3);
+    expect(perExpert * 256).toBe(653_908_770_816);
+    expect(perExpert * 9).toBe(22_988_980_224);
+    for (const id of ['llama-3.1-8b-instruct', 'qwen3-8b', 'deepseek-r1-distill-llama-70b']) expect(getLlm(c, id).moe, id).toBeUndefined();
+  });
+
   test('placements, in a fixed order, with the reason a user would search for', () => {
     const efa = getTransport(c, 'efa-libfabric');
     expect(efa.placements.map((p) => [p.placement, p.outcome])).toEqual([
@@ -195,7 +215,7 @@ describe('lookups', () => {
     } catch (e) {
       msg = (e as Error).message;
     }
-    expect(msg).toMatch(/^unknown model 'gpt-4'\. Known: deepseek-r1-distill-llama-70b, /);
+    expect(msg).toMatch(/^unknown model 'gpt-4'\. Known: deepseek-r1, deepseek-r1-distill-llama-70b, /);
     expect(msg).not.toContain('did you mean');
   });
 });
@@ -213,6 +233,39 @@ describe('another catalog directory', () => {
     // Seconds as written (a duration, not a fraction): 0.0002 s = 0.2 ms per layer per eager step.
     expect(getGpu(v, 'tiny-gpu').efficiency.eagerLayerOverheadS).toEqual({ value: 2e-4, min: 1e-4, max: 5e-4 });
     expect(getTransport(v, 'tiny-link').placements[1]).toEqual({ placement: 'same-node', outcome: 'fails', reason: 'test fixture' });
+  });
+
+  test('a MoE shape that contradicts itself or the model is an error at its field', () => {
+    const tiny = readFileSync('test/fixtures/catalog/valid/llm/tiny-gqa.yaml', 'utf8');
+    const moeSources = ['routedExperts', 'expertsPerToken', 'sharedExperts', 'moeIntermediateSize', 'firstDenseLayers', 'expertGroups', 'groupsPerToken']
+      .map((k) => `  moe.${k}: test fixture\n`)
+      .join('');
+    const withMoe = (moe: string, sources = moeSources) => tiny.replace('sources:\n', `moe: ${moe}\nsources:\n${sources}`);
+    const errorOf = (text: string): string => {
+      const dir = mkdtempSync(join(tmpdir(), 'nixlsim-moe-'));
+      mkdirSync(join(dir, 'llm'));
+      writeFileSync(join(dir, 'llm', 'tiny-gqa.yaml'), text);
+      try {
+        loadCatalog(dir);
+        return '';
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    // tiny-gqa: 4 layers, hidden 1024, 0.3B parameters. 8 experts of 3 x 1024 x 512 over 4 layers: 0.05B, fits.
+    const ok = '{ routedExperts: 8, expertsPerToken: 2, sharedExperts: 0, moeIntermediateSize: 512, firstDenseLayers: 0, expertGroups: 4, groupsPerToken: 2 }';
+    expect(errorOf(withMoe(ok))).toBe('');
+    expect(errorOf(withMoe(ok.replace('expertsPerToken: 2', 'expertsPerToken: 9')))).toMatch(/moe\.expertsPerToken: expertsPerToken \(9\) must be <= routedExperts \(8\)/);
+    expect(errorOf(withMoe(ok.replace(', groupsPerToken: 2', ''), moeSources.replace('  moe.groupsPerToken: test fixture\n', '')))).toMatch(
+      /moe\.expertGroups: expertGroups needs groupsPerToken \(config\.json n_group and topk_group\)/,
+    );
+    expect(errorOf(withMoe(ok.replace('expertGroups: 4', 'expertGroups: 3')))).toMatch(/expertGroups \(3\) must divide routedExperts \(8\)/);
+    expect(errorOf(withMoe(ok.replace('firstDenseLayers: 0', 'firstDenseLayers: 4')))).toMatch(/moe\.firstDenseLayers: firstDenseLayers \(4\) must be < layers \(4\)/);
+    // 64 experts of 3 x 1024 x 512 x 4 layers = 0.40B routed parameters > 0.3B.
+    expect(errorOf(withMoe(ok.replace('routedExperts: 8', 'routedExperts: 64')))).toMatch(/moe\.routedExperts: the routed experts alone hold 0\.4B parameters, more than paramsB \(0\.3\)/);
+    expect(errorOf(withMoe(ok, moeSources.replace('  moe.sharedExperts: test fixture\n', '')))).toMatch(/moe\.sharedExperts: has no source/);
   });
 
   test('a directory that is not there, or not a catalog, is a user error', () => {

@@ -32,7 +32,7 @@ function render({ head, rows, right }: Table): string {
 
 function modelsTable(ms: LlmSpec[]): Table {
   return {
-    head: ['id', 'attention', 'layers', 'kv heads', 'head dim', 'KV B/token', 'max ctx', 'params', 'weights', 'KV dtype'],
+    head: ['id', 'attention', 'layers', 'kv heads', 'head dim', 'KV B/token', 'max ctx', 'params', 'experts', 'weights', 'KV dtype'],
     rows: ms.map((m) => [
       m.id,
       m.attention,
@@ -42,6 +42,7 @@ function modelsTable(ms: LlmSpec[]): Table {
       int(kvBytesPerToken(m)),
       int(m.maxContext),
       m.activeParams === m.params ? `${inUnit(m.params, 9)}B` : `${inUnit(m.params, 9)}B (${inUnit(m.activeParams, 9)}B active)`,
+      m.moe ? `${m.moe.expertsPerToken} of ${m.moe.routedExperts}${m.moe.sharedExperts ? ` + ${m.moe.sharedExperts} shared` : ''}` : '-',
       m.weightDtype,
       m.kvDtype,
     ]),
