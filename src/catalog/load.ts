@@ -12,11 +12,13 @@ import { InvariantError, UserError } from '../errors.js';
 import { shownPath, valueAt, YamlSource, type Path } from '../yaml/positions.js';
 import { allowedKeys } from '../yaml/schema-keys.js';
 import {
+  allToAllFileSchema,
   connectorFileSchema,
   gpuFileSchema,
   llmFileSchema,
   nodeFileSchema,
   transportFileSchema,
+  type AllToAllFile,
   type ConnectorFile,
   type GpuFile,
   type LlmFile,
@@ -24,11 +26,11 @@ import {
   type TransportFile,
 } from './schema.js';
 import { unknownNameMessage } from './suggest.js';
-import type { Catalog, ConnectorError, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportFallback, TransportSpec } from '../spec/catalog.js';
+import type { AllToAllSpec, Catalog, ConnectorError, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportFallback, TransportSpec } from '../spec/catalog.js';
 import { readInputText } from '../input.js';
 
 /** The subdirectories of a catalog directory, one per record kind. */
-export const CATALOG_KINDS = ['llm', 'gpu', 'node', 'transport', 'connector'] as const;
+export const CATALOG_KINDS = ['llm', 'gpu', 'node', 'transport', 'connector', 'all-to-all'] as const;
 export type CatalogKind = (typeof CATALOG_KINDS)[number];
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -236,6 +238,31 @@ function toNode(f: NodeFile): NodeSpec {
     // Gb/s are bits: divide by 8 (exact in binary) after the decimal scaling.
     nics: { kind: f.nics.kind, count: f.nics.count, bandwidth: scaleDecimal(f.nics.lineRateGbps, GIGA) / 8 },
     transports: [...f.transports],
+    ...(f.allToAll !== undefined ? { allToAll: f.allToAll } : {}),
+    sources: { ...f.sources },
+  };
+}
+
+function toAllToAll(f: AllToAllFile): AllToAllSpec {
+  const bw = (r: { ep: number; dispatchGBps: number; combineGBps: number }) => ({ ep: r.ep, dispatch: scaleDecimal(r.dispatchGBps, GIGA), combine: scaleDecimal(r.combineGBps, GIGA) });
+  return {
+    id: f.id,
+    name: f.name,
+    library: f.library,
+    // Gb/s are bits: divide by 8 after the decimal scaling, as for a node's NICs.
+    measuredOn: { gpu: f.measuredOn.gpu, nvlinkBandwidth: scaleDecimal(f.measuredOn.nvlinkGBps, GIGA), nicBandwidth: scaleDecimal(f.measuredOn.nicLineRateGbps, GIGA) / 8 },
+    fp8BytesPerElement: f.fp8BytesPerElement,
+    highThroughput: { intranode: bw(f.highThroughput.intranode), internode: f.highThroughput.internode.map(bw) },
+    lowLatency: {
+      tokensPerRank: f.lowLatency.tokensPerRank,
+      points: f.lowLatency.points.map((p) => ({
+        ep: p.ep,
+        dispatchS: scaleDecimal(p.dispatchUs, MICRO),
+        dispatchBandwidth: scaleDecimal(p.dispatchGBps, GIGA),
+        combineS: scaleDecimal(p.combineUs, MICRO),
+        combineBandwidth: scaleDecimal(p.combineGBps, GIGA),
+      })),
+    },
     sources: { ...f.sources },
   };
 }
@@ -401,7 +428,7 @@ export function recordOrigin(record: object): RecordOrigin | undefined {
 
 /**
  * Checks that a user catalog directory exists and is laid out like models/: a directory holding any of llm/, gpu/,
- * node/, transport/, connector/. An empty directory is accepted (it adds nothing: `calibrate` may be about to fill
+ * node/, transport/, connector/, all-to-all/. An empty directory is accepted (it adds nothing: `calibrate` may be about to fill
  * it); one holding other things but none of those is a mistake, most often the path of one kind's subdirectory.
  */
 function checkUserDir(dir: string, root: string): void {
@@ -424,7 +451,7 @@ function checkUserDir(dir: string, root: string): void {
 const KIND_DIRS = CATALOG_KINDS.map((k) => `${k}/`).join(', ');
 
 /**
- * Loads and validates a catalog directory (llm/, gpu/, node/, transport/, connector/; a missing subdirectory is an empty
+ * Loads and validates a catalog directory (llm/, gpu/, node/, transport/, connector/, all-to-all/; a missing subdirectory is an empty
  * kind), then each of `userDirs` over it in turn, laid out the same way: a user record with the id of a base record
  * replaces it, a new id adds one. Two user directories may not both define an id (which one wins would depend on the
  * order they were given in). Every record is validated alike, and the cross-checks (a node's GPU and transports, a
@@ -472,6 +499,7 @@ export function loadCatalog(dir: string = defaultModelsDir(), userDirs: readonly
   const transports = merge('transport', transportFileSchema, toTransport);
   const nodes = merge('node', nodeFileSchema, toNode);
   const connectors = merge('connector', connectorFileSchema, toConnector);
+  const allToAll = merge('all-to-all', allToAllFileSchema, toAllToAll);
   for (const kind of [gpus, transports] as const) {
     for (const { y, record } of (kind as Map<string, Loaded<{ id: string; calibratedFrom?: string }>>).values()) {
       const base = record.calibratedFrom;
@@ -486,13 +514,14 @@ export function loadCatalog(dir: string = defaultModelsDir(), userDirs: readonly
     n.transports.forEach((t, i) => {
       if (!transports.has(t)) y.fail(['transports', i], unknownNameMessage('transport', t, transports.keys()));
     });
+    if (n.allToAll !== undefined && !allToAll.has(n.allToAll)) y.fail(['allToAll'], unknownNameMessage('all-to-all record', n.allToAll, allToAll.keys()));
   }
   const sideChannels = [...transports.values()].filter((l) => l.record.sideChannel);
   for (const { y } of sideChannels.slice(1)) {
     y.fail(['sideChannel'], `transport '${sideChannels[0]!.record.id}' is already the side channel; at most one transport record may set sideChannel`);
   }
   checkRoles(transports, connectors, root);
-  return { llms: records(llms), gpus: records(gpus), nodes: records(nodes), transports: records(transports), connectors: records(connectors) };
+  return { llms: records(llms), gpus: records(gpus), nodes: records(nodes), transports: records(transports), connectors: records(connectors), allToAll: records(allToAll) };
 }
 
 /**
@@ -574,6 +603,7 @@ export const getGpu = (c: Catalog, id: string): GpuSpec => lookup(c.gpus, 'gpu',
 export const getNode = (c: Catalog, id: string): NodeSpec => lookup(c.nodes, 'node', id);
 export const getTransport = (c: Catalog, id: string): TransportSpec => lookup(c.transports, 'transport', id);
 export const getConnector = (c: Catalog, id: string): ConnectorProfile => lookup(c.connectors, 'connector', id);
+export const getAllToAll = (c: Catalog, id: string): AllToAllSpec => lookup(c.allToAll, 'all-to-all record', id);
 
 /**
  * The transport vLLM's NIXL side channel (the handshake's ZMQ messages) runs over: the record marked `sideChannel`

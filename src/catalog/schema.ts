@@ -183,6 +183,8 @@ export const nodeFileSchema = z
     /** lineRateGbps is gigaBITs per second per NIC, as NIC datasheets quote it (100 Gb/s = 12.5 GB/s). */
     nics: z.strictObject({ kind: z.enum(['efa', 'infiniband', 'roce', 'ethernet']), count, lineRateGbps: positive }),
     transports: z.array(idSchema).min(1, 'expected at least one transport id'),
+    /** The expert-parallel all-to-all kernels (models/all-to-all/) this node's fabric runs; unset: none (no EP). */
+    allToAll: idSchema.optional(),
     sources: sourcesSchema,
   })
   .superRefine((n, ctx) => {
@@ -460,3 +462,48 @@ export type GpuFile = z.output<typeof gpuFileSchema>;
 export type NodeFile = z.output<typeof nodeFileSchema>;
 export type TransportFile = z.output<typeof transportFileSchema>;
 export type ConnectorFile = z.output<typeof connectorFileSchema>;
+
+/** Measured bandwidths of one EP size, GB/s as the library's README quotes them ("bottleneck bandwidth"). */
+const allToAllBandwidth = z.strictObject({ ep: count, dispatchGBps: positive, combineGBps: positive });
+
+/** EP sizes must rise through a table, so that a size between two rows falls between them. */
+function ascendingEp(rows: { ep: number }[], ctx: z.RefinementCtx): void {
+  rows.forEach((r, i) => {
+    if (i > 0 && r.ep <= rows[i - 1]!.ep) ctx.addIssue({ code: 'custom', path: [i, 'ep'], message: `ep (${r.ep}) must be larger than the row before's (${rows[i - 1]!.ep})` });
+  });
+}
+
+/**
+ * Expert-parallel all-to-all kernels (MoE dispatch and combine) as their library measured them: the high-throughput
+ * ("normal") kernels by EP size, within a node over NVLink and across nodes over RDMA, and the low-latency kernels'
+ * latency and bandwidth at a batch of tokens per rank, on the GPU and NIC named in measuredOn.
+ */
+export const allToAllFileSchema = z.strictObject({
+  id: idSchema,
+  name: text,
+  library: text,
+  measuredOn: z.strictObject({
+    gpu: text,
+    /** Bidirectional NVLink figure of the measuring GPU's datasheet (the GPU records' convention). */
+    nvlinkGBps: positive,
+    /** Line rate of the RDMA NIC each measuring GPU had, Gb/s (bits). */
+    nicLineRateGbps: positive,
+  }),
+  /** Bytes a dispatched activation element takes in FP8 (one byte, plus its share of the per-block scale). */
+  fp8BytesPerElement: positive,
+  highThroughput: z.strictObject({
+    intranode: allToAllBandwidth,
+    internode: z.array(allToAllBandwidth).min(1, 'expected at least one EP size').superRefine(ascendingEp),
+  }),
+  lowLatency: z.strictObject({
+    /** Tokens per rank of the measurement (each sent to its expertsPerToken experts). */
+    tokensPerRank: count,
+    points: z
+      .array(z.strictObject({ ep: count, dispatchUs: positive, dispatchGBps: positive, combineUs: positive, combineGBps: positive }))
+      .min(1, 'expected at least one EP size')
+      .superRefine(ascendingEp),
+  }),
+  sources: sourcesSchema,
+});
+
+export type AllToAllFile = z.output<typeof allToAllFileSchema>;

@@ -29,7 +29,7 @@ export function withCatalogOption<T>(y: Argv<T>): Argv<T> {
       global: true,
       requiresArg: true,
       describe:
-        `your own catalog directory (llm/, gpu/, node/, transport/, connector/ as in the package's models/), laid over ` +
+        `your own catalog directory (llm/, gpu/, node/, transport/, connector/, all-to-all/ as in the package's models/), laid over ` +
         `the package's: an id it shares replaces the package's record, a new id adds one; repeatable; default $${CATALOG_ENV} ` +
         `(directories separated by '${delimiter}')`,
     })

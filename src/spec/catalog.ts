@@ -129,6 +129,42 @@ export interface NodeSpec {
   nics: { kind: 'efa' | 'infiniband' | 'roce' | 'ethernet'; count: number; /** bytes/s each, line rate */ bandwidth: number };
   /** Transports this node can run, by id. */
   transports: string[];
+  /** The expert-parallel all-to-all kernels its fabric runs (an AllToAllSpec id); absent: none, so no EP across GPUs. */
+  allToAll?: string;
+  sources: Record<string, string>;
+}
+
+/** One EP size of the high-throughput kernels: the bottleneck bandwidth of dispatch and of combine, bytes/s. */
+export interface AllToAllBandwidth {
+  ep: number;
+  dispatch: number;
+  combine: number;
+}
+
+/** One EP size of the low-latency kernels at `tokensPerRank` tokens a rank: latency (s) and bandwidth (bytes/s) each way. */
+export interface AllToAllLatencyPoint {
+  ep: number;
+  dispatchS: number;
+  dispatchBandwidth: number;
+  combineS: number;
+  combineBandwidth: number;
+}
+
+/**
+ * Expert-parallel all-to-all kernels (MoE dispatch and combine), as their library published them (models/all-to-all/):
+ * the high-throughput ("normal") kernels' bottleneck bandwidth by EP size, within a node (NVLink) and across nodes
+ * (RDMA), and the low-latency kernels' latency and bandwidth by EP size at `tokensPerRank` tokens a rank. The figures
+ * are for `measuredOn`'s GPU and NIC: other hardware scales the bandwidths by its own NVLink and NIC figures.
+ */
+export interface AllToAllSpec {
+  id: string;
+  name: string;
+  library: string;
+  measuredOn: { gpu: string; /** bidirectional, bytes/s */ nvlinkBandwidth: number; /** one NIC per GPU, bytes/s */ nicBandwidth: number };
+  /** Bytes one FP8-dispatched activation element takes, its share of the block scales included. */
+  fp8BytesPerElement: number;
+  highThroughput: { intranode: AllToAllBandwidth; internode: AllToAllBandwidth[] };
+  lowLatency: { tokensPerRank: number; points: AllToAllLatencyPoint[] };
   sources: Record<string, string>;
 }
 
@@ -205,6 +241,8 @@ export interface Catalog {
   nodes: Map<string, NodeSpec>;
   transports: Map<string, TransportSpec>;
   connectors: Map<string, ConnectorProfile>;
+  /** Expert-parallel all-to-all kernels (models/all-to-all/), by id. */
+  allToAll: Map<string, AllToAllSpec>;
 }
 
 /**

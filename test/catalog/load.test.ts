@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import {
   defaultCatalog,
   defaultModelsDir,
+  getAllToAll,
   getGpu,
   getLlm,
   getNode,
@@ -138,6 +139,24 @@ describe('the project catalog (models/)', () => {
     for (const id of ['llama-3.1-8b-instruct', 'qwen3-8b', 'deepseek-r1-distill-llama-70b']) expect(getLlm(c, id).moe, id).toBeUndefined();
   });
 
+  test("DeepEP's published all-to-all figures, in SI, and the nodes that run them", () => {
+    const a = getAllToAll(c, 'deepep-v1');
+    expect(a.measuredOn).toEqual({ gpu: 'H800 SXM', nvlinkBandwidth: 400e9, nicBandwidth: 50e9 }); // 400 Gb/s / 8
+    expect(a.fp8BytesPerElement).toBe(1.03125); // 1 + 4 / 128
+    expect(a.highThroughput.intranode).toEqual({ ep: 8, dispatch: 153e9, combine: 158e9 });
+    expect(a.highThroughput.internode.map((r) => [r.ep, r.dispatch, r.combine])).toEqual([[16, 43e9, 43e9], [32, 58e9, 57e9], [64, 51e9, 50e9]]);
+    expect(a.lowLatency.tokensPerRank).toBe(128);
+    expect(a.lowLatency.points[0]).toEqual({ ep: 8, dispatchS: 77e-6, dispatchBandwidth: 98e9, combineS: 114e-6, combineBandwidth: 127e9 });
+    expect(a.lowLatency.points.map((p) => p.ep)).toEqual([8, 16, 32, 64, 128, 256]);
+    // The README's low-latency bandwidth is one copy per token and chosen expert: 128 x 8 x (7168 + 7168 / 128 x 4 + 16)
+    // bytes in 77 us is 98.5 GB/s, the 98 of its EP8 row.
+    expect((128 * 8 * (7168 + (7168 / 128) * 4 + 16)) / 77e-6 / 1e9).toBeCloseTo(98.5, 1);
+    for (const id of ['dgx-h100', 'dgx-h200', 'h100-roce', 'h200-roce']) expect(getNode(c, id).allToAll, id).toBe('deepep-v1');
+    for (const id of ['p5.48xlarge', 'hgx-a100', 'hgx-b200', 'gb200-nvl72']) expect(getNode(c, id).allToAll, id).toBeUndefined();
+    const h200 = getNode(c, 'dgx-h200');
+    expect([h200.gpu, h200.gpusPerNode, h200.nics.kind, h200.nics.count, h200.nics.bandwidth]).toEqual(['h200-sxm', 8, 'infiniband', 8, 50e9]);
+  });
+
   test('placements, in a fixed order, with the reason a user would search for', () => {
     const efa = getTransport(c, 'efa-libfabric');
     expect(efa.placements.map((p) => [p.placement, p.outcome])).toEqual([
@@ -266,6 +285,35 @@ describe('another catalog directory', () => {
     // 64 experts of 3 x 1024 x 512 x 4 layers = 0.40B routed parameters > 0.3B.
     expect(errorOf(withMoe(ok.replace('routedExperts: 8', 'routedExperts: 64')))).toMatch(/moe\.routedExperts: the routed experts alone hold 0\.4B parameters, more than paramsB \(0\.3\)/);
     expect(errorOf(withMoe(ok, moeSources.replace('  moe.sharedExperts: test fixture\n', '')))).toMatch(/moe\.sharedExperts: has no source/);
+  });
+
+  test("a node's allToAll must name an all-to-all record; a table's EP sizes must rise", () => {
+    const copyWith = (edit: (dir: string) => void): string => {
+      const dir = mkdtempSync(join(tmpdir(), 'nixlsim-a2a-'));
+      try {
+        for (const kind of ['gpu', 'node', 'transport']) {
+          mkdirSync(join(dir, kind));
+          for (const f of readdirSync(join('test/fixtures/catalog/valid', kind))) writeFileSync(join(dir, kind, f), readFileSync(join('test/fixtures/catalog/valid', kind, f)));
+        }
+        mkdirSync(join(dir, 'all-to-all'));
+        writeFileSync(join(dir, 'all-to-all', 'deepep-v1.yaml'), readFileSync('models/all-to-all/deepep-v1.yaml'));
+        edit(dir);
+        loadCatalog(dir);
+        return '';
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const nodeFile = (dir: string) => join(dir, 'node', 'tiny-node.yaml');
+    const addToNode = (line: string) => (dir: string) => writeFileSync(nodeFile(dir), readFileSync(nodeFile(dir), 'utf8').replace('sources:', `${line}\nsources:`));
+    expect(copyWith(addToNode('allToAll: deepep-v1'))).toBe('');
+    expect(copyWith(addToNode('allToAll: deepep-v2'))).toMatch(/tiny-node\.yaml:\d+:\d+ allToAll: unknown all-to-all record 'deepep-v2'; did you mean 'deepep-v1'\?/);
+    const a2a = (dir: string) => join(dir, 'all-to-all', 'deepep-v1.yaml');
+    expect(copyWith((dir) => writeFileSync(a2a(dir), readFileSync(a2a(dir), 'utf8').replace('- { ep: 32, dispatchGBps: 58', '- { ep: 12, dispatchGBps: 58')))).toMatch(
+      /deepep-v1\.yaml:\d+:\d+ highThroughput\.internode\[1\]\.ep: ep \(12\) must be larger than the row before's \(16\)/,
+    );
   });
 
   test('a directory that is not there, or not a catalog, is a user error', () => {

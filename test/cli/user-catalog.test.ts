@@ -150,7 +150,7 @@ describe('a user catalog and outputs under the working directory', () => {
     const r = await run(['list', 'models', '--catalog', cat], cwd);
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n')[0]).toMatch(/\sorigin$/);
-    expect(line(r.stdout, 'tiny-lm')).toMatch(/gqa\s+4\s+4\s+64\s+4,096\s+32,768\s+0\.5B\s+bf16\s+bf16\s+/);
+    expect(line(r.stdout, 'tiny-lm')).toMatch(/gqa\s+4\s+4\s+64\s+4,096\s+32,768\s+0\.5B\s+-\s+bf16\s+bf16\s+/);
     expect(line(r.stdout, 'tiny-lm').endsWith(join(cat, 'llm', 'tiny-lm.yaml'))).toBe(true);
     expect(line(r.stdout, 'llama-3.1-8b-instruct')).toMatch(/\spackage$/);
     const json = JSON.parse((await run(['list', 'models', '--json', '--catalog', cat], cwd)).stdout) as { id: string; origin: { layer: string } }[];
@@ -207,7 +207,7 @@ describe('a user catalog and outputs under the working directory', () => {
     const missing = join(cwd, 'no-such-catalog');
     const r = await run(['list', 'models', '--catalog', missing], cwd);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`nixlsim: error: user catalog directory '${missing}' not found; give a directory laid out like the package's models/: llm/, gpu/, node/, transport/, connector/\n`);
+    expect(r.stderr).toBe(`nixlsim: error: user catalog directory '${missing}' not found; give a directory laid out like the package's models/: llm/, gpu/, node/, transport/, connector/, all-to-all/\n`);
     const f = await run(['list', 'models', '--catalog', 'tiny.yaml'], cwd);
     expect(f.code).toBe(2);
     expect(f.stderr).toMatch(/^nixlsim: error: user catalog 'tiny\.yaml' is not a directory/);
