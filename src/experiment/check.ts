@@ -11,7 +11,7 @@ import { closest, unknownNameMessage } from '../catalog/suggest.js';
 import type { Catalog, ExpiryModel, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { resolveVllm } from '../catalog/vllm.js';
 import { quoted, UserError } from '../errors.js';
-import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvHeadsPerRank, withKvCacheDtype } from '../physics/index.js';
+import { checkNvlinkDomain, checkParallelism, checkPlacement, defaultEfficiency, gpusOf, groupParallelism, isPlainTp, kvHeadsPerRank, withKvCacheDtype } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import { canonicalJson } from '../spec/canonical.js';
 import { EVENT_KINDS } from '../spec/events.js';
@@ -130,6 +130,28 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
     if (isProblem(h)) return h;
     hw[g] = h;
   }
+  // DP ranks and the expert group: what vLLM allows for the model, and all-to-all kernels on the node for EP.
+  for (const g of groups) {
+    const grp = dep[g];
+    const p = groupParallelism(grp);
+    const field = p.ep > 1 || (llm.moe !== undefined && grp.ep !== undefined) ? 'ep' : 'dp';
+    const r = at([D, g, field], [[D, g, 'tp'], [D, 'model']], () => checkParallelism(llm, p));
+    if (isProblem(r)) return r;
+    if (grp.allToAll !== undefined && p.ep <= 1) {
+      return { path: [D, g, 'allToAll'], also: [[D, g, 'ep']], message: `names the all-to-all kernels of expert parallelism, but the group has none (ep ${p.ep}): set ep to tp x dp = ${gpusOf(p)}, or leave allToAll out` };
+    }
+    const n = hw[g].node;
+    if (p.ep > 1 && n.allToAll === undefined) {
+      const others = [...catalog.nodes.values()].filter((x) => x.allToAll !== undefined).map((x) => x.id);
+      return {
+        path: [D, g, 'ep'],
+        also: [[D, hw[g].own ? g : 'node']],
+        message:
+          `node '${n.id}' names no expert-parallel all-to-all kernels (allToAll in models/node/), so EP's dispatch and combine cannot be priced there` +
+          `${others.length ? `; nodes that do: ${others.join(', ')}` : ''}; or leave ep at 1 (the experts split by tensor parallelism)`,
+      };
+    }
+  }
   // The model must leave room for at least one KV block on each worker's GPUs: the serving layer's own sizing of the
   // KV pool, asked here so that a model that does not fit is a mistake at its line, found before anything runs.
   const batchDefaults = getGpu(catalog, dep.gpu ?? node.gpu).vllmBatchDefaults;
@@ -141,8 +163,10 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
   for (const g of groups) {
     // A calibrated GPU keeps its datasheet's memory: the KV pool is sized on the node's GPU record.
     const gpu = getGpu(catalog, hw[g].node.gpu);
-    const cfg = { id: g, llm: withKvCacheDtype(llm, dep[g].kvCacheDtype ?? dep.engine.kvCacheDtype), gpu, tp: dep[g].tp, args: argsOn(hw[g].gpu.vllmBatchDefaults), eff: defaultEfficiency(gpu) };
-    const r = at([D, g, 'tp'], [[D, 'model'], [D, 'engine', 'gpuMemoryUtilization'], [D, 'engine', 'activationReserveBytes'], [D, hw[g].own ? g : 'node']], () => kvPoolBlocks(cfg));
+    const p = groupParallelism(dep[g]);
+    const parallel = isPlainTp(p) ? {} : { parallel: { dp: p.dp, ep: p.ep } };
+    const cfg = { id: g, llm: withKvCacheDtype(llm, dep[g].kvCacheDtype ?? dep.engine.kvCacheDtype), gpu, tp: dep[g].tp, args: argsOn(hw[g].gpu.vllmBatchDefaults), eff: defaultEfficiency(gpu), ...parallel };
+    const r = at([D, g, isPlainTp(p) ? 'tp' : 'dp'], [[D, 'model'], [D, 'engine', 'gpuMemoryUtilization'], [D, 'engine', 'activationReserveBytes'], [D, hw[g].own ? g : 'node']], () => kvPoolBlocks(cfg));
     if (isProblem(r)) return r;
   }
 
@@ -167,7 +191,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
     }
     const placed = at([D, 'transport'], [[D, 'placement']], () => checkPlacement(transport, dep.placement));
     if (isProblem(placed)) return placed;
-    const gpus = dep.prefill.workers * dep.prefill.tp + dep.decode.workers * dep.decode.tp;
+    const gpus = dep.prefill.workers * gpusOf(groupParallelism(dep.prefill)) + dep.decode.workers * gpusOf(groupParallelism(dep.decode));
     const inDomain = at([D, 'transport'], [[D, 'placement'], [D, 'node']], () => checkNvlinkDomain(transport, hw.prefill.node, dep.placement, gpus, hw.decode.node));
     if (isProblem(inDomain)) return inDomain;
   }

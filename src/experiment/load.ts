@@ -612,16 +612,22 @@ function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, tra
   // A group with hardware of its own says so (absent keys otherwise: the output of files without any is unchanged),
   // with vLLM's batch defaults on its GPU where the file leaves them unset and they differ from the deployment's.
   const group = (g: 'prefill' | 'decode' | 'aggregated'): WorkerGroup => {
-    const { workers, tp, kvCacheDtype } = dep[g];
-    const dtype = kvCacheDtype === undefined ? {} : { kvCacheDtype };
+    const { workers, tp, kvCacheDtype, dp, ep, allToAll } = dep[g];
+    // Each only where the file gives it: files without them resolve as they always did.
+    const extra = {
+      ...(kvCacheDtype === undefined ? {} : { kvCacheDtype }),
+      ...(dp === undefined ? {} : { dp }),
+      ...(ep === undefined ? {} : { ep }),
+      ...(allToAll === undefined ? {} : { allToAll }),
+    };
     const own = recs.groups[g];
-    if (!own) return { workers, tp, ...dtype };
+    if (!own) return { workers, tp, ...extra };
     const b = own.batchDefaults;
     const ownEngine = {
       ...(engine.maxNumBatchedTokens === undefined && b.maxNumBatchedTokens !== recs.batchDefaults.maxNumBatchedTokens ? { maxNumBatchedTokens: b.maxNumBatchedTokens } : {}),
       ...(engine.maxNumSeqs === undefined && b.maxNumSeqs !== recs.batchDefaults.maxNumSeqs ? { maxNumSeqs: b.maxNumSeqs } : {}),
     };
-    return { workers, tp, node: own.node.id, gpu: own.gpu, ...dtype, ...(Object.keys(ownEngine).length ? { engine: ownEngine } : {}) };
+    return { workers, tp, node: own.node.id, gpu: own.gpu, ...extra, ...(Object.keys(ownEngine).length ? { engine: ownEngine } : {}) };
   };
   // The file's expiry, else the vLLM release's where its range states one, else (absent) the profile's.
   const expiry = dep.expiry ?? recs.releaseExpiry;

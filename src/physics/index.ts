@@ -6,3 +6,4 @@ export * from './estimate.js';
 export * from './bounds.js';
 export * from './nixlbench.js';
 export * from './domain.js';
+export * from './moe.js';

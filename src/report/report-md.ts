@@ -43,7 +43,10 @@ function cell(s: string): string {
 
 function group(role: string, g: WorkerGroup): string {
   const where = g.gpu || g.node ? ` on ${[g.gpu, g.node].filter(Boolean).join(' / ')}` : '';
-  return `${role} ${g.workers} x TP${g.tp}${where}`;
+  // DP ranks and EP only where the file gives them: a plain TP group reads as it always did.
+  const dp = g.dp !== undefined && g.dp > 1 ? ` x DP${g.dp}` : '';
+  const ep = g.ep !== undefined && g.ep > 1 ? ` (EP${g.ep}${g.allToAll ? `, ${g.allToAll}` : ''})` : '';
+  return `${role} ${g.workers} x TP${g.tp}${dp}${ep}${where}`;
 }
 
 /** The worker groups a deployment runs: prefill and decode, or the aggregated workers. */

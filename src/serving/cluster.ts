@@ -1,5 +1,5 @@
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, TransportSpec } from '../spec/catalog.js';
-import { getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers, sideChannelTransport } from '../catalog/index.js';
+import { getAllToAll, getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers, sideChannelTransport } from '../catalog/index.js';
 import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
 import { DYNAMO_ROUTER_DEFAULTS, type Deployment, type WorkerGroup } from '../spec/experiment.js';
@@ -13,8 +13,8 @@ import {
 } from '../metrics/event-log.js';
 import { Network } from '../network/index.js';
 import { DecodeConnector, KvFabric, nearlyEqual, PrefillConnector, type LoadResult } from '../nixl/index.js';
-import { checkNvlinkDomain, checkPlacement, defaultEfficiency, withKvCacheDtype, type BandwidthChoice, type Efficiency } from '../physics/index.js';
-import { Engine, type Seq } from './engine.js';
+import { checkNvlinkDomain, checkPlacement, defaultAllToAllMode, defaultEfficiency, gpusOf, groupParallelism, isPlainTp, withKvCacheDtype, type BandwidthChoice, type Efficiency } from '../physics/index.js';
+import { dataParallelArgs, Engine, type EngineConfig, type Seq } from './engine.js';
 import { Router, type NoWorker } from './router.js';
 
 /**
@@ -137,12 +137,20 @@ export class Cluster {
     };
     type Hardware = ReturnType<typeof hardware>;
     // The decode side of vLLM's NixlConnector pulls the KV: it starts the reads and polls them every step.
-    const engine = (id: string, g: WorkerGroup, h: Hardware, pulls = false) =>
-      new Engine(sim, log, { id, llm: h.llm, gpu: h.gpu, tp: g.tp, args: h.args, eff: h.eff, connector: pulls, node: h.node });
+    // A MoE worker with DP ranks or EP (src/physics/moe.ts): one engine for its ranks, their budgets together, and the
+    // all-to-all kernels of its node for the experts' dispatch and combine.
+    const parallel = (g: WorkerGroup, role: 'prefill' | 'decode' | 'aggregated', h: Hardware): Pick<EngineConfig, 'parallel'> => {
+      const p = groupParallelism(g);
+      if (isPlainTp(p)) return {};
+      const a2a = p.ep > 1 ? { spec: getAllToAll(catalog, h.node.allToAll ?? ''), mode: g.allToAll ?? defaultAllToAllMode(role) } : undefined;
+      return { parallel: { dp: p.dp, ep: p.ep, ...(a2a ? { allToAll: a2a } : {}) } };
+    };
+    const engine = (id: string, g: WorkerGroup, h: Hardware, role: 'prefill' | 'decode' | 'aggregated', pulls = false) =>
+      new Engine(sim, log, { id, llm: h.llm, gpu: h.gpu, tp: g.tp, args: dataParallelArgs(h.args, g.dp ?? 1), eff: h.eff, connector: pulls, node: h.node, ...parallel(g, role, h) });
 
     if (d.mode === 'aggregated') {
       const h = hardware(d.aggregated);
-      for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated, h) });
+      for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated, h, 'aggregated') });
       this.fabric = undefined;
       this.kvLoadTimeoutS = null;
     } else {
@@ -151,19 +159,19 @@ export class Cluster {
         if (!nodeOffers(n, this.transport)) throw new UserError(`node '${n.id}' does not offer transport '${this.transport.id}' (it offers ${n.transports.join(', ')})`);
       }
       const rule = checkPlacement(this.transport, d.placement);
-      checkNvlinkDomain(this.transport, ph.node, d.placement, d.prefill.workers * d.prefill.tp + d.decode.workers * d.decode.tp, dh.node);
+      checkNvlinkDomain(this.transport, ph.node, d.placement, d.prefill.workers * gpusOf(groupParallelism(d.prefill)) + d.decode.workers * gpusOf(groupParallelism(d.decode)), dh.node);
       const bandwidth: BandwidthChoice = overrides.bandwidthPerRail ?? d.bandwidth;
       this.fabric = new KvFabric(this.net, this.transport, bandwidth);
       // The handshake's messages cross the catalog's side-channel transport (ZMQ over TCP), else the KV's own path.
       const sideChannelLatencyS = (sideChannelTransport(catalog) ?? this.transport).latencyS;
       for (let i = 0; i < d.prefill.workers; i++) {
-        const e = engine(`prefill-${i}`, d.prefill, ph);
+        const e = engine(`prefill-${i}`, d.prefill, ph, 'prefill');
         this.fabric.addEngine({ engineId: e.id, tp: d.prefill.tp, node: ph.node, hostLinkBandwidth: ph.gpu.hostLink.bandwidth });
         const prefill = new PrefillConnector(sim, log, { engineId: e.id, llm: ph.llm, profile: this.profile, tp: d.prefill.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total });
         this.prefillWorkers.push({ engine: e, prefill });
       }
       for (let i = 0; i < d.decode.workers; i++) {
-        const e = engine(`decode-${i}`, d.decode, dh, true);
+        const e = engine(`decode-${i}`, d.decode, dh, 'decode', true);
         this.fabric.addEngine({ engineId: e.id, tp: d.decode.tp, node: dh.node, hostLinkBandwidth: dh.gpu.hostLink.bandwidth });
         const decode = new DecodeConnector(
           sim,

@@ -1,11 +1,11 @@
 import { Deque } from 'js-sdsl';
-import type { GpuSpec, LlmSpec, NodeSpec } from '../spec/catalog.js';
+import type { AllToAllSpec, GpuSpec, LlmSpec, NodeSpec } from '../spec/catalog.js';
 import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import { preemptedLine } from '../metrics/event-log.js';
-import { kvBytesPerTokenPerRank, maxCaptureSize, StepCost, weightBytesPerRank, type Efficiency } from '../physics/index.js';
-import type { EngineArgs } from '../spec/experiment.js';
+import { isPlainTp, kvBytesPerTokenPerRank, maxCaptureSize, MoeStepCost, StepCost, weightBytesPerGpu, type Efficiency, type StepWork } from '../physics/index.js';
+import type { AllToAllMode, EngineArgs } from '../spec/experiment.js';
 import { KvBlockPool } from './kv-pool.js';
 
 /**
@@ -59,22 +59,55 @@ export interface EngineConfig {
    * nodes over the NICs, and its all-reduces cross them.
    */
   node?: NodeSpec;
+  /**
+   * A MoE worker of `dp` data-parallel ranks of tp GPUs and an expert group of `ep` (src/physics/moe.ts), with the
+   * all-to-all kernels its EP runs. `args` are then the worker's: each rank's budgets times dp. Absent: dp 1, ep 1.
+   */
+  parallel?: { dp: number; ep: number; allToAll?: { spec: AllToAllSpec; mode: AllToAllMode } };
 }
 
-/** KV blocks that fit on each rank of a worker at this TP after weights and the activation reserve (< 1: none). */
+/**
+ * The engine arguments of a worker of `dp` data-parallel ranks, scheduled as one engine: vLLM applies
+ * max_num_seqs and max_num_batched_tokens to each rank (data_parallel_deployment.md: "--max-num-seqs applies per DP
+ * rank"), so the worker's are dp times them, and a prompt, which one rank prefills, takes at most one rank's budget a
+ * step (as long_prefill_token_threshold caps it). dp 1 leaves them as they are.
+ */
+export function dataParallelArgs(args: EngineArgs, dp: number): EngineArgs {
+  if (dp <= 1) return args;
+  const threshold = args.longPrefillTokenThreshold ?? 0;
+  return {
+    ...args,
+    maxNumSeqs: args.maxNumSeqs * dp,
+    maxNumBatchedTokens: args.maxNumBatchedTokens * dp,
+    longPrefillTokenThreshold: threshold > 0 ? Math.min(threshold, args.maxNumBatchedTokens) : args.maxNumBatchedTokens,
+  };
+}
+
+/** The worker's parallelism: its TP, DP ranks and expert group. */
+function parallelismOf(cfg: EngineConfig, tp = cfg.tp): { tp: number; dp: number; ep: number } {
+  return { tp, dp: cfg.parallel?.dp ?? 1, ep: cfg.parallel?.ep ?? 1 };
+}
+
+/**
+ * KV blocks that fit on each rank of a worker at this TP after weights and the activation reserve (< 1: none); with
+ * DP ranks, each rank's pool times dp (each rank keeps its own KV cache).
+ */
 function blocksAt(cfg: EngineConfig, tp: number): number {
   const { llm, gpu, args } = cfg;
-  const budget = gpu.hbmBytes * args.gpuMemoryUtilization - weightBytesPerRank(llm, tp) - args.activationReserveBytes;
-  return Math.floor(budget / (args.blockSize * kvBytesPerTokenPerRank(llm, tp)));
+  const p = parallelismOf(cfg, tp);
+  const budget = gpu.hbmBytes * args.gpuMemoryUtilization - weightBytesPerGpu(llm, p) - args.activationReserveBytes;
+  return Math.floor(budget / (args.blockSize * kvBytesPerTokenPerRank(llm, tp))) * p.dp;
 }
 
 export function kvPoolBlocks(cfg: EngineConfig): number {
   const { llm, gpu, tp, args } = cfg;
+  const p = parallelismOf(cfg);
   const blocks = blocksAt(cfg, tp);
   if (blocks < 1) {
+    const where = isPlainTp(p) ? `TP${tp}` : `TP${tp} x DP${p.dp}${p.ep > 1 ? ` (EP${p.ep})` : ''}`;
     throw new UserError(
-      `${llm.id} at TP${tp} does not fit on ${gpu.id}: ${(gpu.hbmBytes * args.gpuMemoryUtilization / 1e9).toFixed(1)} GB usable per GPU, ` +
-        `${(weightBytesPerRank(llm, tp) / 1e9).toFixed(1)} GB of weights per rank, no room for a KV block; ${fitsFrom(cfg)}`,
+      `${llm.id} at ${where} does not fit on ${gpu.id}: ${(gpu.hbmBytes * args.gpuMemoryUtilization / 1e9).toFixed(1)} GB usable per GPU, ` +
+        `${(weightBytesPerGpu(llm, p) / 1e9).toFixed(1)} GB of weights per ${isPlainTp(p) ? 'rank' : 'GPU'}, no room for a KV block; ${isPlainTp(p) ? fitsFrom(cfg) : `give the worker more GPUs (dp) or fewer weights`}`,
     );
   }
   return blocks;
@@ -96,8 +129,8 @@ function fitsFrom(cfg: EngineConfig): string {
 
 export class Engine {
   readonly pool: KvBlockPool;
-  /** How long a step takes here (src/physics). */
-  private readonly cost: StepCost;
+  /** How long a step takes here (src/physics): StepCost, or MoeStepCost for a worker with DP ranks or EP. */
+  private readonly cost: { seconds(work: StepWork): number };
   /** FIFO of sequences to admit (a preempted one goes back to the front): O(1) at both ends however long it grows. */
   private readonly waiting = new Deque<Seq>();
   /** Sequences waiting for blocks to receive `tokens` of remote KV, with what to do once they have them. */
@@ -128,9 +161,11 @@ export class Engine {
     readonly cfg: EngineConfig,
   ) {
     this.pool = new KvBlockPool(kvPoolBlocks(cfg));
-    this.cost = new StepCost(cfg.llm, cfg.gpu, cfg.tp, cfg.eff, {
+    const p = parallelismOf(cfg);
+    const ctx = {
       enforceEager: cfg.args.enforceEager ?? false,
-      maxCaptureSize: maxCaptureSize(cfg.args.maxNumSeqs, cfg.args.maxNumBatchedTokens),
+      // CUDA graphs are captured per engine core: with DP ranks, each rank's share of the worker's budgets.
+      maxCaptureSize: maxCaptureSize(cfg.args.maxNumSeqs / p.dp, cfg.args.maxNumBatchedTokens / p.dp),
       connector: cfg.connector ?? false,
       ...(cfg.node
         ? {
@@ -141,7 +176,13 @@ export class Engine {
             },
           }
         : {}),
-    });
+    };
+    if (isPlainTp(p)) {
+      this.cost = new StepCost(cfg.llm, cfg.gpu, cfg.tp, cfg.eff, ctx);
+    } else {
+      const fabric = ctx.node ? { ...ctx.node, nvlinkBandwidth: cfg.gpu.nvlinkBandwidth } : undefined;
+      this.cost = new MoeStepCost(cfg.llm, cfg.gpu, p, cfg.eff, { ...ctx, ...(fabric ? { fabric } : {}), ...(cfg.parallel?.allToAll ? { allToAll: cfg.parallel.allToAll } : {}) });
+    }
   }
 
   get id(): string {

@@ -14,7 +14,7 @@
  * experiment.ts (which reads this file as a type only, so `nixlsim --help` and the simulation never load zod for them).
  */
 import { z } from 'zod';
-import { DYNAMO_ROUTER_DEFAULTS, FAULT_KINDS, KV_CACHE_DTYPES, KV_LAYOUTS, MAX_IN_FLIGHT } from './experiment.js';
+import { ALL_TO_ALL_MODES, DYNAMO_ROUTER_DEFAULTS, FAULT_KINDS, KV_CACHE_DTYPES, KV_LAYOUTS, MAX_IN_FLIGHT } from './experiment.js';
 
 /** A whole number >= min, with a message that says so (shared by every file format with numbers). */
 export function whole(min: number) {
@@ -114,6 +114,22 @@ const workerGroup = (what: string) =>
         .describe("The group's own node type, from `nixlsim list nodes` (e.g. decode on H200 nodes, prefill on H100 nodes). Default: the deployment's node. Prefill and decode on different node types are cross-node."),
       gpu: catalogId().optional().describe("The group's own GPU: its node's GPU or a calibration of it. Default: the group's node's GPU (the deployment's gpu when the group has no node of its own)."),
       kvCacheDtype: kvCacheDtype().optional().describe("The group's own --kv-cache-dtype (e.g. fp8 on decode only, which the compatibility hash rejects). Default: deployment.engine.kvCacheDtype."),
+      dp: wholeIn(1, LIMITS.tp.max, LIMITS.tp.why)
+        .optional()
+        .describe(
+          "Data-parallel attention ranks of each worker (vLLM --data-parallel-size), MoE models only: each rank is an engine core of tp GPUs with its own scheduler, KV cache, max_num_seqs and max_num_batched_tokens (the engine's settings apply per rank), a request's KV on one rank; the ranks run the MoE layers in lockstep. A worker is tp x dp GPUs, across nodes when more than a node has. Unset: 1.",
+        ),
+      ep: wholeIn(1, LIMITS.tp.max, LIMITS.tp.why)
+        .optional()
+        .describe(
+          "Expert-parallel size (vLLM --enable-expert-parallel), MoE models only: tp x dp, the experts spread over every GPU of the worker and tokens dispatched to them with the node's all-to-all kernels (allToAll in models/node/), or 1, the experts split by tensor parallelism over those GPUs (vLLM's default). Unset: 1.",
+        ),
+      allToAll: z
+        .enum(ALL_TO_ALL_MODES, { error: `expected one of ${ALL_TO_ALL_MODES.map((m) => `'${m}'`).join(', ')}` })
+        .optional()
+        .describe(
+          "With ep > 1, which DeepEP kernels dispatch and combine the tokens (VLLM_ALL2ALL_BACKEND): 'high-throughput' (deepep_high_throughput, bandwidth-bound, no CUDA graphs) or 'low-latency' (deepep_low_latency). Unset: high-throughput on prefill and aggregated workers, low-latency on decode workers, as vLLM's disaggregated EP deployments run them.",
+        ),
     })
     .prefault({})
     .describe(what);

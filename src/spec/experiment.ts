@@ -39,6 +39,14 @@ export const KV_CACHE_DTYPES = ['auto', 'fp8'] as const;
 export type KvCacheDtype = (typeof KV_CACHE_DTYPES)[number];
 
 /**
+ * Which of DeepEP's all-to-all kernels an expert-parallel worker runs (vLLM's VLLM_ALL2ALL_BACKEND): the
+ * high-throughput ("normal") kernels, deepep_high_throughput, for prefill; the low-latency ones, deepep_low_latency,
+ * for decode (vLLM docs/serving/expert_parallel_deployment.md, Backend Selection Guide and Disaggregated Serving).
+ */
+export const ALL_TO_ALL_MODES = ['high-throughput', 'low-latency'] as const;
+export type AllToAllMode = (typeof ALL_TO_ALL_MODES)[number];
+
+/**
  * Dynamo's KV router settings where deployment.routerConfig (or a key of it) is unset: Dynamo v1.0.0's defaults for
  * `python -m dynamo.frontend` (docs.nvidia.com/dynamo/v1.0.0/additional-resources/frontend-configuration-reference:
  * --router-kv-overlap-score-weight 1.0, --router-temperature 0.0, --router-queue-threshold 2.0; the busy threshold,

@@ -420,3 +420,54 @@ describe('deployment.engine.kvCacheDtype and a group kvCacheDtype', () => {
     expect(err.message).toMatch(/e\.yaml:8:20 deployment\.decode\.kvCacheDtype: expected one of 'auto', 'fp8', got 'int8'$/);
   });
 });
+
+describe("a group's dp, ep and allToAll (MoE workers with DP attention and EP)", () => {
+  const load = (model: string, node: string, groups: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-ep-'));
+    const file = join(dir, 'e.yaml');
+    writeFileSync(file, `deployment:\n  mode: disaggregated\n  model: ${model}\n  node: ${node}\n  connector: any-tp\n  transport: ib-rdma\n${groups}workload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n`);
+    try {
+      return loadExperiment(file).experiment.deployment;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('reach the experiment when given, and stay absent when not', () => {
+    const d = load('deepseek-r1', 'dgx-h200', '  prefill: { tp: 1, dp: 8, ep: 8 }\n  decode: { tp: 1, dp: 16, ep: 16, allToAll: high-throughput }\n');
+    expect(d.prefill).toEqual({ workers: 1, tp: 1, dp: 8, ep: 8 });
+    expect(d.decode).toEqual({ workers: 1, tp: 1, dp: 16, ep: 16, allToAll: 'high-throughput' });
+    expect(d.aggregated).toEqual({ workers: 1, tp: 1 });
+  });
+
+  it('each rule vLLM puts on them is one error at the field, saying what fits', () => {
+    // Line 7 is the prefill group; 8 the decode group.
+    expect(userError(() => load('deepseek-r1', 'dgx-h200', '  prefill: { tp: 2, dp: 4, ep: 4 }\n  decode: { tp: 8 }\n')).message).toMatch(
+      /e\.yaml:7:\d+ deployment\.prefill\.ep: ep 4: vLLM's expert group is every GPU of the worker, tp x dp = 2 x 4 = 8 with --enable-expert-parallel \(ep 8\), or 1 without it/,
+    );
+    expect(userError(() => load('llama-3.1-8b-instruct', 'dgx-h100', '  prefill: { tp: 1, dp: 4 }\n')).message).toMatch(
+      /e\.yaml:7:\d+ deployment\.prefill\.dp: dp 4: 'llama-3\.1-8b-instruct' is a dense model, .* write them as workers \(workers x 4\) with dp 1$/,
+    );
+    expect(userError(() => load('llama-3.1-8b-instruct', 'dgx-h100', '  decode: { tp: 2, ep: 2 }\n')).message).toMatch(/deployment\.decode\.ep: ep 2: 'llama-3\.1-8b-instruct' is a dense model/);
+    expect(userError(() => load('deepseek-r1', 'dgx-h200', '  prefill: { tp: 8, allToAll: low-latency }\n  decode: { tp: 8 }\n')).message).toMatch(
+      /deployment\.prefill\.allToAll: names the all-to-all kernels of expert parallelism, but the group has none \(ep 1\): set ep to tp x dp = 8, or leave allToAll out$/,
+    );
+    // DP8 x EP8 of DeepSeek-R1 holds 98.8 GB of weights a GPU: an H200 node, not an H100 one.
+    expect(userError(() => load('deepseek-r1', 'dgx-h100', '  prefill: { tp: 1, dp: 8, ep: 8 }\n  decode: { tp: 1, dp: 16, ep: 16 }\n')).message).toMatch(
+      /e\.yaml:7:\d+ deployment\.prefill\.dp: deepseek-r1 at TP1 x DP8 \(EP8\) does not fit on h100-sxm: 72\.0 GB usable per GPU, 98\.8 GB of weights per GPU/,
+    );
+  });
+
+  it('EP needs all-to-all kernels on the node', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-ep-'));
+    const file = join(dir, 'e.yaml');
+    writeFileSync(file, `deployment:\n  mode: aggregated\n  model: deepseek-r1\n  node: hgx-b200\n  connector: any-tp\n  transport: ib-rdma\n  aggregated: { tp: 1, dp: 8, ep: 8 }\nworkload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n`);
+    try {
+      expect(userError(() => loadExperiment(file)).message).toMatch(
+        /e\.yaml:7:\d+ deployment\.aggregated\.ep: node 'hgx-b200' names no expert-parallel all-to-all kernels \(allToAll in models\/node\/\), .*; nodes that do: dgx-h100, dgx-h200, h100-roce, h200-roce; or leave ep at 1/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -89,8 +89,8 @@ describe('the planner on a fake deployment whose latency curve is known', () => 
     // 1P TP2 on H100s at $3 + 2D TP1 on H200s at $4: 2 x 3 + 2 x 4 = $14 an hour.
     expect(r.plan.ranked.find((e) => e.id === 'disagg-1xtp2-2xtp1')!.costPerHourUsd).toBe(14);
     await expect(plan({ ...o, gpuCost: { 'h100-sxm': 3 }, out: tmp() }, counting())).rejects.toThrow(/--gpu-cost: no price for h200-sxm/);
-    await expect(plan({ ...o, node: 'dgx-h100', transport: 'ib-rdma', out: tmp() }, counting())).rejects.toThrow(
-      /--decode-gpu h200-sxm: no node carrying it offers transport 'ib-rdma' \(.*h200-roce: nvlink, roce-rdma/,
+    await expect(plan({ ...o, node: 'p5.48xlarge', transport: 'efa-libfabric', out: tmp() }, counting())).rejects.toThrow(
+      /--decode-gpu h200-sxm: no node carrying it offers transport 'efa-libfabric' \(.*h200-roce: nvlink, roce-rdma/,
     );
   });
 
