@@ -335,6 +335,7 @@ function toConnector(f: ConnectorFile): ConnectorProfile {
     blockSize: { rule: f.blockSize.rule, equalWhenPrefillWider: f.blockSize.equalWhenPrefillWider },
     handshake: { timeoutS: f.handshake.timeoutS, onFailure: f.handshake.onFailure },
     kvLoadFailurePolicy: f.kvLoadFailurePolicy,
+    ...(f.dataParallel === 'unsupported' ? { dataParallel: 'unsupported' as const } : {}),
     expiry: toExpiry(f.expiry),
     ...(f.vllmReleases !== undefined
       ? {

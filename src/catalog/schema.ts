@@ -409,6 +409,8 @@ export const connectorFileSchema = z
       onFailure: z.enum(['engine-dead', 'fail-requests']),
     }),
     kvLoadFailurePolicy: z.enum(['fail', 'recompute']).nullable(),
+    /** Prefill or decode workers with data-parallel ranks: 'unsupported' where the build's DP ranks collide; unset: ok. */
+    dataParallel: z.enum(['ok', 'unsupported']).optional(),
     expiry: expirySchema,
     vllmReleases: z.array(vllmReleaseSchema).min(1, 'expected at least one release range, or leave vllmReleases out').optional(),
     sources: sourcesSchema,

@@ -140,6 +140,18 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
     if (grp.allToAll !== undefined && p.ep <= 1) {
       return { path: [D, g, 'allToAll'], also: [[D, g, 'ep']], message: `names the all-to-all kernels of expert parallelism, but the group has none (ep ${p.ep}): set ep to tp x dp = ${gpusOf(p)}, or leave allToAll out` };
     }
+    // Each DP rank is its own NIXL engine, in the builds that give it its own engine id and side channel.
+    const profile = getConnector(catalog, connector.id);
+    if (dep.mode === 'disaggregated' && p.dp > 1 && profile.dataParallel === 'unsupported') {
+      const ok = [...catalog.connectors.values()].filter((x) => x.dataParallel !== 'unsupported').map((x) => x.id);
+      return {
+        path: [D, g, 'dp'],
+        also: [[D, dep.vllm !== undefined ? 'vllm' : 'connector']],
+        message:
+          `connector profile '${profile.id}' cannot serve workers with data-parallel ranks: its builds give every DP rank one NIXL engine id and side-channel port (vllm-project/vllm#18903 fixed it)` +
+          `${ok.length ? `; profiles that can: ${ok.join(', ')}` : ''}; or dp 1`,
+      };
+    }
     const n = hw[g].node;
     if (p.ep > 1 && n.allToAll === undefined) {
       const others = [...catalog.nodes.values()].filter((x) => x.allToAll !== undefined).map((x) => x.id);

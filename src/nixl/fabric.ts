@@ -18,6 +18,11 @@ export interface FabricEngine {
   node: NodeSpec;
   /** Host link bandwidth of the node's GPUs, bytes/s per direction. */
   hostLinkBandwidth: number;
+  /**
+   * GPUs of the worker on the node that share its NIC rails with this engine's (a data-parallel rank of a worker
+   * spanning the node); unset: the engine's own tp.
+   */
+  nodeGpus?: number;
 }
 
 export interface ReadSpec {
@@ -74,7 +79,8 @@ export class KvFabric {
     const links: Link[] = [];
     if (this.transport.striped) {
       // The worker's rails (the backend's rule) shared evenly by its ranks.
-      const rails = railsFor(this.transport, e.node, e.tp) / e.tp;
+      const gpus = e.nodeGpus ?? e.tp;
+      const rails = railsFor(this.transport, e.node, gpus) / gpus;
       for (let r = 0; r < e.tp; r++) {
         const link = this.net.addLink(`${e.engineId}.rank${r}.nic`, cap(perRail * rails));
         this.railsOf.set(link, Math.max(1, Math.round(rails)));

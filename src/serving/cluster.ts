@@ -68,8 +68,23 @@ export type LoadOutcome = 'started' | 'ok' | 'stale' | 'failed:transfer' | 'fail
 
 interface Worker {
   engine: Engine;
+  /** The worker's NIXL engine (its first DP rank's when it has several). */
   prefill?: PrefillConnector;
   decode?: DecodeConnector;
+  /**
+   * One connector per DP rank: each rank of a data-parallel worker is its own vLLM engine with its own NIXL engine id
+   * and side channel (vllm-project/vllm PR #18903), holding the KV of the requests it served. [prefill] / [decode]
+   * for a worker without DP ranks.
+   */
+  ranks: PrefillConnector[] | DecodeConnector[];
+  /** The DP rank the worker's next request goes to (round robin: the engine balances its ranks). */
+  nextRank: number;
+}
+
+/** The connector of the DP rank a worker's next request lands on. */
+function nextRank<C>(w: Worker, ranks: C[]): C {
+  if (ranks.length === 1) return ranks[0]!;
+  return ranks[w.nextRank++ % ranks.length]!;
 }
 
 export class Cluster {
@@ -150,7 +165,7 @@ export class Cluster {
 
     if (d.mode === 'aggregated') {
       const h = hardware(d.aggregated);
-      for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated, h, 'aggregated') });
+      for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated, h, 'aggregated'), ranks: [], nextRank: 0 });
       this.fabric = undefined;
       this.kvLoadTimeoutS = null;
     } else {
@@ -164,24 +179,29 @@ export class Cluster {
       this.fabric = new KvFabric(this.net, this.transport, bandwidth);
       // The handshake's messages cross the catalog's side-channel transport (ZMQ over TCP), else the KV's own path.
       const sideChannelLatencyS = (sideChannelTransport(catalog) ?? this.transport).latencyS;
+      // A worker's NIXL engines: one per DP rank (`prefill-0.dp3`), each of tp ranks on its own GPUs' share of the
+      // node's NIC rails; the worker itself when it has no DP ranks.
+      const nixlEngines = (e: Engine, g: WorkerGroup, h: Hardware) => {
+        const dp = g.dp ?? 1;
+        const fabric = this.fabric!;
+        return Array.from({ length: dp }, (_, r) => {
+          const engineId = dp > 1 ? `${e.id}.dp${r}` : e.id;
+          const onNode = dp > 1 ? { nodeGpus: Math.min(h.node.gpusPerNode, g.tp * dp) } : {};
+          fabric.addEngine({ engineId, tp: g.tp, node: h.node, hostLinkBandwidth: h.gpu.hostLink.bandwidth, ...onNode });
+          return { engineId, llm: h.llm, profile: this.profile, tp: g.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total / dp };
+        });
+      };
       for (let i = 0; i < d.prefill.workers; i++) {
         const e = engine(`prefill-${i}`, d.prefill, ph, 'prefill');
-        this.fabric.addEngine({ engineId: e.id, tp: d.prefill.tp, node: ph.node, hostLinkBandwidth: ph.gpu.hostLink.bandwidth });
-        const prefill = new PrefillConnector(sim, log, { engineId: e.id, llm: ph.llm, profile: this.profile, tp: d.prefill.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total });
-        this.prefillWorkers.push({ engine: e, prefill });
+        const ranks = nixlEngines(e, d.prefill, ph).map((cfg) => new PrefillConnector(sim, log, cfg));
+        this.prefillWorkers.push({ engine: e, prefill: ranks[0]!, ranks, nextRank: 0 });
       }
       for (let i = 0; i < d.decode.workers; i++) {
         const e = engine(`decode-${i}`, d.decode, dh, 'decode', true);
-        this.fabric.addEngine({ engineId: e.id, tp: d.decode.tp, node: dh.node, hostLinkBandwidth: dh.gpu.hostLink.bandwidth });
-        const decode = new DecodeConnector(
-          sim,
-          log,
-          { engineId: e.id, llm: dh.llm, profile: this.profile, tp: d.decode.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total },
-          this.fabric,
-          this.transport,
-          { sideChannelLatencyS, maxRetries: d.failurePolicy === 'retry' ? d.maxRetries : 0 },
+        const ranks = nixlEngines(e, d.decode, dh).map(
+          (cfg) => new DecodeConnector(sim, log, cfg, this.fabric!, this.transport, { sideChannelLatencyS, maxRetries: d.failurePolicy === 'retry' ? d.maxRetries : 0 }),
         );
-        this.decodeWorkers.push({ engine: e, decode });
+        this.decodeWorkers.push({ engine: e, decode: ranks[0]!, ranks, nextRank: 0 });
       }
       const exp = this.profile.expiry;
       this.kvLoadTimeoutS = d.kvLoadTimeoutS !== undefined ? d.kvLoadTimeoutS : exp.kind === 'abort-timeout' ? exp.timeoutS : null;
@@ -205,6 +225,13 @@ export class Cluster {
     this.prefillRouter = router('prefill', this.prefillWorkers);
     this.decodeRouter = router('decode', this.decodeWorkers, true);
     this.aggRouter = router('aggregated', this.aggWorkers);
+  }
+
+  /** KV READs the decode ranks retried. */
+  get kvRetries(): number {
+    let n = 0;
+    for (const w of this.decodeWorkers) for (const dc of w.ranks as DecodeConnector[]) n += dc.retries;
+    return n;
   }
 
   /** Every engine, prefill first. */
@@ -263,16 +290,20 @@ export class Cluster {
       pw.engine.releaseHeld(pseq);
       return;
     }
-    const params = pw.prefill!.finishRequest(r.id, r.isl, () => pw.engine.releaseHeld(pseq));
+    // The DP rank that prefilled it holds its KV (MLA: one latent copy, on each of that rank's TP GPUs).
+    const pc = nextRank(pw, pw.ranks as PrefillConnector[]);
+    const params = pc.finishRequest(r.id, r.isl, () => pw.engine.releaseHeld(pseq));
     this.decodeRouter.route(r, (d, why) => {
       if (this.routedAway(r, this.decodeRouter)) return;
       if (!d) return this.noWorker(r, 'decode', why);
-      this.decodeOn(r, pw, params, d);
+      this.decodeOn(r, pc, params, d);
     });
   }
 
-  private decodeOn(r: ServingRequest, pw: Worker, params: ReturnType<PrefillConnector['finishRequest']>, d: Engine): void {
+  private decodeOn(r: ServingRequest, pc: PrefillConnector, params: ReturnType<PrefillConnector['finishRequest']>, d: Engine): void {
     const dw = this.workerOf.get(d)!;
+    // The decode DP rank it lands on reads it, handshaking with that prefill rank's engine first if it has not yet.
+    const dc = nextRank(dw, dw.ranks as DecodeConnector[]);
     if (!this.fits(d, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${d.id}'s KV pool`, 'too_long');
     const seq = this.seq(r, d, r.isl, r.osl, false);
     this.streams.add(d, r);
@@ -281,10 +312,10 @@ export class Cluster {
       let timer = -1;
       if (this.kvLoadTimeoutS !== null) {
         const t = this.kvLoadTimeoutS;
-        timer = this.sim.schedule(t, () => dw.decode!.abandon(r.id, `KV load not finished within ${t} s (prefill releases the blocks then)`));
+        timer = this.sim.schedule(t, () => dc.abandon(r.id, `KV load not finished within ${t} s (prefill releases the blocks then)`));
       }
       this.loadOutcomes.started++;
-      dw.decode!.load(pw.prefill!, params, (res) => {
+      dc.load(pc, params, (res) => {
         if (timer >= 0) this.sim.cancel(timer);
         this.afterLoad(r, dw, seq, res, startedAt);
       });
@@ -330,7 +361,7 @@ export class Cluster {
   /** A decode engine died: its requests fail and the router stops sending it work. */
   private killDecode(dw: Worker): void {
     if (dw.engine.dead) return;
-    dw.decode!.die('EngineDeadError');
+    for (const dc of dw.ranks as DecodeConnector[]) dc.die('EngineDeadError');
     dw.engine.drain();
     for (const r of this.streams.on(dw.engine)) this.fail(r, 'EngineDeadError: decode engine died', 'engine_dead');
   }
@@ -440,18 +471,21 @@ export class Cluster {
   workerDown(id: string): void {
     const w = this.targets().workers.get(id);
     if (!w) return;
-    if (w.prefill) w.prefill.alive = false;
+    const prefills = w.prefill ? (w.ranks as PrefillConnector[]) : [];
+    const decodes = w.decode ? (w.ranks as DecodeConnector[]) : [];
+    for (const pc of prefills) pc.alive = false;
     w.engine.drain();
     const why = `worker ${id} restarting`;
     for (const r of this.streams.on(w.engine)) this.fail(r, why, 'worker_restart');
     for (const r of this.prefilling.on(w.engine)) this.fail(r, why, 'worker_restart');
-    if (w.prefill) {
-      w.prefill.restart(); // releases the held blocks (onRelease)
-      this.fabric?.failReadsOf(w.engine.id);
+    for (const pc of prefills) {
+      pc.restart(); // releases the held blocks (onRelease)
+      this.fabric?.failReadsOf(pc.engineId);
     }
-    if (w.decode && !w.decode.dead) {
-      w.decode.restart(); // its loads end: afterLoad gives back their reserved blocks
-      this.fabric?.failReadsOf(w.engine.id);
+    for (const dc of decodes) {
+      if (dc.dead) continue;
+      dc.restart(); // its loads end: afterLoad gives back their reserved blocks
+      this.fabric?.failReadsOf(dc.engineId);
     }
     this.updateRouters();
   }
@@ -466,7 +500,7 @@ export class Cluster {
   workerUp(id: string): void {
     const w = this.targets().workers.get(id);
     if (!w || (w.decode && w.decode.dead)) return;
-    if (w.prefill) w.prefill.alive = true;
+    if (w.prefill) for (const pc of w.ranks as PrefillConnector[]) pc.alive = true;
     w.engine.revive();
     this.updateRouters();
   }
@@ -485,12 +519,16 @@ export class Cluster {
     let served = 0;
     let read = 0;
     for (const w of this.prefillWorkers) {
-      w.prefill!.check();
-      served += w.prefill!.kvContentServed;
+      for (const pc of w.ranks as PrefillConnector[]) {
+        pc.check();
+        served += pc.kvContentServed;
+      }
     }
     for (const w of this.decodeWorkers) {
-      w.decode!.check();
-      read += w.decode!.kvContentRead;
+      for (const dc of w.ranks as DecodeConnector[]) {
+        dc.check();
+        read += dc.kvContentRead;
+      }
     }
     if (!nearlyEqual(served, read)) {
       throw new InvariantError(

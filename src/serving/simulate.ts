@@ -202,7 +202,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
   const audit: RunAudit = {
     requests: ledger.counts(),
     loads: { ...cluster.loadOutcomes },
-    retries: cluster.decodeWorkers.reduce((n, w) => n + w.decode!.retries, 0),
+    retries: cluster.kvRetries,
     faults: injector ? injector.counts() : { connection_reset: 0, health_503: 0, link_down: 0, worker_restart: 0 },
     events: sim.eventsRun,
     pendingEvents: sim.pending,

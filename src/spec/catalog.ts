@@ -315,6 +315,11 @@ export interface ConnectorProfile {
   };
   /** kv_load_failure_policy where the build has it (PR #26813): fail the request, or recompute it on decode. */
   kvLoadFailurePolicy: 'fail' | 'recompute' | null;
+  /**
+   * 'unsupported': the build cannot serve workers with data-parallel ranks (vLLM before PR #18903 gave every DP rank
+   * the same NIXL engine id and side-channel port). Absent: each DP rank is its own NIXL engine, as later builds do.
+   */
+  dataParallel?: 'unsupported';
   expiry: ExpiryModel;
   /**
    * The vLLM releases this profile stands for (`--vllm 0.10.1`): `>=A` or `>=A <B`, each with where that comes from,

@@ -471,3 +471,22 @@ describe("a group's dp, ep and allToAll (MoE workers with DP attention and EP)",
     }
   });
 });
+
+describe('DP ranks and the connector build', () => {
+  it("builds before vllm#18903 (equal-tp) cannot serve DP workers: one error at dp naming those that can", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-dp-'));
+    const file = join(dir, 'e.yaml');
+    const write = (connector: string) =>
+      writeFileSync(file, `deployment:\n  mode: disaggregated\n  model: deepseek-r1\n  node: dgx-h200\n  connector: ${connector}\n  transport: ib-rdma\n  prefill: { tp: 1, dp: 8, ep: 8 }\n  decode: { tp: 1, dp: 8, ep: 8 }\nworkload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n`);
+    try {
+      write('equal-tp');
+      expect(userError(() => loadExperiment(file)).message).toMatch(
+        /e\.yaml:7:\d+ deployment\.prefill\.dp: connector profile 'equal-tp' cannot serve workers with data-parallel ranks: .*\(vllm-project\/vllm#18903 fixed it\); profiles that can: any-tp, any-tp-hardened, decode-wider-tp; or dp 1$/,
+      );
+      write('decode-wider-tp');
+      expect(loadExperiment(file).experiment.deployment.prefill.dp).toBe(8);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
