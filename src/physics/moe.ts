@@ -204,8 +204,8 @@ export interface ExpertFabric {
 export interface AllToAllTime {
   dispatchS: number;
   combineS: number;
-  /** Where the high-throughput kernels' bottleneck is; the low-latency kernels are priced by EP size alone. */
-  domain: 'nvlink' | 'rdma';
+  /** Where the bottleneck is: NVLink within one NVLink domain (scale-up), the NICs across nodes (scale-out). */
+  domain: 'scale-up' | 'scale-out';
 }
 
 /**
@@ -246,7 +246,7 @@ export function allToAllTime(
     const rows = a2a.lowLatency.points;
     const dispatchS = Math.max(atEp(rows, ep, (r) => r.dispatchS), (copies * dispatchBytesPerToken) / (atEp(rows, ep, (r) => r.dispatchBandwidth) * nicScale));
     const combineS = Math.max(atEp(rows, ep, (r) => r.combineS), (copies * combineBytesPerToken) / (atEp(rows, ep, (r) => r.combineBandwidth) * nicScale));
-    return { dispatchS, combineS, domain: inDomain ? 'nvlink' : 'rdma' };
+    return { dispatchS, combineS, domain: inDomain ? 'scale-up' : 'scale-out' };
   }
   if (inDomain) {
     const reached = expectedDomainsPerToken(moe, ep);
@@ -255,7 +255,7 @@ export function allToAllTime(
     return {
       dispatchS: (perRank * reached * dispatchBytesPerToken) / (ht.dispatch * scale),
       combineS: (perRank * reached * combineBytesPerToken) / (ht.combine * scale),
-      domain: 'nvlink',
+      domain: 'scale-up',
     };
   }
   const nodes = Math.ceil(ep / fabric.gpusPerNode);
@@ -264,7 +264,7 @@ export function allToAllTime(
   return {
     dispatchS: (perRank * reached * dispatchBytesPerToken) / (atEp(rows, ep, (r) => r.dispatch) * nicScale),
     combineS: (perRank * reached * combineBytesPerToken) / (atEp(rows, ep, (r) => r.combine) * nicScale),
-    domain: 'rdma',
+    domain: 'scale-out',
   };
 }
 

@@ -160,7 +160,7 @@ describe("DeepEP's dispatch and combine (models/all-to-all/deepep-v1.yaml)", () 
     // EP8 on one H100 node, 4096 tokens a GPU: each reaches 4 GPUs (one group each); 4096 x 4 x 7168 x 1.03125 =
     // 121,110,528 B at 153 GB/s x 900 / 400 = 344.25 GB/s: 351.8 us. Combine: 4096 x 4 x 7168 x 2 at 158 x 2.25.
     const t = allToAllTime(deepep, 'high-throughput', v3, 8, 8 * 4096, dgx);
-    expect(t.domain).toBe('nvlink');
+    expect(t.domain).toBe('scale-up');
     expect(t.dispatchS).toBeCloseTo(121_110_528 / 344.25e9, 15);
     expect(t.dispatchS * 1e6).toBeCloseTo(351.8, 1);
     expect(t.combineS).toBeCloseTo(234_881_024 / 355.5e9, 15);
@@ -170,7 +170,7 @@ describe("DeepEP's dispatch and combine (models/all-to-all/deepep-v1.yaml)", () 
     // EP32 over 4 DGX H100 nodes (2 groups a node): 4 x 55/70 = 3.1429 nodes a token; 4096 tokens a GPU x 3.1429 x
     // 7392 B at 58 GB/s; combine x 14336 B at 57 GB/s.
     const t = allToAllTime(deepep, 'high-throughput', v3, 32, 32 * 4096, dgx);
-    expect(t.domain).toBe('rdma');
+    expect(t.domain).toBe('scale-out');
     expect(t.dispatchS).toBeCloseTo((4096 * ((4 * 55) / 70) * 7392) / 58e9, 12);
     expect(t.combineS).toBeCloseTo((4096 * ((4 * 55) / 70) * 14336) / 57e9, 12);
     // On RoCE at half the line rate a GPU, twice the time.
