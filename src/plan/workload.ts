@@ -101,7 +101,7 @@ export function resolveWorkload(file: string, o: WorkloadOptions): PlanWorkload 
   if (w.kind === 'closed-loop') {
     notes.push(`closed-loop traffic (concurrency ${w.concurrency}) is replaced by Poisson arrivals at each probe's rate, with the same lengths`);
   } else {
-    notes.push(`the Poisson rate (${w.rate} req/s) is replaced by each probe's rate`);
+    notes.push(`the Poisson rate (${typeof w.rate === 'number' ? `${w.rate} req/s` : 'varying with time'}) is replaced by each probe's rate`);
   }
   const max = o.llm.maxContext;
   if (w.isl.mean + w.osl.mean > max) {
@@ -123,7 +123,7 @@ export function resolveWorkload(file: string, o: WorkloadOptions): PlanWorkload 
     islMean: w.isl.mean,
     oslMean: w.osl.mean,
     longest: { isl: far.isl, osl: far.osl },
-    ...(w.kind === 'poisson' ? { ownRate: w.rate } : {}),
+    ...(w.kind === 'poisson' && typeof w.rate === 'number' ? { ownRate: w.rate } : {}),
     notes,
   };
 }

@@ -6,7 +6,7 @@
  * input: the same run writes the same bytes.
  */
 import { basename, dirname, resolve } from 'node:path';
-import type { Deployment, Experiment, WorkerGroup, Workload } from '../spec/experiment.js';
+import type { Deployment, Experiment, RateSpec, WorkerGroup, Workload } from '../spec/experiment.js';
 import type { OutputFile } from '../spec/output.js';
 
 export const REPORT_MD_FILE = 'report.md';
@@ -87,7 +87,7 @@ function deploymentLines(experiments: readonly Experiment[]): string[] {
 }
 
 const WORKLOAD_ROWS: readonly [string, (w: Workload) => string][] = [
-  ['workload', (w) => (w.kind === 'trace' ? `trace (${w.trace?.format ?? '?'})` : w.kind === 'poisson' ? `poisson at ${w.rate} req/s` : `closed loop, concurrency ${w.concurrency}`)],
+  ['workload', (w) => (w.kind === 'trace' ? `trace (${w.trace?.format ?? '?'})` : w.kind === 'poisson' ? `poisson at ${rateText(w.rate)}` : `closed loop, concurrency ${w.concurrency}`)],
   ['requests', (w) => `${w.requests} measured after ${w.warmup} warm-up`],
   ['input tokens (mean)', (w) => (w.kind === 'trace' ? '- (from the trace)' : String(w.isl.mean))],
   ['output tokens (mean)', (w) => (w.kind === 'trace' ? '- (from the trace)' : String(w.osl.mean))],
@@ -150,4 +150,11 @@ export function reportMd(input: ReportMdInput): string {
     for (const c of charts) lines.push('', `![${cell(c.title).replace(/[[\]]/g, '')}](${c.path.split('/').map(encodeURIComponent).join('/')})`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** A workload.rate as text: `4 req/s`, `steps 2 -> 6 req/s`, `diurnal, mean 3 req/s, peak/trough 4`. */
+function rateText(r: RateSpec): string {
+  if (typeof r === 'number') return `${r} req/s`;
+  if ('steps' in r) return `steps ${r.steps.map((s) => s.rate).join(' -> ')} req/s`;
+  return `diurnal, mean ${r.diurnal.meanRate} req/s, peak/trough ${r.diurnal.peakToTrough}, period ${r.diurnal.periodS} s`;
 }

@@ -328,6 +328,57 @@ const trace = z
   })
   .describe("The trace to replay; required when workload.kind is 'trace'.");
 
+const rateValue = () => numberIn(LIMITS.rate.min, LIMITS.rate.max, LIMITS.rate.why);
+
+/** workload.rate: a constant, or a rate that changes with time (src/workload/rate.ts draws it by thinning). */
+const rateSpec = z
+  .union(
+    [
+      rateValue(),
+      z.strictObject({
+        steps: z
+          .array(
+            z.strictObject({
+              atS: nonNegative().describe('When this rate starts, seconds from the start of the run (the first step at 0).'),
+              rate: z
+                .number({ error: `expected a number from 0 to ${LIMITS.rate.max} (${LIMITS.rate.why})` })
+                .min(0, { error: `expected a number from 0 to ${LIMITS.rate.max} (${LIMITS.rate.why})` })
+                .max(LIMITS.rate.max, { error: `expected a number from 0 to ${LIMITS.rate.max} (${LIMITS.rate.why})` })
+                .describe('Requests per second from atS until the next step (the last one for good); 0: none.'),
+            }),
+            { error: 'expected a list of { atS, rate } steps' },
+          )
+          .min(1, { error: 'expected at least one { atS, rate } step' })
+          .describe('Piecewise-constant rate: each step holds from its atS to the next one.')
+          .superRefine((steps, ctx) => {
+            if (steps[0] !== undefined && steps[0].atS !== 0) ctx.addIssue({ code: 'custom', path: [0, 'atS'], message: `the first step must start at 0 s, got ${steps[0].atS}` });
+            for (let i = 1; i < steps.length; i++) {
+              if (!(steps[i]!.atS > steps[i - 1]!.atS)) {
+                ctx.addIssue({ code: 'custom', path: [i, 'atS'], message: `steps must start in increasing order: ${steps[i]!.atS} s does not come after ${steps[i - 1]!.atS} s` });
+              }
+            }
+            if (steps.length > 0 && !steps.some((s) => s.rate > 0)) ctx.addIssue({ code: 'custom', path: [], message: 'at least one step must have a rate > 0' });
+          }),
+      }),
+      z.strictObject({
+        diurnal: z
+          .strictObject({
+            meanRate: rateValue().describe('The mean rate over a period, requests per second.'),
+            peakToTrough: z
+              .number({ error: 'expected a number from 1 to 1000 (the peak rate over the trough rate)' })
+              .min(1, { error: 'expected a number from 1 to 1000 (the peak rate over the trough rate)' })
+              .max(1000, { error: 'expected a number from 1 to 1000 (the peak rate over the trough rate)' })
+              .describe('The peak rate over the trough rate (1: constant). rate(t) = meanRate (1 + a cos(2 pi (t - peakAtS) / periodS)), a = (r - 1) / (r + 1).'),
+            periodS: numberIn(LIMITS.seconds.min, LIMITS.seconds.max, LIMITS.seconds.why).default(86400).describe('The length of a cycle, seconds (86400: a day; less compresses it).'),
+            peakAtS: nonNegative().default(0).describe('When the rate peaks, seconds from the start.'),
+          })
+          .describe('A daily (or compressed) cycle of load: a cosine between trough and peak around a mean.'),
+      }),
+    ],
+    { error: `expected a number of requests per second, { steps: [{ atS, rate }, ...] } or { diurnal: { meanRate, peakToTrough, periodS, peakAtS } }` },
+  )
+  .describe('poisson: requests per second, a constant or a function of time (steps, or a diurnal cycle): arrivals are then a non-homogeneous Poisson process, drawn by thinning.');
+
 const workload = z
   .strictObject({
     kind: oneOf(WORKLOAD_KINDS).describe('closed-loop: a fixed number of requests in flight; poisson: arrivals at a rate; trace: replay a trace file.'),
@@ -335,7 +386,7 @@ const workload = z
     /** Unset: DEFAULT_REQUESTS, or 0 (every record) for a trace. */
     requests: wholeIn(0, LIMITS.requests.max, LIMITS.requests.why).optional().describe(`Requests measured. Default: ${DEFAULT_REQUESTS}; for a trace, 0 = every record (its default).`),
     warmup: wholeIn(0, LIMITS.requests.max, LIMITS.requests.why).default(0).describe('Requests sent first and left out of the metrics (genai-perf --warmup-request-count).'),
-    rate: numberIn(LIMITS.rate.min, LIMITS.rate.max, LIMITS.rate.why).default(1).describe('poisson: requests per second.'),
+    rate: rateSpec.default(1),
     isl: lengthDist('Input (prompt) length in tokens.').optional(),
     osl: lengthDist('Output length in tokens.').optional(),
     trace: trace.optional(),

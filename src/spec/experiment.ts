@@ -93,6 +93,8 @@ export type PlacementKind = FileDeployment['placement'];
 export type FaultSpec = ExperimentFile['faults'][number];
 export type ConnectorOverrides = NonNullable<FileDeployment['connectorOverrides']>;
 export type TraceSource = NonNullable<FileWorkload['trace']>;
+/** workload.rate: requests per second, constant or as a function of time (src/workload/rate.ts). */
+export type RateSpec = FileWorkload['rate'];
 
 /** A request length distribution, in tokens. */
 export type LengthDist = Required<NonNullable<FileWorkload['isl']>>;

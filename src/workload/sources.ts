@@ -3,6 +3,7 @@ import type { RandomStream } from '../engine/random.js';
 import type { TraceSource, Workload } from '../spec/experiment.js';
 import { checkLengthDist, checkMaxContext, drawLength, fitLengths } from './lengths.js';
 import { MOONCAKE_BLOCK_TOKENS, TraceReader, type TraceRecord } from './traces.js';
+import { nextArrival, rateProfile, type RateProfile } from './rate.js';
 import type { RequestSource, RequestSpec } from './types.js';
 
 export interface WorkloadRandom {
@@ -32,10 +33,8 @@ export function makeSource(w: Workload, rng: WorkloadRandom, limits: WorkloadLim
   }
   checkLengthDist(w.isl, ['workload', 'isl']);
   checkLengthDist(w.osl, ['workload', 'osl']);
-  if (w.kind === 'poisson' && !(Number.isFinite(w.rate) && w.rate > 0)) {
-    throw new FieldError(['workload', 'rate'], `must be a number of requests per second > 0 for a poisson workload, got ${w.rate}`);
-  }
-  return new SyntheticSource(w, rng, limits.maxContext);
+  const profile = w.kind === 'poisson' ? rateProfile(w.rate) : undefined;
+  return new SyntheticSource(w, rng, limits.maxContext, profile);
 }
 
 /**
@@ -47,19 +46,25 @@ class SyntheticSource implements RequestSource {
   clamped = 0;
   private index = 0;
   private clock = 0;
-  private readonly poisson: boolean;
 
   constructor(
     private readonly w: Workload,
     private readonly rng: WorkloadRandom,
     private readonly maxContext: number,
+    /** Poisson: the arrival rate over time; closed loop: none. */
+    private readonly rate: RateProfile | undefined,
   ) {
     this.total = w.warmup + w.requests;
-    this.poisson = w.kind === 'poisson';
   }
 
   next(): RequestSpec | null {
     if (this.index >= this.total) return null;
+    // A rate that has dropped to 0 for good sends nothing more (the lengths are not drawn either).
+    const arrival = this.rate ? nextArrival(this.rate, this.clock, this.rng.arrivals) : undefined;
+    if (arrival === Infinity) {
+      this.index = this.total;
+      return null;
+    }
     const index = this.index++;
     // Drawn in a fixed order (isl, then osl) from their own stream, so arrival draws never shift the lengths.
     const isl = drawLength(this.w.isl, this.rng.lengths);
@@ -67,9 +72,9 @@ class SyntheticSource implements RequestSource {
     const fit = fitLengths(isl, osl, this.maxContext);
     if (fit.changed) this.clamped++;
     const spec: RequestSpec = { index, id: `req-${index}`, isl: fit.isl, osl: fit.osl, warmup: index < this.w.warmup };
-    if (this.poisson) {
-      this.clock += this.rng.arrivals.exponential(this.w.rate);
-      spec.arrivalS = this.clock;
+    if (arrival !== undefined) {
+      this.clock = arrival;
+      spec.arrivalS = arrival;
     }
     return spec;
   }

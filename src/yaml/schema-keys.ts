@@ -36,6 +36,12 @@ export function allowedKeys(schema: z.ZodType, path: Path, data: unknown): strin
       s = o;
     }
     const seg = path[i];
+    if (s instanceof z.ZodUnion && !(s instanceof z.ZodDiscriminatedUnion)) {
+      // A plain union (workload.rate: a number or one of some maps): the map that has the key, or, at the end, all of them.
+      const maps = (s.options as z.ZodType[]).map(unwrap).filter((o): o is z.ZodObject => o instanceof z.ZodObject);
+      if (seg === undefined) return maps.flatMap((o) => Object.keys(o.shape as object));
+      s = maps.find((o) => String(seg) in (o.shape as object)) ?? z.never();
+    }
     if (seg === undefined) return s instanceof z.ZodObject ? Object.keys(s.shape as object) : [];
     if (s instanceof z.ZodObject) s = (s.shape as Record<string, z.ZodType>)[String(seg)] ?? z.never();
     else if (s instanceof z.ZodRecord) s = s.valueType as z.ZodType;

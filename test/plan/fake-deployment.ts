@@ -23,7 +23,7 @@ export function capacity(p: Point): number {
 }
 
 export function fakeProbe(p: Point): PointResult {
-  const rate = p.experiment.workload.rate;
+  const rate = p.experiment.workload.rate as number;
   const cap = capacity(p);
   const ttft = rate < cap ? 100 / (1 - rate / cap) : 1e9;
   return { ...fakeResult(p), ttftMs: flat(ttft), itlMs: flat(20) };

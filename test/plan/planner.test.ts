@@ -125,7 +125,7 @@ describe('the planner on a fake deployment whose latency curve is known', () => 
     for (const pt of sim.calls.flat()) {
       const w = pt.experiment.workload;
       expect(w.kind).toBe('poisson');
-      expect(w.requests).toBe(Math.max(20, Math.ceil(10 * w.rate)));
+      expect(w.requests).toBe(Math.max(20, Math.ceil(10 * (w.rate as number))));
       expect(w.warmup).toBe(2);
       expect(w.isl).toEqual({ mean: 500, stddev: 0 });
       expect(pt.experiment.seed).toBe(11);
