@@ -199,6 +199,7 @@ function toLlm(f: LlmFile): LlmSpec {
     maxContext: f.maxContext,
     ...(mla ? { mla } : {}),
     ...(f.moe !== undefined ? { moe: { ...f.moe } } : {}),
+    ...(f.speculative !== undefined ? { speculative: structuredClone(f.speculative) } : {}),
     sources: { ...f.sources },
   };
 }

@@ -72,6 +72,24 @@ const moeSchema = z
     }
   });
 
+/**
+ * What a model ships for speculative decoding, by vLLM --speculative-config method: `acceptanceRate`, the chance a
+ * draft token is accepted given the drafts before it were (a published figure for that method and model, else the
+ * experiment gives one), and `draftLayers`, the transformer layers one draft pass runs (MTP: config.json
+ * num_nextn_predict_layers; EAGLE: the head's num_hidden_layers). A method a model has no entry for needs a draft
+ * the catalog does not know (MTP: the model ships no MTP module). n-gram proposes from the prompt on the CPU: no layers.
+ */
+const draftSchema = z.strictObject({
+  acceptanceRate: z.number().gt(0).lt(1).optional(),
+  draftLayers: count,
+});
+const speculativeSchema = z.strictObject({
+  mtp: draftSchema.optional(),
+  eagle: draftSchema.optional(),
+  eagle3: draftSchema.optional(),
+  ngram: z.strictObject({ acceptanceRate: z.number().gt(0).lt(1) }).optional(),
+});
+
 const llmCommon = {
   id: idSchema,
   name: text,
@@ -90,6 +108,8 @@ const llmCommon = {
   maxContext: count,
   /** Mixture of experts: the routed FFN's shape; absent for a dense model. */
   moe: moeSchema.optional(),
+  /** Speculative decoding drafts the model ships or has published figures for, by method; absent: none. */
+  speculative: speculativeSchema.optional(),
   sources: sourcesSchema,
 };
 

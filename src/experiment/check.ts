@@ -12,6 +12,7 @@ import type { Catalog, ExpiryModel, GpuSpec, LlmSpec, NodeSpec, TransportSpec } 
 import { resolveVllm } from '../catalog/vllm.js';
 import { quoted, UserError } from '../errors.js';
 import { checkNvlinkDomain, checkParallelism, checkPlacement, defaultEfficiency, gpusOf, groupParallelism, isPlainTp, kvHeadsPerRank, withKvCacheDtype } from '../physics/index.js';
+import { resolveSpeculative, SpeculativeError } from '../physics/speculative.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import { canonicalJson } from '../spec/canonical.js';
 import { EVENT_KINDS } from '../spec/events.js';
@@ -162,6 +163,16 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
           `node '${n.id}' names no expert-parallel all-to-all kernels (allToAll in models/node/), so EP's dispatch and combine cannot be priced there` +
           `${others.length ? `; nodes that do: ${others.join(', ')}` : ''}; or leave ep at 1 (the experts split by tensor parallelism)`,
       };
+    }
+  }
+  // Speculative decoding: the method's draft must be one the model has, with an acceptance rate from the file or the model.
+  if (dep.engine.speculative !== undefined) {
+    try {
+      resolveSpeculative(llm, dep.engine.speculative);
+    } catch (err) {
+      if (!(err instanceof SpeculativeError)) throw err;
+      const field = err.field === 'acceptanceRate' && dep.engine.speculative.acceptanceRate === undefined ? 'method' : err.field;
+      return { path: [D, 'engine', 'speculative', field], also: [[D, 'model']], message: err.message };
     }
   }
   // The model must leave room for at least one KV block on each worker's GPUs: the serving layer's own sizing of the

@@ -205,6 +205,11 @@ export interface StepWork {
   prefill: readonly { tokens: number; cached: number }[];
   /** Decode sequences: their context lengths (each produces one token). */
   decode: readonly number[];
+  /**
+   * Speculative decoding: the tokens each decode sequence runs through the target this step (1 + its draft tokens to
+   * verify), by index of `decode`. Absent: 1 each.
+   */
+  decodeQueries?: readonly number[];
 }
 
 /**
@@ -296,9 +301,21 @@ export class StepCost {
     const batch = work.decode.length;
     let decodeContext = 0;
     for (const c of work.decode) decodeContext += c;
-    linear += this.twoMatmulParams * batch;
-    attention += this.decodeAttentionPerContext * decodeContext;
-    tokens += batch;
+    // Verifying drafts: every query token of a sequence runs the matmuls and attends to its context (read once).
+    const q = work.decodeQueries;
+    let decodeTokens = batch;
+    let queryContext = decodeContext;
+    if (q) {
+      decodeTokens = 0;
+      queryContext = 0;
+      for (let i = 0; i < batch; i++) {
+        decodeTokens += q[i]!;
+        queryContext += q[i]! * work.decode[i]!;
+      }
+    }
+    linear += this.twoMatmulParams * decodeTokens;
+    attention += this.decodeAttentionPerContext * queryContext;
+    tokens += decodeTokens;
     // Weights are read once per step (MoE: the experts the batch touches); every context, cached prompt prefix or
     // decode history, is read from HBM once.
     const seqs = work.prefill.length + batch;
@@ -307,7 +324,8 @@ export class StepCost {
     const memoryS = (weightsRead / this.tp + kvRead) / this.memoryBandwidth;
     const computeS = (linear / this.matmulPeak + attention / this.attentionPeak) / this.computeScale;
     const allReduceS = stepAllReduce(llm, this.gpu, this.tp, tokens, this.allReduceLatencyS, this.allReduceBandwidth);
-    const mode = graphMode(this.ctx, work.prefill.length, batch);
+    // CUDA graphs are captured by token count: a uniform decode batch verifying drafts replays one while its tokens fit.
+    const mode = graphMode(this.ctx, work.prefill.length, decodeTokens);
     const launchS = this.launchS[mode];
     const totalS = this.hostS + Math.max(Math.max(computeS, memoryS) + allReduceS, launchS);
     if (out) {

@@ -7,3 +7,4 @@ export * from './bounds.js';
 export * from './nixlbench.js';
 export * from './domain.js';
 export * from './moe.js';
+export * from './speculative.js';

@@ -397,6 +397,7 @@ export class MoeStepCost {
       if (p.tokens > maxTokens) maxTokens = p.tokens;
     }
     const batch = work.decode.length;
+    let decodeTokens = batch;
     if (batch > 0) {
       let context = 0;
       let longest = 0;
@@ -404,13 +405,26 @@ export class MoeStepCost {
         context += c;
         if (c > longest) longest = c;
       }
-      compute += (this.twoNonRoutedParams * batch) / this.matmulPeak + (this.decodeAttentionPerContext * context) / this.attentionPeak;
+      // Verifying drafts (decodeQueries): each query token runs the matmuls and attends to its sequence's context.
+      const q = work.decodeQueries;
+      let queryContext = context;
+      let most = 1;
+      if (q) {
+        decodeTokens = 0;
+        queryContext = 0;
+        for (let i = 0; i < batch; i++) {
+          decodeTokens += q[i]!;
+          queryContext += q[i]! * work.decode[i]!;
+          if (q[i]! > most) most = q[i]!;
+        }
+      }
+      compute += (this.twoNonRoutedParams * decodeTokens) / this.matmulPeak + (this.decodeAttentionPerContext * queryContext) / this.attentionPeak;
       kv += context * this.kvBytesPerToken;
-      tokens += batch;
-      const one = this.twoNonRoutedParams / this.matmulPeak + (this.decodeAttentionPerContext * longest) / this.attentionPeak;
+      tokens += decodeTokens;
+      const one = (this.twoNonRoutedParams * most) / this.matmulPeak + (this.decodeAttentionPerContext * longest * most) / this.attentionPeak;
       if (one > maxCompute) maxCompute = one;
       if (longest * this.kvBytesPerToken > maxKv) maxKv = longest * this.kvBytesPerToken;
-      if (maxTokens < 1) maxTokens = 1;
+      if (maxTokens < most) maxTokens = most;
     }
     const dp = this.dp;
     const rankCompute = Math.max(compute / dp, maxCompute) / this.rankComputeScale;
@@ -442,7 +456,7 @@ export class MoeStepCost {
     const computeS = rankCompute + expertCompute;
     const memoryS = (this.nonRoutedBytesPerGpu + rankKv) / this.memoryBandwidth + expertMemory;
     const allReduceS = this.tpAllReducesPerStep * allReduceTime(this.gpu, this.p.tp, rankTokens * llm.hiddenSize * 2, this.allReduceLatencyS, this.tpAllReduceBandwidth);
-    const mode = this.graphMode(work.prefill.length, batch);
+    const mode = this.graphMode(work.prefill.length, decodeTokens);
     const launchS = this.launchS[mode];
     const totalS = this.hostS + Math.max(Math.max(computeS, memoryS) + allReduceS + moeCommS, launchS);
     if (out) {

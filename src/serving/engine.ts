@@ -4,9 +4,10 @@ import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import { preemptedLine } from '../metrics/event-log.js';
-import { isPlainTp, kvBytesPerTokenPerRank, maxCaptureSize, MoeStepCost, StepCost, weightBytesPerGpu, type Efficiency, type StepWork } from '../physics/index.js';
+import { isPlainTp, kvBytesPerTokenPerRank, maxCaptureSize, MoeStepCost, resolveSpeculative, StepCost, weightBytesPerGpu, type Efficiency, type StepWork } from '../physics/index.js';
 import type { AllToAllMode, EngineArgs } from '../spec/experiment.js';
 import { KvBlockPool } from './kv-pool.js';
+import { SpeculativeDecoder } from './speculative.js';
 
 /**
  * A vLLM-like engine on one TP group: a continuous-batching scheduler with a token budget per step (chunked prefill),
@@ -131,6 +132,8 @@ export class Engine {
   readonly pool: KvBlockPool;
   /** How long a step takes here (src/physics): StepCost, or MoeStepCost for a worker with DP ranks or EP. */
   private readonly cost: { seconds(work: StepWork): number };
+  /** Speculative decoding (deployment.engine.speculative), if on: drafts, their cost and their acceptance. */
+  private readonly spec: SpeculativeDecoder | undefined;
   /** FIFO of sequences to admit (a preempted one goes back to the front): O(1) at both ends however long it grows. */
   private readonly waiting = new Deque<Seq>();
   /** Sequences waiting for blocks to receive `tokens` of remote KV, with what to do once they have them. */
@@ -147,7 +150,7 @@ export class Engine {
    */
   private readonly chunks: Chunk[] = [];
   private readonly decoding: Seq[] = [];
-  private readonly work = { prefill: this.chunks, decode: [] as number[] };
+  private readonly work: { prefill: Chunk[]; decode: number[]; decodeQueries?: readonly number[] } = { prefill: this.chunks, decode: [] };
   private stepping = false;
   /** Bumped when the engine is drained, so that a step in progress then finishes into nothing. */
   private epoch = 0;
@@ -177,12 +180,14 @@ export class Engine {
           }
         : {}),
     };
-    if (isPlainTp(p)) {
-      this.cost = new StepCost(cfg.llm, cfg.gpu, cfg.tp, cfg.eff, ctx);
-    } else {
-      const fabric = ctx.node ? { ...ctx.node, nvlinkBandwidth: cfg.gpu.nvlinkBandwidth } : undefined;
-      this.cost = new MoeStepCost(cfg.llm, cfg.gpu, p, cfg.eff, { ...ctx, ...(fabric ? { fabric } : {}), ...(cfg.parallel?.allToAll ? { allToAll: cfg.parallel.allToAll } : {}) });
-    }
+    const fabric = ctx.node ? { ...ctx.node, nvlinkBandwidth: cfg.gpu.nvlinkBandwidth } : undefined;
+    const costOf = (llm: LlmSpec, eff: Efficiency) =>
+      isPlainTp(p)
+        ? new StepCost(llm, cfg.gpu, cfg.tp, eff, ctx)
+        : new MoeStepCost(llm, cfg.gpu, p, eff, { ...ctx, ...(fabric ? { fabric } : {}), ...(cfg.parallel?.allToAll ? { allToAll: cfg.parallel.allToAll } : {}) });
+    this.cost = costOf(cfg.llm, cfg.eff);
+    const sp = cfg.args.speculative;
+    this.spec = sp ? new SpeculativeDecoder(resolveSpeculative(cfg.llm, sp), cfg.llm, cfg.eff, costOf, sim.rng(`speculative:${cfg.id}`)) : undefined;
   }
 
   get id(): string {
@@ -378,7 +383,8 @@ export class Engine {
     for (let i = 0; i < this.running.length; i++) {
       const s = this.running[i]!;
       if (s.prefilled < s.promptTokens) continue;
-      const ctx = s.prefilled + s.generated + 1;
+      // With speculative decoding, slots for the k drafts it verifies too (vLLM's num_lookahead_tokens).
+      const ctx = s.prefilled + s.generated + 1 + (this.spec ? this.spec.k : 0);
       while (ctx > (s.blocks + s.cachedRefs.length) * args.blockSize) {
         if (this.pool.allocate(1)) {
           s.blocks++;
@@ -397,9 +403,10 @@ export class Engine {
       if (s.prefilled >= s.promptTokens && budget > 0) {
         decode[decodes] = s.prefilled + s.generated;
         decoding[decodes++] = s;
-        budget--;
+        budget -= this.spec ? this.spec.take(decodes - 1, budget) : 1;
       }
     }
+    this.spec?.attach(this.work, decodes);
     // Only when the batch changed size: the length setter is a runtime call, and most steps keep their batch.
     if (decode.length !== decodes) decode.length = decodes;
     if (decoding.length !== decodes) decoding.length = decodes;
@@ -432,7 +439,8 @@ export class Engine {
       return;
     }
     this.stepping = true;
-    const t = this.cost.seconds(this.work);
+    let t = this.cost.seconds(this.work);
+    if (this.spec) t += this.spec.draftSeconds(this.work);
     this.busyS += t;
     this.stepsRun++;
     this.sim.schedule(t, this.stepDone, this.epoch);
@@ -451,9 +459,12 @@ export class Engine {
       s.prefilled += c.tokens;
       if (s.prefilled >= s.promptTokens) this.emitToken(s);
     }
-    for (const s of decoding) {
+    for (let i = 0; i < decoding.length; i++) {
+      const s = decoding[i]!;
       if (s.state !== 'running') continue;
-      this.emitToken(s);
+      // A step's accepted drafts reach the client with its own token, at the step's end.
+      const n = this.spec ? this.spec.emitted(i, s.target - s.generated) : 1;
+      for (let j = 0; j < n && s.state === 'running'; j++) this.emitToken(s);
     }
     this.step();
   }

@@ -45,6 +45,8 @@ export interface LlmSpec {
   mla?: { kvLoraRank: number; ropeDim: number };
   /** Mixture of experts: the routed FFN's shape (config.json); absent for a dense model. */
   moe?: MoeShape;
+  /** Speculative decoding drafts the model has, by method (models/llm/ speculative); absent: none. */
+  speculative?: SpeculativeDrafts;
   /** Where each number came from, by field name. */
   sources: Record<string, string>;
 }
@@ -56,6 +58,18 @@ export interface LlmSpec {
  * (intermediateSize) instead. With group-limited routing a token's experts lie in `groupsPerToken` of `expertGroups`
  * equal groups of experts (DeepSeek-V3: 4 of 8).
  */
+/**
+ * A model's speculative-decoding drafts by method: the chance a draft token is accepted given the ones before it were
+ * (when a figure is published), and the transformer layers one draft pass runs (MTP module, EAGLE head). n-gram drafts
+ * on the CPU and has only an acceptance rate.
+ */
+export interface SpeculativeDrafts {
+  mtp?: { acceptanceRate?: number; draftLayers: number };
+  eagle?: { acceptanceRate?: number; draftLayers: number };
+  eagle3?: { acceptanceRate?: number; draftLayers: number };
+  ngram?: { acceptanceRate: number };
+}
+
 export interface MoeShape {
   routedExperts: number;
   expertsPerToken: number;

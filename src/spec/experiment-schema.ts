@@ -14,6 +14,7 @@
  * experiment.ts (which reads this file as a type only, so `nixlsim --help` and the simulation never load zod for them).
  */
 import { z } from 'zod';
+import { SPECULATIVE_METHODS } from '../physics/speculative.js';
 import { ALL_TO_ALL_MODES, DYNAMO_ROUTER_DEFAULTS, FAULT_KINDS, KV_CACHE_DTYPES, KV_LAYOUTS, MAX_IN_FLIGHT } from './experiment.js';
 
 /** A whole number >= min, with a message that says so (shared by every file format with numbers). */
@@ -43,6 +44,7 @@ export const LIMITS = {
   faultRate: { max: 1e4, why: 'faults per simulated second' },
   seconds: { min: 1e-3, max: 1e7, why: 'seconds, from a millisecond (about a step) to about four months' },
   horizonS: { max: 1e7, why: 'simulated seconds (about four months)' },
+  speculativeTokens: { max: 32, why: 'draft tokens a step: with an acceptance rate of 0.9 the 32nd is accepted 3% of the time' },
 } as const;
 
 /** A whole number from min to max, the bound and its reason in the message. */
@@ -211,6 +213,27 @@ const engine = z
         "long_prefill_token_threshold: the most new prompt tokens one sequence may take in a step, so that a long prompt is prefilled over several steps beside the others. Unset or 0: no cap (vLLM's default; vllm/config/scheduler.py, honoured by the V1 scheduler).",
       ),
     enforceEager: bool().optional().describe("--enforce-eager: no CUDA graphs, so every step pays a kernel-launch overhead per layer. Unset: vLLM's default, off."),
+    speculative: z
+      .strictObject({
+        method: oneOf(SPECULATIVE_METHODS).describe(
+          "--speculative-config method: 'mtp' (or its older name 'deepseek_mtp': the model's multi-token-prediction module, which the model's catalog record must have, run k times a step), 'eagle' / 'eagle3' (a draft head of the record's draftLayers, k times), 'ngram' (prompt lookup on the CPU: no GPU cost).",
+        ),
+        numSpeculativeTokens: wholeIn(1, LIMITS.speculativeTokens.max, LIMITS.speculativeTokens.why).describe(
+          'num_speculative_tokens k: each decode step verifies k draft tokens plus one in one forward pass of the target, so each decoding sequence takes k + 1 tokens of the step budget and KV slots for them (vLLM reserves k lookahead slots).',
+        ),
+        acceptanceRate: z
+          .number({ error: 'expected a number > 0 and < 1' })
+          .gt(0, { error: 'expected a number > 0 and < 1' })
+          .lt(1, { error: 'expected a number > 0 and < 1' })
+          .optional()
+          .describe(
+            "The chance a draft token is accepted given the drafts before it were: a step emits 1 + the leading accepted drafts, (1 - a^(k+1)) / (1 - a) tokens on average, drawn from the run's seeded stream. Unset: the model record's sourced figure for the method (models/llm/ speculative.<method>.acceptanceRate: DeepSeek-V3/R1 MTP 0.85); an error where it has none.",
+          ),
+      })
+      .optional()
+      .describe(
+        "Speculative decoding (vLLM --speculative-config), on every worker: decode steps verify k drafts per sequence (matmul and attention work x (k + 1), weights and KV read once) plus the draft passes (MTP / EAGLE: a step of the draft's layers, priced by the same roofline, once over the step's tokens and k - 1 times more), and emit the accepted tokens together. Unset: off.",
+      ),
   })
   .prefault({})
   .describe("vLLM engine arguments; the defaults are vLLM's own (`vllm serve`, V1 engine).");

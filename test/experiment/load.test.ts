@@ -490,3 +490,33 @@ describe('DP ranks and the connector build', () => {
     }
   });
 });
+
+describe('deployment.engine.speculative (issue #27)', () => {
+  const load = (model: string, speculative: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-spec-'));
+    const file = join(dir, 'e.yaml');
+    writeFileSync(file, `deployment:\n  mode: aggregated\n  model: ${model}\n  node: dgx-h200\n  connector: any-tp\n  transport: ib-rdma\n  aggregated: { tp: 8 }\n  engine:\n    speculative: ${speculative}\nworkload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n`);
+    try {
+      return loadExperiment(file).experiment.deployment;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('reaches the engine as written; the acceptance rate defaults from the model at run time', () => {
+    expect(load('deepseek-r1', '{ method: mtp, numSpeculativeTokens: 1 }').engine.speculative).toEqual({ method: 'mtp', numSpeculativeTokens: 1 });
+  });
+
+  it('MTP on a model without an MTP module, n-gram without a rate, k out of range: one error at the field', () => {
+    // Line 9 is the speculative line.
+    expect(userError(() => load('llama-3.1-8b-instruct', '{ method: mtp, numSpeculativeTokens: 1 }')).message).toMatch(
+      /e\.yaml:9:\d+ deployment\.engine\.speculative\.method: method 'mtp': model 'llama-3\.1-8b-instruct' ships no multi-token-prediction module/,
+    );
+    expect(userError(() => load('llama-3.1-8b-instruct', '{ method: ngram, numSpeculativeTokens: 3 }')).message).toMatch(
+      /e\.yaml:9:\d+ deployment\.engine\.speculative\.method: method 'ngram' on 'llama-3\.1-8b-instruct': no acceptance rate: give acceptanceRate/,
+    );
+    expect(userError(() => load('deepseek-r1', '{ method: mtp, numSpeculativeTokens: 0 }')).message).toMatch(/deployment\.engine\.speculative\.numSpeculativeTokens: expected a whole number from 1 to 32/);
+    expect(userError(() => load('deepseek-r1', '{ method: mtp, numSpeculativeTokens: 1, acceptanceRate: 1 }')).message).toMatch(/deployment\.engine\.speculative\.acceptanceRate: expected a number > 0 and < 1/);
+    expect(userError(() => load('deepseek-r1', '{ method: medusa, numSpeculativeTokens: 1 }')).message).toMatch(/deployment\.engine\.speculative\.method: expected one of 'mtp', 'deepseek_mtp', 'eagle', 'eagle3', 'ngram'/);
+  });
+});
