@@ -1,3 +1,4 @@
+import { truncate } from '../engine/index.js';
 import type { FlowImpl } from './flow.js';
 import type { LinkImpl } from './link.js';
 import { ShareHeap } from './share-heap.js';
@@ -29,7 +30,7 @@ export class MaxMinSolver {
     const active = this.active;
     // Only the links that carried flows last time hold an allocation: zeroing them zeroes every link.
     for (const link of active) link.alloc = 0;
-    if (active.length !== 0) active.length = 0; // the setter is a runtime call even when nothing changes
+    truncate(active, 0);
     const heap = this.heap;
     heap.clear();
     const pass = ++this.pass;
@@ -57,7 +58,7 @@ export class MaxMinSolver {
       const share = heap.topShare();
       const key = heap.topKey();
       heap.pop();
-      if (touched.length !== 0) touched.length = 0;
+      truncate(touched, 0);
       this.round++;
       if (key >= nLinks) {
         const flow = moving[key - nLinks]!;

@@ -1,5 +1,5 @@
 import { InvariantError } from '../errors.js';
-import type { EventHandle, Simulator } from '../engine/index.js';
+import { removeAt, truncate, type EventHandle, type Simulator } from '../engine/index.js';
 import { FlowImpl, type Flow, type FlowSpec } from './flow.js';
 import { LinkImpl, type Ledger, type Link } from './link.js';
 import { MaxMinSolver } from './maxmin.js';
@@ -32,8 +32,13 @@ export class Network {
   private readonly linksById = new Map<string, LinkImpl>();
   /** Flows moving bytes, by increasing id. */
   private readonly moving: FlowImpl[] = [];
-  /** Flows waiting or moving; number keys iterate in insertion order, which is id order. */
-  private readonly live = new Map<number, FlowImpl>();
+  /**
+   * Flows in their latency, by increasing id. Arrays rather than a Map of live flows: a Map emptied and refilled flow
+   * by flow reallocates its table again and again, in the old generation once the Map lives there.
+   */
+  private readonly waiting: FlowImpl[] = [];
+  /** Scratch for onTimer: the flows it retires. */
+  private readonly finished: FlowImpl[] = [];
   private readonly ledger: Ledger;
   private readonly solver = new MaxMinSolver();
   /** Links carrying flows as of the last recomputation: the ones whose counters advance. */
@@ -80,12 +85,12 @@ export class Network {
 
   /** Flows waiting out their latency or moving, by id. A fresh array. */
   get activeFlows(): Flow[] {
-    return [...this.live.values()];
+    return [...this.waiting, ...this.moving].sort((a, b) => a.id - b.id);
   }
 
   /** How many flows are waiting or moving. */
   get activeFlowCount(): number {
-    return this.live.size;
+    return this.waiting.length + this.moving.length;
   }
 
   /** How many times rates were recomputed: a cost measure. */
@@ -119,10 +124,12 @@ export class Network {
       spec.onDone,
       spec.tag,
     );
-    this.live.set(flow.id, flow);
-    if (bytes === 0) flow.startHandle = this.sim.schedule(latencyS, this.finishEmpty, flow);
-    else if (latencyS > 0) flow.startHandle = this.sim.schedule(latencyS, this.beginMoving, flow);
-    else this.beginMoving(flow);
+    if (bytes > 0 && latencyS === 0) {
+      this.move(flow);
+      return flow;
+    }
+    this.waiting.push(flow); // the newest id: the order holds
+    flow.startHandle = this.sim.schedule(latencyS, bytes === 0 ? this.finishEmpty : this.beginMoving, flow);
     return flow;
   }
 
@@ -132,27 +139,31 @@ export class Network {
     if (f.state === 'waiting') {
       this.sim.cancel(f.startHandle);
       f.startHandle = NO_EVENT;
+      removeById(this.waiting, f.id);
     } else if (f.state === 'moving') {
       this.advance();
-      this.moving.splice(indexById(this.moving, f.id), 1);
-      for (const link of f.links) link.flows.splice(indexById(link.flows, f.id), 1);
+      removeById(this.moving, f.id);
+      for (const link of f.links) removeById(link.flows, f.id);
       f.curRate = 0;
       this.markStale();
     } else {
       return false;
     }
     f.state = 'cancelled';
-    this.live.delete(f.id);
     return true;
   }
 
   /**
    * Invariants (tests, debug mode): no flow's remaining bytes below zero beyond its rounding tolerance, no negative
-   * rate, no link carrying negative bytes, every moving flow live. O(flows + links); reads the books as they stand.
+   * rate, no link carrying negative bytes, every flow listed as waiting or moving in that state. O(flows + links);
+   * reads the books as they stand.
    */
   check(): void {
+    for (const flow of this.waiting) {
+      if (flow.state !== 'waiting') throw new InvariantError(`network: flow ${flow.id} is listed as waiting in state ${flow.state}`);
+    }
     for (const flow of this.moving) {
-      if (!(flow.rem >= -flow.tolerance) || !(flow.curRate >= 0) || flow.state !== 'moving' || !this.live.has(flow.id)) {
+      if (!(flow.rem >= -flow.tolerance) || !(flow.curRate >= 0) || flow.state !== 'moving') {
         throw new InvariantError(
           `no flow goes negative: flow ${flow.id}${flow.tag ? ` (${flow.tag})` : ''} of ${flow.bytes} B has ${flow.rem} B remaining ` +
             `(tolerance ${flow.tolerance} B), rate ${flow.curRate} B/s, state ${flow.state}`,
@@ -192,20 +203,26 @@ export class Network {
     return flow;
   }
 
+  /** A flow's latency is over. */
   private readonly beginMoving = (flow: FlowImpl): void => {
-    this.advance();
+    removeById(this.waiting, flow.id);
     flow.startHandle = NO_EVENT;
+    this.move(flow);
+  };
+
+  private move(flow: FlowImpl): void {
+    this.advance();
     flow.state = 'moving';
     insertById(this.moving, flow);
     for (const link of flow.links) insertById(link.flows, flow);
     this.markStale();
-  };
+  }
 
   private readonly finishEmpty = (flow: FlowImpl): void => {
+    removeById(this.waiting, flow.id);
     flow.startHandle = NO_EVENT;
     flow.state = 'done';
     flow.finishedAt = this.sim.now;
-    this.live.delete(flow.id);
     flow.onDone?.(flow);
   };
 
@@ -269,7 +286,7 @@ export class Network {
     this.timerAt = Infinity;
     this.advance();
     const now = this.sim.now;
-    const finished: FlowImpl[] = [];
+    const finished = this.finished;
     const moving = this.moving;
     let kept = 0;
     for (const flow of moving) {
@@ -277,10 +294,9 @@ export class Network {
       if (flow.eta <= now || flow.rem <= flow.tolerance) finished.push(flow);
       else moving[kept++] = flow;
     }
-    // The length setter is a runtime call: skipped when nothing changes (most calls).
-    if (moving.length !== kept) moving.length = kept;
+    truncate(moving, kept);
     const retired = this.retiredLinks;
-    if (retired.length !== 0) retired.length = 0;
+    truncate(retired, 0);
     const mark = ++this.retireMark;
     for (const flow of finished) {
       // Bytes that rounding left unmoved (or moved twice) are settled here, so a link carries exactly what crossed it.
@@ -295,12 +311,12 @@ export class Network {
       flow.curRate = 0;
       flow.state = 'done';
       flow.finishedAt = now;
-      this.live.delete(flow.id);
     }
     for (const link of retired) removeNotMoving(link.flows);
     this.recompute();
-    // Callbacks come last, on a consistent network: they may start or cancel flows.
+    // Callbacks come last, on a consistent network: they may start or cancel flows (never run this timer again).
     for (const flow of finished) flow.onDone?.(flow);
+    truncate(finished, 0);
   };
 }
 
@@ -322,8 +338,15 @@ function insertById(flows: FlowImpl[], flow: FlowImpl): void {
   else flows.splice(at, 0, flow);
 }
 
+/** Removes the flow with this id, which must be there, from an array sorted by id. */
+function removeById(flows: FlowImpl[], id: number): void {
+  const at = indexById(flows, id);
+  if (flows[at]?.id !== id) throw new InvariantError(`network: flow ${id} is not where the books list it`);
+  removeAt(flows, at);
+}
+
 function removeNotMoving(flows: FlowImpl[]): void {
   let kept = 0;
   for (const flow of flows) if (flow.state === 'moving') flows[kept++] = flow;
-  if (flows.length !== kept) flows.length = kept;
+  truncate(flows, kept);
 }

@@ -1,5 +1,5 @@
 import type { ConnectorProfile, LlmSpec, TransportSpec } from '../spec/catalog.js';
-import type { EventHandle, Simulator } from '../engine/index.js';
+import { Bag, type EventHandle, type Simulator } from '../engine/index.js';
 import { InvariantError } from '../errors.js';
 import {
   engineDeadLine,
@@ -66,21 +66,50 @@ function makeAgents(cfg: EngineConfig): NixlAgent[] {
   return Array.from({ length: cfg.tp }, (_, r) => new NixlAgent(cfg.engineId, r, cfg.tp, cfg.llm, cfg.blockSize, cfg.numBlocks, hash));
 }
 
-interface Held {
-  params: KvTransferParams;
+/**
+ * A finished request prefill keeps the blocks of: the params it hands decode, and its own books. Decode hands the
+ * params back with each call, so prefill finds its record without a lookup by request id.
+ */
+class Held implements KvTransferParams {
+  readonly remoteEngineId: string;
+  readonly remoteTpSize: number;
+  readonly remoteBlockSize: number;
+  readonly remoteBlocks: number;
+  readonly remoteIncarnation: number;
   /** Bytes each prefill rank registered for the request (its agents' memory). */
-  bytesPerRank: number[];
+  readonly bytesPerRank: number[];
   /** Notifications still expected per prefill rank; the blocks are freed when all reach zero. */
-  pending: number[];
+  pending: number[] = [];
   expiresAt: number;
-  timer: EventHandle;
-  state: 'held' | 'freed' | 'expired';
-  onRelease: ((why: 'read' | 'expired' | 'lost') => void) | undefined;
+  timer: EventHandle = -1;
+  state: 'held' | 'freed' | 'expired' = 'held';
+  /** Position among the records prefill keeps (held, or expired and not yet forgotten); -1 once forgotten. */
+  bagAt = -1;
+
+  constructor(
+    readonly owner: PrefillConnector,
+    readonly requestId: string,
+    readonly tokens: number,
+    /** When it was finished, against the others: the order a restart releases them in. */
+    readonly order: number,
+    readonly onRelease: ((why: 'read' | 'expired' | 'lost') => void) | undefined,
+  ) {
+    const cfg = owner.cfg;
+    this.remoteEngineId = cfg.engineId;
+    this.remoteTpSize = cfg.tp;
+    this.remoteBlockSize = cfg.blockSize;
+    this.remoteBlocks = blocksPerRequest(tokens, cfg.blockSize);
+    this.remoteIncarnation = owner.incarnation;
+    this.bytesPerRank = owner.agents.map((a) => a.bytesFor(this.remoteBlocks));
+    this.expiresAt = owner.sim.now;
+  }
 }
 
 export class PrefillConnector {
   readonly agents: NixlAgent[];
-  private readonly held = new Map<string, Held>();
+  /** The records of requests it holds, or expired and remembers for a while (a late read is then known as stale). */
+  private readonly held = new Bag<Held>();
+  private finished = 0;
   /** False while the worker is down (restart): its side channel does not answer. */
   alive = true;
   /** Bumped by each restart: a decode engine registered with an older one must handshake again. */
@@ -102,68 +131,60 @@ export class PrefillConnector {
     return this.cfg.engineId;
   }
 
-  /** Requests whose blocks are held for a decode read. */
+  /** Requests whose blocks are held for a decode read (or expired, and not yet forgotten). */
   get holding(): number {
     return this.held.size;
   }
 
   /**
    * Prefill finished `requestId`: keep its blocks for decode and start the expiry clock. `onRelease` runs when the
-   * blocks are given back to the pool, read or expired.
+   * blocks are given back to the pool, read or expired. Decode names the request by the params returned.
    */
   finishRequest(requestId: string, tokens: number, onRelease?: (why: 'read' | 'expired' | 'lost') => void): KvTransferParams {
-    if (this.held.has(requestId)) throw new InvariantError(`prefill ${this.engineId} already holds request ${requestId}`);
-    const params: KvTransferParams = {
-      requestId,
-      remoteEngineId: this.engineId,
-      remoteTpSize: this.cfg.tp,
-      remoteBlockSize: this.cfg.blockSize,
-      remoteBlocks: blocksPerRequest(tokens, this.cfg.blockSize),
-      tokens,
-      remoteIncarnation: this.incarnation,
-    };
     const exp = this.cfg.profile.expiry;
     const ttl = exp.kind === 'abort-timeout' ? exp.timeoutS : exp.leaseS;
-    const h: Held = {
-      params,
-      bytesPerRank: this.agents.map((a) => a.bytesFor(params.remoteBlocks)),
-      pending: [],
-      expiresAt: this.sim.now + ttl,
-      timer: -1,
-      state: 'held',
-      onRelease,
-    };
+    const h = new Held(this, requestId, tokens, this.finished++, onRelease);
+    h.expiresAt = this.sim.now + ttl;
     h.timer = this.sim.schedule(ttl, this.expire, h);
-    this.held.set(requestId, h);
-    return params;
+    this.held.add(h);
+    return h;
   }
 
-  /** 'held' while decode may read; 'expired' once released unread; 'freed' after every read notified; 'unknown'. */
-  stateOf(requestId: string): 'held' | 'freed' | 'expired' | 'unknown' {
-    return this.held.get(requestId)?.state ?? 'unknown';
+  /** The record behind params this connector handed out, while it remembers it. */
+  private record(params: KvTransferParams): Held | undefined {
+    return params instanceof Held && params.owner === this && this.held.has(params) ? params : undefined;
+  }
+
+  /**
+   * 'held' while decode may read; 'expired' once released unread (for an hour); 'unknown' once the blocks were freed
+   * after every read notified, or forgotten.
+   */
+  stateOf(params: KvTransferParams): 'held' | 'expired' | 'unknown' {
+    const h = this.record(params);
+    return h === undefined ? 'unknown' : h.state === 'freed' ? 'unknown' : h.state;
   }
 
   /** Decode announces how many notifications each prefill rank will get for this request (vLLM's consumer count). */
-  expectReads(requestId: string, perRank: number[]): void {
-    const h = this.held.get(requestId);
+  expectReads(params: KvTransferParams, perRank: number[]): void {
+    const h = this.record(params);
     if (h && h.state === 'held' && h.pending.length === 0) h.pending = perRank.slice();
   }
 
   /** A decode rank's READ from prefill rank `rank` completed and notified. */
-  notify(requestId: string, rank: number): void {
-    const h = this.held.get(requestId);
+  notify(params: KvTransferParams, rank: number): void {
+    const h = this.record(params);
     if (!h || h.state !== 'held') return; // after expiry: vLLM logs "Potentially invalid KV blocks ... may have expired"
     const left = h.pending[rank] ?? 1;
     if (left <= 0) {
       throw new InvariantError(
-        `no count goes negative: prefill ${this.engineId} rank ${rank} notified for request ${requestId} more often than decode announced (${h.pending.join(', ')} pending per rank)`,
+        `no count goes negative: prefill ${this.engineId} rank ${rank} notified for request ${h.requestId} more often than decode announced (${h.pending.join(', ')} pending per rank)`,
       );
     }
     h.pending[rank] = left - 1;
     if (h.pending.every((n) => n <= 0)) {
       this.sim.cancel(h.timer);
       h.state = 'freed';
-      this.held.delete(requestId);
+      this.held.delete(h);
       const bytes = h.bytesPerRank.reduce((s, b) => s + b, 0);
       this.bytesHeldForReads += bytes;
       this.kvContentServed += bytes / kvReplication(this.cfg.llm, this.cfg.tp);
@@ -177,7 +198,7 @@ export class PrefillConnector {
    */
   restart(): void {
     this.incarnation++;
-    const all = [...this.held.values()];
+    const all = [...this.held].sort((a, b) => a.order - b.order);
     this.held.clear();
     for (const h of all) {
       this.sim.cancel(h.timer);
@@ -189,17 +210,17 @@ export class PrefillConnector {
 
   /** Invariants: no request's pending notification count below zero. O(held requests). */
   check(): void {
-    for (const h of this.held.values()) {
+    for (const h of this.held) {
       if (h.pending.some((n) => n < 0)) {
-        throw new InvariantError(`no count goes negative: prefill ${this.engineId} request ${h.params.requestId} has pending notifications ${h.pending.join(', ')}`);
+        throw new InvariantError(`no count goes negative: prefill ${this.engineId} request ${h.requestId} has pending notifications ${h.pending.join(', ')}`);
       }
     }
   }
 
   /** Lease builds: a decode heartbeat extends the lease to now + extendS (never shortens it). */
-  heartbeat(requestId: string): void {
+  heartbeat(params: KvTransferParams): void {
     const exp = this.cfg.profile.expiry;
-    const h = this.held.get(requestId);
+    const h = this.record(params);
     if (exp.kind !== 'lease' || !h || h.state !== 'held') return;
     const until = this.sim.now + exp.extendS;
     if (until <= h.expiresAt) return;
@@ -209,18 +230,16 @@ export class PrefillConnector {
   }
 
   private readonly expire = (h: Held): void => {
-    if (h.state !== 'held' || this.held.get(h.params.requestId) !== h) return;
+    if (h.state !== 'held' || !this.held.has(h)) return;
     h.state = 'expired';
     const exp = this.cfg.profile.expiry;
-    const line = exp.kind === 'abort-timeout' ? expiredLine(h.params.requestId, exp.timeoutS) : leaseExpiredLine(h.params.requestId);
+    const line = exp.kind === 'abort-timeout' ? expiredLine(h.requestId, exp.timeoutS) : leaseExpiredLine(h.requestId);
     // Every prefill rank's worker runs its own get_finished() and logs its own line.
     for (const a of this.agents) {
-      this.log.emit('kv_blocks_expired', { time: this.sim.now, component: a.name, line, requestId: h.params.requestId });
+      this.log.emit('kv_blocks_expired', { time: this.sim.now, component: a.name, line, requestId: h.requestId });
     }
     // Keep the record (state 'expired') a while so that a late read is recognised as stale, then forget it.
-    this.sim.schedule(3600, () => {
-      if (this.held.get(h.params.requestId) === h) this.held.delete(h.params.requestId);
-    });
+    this.sim.schedule(3600, () => this.held.delete(h));
     h.onRelease?.('expired');
   };
 }
@@ -246,6 +265,10 @@ interface Load {
   attempts: number;
   heartbeat: EventHandle;
   finished: boolean;
+  /** When it started, against the others: the order dropAll ends them in. */
+  order: number;
+  /** Position among the loads in flight (a Bag). */
+  bagAt: number;
 }
 
 interface Handshake {
@@ -270,7 +293,8 @@ export class DecodeConnector {
   private readonly handshakes = new Map<string, Handshake>();
   private readonly queue: string[] = [];
   private handshaking: string | null = null;
-  private readonly loads = new Set<Load>();
+  private readonly loads = new Bag<Load>();
+  private started = 0;
   /** Bumped by restart() and die(): a handshake step scheduled before it finds nothing to do. */
   private generation = 0;
   /** Wire bytes of the loads that finished ok (every decode rank's reads). */
@@ -310,6 +334,8 @@ export class DecodeConnector {
       attempts: 0,
       heartbeat: -1,
       finished: false,
+      order: this.started++,
+      bagAt: -1,
     };
     if (this.dead) {
       this.sim.schedule(0, () => done({ status: 'failed', reason: 'engine-dead', error: 'EngineDeadError', finishedAt: this.sim.now }));
@@ -413,11 +439,11 @@ export class DecodeConnector {
     const perRank = new Array<number>(p.cfg.tp).fill(0);
     for (const r of plan.perRead) perRank[r.prefillRank]!++;
     // MLA: ranks nobody reads still expect one notification (vLLM notifies the rest of the group), so that all free.
-    p.expectReads(load.requestId, perRank.map((n) => Math.max(1, n)));
+    p.expectReads(load.params, perRank.map((n) => Math.max(1, n)));
     this.issue(load);
     // Ranks nobody reads from (MLA with prefill wider) get their notification now.
     perRank.forEach((n, rank) => {
-      if (n === 0) p.notify(load.requestId, rank);
+      if (n === 0) p.notify(load.params, rank);
     });
   }
 
@@ -456,10 +482,10 @@ export class DecodeConnector {
     if (load.finished || attempt !== load.attempts || slot.done) return;
     slot.done = true;
     slot.flow = null;
-    const state = load.prefill.stateOf(load.requestId);
+    const state = load.prefill.stateOf(load.params);
     // Expired, or expired so long ago that prefill forgot it: whatever arrived may be someone else's KV.
     if (state === 'expired' || state === 'unknown') load.stale = true;
-    load.prefill.notify(load.requestId, slot.read.prefillRank);
+    load.prefill.notify(load.params, slot.read.prefillRank);
     if (--load.readsLeft > 0) return;
     const content = this.checkBytes(load);
     if (load.stale) {
@@ -522,7 +548,7 @@ export class DecodeConnector {
       slot.flow = null;
     }
     this.log.emit('kv_transfer_failed', { time: this.sim.now, component: this.engineId, line: kvTransferFailedLine(load.requestId, why), requestId: load.requestId });
-    if (load.attempts <= (this.options.maxRetries ?? 0) && load.prefill.stateOf(load.requestId) === 'held') {
+    if (load.attempts <= (this.options.maxRetries ?? 0) && load.prefill.stateOf(load.params) === 'held') {
       // Retry what did not arrive: the READs that completed have notified prefill and are not read again.
       this.retries++;
       this.issue(load);
@@ -536,7 +562,7 @@ export class DecodeConnector {
     if (exp.kind !== 'lease') return;
     const beat = (): void => {
       if (load.finished) return;
-      load.prefill.heartbeat(load.requestId);
+      load.prefill.heartbeat(load.params);
       load.heartbeat = this.sim.schedule(exp.heartbeatS, beat);
     };
     load.heartbeat = this.sim.schedule(exp.heartbeatS, beat);
@@ -562,17 +588,16 @@ export class DecodeConnector {
    * transfer with `reason`. No effect if the load already finished.
    */
   abandon(requestId: string, reason: string): void {
-    for (const load of this.loads) {
-      if (load.requestId !== requestId) continue;
-      this.cancelReads(load);
-      for (const hs of this.handshakes.values()) {
-        const i = hs.waiting.indexOf(load);
-        if (i >= 0) hs.waiting.splice(i, 1);
-      }
-      this.log.emit('kv_transfer_failed', { time: this.sim.now, component: this.engineId, line: kvTransferFailedLine(requestId, reason), requestId });
-      this.finish(load, { status: 'failed', reason: 'transfer', error: reason, finishedAt: this.sim.now });
-      return;
+    let load: Load | undefined;
+    for (const l of this.loads) if (l.requestId === requestId && (load === undefined || l.order < load.order)) load = l;
+    if (load === undefined) return;
+    this.cancelReads(load);
+    for (const hs of this.handshakes.values()) {
+      const i = hs.waiting.indexOf(load);
+      if (i >= 0) hs.waiting.splice(i, 1);
     }
+    this.log.emit('kv_transfer_failed', { time: this.sim.now, component: this.engineId, line: kvTransferFailedLine(requestId, reason), requestId });
+    this.finish(load, { status: 'failed', reason: 'transfer', error: reason, finishedAt: this.sim.now });
   }
 
   /** Ends every load with `result` and forgets the handshakes in progress. */
@@ -581,7 +606,7 @@ export class DecodeConnector {
     this.handshaking = null;
     this.queue.length = 0;
     this.handshakes.clear();
-    for (const load of [...this.loads]) {
+    for (const load of [...this.loads].sort((a, b) => a.order - b.order)) {
       this.cancelReads(load);
       this.finish(load, result());
     }

@@ -1,4 +1,5 @@
 import type { NodeSpec, TransportSpec } from '../spec/catalog.js';
+import { removeAt } from '../engine/index.js';
 import { InvariantError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import type { Flow, Link, Network } from '../network/index.js';
@@ -58,7 +59,11 @@ export function eagainLogTimes(retry: NonNullable<TransportSpec['eagainRetry']>,
 export class KvFabric {
   private readonly links = new Map<string, Link[]>();
   private readonly down = new Set<string>();
-  private readonly reads = new Map<number, LiveRead>();
+  /**
+   * Reads in flight, by increasing flow id. An array rather than a Map: a Map emptied and refilled read by read
+   * reallocates its table again and again, in the old generation once the Map lives there.
+   */
+  private readonly reads: LiveRead[] = [];
   /** Set when the placement hangs the transport (EFA on one node): reads never finish and log the backend's retries. */
   private stalled: { log: EventLog; untilS: number; logTimes: number[] } | null = null;
   /** NIC rails behind each striped link (a rank's share of its worker's rails), for the EAGAIN lines. */
@@ -134,11 +139,11 @@ export class KvFabric {
       latencyS: spec.latencyS,
       ...(spec.rateCap !== undefined ? { rateCap: spec.rateCap } : {}),
       onDone: (f) => {
-        this.reads.delete(f.id);
+        this.forget(f);
         spec.onDone();
       },
     });
-    this.reads.set(flow.id, { flow, spec });
+    this.reads.push({ flow, spec }); // the newest flow: the order holds
     return flow;
   }
 
@@ -150,12 +155,12 @@ export class KvFabric {
     const retry = this.transport.eagainRetry!;
     const sim = this.net.sim;
     const flow = this.net.startFlow({ path: spec.path, bytes: spec.bytes, latencyS: spec.latencyS, rateCap: spec.bytes / (stall.untilS * 1e6 + 1) });
-    this.reads.set(flow.id, { flow, spec });
+    this.reads.push({ flow, spec });
     const decodeLink = spec.path[spec.path.length - 1]!;
     const rails = this.railsOf.get(decodeLink) ?? 1;
     for (const [k, t] of stall.logTimes.entries()) {
       sim.schedule(spec.latencyS + t, () => {
-        if (!this.reads.has(flow.id)) return; // given up: cancelled
+        if (this.indexOf(flow) < 0) return; // given up: cancelled
         const attempts = (k + 1) * retry.logEveryAttempts;
         for (let rail = 0; rail < rails; rail++) {
           stall.log.emit('eagain_retry', { time: sim.now, component: decodeLink.id, line: retry.line.replace('{rail}', String(rail)).replace('{attempts}', String(attempts)) });
@@ -167,8 +172,28 @@ export class KvFabric {
 
   /** Abandons a read (its requester gave up); no callback runs. */
   cancelRead(flow: Flow | null): void {
-    if (!flow) return;
-    if (this.reads.delete(flow.id)) this.net.cancelFlow(flow);
+    if (flow && this.forget(flow)) this.net.cancelFlow(flow);
+  }
+
+  /** Position of a read in flight by its flow, or -1. */
+  private indexOf(flow: Flow): number {
+    const reads = this.reads;
+    let lo = 0;
+    let hi = reads.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (reads[mid]!.flow.id < flow.id) lo = mid + 1;
+      else hi = mid;
+    }
+    return reads[lo]?.flow === flow ? lo : -1;
+  }
+
+  /** Drops a read from those in flight; false if it was not there. */
+  private forget(flow: Flow): boolean {
+    const at = this.indexOf(flow);
+    if (at < 0) return false;
+    removeAt(this.reads, at);
+    return true;
   }
 
   /** Takes a link down or brings it back. Going down fails every read crossing it, in flow id order. */
@@ -193,10 +218,10 @@ export class KvFabric {
   }
 
   private failReads(crosses: (l: Link) => boolean, reason: string): void {
-    const hit = [...this.reads.values()].filter((r) => r.spec.path.some(crosses));
+    const hit = this.reads.filter((r) => r.spec.path.some(crosses));
     for (const r of hit) {
       // An earlier callback in this loop may have cancelled this read (its load gave up): then it is not failed again.
-      if (!this.reads.delete(r.flow.id)) continue;
+      if (!this.forget(r.flow)) continue;
       this.net.cancelFlow(r.flow);
       r.spec.onFail(reason);
     }

@@ -42,6 +42,11 @@ export interface ServingRequest {
   /** Why it failed, as a class (for the accounting identities the invariant and storm tests check). */
   failureCause?: FailureCause;
   onEnd: (r: ServingRequest) => void;
+  /** The ledger's: live from sent until it ends (ledger.ts). */
+  booked?: 'live' | 'ended';
+  /** The cluster's: where it is listed as streaming back from an engine, and as queued or prefilling on one. */
+  streamListing?: Listing;
+  prefillListing?: Listing;
 }
 
 /**
@@ -276,12 +281,12 @@ export class Cluster {
     seq.onFinish = () => {
       // The prefill worker's response (max_tokens 1) ends with its one token: the prefill router's booking goes.
       this.prefillRouter.free(r.id);
-      this.prefilling.remove(r);
+      this.prefilling.remove(r.prefillListing);
       if (r.scheduledAt === undefined && seq.scheduledAt !== undefined) r.scheduledAt = seq.scheduledAt;
       this.afterPrefill(r, pw, seq);
     };
     if (!this.fits(p, r.isl + 1)) return this.fail(r, `prompt of ${r.isl} tokens does not fit ${p.id}'s KV pool`, 'too_long');
-    this.prefilling.add(p, r);
+    r.prefillListing = this.prefilling.add(p, r);
     p.submit(seq);
   }
 
@@ -306,7 +311,7 @@ export class Cluster {
     const dc = nextRank(dw, dw.ranks as DecodeConnector[]);
     if (!this.fits(d, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${d.id}'s KV pool`, 'too_long');
     const seq = this.seq(r, d, r.isl, r.osl, false);
-    this.streams.add(d, r);
+    r.streamListing = this.streams.add(d, r);
     d.reserve(seq, r.isl + 1, () => {
       const startedAt = this.sim.now;
       let timer = -1;
@@ -370,7 +375,7 @@ export class Cluster {
     if (!this.fits(e, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${e.id}'s KV pool`, 'too_long');
     const seq = this.seq(r, e, r.isl, r.osl, false);
     if (r.hashes) seq.hashes = r.hashes;
-    this.streams.add(e, r);
+    r.streamListing = this.streams.add(e, r);
     e.submit(seq);
   }
 
@@ -392,6 +397,7 @@ export class Cluster {
       blocks: 0,
       cachedRefs: [],
       state: 'waiting',
+      bagAt: -1,
       holdOnFinish: hold,
     };
     if (!hold) {
@@ -420,8 +426,8 @@ export class Cluster {
 
   private end(r: ServingRequest): void {
     r.doneAt = this.sim.now;
-    this.streams.remove(r);
-    this.prefilling.remove(r);
+    this.streams.remove(r.streamListing);
+    this.prefilling.remove(r.prefillListing);
     // Its load leaves the routers' books before anything the end sets off (a closed loop's next request) is routed.
     this.prefillRouter.free(r.id);
     this.decodeRouter.free(r.id);
@@ -539,28 +545,47 @@ export class Cluster {
   }
 }
 
-/** Requests on each engine, in the order they came (the order a fault fails them in); a request is on one at most. */
+/** A request's place on an engine's list in a RequestsByEngine; `at` is -1 once it has left. */
+interface Listing {
+  readonly request: ServingRequest;
+  readonly list: Listing[];
+  at: number;
+  /** When it was listed, against the others: on() gives them in this order. */
+  readonly order: number;
+}
+
+/**
+ * Requests on each engine, in the order they came (the order a fault fails them in); a request is on one at most, and
+ * keeps the listing add() returns. Lists rather than Maps and Sets: those, filled and emptied one request at a time,
+ * reallocate their tables again and again, in the old generation where they live, and that garbage keeps young
+ * objects alive through scavenges.
+ */
 class RequestsByEngine {
-  private readonly byEngine = new Map<Engine, Set<ServingRequest>>();
-  private readonly engineOf = new Map<ServingRequest, Engine>();
+  private readonly lists = new Map<Engine, Listing[]>();
+  private added = 0;
 
-  add(e: Engine, r: ServingRequest): void {
-    let s = this.byEngine.get(e);
-    if (!s) this.byEngine.set(e, (s = new Set()));
-    s.add(r);
-    this.engineOf.set(r, e);
+  add(e: Engine, r: ServingRequest): Listing {
+    let list = this.lists.get(e);
+    if (!list) this.lists.set(e, (list = []));
+    const listing: Listing = { request: r, list, at: list.length, order: this.added++ };
+    list.push(listing);
+    return listing;
   }
 
-  remove(r: ServingRequest): void {
-    const e = this.engineOf.get(r);
-    if (e === undefined) return;
-    this.engineOf.delete(r);
-    this.byEngine.get(e)!.delete(r);
+  /** Takes a request off its engine's list (the last one takes its place); nothing if it left already. */
+  remove(listing: Listing | undefined): void {
+    if (listing === undefined || listing.at < 0) return;
+    const last = listing.list.pop()!;
+    if (last !== listing) {
+      listing.list[listing.at] = last;
+      last.at = listing.at;
+    }
+    listing.at = -1;
   }
 
-  /** A copy of the requests on e (failing them removes them). */
+  /** The requests on e in the order they came, as a copy (failing them removes them). */
   on(e: Engine): ServingRequest[] {
-    return [...(this.byEngine.get(e) ?? [])];
+    return [...(this.lists.get(e) ?? [])].sort((a, b) => a.order - b.order).map((l) => l.request);
   }
 }
 

@@ -28,7 +28,9 @@ export { MAX_IN_FLIGHT } from '../spec/experiment.js';
 const CAUSES: readonly FailureCause[] = ['connection_reset', 'worker_restart', 'engine_dead', 'kv_transfer', 'no_worker', 'too_long'];
 
 export class RequestLedger {
-  private readonly live = new Set<ServingRequest>();
+  /** Live requests (sent, not ended), and of them the warm-up ones; each request says whether it is live (`booked`). */
+  private live = 0;
+  private liveWarmup = 0;
   private sentCount = 0;
   private completed = 0;
   private failed = 0;
@@ -37,9 +39,11 @@ export class RequestLedger {
   private readonly failedBy = Object.fromEntries(CAUSES.map((c) => [c, 0])) as Record<FailureCause, number>;
 
   sent(r: ServingRequest): void {
-    if (this.live.has(r)) throw new InvariantError(`every request is sent once: request ${r.id} sent twice`);
+    if (r.booked !== undefined) throw new InvariantError(`every request is sent once: request ${r.id} sent twice`);
+    r.booked = 'live';
     this.sentCount++;
-    this.live.add(r);
+    this.live++;
+    if (r.warmup) this.liveWarmup++;
   }
 
   /**
@@ -47,9 +51,12 @@ export class RequestLedger {
    * in every run.
    */
   ended(r: ServingRequest, now: number): void {
-    if (!this.live.delete(r)) {
+    if (r.booked !== 'live') {
       throw new InvariantError(`every request ends exactly once: request ${r.id} (${r.status}${r.failure ? `: ${r.failure}` : ''}) ended again at t=${now} s, or was never sent`);
     }
+    r.booked = 'ended';
+    this.live--;
+    if (r.warmup) this.liveWarmup--;
     if (r.status === 'completed') {
       this.completed++;
       const order = [r.sentAt, r.firstTokenAt, r.lastTokenAt, r.doneAt];
@@ -73,10 +80,7 @@ export class RequestLedger {
 
   /** The live requests, measured ones only when asked (the metrics' in-flight count). */
   inFlight(measuredOnly = false): number {
-    if (!measuredOnly) return this.live.size;
-    let n = 0;
-    for (const r of this.live) if (!r.warmup) n++;
-    return n;
+    return measuredOnly ? this.live - this.liveWarmup : this.live;
   }
 
   counts(): RequestCounts {
@@ -84,7 +88,7 @@ export class RequestLedger {
       sent: this.sentCount,
       completed: this.completed,
       failed: this.failed,
-      inFlight: this.live.size,
+      inFlight: this.live,
       fellBack: this.fellBack,
       stale: this.stale,
       failedBy: { ...this.failedBy },
@@ -94,7 +98,7 @@ export class RequestLedger {
   /** sent = completed + failed + inFlight, and the causes add up. O(1): runs after every event in debug mode. */
   check(): void {
     const { sentCount: sent, completed, failed } = this;
-    const inFlight = this.live.size;
+    const inFlight = this.live;
     if (sent !== completed + failed + inFlight) {
       throw new InvariantError(`every request ends completed or failed, or is in flight: ${sent} sent != ${completed} completed + ${failed} failed + ${inFlight} in flight`);
     }

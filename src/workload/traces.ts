@@ -63,8 +63,14 @@ class LineReader {
   private readonly buf: Buffer;
   private readonly decoder = new StringDecoder('utf8');
   private position = 0;
-  private lines: string[] = [];
+  /**
+   * Whole lines of the file read so far and not yet handed out, from `at` on: each ends with a newline, but for a last
+   * line without one. Lines are cut from it one at a time: split() would hold a chunk's thousands of lines in an array
+   * for as long as the chunk lasts, long enough for the garbage collector to copy them twice.
+   */
+  private text = '';
   private at = 0;
+  /** The part of the last chunk after its last newline. */
   private carry = '';
   private eof = false;
   private bomChecked = false;
@@ -81,13 +87,16 @@ class LineReader {
 
   /** The next line without its line ending, or null at the end of the file. */
   next(): string | null {
-    while (this.at >= this.lines.length) {
+    while (this.at >= this.text.length) {
       if (this.eof) return null;
       this.fill();
     }
-    const line = this.lines[this.at++]!;
+    const newline = this.text.indexOf('\n', this.at);
+    const end = newline < 0 ? this.text.length : newline;
+    const line = this.text.slice(this.at, this.text.charCodeAt(end - 1) === 13 /* \r */ && end > this.at ? end - 1 : end);
+    this.at = end + 1;
     this.lineNo++;
-    return line.endsWith('\r') ? line.slice(0, -1) : line;
+    return line;
   }
 
   private fill(): void {
@@ -101,10 +110,11 @@ class LineReader {
     if (n === 0) {
       this.eof = true;
       // A last line without a newline is still a line; an empty remainder after a final newline is not.
-      this.lines = text === '' ? [] : [text];
+      this.text = text;
     } else {
-      this.lines = text.split('\n');
-      this.carry = this.lines.pop()!;
+      const last = text.lastIndexOf('\n');
+      this.text = text.slice(0, last + 1);
+      this.carry = text.slice(last + 1);
     }
     this.at = 0;
     this.position += n;
@@ -216,8 +226,8 @@ export class TraceReader implements IterableIterator<TraceRecord> {
 /** Whole number >= 0 written in decimal digits only (no sign, exponent or fraction), or undefined. */
 function parseCount(s: string): number | undefined {
   const t = s.trim();
-  if (!/^\d+$/.test(t)) return undefined;
-  const n = Number(t);
+  // Past 2^53 the sum rounds, but never back below it: such a number is not a safe integer either way.
+  const n = t === '' ? NaN : digits(t, 0, t.length);
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
@@ -231,36 +241,76 @@ function quote(s: string): string {
 const AZURE_COLUMNS = ['TIMESTAMP', 'ContextTokens', 'GeneratedTokens'] as const;
 const AZURE_HEADER = AZURE_COLUMNS.join(',');
 const AZURE_EXAMPLE = '2023-11-16 18:17:03.9799600';
-const AZURE_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$/;
 
 /** A timestamp as whole epoch seconds and nanoseconds, so differences keep every recorded digit. */
-interface Instant {
+export interface Instant {
   s: number;
   ns: number;
 }
 
-function parseAzureTime(text: string): Instant | undefined {
-  const m = AZURE_TIME.exec(text.trim());
-  if (!m) return undefined;
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
-  const h = Number(m[4]);
-  const mi = Number(m[5]);
-  const s = Number(m[6]);
-  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
+/**
+ * `YYYY-MM-DD HH:MM:SS[.fffffffff][Z]` (or a T between date and time; 1 to 9 fraction digits; blanks around it), read
+ * character by character: a trace is read a row at a time, and a regular expression's match array and strings cost
+ * more than the parse. `out` is filled and returned; undefined when the text is not such a time.
+ */
+export function parseAzureTime(text: string, out: Instant = { s: 0, ns: 0 }): Instant | undefined {
+  const t = text.trim();
+  const n = t.length;
+  // 19 characters up to the seconds; a fraction of 1-9 digits after a dot; a Z last.
+  const end = t.charCodeAt(n - 1) === 90 /* Z */ ? n - 1 : n;
+  if (end < 19 || t.charCodeAt(4) !== 45 /* - */ || t.charCodeAt(7) !== 45 || t.charCodeAt(13) !== 58 /* : */ || t.charCodeAt(16) !== 58) return undefined;
+  const sep = t.charCodeAt(10);
+  if (sep !== 32 /* space */ && sep !== 84 /* T */) return undefined;
+  const y = digits(t, 0, 4);
+  const mo = digits(t, 5, 7);
+  const d = digits(t, 8, 10);
+  const h = digits(t, 11, 13);
+  const mi = digits(t, 14, 16);
+  const s = digits(t, 17, 19);
+  let ns = 0;
+  if (end > 19) {
+    const places = end - 20;
+    if (t.charCodeAt(19) !== 46 /* . */ || places < 1 || places > 9) return undefined;
+    ns = digits(t, 20, end) * 10 ** (9 - places);
+  }
+  // digits() is NaN for a non-digit, and every comparison with NaN is false.
+  if (!(mo >= 1 && mo <= 12 && d >= 1 && h <= 23 && mi <= 59 && s <= 59 && y >= 0 && ns >= 0)) return undefined;
   const ms = Date.UTC(y, mo - 1, d, h, mi, s);
-  // Date.UTC rolls 2023-02-30 over to March; a day that does not exist is a typo, not a time.
-  if (new Date(ms).getUTCDate() !== d) return undefined;
-  return { s: ms / 1000, ns: Number((m[7] ?? '').padEnd(9, '0')) };
+  // Date.UTC rolls 2023-02-30 over to March; a day that does not exist is a typo, not a time. Days up to 28 exist in
+  // every month (and the Date is not built for them).
+  if (d > 28 && new Date(ms).getUTCDate() !== d) return undefined;
+  out.s = ms / 1000;
+  out.ns = ns;
+  return out;
+}
+
+/** The decimal number written in text[from, to), or NaN if a character there is not a digit. */
+function digits(text: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return NaN;
+    v = v * 10 + c;
+  }
+  return v;
 }
 
 function azureParser(): FormatParser {
   // Column positions by name, so a file with the columns in another order still reads.
   let pos: Record<(typeof AZURE_COLUMNS)[number], number> = { TIMESTAMP: 0, ContextTokens: 1, GeneratedTokens: 2 };
-  let first: Instant | undefined;
-  let prev: Instant | undefined;
+  // The first row's time, the previous row's and this row's: filled in place, row after row.
+  let seen = false;
+  const first: Instant = { s: 0, ns: 0 };
+  let prev: Instant = { s: 0, ns: 0 };
+  let t: Instant = { s: 0, ns: 0 };
   let prevText = '';
+  const cells = ['', '', ''];
+  const count = (ctx: RowContext, cells: string[], name: 'ContextTokens' | 'GeneratedTokens'): number => {
+    const cell = cells[pos[name]]!;
+    const n = parseCount(cell);
+    if (n === undefined) ctx.fail(`${name} must be a whole number >= 0, got ${quote(cell.trim())}`);
+    return n;
+  };
   return {
     noRows: 'the file has a header but no rows',
     expected: `the header '${AZURE_HEADER}' and then one row per request`,
@@ -283,29 +333,36 @@ function azureParser(): FormatParser {
       return true;
     },
     row(ctx: RowContext): TraceRecord {
-      const cells = ctx.text.split(',');
-      if (cells.length !== AZURE_COLUMNS.length) {
-        ctx.fail(`expected ${AZURE_COLUMNS.length} columns (${AZURE_HEADER}), got ${cells.length}: ${quote(ctx.text)}`);
+      // The cells between the two commas, into a reused array: String.split costs more than the rest of the row.
+      const text = ctx.text;
+      const comma1 = text.indexOf(',');
+      const comma2 = comma1 < 0 ? -1 : text.indexOf(',', comma1 + 1);
+      if (comma2 < 0 || text.includes(',', comma2 + 1)) {
+        ctx.fail(`expected ${AZURE_COLUMNS.length} columns (${AZURE_HEADER}), got ${text.split(',').length}: ${quote(text)}`);
       }
+      cells[0] = text.slice(0, comma1);
+      cells[1] = text.slice(comma1 + 1, comma2);
+      cells[2] = text.slice(comma2 + 1);
       const timeText = cells[pos.TIMESTAMP]!.trim();
-      const t = parseAzureTime(timeText);
-      if (t === undefined) ctx.fail(`TIMESTAMP must be a date and time like '${AZURE_EXAMPLE}', got ${quote(timeText)}`);
-      const count = (name: 'ContextTokens' | 'GeneratedTokens'): number => {
-        const cell = cells[pos[name]]!;
-        const n = parseCount(cell);
-        if (n === undefined) ctx.fail(`${name} must be a whole number >= 0, got ${quote(cell.trim())}`);
-        return n;
-      };
-      const isl = count('ContextTokens');
-      const osl = count('GeneratedTokens');
-      if (prev !== undefined && (t.s < prev.s || (t.s === prev.s && t.ns < prev.ns))) {
+      if (parseAzureTime(timeText, t) === undefined) ctx.fail(`TIMESTAMP must be a date and time like '${AZURE_EXAMPLE}', got ${quote(timeText)}`);
+      const isl = count(ctx, cells, 'ContextTokens');
+      const osl = count(ctx, cells, 'GeneratedTokens');
+      if (seen && (t.s < prev.s || (t.s === prev.s && t.ns < prev.ns))) {
         ctx.fail(`TIMESTAMP goes back in time: ${quote(timeText)} is before the previous row's ${quote(prevText)}`);
       }
-      first ??= t;
-      prev = t;
-      prevText = timeText;
+      if (!seen) {
+        seen = true;
+        first.s = t.s;
+        first.ns = t.ns;
+      }
       // Whole nanoseconds are exact in a double for 104 days of trace, so the one rounding is the final division.
-      return { line: ctx.line, row: ctx.row, offsetS: ((t.s - first.s) * 1e9 + (t.ns - first.ns)) / 1e9, isl, osl };
+      const offsetS = ((t.s - first.s) * 1e9 + (t.ns - first.ns)) / 1e9;
+      // This row's time becomes the previous row's; the next row is read into the other object.
+      const free = prev;
+      prev = t;
+      t = free;
+      prevText = timeText;
+      return { line: ctx.line, row: ctx.row, offsetS, isl, osl };
     },
   };
 }

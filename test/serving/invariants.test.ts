@@ -131,10 +131,10 @@ describe('pools, queues, flows and connector counts never go negative', () => {
     const sim = new Simulator();
     const llm = getLlm(c, 'llama-3.1-8b-instruct');
     const p = new PrefillConnector(sim, new EventLog(), { engineId: 'prefill-0', llm, profile: getConnector(c, 'any-tp'), tp: 2, blockSize: 16, numBlocks: 100 });
-    p.finishRequest('r', 100);
-    p.expectReads('r', [1, 1]);
-    p.notify('r', 0);
-    expect(violation(() => p.notify('r', 0)).message).toBe('no count goes negative: prefill prefill-0 rank 0 notified for request r more often than decode announced (0, 1 pending per rank)');
+    const params = p.finishRequest('r', 100);
+    p.expectReads(params, [1, 1]);
+    p.notify(params, 0);
+    expect(violation(() => p.notify(params, 0)).message).toBe('no count goes negative: prefill prefill-0 rank 0 notified for request r more often than decode announced (0, 1 pending per rank)');
   });
 });
 
