@@ -1,6 +1,6 @@
-import { Deque } from 'js-sdsl';
+import { Deque } from './deque.js';
 import type { AllToAllSpec, GpuSpec, LlmSpec, NodeSpec } from '../spec/catalog.js';
-import type { Simulator } from '../engine/index.js';
+import { Bag, removeAt, truncate, type Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import { preemptedLine } from '../metrics/event-log.js';
@@ -35,6 +35,8 @@ export interface Seq {
   holdOnFinish: boolean;
   /** Time the engine first scheduled it (queue wait ends). */
   scheduledAt?: number;
+  /** The engine's: its position among the engine's reserved or held sequences (a Bag); absent or -1 when in neither. */
+  bagAt?: number;
   onToken?: (seq: Seq, first: boolean) => void;
   onFinish?: (seq: Seq) => void;
 }
@@ -140,13 +142,13 @@ export class Engine {
   private readonly toReserve: { seq: Seq; tokens: number; onReserved: () => void }[] = [];
   private readonly running: Seq[] = [];
   /** Sequences holding blocks while their KV arrives; they count against maxNumSeqs. */
-  private readonly reserved = new Set<Seq>();
+  private readonly reserved = new Bag<Seq>();
   /** Finished prefill sequences keeping their blocks for decode to read (holdOnFinish). */
-  private readonly held = new Set<Seq>();
+  private readonly held = new Bag<Seq>();
   /**
    * The step in flight (one at a time), read back by finishStep: its prefill chunks, the sequences it decodes, and
-   * their context lengths (for stepTime). Refilled by every step() instead of allocated anew: a step is the kernel's
-   * most frequent event.
+   * their context lengths (for stepTime). Refilled by every step() and shortened with truncate() instead of allocated
+   * anew: a step is the kernel's most frequent event.
    */
   private readonly chunks: Chunk[] = [];
   private readonly decoding: Seq[] = [];
@@ -196,7 +198,7 @@ export class Engine {
 
   /** Requests on this engine: queued, waiting for blocks or running. The least-loaded router counts these. */
   get load(): number {
-    return this.waiting.size() + this.toReserve.length + this.running.length;
+    return this.waiting.size + this.toReserve.length + this.running.length;
   }
 
   get busyTime(): number {
@@ -321,7 +323,7 @@ export class Engine {
   }
 
   private kick(): void {
-    if (!this.stepping && !this.dead && (this.running.length > 0 || this.waiting.size() > 0)) this.step();
+    if (!this.stepping && !this.dead && (this.running.length > 0 || this.waiting.size > 0)) this.step();
   }
 
   private freeBlocks(seq: Seq): void {
@@ -407,9 +409,8 @@ export class Engine {
       }
     }
     this.spec?.attach(this.work, decodes);
-    // Only when the batch changed size: the length setter is a runtime call, and most steps keep their batch.
-    if (decode.length !== decodes) decode.length = decodes;
-    if (decoding.length !== decodes) decoding.length = decodes;
+    truncate(decode, decodes);
+    truncate(decoding, decodes);
     let prefills = 0;
     for (const s of this.running) {
       if (s.prefilled < s.promptTokens && budget > 0) {
@@ -419,7 +420,7 @@ export class Engine {
       }
     }
     // vLLM's scheduler admits no waiting request in a step that had to preempt one (scheduler.py: `if not preempted_reqs`).
-    while (!preempted && this.waiting.size() > 0 && budget > 0 && this.running.length + this.reserved.size < args.maxNumSeqs) {
+    while (!preempted && this.waiting.size > 0 && budget > 0 && this.running.length + this.reserved.size < args.maxNumSeqs) {
       const s = this.waiting.front()!;
       if (!this.admit(s)) break;
       this.waiting.popFront();
@@ -430,11 +431,11 @@ export class Engine {
       chunks[prefills++] = { seq: s, tokens: n, cached: s.prefilled };
       budget -= n;
     }
-    if (chunks.length !== prefills) chunks.length = prefills;
+    truncate(chunks, prefills);
     if (decodes === 0 && prefills === 0) {
       // A step that preempted everything it had runs nothing; the next one admits from the queue (vLLM schedules again
       // at once), rather than the engine falling idle with requests waiting.
-      if (preempted && this.waiting.size() > 0) return this.step();
+      if (preempted && this.waiting.size > 0) return this.step();
       this.stepping = false;
       return;
     }
@@ -475,7 +476,7 @@ export class Engine {
     s.onToken?.(s, first);
     if (s.generated < s.target) return;
     const i = this.running.indexOf(s);
-    if (i >= 0) this.running.splice(i, 1);
+    if (i >= 0) removeAt(this.running, i);
     if (this.cfg.args.prefixCaching && s.hashes && s.generated === s.target) this.commitPrompt(s);
     if (s.holdOnFinish) {
       s.state = 'held';
