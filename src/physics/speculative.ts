@@ -1,4 +1,4 @@
-import type { LlmSpec } from '../spec/catalog.js';
+import type { LlmSpec, SpeculativeMethod } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import type { Efficiency, StepWork } from './compute.js';
 
@@ -15,9 +15,7 @@ import type { Efficiency, StepWork } from './compute.js';
  * Pure functions and one cost class; the engine (src/serving/engine.ts) draws the acceptances from a seeded stream.
  */
 
-/** The methods of vLLM's --speculative-config this models; deepseek_mtp is mtp's older name. */
-export const SPECULATIVE_METHODS = ['mtp', 'deepseek_mtp', 'eagle', 'eagle3', 'ngram'] as const;
-export type SpeculativeMethod = (typeof SPECULATIVE_METHODS)[number];
+export { SPECULATIVE_METHODS, type SpeculativeMethod } from '../spec/catalog.js';
 
 /** The catalog entry (models/llm/ speculative.<key>) a method reads. */
 export type DraftKind = 'mtp' | 'eagle' | 'eagle3' | 'ngram';

@@ -63,6 +63,10 @@ export interface LlmSpec {
  * (when a figure is published), and the transformer layers one draft pass runs (MTP module, EAGLE head). n-gram drafts
  * on the CPU and has only an acceptance rate.
  */
+/** The methods of vLLM's --speculative-config nixlsim models (deployment.engine.speculative); deepseek_mtp is mtp's older name. */
+export const SPECULATIVE_METHODS = ['mtp', 'deepseek_mtp', 'eagle', 'eagle3', 'ngram'] as const;
+export type SpeculativeMethod = (typeof SPECULATIVE_METHODS)[number];
+
 export interface SpeculativeDrafts {
   mtp?: { acceptanceRate?: number; draftLayers: number };
   eagle?: { acceptanceRate?: number; draftLayers: number };

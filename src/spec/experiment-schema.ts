@@ -14,7 +14,7 @@
  * experiment.ts (which reads this file as a type only, so `nixlsim --help` and the simulation never load zod for them).
  */
 import { z } from 'zod';
-import { SPECULATIVE_METHODS } from '../physics/speculative.js';
+import { SPECULATIVE_METHODS } from './catalog.js';
 import { ALL_TO_ALL_MODES, DYNAMO_ROUTER_DEFAULTS, FAULT_KINDS, KV_CACHE_DTYPES, KV_LAYOUTS, MAX_IN_FLIGHT } from './experiment.js';
 
 /** A whole number >= min, with a message that says so (shared by every file format with numbers). */
