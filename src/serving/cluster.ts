@@ -69,6 +69,23 @@ export type FailureCause = 'connection_reset' | 'worker_restart' | 'engine_dead'
  * KV loads by how they ended (every load once), plus `started` (all loads) and `ignored` (of the ended ones, those
  * whose request had already ended, so that neither the KV nor the failure policy applied).
  */
+/** Worker slots of each role when a planner may add workers: the deployed ones first, then those it may provision. */
+export interface WorkerSlots {
+  prefill: number;
+  decode: number;
+  aggregated: number;
+}
+
+/** What a planner reads of an engine (Dynamo's forward-pass metrics): queued prompt tokens and KV tokens in use or queued. */
+export interface EngineLoad {
+  /** Prompt tokens of requests waiting to be scheduled (queued_requests.sum_prefill_tokens). */
+  queuedPrefillTokens: number;
+  /** KV tokens of scheduled requests plus those of requests waiting for KV room (sum_decode_kv_tokens, both). */
+  kvTokens: number;
+  /** The KV pool in tokens (max_kv_tokens). */
+  maxKvTokens: number;
+}
+
 export type LoadOutcome = 'started' | 'ok' | 'stale' | 'failed:transfer' | 'failed:handshake' | 'failed:engine-dead' | 'failed:restart' | 'ignored';
 
 interface Worker {
@@ -91,6 +108,8 @@ function nextRank<C>(w: Worker, ranks: C[]): C {
   if (ranks.length === 1) return ranks[0]!;
   return ranks[w.nextRank++ % ranks.length]!;
 }
+
+export type { Worker as ClusterWorker };
 
 export class Cluster {
   readonly llm: LlmSpec;
@@ -125,6 +144,8 @@ export class Cluster {
   };
   /** Decode gives up on a KV load after this long (null: waits for ever). */
   readonly kvLoadTimeoutS: number | null;
+  /** Autoscaling: each engine's live sequences and their requests, for the planner's metrics (absent: not tracked). */
+  private tracked: Map<Engine, { seq: Seq; r: ServingRequest }[]> | undefined;
   /** Probability-driven faults: asked at each opportunity (a request arriving, a response stream starting). */
   roll: ((kind: 'connection_reset' | 'health_503', target?: string) => boolean) | undefined;
 
@@ -134,7 +155,10 @@ export class Cluster {
     readonly catalog: Catalog,
     readonly d: Deployment,
     overrides: ClusterOverrides = {},
+    /** Autoscaling: worker slots per role (the deployed counts first); absent, the deployment's counts. */
+    slots?: WorkerSlots,
   ) {
+    const n = slots ?? { prefill: d.prefill.workers, decode: d.decode.workers, aggregated: d.aggregated.workers };
     this.llm = getLlm(catalog, d.model);
     this.gpu = getGpu(catalog, d.gpu);
     const node = getNode(catalog, d.node);
@@ -170,7 +194,7 @@ export class Cluster {
 
     if (d.mode === 'aggregated') {
       const h = hardware(d.aggregated);
-      for (let i = 0; i < d.aggregated.workers; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated, h, 'aggregated'), ranks: [], nextRank: 0 });
+      for (let i = 0; i < n.aggregated; i++) this.aggWorkers.push({ engine: engine(`agg-${i}`, d.aggregated, h, 'aggregated'), ranks: [], nextRank: 0 });
       this.fabric = undefined;
       this.kvLoadTimeoutS = null;
     } else {
@@ -179,7 +203,7 @@ export class Cluster {
         if (!nodeOffers(n, this.transport)) throw new UserError(`node '${n.id}' does not offer transport '${this.transport.id}' (it offers ${n.transports.join(', ')})`);
       }
       const rule = checkPlacement(this.transport, d.placement);
-      checkNvlinkDomain(this.transport, ph.node, d.placement, d.prefill.workers * gpusOf(groupParallelism(d.prefill)) + d.decode.workers * gpusOf(groupParallelism(d.decode)), dh.node);
+      checkNvlinkDomain(this.transport, ph.node, d.placement, n.prefill * gpusOf(groupParallelism(d.prefill)) + n.decode * gpusOf(groupParallelism(d.decode)), dh.node);
       const bandwidth: BandwidthChoice = overrides.bandwidthPerRail ?? d.bandwidth;
       this.fabric = new KvFabric(this.net, this.transport, bandwidth);
       // The handshake's messages cross the catalog's side-channel transport (ZMQ over TCP), else the KV's own path.
@@ -196,12 +220,12 @@ export class Cluster {
           return { engineId, llm: h.llm, profile: this.profile, tp: g.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total / dp };
         });
       };
-      for (let i = 0; i < d.prefill.workers; i++) {
+      for (let i = 0; i < n.prefill; i++) {
         const e = engine(`prefill-${i}`, d.prefill, ph, 'prefill');
         const ranks = nixlEngines(e, d.prefill, ph).map((cfg) => new PrefillConnector(sim, log, cfg));
         this.prefillWorkers.push({ engine: e, prefill: ranks[0]!, ranks, nextRank: 0 });
       }
-      for (let i = 0; i < d.decode.workers; i++) {
+      for (let i = 0; i < n.decode; i++) {
         const e = engine(`decode-${i}`, d.decode, dh, 'decode', true);
         const ranks = nixlEngines(e, d.decode, dh).map(
           (cfg) => new DecodeConnector(sim, log, cfg, this.fabric!, this.transport, { sideChannelLatencyS, maxRetries: d.failurePolicy === 'retry' ? d.maxRetries : 0 }),
@@ -400,6 +424,11 @@ export class Cluster {
       bagAt: -1,
       holdOnFinish: hold,
     };
+    if (this.tracked) {
+      let list = this.tracked.get(e);
+      if (!list) this.tracked.set(e, (list = []));
+      list.push({ seq, r });
+    }
     if (!hold) {
       seq.onToken = (s, first) => {
         if (r.status !== 'running') return;
@@ -494,6 +523,77 @@ export class Cluster {
       this.fabric?.failReadsOf(dc.engineId);
     }
     this.updateRouters();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Autoscaling (src/serving/autoscale.ts)
+
+  /** The workers of a role, slots included. */
+  workersOf(role: 'prefill' | 'decode' | 'aggregated'): Worker[] {
+    return role === 'prefill' ? this.prefillWorkers : role === 'decode' ? this.decodeWorkers : this.aggWorkers;
+  }
+
+  private routerOf(role: 'prefill' | 'decode' | 'aggregated'): Router {
+    return role === 'prefill' ? this.prefillRouter : role === 'decode' ? this.decodeRouter : this.aggRouter;
+  }
+
+  /** Starts keeping each engine's sequences, for engineLoad (a planner asks before the first request). */
+  trackLoad(): void {
+    this.tracked ??= new Map();
+  }
+
+  /**
+   * An engine's load as Dynamo's forward-pass metrics give it: prompt tokens queued (prefill and aggregated engines:
+   * sequences not yet scheduled, less what they prefilled before a preemption) and KV tokens of scheduled sequences
+   * (prefilled + generated; a decode reservation, its prompt) plus those queued on a decode engine (waiting for
+   * blocks: their prompts). Sequences that ended or hand their KV to decode drop out.
+   */
+  engineLoad(e: Engine, role: 'prefill' | 'decode' | 'aggregated'): EngineLoad {
+    const list = this.tracked?.get(e) ?? [];
+    let queued = 0;
+    let kv = 0;
+    let keep = 0;
+    for (const item of list) {
+      const { seq, r } = item;
+      if (seq.state === 'done' || seq.state === 'held' || r.status !== 'running') continue;
+      list[keep++] = item;
+      if (seq.state === 'waiting') {
+        if (role === 'decode') kv += seq.promptTokens;
+        else queued += seq.promptTokens - seq.prefilled;
+      } else if (seq.state === 'reserved') kv += seq.promptTokens;
+      else if (seq.state === 'running') kv += seq.prefilled + seq.generated;
+    }
+    list.length = keep;
+    return { queuedPrefillTokens: queued, kvTokens: kv, maxKvTokens: e.pool.total * e.cfg.args.blockSize };
+  }
+
+  /** Takes a worker out of (true) or back into (false) its router's rotation: not provisioned yet, or draining. */
+  setOffline(role: 'prefill' | 'decode' | 'aggregated', w: Worker, offline: boolean): void {
+    const router = this.routerOf(role);
+    if (offline) router.offline.add(w.engine);
+    else router.offline.delete(w.engine);
+    if (!offline) {
+      if (w.engine.dead) w.engine.revive();
+      if (w.prefill) for (const pc of w.ranks as PrefillConnector[]) pc.alive = true;
+    }
+    this.updateRouters();
+  }
+
+  /** Nothing left on a draining worker: no request queued, running, prefilling or streaming, no KV held for decode. */
+  isEmpty(w: Worker): boolean {
+    return w.engine.load === 0 && w.engine.pool.used === 0 && this.streams.on(w.engine).length === 0 && this.prefilling.on(w.engine).length === 0;
+  }
+
+  /** A drained worker leaves: its process ends (a later scale-up starts it again empty, handshakes anew). */
+  retire(w: Worker): void {
+    if (w.prefill) {
+      for (const pc of w.ranks as PrefillConnector[]) {
+        pc.alive = false;
+        pc.restart();
+      }
+    }
+    if (w.decode) for (const dc of w.ranks as DecodeConnector[]) if (!dc.dead) dc.restart();
+    w.engine.drain();
   }
 
   /** A worker came or went: requests waiting in a router's queue may go now (or find no live worker). */

@@ -102,6 +102,11 @@ export class Router {
   private readonly bookings = new Map<string, Booking>();
   private readonly pending = new Deque<{ req: RouteRequest; to: Routed }>();
   private draining = false;
+  /**
+   * Workers that take no new requests though alive: not yet provisioned, or draining before they leave (autoscaling,
+   * src/serving/autoscale.ts). Empty unless a planner runs.
+   */
+  readonly offline = new Set<Engine>();
   readonly counts: RouterCounts = { routed: 0, promptBlocks: 0, cachedBlocks: 0, queued: 0, refused: 0 };
 
   constructor(
@@ -199,7 +204,7 @@ export class Router {
     let live = 0;
     for (let i = 0; i < this.engines.length; i++) {
       const e = this.engines[i]!;
-      if (e.dead) continue;
+      if (e.dead || this.offline.has(e)) continue;
       live++;
       if (this.loads[i]!.prefillTokens <= t * e.cfg.args.maxNumBatchedTokens) return false;
     }
@@ -218,7 +223,7 @@ export class Router {
     const ok: number[] = [];
     for (let i = 0; i < this.engines.length; i++) {
       const e = this.engines[i]!;
-      if (e.dead) continue;
+      if (e.dead || this.offline.has(e)) continue;
       live = true;
       if (!this.busy(e)) ok.push(i);
     }

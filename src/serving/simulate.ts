@@ -10,6 +10,8 @@ import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
 import { LatencyHistogram } from '../metrics/histogram.js';
 import type { Efficiency } from '../physics/index.js';
 import { makeSource, type RequestSpec } from '../workload/index.js';
+import { rateProfile } from '../workload/rate.js';
+import { autoscaleSlots, Planner } from './autoscale.js';
 import { Cluster, type LoadOutcome, type ServingRequest } from './cluster.js';
 import { MAX_IN_FLIGHT, RequestLedger, type RequestCounts } from './ledger.js';
 
@@ -117,7 +119,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
     ...(options.bandwidthPerRail !== undefined ? { bandwidthPerRail: options.bandwidthPerRail } : {}),
     ...(options.perDescriptorS !== undefined ? { perDescriptorS: options.perDescriptorS } : {}),
   };
-  const cluster = new Cluster(sim, log, catalog, exp.deployment, overrides);
+  const cluster = new Cluster(sim, log, catalog, exp.deployment, overrides, exp.autoscale ? autoscaleSlots(exp.deployment, exp.autoscale) : undefined);
   const llm = getLlm(catalog, exp.deployment.model);
   const source = makeSource(exp.workload, { lengths: sim.rng('workload:lengths'), arrivals: sim.rng('workload:arrivals') }, { maxContext: llm.maxContext });
   const blockSize = exp.deployment.engine.blockSize;
@@ -130,8 +132,10 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
   let lastEndS = 0;
 
   let injector: FaultInjector | undefined;
+  let planner: Planner | undefined;
   const onEnd = (r: ServingRequest): void => {
     ledger.ended(r, sim.now);
+    planner?.ended_(r);
     lastEndS = sim.now;
     if (!r.warmup) m.record(r);
     if (corrupt !== undefined && !r.warmup) {
@@ -192,6 +196,11 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
     else exhausted = true;
   }
 
+  if (exp.autoscale) {
+    const rate = exp.workload.kind === 'poisson' ? rateProfile(exp.workload.rate) : undefined;
+    planner = new Planner(sim, cluster, exp.autoscale, rate ? (t) => rate.at(Math.max(0, t)) : undefined, () => exhausted && ledger.inFlight() === 0);
+    planner.start();
+  }
   injector = installFaults(sim, cluster, log, point, exp.horizonS);
   const mode = options.checkInvariants ?? (process.env[DEBUG_INVARIANTS_ENV] === '1' ? 'every-event' : 'end');
   if (mode === 'every-event') {
@@ -217,6 +226,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
   // horizon when requests were still running there (not to the horizon a finished run's clock is moved to).
   const windowS = ledger.inFlight() > 0 ? sim.now : lastEndS;
   const result = m.result(point, windowS, log, cluster);
+  if (planner) result.autoscale = planner.result();
   checkResult(result, ledger);
   const audit: RunAudit = {
     requests: ledger.counts(),

@@ -481,6 +481,57 @@ const fault = z
     }
   });
 
+/**
+ * Dynamo's planner (components/src/dynamo/planner), its load-based "easy mode": optimization_target throughput (the
+ * default) or latency, which scale on static thresholds of each engine's queue and KV cache (core/load_scaling.py,
+ * ai-dynamo/dynamo commit 0c6da1ec; the targets as Planner Guide v1.0.2 documents them), with the defaults of
+ * config/defaults.py (commit 1ca60155). src/serving/autoscale.ts runs it.
+ */
+const autoscale = z
+  .strictObject({
+    target: oneOf(['throughput', 'latency', 'off'] as const)
+      .default('throughput')
+      .describe(
+        "Dynamo planner's optimization_target (default throughput). Every interval, for each role: prefill scales up by one when any engine's queued prefill tokens reach the model's context length (throughput: 1.0x; latency: 0.1x) and down by one when all are below 0.1x (latency: all queues empty); decode scales up when any engine's KV utilisation (scheduled + queued KV tokens over the pool's tokens) is over 1.0 (latency: 0.4) and down when all are below 0.6 (latency: 0.1); an aggregated worker's utilisation also counts its queued prefill tokens. 'off': no planner, the fleet stays as deployed (for a fixed-fleet baseline with the same GPU-hours and SLO numbers).",
+      ),
+    intervalS: numberIn(0, LIMITS.seconds.max, LIMITS.seconds.why)
+      .default(5)
+      .describe("load_adjustment_interval: seconds between scaling decisions (Dynamo's default 5)."),
+    samples: wholeIn(1, 1000, 'metric samples an interval')
+      .default(10)
+      .describe("load_metric_samples: the engine metrics are sampled this many times an interval and averaged per engine (Dynamo's default 10)."),
+    minWorkers: wholeIn(1, LIMITS.workers.max, LIMITS.workers.why)
+      .default(1)
+      .describe("min_endpoint: the fewest workers of each role (Dynamo's default 1)."),
+    maxGpuBudget: wholeIn(1, 1_000_000, 'GPUs')
+      .default(8)
+      .describe("max_gpu_budget: the most GPUs the workers of every role may hold together, provisioning ones included (Dynamo's default 8); a scale-up past it is not made."),
+    maxWorkers: z
+      .strictObject({
+        prefill: wholeIn(1, LIMITS.workers.max, LIMITS.workers.why).optional(),
+        decode: wholeIn(1, LIMITS.workers.max, LIMITS.workers.why).optional(),
+        aggregated: wholeIn(1, LIMITS.workers.max, LIMITS.workers.why).optional(),
+      })
+      .optional()
+      .describe("The most workers of a role (ours; Dynamo bounds them by max_gpu_budget alone). Unset: the budget's."),
+    provisionS: nonNegative()
+      .default(120)
+      .describe(
+        "Seconds from a scale-up decision until the new worker takes requests, its GPUs counted from the decision: pod start, weight loading, torch.compile, KV cache profiling and CUDA graph capture, NIXL memory registration. Measured: 1-2 minutes to scale up a vLLM replica of a 7B model on AWS G5 (ray-project/ray-llm#99); 277 s for a 22 GiB model cold (vllm-project/vllm#44881: container 16 s, weights 18 s, torch.compile 43 s, KV profiling and warm-up 210 s); ~19 s of process start before the device is touched for a 1.5B model (vllm-project/vllm#15225). Default 120 s. The NIXL handshake is not in it: a new decode worker handshakes with each prefill worker at its first read, as any does.",
+      ),
+    slo: z
+      .strictObject({
+        ttftMs: positive().default(500).describe("TTFT target, ms (Dynamo planner's ttft default, 500)."),
+        itlMs: positive().default(50).describe("ITL target, ms (Dynamo planner's itl default, 50)."),
+      })
+      .prefault({})
+      .describe("The SLO that attainment is counted against: the share of measured requests that completed within both (the easy-mode planner does not read it, as Dynamo's does not)."),
+    seriesS: numberIn(0, LIMITS.seconds.max, LIMITS.seconds.why)
+      .default(60)
+      .describe('Seconds per point of the time series in summary.json (autoscale.series): a reporting choice, not a planner setting.'),
+  })
+  .describe("Autoscaling as Dynamo's planner does it: workers of each role added (after provisionS) and drained at run time. summary.json then has autoscale: GPU-hours, SLO attainment and a time series of rate, workers and TTFT p95.");
+
 const nameSchema = z
   .string({ error: 'expected a name of letters, digits, dots, dashes and underscores' })
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, dots, dashes and underscores (it names the report directory)' });
@@ -494,6 +545,7 @@ export const experimentFileSchema = z
     deployment,
     workload,
     faults: z.array(fault, { error: 'expected a list of faults' }).default([]).describe('Faults to inject.'),
+    autoscale: autoscale.optional(),
     horizonS: numberIn(0, LIMITS.horizonS.max, LIMITS.horizonS.why).default(86400).describe('The simulation stops here (seconds); requests still running count as in flight.'),
     /** Read on its own before the rest (experiment/load.ts); listed here so that `extend:` gets a did-you-mean. */
     extends: z.unknown().optional(),

@@ -202,6 +202,30 @@ export interface PointResult {
    * experiment's override): what charts draw the abort or lease line from (an extra, not in the contract).
    */
   expiry?: PointExpiry;
+  /** With an autoscale section: GPU-hours, SLO attainment and the time series (an extra, not in the contract). */
+  autoscale?: AutoscaleResult;
+}
+
+/** The autoscale section as validated (src/serving/autoscale.ts runs it). */
+export type AutoscaleSpec = NonNullable<ExperimentFile['autoscale']>;
+
+/**
+ * With autoscale: GPU-hours held (provisioning, serving and draining workers, to the horizon or the workload's end),
+ * SLO attainment (measured requests that completed within both targets, over those that ended), scaling counts, the
+ * most workers of each role, and a time series for charts: at the end of each seriesS bucket, the offered rate at its
+ * middle (null without one), workers per role holding GPUs, and the TTFT p95 of the requests that completed in it.
+ */
+export interface AutoscaleResult {
+  target: AutoscaleSpec['target'];
+  gpuHours: number;
+  slo: { ttftMs: number; itlMs: number };
+  sloAttainment: number | null;
+  metSlo: number;
+  ended: number;
+  scaleUps: number;
+  scaleDowns: number;
+  peakWorkers: Record<string, number>;
+  series: { tS: number; rate: number | null; workers: Record<string, number>; ttftP95Ms: number | null; completed: number }[];
 }
 
 /** A point's connector profile id with its effective KV expiry. */

@@ -5,3 +5,4 @@ export * from './render.js';
 export * from './write.js';
 export * from './text-width.js';
 export * from './pareto.js';
+export * from './autoscale.js';

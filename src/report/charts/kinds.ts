@@ -11,7 +11,7 @@ import type { SensitivityResult } from '../../experiment/sensitivity.js';
 import type { BreakevenRow, CdfRows, CompareRow, CompareRows, ExpiryLine, KvEstimateQuery, KvFallbackRow, KvRow, TpCell, TtftRow } from './data.js';
 import { crossoverIsl, kvTransferEstimateRows, paramText, profileOrder, tornadoRows } from './data.js';
 
-export const CHART_KINDS = ['ttft-vs-isl', 'breakeven', 'kv-transfer', 'transport-compare', 'ttft-cdf', 'tp-matrix', 'transfer-curve', 'tornado', 'pareto'] as const;
+export const CHART_KINDS = ['ttft-vs-isl', 'breakeven', 'kv-transfer', 'transport-compare', 'ttft-cdf', 'tp-matrix', 'transfer-curve', 'tornado', 'pareto', 'autoscale'] as const;
 export type ChartKind = (typeof CHART_KINDS)[number];
 
 export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';

@@ -3,6 +3,7 @@
  * <kind>.png. Every chart is rendered before any file is written, and the files go out together through
  * writeOutputs (temporary files, then renames), so a reader never sees half a chart or half a set.
  */
+import { autoscaleRows, autoscaleSpec } from './autoscale.js';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { defaultCatalog } from '../../catalog/index.js';
@@ -66,6 +67,7 @@ export const NEEDS: Record<ChartKind, string> = {
   'transfer-curve': 'is drawn from the catalog alone, when asked for by --kind',
   tornado: 'is drawn from a sensitivity.json (`nixlsim sensitivity`), not a summary',
   pareto: 'is drawn from a plan.json (`nixlsim plan`), not a summary',
+  autoscale: 'needs points run with an autoscale section (summary.json autoscale.series)',
 };
 
 /** Whether the sweep varies a tensor-parallel size (any swept path ending in `tp`, with two values or more). */
@@ -88,6 +90,7 @@ export function applicableKinds(summary: Summary): ChartKind[] {
   if (transports) out.push('transport-compare');
   out.push('ttft-cdf');
   if (sweepsTp(summary)) out.push('tp-matrix');
+  if (summary.points.some((p) => p.autoscale !== undefined)) out.push('autoscale');
   return out;
 }
 
@@ -142,6 +145,10 @@ export function chartSpec(kind: ChartKind, summary: Summary, opts: ChartOptions 
       return tpMatrixSpec(tpMatrixRows(catalog));
     case 'transfer-curve':
       return transferCurveSpec(transferCurveRows(catalog));
+    case 'autoscale': {
+      const rows = autoscaleRows(summary);
+      return rows.rows.length ? autoscaleSpec(rows, { title: named('Load, workers and TTFT over time') }) : null;
+    }
     case 'tornado':
     case 'pareto':
       return null;
