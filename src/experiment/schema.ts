@@ -100,6 +100,8 @@ const RESULT_KEYS = {
   // Monte Carlo bands (run --uncertainty) are not pinned or baselined: the nominal numbers are the point's result.
   bands: null,
   expiry: null,
+  // With deployment.engine.kvOffload only, so not a metric every point has.
+  prefixCache: null,
   // With an autoscale section only.
   autoscale: null,
 } satisfies Record<keyof PointResult, unknown>;

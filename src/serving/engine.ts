@@ -6,6 +6,7 @@ import type { EventLog } from '../metrics/event-log.js';
 import { preemptedLine } from '../metrics/event-log.js';
 import { isPlainTp, kvBytesPerTokenPerRank, maxCaptureSize, MoeStepCost, resolveSpeculative, StepCost, weightBytesPerGpu, type Efficiency, type StepWork } from '../physics/index.js';
 import type { AllToAllMode, EngineArgs } from '../spec/experiment.js';
+import { HostKvTier } from './host-tier.js';
 import { KvBlockPool } from './kv-pool.js';
 import { SpeculativeDecoder } from './speculative.js';
 
@@ -30,7 +31,7 @@ export interface Seq {
   blocks: number;
   /** Cached blocks referenced (prefix hits and committed prompt blocks). */
   cachedRefs: string[];
-  state: 'waiting' | 'reserved' | 'running' | 'held' | 'done';
+  state: 'waiting' | 'reserved' | 'loading' | 'running' | 'held' | 'done';
   /** Keep the blocks when finished (prefill worker: decode reads them later; release with releaseHeld). */
   holdOnFinish: boolean;
   /** Time the engine first scheduled it (queue wait ends). */
@@ -145,6 +146,12 @@ export class Engine {
   private readonly reserved = new Bag<Seq>();
   /** Finished prefill sequences keeping their blocks for decode to read (holdOnFinish). */
   private readonly held = new Bag<Seq>();
+  /** Admitted sequences whose prefix is being onboarded from the host tier: their first hashed block and count. */
+  private readonly loading = new Map<Seq, { from: number; n: number }>();
+  /** The host-memory KV tier below the prefix cache (deployment.engine.kvOffload), if any. */
+  readonly hostTier: HostKvTier | undefined;
+  /** Full prompt blocks of the sequences admitted with hashes, and where they were found (summary's prefixCache). */
+  readonly prefixHits = { promptBlocks: 0, gpu: 0, host: 0 };
   /**
    * The step in flight (one at a time), read back by finishStep: its prefill chunks, the sequences it decodes, and
    * their context lengths (for stepTime). Refilled by every step() and shortened with truncate() instead of allocated
@@ -167,6 +174,12 @@ export class Engine {
   ) {
     this.pool = new KvBlockPool(kvPoolBlocks(cfg));
     const p = parallelismOf(cfg);
+    const offload = cfg.args.kvOffload;
+    if (offload) {
+      // A block lives on each of a DP rank's tp GPUs (its shard of the heads, or MLA's whole latent copy on each).
+      const perRank = cfg.args.blockSize * kvBytesPerTokenPerRank(cfg.llm, cfg.tp);
+      this.hostTier = new HostKvTier({ capacityBlocks: Math.floor(offload.hostBytes / (perRank * cfg.tp)), blockLinkS: perRank / cfg.gpu.hostLink.bandwidth });
+    }
     const ctx = {
       enforceEager: cfg.args.enforceEager ?? false,
       // CUDA graphs are captured per engine core: with DP ranks, each rank's share of the worker's budgets.
@@ -228,7 +241,7 @@ export class Engine {
   }
 
   private tryReserve(): void {
-    while (this.toReserve.length > 0 && this.running.length + this.reserved.size < this.cfg.args.maxNumSeqs) {
+    while (this.toReserve.length > 0 && this.running.length + this.reserved.size + this.loading.size < this.cfg.args.maxNumSeqs) {
       const { seq, tokens, onReserved } = this.toReserve[0]!;
       const need = this.blocksFor(tokens);
       if (!this.pool.allocate(need)) return;
@@ -277,8 +290,13 @@ export class Engine {
    * until abandon() (their KV load is still to finish), held ones until releaseHeld().
    */
   drain(): Seq[] {
-    const all = [...this.waiting, ...this.toReserve.map((r) => r.seq), ...this.running];
+    const all = [...this.waiting, ...this.toReserve.map((r) => r.seq), ...this.loading.keys(), ...this.running];
     for (const s of this.running) this.freeBlocks(s);
+    for (const [s, l] of this.loading) {
+      this.hostTier!.loaded(s.hashes!, l.from, l.n);
+      this.freeBlocks(s);
+    }
+    this.loading.clear();
     this.waiting.clear();
     this.toReserve.length = 0;
     this.running.length = 0;
@@ -293,6 +311,7 @@ export class Engine {
   revive(): void {
     if (!this.dead) return;
     this.pool.dropIdle();
+    this.hostTier?.clear();
     this.dead = false;
     this.kick();
   }
@@ -303,12 +322,13 @@ export class Engine {
    */
   check(): void {
     this.pool.check(`${this.id}'s KV pool`);
+    this.hostTier?.check(this.id);
     const cap = this.cfg.args.maxNumSeqs;
-    if (this.running.length + this.reserved.size > cap) {
-      throw new InvariantError(`no queue goes over its cap: ${this.id} has ${this.running.length} running + ${this.reserved.size} reserved > maxNumSeqs ${cap}`);
+    if (this.running.length + this.reserved.size + this.loading.size > cap) {
+      throw new InvariantError(`no queue goes over its cap: ${this.id} has ${this.running.length} running + ${this.reserved.size} reserved + ${this.loading.size} loading > maxNumSeqs ${cap}`);
     }
     let blocks = 0;
-    for (const set of [this.running, this.reserved, this.held]) {
+    for (const set of [this.running, this.reserved, this.held, this.loading.keys()]) {
       for (const s of set) {
         if (s.blocks < 0) throw new InvariantError(`no pool goes negative: ${this.id} sequence ${s.id} owns ${s.blocks} blocks`);
         blocks += s.blocks;
@@ -317,7 +337,7 @@ export class Engine {
     if (blocks !== this.pool.ownedBlocks) {
       throw new InvariantError(
         `KV blocks are owned by exactly the sequences holding them: ${this.id}'s pool says ${this.pool.ownedBlocks} owned, ` +
-          `its ${this.running.length} running, ${this.reserved.size} reserved and ${this.held.size} held sequences own ${blocks}`,
+          `its ${this.running.length} running, ${this.reserved.size} reserved, ${this.loading.size} loading and ${this.held.size} held sequences own ${blocks}`,
       );
     }
   }
@@ -346,12 +366,17 @@ export class Engine {
     return true;
   }
 
-  private admit(seq: Seq): boolean {
+  /** Admits a waiting sequence if its blocks fit: true, or 'loading' when part of its prefix comes from the host tier first. */
+  private admit(seq: Seq): boolean | 'loading' {
     const args = this.cfg.args;
     let hit = 0;
-    if (args.prefixCaching && seq.hashes && seq.prefilled === 0 && seq.generated === 0) {
+    let onHost = 0;
+    const lookup = args.prefixCaching && seq.hashes !== undefined && seq.prefilled === 0 && seq.generated === 0;
+    if (lookup) {
       // Never take the whole prompt from cache: the last token must be computed to produce logits.
-      hit = Math.min(this.pool.matchPrefix(seq.hashes), Math.floor((seq.promptTokens - 1) / args.blockSize));
+      const cap = Math.floor((seq.promptTokens - 1) / args.blockSize);
+      hit = Math.min(this.pool.matchPrefix(seq.hashes!), cap);
+      if (this.hostTier) onHost = this.hostTier.match(seq.hashes!, hit, Math.min(cap, seq.hashes!.length), this.sim.now);
     }
     const need = this.blocksFor(seq.promptTokens + 1) - hit;
     // The hit's idle blocks count against the room, and are taken before the new blocks: making room must not evict
@@ -366,8 +391,35 @@ export class Engine {
       return false;
     }
     seq.blocks = need;
+    if (lookup) {
+      const h = this.prefixHits;
+      h.promptBlocks += seq.hashes!.length;
+      h.gpu += hit;
+      h.host += onHost;
+    }
+    if (onHost > 0) {
+      // The host blocks go into the new GPU blocks over the host link; the sequence runs once they are there.
+      const done = this.hostTier!.load(seq.hashes!, hit, onHost, this.sim.now);
+      seq.prefilled = (hit + onHost) * args.blockSize;
+      seq.state = 'loading';
+      this.loading.set(seq, { from: hit, n: onHost });
+      this.sim.schedule(done - this.sim.now, this.loadDone, { seq, epoch: this.epoch });
+      return 'loading';
+    }
     return true;
   }
+
+  /** A sequence's prefix is on the GPU: it joins the running batch (a load of an earlier epoch was drained with it). */
+  private readonly loadDone = (e: { seq: Seq; epoch: number }): void => {
+    if (e.epoch !== this.epoch) return;
+    const l = this.loading.get(e.seq);
+    if (!l) return;
+    this.loading.delete(e.seq);
+    this.hostTier!.loaded(e.seq.hashes!, l.from, l.n);
+    e.seq.state = 'running';
+    this.running.push(e.seq);
+    this.kick();
+  };
 
   /** New prompt tokens a sequence may take this step: its rest, capped by long_prefill_token_threshold and the budget. */
   private chunkOf(s: Seq, budget: number): number {
@@ -420,12 +472,14 @@ export class Engine {
       }
     }
     // vLLM's scheduler admits no waiting request in a step that had to preempt one (scheduler.py: `if not preempted_reqs`).
-    while (!preempted && this.waiting.size > 0 && budget > 0 && this.running.length + this.reserved.size < args.maxNumSeqs) {
+    while (!preempted && this.waiting.size > 0 && budget > 0 && this.running.length + this.reserved.size + this.loading.size < args.maxNumSeqs) {
       const s = this.waiting.front()!;
-      if (!this.admit(s)) break;
+      const admitted = this.admit(s);
+      if (!admitted) break;
       this.waiting.popFront();
-      s.state = 'running';
       s.scheduledAt ??= this.sim.now;
+      if (admitted === 'loading') continue; // joins the batch once its prefix is onboarded
+      s.state = 'running';
       this.running.push(s);
       const n = this.chunkOf(s, budget);
       chunks[prefills++] = { seq: s, tokens: n, cached: s.prefilled };
@@ -458,7 +512,13 @@ export class Engine {
       const s = c.seq;
       if (s.state !== 'running') continue; // preempted meanwhile
       s.prefilled += c.tokens;
-      if (s.prefilled >= s.promptTokens) this.emitToken(s);
+      if (s.prefilled >= s.promptTokens) {
+        // Write-through: the prompt's full blocks are computed; copy those the host lacks (beside the next steps).
+        if (this.hostTier && s.hashes && s.generated === 0 && this.cfg.args.prefixCaching) {
+          this.hostTier.store(s.hashes, Math.min(s.hashes.length, Math.floor(s.promptTokens / this.cfg.args.blockSize)), this.sim.now);
+        }
+        this.emitToken(s);
+      }
     }
     for (let i = 0; i < decoding.length; i++) {
       const s = decoding[i]!;

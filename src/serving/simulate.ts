@@ -3,7 +3,7 @@ import type { Catalog } from '../spec/catalog.js';
 import { getLlm } from '../catalog/index.js';
 import { Simulator } from '../engine/index.js';
 import { FieldError, InvariantError, UserError } from '../errors.js';
-import type { FaultKind, Point, PointResult, Stats } from '../spec/experiment.js';
+import type { FaultKind, Point, PointResult, PrefixCacheResult, Stats } from '../spec/experiment.js';
 import { checkDeadline, checkHeap } from '../deadline.js';
 import { FaultInjector } from '../faults/injector.js';
 import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
@@ -421,6 +421,33 @@ class Metrics {
       durationS: round(duration, 6),
       ttftCdfMs: this.ttft.count === 0 ? [] : CDF_PERCENTILES.map((p) => ({ p, ms: round(this.ttft.percentileS(p) * 1000, 3) })),
       expiry: { connector: cluster.profile.id, ...cluster.profile.expiry },
+      ...(cluster.engines.some((e) => e.hostTier) ? { prefixCache: prefixCache(cluster) } : {}),
     };
   }
+}
+
+/** Where the prompts' full blocks were found, over every worker: its GPU cache, its host tier, or nowhere. */
+function prefixCache(cluster: Cluster): PrefixCacheResult {
+  let promptBlocks = 0;
+  let gpu = 0;
+  let host = 0;
+  const tier = { storedBlocks: 0, onboardedBlocks: 0, evictedBlocks: 0, droppedStores: 0 };
+  for (const e of cluster.engines) {
+    promptBlocks += e.prefixHits.promptBlocks;
+    gpu += e.prefixHits.gpu;
+    host += e.prefixHits.host;
+    if (!e.hostTier) continue;
+    for (const k of Object.keys(tier) as (keyof typeof tier)[]) tier[k] += e.hostTier.counts[k];
+  }
+  const rate = (n: number) => (promptBlocks > 0 ? Math.round((n / promptBlocks) * 1e6) / 1e6 : 0);
+  return {
+    promptBlocks,
+    gpuHitBlocks: gpu,
+    hostHitBlocks: host,
+    missedBlocks: promptBlocks - gpu - host,
+    gpuHitRate: rate(gpu),
+    hostHitRate: rate(host),
+    hitRate: rate(gpu + host),
+    host: tier,
+  };
 }

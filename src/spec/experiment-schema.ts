@@ -234,6 +234,16 @@ const engine = z
       .describe(
         "Speculative decoding (vLLM --speculative-config), on every worker: decode steps verify k drafts per sequence (matmul and attention work x (k + 1), weights and KV read once) plus the draft passes (MTP / EAGLE: a step of the draft's layers, priced by the same roofline, once over the step's tokens and k - 1 times more), and emit the accepted tokens together. Unset: off.",
       ),
+    kvOffload: z
+      .strictObject({
+        hostBytes: whole(0).describe(
+          "Bytes of host memory a worker keeps KV blocks in (Dynamo KVBM's DYN_KVBM_CPU_CACHE_GB x 1e9, LMCache's max_local_cpu_size). 0: no tier, but summary.json still reports the prefix-cache hits (a baseline to compare a tier against).",
+        ),
+      })
+      .optional()
+      .describe(
+        "A host-memory KV tier below each worker's GPU prefix cache (Dynamo KVBM's G2, LMCache's CPU backend, vLLM's OffloadingConnector): every computed full prompt block is written through to host memory over the GPU's host link (the GPU record's hostLink) beside the forward passes, kept least recently used first, and a prompt whose next blocks after its GPU-cached prefix are on the host loads them back over the link instead of recomputing them. Needs prefix caching and block hashes (a Mooncake trace). summary.json then has prefixCache: blocks hit in the GPU, on the host, and missed. Unset: no tier.",
+      ),
   })
   .prefault({})
   .describe("vLLM engine arguments; the defaults are vLLM's own (`vllm serve`, V1 engine).");

@@ -204,6 +204,24 @@ export interface PointResult {
   expiry?: PointExpiry;
   /** With an autoscale section: GPU-hours, SLO attainment and the time series (an extra, not in the contract). */
   autoscale?: AutoscaleResult;
+  /** With deployment.engine.kvOffload: where the prompts' full blocks were found (an extra, not in the contract). */
+  prefixCache?: PrefixCacheResult;
+}
+
+/**
+ * Prefix-cache hits by tier over every request admitted (warm-up included): full prompt blocks, those found in a
+ * worker's GPU cache, those loaded from its host tier, and the rest, computed; rates are shares of promptBlocks. The
+ * host tier's own counts: blocks written to it, read back, evicted, and stores dropped for want of room.
+ */
+export interface PrefixCacheResult {
+  promptBlocks: number;
+  gpuHitBlocks: number;
+  hostHitBlocks: number;
+  missedBlocks: number;
+  gpuHitRate: number;
+  hostHitRate: number;
+  hitRate: number;
+  host: { storedBlocks: number; onboardedBlocks: number; evictedBlocks: number; droppedStores: number };
 }
 
 /** The autoscale section as validated (src/serving/autoscale.ts runs it). */

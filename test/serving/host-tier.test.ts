@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
+import { Simulator } from '../../src/engine/index.js';
+import { EventLog } from '../../src/metrics/event-log.js';
+import { defaultEfficiency, weightBytesPerGpu } from '../../src/physics/index.js';
+import { Engine, type Seq } from '../../src/serving/engine.js';
+import { HostKvTier } from '../../src/serving/host-tier.js';
+import type { EngineArgs } from '../../src/spec/experiment.js';
+import { VLLM_ENGINE } from '../helpers/fixtures.js';
+
+describe('the host tier on its own', () => {
+  it('finds a stored block only once its store has crossed the link, one copy at a time a direction', () => {
+    // 1 us a block. Two stores at t=0 of 2 and 3 blocks: the first done at 2 us, the second queued behind it, at 5 us.
+    const t = new HostKvTier({ capacityBlocks: 10, blockLinkS: 1e-6 });
+    t.store(['a', 'b'], 2, 0);
+    t.store(['c', 'd', 'e'], 3, 0);
+    expect(t.match(['a', 'b'], 0, 2, 1.9e-6)).toBe(0);
+    expect(t.match(['a', 'b'], 0, 2, 2e-6)).toBe(2);
+    expect(t.match(['c', 'd', 'e'], 0, 3, 4.9e-6)).toBe(0);
+    expect(t.match(['c', 'd', 'e'], 0, 3, 5e-6)).toBe(3);
+    // Loads use the other direction: 2 blocks from t=10 us end at 12 us; 1 more queued behind them ends at 13 us.
+    expect(t.load(['a', 'b'], 0, 2, 10e-6)).toBeCloseTo(12e-6, 15);
+    expect(t.load(['c'], 0, 1, 10e-6)).toBeCloseTo(13e-6, 15);
+    // a and b again with a new f at 20 us: only f is copied (done at 21 us).
+    t.store(['a', 'b', 'f'], 3, 20e-6);
+    expect(t.counts.storedBlocks).toBe(6);
+    expect(t.match(['f'], 0, 1, 20.9e-6)).toBe(0);
+    expect(t.match(['f'], 0, 1, 21.1e-6)).toBe(1);
+  });
+
+  it('evicts least recently used blocks, never one being loaded, and drops a store with no room', () => {
+    const t = new HostKvTier({ capacityBlocks: 3, blockLinkS: 0 });
+    t.store(['a', 'b', 'c'], 3, 0);
+    t.load(['a'], 0, 1, 0); // a: protected and now the most recent; b is the oldest
+    t.store(['d'], 1, 0); // evicts b
+    expect(t.match(['b'], 0, 1, 0)).toBe(0);
+    expect(t.match(['a'], 0, 1, 0) + t.match(['c'], 0, 1, 0) + t.match(['d'], 0, 1, 0)).toBe(3);
+    t.load(['c', 'd'], 0, 2, 0); // every block protected
+    t.store(['e'], 1, 0);
+    expect(t.counts).toEqual({ storedBlocks: 4, onboardedBlocks: 3, evictedBlocks: 1, droppedStores: 1 });
+    t.loaded(['a'], 0, 1);
+    t.store(['e'], 1, 0); // a may go now
+    expect(t.match(['a'], 0, 1, 0)).toBe(0);
+    expect(t.match(['e'], 0, 1, 0)).toBe(1);
+    t.check('test');
+  });
+});
+
+/**
+ * Llama-3.1-8B on one H100 with a GPU pool of exactly 300 blocks of 16 tokens. A (4112 tokens: a 256-block prefix
+ * p0-p255 and a0) runs and leaves its 257 blocks cached; F (298 new blocks, 299 with the token after the prompt) then
+ * needs 299 of the 300, evicting the 256 oldest cached blocks (299 + 257 - 300), the prefix. B (p0-p255 and b0)
+ * follows, a second apart each.
+ *
+ * Without a host tier B recomputes all 4112 tokens. With one, A's blocks were written through at its first token, and
+ * B onboards the prefix: 256 blocks x 16 tokens x 131,072 bytes a token (32 layers x 8 KV heads x 128 x 2 (K and V)
+ * x 2 bytes) = 536,870,912 bytes over PCIe Gen5 x16's 64 GB/s = 8.388608 ms, then prefills 16 tokens after 4096
+ * cached: the very step it runs when the prefix is still on the GPU. (With a prefix of 4 such blocks onboarding does
+ * not pay: a step of 80 tokens costs about what one of 16 does, its fixed overheads dominating.)
+ */
+describe('a shared prefix evicted from a small GPU pool', () => {
+  const catalog = defaultCatalog();
+  const llm = getLlm(catalog, 'llama-3.1-8b-instruct');
+  const gpu = getGpu(catalog, 'h100-sxm');
+  const BLOCK_BYTES = 16 * 131_072;
+  // The pool is floor((HBM x 0.9 - weights - reserve) / block bytes): a reserve leaving 300.5 blocks gives 300.
+  const reserve = gpu.hbmBytes * 0.9 - weightBytesPerGpu(llm, { tp: 1, dp: 1, ep: 1 }) - 300.5 * BLOCK_BYTES;
+  const blocks = (name: string, n: number) => Array.from({ length: n }, (_, i) => `${name}${i}`);
+  const prefix = blocks('p', 256);
+
+  function run(evict: boolean, hostBytes?: number): { ttftB: number; engine: Engine } {
+    const sim = new Simulator(1);
+    const args: EngineArgs = { ...VLLM_ENGINE, activationReserveBytes: reserve, ...(hostBytes !== undefined ? { kvOffload: { hostBytes } } : {}) };
+    const engine = new Engine(sim, new EventLog({ maxLines: 10 }), { id: 'agg-0', llm, gpu, tp: 1, args, eff: defaultEfficiency(gpu) });
+    expect(engine.pool.total).toBe(300);
+    let ttftB = NaN;
+    const seq = (id: string, hashes: string[], then?: () => void): Seq => {
+      const sentAt = sim.now;
+      return {
+        id,
+        promptTokens: hashes.length * 16,
+        prefilled: 0,
+        generated: 0,
+        target: 1,
+        hashes,
+        blocks: 0,
+        cachedRefs: [],
+        state: 'waiting',
+        holdOnFinish: false,
+        onFinish: () => {
+          if (id === 'B') ttftB = sim.now - sentAt;
+          if (then) sim.schedule(1, then); // the next request a second later
+        },
+      };
+    };
+    const b = () => engine.submit(seq('B', [...prefix, 'b0']));
+    const f = () => engine.submit(seq('F', blocks('f', 298), b));
+    sim.schedule(0, () => engine.submit(seq('A', [...prefix, 'a0'], evict ? f : b)));
+    sim.run({ until: 100 });
+    engine.check();
+    return { ttftB, engine };
+  }
+
+  it('recomputes the prefix without a tier and onboards it over the host link with one', () => {
+    const onGpu = run(false); // no eviction: B finds the prefix on the GPU
+    const missed = run(true);
+    const onHost = run(true, 556 * BLOCK_BYTES); // room for A's 257 blocks, F's 298 and B's last one
+    expect(onGpu.engine.prefixHits).toEqual({ promptBlocks: 514, gpu: 256, host: 0 });
+    expect(missed.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0 });
+    expect(onHost.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 256 });
+    // TTFT with the tier = the GPU hit's (16 tokens after 4096 cached) + 8.388608 ms of onboarding.
+    expect(onHost.ttftB - onGpu.ttftB).toBeCloseTo(8.388608e-3, 12);
+    // Recomputing 4112 tokens (~80 ms) costs more than onboarding 256 blocks and computing 16.
+    expect(missed.ttftB).toBeGreaterThan(onHost.ttftB + 0.05);
+    // Written through: A's 257 blocks, F's 298, and B's b0 (the prefix is there already); none evicted.
+    expect(onHost.engine.hostTier!.counts).toEqual({ storedBlocks: 556, onboardedBlocks: 256, evictedBlocks: 0, droppedStores: 0 });
+    // A tier of 298 blocks cannot keep A's blocks past F's 298 (F's stores push all 257 out): B finds nothing, and
+    // its own 257 blocks push out 257 of F's.
+    const tooSmall = run(true, 298 * BLOCK_BYTES);
+    expect(tooSmall.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0 });
+    expect(tooSmall.engine.hostTier!.counts.evictedBlocks).toBe(257 + 257);
+    expect(tooSmall.ttftB).toBe(missed.ttftB);
+  });
+});
