@@ -166,12 +166,13 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
     }
   }
   // Speculative decoding: the method's draft must be one the model has, with an acceptance rate from the file or the model.
-  if (dep.engine.speculative !== undefined) {
+  const speculative = dep.engine.speculative ?? undefined; // null: off, as unset
+  if (speculative !== undefined) {
     try {
-      resolveSpeculative(llm, dep.engine.speculative);
+      resolveSpeculative(llm, speculative);
     } catch (err) {
       if (!(err instanceof SpeculativeError)) throw err;
-      const field = err.field === 'acceptanceRate' && dep.engine.speculative.acceptanceRate === undefined ? 'method' : err.field;
+      const field = err.field === 'acceptanceRate' && speculative.acceptanceRate === undefined ? 'method' : err.field;
       return { path: [D, 'engine', 'speculative', field], also: [[D, 'model']], message: err.message };
     }
   }
@@ -180,6 +181,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
   const batchDefaults = getGpu(catalog, dep.gpu ?? node.gpu).vllmBatchDefaults;
   const argsOn = (defaults: { maxNumBatchedTokens: number; maxNumSeqs: number }) => ({
     ...dep.engine,
+    speculative,
     maxNumBatchedTokens: dep.engine.maxNumBatchedTokens ?? defaults.maxNumBatchedTokens,
     maxNumSeqs: dep.engine.maxNumSeqs ?? defaults.maxNumSeqs,
   });

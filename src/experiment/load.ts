@@ -608,7 +608,7 @@ function nameFromFile(file: string): string {
 function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, traceFile: string): Experiment {
   const { name, extends: _extends, sweep: _sweep, expect: _expect, ...fields } = d;
   const { deployment: dep, workload: w } = fields;
-  const { kvLayout, ...engine } = dep.engine;
+  const { kvLayout, speculative, ...engine } = dep.engine;
   // A group with hardware of its own says so (absent keys otherwise: the output of files without any is unchanged),
   // with vLLM's batch defaults on its GPU where the file leaves them unset and they differ from the deployment's.
   const group = (g: 'prefill' | 'decode' | 'aggregated'): WorkerGroup => {
@@ -650,6 +650,8 @@ function toExperiment(d: ExperimentFile, recs: CatalogRecords, file: string, tra
         maxNumSeqs: engine.maxNumSeqs ?? recs.batchDefaults.maxNumSeqs,
         // HND, the default every reader assumes when the key is absent, stays absent: earlier outputs are unchanged.
         ...(kvLayout === 'HND' ? {} : { kvLayout }),
+        // Off (null) is absent, as in a file that never names it.
+        ...(speculative ? { speculative } : {}),
       },
       maxRetries: dep.maxRetries ?? (dep.failurePolicy === 'retry' ? DEFAULT_RETRIES : 0),
       ...(expiry === undefined ? {} : { expiry }),

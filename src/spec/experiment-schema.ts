@@ -230,9 +230,10 @@ const engine = z
             "The chance a draft token is accepted given the drafts before it were: a step emits 1 + the leading accepted drafts, (1 - a^(k+1)) / (1 - a) tokens on average, drawn from the run's seeded stream. Unset: the model record's sourced figure for the method (models/llm/ speculative.<method>.acceptanceRate: DeepSeek-V3/R1 MTP 0.85); an error where it has none.",
           ),
       })
+      .nullable()
       .optional()
       .describe(
-        "Speculative decoding (vLLM --speculative-config), on every worker: decode steps verify k drafts per sequence (matmul and attention work x (k + 1), weights and KV read once) plus the draft passes (MTP / EAGLE: a step of the draft's layers, priced by the same roofline, once over the step's tokens and k - 1 times more), and emit the accepted tokens together. Unset: off.",
+        "Speculative decoding (vLLM --speculative-config), on every worker: decode steps verify k drafts per sequence (matmul and attention work x (k + 1), weights and KV read once) plus the draft passes (MTP / EAGLE: a step of the draft's layers, priced by the same roofline, once over the step's tokens and k - 1 times more), and emit the accepted tokens together. Unset or null: off (null lets a sweep compare off with on).",
       ),
     kvOffload: z
       .strictObject({

@@ -100,13 +100,15 @@ export type RateSpec = FileWorkload['rate'];
 export type LengthDist = Required<NonNullable<FileWorkload['isl']>>;
 
 /** vLLM engine arguments that shape scheduling and the KV pool. */
-export interface EngineArgs extends Omit<FileDeployment['engine'], 'maxNumBatchedTokens' | 'maxNumSeqs' | 'kvLayout'> {
+export interface EngineArgs extends Omit<FileDeployment['engine'], 'maxNumBatchedTokens' | 'maxNumSeqs' | 'kvLayout' | 'speculative'> {
   /** The file's, else vLLM's default on the deployment's GPU (the GPU record's vllmBatchDefaults). */
   maxNumBatchedTokens: number;
   /** The file's, else vLLM's default on the deployment's GPU. */
   maxNumSeqs: number;
   /** Absent: HND, the schema's default (the loader leaves it out then: experiments that never name it are unchanged). */
   kvLayout?: KvLayout;
+  /** Absent: off (a file's null, which lets a sweep compare off with on, is left out by the loader). */
+  speculative?: NonNullable<FileDeployment['engine']['speculative']>;
 }
 
 export interface WorkerGroup extends FileWorkerGroup {

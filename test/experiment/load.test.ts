@@ -507,6 +507,11 @@ describe('deployment.engine.speculative (issue #27)', () => {
     expect(load('deepseek-r1', '{ method: mtp, numSpeculativeTokens: 1 }').engine.speculative).toEqual({ method: 'mtp', numSpeculativeTokens: 1 });
   });
 
+  it('null is off, as unset: absent from the experiment the simulator runs (a sweep can compare off with on)', () => {
+    expect('speculative' in load('deepseek-r1', 'null').engine).toBe(false);
+    expect('speculative' in load('llama-3.1-8b-instruct', 'null').engine).toBe(false); // no MTP module, but off
+  });
+
   it('MTP on a model without an MTP module, n-gram without a rate, k out of range: one error at the field', () => {
     // Line 9 is the speculative line.
     expect(userError(() => load('llama-3.1-8b-instruct', '{ method: mtp, numSpeculativeTokens: 1 }')).message).toMatch(
