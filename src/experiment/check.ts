@@ -8,10 +8,10 @@
  */
 import { getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/load.js';
 import { closest, unknownNameMessage } from '../catalog/suggest.js';
-import type { Catalog, ExpiryModel, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
+import type { Catalog, ConnectorProfile, ExpiryModel, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { resolveVllm } from '../catalog/vllm.js';
 import { quoted, UserError } from '../errors.js';
-import { checkNvlinkDomain, checkParallelism, checkPlacement, defaultEfficiency, gpusOf, groupParallelism, isPlainTp, kvHeadsPerRank, withKvCacheDtype } from '../physics/index.js';
+import { checkNvlinkDomain, checkParallelism, checkPlacement, defaultEfficiency, gpusOf, groupParallelism, isPlainTp, kvHeadsPerRank, withKvCacheDtype, type Parallelism } from '../physics/index.js';
 import { resolveSpeculative, SpeculativeError } from '../physics/speculative.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import { canonicalJson } from '../spec/canonical.js';
@@ -134,36 +134,24 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
   // DP ranks and the expert group: what vLLM allows for the model, and all-to-all kernels on the node for EP.
   for (const g of groups) {
     const grp = dep[g];
-    const p = groupParallelism(grp);
-    const field = p.ep > 1 || (llm.moe !== undefined && grp.ep !== undefined) ? 'ep' : 'dp';
-    const r = at([D, g, field], [[D, g, 'tp'], [D, 'model']], () => checkParallelism(llm, p));
-    if (isProblem(r)) return r;
-    if (grp.allToAll !== undefined && p.ep <= 1) {
-      return { path: [D, g, 'allToAll'], also: [[D, g, 'ep']], message: `names the all-to-all kernels of expert parallelism, but the group has none (ep ${p.ep}): set ep to tp x dp = ${gpusOf(p)}, or leave allToAll out` };
-    }
-    // Each DP rank is its own NIXL engine, in the builds that give it its own engine id and side channel.
-    const profile = getConnector(catalog, connector.id);
-    if (dep.mode === 'disaggregated' && p.dp > 1 && profile.dataParallel === 'unsupported') {
-      const ok = [...catalog.connectors.values()].filter((x) => x.dataParallel !== 'unsupported').map((x) => x.id);
-      return {
-        path: [D, g, 'dp'],
-        also: [[D, dep.vllm !== undefined ? 'vllm' : 'connector']],
-        message:
-          `connector profile '${profile.id}' cannot serve workers with data-parallel ranks: its builds give every DP rank one NIXL engine id and side-channel port (vllm-project/vllm#18903 fixed it)` +
-          `${ok.length ? `; profiles that can: ${ok.join(', ')}` : ''}; or dp 1`,
-      };
-    }
-    const n = hw[g].node;
-    if (p.ep > 1 && n.allToAll === undefined) {
-      const others = [...catalog.nodes.values()].filter((x) => x.allToAll !== undefined).map((x) => x.id);
-      return {
-        path: [D, g, 'ep'],
-        also: [[D, hw[g].own ? g : 'node']],
-        message:
-          `node '${n.id}' names no expert-parallel all-to-all kernels (allToAll in models/node/), so EP's dispatch and combine cannot be priced there` +
-          `${others.length ? `; nodes that do: ${others.join(', ')}` : ''}; or leave ep at 1 (the experts split by tensor parallelism)`,
-      };
-    }
+    const problem = parallelismProblem({
+      catalog,
+      llm,
+      parallel: groupParallelism(grp),
+      node: hw[g].node,
+      profile: getConnector(catalog, connector.id),
+      disaggregated: dep.mode === 'disaggregated',
+      epGiven: grp.ep !== undefined,
+      allToAllGiven: grp.allToAll !== undefined,
+    });
+    if (problem === undefined) continue;
+    const also: Record<typeof problem.rule, Path[]> = {
+      parallelism: [[D, g, 'tp'], [D, 'model']],
+      allToAll: [[D, g, 'ep']],
+      connector: [[D, dep.vllm !== undefined ? 'vllm' : 'connector']],
+      node: [[D, hw[g].own ? g : 'node']],
+    };
+    return { path: [D, g, problem.field], also: also[problem.rule], message: problem.message };
   }
   // Speculative decoding: the method's draft must be one the model has, with an acceptance rate from the file or the model.
   const speculative = dep.engine.speculative ?? undefined; // null: off, as unset
@@ -244,6 +232,63 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
     ...(connector.releaseExpiry ? { releaseExpiry: connector.releaseExpiry } : {}),
     groups: own,
   };
+}
+
+/** What parallelismProblem checks a worker group's DP ranks and expert group against. */
+export interface ParallelismInput {
+  catalog: Catalog;
+  llm: LlmSpec;
+  parallel: Parallelism;
+  /** The node the group runs on. */
+  node: NodeSpec;
+  profile: ConnectorProfile;
+  disaggregated: boolean;
+  /** Whether the group names ep (the field a parallelism problem is reported at, for a MoE model). */
+  epGiven?: boolean;
+  /** Whether the group names allToAll kernels. */
+  allToAllGiven?: boolean;
+}
+
+/**
+ * The first rule a worker group's data-parallel ranks and expert group break, or undefined: what vLLM allows for the
+ * model (checkParallelism); allToAll named without EP; DP ranks in a disaggregated deployment whose connector build
+ * gives them one NIXL engine; EP on a node without all-to-all kernels. The loader reports it at deployment.<group>.<field>;
+ * the planner (src/plan/prune.ts) prunes the configurations that break it.
+ */
+export function parallelismProblem(x: ParallelismInput): { rule: 'parallelism' | 'allToAll' | 'connector' | 'node'; field: 'dp' | 'ep' | 'allToAll'; message: string } | undefined {
+  const { catalog, llm, parallel: p, node: n, profile } = x;
+  const field = p.ep > 1 || (llm.moe !== undefined && x.epGiven) ? 'ep' : 'dp';
+  try {
+    checkParallelism(llm, p);
+  } catch (err) {
+    if (err instanceof UserError) return { rule: 'parallelism', field, message: err.message };
+    throw err;
+  }
+  if (x.allToAllGiven && p.ep <= 1) {
+    return { rule: 'allToAll', field: 'allToAll', message: `names the all-to-all kernels of expert parallelism, but the group has none (ep ${p.ep}): set ep to tp x dp = ${gpusOf(p)}, or leave allToAll out` };
+  }
+  // Each DP rank is its own NIXL engine, in the builds that give it its own engine id and side channel.
+  if (x.disaggregated && p.dp > 1 && profile.dataParallel === 'unsupported') {
+    const ok = [...catalog.connectors.values()].filter((c) => c.dataParallel !== 'unsupported').map((c) => c.id);
+    return {
+      rule: 'connector',
+      field: 'dp',
+      message:
+        `connector profile '${profile.id}' cannot serve workers with data-parallel ranks: its builds give every DP rank one NIXL engine id and side-channel port (vllm-project/vllm#18903 fixed it)` +
+        `${ok.length ? `; profiles that can: ${ok.join(', ')}` : ''}; or dp 1`,
+    };
+  }
+  if (p.ep > 1 && n.allToAll === undefined) {
+    const others = [...catalog.nodes.values()].filter((o) => o.allToAll !== undefined).map((o) => o.id);
+    return {
+      rule: 'node',
+      field: 'ep',
+      message:
+        `node '${n.id}' names no expert-parallel all-to-all kernels (allToAll in models/node/), so EP's dispatch and combine cannot be priced there` +
+        `${others.length ? `; nodes that do: ${others.join(', ')}` : ''}; or leave ep at 1 (the experts split by tensor parallelism)`,
+    };
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -10,12 +10,33 @@
  * - KV transfer (disaggregated): the narrower side's bandwidth, prefill workers x their rails or decode workers x
  *   theirs (railsFor: p5.48xlarge gives a GPU 4 EFA rails), over one request's KV bytes.
  * An aggregated worker prefills and decodes on one GPU group, so its time per request is the sum of the two.
+ *
+ * A MoE worker with DP ranks and an expert group (dp > 1 or ep > 1) is priced with MoeStepCost (src/physics/moe.ts),
+ * approximately: its prefill time per request is one step of dp mean prompts (one a rank) over dp; its decode step
+ * holds dp x max_num_seqs sequences, or as many as the dp ranks' KV pools hold; the all-to-all kernels are the node's
+ * (high-throughput for prefill and aggregated, low-latency for decode, as the loader defaults them). Its KV moves from
+ * every DP rank at once: a rank is a NIXL engine of its TP, so the worker's bandwidth is dp x a rank's.
  */
-import type { GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
+import type { AllToAllSpec, GpuSpec, LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
 import type { EngineArgs } from '../spec/experiment.js';
-import { decodeStepTime, defaultEfficiency, prefillStepTime, railCap, railsFor, readPlan, workerBandwidth } from '../physics/index.js';
+import {
+  decodeStepTime,
+  DEFAULT_STEP_CONTEXT,
+  defaultAllToAllMode,
+  defaultEfficiency,
+  groupParallelism,
+  isPlainTp,
+  maxCaptureSize,
+  moeStepTime,
+  prefillStepTime,
+  railCap,
+  railsFor,
+  readPlan,
+  workerBandwidth,
+  type MoeContext,
+} from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
-import type { Candidate } from './enumerate.js';
+import type { Candidate, Shape } from './enumerate.js';
 import { roleHardware } from './prune.js';
 
 export interface EstimateContext {
@@ -27,6 +48,8 @@ export interface EstimateContext {
   bandwidth: 'min' | 'typical' | 'max';
   islMean: number;
   oslMean: number;
+  /** The all-to-all kernels a node names (its allToAll record), for EP workers; absent: none known. */
+  allToAll?: (node: NodeSpec) => AllToAllSpec | undefined;
   /** Prefill or decode on hardware of their own (absent: gpu and node). */
   roles?: Partial<Record<'prefill' | 'decode', { gpu: GpuSpec; node: NodeSpec }>>;
 }
@@ -46,7 +69,10 @@ export interface Ceilings {
 }
 
 /** Seconds of one worker's time a request takes: its prefill, and its share of the decode steps. */
-function perRequest(ctx: EstimateContext, tp: number): { prefillS: number; decodeS: number } {
+function perRequest(ctx: EstimateContext, shape: Shape, role: 'aggregated' | 'prefill' | 'decode'): { prefillS: number; decodeS: number } {
+  const p = groupParallelism(shape);
+  if (!isPlainTp(p)) return perRequestMoe(ctx, shape, role);
+  const tp = shape.tp;
   const { llm, gpu, engine } = ctx;
   const isl = Math.max(1, Math.round(ctx.islMean));
   const osl = Math.max(1, Math.round(ctx.oslMean));
@@ -57,21 +83,45 @@ function perRequest(ctx: EstimateContext, tp: number): { prefillS: number; decod
   return { prefillS, decodeS: (osl * stepS) / batch };
 }
 
-/** Bytes per second one worker of `tp` GPUs moves KV at (its rails; through the host link for staged transports). */
-function sideBandwidth(ctx: EstimateContext, tp: number): number {
-  const bw = workerBandwidth(ctx.transport, railsFor(ctx.transport, ctx.node, tp), ctx.bandwidth, railCap(ctx.transport, ctx.node));
-  return ctx.transport.gpuDirect ? bw : Math.min(bw, ctx.gpu.hostLink.bandwidth);
+/** perRequest for a worker with DP ranks or EP (see the module comment). */
+function perRequestMoe(ctx: EstimateContext, shape: Shape, role: 'aggregated' | 'prefill' | 'decode'): { prefillS: number; decodeS: number } {
+  const { llm, gpu, engine, node } = ctx;
+  const p = groupParallelism(shape);
+  const isl = Math.max(1, Math.round(ctx.islMean));
+  const osl = Math.max(1, Math.round(ctx.oslMean));
+  const eff = defaultEfficiency(gpu);
+  const spec = p.ep > 1 ? ctx.allToAll?.(node) : undefined;
+  const nodeCtx = { gpusPerNode: node.gpusPerNode, nicBandwidthPerGpu: (node.nics.count * node.nics.bandwidth) / node.gpusPerNode, nvlinkDomainGpus: node.nvlinkDomainGpus };
+  const mctx: MoeContext = {
+    ...DEFAULT_STEP_CONTEXT,
+    maxCaptureSize: maxCaptureSize(engine.maxNumSeqs, engine.maxNumBatchedTokens),
+    node: nodeCtx,
+    fabric: { ...nodeCtx, nvlinkBandwidth: gpu.nvlinkBandwidth },
+    ...(spec ? { allToAll: { spec, mode: defaultAllToAllMode(role) } } : {}),
+  };
+  const prompts = new Array(p.dp).fill(null).map(() => ({ tokens: isl, cached: 0 }));
+  const prefillS = moeStepTime(llm, gpu, p, { prefill: prompts, decode: [] }, eff, mctx).totalS / p.dp;
+  const poolTokens = kvPoolBlocks({ id: 'estimate', llm, gpu, tp: p.tp, args: engine, eff, parallel: { dp: p.dp, ep: p.ep } }) * engine.blockSize;
+  const batch = Math.max(1, Math.min(engine.maxNumSeqs * p.dp, Math.floor(poolTokens / (isl + osl))));
+  const stepS = moeStepTime(llm, gpu, p, { prefill: [], decode: new Array<number>(batch).fill(isl + osl / 2) }, eff, mctx).totalS;
+  return { prefillS, decodeS: (osl * stepS) / batch };
+}
+
+/** Bytes per second one worker moves KV at (its rails; through the host link for staged transports); dp ranks: dp x one's. */
+function sideBandwidth(ctx: EstimateContext, shape: Shape): number {
+  const bw = workerBandwidth(ctx.transport, railsFor(ctx.transport, ctx.node, shape.tp), ctx.bandwidth, railCap(ctx.transport, ctx.node));
+  return (ctx.transport.gpuDirect ? bw : Math.min(bw, ctx.gpu.hostLink.bandwidth)) * (shape.dp ?? 1);
 }
 
 export function ceilings(c: Candidate, ctx: EstimateContext): Ceilings {
   if (c.mode === 'aggregated') {
-    const t = perRequest(ctx, c.aggregated.tp);
+    const t = perRequest(ctx, c.aggregated, 'aggregated');
     return { prefill: c.aggregated.workers / t.prefillS, decode: c.aggregated.workers / t.decodeS, basis: { prefillS: t.prefillS } };
   }
-  const p = perRequest(onRole(ctx, 'prefill'), c.prefill.tp);
-  const d = perRequest(onRole(ctx, 'decode'), c.decode.tp);
+  const p = perRequest(onRole(ctx, 'prefill'), c.prefill, 'prefill');
+  const d = perRequest(onRole(ctx, 'decode'), c.decode, 'decode');
   const bytes = readPlan(ctx.llm, Math.max(1, Math.round(ctx.islMean)), c.prefill.tp, c.decode.tp, ctx.engine.blockSize, ctx.engine.kvLayout).bytesTotal;
-  const [pBps, dBps] = [sideBandwidth(onRole(ctx, 'prefill'), c.prefill.tp), sideBandwidth(onRole(ctx, 'decode'), c.decode.tp)];
+  const [pBps, dBps] = [sideBandwidth(onRole(ctx, 'prefill'), c.prefill), sideBandwidth(onRole(ctx, 'decode'), c.decode)];
   const wire = Math.min(c.prefill.workers * pBps, c.decode.workers * dBps);
   return {
     prefill: c.prefill.workers / p.prefillS,

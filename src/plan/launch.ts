@@ -14,6 +14,7 @@ import { UserError } from '../errors.js';
 import type { EngineArgs } from '../spec/experiment.js';
 import { describe, moreSuffix, sortProblems, YamlSource, zodProblems } from '../experiment/yaml-errors.js';
 import type { DeploymentSection } from './types.js';
+import { shapeText } from './enumerate.js';
 
 const text = z.string().min(1);
 const port = z.number().int().min(1024).max(65535);
@@ -77,10 +78,18 @@ interface Placed {
   index: number;
   of: number;
   tp: number;
+  /** DP ranks and expert group (MoE workers; 1 and 1 otherwise). The worker takes tp x dp GPUs. */
+  dp: number;
+  ep: number;
   /** node-1, node-2, ... as numbered in the script (node-1..node-2 for a worker spanning two). */
   node: string;
   gpus: number[];
   slot: number;
+  /**
+   * The worker's first NIXL side-channel port offset on its node: each DP rank listens on the base port + its rank
+   * (vllm-project/vllm#18903), so a worker's ranks take dp ports after those of the workers before it. slot for TP workers.
+   */
+  portSlot: number;
 }
 
 /**
@@ -88,33 +97,38 @@ interface Placed {
  * fit; cross-node placement starts decode on a node of its own. A worker wider than a node spans whole nodes.
  */
 export function placeWorkers(d: DeploymentSection, nodeGpus: number, roleGpus: Partial<Record<'prefill' | 'decode', number>> = {}): Placed[] {
-  const groups: [Placed['role'], { workers: number; tp: number }][] =
+  const groups: [Placed['role'], { workers: number; tp: number; dp?: number; ep?: number }][] =
     d.mode === 'aggregated' ? [['aggregated', d.aggregated!]] : [['prefill', d.prefill!], ['decode', d.decode!]];
   const out: Placed[] = [];
   let nodeNo = 0;
   let used = Infinity; // forces a first node
   let slot = 0;
+  let ports = 0;
   const newNode = () => {
     nodeNo++;
     used = 0;
     slot = 0;
+    ports = 0;
   };
   for (const [role, g] of groups) {
     const gpusPerNode = (role !== 'aggregated' ? roleGpus[role] : undefined) ?? nodeGpus;
     if (role === 'decode' && d.placement === 'cross-node') used = Infinity;
+    const [dp, ep] = [g.dp ?? 1, g.ep ?? 1];
+    const width = g.tp * dp;
     for (let i = 0; i < g.workers; i++) {
-      if (g.tp > gpusPerNode) {
+      if (width > gpusPerNode) {
         newNode();
-        const span = Math.ceil(g.tp / gpusPerNode);
-        out.push({ role, index: i + 1, of: g.workers, tp: g.tp, node: `node-${nodeNo}..node-${nodeNo + span - 1}`, gpus: [], slot: 0 });
+        const span = Math.ceil(width / gpusPerNode);
+        out.push({ role, index: i + 1, of: g.workers, tp: g.tp, dp, ep, node: `node-${nodeNo}..node-${nodeNo + span - 1}`, gpus: [], slot: 0, portSlot: 0 });
         nodeNo += span - 1;
         used = Infinity;
         continue;
       }
-      if (used + g.tp > gpusPerNode) newNode();
-      out.push({ role, index: i + 1, of: g.workers, tp: g.tp, node: `node-${nodeNo}`, gpus: Array.from({ length: g.tp }, (_, k) => used + k), slot });
-      used += g.tp;
+      if (used + width > gpusPerNode) newNode();
+      out.push({ role, index: i + 1, of: g.workers, tp: g.tp, dp, ep, node: `node-${nodeNo}`, gpus: Array.from({ length: width }, (_, k) => used + k), slot, portSlot: ports });
+      used += width;
       slot++;
+      ports += dp;
     }
   }
   return out;
@@ -160,17 +174,24 @@ export function launchScript(recipe: LaunchRecipe, x: LaunchInput): string {
   for (const w of placeWorkers(d, x.node.gpusPerNode, roleGpus)) {
     const kind = nodeOf(w.role).id;
     const e = { ...x.engine, ...(w.role !== 'aggregated' ? x.groupEngine?.[w.role] : undefined) };
-    const where = w.gpus.length ? `${w.node} (${kind}), GPUs ${w.gpus.join(',')}` : `${w.node} (${kind}; TP${w.tp} across nodes: vLLM's multi-node launch with Ray)`;
-    lines.push(`# ${w.role === 'aggregated' ? 'Worker' : `${w.role === 'prefill' ? 'Prefill' : 'Decode'} worker`} ${w.index} of ${w.of} (TP${w.tp}): ${where}`);
+    const dpEp = w.dp > 1 || w.ep > 1;
+    const shape = dpEp ? shapeText(w) : `TP${w.tp}`;
+    const across = dpEp
+      ? `${shape} across nodes: vLLM's multi-node data-parallel launch, this command on the first node with --data-parallel-size-local ${nodeOf(w.role).gpusPerNode / w.tp} --data-parallel-address <its IP>, and on each further node with --headless --data-parallel-start-rank <the ranks before it>`
+      : `TP${w.tp} across nodes: vLLM's multi-node launch with Ray`;
+    const where = w.gpus.length ? `${w.node} (${kind}), GPUs ${w.gpus.join(',')}` : `${w.node} (${kind}; ${across})`;
+    lines.push(`# ${w.role === 'aggregated' ? 'Worker' : `${w.role === 'prefill' ? 'Prefill' : 'Decode'} worker`} ${w.index} of ${w.of} (${shape}): ${where}`);
     const env = [
       ...(w.gpus.length ? [`CUDA_VISIBLE_DEVICES=${w.gpus.join(',')}`] : []),
-      ...(disagg ? [`VLLM_NIXL_SIDE_CHANNEL_PORT=${recipe.sideChannelPortBase + w.slot}`] : []),
+      ...(disagg ? [`VLLM_NIXL_SIDE_CHANNEL_PORT=${recipe.sideChannelPortBase + w.portSlot}`] : []),
       `DYN_SYSTEM_PORT=${recipe.systemPortBase + w.slot}`,
     ];
     const flags = [
       `--model ${x.llm.hfRepo}`,
       ...(disagg ? [`${recipe.roleFlag} ${w.role}`] : []),
       `--tensor-parallel-size ${w.tp}`,
+      ...(w.dp > 1 ? [`--data-parallel-size ${w.dp}`] : []),
+      ...(w.ep > 1 ? ['--enable-expert-parallel'] : []),
       `--max-num-batched-tokens ${e.maxNumBatchedTokens}`,
       `--max-num-seqs ${e.maxNumSeqs}`,
       `--block-size ${e.blockSize}`,

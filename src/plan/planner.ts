@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { defaultConnector, getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/index.js';
+import { defaultConnector, getAllToAll, getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/index.js';
 import { defaultCatalog } from '../catalog/load.js';
 import { defaultReportDir } from '../spec/output.js';
 import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../spec/catalog.js';
@@ -24,7 +24,7 @@ import { simulatePoints } from '../run/simulate.js';
 import type { EngineArgs, Experiment, Point, PointResult } from '../spec/experiment.js';
 import { kvPoolBlocks } from '../serving/engine.js';
 import { defaultEfficiency, estimateTransfer } from '../physics/index.js';
-import { candidateId, candidateLabel, enumerate, tpSizes, type Candidate, type RoleSizes, type TpChoice, type WorkerShape } from './enumerate.js';
+import { candidateId, candidateLabel, dpEpShapes, enumerate, shapeGpus, shapeText, tpSizes, type Candidate, type RoleSizes, type Shape, type TpChoice, type WorkerShape } from './enumerate.js';
 import { capacityFrom, ceilings, type Ceilings, type EstimateContext } from './estimate.js';
 import { recommendedLaunch } from './launch.js';
 import { MAX_PROBE_REQUESTS, probeKey, probePoint, PROBES_DIR, ProbeStore, type ProbeSizing } from './probe.js';
@@ -212,6 +212,8 @@ export interface Setup {
   template: Experiment;
   /** The TP sizes configurations are built from: those a worker can have (tpSizes) whose weights fit. */
   tp: TpChoice;
+  /** A MoE model's DP/EP shapes (dpEpShapes) whose weights fit, and those left out; empty for a dense model. */
+  dpEp: DpEpChoice;
   /** --gpu-cost, USD per GPU-hour, by GPU id (a single price: every GPU the plan uses). */
   prices: Record<string, number> | undefined;
   /** Prefill or decode workers on hardware of their own (--prefill-gpu, --decode-gpu). */
@@ -227,6 +229,8 @@ export interface RoleSetup {
   node: NodeSpec;
   /** The TP sizes its workers can have on that GPU. */
   tp: TpChoice;
+  /** The DP/EP shapes they can have there (MoE models). */
+  dpEp: DpEpChoice;
   /** What its worker groups carry in a probe's experiment: node, GPU and vLLM's batch defaults on it. */
   group: { node: string; gpu: string; engine?: { maxNumBatchedTokens?: number; maxNumSeqs?: number } };
 }
@@ -263,7 +267,8 @@ function resolveRoles(o: PlanOptions, catalog: Catalog, llm: LlmSpec, gpu: GpuSp
       ...(b.maxNumBatchedTokens !== engine.maxNumBatchedTokens ? { maxNumBatchedTokens: b.maxNumBatchedTokens } : {}),
       ...(b.maxNumSeqs !== engine.maxNumSeqs ? { maxNumSeqs: b.maxNumSeqs } : {}),
     };
-    roles[role] = { gpu: g, node: n, tp, group: { node: n.id, gpu: g.id, ...(Object.keys(own).length ? { engine: own } : {}) } };
+    const dpEp = fittingDpEpShapes(llm, getGpu(catalog, n.gpu), n, engine);
+    roles[role] = { gpu: g, node: n, tp, dpEp, group: { node: n.id, gpu: g.id, ...(Object.keys(own).length ? { engine: own } : {}) } };
   }
   return roles;
 }
@@ -278,11 +283,16 @@ function resolvePrices(cost: PlanOptions['gpuCost'], gpus: readonly string[]): R
   return prices;
 }
 
-/** TP sizes of the roles on hardware of their own, for enumerate. */
+/** The shapes configurations are built from: the TP sizes, then a MoE model's DP/EP shapes. */
+export function shapesOf(x: { tp: TpChoice; dpEp: DpEpChoice }): (number | Shape)[] {
+  return [...x.tp.sizes, ...x.dpEp.shapes];
+}
+
+/** Shapes of the roles on hardware of their own, for enumerate. */
 export function roleSizes(s: Setup): RoleSizes {
   return {
-    ...(s.roles.prefill ? { prefill: s.roles.prefill.tp.sizes } : {}),
-    ...(s.roles.decode ? { decode: s.roles.decode.tp.sizes } : {}),
+    ...(s.roles.prefill ? { prefill: shapesOf(s.roles.prefill) } : {}),
+    ...(s.roles.decode ? { decode: shapesOf(s.roles.decode) } : {}),
   };
 }
 
@@ -290,8 +300,8 @@ export function roleSizes(s: Setup): RoleSizes {
 export function configCost(s: Setup, c: Candidate): number | null {
   if (!s.prices) return null;
   const price = (role: Role | 'aggregated') => s.prices![(role !== 'aggregated' ? s.roles[role]?.gpu.id : undefined) ?? s.gpu.id]!;
-  if (c.mode === 'aggregated') return c.aggregated.workers * c.aggregated.tp * price('aggregated');
-  return c.prefill.workers * c.prefill.tp * price('prefill') + c.decode.workers * c.decode.tp * price('decode');
+  if (c.mode === 'aggregated') return c.aggregated.workers * shapeGpus(c.aggregated) * price('aggregated');
+  return c.prefill.workers * shapeGpus(c.prefill) * price('prefill') + c.decode.workers * shapeGpus(c.decode) * price('decode');
 }
 
 /**
@@ -313,6 +323,30 @@ export function fittingTpSizes(llm: LlmSpec, gpu: GpuSpec, choice: TpChoice, arg
   }
   excluded.sort((a, b) => a.tp - b.tp);
   return { sizes, excluded };
+}
+
+/** A MoE model's DP/EP shapes: those the planner builds configurations from, and those left out with why. */
+export interface DpEpChoice {
+  shapes: Shape[];
+  excluded: { shape: string; reason: string }[];
+}
+
+/**
+ * Of the DP/EP shapes a MoE model's workers can have on the node (dpEpShapes), those whose weights leave room for KV
+ * on every GPU (kvPoolBlocks with the worker's DP ranks and expert group); the others are left out with the reason.
+ */
+export function fittingDpEpShapes(llm: LlmSpec, gpu: GpuSpec, node: NodeSpec, args: EngineArgs): DpEpChoice {
+  const out: DpEpChoice = { shapes: [], excluded: [] };
+  for (const g of dpEpShapes(llm, node)) {
+    try {
+      kvPoolBlocks({ id: 'plan', llm, gpu, tp: g.tp, args, eff: defaultEfficiency(gpu), parallel: { dp: g.dp ?? 1, ep: g.ep ?? 1 } });
+      out.shapes.push(g);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      out.excluded.push({ shape: shapeText(g), reason: `weights do not fit: ${err.message}` });
+    }
+  }
+  return out;
 }
 
 export function setup(o: PlanOptions): Setup {
@@ -355,9 +389,10 @@ export function setup(o: PlanOptions): Setup {
   if (shapes.sizes.length === 0) throw new UserError(`--model ${llm.id}: no TP a worker can have on '${node.id}' (${shapes.excluded.map((e) => `TP${e.tp}: ${e.reason}`).join('; ')})`);
   const template = templateExperiment(ids, shapes.sizes[shapes.sizes.length - 1]!, workload, catalog);
   const tp = fittingTpSizes(llm, getGpu(catalog, node.gpu), shapes, template.deployment.engine);
+  const dpEp = fittingDpEpShapes(llm, getGpu(catalog, node.gpu), node, template.deployment.engine);
   const roles = resolveRoles(o, catalog, llm, gpu, node, transport, template.deployment.engine);
   const prices = resolvePrices(o.gpuCost, [...new Set([gpu.id, ...Object.values(roles).map((r) => r.gpu.id)])]);
-  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template, tp, prices, roles, extras: groupExtras({ roles }) };
+  return { catalog, llm, node, gpu, transport, profile, ids, slo, placement: o.placement ?? 'auto', precision, sizing, workload, template, tp, dpEp, prices, roles, extras: groupExtras({ roles }) };
 }
 
 /** A configuration that can run: where its prefill and decode go, its deployment section, its physics ceilings. */
@@ -373,8 +408,8 @@ export function assess(s: Setup, list: readonly Candidate[]): { live: Assessed[]
   const { llm, gpu, node, transport, profile, template, workload } = s;
   const engine = template.deployment.engine;
   const hw = Object.fromEntries(Object.entries(s.roles).map(([r, x]) => [r, { gpu: x.gpu, node: x.node }]));
-  const ctx: PruneContext = { llm, gpu, node, transport, profile, engine, longest: workload.longest, placement: s.placement, roles: hw };
-  const est: EstimateContext = { llm, gpu, node, transport, engine, bandwidth: template.deployment.bandwidth, islMean: workload.islMean, oslMean: workload.oslMean, roles: hw };
+  const ctx: PruneContext = { llm, gpu, node, transport, profile, engine, longest: workload.longest, placement: s.placement, roles: hw, catalog: s.catalog };
+  const est: EstimateContext = { llm, gpu, node, transport, engine, bandwidth: template.deployment.bandwidth, islMean: workload.islMean, oslMean: workload.oslMean, roles: hw, allToAll: (n) => (n.allToAll !== undefined ? getAllToAll(s.catalog, n.allToAll) : undefined) };
   const live: Assessed[] = [];
   const pruned: PrunedEntry[] = [];
   for (const c of list) {
@@ -389,7 +424,7 @@ export function assess(s: Setup, list: readonly Candidate[]): { live: Assessed[]
 
 /** The budget's configurations: those pruned (with why) and the rest, each with a search ready to start. */
 function candidates(s: Setup, gpus: number): { live: Live[]; pruned: PrunedEntry[]; tp: TpChoice } {
-  const { live, pruned } = assess(s, enumerate(gpus, s.tp.sizes, roleSizes(s)));
+  const { live, pruned } = assess(s, enumerate(gpus, shapesOf(s), roleSizes(s)));
   return {
     live: live.map((a) => ({ ...a, search: new RateSearch({ startRate: capacityFrom(a.candidate.mode, a.ceilings) / 2, precision: s.precision }), results: new Map() })),
     pruned,
@@ -512,6 +547,12 @@ export function inputsOf(s: Setup, gpus: number): PlanJson['inputs'] {
   };
 }
 
+/** plan.json's dpEpShapes: a MoE model's DP/EP shapes, when the node offers any (absent for dense models). */
+export function dpEpOf(s: Setup): Pick<PlanJson, 'dpEpShapes'> {
+  const d = s.dpEp;
+  return d.shapes.length + d.excluded.length > 0 ? { dpEpShapes: { shapes: d.shapes.map(shapeText), excluded: d.excluded } } : {};
+}
+
 /** Plans: everything but writing the report files (output.ts). Probes are stored in <out>/probes/ as they finish. */
 export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<PlanResult> {
   const s = setup(o);
@@ -545,6 +586,7 @@ export async function plan(o: PlanOptions, simulate?: SimulateBatch): Promise<Pl
     ranked,
     pruned,
     tpSizes: tp,
+    ...dpEpOf(s),
   };
   const recommendedPoint = top && topLive ? probePoint(s.template, topLive.candidate, topLive.placement, top.maxRate, s.workload, s.sizing, s.extras) : null;
   return {

@@ -13,13 +13,14 @@
  * budget counts GPUs, not nodes: a cross-node configuration may use parts of several nodes. A pinned --placement is
  * taken as given, and configurations it cannot serve are pruned.
  */
-import type { ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../spec/catalog.js';
+import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, TransportSpec } from '../spec/catalog.js';
+import { parallelismProblem } from '../experiment/check.js';
 import { UserError } from '../errors.js';
 import type { EngineArgs } from '../spec/experiment.js';
 import { handshakeVerdict } from '../nixl/compat.js';
-import { checkNvlinkDomain, checkPlacement, defaultEfficiency, kvBytesPerTokenPerRank, weightBytesPerRank } from '../physics/index.js';
+import { checkNvlinkDomain, checkPlacement, defaultEfficiency, groupParallelism, isPlainTp, kvBytesPerTokenPerRank, weightBytesPerGpu } from '../physics/index.js';
 import { kvPoolBlocks } from '../serving/engine.js';
-import { candidateGpus, type Candidate, type WorkerShape } from './enumerate.js';
+import { candidateGpus, shapeText, type Candidate, type WorkerShape } from './enumerate.js';
 
 export type PlacementChoice = 'auto' | Placement;
 
@@ -33,6 +34,8 @@ export interface PruneContext {
   /** The workload's longest request, tokens (prompt and output). */
   longest: { isl: number; osl: number };
   placement: PlacementChoice;
+  /** The catalog, for the loader's rules on DP ranks and expert groups (parallelismProblem); needed by DP/EP shapes. */
+  catalog?: Catalog;
   /** Prefill or decode workers on hardware of their own (`plan --prefill-gpu / --decode-gpu`); absent: gpu and node. */
   roles?: Partial<Record<'prefill' | 'decode', { gpu: GpuSpec; node: NodeSpec }>>;
 }
@@ -42,7 +45,7 @@ export function roleHardware(ctx: Pick<PruneContext, 'gpu' | 'node' | 'roles'>, 
   return (role !== 'aggregated' ? ctx.roles?.[role] : undefined) ?? { gpu: ctx.gpu, node: ctx.node };
 }
 
-export type PruneRule = 'memory' | 'connector' | 'placement';
+export type PruneRule = 'memory' | 'connector' | 'placement' | 'parallelism';
 
 export type PruneVerdict = { ok: true; placement?: Placement } | { ok: false; rule: PruneRule; reason: string };
 
@@ -53,9 +56,12 @@ const tokens = (n: number): string => n.toLocaleString('en-US');
 export function memoryProblem(ctx: PruneContext, role: 'aggregated' | 'prefill' | 'decode', g: WorkerShape): string | undefined {
   const { llm, engine } = ctx;
   const { gpu } = roleHardware(ctx, role);
+  const p = groupParallelism(g);
+  const plain = isPlainTp(p);
   let blocks: number;
   try {
-    blocks = kvPoolBlocks({ id: role, llm, gpu, tp: g.tp, args: engine, eff: defaultEfficiency(gpu) });
+    // With DP ranks the pool is each rank's times dp, and a request lives on one rank: its room is one rank's pool.
+    blocks = kvPoolBlocks({ id: role, llm, gpu, tp: g.tp, args: engine, eff: defaultEfficiency(gpu), ...(plain ? {} : { parallel: { dp: p.dp, ep: p.ep } }) }) / p.dp;
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     return `weights do not fit: ${err.message}`;
@@ -67,8 +73,8 @@ export function memoryProblem(ctx: PruneContext, role: 'aggregated' | 'prefill' 
   const room = blocks * engine.blockSize;
   const what = role === 'prefill' ? `ISL ${tokens(ctx.longest.isl)}` : `ISL ${tokens(ctx.longest.isl)} + OSL ${tokens(ctx.longest.osl)}`;
   return (
-    `KV does not fit: a TP${g.tp} ${role} worker keeps ${gb(blocks * engine.blockSize * kvBytesPerTokenPerRank(llm, g.tp))} of KV per GPU ` +
-    `(${gb(gpu.hbmBytes * engine.gpuMemoryUtilization)} usable, ${gb(weightBytesPerRank(llm, g.tp))} of weights, ${gb(engine.activationReserveBytes)} reserved), ` +
+    `KV does not fit: a ${shapeText(g)} ${role} worker keeps ${gb(blocks * engine.blockSize * kvBytesPerTokenPerRank(llm, g.tp))} of KV per GPU${plain ? '' : ' of each DP rank'} ` +
+    `(${gb(gpu.hbmBytes * engine.gpuMemoryUtilization)} usable, ${gb(weightBytesPerGpu(llm, p))} of weights, ${gb(engine.activationReserveBytes)} reserved), ` +
     `room for ${tokens(room)} tokens, fewer than the longest request's ${tokens(need)} (${what})`
   );
 }
@@ -127,10 +133,27 @@ export function choosePlacement(ctx: PruneContext, gpus: number): { placement: P
   return { reason: `${reasons.join('; ')} (prefill and decode are separate pods, so never intra-pod)` };
 }
 
-/** The first rule a configuration breaks (memory, then connector, then placement), or where to place it. */
+/**
+ * Why a DP/EP worker breaks the loader's rules on DP ranks and expert groups (src/experiment/check.ts,
+ * parallelismProblem: what vLLM allows for the model, a connector build that gives DP ranks one NIXL engine in a
+ * disaggregated deployment, EP on a node without all-to-all kernels), or undefined. Plain TP workers are not asked.
+ */
+export function parallelismProblemOf(ctx: PruneContext, role: 'aggregated' | 'prefill' | 'decode', g: WorkerShape, disaggregated: boolean): string | undefined {
+  const p = groupParallelism(g);
+  if (isPlainTp(p)) return undefined;
+  if (!ctx.catalog) throw new UserError(`a ${shapeText(g)} worker needs the catalog to be checked (PruneContext.catalog)`);
+  const problem = parallelismProblem({ catalog: ctx.catalog, llm: ctx.llm, parallel: p, node: roleHardware(ctx, role).node, profile: ctx.profile, disaggregated, epGiven: g.ep !== undefined });
+  return problem && `${role} ${shapeText(g)}: ${problem.message}`;
+}
+
+/** The first rule a configuration breaks (parallelism, memory, then connector, then placement), or where to place it. */
 export function pruneCandidate(c: Candidate, ctx: PruneContext): PruneVerdict {
   const groups: ['aggregated' | 'prefill' | 'decode', WorkerShape][] =
     c.mode === 'aggregated' ? [['aggregated', c.aggregated]] : [['prefill', c.prefill], ['decode', c.decode]];
+  for (const [role, g] of groups) {
+    const problem = parallelismProblemOf(ctx, role, g, c.mode === 'disaggregated');
+    if (problem) return { ok: false, rule: 'parallelism', reason: problem };
+  }
   for (const [role, g] of groups) {
     const problem = memoryProblem(ctx, role, g);
     if (problem) return { ok: false, rule: 'memory', reason: problem };

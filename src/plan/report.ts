@@ -4,6 +4,7 @@
  * pushed past its maximum rate, how busy each worker group was at that rate, and how goodput moves with the P:D
  * ratio and with TP.
  */
+import { shapeText } from './enumerate.js';
 import type { ParetoOptions, ParetoRow } from '../report/charts/pareto.js';
 import { fixedColumn } from '../report/table.js';
 import { ms } from './slo.js';
@@ -22,11 +23,11 @@ export function rolesText(i: Pick<PlanJson['inputs'], 'roles'>): string {
 
 export const sig = (x: number, n = 3): string => (x === 0 ? '0' : Number(x.toPrecision(n)).toString());
 
-/** A configuration in a few characters: `8 x TP1`, `6P TP1 + 2D TP1`. */
+/** A configuration in a few characters: `8 x TP1`, `6P TP1 + 2D TP1`, `2P DP8/EP8 + 1D DP8/EP8`. */
 export function shortName(e: Pick<RankedEntry, 'deployment'>): string {
   const d = e.deployment;
-  if (d.mode === 'aggregated') return `${d.aggregated!.workers} x TP${d.aggregated!.tp}`;
-  return `${d.prefill!.workers}P TP${d.prefill!.tp} + ${d.decode!.workers}D TP${d.decode!.tp}`;
+  if (d.mode === 'aggregated') return `${d.aggregated!.workers} x ${shapeText(d.aggregated!)}`;
+  return `${d.prefill!.workers}P ${shapeText(d.prefill!)} + ${d.decode!.workers}D ${shapeText(d.decode!)}`;
 }
 
 export function paretoRows(plan: PlanJson): ParetoRow[] {
@@ -138,11 +139,11 @@ function modeParagraph(plan: PlanJson, mode: 'aggregated' | 'disaggregated'): st
   const broke = parts.length ? `Pushed past their maximum rate, they break ${parts.join(', ')}${why ? `: ${why}.` : '.'}` : '';
   const w = plan.inputs.workload;
   if (mode === 'aggregated') {
-    const tp = best.deployment.aggregated!.tp;
+    const shape = shapeText(best.deployment.aggregated!);
     return [
       `**Aggregated.** Each worker prefills and decodes its own requests, so no KV moves between workers. ${broke}`,
       `The best, ${shortName(best)}, meets the SLO up to ${sig(best.maxRate, 4)} req/s, ${percentOf(best.maxRate, best.estimate)} of the physics estimate of its capacity ` +
-        `(${sig(best.estimate)} req/s: ${ms(best.ceilings.basis.prefillS * 1000)} ms to prefill one ${Math.round(w.islMean)}-token prompt at TP${tp}, plus its share of the decode steps, on the same GPUs).`,
+        `(${sig(best.estimate)} req/s: ${ms(best.ceilings.basis.prefillS * 1000)} ms to prefill one ${Math.round(w.islMean)}-token prompt at ${shape}, plus its share of the decode steps, on the same GPUs).`,
       tpSentence(es, mode) ?? '',
     ]
       .filter((x) => x !== '')
@@ -154,8 +155,8 @@ function modeParagraph(plan: PlanJson, mode: 'aggregated' | 'disaggregated'): st
   return [
     `**Disaggregated.** ${broke}`,
     `Their maximum rates follow the smaller of two physics ceilings: prefill (prefill workers / the time to prefill one prompt) and the KV transfer ` +
-      `(${sig((b.kvBytes ?? 0) / 1e9)} GB of KV a request over the narrower side's NICs: a TP${best.deployment.prefill!.tp} prefill worker moves ${gbps(b.prefillWorkerBps ?? 0)}, ` +
-      `a TP${best.deployment.decode!.tp} decode worker ${gbps(b.decodeWorkerBps ?? 0)}). ` +
+      `(${sig((b.kvBytes ?? 0) / 1e9)} GB of KV a request over the narrower side's NICs: a ${shapeText(best.deployment.prefill!)} prefill worker moves ${gbps(b.prefillWorkerBps ?? 0)}, ` +
+      `a ${shapeText(best.deployment.decode!)} decode worker ${gbps(b.decodeWorkerBps ?? 0)}). ` +
       `The best, ${shortName(best)}, has a prefill ceiling of ${sig(best.ceilings.prefill)} req/s (${best.deployment.prefill!.workers} x 1 / ${ms(b.prefillS * 1000)} ms) ` +
       `and a KV transfer ceiling of ${sig(best.ceilings.kvTransfer ?? 0)} req/s; it meets the SLO up to ${sig(best.maxRate, 4)} req/s, ${percentOf(best.maxRate, lowerValue)} of the lower (${CEILING_NAMES[lower]}).`,
     ratioSentence(es) ?? '',
@@ -169,7 +170,7 @@ function modeParagraph(plan: PlanJson, mode: 'aggregated' | 'disaggregated'): st
 function ratioSentence(es: readonly RankedEntry[]): string | undefined {
   const groups = new Map<string, RankedEntry[]>();
   for (const e of es) {
-    const k = `TP${e.deployment.prefill!.tp} prefill and TP${e.deployment.decode!.tp} decode`;
+    const k = `${shapeText(e.deployment.prefill!)} prefill and ${shapeText(e.deployment.decode!)} decode`;
     groups.set(k, [...(groups.get(k) ?? []), e]);
   }
   const [key, list] = [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
@@ -193,15 +194,22 @@ function ratioSentence(es: readonly RankedEntry[]): string | undefined {
   );
 }
 
-/** Goodput per GPU by TP within a mode (the best configuration at each TP). */
+/**
+ * Goodput per GPU by TP within a mode (the best configuration at each TP); with a MoE model's DP/EP shapes among them,
+ * by worker shape, without the TP-width explanation.
+ */
 function tpSentence(es: readonly RankedEntry[], mode: 'aggregated' | 'disaggregated'): string | undefined {
-  const tpOf = (e: RankedEntry) => (mode === 'aggregated' ? `TP${e.deployment.aggregated!.tp}` : `TP${e.deployment.prefill!.tp}/TP${e.deployment.decode!.tp}`);
+  const groups = (e: RankedEntry) => (mode === 'aggregated' ? [e.deployment.aggregated!] : [e.deployment.prefill!, e.deployment.decode!]);
+  const shaped = es.some((e) => groups(e).some((g) => (g.dp ?? 1) > 1 || (g.ep ?? 1) > 1));
+  const tpOf = (e: RankedEntry) =>
+    mode === 'aggregated' ? shapeText(e.deployment.aggregated!) : `${shapeText(e.deployment.prefill!)}${shaped ? ' + ' : '/'}${shapeText(e.deployment.decode!)}`;
   const best = new Map<string, RankedEntry>();
   for (const e of es) if (!best.has(tpOf(e))) best.set(tpOf(e), e); // es is in rank order: the first is the best
   if (best.size < 2) return undefined;
   const list = [...best.entries()];
   const text = list.map(([tp, e]) => `${tp} ${sig(e.goodputPerGpu)}`).join(', ');
-  if (mode !== 'aggregated') return `The best goodput per GPU for each prefill/decode TP pair: ${text}.`;
+  if (mode !== 'aggregated') return `The best goodput per GPU for each prefill/decode ${shaped ? 'shape' : 'TP'} pair: ${text}.`;
+  if (shaped) return `By worker shape, goodput per GPU is ${text}.`;
   const top = list[0]![0];
   const smallest = [...best.keys()].sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)))[0];
   const why =

@@ -17,10 +17,10 @@
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Point, PointResult } from '../spec/experiment.js';
-import { candidateGpus, candidateId, candidateLabel, type Candidate, type RoleSizes } from './enumerate.js';
+import { candidateGpus, candidateId, candidateLabel, shapeGpus, type Candidate, type RoleSizes, type Shape } from './enumerate.js';
 import { usdPerMillionTokens } from './cost.js';
 import { capacityFrom } from './estimate.js';
-import { assess, configCost, defaultOutDir, inputsOf, launchFor, poolSimulator, roleSizes, probeBatch, setup, type Assessed, type PlanOptions, type PlanResult, type SimulateBatch } from './planner.js';
+import { assess, configCost, defaultOutDir, dpEpOf, inputsOf, launchFor, poolSimulator, roleSizes, shapesOf, probeBatch, setup, type Assessed, type PlanOptions, type PlanResult, type SimulateBatch } from './planner.js';
 import { PROBES_DIR, probePoint, ProbeStore, type ProbeSizing } from './probe.js';
 import { checkSlo, termValue, type SloTerm } from './slo.js';
 import type { DeploymentSection, PlanInputs, PrunedEntry } from './types.js';
@@ -35,13 +35,15 @@ export const CAPACITY_SLACK = 1.25;
  * disaggregated, each (prefill TP, decode TP) pair with P, D >= 1 and P x prefill TP + D x decode TP <= gpus. Order:
  * aggregated by TP and replicas, then disaggregated by prefill TP, decode TP, P and D.
  */
-export function enumerateUpTo(gpus: number, sizes: readonly number[], roles: RoleSizes = {}): Candidate[] {
+export function enumerateUpTo(gpus: number, sizes: readonly (number | Shape)[], roles: RoleSizes = {}): Candidate[] {
   const out: Candidate[] = [];
-  for (const tp of sizes) for (let w = 1; w * tp <= gpus; w++) out.push({ mode: 'aggregated', aggregated: { workers: w, tp } });
-  for (const pTp of roles.prefill ?? sizes) {
-    for (const dTp of roles.decode ?? sizes) {
-      for (let p = 1; p * pTp + dTp <= gpus; p++) {
-        for (let d = 1; p * pTp + d * dTp <= gpus; d++) out.push({ mode: 'disaggregated', prefill: { workers: p, tp: pTp }, decode: { workers: d, tp: dTp } });
+  const shape = (x: number | Shape): Shape => (typeof x === 'number' ? { tp: x } : x);
+  for (const g of sizes.map(shape)) for (let w = 1; w * shapeGpus(g) <= gpus; w++) out.push({ mode: 'aggregated', aggregated: { workers: w, ...g } });
+  for (const pg of (roles.prefill ?? sizes).map(shape)) {
+    for (const dg of (roles.decode ?? sizes).map(shape)) {
+      const [pw, dw] = [shapeGpus(pg), shapeGpus(dg)];
+      for (let p = 1; p * pw + dw <= gpus; p++) {
+        for (let d = 1; p * pw + d * dw <= gpus; d++) out.push({ mode: 'disaggregated', prefill: { workers: p, ...pg }, decode: { workers: d, ...dg } });
       }
     }
   }
@@ -187,7 +189,7 @@ function targetRate(o: PlanOptions, w: PlanWorkload): { rate: number; source: 'f
 export async function planForLoad(o: PlanOptions, simulate?: SimulateBatch): Promise<LoadPlanResult> {
   const s = setup(o);
   const { rate, source } = targetRate(o, s.workload);
-  const { live, pruned } = assess(s, enumerateUpTo(o.gpus, s.tp.sizes, roleSizes(s)));
+  const { live, pruned } = assess(s, enumerateUpTo(o.gpus, shapesOf(s), roleSizes(s)));
   const probed: Assessed[] = [];
   const skipped: SkippedEntry[] = [];
   for (const a of live) {
@@ -257,6 +259,7 @@ export async function planForLoad(o: PlanOptions, simulate?: SimulateBatch): Pro
       skipped,
       pruned,
       tpSizes: s.tp,
+      ...dpEpOf(s),
     },
     workload: s.workload,
     slo: s.slo,

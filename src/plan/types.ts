@@ -138,4 +138,6 @@ export interface PlanJson {
   ranked: RankedEntry[];
   pruned: PrunedEntry[];
   tpSizes: TpChoice;
+  /** A MoE model's DP/EP shapes (planner.ts, fittingDpEpShapes); absent for dense models and nodes without all-to-all kernels. */
+  dpEpShapes?: { shapes: string[]; excluded: { shape: string; reason: string }[] };
 }
