@@ -212,6 +212,45 @@ export interface StepWork {
   decodeQueries?: readonly number[];
 }
 
+/** A step's decode batch summed once: its query tokens, their context, and the largest of each for one sequence. */
+export interface DecodeTotals {
+  /** Query tokens: one a sequence, or decodeQueries' (verifying drafts). */
+  tokens: number;
+  /** Context tokens read, each sequence's once. */
+  context: number;
+  /** Context attended to: each query token attends to its sequence's context. */
+  queryContext: number;
+  /** The longest context and the most query tokens of one sequence (1 without drafts). */
+  longest: number;
+  most: number;
+}
+
+/** Fills `into` (a cost model's own, reused every step: no allocation on the hot path) from the decode batch. */
+export function sumDecode(work: StepWork, into: DecodeTotals): DecodeTotals {
+  const d = work.decode;
+  const q = work.decodeQueries;
+  let tokens = 0;
+  let context = 0;
+  let queryContext = 0;
+  let longest = 0;
+  let most = 1;
+  for (let i = 0; i < d.length; i++) {
+    const c = d[i]!;
+    const n = q ? q[i]! : 1;
+    tokens += n;
+    context += c;
+    queryContext += n * c;
+    if (c > longest) longest = c;
+    if (n > most) most = n;
+  }
+  into.tokens = tokens;
+  into.context = context;
+  into.queryContext = queryContext;
+  into.longest = longest;
+  into.most = most;
+  return into;
+}
+
 /**
  * A mixed vLLM step (chunked prefill batches prefill chunks with decodes in one forward pass): the FLOPs of all
  * tokens, the weights read once plus every sequence's KV context, one roofline, the all-reduces of all tokens, the
@@ -237,6 +276,7 @@ export function stepTime(
  * Every product is formed in the order stepTime always formed it, so the results are the same to the last bit.
  */
 export class StepCost {
+  private readonly decodeTotals: DecodeTotals = { tokens: 0, context: 0, queryContext: 0, longest: 0, most: 1 };
   private readonly twoMatmulParams: number;
   private readonly lmHeadFlops: number;
   private readonly prefillAttentionPerPair: number;
@@ -298,23 +338,13 @@ export class StepCost {
       tokens += p.tokens;
       cachedContext += p.cached;
     }
-    const batch = work.decode.length;
-    let decodeContext = 0;
-    for (const c of work.decode) decodeContext += c;
     // Verifying drafts: every query token of a sequence runs the matmuls and attends to its context (read once).
-    const q = work.decodeQueries;
-    let decodeTokens = batch;
-    let queryContext = decodeContext;
-    if (q) {
-      decodeTokens = 0;
-      queryContext = 0;
-      for (let i = 0; i < batch; i++) {
-        decodeTokens += q[i]!;
-        queryContext += q[i]! * work.decode[i]!;
-      }
-    }
+    const dec = sumDecode(work, this.decodeTotals);
+    const batch = work.decode.length;
+    const decodeContext = dec.context;
+    const decodeTokens = dec.tokens;
     linear += this.twoMatmulParams * decodeTokens;
-    attention += this.decodeAttentionPerContext * queryContext;
+    attention += this.decodeAttentionPerContext * dec.queryContext;
     tokens += decodeTokens;
     // Weights are read once per step (MoE: the experts the batch touches); every context, cached prompt prefix or
     // decode history, is read from HBM once.

@@ -8,6 +8,8 @@ import {
   defaultEfficiency,
   hostTime,
   launchTime,
+  sumDecode,
+  type DecodeTotals,
   type Efficiency,
   type GraphMode,
   type StepContext,
@@ -306,6 +308,7 @@ function causalPairs(tokens: number, cached: number): number {
  * with the CPU and so run piecewise (DeepEP README: normal dispatch is not compatible with CUDA graphs).
  */
 export class MoeStepCost {
+  private readonly decodeTotals: DecodeTotals = { tokens: 0, context: 0, queryContext: 0, longest: 0, most: 1 };
   private readonly dp: number;
   private readonly ep: number;
   private readonly gpus: number;
@@ -396,30 +399,13 @@ export class MoeStepCost {
       if (k > maxKv) maxKv = k;
       if (p.tokens > maxTokens) maxTokens = p.tokens;
     }
-    const batch = work.decode.length;
-    let decodeTokens = batch;
-    if (batch > 0) {
-      let context = 0;
-      let longest = 0;
-      for (const c of work.decode) {
-        context += c;
-        if (c > longest) longest = c;
-      }
-      // Verifying drafts (decodeQueries): each query token runs the matmuls and attends to its sequence's context.
-      const q = work.decodeQueries;
-      let queryContext = context;
-      let most = 1;
-      if (q) {
-        decodeTokens = 0;
-        queryContext = 0;
-        for (let i = 0; i < batch; i++) {
-          decodeTokens += q[i]!;
-          queryContext += q[i]! * work.decode[i]!;
-          if (q[i]! > most) most = q[i]!;
-        }
-      }
-      compute += (this.twoNonRoutedParams * decodeTokens) / this.matmulPeak + (this.decodeAttentionPerContext * queryContext) / this.attentionPeak;
-      kv += context * this.kvBytesPerToken;
+    // Verifying drafts (decodeQueries): each query token runs the matmuls and attends to its sequence's context.
+    const dec = sumDecode(work, this.decodeTotals);
+    const decodeTokens = dec.tokens;
+    if (work.decode.length > 0) {
+      const { longest, most } = dec;
+      compute += (this.twoNonRoutedParams * decodeTokens) / this.matmulPeak + (this.decodeAttentionPerContext * dec.queryContext) / this.attentionPeak;
+      kv += dec.context * this.kvBytesPerToken;
       tokens += decodeTokens;
       const one = (this.twoNonRoutedParams * most) / this.matmulPeak + (this.decodeAttentionPerContext * longest * most) / this.attentionPeak;
       if (one > maxCompute) maxCompute = one;
