@@ -30,7 +30,7 @@ import type { Catalog } from '../spec/catalog.js';
 import { InvariantError, quoted, UserError } from '../errors.js';
 import { TraceReader, type TraceFormat } from '../workload/traces.js';
 import { checkAgainstCatalog, checkExpectations, pointMatches, type CatalogRecords } from './check.js';
-import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldPaths, inSchemaOrder, type ExpectEntry } from './schema.js';
+import { DEFAULT_REQUESTS, DEFAULT_RETRIES, experimentFileSchema, expectListSchema, fieldForms, fieldPaths, inSchemaOrder, isListField, type ExpectEntry } from './schema.js';
 import type { Experiment, ExperimentFile, Point, WorkerGroup } from '../spec/experiment.js';
 import { readInputText } from '../input.js';
 import { MAX_POINTS_CEILING, sweepLimit } from './sweep-limit.js';
@@ -141,6 +141,13 @@ const dimensionLength = (d: Dimension): number => d.entries[0]?.values.length ??
 const FIELD_PATHS = fieldPaths();
 
 function unknownPathMessage(path: string): string {
+  const segs = path.split('.');
+  for (let i = segs.length - 1; i > 0; i--) {
+    const list = segs.slice(0, i).join('.');
+    if (FIELD_PATHS.includes(list) && isListField(list)) {
+      return `unknown path '${path}': '${list}' is a list, and a list's items cannot be addressed; set or sweep it whole (${list}=[...])`;
+    }
+  }
   const guess = closest(path, FIELD_PATHS);
   return guess !== undefined
     ? `unknown path '${path}'; did you mean '${guess}'?`
@@ -517,6 +524,26 @@ function setIn(data: Record<string, unknown>, path: string[], value: unknown): P
   return undefined;
 }
 
+/**
+ * Why a value cannot be set at `path` in `data`, when the path goes into one form of a field that takes several (the
+ * diurnal form of workload.rate: workload.rate.diurnal.meanRate) and the field holds another (a constant, or steps):
+ * setting it would mix two forms. Undefined when the path goes into the form the field holds, or the field is unset.
+ */
+function otherFormProblem(data: Record<string, unknown>, path: string[]): { field: Path; message: string } | undefined {
+  for (let i = 1; i < path.length; i++) {
+    const field = path.slice(0, i);
+    const name = field.join('.');
+    const forms = fieldForms(name);
+    const here = valueAt(data, field);
+    if (forms === undefined || here === undefined || here === null) continue;
+    const form = forms.find((keys) => keys.includes(path[i]!)) ?? [];
+    if (isMapValue(here) && Object.keys(here).every((k) => form.includes(k))) continue;
+    const holds = isMapValue(here) ? `{ ${Object.keys(here).join(', ')} }` : describe(here);
+    return { field, message: `${path.join('.')} is in the { ${form.join(', ')} } form of ${name}, but ${name} is ${holds} here; set ${name} whole to change its form` };
+  }
+  return undefined;
+}
+
 function buildPoint(
   y: LayeredSource,
   base: Record<string, unknown>,
@@ -527,6 +554,9 @@ function buildPoint(
 ): Experiment {
   const data = structuredClone(base);
   for (const o of overrides) {
+    const mixed = otherFormProblem(data, o.path);
+    // The same at every point unless a sweep gives the field its form.
+    if (mixed) throw located(y, { path: o.path, message: mixed.message }, overrides, point, !holder(mixed.field, overrides)?.fromSweep);
     const blocked = setIn(data, o.path, o.value);
     if (blocked) {
       throw located(y, { path: blocked, message: `expected a map (to set ${o.path.join('.')} in), got ${describe(valueAt(data, blocked))}` }, overrides, point);

@@ -16,8 +16,8 @@ export const NON_FIELD_KEYS = ['sweep', 'extends', 'expect'] as const;
 
 /**
  * Every field path a sweep or --set may name, dotted: objects and leaves alike (sweeping `deployment.prefill` with
- * whole `{ workers, tp }` maps is allowed). Lists are leaves: their items are not addressable. `sweep`, `extends` and
- * `expect` are not fields of an experiment.
+ * whole `{ workers, tp }` maps is allowed), the fields of each map form of a union included (workload.rate.diurnal.meanRate).
+ * Lists are leaves: their items are not addressable. `sweep`, `extends` and `expect` are not fields of an experiment.
  */
 export function fieldPaths(schema: z.ZodType = experimentFileSchema, prefix = ''): string[] {
   const out: string[] = [];
@@ -43,12 +43,33 @@ export function fieldSchema(path: string, schema: z.ZodType = experimentFileSche
   return cur;
 }
 
-/** The object shapes a schema stands for, wrappers aside: an object's, or each option's of a discriminated union. */
+/**
+ * The object shapes a schema stands for, wrappers aside: an object's, or each map option's of a union (a discriminated
+ * one, or a plain one such as workload.rate: a number, { steps } or { diurnal }).
+ */
 function shapesOf(schema: z.ZodType): Record<string, z.ZodType>[] {
   const s = unwrap(schema);
   if (s instanceof z.ZodObject) return [s.shape as Record<string, z.ZodType>];
-  if (s instanceof z.ZodDiscriminatedUnion) return (s.options as z.ZodType[]).flatMap((o) => (o instanceof z.ZodObject ? [o.shape as Record<string, z.ZodType>] : []));
+  if (s instanceof z.ZodUnion) return (s.options as z.ZodType[]).map(unwrap).flatMap((o) => (o instanceof z.ZodObject ? [o.shape as Record<string, z.ZodType>] : []));
   return [];
+}
+
+/** Whether the field at a dotted path (one of fieldPaths()) is a list: set and swept whole, its items not addressable. */
+export function isListField(path: string): boolean {
+  const field = fieldSchema(path);
+  return field !== undefined && unwrap(field) instanceof z.ZodArray;
+}
+
+/**
+ * The forms of a field that takes maps of different shapes as a plain union does (workload.rate: { steps } or
+ * { diurnal }), each as its keys; undefined for any other field. A discriminated union is not one: its options share
+ * the discriminator, and the value's own says which applies.
+ */
+export function fieldForms(path: string): string[][] | undefined {
+  const field = fieldSchema(path);
+  const s = field && unwrap(field);
+  if (!(s instanceof z.ZodUnion) || s instanceof z.ZodDiscriminatedUnion) return undefined;
+  return shapesOf(s).map((shape) => Object.keys(shape));
 }
 
 /**
