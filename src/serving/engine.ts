@@ -393,7 +393,7 @@ export class Engine {
     seq.blocks = need;
     if (lookup) {
       const h = this.prefixHits;
-      h.promptBlocks += seq.hashes!.length;
+      h.promptBlocks += Math.min(seq.hashes!.length, Math.floor(seq.promptTokens / args.blockSize));
       h.gpu += hit;
       h.host += onHost;
     }
@@ -549,9 +549,13 @@ export class Engine {
     s.onFinish?.(s);
   }
 
-  /** The prompt's full blocks become cached, findable by later requests with the same prefix. */
+  /**
+   * The sequence's full blocks become cached, findable by later requests with the same prefix: its prompt's, and
+   * those of the answer it decoded here but the last token, whose KV is never computed (vLLM caches a block once its
+   * tokens are computed, generated ones included). Hashes reach past the prompt only for a conversation's turns.
+   */
   private commitPrompt(s: Seq): void {
-    const full = Math.min(s.hashes!.length, Math.floor(s.promptTokens / this.cfg.args.blockSize));
+    const full = Math.min(s.hashes!.length, Math.floor((s.promptTokens + s.generated - 1) / this.cfg.args.blockSize));
     const fresh = s.hashes!.slice(s.cachedRefs.length, full).filter((h) => !s.cachedRefs.includes(h));
     const n = Math.min(fresh.length, s.blocks);
     if (n <= 0) return;

@@ -9,7 +9,7 @@ import { FaultInjector } from '../faults/injector.js';
 import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
 import { LatencyHistogram } from '../metrics/histogram.js';
 import type { Efficiency } from '../physics/index.js';
-import { makeSource, type RequestSpec } from '../workload/index.js';
+import { ConversationSource, makeSource, type RequestSpec } from '../workload/index.js';
 import { rateProfile } from '../workload/rate.js';
 import { autoscaleSlots, Planner } from './autoscale.js';
 import { Cluster, type LoadOutcome, type ServingRequest } from './cluster.js';
@@ -121,19 +121,27 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
   };
   const cluster = new Cluster(sim, log, catalog, exp.deployment, overrides, exp.autoscale ? autoscaleSlots(exp.deployment, exp.autoscale) : undefined);
   const llm = getLlm(catalog, exp.deployment.model);
-  const source = makeSource(exp.workload, { lengths: sim.rng('workload:lengths'), arrivals: sim.rng('workload:arrivals') }, { maxContext: llm.maxContext });
   const blockSize = exp.deployment.engine.blockSize;
+  const source = makeSource(
+    exp.workload,
+    { lengths: sim.rng('workload:lengths'), arrivals: sim.rng('workload:arrivals'), sessions: sim.rng('workload:sessions') },
+    { maxContext: llm.maxContext, blockSize },
+  );
+  const conversations = source instanceof ConversationSource ? source : undefined;
 
   const m = new Metrics();
   const ledger = new RequestLedger();
   let corrupt = process.env[TEST_CORRUPT_ENV];
   let exhausted = false;
+  /** Conversations' next turns waiting out their delay: sent later, so the workload is not over while any waits. */
+  let thinking = 0;
+  const workloadOver = (): boolean => exhausted && thinking === 0 && ledger.inFlight() === 0;
   /** When the last request (warm-up included) ended: the end of the served window, unless some run past the horizon. */
   let lastEndS = 0;
 
   let injector: FaultInjector | undefined;
   let planner: Planner | undefined;
-  const onEnd = (r: ServingRequest): void => {
+  const onEnd = (r: ServingRequest, clientFree = true): void => {
     ledger.ended(r, sim.now);
     planner?.ended_(r);
     lastEndS = sim.now;
@@ -142,9 +150,24 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
       corruptBooks(corrupt, r, ledger, m, cluster);
       corrupt = undefined;
     }
-    if (exp.workload.kind === 'closed-loop') sendNext();
-    // The run ends with its workload: once every request has been sent and has ended, no new fault arrives.
-    if (exhausted && ledger.inFlight() === 0) injector?.stopArrivals();
+    if (exp.workload.kind === 'closed-loop' && clientFree) sendNext();
+    endOfWorkload();
+  };
+  // The run ends with its workload: once every request has been sent and has ended, no new fault arrives.
+  const endOfWorkload = (): void => {
+    if (workloadOver()) injector?.stopArrivals();
+  };
+  /** A conversation's turn ended: its next turn is sent after the delay; a closed loop's client starts a new one when it is over. */
+  const onTurnEnd = (r: ServingRequest, spec: RequestSpec): void => {
+    const next = conversations!.followUp(spec, r.outputTokens, r.status === 'completed');
+    if (next) thinking++;
+    onEnd(r, next === null);
+    if (next) {
+      sim.schedule(next.delayS, (s: RequestSpec) => {
+        thinking--;
+        send(s);
+      }, next.spec);
+    }
   };
   const send = (spec: RequestSpec): void => {
     const r: ServingRequest = {
@@ -157,7 +180,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
       status: 'running',
       fellBack: false,
       stale: false,
-      onEnd,
+      onEnd: spec.conversation ? (x) => onTurnEnd(x, spec) : onEnd,
     };
     if (ledger.inFlight() >= MAX_IN_FLIGHT) {
       throw new UserError(
@@ -165,7 +188,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
           'and the queue would grow until memory runs out; lower workload.rate (or a trace\'s speedup) or workload.requests, or add workers',
       );
     }
-    const hashes = blockHashes(spec, blockSize);
+    const hashes = spec.blockHashes ?? blockHashes(spec, blockSize);
     if (hashes) r.hashes = hashes;
     ledger.sent(r);
     if (!r.warmup) m.sent(r);
@@ -198,7 +221,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
 
   if (exp.autoscale) {
     const rate = exp.workload.kind === 'poisson' ? rateProfile(exp.workload.rate) : undefined;
-    planner = new Planner(sim, cluster, exp.autoscale, rate ? (t) => rate.at(Math.max(0, t)) : undefined, () => exhausted && ledger.inFlight() === 0);
+    planner = new Planner(sim, cluster, exp.autoscale, rate ? (t) => rate.at(Math.max(0, t)) : undefined, workloadOver);
     planner.start();
   }
   injector = installFaults(sim, cluster, log, point, exp.horizonS);
@@ -421,7 +444,7 @@ class Metrics {
       durationS: round(duration, 6),
       ttftCdfMs: this.ttft.count === 0 ? [] : CDF_PERCENTILES.map((p) => ({ p, ms: round(this.ttft.percentileS(p) * 1000, 3) })),
       expiry: { connector: cluster.profile.id, ...cluster.profile.expiry },
-      ...(cluster.engines.some((e) => e.hostTier) ? { prefixCache: prefixCache(cluster) } : {}),
+      ...(cluster.engines.some((e) => e.hostTier || e.prefixHits.promptBlocks > 0) ? { prefixCache: prefixCache(cluster) } : {}),
     };
   }
 }

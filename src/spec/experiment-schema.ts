@@ -45,6 +45,9 @@ export const LIMITS = {
   seconds: { min: 1e-3, max: 1e7, why: 'seconds, from a millisecond (about a step) to about four months' },
   horizonS: { max: 1e7, why: 'simulated seconds (about four months)' },
   speculativeTokens: { max: 32, why: 'draft tokens a step: with an acceptance rate of 0.9 the 32nd is accepted 3% of the time' },
+  prefixPrompts: { max: 1_000_000, why: 'distinct prefix prompts' },
+  prefixTokens: { max: 10_000_000, why: 'tokens in a prefix prompt, past any model context' },
+  turns: { max: 10_000, why: 'turns in one conversation' },
 } as const;
 
 /** A whole number from min to max, the bound and its reason in the message. */
@@ -243,7 +246,7 @@ const engine = z
       })
       .optional()
       .describe(
-        "A host-memory KV tier below each worker's GPU prefix cache (Dynamo KVBM's G2, LMCache's CPU backend, vLLM's OffloadingConnector): every computed full prompt block is written through to host memory over the GPU's host link (the GPU record's hostLink) beside the forward passes, kept least recently used first, and a prompt whose next blocks after its GPU-cached prefix are on the host loads them back over the link instead of recomputing them. Needs prefix caching and block hashes (a Mooncake trace). summary.json then has prefixCache: blocks hit in the GPU, on the host, and missed. Unset: no tier.",
+        "A host-memory KV tier below each worker's GPU prefix cache (Dynamo KVBM's G2, LMCache's CPU backend, vLLM's OffloadingConnector): every computed full prompt block is written through to host memory over the GPU's host link (the GPU record's hostLink) beside the forward passes, kept least recently used first, and a prompt whose next blocks after its GPU-cached prefix are on the host loads them back over the link instead of recomputing them. Needs prefix caching and block hashes (a Mooncake trace, or workload.prefixPrompts or sessions). summary.json then has prefixCache: blocks hit in the GPU, on the host, and missed. Unset: no tier.",
       ),
   })
   .prefault({})
@@ -362,6 +365,37 @@ const trace = z
   })
   .describe("The trace to replay; required when workload.kind is 'trace'.");
 
+/** workload.prefixPrompts: genai-perf's --num-prefix-prompts and --prefix-prompt-length. */
+const prefixPrompts = z
+  .strictObject({
+    count: wholeIn(1, LIMITS.prefixPrompts.max, LIMITS.prefixPrompts.why).default(1).describe('How many distinct prefix prompts there are (genai-perf --num-prefix-prompts); each conversation picks one, uniformly at random.'),
+    tokens: wholeIn(1, LIMITS.prefixTokens.max, LIMITS.prefixTokens.why).describe('Tokens in each prefix prompt (genai-perf --prefix-prompt-length).'),
+  })
+  .describe(
+    "A shared system prompt: every prompt starts with one of `count` prefix prompts of `tokens` tokens, before its own isl tokens (genai-perf's --num-prefix-prompts / --prefix-prompt-length, which prepend a prompt from a pool to each request). Requests with the same prefix prompt share its full KV blocks in a worker's prefix cache. The shared share of a prompt is tokens / (tokens + isl).",
+  );
+
+/** workload.sessions: genai-perf's session mode (--session-turns-mean/stddev, --session-turn-delay-mean/stddev). */
+const sessions = z
+  .strictObject({
+    turns: z
+      .strictObject({
+        mean: wholeIn(1, LIMITS.turns.max, LIMITS.turns.why).describe('Mean turns per conversation (genai-perf --session-turns-mean).'),
+        stddev: nonNegative().default(0).describe('Standard deviation of the turns (genai-perf --session-turns-stddev); drawn normal, at least 1.'),
+      }, { error: 'expected { mean, stddev } (turns per conversation)' })
+      .describe('Turns (requests) per conversation.'),
+    delayS: z
+      .strictObject({
+        mean: nonNegative().default(0).describe("Mean seconds from a turn's last token to the next turn's request (genai-perf --session-turn-delay-mean, there in ms)."),
+        stddev: nonNegative().default(0).describe('Standard deviation of the delay, seconds (genai-perf --session-turn-delay-stddev); drawn normal, at least 0.'),
+      }, { error: 'expected { mean, stddev } (seconds between turns)' })
+      .default({ mean: 0, stddev: 0 })
+      .describe("The user's think time between turns."),
+  })
+  .describe(
+    "Multi-turn conversations: each conversation sends its turns one after another, each once the previous one has ended and the delay has passed. Turn k's prompt is the prefix prompt (if any), every earlier turn's prompt tokens and answer, then its own isl tokens, so the context grows and the earlier turns' KV blocks are a prefix a worker may still cache (AIPerf's 'deltas without responses' context mode: the live answers are carried into the next turn). A conversation ends early when a turn fails or its next turn would not fit the model's context. closed-loop: concurrency is the conversations in flight, each followed by a new one when it ends; poisson: the rate is of new conversations. workload.requests and warmup count turns.",
+  );
+
 const rateValue = () => numberIn(LIMITS.rate.min, LIMITS.rate.max, LIMITS.rate.why);
 
 /** workload.rate: a constant, or a rate that changes with time (src/workload/rate.ts draws it by thinning). */
@@ -424,11 +458,17 @@ const workload = z
     isl: lengthDist('Input (prompt) length in tokens.').optional(),
     osl: lengthDist('Output length in tokens.').optional(),
     trace: trace.optional(),
+    prefixPrompts: prefixPrompts.optional(),
+    sessions: sessions.optional(),
   })
   .describe('The requests sent.')
   .superRefine((w, ctx) => {
     if (w.kind === 'trace') {
       if (w.trace === undefined) ctx.addIssue({ code: 'custom', path: ['trace'], message: "missing; expected { format, path } when workload.kind is 'trace'" });
+      // A trace's prompts are its own (a Mooncake trace brings its block hashes): nothing is prepended or chained.
+      for (const key of ['prefixPrompts', 'sessions'] as const) {
+        if (w[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `not for a trace (its prompts are its own); for closed-loop and poisson workloads` });
+      }
       return;
     }
     for (const key of ['isl', 'osl'] as const) {

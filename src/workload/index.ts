@@ -1,4 +1,5 @@
 export type { RequestSource, RequestSpec } from './types.js';
+export { ConversationSource, type Conversation, type FollowUp } from './conversations.js';
 export { makeSource, type WorkloadLimits, type WorkloadRandom } from './sources.js';
 export { checkMaxContext, drawLength, fitLengths, type FittedLengths } from './lengths.js';
 export {

@@ -5,17 +5,22 @@ import { checkLengthDist, checkMaxContext, drawLength, fitLengths } from './leng
 import { MOONCAKE_BLOCK_TOKENS, TraceReader, type TraceRecord } from './traces.js';
 import { nextArrival, rateProfile, type RateProfile } from './rate.js';
 import type { RequestSource, RequestSpec } from './types.js';
+import { ConversationSource } from './conversations.js';
 
 export interface WorkloadRandom {
   /** Prompt and output lengths, isl then osl for each request. */
   lengths: RandomStream;
   /** Poisson inter-arrival gaps. */
   arrivals: RandomStream;
+  /** Conversations: turns, prefix prompt, delays between turns (drawn only when workload.sessions or prefixPrompts is set). */
+  sessions?: RandomStream;
 }
 
 export interface WorkloadLimits {
   /** The model's context window: prompt + output tokens must fit in it. */
   maxContext: number;
+  /** The engine's KV block size in tokens: conversations hash their prompts by it. */
+  blockSize?: number;
 }
 
 function checkCount(n: number, field: FieldPath): void {
@@ -34,6 +39,10 @@ export function makeSource(w: Workload, rng: WorkloadRandom, limits: WorkloadLim
   checkLengthDist(w.isl, ['workload', 'isl']);
   checkLengthDist(w.osl, ['workload', 'osl']);
   const profile = w.kind === 'poisson' ? rateProfile(w.rate) : undefined;
+  if (w.sessions !== undefined || w.prefixPrompts !== undefined) {
+    if (rng.sessions === undefined || limits.blockSize === undefined) throw new Error('a workload with sessions or prefixPrompts needs a sessions stream and the block size');
+    return new ConversationSource(w, { ...rng, sessions: rng.sessions }, limits.maxContext, limits.blockSize, profile);
+  }
   return new SyntheticSource(w, rng, limits.maxContext, profile);
 }
 

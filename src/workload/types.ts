@@ -1,3 +1,5 @@
+import type { Conversation } from './conversations.js';
+
 /** One request as the workload issues it; the serving layer turns it into simulated work. */
 export interface RequestSpec {
   /** Sequence number, 0-based, in issue order. */
@@ -15,6 +17,10 @@ export interface RequestSpec {
   /** Prefix-reuse hashes, one per `hashBlockTokens` tokens of the prompt (Mooncake hash_ids: 512 tokens a block). */
   hashIds?: number[];
   hashBlockTokens?: number;
+  /** Engine-block hashes made by the workload itself (prefix prompts, conversations): full blocks of prompt and answer. */
+  blockHashes?: string[];
+  /** The conversation this request is a turn of (workload.sessions or prefixPrompts; src/workload/conversations.ts). */
+  conversation?: Conversation;
 }
 
 export interface RequestSource {
