@@ -334,7 +334,7 @@ function toConnector(f: ConnectorFile): ConnectorProfile {
       handshakeTimeout: err(e.handshakeTimeout),
     },
     blockSize: { rule: f.blockSize.rule, equalWhenPrefillWider: f.blockSize.equalWhenPrefillWider },
-    handshake: { timeoutS: f.handshake.timeoutS, onFailure: f.handshake.onFailure },
+    handshake: { timeoutS: f.handshake.timeoutS, onFailure: f.handshake.onFailure, prepPerDescriptorS: f.handshake.prepPerDescriptorS ?? 0 },
     kvLoadFailurePolicy: f.kvLoadFailurePolicy,
     ...(f.dataParallel === 'unsupported' ? { dataParallel: 'unsupported' as const } : {}),
     expiry: toExpiry(f.expiry),

@@ -427,6 +427,13 @@ export const connectorFileSchema = z
       /** ZMQ receive timeout, seconds; null: the build set none and waits forever. */
       timeoutS: positive.nullable(),
       onFailure: z.enum(['engine-dead', 'fail-requests']),
+      /**
+       * Seconds a decode rank spends per remote descriptor it prepares when it registers a prefill rank (vLLM's
+       * add_remote_agent: the descriptor list of every block of the remote pool, get_xfer_descs, prep_xfer_dlist).
+       * Unset: 0, no set-up beyond the side channel's round trips, so a user's profile written before the field keeps
+       * the behaviour it had.
+       */
+      prepPerDescriptorS: z.number().nonnegative().optional(),
     }),
     kvLoadFailurePolicy: z.enum(['fail', 'recompute']).nullable(),
     /** Prefill or decode workers with data-parallel ranks: 'unsupported' where the build's DP ranks collide; unset: ok. */

@@ -11,7 +11,7 @@ import {
   staleReadLine,
 } from '../metrics/event-log.js';
 import type { Flow } from '../network/index.js';
-import { blocksPerRequest, kvReplication, readPlan, readSchedule, type RankRead } from '../physics/index.js';
+import { blocksPerRequest, descriptorsPerBlock, kvReplication, readPlan, readSchedule, type RankRead } from '../physics/index.js';
 import type { KvLayout } from '../spec/experiment.js';
 import { NixlAgent } from './agent.js';
 import { compatHash, engineUnregisteredText, handshakeVerdict } from './compat.js';
@@ -271,6 +271,23 @@ interface Load {
   bagAt: number;
 }
 
+/**
+ * How long registering a prefill engine keeps a decode engine after the side channel's round trips: vLLM's
+ * add_remote_agent, on each decode rank (its own process, so the ranks work side by side) and for each prefill rank it
+ * reads in turn, builds one descriptor per block of that rank's whole KV pool per region it reads (descriptorsPerBlock:
+ * per layer, K and V, under HND) and hands the list to NIXL (get_xfer_descs, prep_xfer_dlist), each descriptor at the
+ * profile's handshake.prepPerDescriptorS. The slowest decode rank decides. `targetRanks[d]` are the prefill ranks
+ * decode rank d reads (handshakeVerdict).
+ */
+export function remoteDescriptorPrepS(decode: EngineConfig, prefill: EngineConfig, targetRanks: number[][]): number {
+  const perDescriptor = decode.profile.handshake.prepPerDescriptorS;
+  if (perDescriptor === 0) return 0;
+  const perRemoteRank = prefill.numBlocks * descriptorsPerBlock(decode.llm, decode.kvLayout ?? 'HND', prefill.tp, decode.tp, prefill.blockSize);
+  let most = 0;
+  for (const ranks of targetRanks) most = Math.max(most, ranks.length);
+  return most * perRemoteRank * perDescriptor;
+}
+
 interface Handshake {
   prefill: PrefillConnector;
   waiting: Load[];
@@ -390,10 +407,12 @@ export class DecodeConnector {
       });
       return;
     }
-    // One metadata request and reply on the side channel per target prefill rank.
+    // One metadata request and reply on the side channel per target prefill rank; then, once the pair is accepted,
+    // each decode rank prepares the descriptor lists of the prefill ranks it reads (add_remote_agent).
     const targets = verdict.outcome === 'ok' ? new Set(verdict.targetRanks.flat()).size : 1;
+    const prep = verdict.outcome === 'ok' ? remoteDescriptorPrepS(this.cfg, p.cfg, verdict.targetRanks) : 0;
     const incarnation = p.incarnation;
-    this.sim.schedule(2 * this.options.sideChannelLatencyS * targets, () => {
+    this.sim.schedule(2 * this.options.sideChannelLatencyS * targets + prep, () => {
       if (gen !== this.generation) return;
       if (verdict.outcome === 'ok') {
         this.registered.set(engineId, incarnation);

@@ -330,6 +330,12 @@ export interface ConnectorProfile {
     timeoutS: number | null;
     /** What a failed handshake does: kill the engine at the next get_finished, or fail only the waiting requests. */
     onFailure: 'engine-dead' | 'fail-requests';
+    /**
+     * Seconds a decode rank spends per remote descriptor it prepares when it registers a prefill rank: vLLM's
+     * add_remote_agent builds one descriptor per block of the remote pool per region (per layer, K and V) and hands the
+     * list to NIXL (get_xfer_descs, prep_xfer_dlist). 0 where the profile's record leaves it unset.
+     */
+    prepPerDescriptorS: number;
   };
   /** kv_load_failure_policy where the build has it (PR #26813): fail the request, or recompute it on decode. */
   kvLoadFailurePolicy: 'fail' | 'recompute' | null;

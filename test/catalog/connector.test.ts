@@ -17,6 +17,10 @@ const SAME_TP = { error: 'NotImplementedError', message: 'Prefill and Decode ins
 const TIMEOUT = { error: 'zmq.error.Again', message: 'Resource temporarily unavailable' };
 
 /** The fields a simulation branches on, without names, texts and sources. */
+// Every profile's builds prepare the remote descriptor list in vLLM's Python loop: vllm-project/vllm#48209 measured
+// 1112 + 329 + 20 = 1461 ms for ~6.5M descriptors, 1461e-3 / 6.5e6 = 0.225 us a descriptor.
+const PREP = 0.000000225;
+
 function behaviour(p: ConnectorProfile) {
   return { tp: p.tp, blockSize: p.blockSize, handshake: p.handshake, kvLoadFailurePolicy: p.kvLoadFailurePolicy, expiry: p.expiry };
 }
@@ -31,7 +35,7 @@ describe('the project connector profiles (models/connector/)', () => {
     expect(behaviour(p)).toEqual({
       tp: { decodeWider: 'rejected', prefillWider: 'rejected' },
       blockSize: { rule: 'equal-only', equalWhenPrefillWider: false },
-      handshake: { timeoutS: null, onFailure: 'engine-dead' },
+      handshake: { timeoutS: null, onFailure: 'engine-dead', prepPerDescriptorS: PREP },
       kvLoadFailurePolicy: null,
       expiry: { kind: 'abort-timeout', timeoutS: 120 },
     });
@@ -51,7 +55,7 @@ describe('the project connector profiles (models/connector/)', () => {
     expect(behaviour(p)).toEqual({
       tp: { decodeWider: 'ok', prefillWider: 'crash' },
       blockSize: { rule: 'equal-only', equalWhenPrefillWider: false },
-      handshake: { timeoutS: null, onFailure: 'engine-dead' },
+      handshake: { timeoutS: null, onFailure: 'engine-dead', prepPerDescriptorS: PREP },
       kvLoadFailurePolicy: null,
       expiry: { kind: 'abort-timeout', timeoutS: 120 },
     });
@@ -73,7 +77,7 @@ describe('the project connector profiles (models/connector/)', () => {
     expect(behaviour(p)).toEqual({
       tp: { decodeWider: 'ok', prefillWider: 'ok' },
       blockSize: { rule: 'decode-multiple', equalWhenPrefillWider: true },
-      handshake: { timeoutS: 5, onFailure: 'engine-dead' },
+      handshake: { timeoutS: 5, onFailure: 'engine-dead', prepPerDescriptorS: PREP },
       kvLoadFailurePolicy: 'fail',
       expiry: { kind: 'abort-timeout', timeoutS: 480 },
     });
@@ -90,7 +94,7 @@ describe('the project connector profiles (models/connector/)', () => {
     expect(behaviour(p)).toEqual({
       tp: { decodeWider: 'ok', prefillWider: 'ok' },
       blockSize: { rule: 'decode-multiple', equalWhenPrefillWider: true },
-      handshake: { timeoutS: 5, onFailure: 'fail-requests' },
+      handshake: { timeoutS: 5, onFailure: 'fail-requests', prepPerDescriptorS: PREP },
       kvLoadFailurePolicy: 'fail',
       // 30 s lease; heartbeat every 30 // 6 = 5 s; each extends to now + 30 * 2 // 3 = 20 s.
       expiry: { kind: 'lease', leaseS: 30, heartbeatS: 5, extendS: 20 },
@@ -143,7 +147,8 @@ describe('a connector file in another catalog directory', () => {
     expect(behaviour(p)).toEqual({
       tp: { decodeWider: 'rejected', prefillWider: 'crash' },
       blockSize: { rule: 'decode-multiple', equalWhenPrefillWider: true },
-      handshake: { timeoutS: 2.5, onFailure: 'fail-requests' },
+      // prepPerDescriptorS left out of the file: 0, no set-up beyond the side channel (the behaviour before the field).
+      handshake: { timeoutS: 2.5, onFailure: 'fail-requests', prepPerDescriptorS: 0 },
       kvLoadFailurePolicy: 'recompute',
       expiry: { kind: 'lease', leaseS: 12, heartbeatS: 2, extendS: 8 },
     });

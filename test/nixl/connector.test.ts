@@ -46,11 +46,15 @@ describe('expiry under a 120 s abort timeout', () => {
   const bytes = 1008 * 131_072;
   const transport = plainTransport(bytes);
 
+  // The first read from prefill-0 waits for the handshake's descriptor preparation: 10,000 blocks x 64 descriptors
+  // (32 layers x K, V) x 0.225 us = 0.144 s.
+  const prep = 10_000 * 64 * 0.225e-6;
+
   function readFinishingAt(t: number) {
     const env = setup({ profile: withTimeout('any-tp', 120), transport });
     const results: LoadResult[] = [];
     const params = env.prefill.finishRequest('req-1', 1000); // prefill done at t = 0: the clock starts
-    env.sim.at(t - 1, () => env.decode.load(env.prefill, params, (r) => results.push(r)));
+    env.sim.at(t - 1 - prep, () => env.decode.load(env.prefill, params, (r) => results.push(r)));
     env.sim.run();
     return { ...env, result: results[0]! };
   }
@@ -168,6 +172,64 @@ describe('heterogeneous TP through the simulated handshake', () => {
       expect(r?.finishedAt, id).toBe(5);
       expect(env.decode.dead, id).toBe(dead);
     }
+  });
+});
+
+describe('first contact: the handshake prepares the remote descriptor lists (add_remote_agent)', () => {
+  const noPrep = (p: ConnectorProfile): ConnectorProfile => ({ ...p, handshake: { ...p.handshake, prepPerDescriptorS: 0 } });
+
+  /** When each of `starts` loads of 1000 tokens from one prefill engine finishes. */
+  function finishes(profile: ConnectorProfile, transport: TransportSpec, starts: number[], opts: { prefillTp?: number; decodeTp?: number; llm?: typeof m8; restartAt?: number } = {}) {
+    const env = setup({ profile, transport, ...opts });
+    const at: number[] = [];
+    starts.forEach((t, i) => env.sim.at(t, () => env.decode.load(env.prefill, env.prefill.finishRequest(`r${i}`, 1000), (r) => (at[i] = r.status === 'ok' ? r.finishedAt : NaN))));
+    if (opts.restartAt !== undefined) env.sim.at(opts.restartAt, () => env.prefill.restart());
+    env.sim.run();
+    return at;
+  }
+
+  it("the first request's KV waits for the set-up, the second's does not (Llama-3.1-8B, TP1 to TP1)", () => {
+    // 1000 tokens = 63 blocks = 1008 slots x 131,072 B, read at that many bytes a second: 1 s. The handshake prepares
+    // prefill-0's whole pool: 10,000 blocks x 64 descriptors (32 layers x K, V) = 640,000 x 0.225 us = 0.144 s.
+    const transport = plainTransport(1008 * 131_072);
+    const [first, second] = finishes(getConnector(c, 'any-tp'), transport, [0, 2]);
+    expect(first).toBeCloseTo(0.144 + 1, 9);
+    expect(second).toBeCloseTo(2 + 1, 9);
+  });
+
+  it('loads queued behind the handshake wait for it too, and a restarted prefill worker is prepared again', () => {
+    const transport = plainTransport(1008 * 131_072);
+    // Two loads at t = 0 share the 1 s of bandwidth after the 0.144 s set-up: 0.144 + 2 = 2.144 s each. The prefill
+    // worker restarts at 3 s; a load at 4 s handshakes again: 4 + 0.144 + 1 = 5.144 s.
+    const at = finishes(getConnector(c, 'any-tp'), transport, [0, 0, 4], { restartAt: 3 });
+    expect(at[0]).toBeCloseTo(2.144, 9);
+    expect(at[1]).toBeCloseTo(2.144, 9);
+    expect(at[2]).toBeCloseTo(5.144, 9);
+  });
+
+  it('a decode rank prepares one list per prefill rank it reads; decode ranks prepare side by side', () => {
+    const transport = plainTransport(10e9, true);
+    const cases = [
+      // Prefill TP4 -> decode TP1: the one decode rank prepares 4 lists of 10,000 blocks x 160 descriptors (80 layers x
+      // K, V): 4 x 1.6M x 0.225 us = 1.44 s.
+      { prefillTp: 4, decodeTp: 1, prep: 4 * 10_000 * 160 * 0.225e-6 },
+      // Prefill TP1 -> decode TP2: each decode rank one list of the prefill rank's 10,000 blocks, in parallel: 0.36 s.
+      { prefillTp: 1, decodeTp: 2, prep: 10_000 * 160 * 0.225e-6 },
+    ];
+    for (const { prefillTp, decodeTp, prep } of cases) {
+      const opts = { prefillTp, decodeTp, llm: m70 };
+      const [withPrep] = finishes(getConnector(c, 'any-tp'), transport, [0], opts);
+      const [without] = finishes(noPrep(getConnector(c, 'any-tp')), transport, [0], opts);
+      expect(withPrep! - without!, `P TP${prefillTp} -> D TP${decodeTp}`).toBeCloseTo(prep, 9);
+    }
+  });
+
+  it('a rejected handshake prepares nothing: equal-tp refuses 1 -> 4 after the side channel alone', () => {
+    const env = setup({ profile: getConnector(c, 'equal-tp'), transport: plainTransport(10e9, true), prefillTp: 1, decodeTp: 4, llm: m70 });
+    let r: LoadResult | undefined;
+    env.decode.load(env.prefill, env.prefill.finishRequest('r', 2000), (x) => (r = x));
+    env.sim.run();
+    expect(r?.status === 'failed' && r.finishedAt).toBe(0); // side-channel latency 0 in these tests, no preparation
   });
 });
 
