@@ -220,6 +220,11 @@ function load(abs: string, opts: LoadOptions): LoadedExperiment {
     where: src.where(['expect', i]),
     points: points.filter((p) => pointMatches(e.point ?? {}, p.params, p.experiment)).map((p) => p.id),
   }));
+  // An autoscale metric is a number only autoscaled points have: pinning it elsewhere is a mistake in the file.
+  for (const [i, e] of expectations.entries()) {
+    const fixed = e.metric.startsWith('autoscale.') ? points.find((p) => e.points.includes(p.id) && p.experiment.autoscale === undefined) : undefined;
+    if (fixed) throw new UserError(`${e.metric} is a number of autoscaled runs, but point ${fixed.id} has no autoscale section`, src.where(['expect', i, 'metric']));
+  }
 
   return new LoadedExperiment(
     structuredClone(first.experiment),

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { experimentFileSchema, nonNegative, text } from '../spec/experiment-schema.js';
-import type { PointResult, Stats } from '../spec/experiment.js';
+import type { AutoscaleResult, PointResult, Stats } from '../spec/experiment.js';
 import { unwrap } from '../yaml/schema-keys.js';
 
 // What the loader and the commands' flags share with the document's schema.
@@ -104,6 +104,22 @@ const THROUGHPUT_KEYS = { outputTokensPerS: 0, requestsPerS: 0 } satisfies Recor
 const KV_KEYS = { bytesMean: 0, ms: STAT_KEYS, effectiveGBps: 0 } satisfies Record<keyof PointResult['kvTransfer'], unknown>;
 /** Maps keyed by worker, link or event name: a metric names one entry, `utilisation.workers.decode-0`. */
 const UTILISATION_KEYS = { workers: 0, kvPoolPeak: 0, links: 0 } satisfies Record<keyof PointResult['utilisation'], 0>;
+/**
+ * An autoscaled point's headline numbers (with an autoscale section only). The SLO is the file's, not a result; the
+ * time series is a list; peakWorkers is a map by role: `autoscale.peakWorkers.decode`.
+ */
+const AUTOSCALE_KEYS = {
+  target: null,
+  gpuHours: 0,
+  slo: null,
+  sloAttainment: 0,
+  metSlo: 0,
+  ended: 0,
+  scaleUps: 0,
+  scaleDowns: 0,
+  peakWorkers: null,
+  series: null,
+} satisfies Record<keyof AutoscaleResult, unknown>;
 const RESULT_KEYS = {
   id: null,
   params: null,
@@ -123,8 +139,8 @@ const RESULT_KEYS = {
   expiry: null,
   // With deployment.engine.kvOffload only, so not a metric every point has.
   prefixCache: null,
-  // With an autoscale section only.
-  autoscale: null,
+  // With an autoscale section only: a point without one has none of these.
+  autoscale: AUTOSCALE_KEYS,
 } satisfies Record<keyof PointResult, unknown>;
 
 function leaves(tree: Record<string, unknown>, prefix = ''): string[] {
@@ -138,8 +154,11 @@ function leaves(tree: Record<string, unknown>, prefix = ''): string[] {
 /** Every fixed numeric metric of a point result, in summary.json order: requests.completed, ttftMs.p50, ... */
 export const METRIC_PATHS: readonly string[] = leaves(RESULT_KEYS);
 
-/** Maps of a point result whose entries are metrics named by a key the run decides (a worker, a link, an event kind). */
-export const METRIC_MAPS: readonly string[] = [...Object.keys(UTILISATION_KEYS).map((k) => `utilisation.${k}`), 'events'];
+/**
+ * Maps of a point result whose entries are metrics named by a key the run decides (a worker, a link, an event kind, an
+ * autoscaled role).
+ */
+export const METRIC_MAPS: readonly string[] = [...Object.keys(UTILISATION_KEYS).map((k) => `utilisation.${k}`), 'events', 'autoscale.peakWorkers'];
 
 const tolerance = z
   .strictObject({

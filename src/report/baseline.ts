@@ -36,6 +36,8 @@ export interface MetricSpec {
   /** Absolute tolerance in the metric's unit. */
   absolute: number;
   unit: string;
+  /** Kept and compared only for points whose result has this section (an extra such as autoscale); else for every point. */
+  section?: 'autoscale';
 }
 
 /** The metrics a baseline keeps and check compares, in table order. */
@@ -48,7 +50,15 @@ export const BASELINE_METRICS: readonly MetricSpec[] = [
   { path: 'throughput.outputTokensPerS', worse: 'lower', absolute: 0.5, unit: 'tok/s' },
   { path: 'requests.completed', worse: 'lower', absolute: 0, unit: 'requests' },
   { path: 'requests.failed', worse: 'higher', absolute: 0, unit: 'requests' },
+  // Autoscaled points only, so the baselines of other experiments are unchanged.
+  { path: 'autoscale.gpuHours', worse: 'higher', absolute: 0.01, unit: 'GPU-h', section: 'autoscale' },
+  { path: 'autoscale.sloAttainment', worse: 'lower', absolute: 0.001, unit: 'share', section: 'autoscale' },
 ];
+
+/** Whether a baseline keeps and compares `spec` for this point: always, or when the point has the metric's section. */
+function kept(spec: MetricSpec, point: PointResult): boolean {
+  return spec.section === undefined || point[spec.section] !== undefined;
+}
 
 export interface BaselinePoint {
   /** The point's swept values, as in summary.json: for the reader, and to match points when ids shift. */
@@ -71,7 +81,7 @@ export interface Baseline {
 }
 
 /** The families a tolerance can be given for: the first part of a metric path (ttftMs.p95 is ttft). */
-export const METRIC_FAMILIES = ['ttft', 'itl', 'e2e', 'throughput', 'requests'] as const;
+export const METRIC_FAMILIES = ['ttft', 'itl', 'e2e', 'throughput', 'requests', 'autoscale'] as const;
 export type MetricFamily = (typeof METRIC_FAMILIES)[number];
 
 /** The family of a BASELINE_METRICS path. */
@@ -116,7 +126,8 @@ export function metricValue(point: PointResult, path: string): number | undefine
 export function baselineOf(summary: Summary, previous?: Baseline): Baseline {
   const points: Record<string, BaselinePoint> = {};
   for (const p of summary.points) {
-    points[p.id] = { params: p.params, metrics: Object.fromEntries(BASELINE_METRICS.map((m) => [m.path, rounded(metricValue(p, m.path))])) };
+    const specs = BASELINE_METRICS.filter((m) => kept(m, p));
+    points[p.id] = { params: p.params, metrics: Object.fromEntries(specs.map((m) => [m.path, rounded(metricValue(p, m.path))])) };
   }
   return { baselineVersion: BASELINE_VERSION, experiment: summary.experiment, seed: summary.seed, ...(previous?.tolerances ? { tolerances: previous.tolerances } : {}), points };
 }
@@ -275,6 +286,8 @@ export function compareWithBaseline(summary: Summary, baseline: Baseline | undef
     const base = id !== undefined ? baseline?.points[id] : undefined;
     if (id !== undefined) used.add(id);
     for (const spec of BASELINE_METRICS) {
+      // A section's metric that neither the point nor its baseline has (a run that does not autoscale) is not compared.
+      if (!kept(spec, p) && !(base && spec.path in base.metrics)) continue;
       const now = rounded(metricValue(p, spec.path));
       const row = { experiment: summary.experiment, point: p.id, params: p.params, metric: spec.path, now };
       if (!base || !(spec.path in base.metrics)) {

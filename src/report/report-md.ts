@@ -23,6 +23,8 @@ export interface ReportMdInput {
   experiments: readonly Experiment[];
   /** The points table as the command prints it (text lines, columns aligned). */
   table: readonly string[];
+  /** The autoscaled points' table (GPU-hours, SLO attainment, peak workers), when the run autoscaled. */
+  autoscale?: readonly string[];
   /** The notable-events lines as the command prints them. */
   events: readonly string[];
   /** The run's other output files; each PNG in the report's directory (or under it) is embedded. */
@@ -118,6 +120,24 @@ export function chartLinks(files: readonly OutputFile[], dir: string): { path: s
     .map((f) => ({ path: resolve(f.path).slice(root.length + 1), title: chartTitle(f, files) }));
 }
 
+/** The autoscaling section: its table, with what the numbers count. */
+function autoscaleLines(table: readonly string[]): string[] {
+  return [
+    '## Autoscaling',
+    '',
+    'GPU-hours count the GPUs of every worker provisioning, serving or draining, to the horizon or the end of the ' +
+      'workload; SLO attainment is the share of the measured requests that ended which completed within both SLO targets ' +
+      '(met / ended). points.csv and `expect` name them as summary.json does: autoscale.gpuHours, autoscale.sloAttainment, ' +
+      'autoscale.peakWorkers.<role>, ...',
+
+    '',
+    '```text',
+    ...table,
+    '```',
+    '',
+  ];
+}
+
 /** report.md's exact text. */
 export function reportMd(input: ReportMdInput): string {
   const from = input.file !== undefined ? ` from \`${input.file}\`` : '';
@@ -138,6 +158,7 @@ export function reportMd(input: ReportMdInput): string {
     ...input.table,
     '```',
     '',
+    ...(input.autoscale?.length ? autoscaleLines(input.autoscale) : []),
     '## Notable events',
     '',
     'Event counts include warm-up requests; the table above counts measured requests only.',

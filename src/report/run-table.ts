@@ -8,7 +8,7 @@ import { pointLabel, shortPath, valueText } from '../experiment/jobs.js';
 import type { ShardInfo } from '../experiment/shard.js';
 import { shownPath } from '../errors.js';
 import type { Band, PointBands } from '../spec/bands.js';
-import type { Experiment, Point, PointResult } from '../spec/experiment.js';
+import type { AutoscaleResult, Experiment, Point, PointResult } from '../spec/experiment.js';
 import type { OutputFile } from '../spec/output.js';
 import type { Summary } from '../spec/summary.js';
 import { pointsCsv, POINTS_CSV_FILE } from './points-csv.js';
@@ -150,6 +150,7 @@ export function runReportFiles(
     ...(info.origin !== undefined ? { origin: info.origin } : {}),
     experiments: experiments.length === points.length ? experiments : [],
     table: pointsTable(summary),
+    autoscale: autoscaleTable(summary),
     events: notableEvents(summary, points),
     files,
     dir: info.dir,
@@ -158,6 +159,38 @@ export function runReportFiles(
     { path: join(info.dir, POINTS_CSV_FILE), data: pointsCsv(summary), ...flag },
     { path: join(info.dir, REPORT_MD_FILE), data: md, ...flag },
   ];
+}
+
+/** Roles in the order the deployment names them; a role the run names otherwise comes after, sorted. */
+const ROLES = ['prefill', 'decode', 'aggregated'];
+
+/**
+ * The autoscaled points' headline numbers (summary.json's autoscale), a row per point that has them: GPU-hours, SLO
+ * attainment (the share, then met / ended), scaling decisions and the most workers of each role. None without autoscale.
+ */
+export function autoscaleTable(summary: Summary): string[] {
+  const scaled = summary.points.filter((r): r is PointResult & { autoscale: AutoscaleResult } => r.autoscale !== undefined);
+  if (scaled.length === 0) return [];
+  const keys = Object.keys(scaled[0]!.params);
+  const named = [...new Set(scaled.flatMap((r) => Object.keys(r.autoscale.peakWorkers)))];
+  const roles = [...ROLES.filter((k) => named.includes(k)), ...named.filter((k) => !ROLES.includes(k)).sort()];
+  // The target, unless the sweep varies it and so already names it.
+  const target = !keys.includes('autoscale.target');
+  const header = ['point', ...keys.map(shortPath), ...(target ? ['target'] : []), 'GPU-hours', 'SLO attainment', 'met / ended', 'SLO TTFT/ITL ms', 'scale-ups', 'scale-downs', ...roles.map((k) => `peak ${k}`)];
+  const rows = scaled.map(({ id, params, autoscale: a }) => [
+    id,
+    ...keys.map((k) => valueText(params[k])),
+    ...(target ? [a.target] : []),
+    num(a.gpuHours),
+    a.sloAttainment === null ? '-' : `${(a.sloAttainment * 100).toFixed(1)}%`,
+    `${a.metSlo} / ${a.ended}`,
+    `${a.slo.ttftMs}/${a.slo.itlMs}`,
+    String(a.scaleUps),
+    String(a.scaleDowns),
+    ...roles.map((k) => (a.peakWorkers[k] === undefined ? '-' : String(a.peakWorkers[k]))),
+  ]);
+  const numeric = (k: string) => scaled.every((r) => typeof r.params[k] === 'number');
+  return table(header, rows, [true, ...keys.map((k) => !numeric(k)), target]);
 }
 
 const bandText = (b: Band | null): string => (b ? `${num(b.p5)} / ${num(b.p50)} / ${num(b.p95)}` : '-');

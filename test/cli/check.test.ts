@@ -161,7 +161,7 @@ describe('nixlsim check', () => {
     expect(m.deltaPct).toBeCloseTo(((was - lowered) / lowered) * 100, 2);
     // Bad values are one clear error.
     const bad = await nixlsimInProcess(['check', TINY, '--baselines', dir, '--tolerance', 'ttfb=5%']);
-    expect([bad.code, bad.stderr.trim()]).toEqual([2, "nixlsim: error: --tolerance: unknown metric family 'ttfb' (families: ttft, itl, e2e, throughput, requests)"]);
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, "nixlsim: error: --tolerance: unknown metric family 'ttfb' (families: ttft, itl, e2e, throughput, requests, autoscale)"]);
   });
 
   it('an improvement beyond tolerance is reported and passes', async () => {

@@ -126,13 +126,16 @@ describe('expect: entries', () => {
   });
 
   it('every metric path names a number of a point result', () => {
-    const r = fakeResult(expandPoints(loadExperiment(write('')))[0]!) as unknown as Record<string, Record<string, unknown>>;
+    // An autoscaled point's, with the section only autoscaled runs have.
+    const autoscale = { target: 'throughput', gpuHours: 2, slo: { ttftMs: 500, itlMs: 50 }, sloAttainment: 1, metSlo: 10, ended: 10, scaleUps: 1, scaleDowns: 0, peakWorkers: {}, series: [] };
+    const r = { ...fakeResult(expandPoints(loadExperiment(write('')))[0]!), autoscale } as unknown as Record<string, Record<string, unknown>>;
     for (const path of METRIC_PATHS) {
       const v = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], r);
       expect(typeof v, path).toBe('number');
     }
-    // 6 request counts, 4 latency stats x 7, kvTransfer (bytesMean, 7 ms stats, effectiveGBps), 2 throughputs, durationS.
-    expect(METRIC_PATHS).toHaveLength(6 + 4 * 7 + (1 + 7 + 1) + 2 + 1);
+    // 6 request counts, 4 latency stats x 7, kvTransfer (bytesMean, 7 ms stats, effectiveGBps), 2 throughputs, durationS,
+    // and autoscale's gpuHours, sloAttainment, metSlo, ended, scaleUps, scaleDowns.
+    expect(METRIC_PATHS).toHaveLength(6 + 4 * 7 + (1 + 7 + 1) + 2 + 1 + 6);
   });
 
   it('a tolerance needs relative or absolute', () => {
