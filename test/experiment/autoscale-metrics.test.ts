@@ -29,7 +29,7 @@ const AUTOSCALE: AutoscaleResult = {
 function summary(autoscale: (AutoscaleResult | undefined)[]): Summary {
   const results = autoscale.map((a, i) => {
     const isl = [1000, 8000][i]!;
-    const point = { id: `p00${i}`, params: { 'workload.isl.mean': isl }, experiment: { workload: { isl: { mean: isl } } } } as Point;
+    const point: Point = { id: `p00${i}`, params: { 'workload.isl.mean': isl }, experiment: { workload: { isl: { mean: isl } } } as Point['experiment'] };
     return { ...fakeResult(point), ...(a ? { autoscale: a } : {}) };
   });
   return buildSummary('scaled', 1, results);
