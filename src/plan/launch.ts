@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { projectRoot } from '../catalog/load.js';
 import type { LlmSpec, NodeSpec, TransportSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
-import type { EngineArgs } from '../spec/experiment.js';
+import type { EngineArgs, RouterSettings } from '../spec/experiment.js';
 import { describe, moreSuffix, sortProblems, YamlSource, zodProblems } from '../experiment/yaml-errors.js';
 import type { DeploymentSection } from './types.js';
 import { shapeText } from './enumerate.js';
@@ -25,6 +25,7 @@ const recipeSchema = z
     dynamo: text.describe('the Dynamo releases the recipe is for'),
     frontend: text.refine((s) => s.includes('{routerMode}'), 'must contain {routerMode}, where the router mode goes'),
     routerModes: z.record(z.string(), text),
+    routerFlags: z.strictObject({ overlapScoreWeight: text, temperature: text, queueThreshold: text, busyThreshold: text }),
     worker: text,
     roleFlag: text,
     kvTransferConfig: text,
@@ -61,6 +62,8 @@ export interface LaunchInput {
   deployment: DeploymentSection;
   /** The experiment's router (round-robin, least-loaded, kv-aware). */
   router: string;
+  /** The experiment's deployment.routerConfig, when it has one (its unset keys at Dynamo v1.0.0's defaults). */
+  routerConfig?: RouterSettings;
   engine: EngineArgs;
   /** Engine arguments of a group that differ from `engine` (vLLM's batch defaults on a group's own GPU). */
   groupEngine?: Partial<Record<'prefill' | 'decode', Partial<EngineArgs>>>;
@@ -136,6 +139,28 @@ export function placeWorkers(d: DeploymentSection, nodeGpus: number, roleGpus: P
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * The frontend flags of the experiment's routerConfig, none without one: the KV router's weight, temperature and queue
+ * threshold in KV mode (other modes do not read them), the busy threshold in any mode; a null threshold (off) has no
+ * flag, and a note where the frontend's own default may differ from off.
+ */
+function routerFlags(recipe: LaunchRecipe, x: LaunchInput): { flags: string[]; notes: string[] } {
+  const c = x.routerConfig;
+  if (c === undefined) return { flags: [], notes: [] };
+  const f = recipe.routerFlags;
+  const kv = x.router === 'kv-aware';
+  const flags = [
+    ...(kv ? [`${f.overlapScoreWeight} ${c.overlapScoreWeight}`, `${f.temperature} ${c.temperature}`] : []),
+    ...(kv && c.queueThreshold !== null ? [`${f.queueThreshold} ${c.queueThreshold}`] : []),
+    ...(c.busyThreshold !== null ? [`${f.busyThreshold} ${c.busyThreshold}`] : []),
+  ];
+  const notes =
+    kv && c.queueThreshold === null
+      ? [`The model simulated no router queue (routerConfig.queueThreshold null), so no ${f.queueThreshold}; a release whose frontend queues by default (Dynamo v1.0.0: 2) still queues.`]
+      : [];
+  return { flags, notes };
+}
+
 /** The script: header, the transport's environment, the frontend, one command per worker. */
 export function launchScript(recipe: LaunchRecipe, x: LaunchInput): string {
   const d = x.deployment;
@@ -162,10 +187,12 @@ export function launchScript(recipe: LaunchRecipe, x: LaunchInput): string {
     lines.push('');
   }
   const mode = recipe.routerModes[x.router];
+  const router = routerFlags(recipe, x);
   lines.push(
-    `# The frontend (any node): HTTP on port 8000, the router the model simulated (${x.router}).`,
+    `# The frontend (any node): HTTP on port 8000, the router the model simulated (${x.router}${router.flags.length ? ', with its routerConfig' : ''}).`,
     ...(mode === undefined ? [`# No Dynamo router mode is known for '${x.router}'; pick one: ${Object.values(recipe.routerModes).join(', ')}.`] : []),
-    `${recipe.frontend.replace('{routerMode}', mode ?? Object.values(recipe.routerModes)[0] ?? 'round-robin')} &`,
+    ...router.notes.map((n) => `# ${n}`),
+    `${[recipe.frontend.replace('{routerMode}', mode ?? Object.values(recipe.routerModes)[0] ?? 'round-robin'), ...router.flags].join(' ')} &`,
     '',
   );
   const kvConfig = backend === 'UCX' ? recipe.kvTransferConfig : recipe.kvTransferConfigWithBackend.replace('{backend}', backend);

@@ -490,6 +490,7 @@ export function launchFor(s: Setup, deployment: DeploymentSection, point: Point,
   return recommendedLaunch({
     deployment,
     router: point.experiment.deployment.router,
+    ...(point.experiment.deployment.routerConfig ? { routerConfig: point.experiment.deployment.routerConfig } : {}),
     engine: point.experiment.deployment.engine,
     groupEngine: Object.fromEntries(Object.entries(s.roles).flatMap(([r, x]) => (x.group.engine ? [[r, x.group.engine]] : []))),
     groupNode: Object.fromEntries(Object.entries(s.roles).map(([r, x]) => [r, x.node])),

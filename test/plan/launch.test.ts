@@ -77,6 +77,24 @@ describe('launch.sh', () => {
     expect(agg.match(/--enforce-eager/g)).toHaveLength(2);
   });
 
+  it("routerConfig: the frontend gets the KV router's flags with the experiment's values, and none without one", () => {
+    const d: DeploymentSection = { mode: 'aggregated', ...base, aggregated: { workers: 2, tp: 4 } };
+    const frontend = (sh: string) => sh.split('\n').filter((l) => l.startsWith('python -m dynamo.frontend'));
+    const kv = { ...input(d, 'ib-rdma'), routerConfig: { overlapScoreWeight: 0.5, temperature: 0.25, queueThreshold: 3, busyThreshold: 0.9 } };
+    expect(frontend(launchScript(recipe, kv))).toEqual([
+      'python -m dynamo.frontend --router-mode kv --http-port 8000 --router-kv-overlap-score-weight 0.5 --router-temperature 0.25 --router-queue-threshold 3 --active-decode-blocks-threshold 0.9 &',
+    ]);
+    // Round-robin reads only the busy threshold; a null threshold (off) has no flag.
+    expect(frontend(launchScript(recipe, { ...kv, router: 'round-robin' }))).toEqual([
+      'python -m dynamo.frontend --router-mode round-robin --http-port 8000 --active-decode-blocks-threshold 0.9 &',
+    ]);
+    const noQueue = launchScript(recipe, { ...kv, routerConfig: { overlapScoreWeight: 1, temperature: 0, queueThreshold: null, busyThreshold: null } });
+    expect(frontend(noQueue)).toEqual(['python -m dynamo.frontend --router-mode kv --http-port 8000 --router-kv-overlap-score-weight 1 --router-temperature 0 &']);
+    expect(noQueue).toContain('# The model simulated no router queue (routerConfig.queueThreshold null), so no --router-queue-threshold;');
+    // Without routerConfig the line is as it always was.
+    expect(frontend(launchScript(recipe, input(d, 'ib-rdma')))).toEqual(['python -m dynamo.frontend --router-mode kv --http-port 8000 &']);
+  });
+
   it('the recipe file is checked: a missing source is one error naming the file and line', () => {
     expect(loadRecipe(defaultRecipeFile()).transports['tcp']!.env['UCX_TLS']).toBe('tcp,cuda_copy');
     const dir = mkdtempSync(join(tmpdir(), 'nixlsim-launch-'));
