@@ -160,6 +160,7 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
       resolveSpeculative(llm, speculative);
     } catch (err) {
       if (!(err instanceof SpeculativeError)) throw err;
+      // A problem with the record's figures is the method's (the file named no rate); a list from the file is its own.
       const field = err.field === 'acceptanceRate' && speculative.acceptanceRate === undefined ? 'method' : err.field;
       return { path: [D, 'engine', 'speculative', field], also: [[D, 'model']], message: err.message };
     }

@@ -29,13 +29,17 @@ export interface SpeculativeArgs {
   method: SpeculativeMethod;
   numSpeculativeTokens: number;
   acceptanceRate?: number | undefined;
+  acceptanceByPosition?: readonly number[] | undefined;
 }
 
-/** A resolved speculative configuration: k drafts a step, each accepted with `acceptanceRate` given the ones before. */
+/**
+ * A resolved speculative configuration: k drafts a step, draft i accepted with `acceptance[i]` given drafts 0..i-1
+ * were (one rate for every position, or per position from a measured `acceptanceByPosition`).
+ */
 export interface Speculative {
   method: SpeculativeMethod;
   k: number;
-  acceptanceRate: number;
+  acceptance: readonly number[];
   /** Transformer layers one draft pass runs (0: n-gram, no GPU work). */
   draftLayers: number;
 }
@@ -58,21 +62,62 @@ export function resolveSpeculative(llm: LlmSpec, args: SpeculativeArgs): Specula
         `${has.length ? `; it has: ${has.join(', ')}` : ''}${kind === 'mtp' ? '' : `; add the head's draftLayers there`}, or use method ngram`,
     );
   }
-  const rate = args.acceptanceRate ?? entry?.acceptanceRate;
-  if (rate === undefined) {
+  const k = args.numSpeculativeTokens;
+  // The experiment's figure before the record's; a per-position list before a single rate from the same place.
+  const fromFile = args.acceptanceByPosition !== undefined || args.acceptanceRate !== undefined;
+  const from: { acceptanceRate?: number | undefined; acceptanceByPosition?: readonly number[] | undefined } = fromFile ? args : (entry ?? {});
+  let acceptance: number[];
+  if (from.acceptanceByPosition !== undefined) {
+    const byPos = from.acceptanceByPosition;
+    const where = fromFile ? 'acceptanceByPosition' : `models/llm/${llm.id}.yaml speculative.${kind}.acceptanceByPosition`;
+    if (byPos.length < k) {
+      throw new SpeculativeError(
+        fromFile ? 'acceptanceByPosition' : 'numSpeculativeTokens',
+        `${where} gives ${byPos.length} position(s) for num_speculative_tokens ${k}: measured rates for positions past ${byPos.length} are not known; ` +
+          `use numSpeculativeTokens <= ${byPos.length}${fromFile ? ', or list one rate a position' : ', or give acceptanceRate or acceptanceByPosition'}`,
+      );
+    }
+    acceptance = conditionalAcceptance(byPos.slice(0, k), where);
+  } else if (from.acceptanceRate !== undefined) {
+    acceptance = new Array<number>(k).fill(from.acceptanceRate);
+  } else {
     throw new SpeculativeError(
       'acceptanceRate',
-      `method '${args.method}' on '${llm.id}': no acceptance rate: give acceptanceRate (the chance a draft token is accepted given the ones before it were, 0..1), ` +
-        `or add a sourced speculative.${kind}.acceptanceRate to models/llm/${llm.id}.yaml`,
+      `method '${args.method}' on '${llm.id}': no acceptance rate: give acceptanceRate (the chance a draft token is accepted given the ones before it were, 0..1) ` +
+        `or acceptanceByPosition (vLLM's 'acceptance at token i', one a position), or add a sourced speculative.${kind}.acceptanceRate to models/llm/${llm.id}.yaml`,
     );
   }
-  return { method: args.method, k: args.numSpeculativeTokens, acceptanceRate: rate, draftLayers: kind === 'ngram' ? 0 : (entry as { draftLayers: number }).draftLayers };
+  return { method: args.method, k, acceptance, draftLayers: kind === 'ngram' ? 0 : (entry as { draftLayers: number }).draftLayers };
+}
+
+/**
+ * Per-position rates as vLLM reports them (examples/offline_inference/spec_decode.py's 'acceptance at token i', the
+ * metric vllm:spec_decode_num_accepted_tokens_per_pos over num_drafts): the share of steps whose draft i was accepted,
+ * which needs drafts 0..i-1 accepted too. So they cannot rise with i, and draft i is accepted given the ones before
+ * with p_i / p_(i-1).
+ */
+export function conditionalAcceptance(byPosition: readonly number[], where: string): number[] {
+  const out: number[] = [];
+  let before = 1;
+  for (let i = 0; i < byPosition.length; i++) {
+    const p = byPosition[i]!;
+    if (!(p > 0 && p < 1)) throw new SpeculativeError('acceptanceByPosition', `${where}[${i}] = ${p}: expected a rate > 0 and < 1`);
+    if (p > before) {
+      throw new SpeculativeError(
+        'acceptanceByPosition',
+        `${where}[${i}] = ${p} is above position ${i - 1}'s ${before}: a draft is accepted only after the ones before it, so the rates cannot rise`,
+      );
+    }
+    out.push(p / before);
+    before = p;
+  }
+  return out;
 }
 
 /** A resolution problem, with the key under deployment.engine.speculative it is about. */
 export class SpeculativeError extends UserError {
   constructor(
-    readonly field: 'method' | 'acceptanceRate',
+    readonly field: 'method' | 'acceptanceRate' | 'acceptanceByPosition' | 'numSpeculativeTokens',
     message: string,
   ) {
     super(message);
@@ -87,10 +132,24 @@ export function expectedTokensPerStep(a: number, k: number): number {
   return (1 - Math.pow(a, k + 1)) / (1 - a);
 }
 
-/** Drafts accepted out of `drafts`: leading successes, each with probability a (`next` gives uniforms in [0, 1)). */
-export function acceptedDrafts(drafts: number, a: number, next: () => number): number {
+/** The same with a conditional rate per position: 1 + a0 + a0 a1 + ... (vLLM's mean acceptance length). */
+export function expectedTokensPerStepByPosition(acceptance: readonly number[]): number {
+  let tokens = 1;
+  let reach = 1;
+  for (const a of acceptance) {
+    reach *= a;
+    tokens += reach;
+  }
+  return tokens;
+}
+
+/**
+ * Drafts accepted out of `drafts`: the leading successes, draft i with probability acceptance[i] (`next` gives
+ * uniforms in [0, 1)).
+ */
+export function acceptedDrafts(drafts: number, acceptance: readonly number[], next: () => number): number {
   let n = 0;
-  while (n < drafts && next() < a) n++;
+  while (n < drafts && next() < acceptance[n]!) n++;
   return n;
 }
 

@@ -6,14 +6,14 @@ import type { LlmSpec } from '../spec/catalog.js';
  * An engine's speculative decoding (deployment.engine.speculative), as vLLM's V1 scheduler and rejection sampler run
  * it: a decoding sequence is scheduled with 1 + k tokens (its own and k drafts to verify; fewer drafts when the step's
  * token budget runs out, as the scheduler truncates them) and KV slots for them; once the step ends it emits its own
- * token plus the leading drafts accepted, each with the acceptance rate given the ones before (a draw from the
+ * token plus the leading drafts accepted, each with its position's acceptance rate given the ones before (a draw from the
  * engine's seeded stream), at most the tokens it still has to produce. The step also runs the draft passes
  * (DraftCost). The engine calls take() while it builds the batch, attach() once it is built, draftSeconds() for its
  * duration and emitted() when it ends.
  */
 export class SpeculativeDecoder {
   readonly k: number;
-  private readonly a: number;
+  private readonly acceptance: readonly number[];
   /** Tokens each decoding sequence of the step in flight runs (1 + its drafts), by its index in the batch. */
   private readonly queries: number[] = [];
   private readonly draft: DraftCost;
@@ -28,7 +28,7 @@ export class SpeculativeDecoder {
     rng: RandomStream,
   ) {
     this.k = spec.k;
-    this.a = spec.acceptanceRate;
+    this.acceptance = spec.acceptance;
     this.draft = new DraftCost(spec.draftLayers > 0 ? costOf(draftModel(llm, spec.draftLayers), draftEfficiency(eff)) : null, spec.k);
     this.next = () => rng.next();
   }
@@ -53,7 +53,7 @@ export class SpeculativeDecoder {
 
   /** Tokens decode `i` of the finished step emits: 1 + its accepted drafts, at most `remaining`. */
   emitted(i: number, remaining: number): number {
-    const n = 1 + acceptedDrafts(this.queries[i]! - 1, this.a, this.next);
+    const n = 1 + acceptedDrafts(this.queries[i]! - 1, this.acceptance, this.next);
     return n < remaining ? n : remaining;
   }
 }

@@ -230,8 +230,27 @@ const engine = z
           .lt(1, { error: 'expected a number > 0 and < 1' })
           .optional()
           .describe(
-            "The chance a draft token is accepted given the drafts before it were: a step emits 1 + the leading accepted drafts, (1 - a^(k+1)) / (1 - a) tokens on average, drawn from the run's seeded stream. Unset: the model record's sourced figure for the method (models/llm/ speculative.<method>.acceptanceRate: DeepSeek-V3/R1 MTP 0.85); an error where it has none.",
+            "The chance a draft token is accepted given the drafts before it were: a step emits 1 + the leading accepted drafts, (1 - a^(k+1)) / (1 - a) tokens on average, drawn from the run's seeded stream. Unset (and no acceptanceByPosition): the model record's sourced figures for the method (models/llm/ speculative.<method>: DeepSeek-V3/R1 MTP 0.85, Llama-3.1-8B EAGLE-3 by position); an error where it has none.",
           ),
+        acceptanceByPosition: z
+          .array(
+            z
+              .number({ error: 'expected a number > 0 and < 1' })
+              .gt(0, { error: 'expected a number > 0 and < 1' })
+              .lt(1, { error: 'expected a number > 0 and < 1' }),
+            { error: 'expected a list of rates, one a draft position' },
+          )
+          .min(1, { error: 'expected at least one rate' })
+          .max(LIMITS.speculativeTokens.max, { error: `expected at most ${LIMITS.speculativeTokens.max} rates (${LIMITS.speculativeTokens.why})` })
+          .optional()
+          .describe(
+            "Measured acceptance per draft position as vLLM reports it ('acceptance at token i' of examples/offline_inference/spec_decode.py; vllm:spec_decode_num_accepted_tokens_per_pos / num_drafts): the share of steps whose draft i was accepted. Non-increasing, at least numSpeculativeTokens of them; draft i is then accepted given the ones before with p_i / p_(i-1), and a step emits 1 + p_0 + ... + p_(k-1) tokens on average (vLLM's mean acceptance length). Instead of acceptanceRate.",
+          ),
+      })
+      .superRefine((sp, ctx) => {
+        if (sp.acceptanceRate !== undefined && sp.acceptanceByPosition !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['acceptanceByPosition'], message: 'give acceptanceRate or acceptanceByPosition, not both' });
+        }
       })
       .nullable()
       .optional()

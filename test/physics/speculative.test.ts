@@ -4,7 +4,9 @@ import {
   acceptedDrafts,
   DraftCost,
   draftModel,
+  conditionalAcceptance,
   expectedTokensPerStep,
+  expectedTokensPerStepByPosition,
   PEAK,
   resolveSpeculative,
   StepCost,
@@ -33,24 +35,46 @@ describe('tokens a step emits', () => {
       let i = 0;
       return () => u[i++]!;
     };
-    expect(acceptedDrafts(3, 0.85, draws([0.1, 0.84, 0.86, 0.1]))).toBe(2);
-    expect(acceptedDrafts(3, 0.85, draws([0.9, 0.1, 0.1]))).toBe(0);
-    expect(acceptedDrafts(2, 0.85, draws([0.1, 0.1, 0.1]))).toBe(2); // never more than the drafts
+    const a = [0.85, 0.85, 0.85];
+    expect(acceptedDrafts(3, a, draws([0.1, 0.84, 0.86, 0.1]))).toBe(2);
+    expect(acceptedDrafts(3, a, draws([0.9, 0.1, 0.1]))).toBe(0);
+    expect(acceptedDrafts(2, a, draws([0.1, 0.1, 0.1]))).toBe(2); // never more than the drafts
+    // Per position: draft 1 is accepted below 0.5 only.
+    expect(acceptedDrafts(3, [0.9, 0.5, 0.9], draws([0.8, 0.6, 0.1]))).toBe(1);
+  });
+
+  it("vLLM's per-position rates become conditional ones: EAGLE-3 on Llama-3.1-8B, MT-bench (vllm-project/vllm#26191)", () => {
+    // 'acceptance at token i' is the share of drafts whose position i was accepted: 0.74, 0.54, 0.41. Position 1 is
+    // accepted given position 0 was 0.54 / 0.74 = 0.72973, position 2 given 1: 0.41 / 0.54 = 0.75926.
+    const a = conditionalAcceptance([0.74, 0.54, 0.41], 'x');
+    expect(a[0]).toBe(0.74);
+    expect(a[1]).toBeCloseTo(0.729730, 6);
+    expect(a[2]).toBeCloseTo(0.759259, 6);
+    // The issue's mean acceptance length with k = 7: 1 + 0.74 + 0.54 + 0.41 + 0.31 + 0.23 + 0.17 + 0.13 = 3.53.
+    const all = conditionalAcceptance([0.74, 0.54, 0.41, 0.31, 0.23, 0.17, 0.13], 'x');
+    expect(expectedTokensPerStepByPosition(all)).toBeCloseTo(3.53, 12);
+    // One rate at every position gives the closed form.
+    expect(expectedTokensPerStepByPosition([0.85, 0.85, 0.85])).toBeCloseTo(expectedTokensPerStep(0.85, 3), 12);
+  });
+
+  it('rejects rates that rise with the position, or leave (0, 1)', () => {
+    expect(() => conditionalAcceptance([0.5, 0.6], 'acceptanceByPosition')).toThrow(/acceptanceByPosition\[1\] = 0.6 is above position 0's 0.5/);
+    expect(() => conditionalAcceptance([0.5, 0], 'acceptanceByPosition')).toThrow(/\[1\] = 0: expected a rate > 0 and < 1/);
   });
 });
 
 describe('resolving the knob against the model record', () => {
   it("MTP on DeepSeek takes the record's sourced figures: acceptance 0.85 (DeepSeek-V3 report 5.4.3), one MTP layer", () => {
-    expect(resolveSpeculative(r1, { method: 'mtp', numSpeculativeTokens: 1 })).toEqual({ method: 'mtp', k: 1, acceptanceRate: 0.85, draftLayers: 1 });
-    expect(resolveSpeculative(v3, { method: 'deepseek_mtp', numSpeculativeTokens: 2 })).toEqual({ method: 'deepseek_mtp', k: 2, acceptanceRate: 0.85, draftLayers: 1 });
-    expect(resolveSpeculative(r1, { method: 'mtp', numSpeculativeTokens: 1, acceptanceRate: 0.7 }).acceptanceRate).toBe(0.7);
+    expect(resolveSpeculative(r1, { method: 'mtp', numSpeculativeTokens: 1 })).toEqual({ method: 'mtp', k: 1, acceptance: [0.85], draftLayers: 1 });
+    expect(resolveSpeculative(v3, { method: 'deepseek_mtp', numSpeculativeTokens: 2 })).toEqual({ method: 'deepseek_mtp', k: 2, acceptance: [0.85, 0.85], draftLayers: 1 });
+    expect(resolveSpeculative(r1, { method: 'mtp', numSpeculativeTokens: 1, acceptanceRate: 0.7 }).acceptance).toEqual([0.7]);
   });
 
   it('MTP on a model without an MTP module, EAGLE without a head, n-gram without a rate: errors naming the field', () => {
     expect(() => resolveSpeculative(m8, { method: 'mtp', numSpeculativeTokens: 1 })).toThrow(/model 'llama-3\.1-8b-instruct' ships no multi-token-prediction module/);
     expect(() => resolveSpeculative(r1, { method: 'eagle3', numSpeculativeTokens: 1 })).toThrow(/has no eagle3 draft head .* it has: mtp/);
     expect(() => resolveSpeculative(m8, { method: 'ngram', numSpeculativeTokens: 3 })).toThrow(/no acceptance rate: give acceptanceRate/);
-    expect(resolveSpeculative(m8, { method: 'ngram', numSpeculativeTokens: 3, acceptanceRate: 0.6 })).toEqual({ method: 'ngram', k: 3, acceptanceRate: 0.6, draftLayers: 0 });
+    expect(resolveSpeculative(m8, { method: 'ngram', numSpeculativeTokens: 3, acceptanceRate: 0.6 })).toEqual({ method: 'ngram', k: 3, acceptance: [0.6, 0.6, 0.6], draftLayers: 0 });
   });
 });
 
