@@ -379,6 +379,27 @@ export class DecodeConnector {
     this.pump();
   }
 
+  /**
+   * Registers `prefill` before any request needs it, when the handshake would accept the pair (deployment.prewarmed):
+   * as if the handshake had run before the simulation started. A pair the handshake refuses is left to fail as usual.
+   */
+  preRegister(prefill: PrefillConnector): void {
+    const p = prefill.cfg;
+    const verdict = handshakeVerdict(this.cfg.profile, {
+      prefillTp: p.tp,
+      decodeTp: this.cfg.tp,
+      prefillBlockSize: p.blockSize,
+      decodeBlockSize: this.cfg.blockSize,
+      llm: this.cfg.llm,
+      prefillLlm: p.llm,
+      prefillProfile: p.profile,
+      engineId: prefill.engineId,
+    });
+    if (verdict.outcome !== 'ok') return;
+    this.registered.set(prefill.engineId, prefill.incarnation);
+    this.remoteBlockSize.set(prefill.engineId, p.blockSize);
+  }
+
   /** One handshake at a time per decode engine: the next unknown prefill engine in arrival order. */
   private pump(): void {
     if (this.handshaking !== null || this.queue.length === 0 || this.dead) return;

@@ -232,6 +232,11 @@ export class Cluster {
         );
         this.decodeWorkers.push({ engine: e, decode: ranks[0]!, ranks, nextRank: 0 });
       }
+      if (d.prewarmed) {
+        for (const dw of this.decodeWorkers) {
+          for (const dr of dw.ranks as DecodeConnector[]) for (const pw of this.prefillWorkers) for (const pr of pw.ranks as PrefillConnector[]) dr.preRegister(pr);
+        }
+      }
       const exp = this.profile.expiry;
       this.kvLoadTimeoutS = d.kvLoadTimeoutS !== undefined ? d.kvLoadTimeoutS : exp.kind === 'abort-timeout' ? exp.timeoutS : null;
       if (rule.outcome === 'fails') {

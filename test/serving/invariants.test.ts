@@ -69,7 +69,8 @@ describe('the kernel in debug mode', () => {
 });
 
 describe('request accounting', () => {
-  const small = experiment({ workload: { requests: 6, concurrency: 2 } });
+  // Connected from the start, so that the first request ends within a second (no first-contact handshake).
+  const small = experiment({ deployment: { prewarmed: true }, workload: { requests: 6, concurrency: 2 } });
 
   it('a request reported ended twice is a violation naming the point, the time and the request', () => {
     vi.stubEnv(TEST_CORRUPT_ENV, 'double-end');
@@ -145,7 +146,9 @@ function pair(model: string, prefillTp: number, decodeTp: number, maxRetries = 0
   const transport = plainTransport(10e9, true);
   const fabric = new KvFabric(net, transport);
   const llm = getLlm(c, model);
-  const profile = getConnector(c, 'any-tp');
+  // Registered at once (no descriptor preparation): these tests time the READs, not the first contact.
+  const base = getConnector(c, 'any-tp');
+  const profile = { ...base, handshake: { ...base.handshake, prepPerDescriptorS: 0 } };
   fabric.addEngine({ engineId: 'prefill-0', tp: prefillTp, node, hostLinkBandwidth: 64e9 });
   fabric.addEngine({ engineId: 'decode-0', tp: decodeTp, node, hostLinkBandwidth: 64e9 });
   const prefill = new PrefillConnector(sim, log, { engineId: 'prefill-0', llm, profile, tp: prefillTp, blockSize: 16, numBlocks: 100_000 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
-import { defaultEfficiency } from '../../src/physics/index.js';
+import { defaultEfficiency, weightBytesPerGpu } from '../../src/physics/index.js';
 import { runPoint } from '../../src/serving/simulate.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';
 import { experiment, point } from './helpers.js';
@@ -39,7 +39,7 @@ describe('one request alone', () => {
   });
 
   it('disaggregated over EFA: TTFT adds the KV transfer and a decode step (with its connector time) to the prefill', () => {
-    const { result } = run(experiment({ workload: { requests: 1 } }));
+    const { result } = run(experiment({ deployment: { prewarmed: true }, workload: { requests: 1 } }));
     // KV: 1000 tokens -> 63 blocks = 1008 slots x 131,072 B = 132,120,576 B over 4 EFA rails x 10 GB/s = 40 GB/s.
     const wire = 132_120_576 / 40e9;
     expect(result.kvTransfer.bytesMean).toBe(132_120_576);
@@ -52,6 +52,20 @@ describe('one request alone', () => {
     // Its ITL is a decode step of the disaggregated decode worker: GPU + host + connector.
     expect(result.itlMs.mean).toBeGreaterThan(firstDecodeS * 1000 * 0.99);
     expect(result.itlMs.mean).toBeLessThan(firstDecodeS * 1000 * 1.02);
+  });
+
+  it('cold, the first request also waits for the decode worker to register the prefill worker', () => {
+    // add_remote_agent builds one descriptor per block of the prefill pool per region: 32 layers x K and V = 64, at
+    // 0.225 us each (vllm-project/vllm#48209). The pool: HBM x 0.9 - weights - the 4 GB reserve, in 2,097,152-byte
+    // blocks (16 tokens x 131,072 B).
+    const blocks = Math.floor((h100.hbmBytes * 0.9 - weightBytesPerGpu(m8, { tp: 1, dp: 1, ep: 1 }) - 4e9) / 2_097_152);
+    const prepS = blocks * 64 * 0.225e-6;
+    const warm = run(experiment({ deployment: { prewarmed: true }, workload: { requests: 1 } })).result;
+    const cold = run(experiment({ workload: { requests: 1 } })).result;
+    // + the side channel's round trip (two ZMQ messages over TCP), under a millisecond.
+    expect(cold.ttftMs.mean! - warm.ttftMs.mean!).toBeGreaterThan(prepS * 1000);
+    expect(cold.ttftMs.mean! - warm.ttftMs.mean!).toBeLessThan(prepS * 1000 + 1);
+    expect(prepS).toBeGreaterThan(0.3); // about a third of a second for a 25k-block pool
   });
 });
 
@@ -155,7 +169,7 @@ describe('the seed scenarios in miniature', () => {
   it('the same 120k request over InfiniBand reads in about a second, posting-bound', () => {
     const { result } = run(
       experiment({
-        deployment: { model: 'deepseek-r1-distill-llama-70b', node: 'dgx-h100', transport: 'ib-rdma', prefill: { workers: 1, tp: 8 }, decode: { workers: 1, tp: 8 } },
+        deployment: { model: 'deepseek-r1-distill-llama-70b', node: 'dgx-h100', transport: 'ib-rdma', prefill: { workers: 1, tp: 8 }, decode: { workers: 1, tp: 8 }, prewarmed: true },
         workload: { isl: { mean: 120_000, stddev: 0 }, osl: { mean: 10, stddev: 0 }, requests: 1 },
       }),
     );
@@ -176,6 +190,7 @@ describe('the seed scenarios in miniature', () => {
           prefill: { workers: 1, tp: 8 },
           decode: { workers: 1, tp: 8 },
           engine: { ...VLLM_ENGINE, kvLayout: 'cross-layer' },
+          prewarmed: true,
         },
         workload: { isl: { mean: 120_000, stddev: 0 }, osl: { mean: 10, stddev: 0 }, requests: 1 },
       }),
