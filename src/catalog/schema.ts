@@ -74,15 +74,24 @@ const moeSchema = z
 
 /**
  * What a model ships for speculative decoding, by vLLM --speculative-config method: `acceptanceRate`, the chance a
- * draft token is accepted given the drafts before it were (a published figure for that method and model, else the
- * experiment gives one), and `draftLayers`, the transformer layers one draft pass runs (MTP: config.json
+ * draft token is accepted given the drafts before it were, or `acceptanceByPosition`, measured per position (published
+ * figures for that method and model, else the experiment gives one), and `draftLayers`, the transformer layers one draft pass runs (MTP: config.json
  * num_nextn_predict_layers; EAGLE: the head's num_hidden_layers). A method a model has no entry for needs a draft
  * the catalog does not know (MTP: the model ships no MTP module). n-gram proposes from the prompt on the CPU: no layers.
  */
-const draftSchema = z.strictObject({
-  acceptanceRate: z.number().gt(0).lt(1).optional(),
-  draftLayers: count,
-});
+const draftSchema = z
+  .strictObject({
+    acceptanceRate: z.number().gt(0).lt(1).optional(),
+    /** vLLM's 'acceptance at token i' as measured: the share of drafts whose position i was accepted (non-increasing). */
+    acceptanceByPosition: z.array(z.number().gt(0).lt(1)).min(1).optional(),
+    draftLayers: count,
+  })
+  .superRefine((d, ctx) => {
+    const p = d.acceptanceByPosition ?? [];
+    for (let i = 1; i < p.length; i++) {
+      if (p[i]! > p[i - 1]!) ctx.addIssue({ code: 'custom', path: ['acceptanceByPosition', i], message: `${p[i]} is above position ${i - 1}'s ${p[i - 1]}: the rates cannot rise` });
+    }
+  });
 const speculativeSchema = z.strictObject({
   mtp: draftSchema.optional(),
   eagle: draftSchema.optional(),

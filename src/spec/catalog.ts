@@ -68,9 +68,9 @@ export const SPECULATIVE_METHODS = ['mtp', 'deepseek_mtp', 'eagle', 'eagle3', 'n
 export type SpeculativeMethod = (typeof SPECULATIVE_METHODS)[number];
 
 export interface SpeculativeDrafts {
-  mtp?: { acceptanceRate?: number; draftLayers: number };
-  eagle?: { acceptanceRate?: number; draftLayers: number };
-  eagle3?: { acceptanceRate?: number; draftLayers: number };
+  mtp?: { acceptanceRate?: number; acceptanceByPosition?: number[]; draftLayers: number };
+  eagle?: { acceptanceRate?: number; acceptanceByPosition?: number[]; draftLayers: number };
+  eagle3?: { acceptanceRate?: number; acceptanceByPosition?: number[]; draftLayers: number };
   ngram?: { acceptanceRate: number };
 }
 
