@@ -52,6 +52,9 @@ export function measuredPoint(base: Experiment, m: MeasuredPoint, catalog: Catal
     throw new UserError(`row ${m.row}: isl + osl = ${m.isl} + ${m.osl} = ${m.isl + m.osl} tokens exceeds the ${llm.maxContext}-token context of '${llm.id}'`, `${m.file}:${m.line}`);
   }
   const experiment = structuredClone(base);
+  // A measured run timed a deployment that was serving already: its decode workers had registered the prefill workers
+  // (deployment.prewarmed), unless the deployment file says otherwise.
+  experiment.deployment.prewarmed ??= true;
   experiment.workload = {
     kind: 'closed-loop',
     concurrency: m.concurrency,
