@@ -180,7 +180,9 @@ function templateExperiment(
 export function deploymentOf(c: Candidate, placement: Placement | undefined, base: Omit<DeploymentSection, 'mode'>, extras: GroupExtras = {}): DeploymentSection {
   if (c.mode === 'aggregated') return { mode: 'aggregated', ...base, aggregated: { ...c.aggregated } };
   const role = (g: WorkerShape, x: GroupExtras['prefill']) => (x ? { ...g, node: x.node, gpu: x.gpu } : { ...g });
-  return { mode: 'disaggregated', ...base, prefill: role(c.prefill, extras.prefill), decode: role(c.decode, extras.decode), ...(placement ? { placement } : {}) };
+  // A plan sizes the fleet for its steady state: decode workers already registered with the prefill workers (the
+  // first contact's descriptor preparation is a start-up cost, not a per-request one).
+  return { mode: 'disaggregated', ...base, prefill: role(c.prefill, extras.prefill), decode: role(c.decode, extras.decode), ...(placement ? { placement } : {}), prewarmed: true };
 }
 
 /** What the prefill and decode groups of a probe carry when they run on hardware of their own. */

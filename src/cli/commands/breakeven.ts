@@ -99,6 +99,7 @@ export function breakevenExperiment(o: BreakevenOptions, node: string): Record<s
       decode: { workers: 1, tp },
       aggregated: { workers: gpus.aggregatedWorkers, tp },
       placement: 'cross-node',
+      prewarmed: true, // the steady state, as experiments/seeds/breakeven.yaml: no first-contact handshake in the curve
     },
     workload: {
       kind: 'closed-loop',
