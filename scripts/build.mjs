@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
@@ -127,12 +127,31 @@ async function main() {
   const hash = inputsHash(tsc);
   if (args.includes('--if-changed') && upToDate(hash, tsc)) {
     process.stderr.write('nixlsim build: dist/ is up to date with the sources\n');
+    await snapshotCatalog(false);
     return;
   }
   rmSync(STAMP, { force: true });
   mkdirSync(dist, { recursive: true });
   await Promise.all([bundle(), tsc ? runTsc() : Promise.resolve()]);
   writeFileSync(STAMP, `${JSON.stringify({ hash, tsc })}\n`);
+  await snapshotCatalog(true);
+}
+
+/**
+ * dist/catalog-snapshot.json: models/ loaded and validated once here, so that commands read one JSON file instead
+ * (src/catalog/snapshot.ts). Rewritten after a build, or when models/ changed since; a catalog with a mistake in it
+ * gets no snapshot (the commands then load the files and report it), and neither does a build without tsc's output.
+ */
+async function snapshotCatalog(always) {
+  const compiled = join(dist, 'src', 'catalog', 'load.js');
+  if (!existsSync(compiled)) return;
+  const { fromSnapshot, writeCatalogSnapshot, defaultModelsDir } = await import(pathToFileURL(compiled).href);
+  if (!always && fromSnapshot(defaultModelsDir()) !== undefined) return;
+  try {
+    writeCatalogSnapshot();
+  } catch (err) {
+    process.stderr.write(`nixlsim build: no catalog snapshot (${err instanceof Error ? err.message : String(err)})\n`);
+  }
 }
 
 main().catch((err) => {

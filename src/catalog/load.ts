@@ -26,6 +26,7 @@ import {
   type TransportFile,
 } from './schema.js';
 import { unknownNameMessage } from './suggest.js';
+import { readSnapshot, writeSnapshot } from './snapshot.js';
 import type { AllToAllSpec, Catalog, ConnectorError, ConnectorProfile, GpuSpec, LlmSpec, NodeSpec, Placement, PlacementRule, TransportFallback, TransportSpec } from '../spec/catalog.js';
 import { readInputText } from '../input.js';
 
@@ -587,8 +588,28 @@ export function userCatalogDirs(): readonly string[] {
  * directories (useUserCatalog) over it.
  */
 export function defaultCatalog(): Catalog {
-  cached ??= loadCatalog(defaultModelsDir(), userDirs);
+  cached ??= (userDirs.length === 0 ? fromSnapshot(defaultModelsDir()) : undefined) ?? loadCatalog(defaultModelsDir(), userDirs);
   return cached;
+}
+
+/** Where the build keeps the package's catalog, loaded and validated (src/catalog/snapshot.ts). */
+export function catalogSnapshotFile(): string {
+  return join(projectRoot(), 'dist', 'catalog-snapshot.json');
+}
+
+/** Loads `dir` (the package's models/) and writes its snapshot: the build does, after compiling. */
+export function writeCatalogSnapshot(file: string = catalogSnapshotFile(), dir: string = defaultModelsDir()): void {
+  const catalog = loadCatalog(dir);
+  writeSnapshot(file, resolve(dir), CATALOG_KINDS, catalog, (r) => origins.get(r)!.file);
+}
+
+/** The package's catalog from the build's snapshot, when models/ has not changed since; else undefined. */
+export function fromSnapshot(dir: string, file: string = catalogSnapshotFile()): Catalog | undefined {
+  return readSnapshot(file, resolve(dir), CATALOG_KINDS, (r, f) => {
+    const record = deepFreeze(r);
+    origins.set(record, { file: f, layer: 'package' });
+    return record;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
