@@ -137,8 +137,10 @@ const RESULT_KEYS = {
   // Monte Carlo bands (run --uncertainty) are not pinned or baselined: the nominal numbers are the point's result.
   bands: null,
   expiry: null,
-  // With deployment.engine.kvOffload only, so not a metric every point has.
+  // Only when prompts carry block hashes or with deployment.engine.kvOffload, so not a metric every point has.
   prefixCache: null,
+  // With deployment.conditionalDisagg only.
+  conditionalDisagg: null,
   // With an autoscale section only: a point without one has none of these.
   autoscale: AUTOSCALE_KEYS,
 } satisfies Record<keyof PointResult, unknown>;

@@ -132,6 +132,8 @@ export class Cluster {
   /** Requests queued or prefilling on a prefill worker, which fail if it restarts. */
   private readonly prefilling = new RequestsByEngine();
   /** KV loads by how they ended. */
+  /** Conditional disaggregation's decisions (warm-up included): prefilled on the decode worker, or on a prefill worker. */
+  readonly prefills = { local: 0, remote: 0 };
   readonly loadOutcomes: Record<LoadOutcome, number> = {
     started: 0,
     ok: 0,
@@ -283,10 +285,38 @@ export class Cluster {
       });
       return;
     }
+    if (this.d.conditionalDisagg) return this.prefillWhere(r, this.d.conditionalDisagg);
+    this.prefillRemotely(r);
+  }
+
+  private prefillRemotely(r: ServingRequest): void {
     this.prefillRouter.route(r, (p, why) => {
       if (this.routedAway(r, this.prefillRouter)) return;
       if (!p) return this.noWorker(r, 'prefill', why);
       this.prefillOn(r, p);
+    });
+  }
+
+  /**
+   * Conditional disaggregation (deployment.conditionalDisagg): the decode worker is picked first; the request is
+   * prefilled there when its prompt less that worker's cached prefix is short enough, or when too many requests wait
+   * for prefill workers already; else as usual (the decode worker is then picked again once the prefill is done).
+   */
+  private prefillWhere(r: ServingRequest, cd: NonNullable<Deployment['conditionalDisagg']>): void {
+    this.decodeRouter.route(r, (d, why) => {
+      if (this.routedAway(r, this.decodeRouter)) return;
+      if (!d) return this.noWorker(r, 'decode', why);
+      const bs = d.cfg.args.blockSize;
+      const cached = r.hashes && d.cfg.args.prefixCaching ? Math.min(d.pool.matchPrefix(r.hashes), Math.floor((r.isl - 1) / bs)) * bs : 0;
+      const waiting = this.prefillRouter.queued + this.prefillWorkers.reduce((n, w) => n + w.engine.queued, 0);
+      const queueFull = cd.maxPrefillQueueSize !== null && waiting >= cd.maxPrefillQueueSize;
+      if (r.isl - cached <= cd.maxLocalPrefillLength || queueFull) {
+        this.prefills.local++;
+        return this.runLocally(r, d);
+      }
+      this.prefills.remote++;
+      this.decodeRouter.free(r.id);
+      this.prefillRemotely(r);
     });
   }
 
@@ -340,6 +370,9 @@ export class Cluster {
     const dc = nextRank(dw, dw.ranks as DecodeConnector[]);
     if (!this.fits(d, r.isl + r.osl)) return this.fail(r, `request of ${r.isl + r.osl} tokens does not fit ${d.id}'s KV pool`, 'too_long');
     const seq = this.seq(r, d, r.isl, r.osl, false);
+    // vLLM caches the blocks a connector loaded once they arrive (Scheduler._update_waiting_for_remote_kv calls
+    // cache_blocks), and those of the answer as it decodes: a later prompt that starts with them finds them here.
+    if (r.hashes) seq.hashes = r.hashes;
     r.streamListing = this.streams.add(d, r);
     d.reserve(seq, r.isl + 1, () => {
       const startedAt = this.sim.now;

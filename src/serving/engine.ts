@@ -210,6 +210,11 @@ export class Engine {
   }
 
   /** Requests on this engine: queued, waiting for blocks or running. The least-loaded router counts these. */
+  /** Requests waiting to be scheduled (not yet started, or preempted). */
+  get queued(): number {
+    return this.waiting.size;
+  }
+
   get load(): number {
     return this.waiting.size + this.toReserve.length + this.running.length;
   }

@@ -445,6 +445,9 @@ class Metrics {
       ttftCdfMs: this.ttft.count === 0 ? [] : CDF_PERCENTILES.map((p) => ({ p, ms: round(this.ttft.percentileS(p) * 1000, 3) })),
       expiry: { connector: cluster.profile.id, ...cluster.profile.expiry },
       ...(cluster.engines.some((e) => e.hostTier || e.prefixHits.promptBlocks > 0) ? { prefixCache: prefixCache(cluster) } : {}),
+      ...(point.experiment.deployment.mode === 'disaggregated' && point.experiment.deployment.conditionalDisagg
+        ? { conditionalDisagg: { localPrefills: cluster.prefills.local, remotePrefills: cluster.prefills.remote } }
+        : {}),
     };
   }
 }

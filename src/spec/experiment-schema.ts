@@ -353,6 +353,20 @@ const deployment = z
         "Dynamo's router mode (dynamo.frontend --router-mode, Dynamo v1.0.0): round-robin, random (uniform over the live workers), kv-aware (--router-mode kv: the lowest cost, as routerConfig describes), or least-loaded (this model's: the fewest requests queued or running; not a v1.0.0 mode).",
       ),
     routerConfig: routerConfig.optional(),
+    conditionalDisagg: z
+      .strictObject({
+        maxLocalPrefillLength: whole(0)
+          .default(1000)
+          .describe("Prompt tokens left to compute (the prompt less the decode worker's cached prefix) up to which the decode worker prefills the request itself (Dynamo's DisaggregatedRouter max_local_prefill_length, default 1000)."),
+        maxPrefillQueueSize: whole(0)
+          .nullable()
+          .default(2)
+          .describe("Requests waiting for a prefill worker from which new ones prefill on the decode worker instead (max_prefill_queue_size, default 2); null: no limit."),
+      })
+      .optional()
+      .describe(
+        "Conditional disaggregation (disaggregated mode): the decode worker is picked first, and a request whose prompt less that worker's cached prefix is at most maxLocalPrefillLength tokens, or that finds maxPrefillQueueSize requests already waiting for prefill workers, is prefilled on the decode worker with no KV transfer; the rest go to a prefill worker as usual. Dynamo's DisaggregatedRouter of its v0.x vLLM workers (prefill_remote: prefill_length x (1 - prefix_hit_rate) > max_local_prefill_length and queue_size < max_prefill_queue_size) and TensorRT-LLM's disaggregated server (conditional_disagg_config.max_local_prefill_length); Dynamo v1's frontend always prefills remotely. Unset: every request is prefilled remotely. summary.json then has conditionalDisagg: the prefills done locally and remotely.",
+      ),
     engine,
     bandwidth: oneOf(BANDWIDTHS).default('typical').describe('Which per-rail bandwidth of the transport to use.'),
     failurePolicy: oneOf(FAILURE_POLICIES)

@@ -208,6 +208,8 @@ export interface PointResult {
   autoscale?: AutoscaleResult;
   /** With deployment.engine.kvOffload: where the prompts' full blocks were found (an extra, not in the contract). */
   prefixCache?: PrefixCacheResult;
+  /** With deployment.conditionalDisagg: requests (warm-up included) prefilled on their decode worker, and on a prefill worker. */
+  conditionalDisagg?: { localPrefills: number; remotePrefills: number };
 }
 
 /**
