@@ -143,7 +143,7 @@ export function defaultOutDir(o: Pick<PlanOptions, 'model' | 'node' | 'transport
  * the loader (a temporary file, as `breakeven` does) gives exactly what `nixlsim run` gives recommended.yaml.
  */
 function templateExperiment(
-  o: { model: string; gpu: string; node: string; connector: string; transport: string },
+  o: { model: string; gpu: string; node: string; connector: string; transport: string } & Pick<DeploymentSection, 'router' | 'routerConfig'>,
   tp: number,
   w: PlanWorkload,
   catalog: Catalog,
@@ -156,7 +156,17 @@ function templateExperiment(
     name: 'plan',
     seed: w.seed,
     // One worker of a TP the model fits at (the loader checks that it does); every probe sets its own groups.
-    deployment: { mode: 'aggregated', model: o.model, gpu: o.gpu, node: o.node, connector: o.connector, transport: o.transport, aggregated: { workers: 1, tp } },
+    deployment: {
+      mode: 'aggregated',
+      model: o.model,
+      gpu: o.gpu,
+      node: o.node,
+      connector: o.connector,
+      transport: o.transport,
+      aggregated: { workers: 1, tp },
+      ...(o.router !== undefined ? { router: o.router } : {}),
+      ...(o.routerConfig !== undefined ? { routerConfig: o.routerConfig } : {}),
+    },
     workload: section,
   };
   const dir = mkdtempSync(join(tmpdir(), 'nixlsim-plan-'));
@@ -384,7 +394,7 @@ export function setup(o: PlanOptions): Setup {
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.set ? { set: o.set } : {}),
   });
-  const ids = { model: llm.id, gpu: gpu.id, node: node.id, connector: profile.id, transport: transport.id };
+  const ids = { model: llm.id, gpu: gpu.id, node: node.id, connector: profile.id, transport: transport.id, ...structuredClone(workload.routing ?? {}) };
   // The template's worker has the widest TP a worker can have, the likeliest to hold the model; the loader says
   // when even that does not fit.
   const shapes = tpSizes(llm, node);

@@ -17,6 +17,7 @@ import type { TraceSource } from '../spec/experiment.js';
 import { shownPath } from '../experiment/yaml-errors.js';
 import { fitLengths } from '../workload/index.js';
 import { TraceReader, type TraceFormat } from '../workload/traces.js';
+import type { DeploymentSection } from './types.js';
 
 /** A length drawn from a normal distribution is taken to reach mean + 3 standard deviations (99.87% of draws). */
 export const LONGEST_SIGMAS = 3;
@@ -51,6 +52,11 @@ export interface PlanWorkload {
   ownRate?: number;
   /** What the planner changed or left out of the file, said in the report. */
   notes: string[];
+  /**
+   * The experiment file's router when it names one other than round-robin, or a routerConfig: every probe, the
+   * recommended deployment and its launch.sh route as the file does (a trace alone has none).
+   */
+  routing?: Pick<DeploymentSection, 'router' | 'routerConfig'>;
 }
 
 export interface WorkloadOptions {
@@ -93,10 +99,17 @@ export function resolveWorkload(file: string, o: WorkloadOptions): PlanWorkload 
   const w = exp.workload;
   const notes: string[] = [];
   if (exp.faults.length > 0) notes.push(`the ${exp.faults.length} fault(s) in ${shownPath(loaded.file)} are left out: the planner sizes for fault-free serving`);
+  const d = exp.deployment;
+  const routing: PlanWorkload['routing'] =
+    d.router !== 'round-robin' || d.routerConfig !== undefined ? { router: d.router, ...(d.routerConfig !== undefined ? { routerConfig: structuredClone(d.routerConfig) } : {}) } : undefined;
+  if (routing) notes.push(`every deployment is routed as ${shownPath(loaded.file)} routes: ${d.router}${d.routerConfig !== undefined ? ' with its routerConfig' : ''}`);
   if (w.kind === 'trace') {
     if (w.trace === undefined) throw new UserError(`--workload ${file}: workload.kind is trace but no trace is given`);
     notes.push(`the trace's speed-up (${w.trace.speedup}) is replaced by the one each probe's rate needs`);
-    return fromTrace(w.trace, o, shownPath(loaded.file), exp.seed, notes);
+    return { ...fromTrace(w.trace, o, shownPath(loaded.file), exp.seed, notes), ...(routing ? { routing } : {}) };
+  }
+  if (w.sessions !== undefined || w.prefixPrompts !== undefined) {
+    notes.push(`its ${[w.sessions ? 'multi-turn sessions' : '', w.prefixPrompts ? 'prefix prompts' : ''].filter(Boolean).join(' and ')} are left out: the planner sizes for single-turn requests of the same lengths`);
   }
   if (w.kind === 'closed-loop') {
     notes.push(`closed-loop traffic (concurrency ${w.concurrency}) is replaced by Poisson arrivals at each probe's rate, with the same lengths`);
@@ -125,6 +138,7 @@ export function resolveWorkload(file: string, o: WorkloadOptions): PlanWorkload 
     longest: { isl: far.isl, osl: far.osl },
     ...(w.kind === 'poisson' && typeof w.rate === 'number' ? { ownRate: w.rate } : {}),
     notes,
+    ...(routing ? { routing } : {}),
   };
 }
 

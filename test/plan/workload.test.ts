@@ -20,6 +20,30 @@ describe('the workload the planner sizes for', () => {
     expect(w.notes).toEqual(['the Poisson rate (2 req/s) is replaced by each probe\'s rate']);
   });
 
+  it("the file's router and routerConfig route every probe; sessions and prefix prompts are left out, and said so", () => {
+    const w = resolveWorkload(fixture('../plan/swept.yaml'), {
+      catalog,
+      llm,
+      requests: 50,
+      warmup: 5,
+      maxRecords: 100,
+      set: [
+        'workload.isl.mean=4000',
+        'deployment.router=kv-aware',
+        'deployment.routerConfig={overlapScoreWeight: 2}',
+        'workload.sessions={turns: {mean: 3}}',
+        'workload.prefixPrompts={tokens: 500}',
+      ],
+    });
+    expect(w.routing?.router).toBe('kv-aware');
+    expect(w.routing?.routerConfig?.overlapScoreWeight).toBe(2);
+    expect(w.section).toEqual({ kind: 'poisson', warmup: 5, isl: { mean: 4000, stddev: 200 }, osl: { mean: 100, stddev: 10 } });
+    expect(w.notes.join('\n')).toMatch(/routed as .* routes: kv-aware with its routerConfig/);
+    expect(w.notes.join('\n')).toMatch(/multi-turn sessions and prefix prompts are left out/);
+    // Round-robin with no routerConfig (the file's default) is no routing of its own.
+    expect(resolveWorkload(fixture('../plan/swept.yaml'), { catalog, llm, requests: 50, warmup: 5, maxRecords: 100, set: ['workload.isl.mean=4000'] }).routing).toBeUndefined();
+  });
+
   it('a trace: its own rate, mean and longest lengths over the records a probe may replay', () => {
     const w = resolveWorkload(TRACE, { catalog, llm, requests: 5, warmup: 1, maxRecords: 6 });
     // The first 6 rows are at 0, 0.052, 0.098189, 0.140684, 0.444994 and 0.539187 s: 5 gaps in 0.539187 s.
