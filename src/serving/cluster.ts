@@ -257,7 +257,7 @@ export class Cluster {
     // Dynamo's decode override (no prefix-overlap weight: the KV comes from prefill).
     const settings = { ...DYNAMO_ROUTER_DEFAULTS, ...d.routerConfig };
     const router = (name: string, workers: Worker[], disaggregatedDecode = false) =>
-      new Router(d.router, workers.map((w) => w.engine), { settings, rng: sim.rng(`router:${name}`), disaggregatedDecode });
+      new Router(d.router, workers.map((w) => w.engine), { settings, rng: sim.rng(`router:${name}`), disaggregatedDecode, now: () => sim.now });
     this.prefillRouter = router('prefill', this.prefillWorkers);
     this.decodeRouter = router('decode', this.decodeWorkers, true);
     this.aggRouter = router('aggregated', this.aggWorkers);

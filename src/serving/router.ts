@@ -40,6 +40,8 @@ export interface RouterOptions {
    * overlap_score_weight 0 and without assuming KV reuse (every prompt block counts as new on any worker).
    */
   disaggregatedDecode?: boolean;
+  /** The simulated time (what a worker's host tier holds depends on it); needed only with a hostCacheHitWeight. */
+  now?: () => number;
 }
 
 /** What a router needs of a request. */
@@ -98,6 +100,7 @@ export class Router {
   private readonly rng: RandomStream;
   private readonly weight: number;
   private readonly assumeKvReuse: boolean;
+  private readonly now: () => number;
   private readonly loads: WorkerLoad[];
   private readonly bookings = new Map<string, Booking>();
   private readonly pending = new Deque<{ req: RouteRequest; to: Routed }>();
@@ -118,6 +121,7 @@ export class Router {
     this.rng = options.rng;
     this.weight = options.disaggregatedDecode ? 0 : options.settings.overlapScoreWeight;
     this.assumeKvReuse = !options.disaggregatedDecode;
+    this.now = options.now ?? (() => 0);
     this.loads = engines.map(() => new WorkerLoad());
   }
 
@@ -268,15 +272,21 @@ export class Router {
     const hashes = this.assumeKvReuse && req.hashes ? req.hashes.slice(0, full) : [];
     const costs: number[] = [];
     const overlaps: number[] = [];
+    const onGpus: number[] = [];
+    const hostWeight = this.settings.hostCacheHitWeight;
     for (const i of ok) {
       const e = this.engines[i]!;
       const load = this.loads[i]!;
-      const overlap = hashes.length > 0 ? e.pool.matchPrefix(hashes) : 0;
+      const onGpu = hashes.length > 0 ? e.pool.matchPrefix(hashes) : 0;
+      // Tier-based routing: the host tier's blocks that continue the GPU prefix, at a lower credit.
+      const onHost = hostWeight > 0 && e.hostTier && onGpu < hashes.length ? e.hostTier.match(hashes, onGpu, hashes.length, this.now()) : 0;
+      const overlap = onGpu + hostWeight * onHost;
       let fresh = full - hashes.length;
       for (const h of hashes) if (!load.shared.has(h)) fresh++;
       const prefillBlocks = (load.prefillTokens + Math.max(0, req.isl - overlap * bs)) / bs;
       costs.push(this.weight * prefillBlocks + load.activeBlocks + fresh);
       overlaps.push(overlap);
+      onGpus.push(onGpu);
     }
     const k = this.settings.temperature === 0 ? this.lowest(ok, costs) : this.sample(costs, this.settings.temperature);
     const i = ok[k]!;
@@ -289,7 +299,7 @@ export class Router {
     for (const h of hashes) load.shared.set(h, (load.shared.get(h) ?? 0) + 1);
     load.unique += booking.unique;
     this.counts.promptBlocks += full;
-    this.counts.cachedBlocks += Math.min(overlap, full);
+    this.counts.cachedBlocks += Math.min(onGpus[k]!, full);
     return i;
   }
 

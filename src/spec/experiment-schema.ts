@@ -168,6 +168,11 @@ const routerConfig = z
       .describe(
         '--active-decode-blocks-threshold (default unset: null, off). A worker with more than this fraction of its KV blocks in use gets no new request, in every router mode; when every live worker is busy the request fails with HTTP 503 (Dynamo docs/fault_tolerance/request_rejection.md).',
       ),
+    hostCacheHitWeight: nonNegative()
+      .default(DYNAMO_ROUTER_DEFAULTS.hostCacheHitWeight)
+      .describe(
+        `--router-host-cache-hit-weight: tier-based KV routing (ai-dynamo/dynamo PR #8380, flags from PR #10157; default there 0.75). The workers' host-tier blocks (deployment.engine.kvOffload) that continue a prompt's prefix past its GPU-cached part count as this much of a cached block against the prompt's prefill blocks: prefill blocks = (prompt tokens - (GPU blocks + hostCacheHitWeight x host blocks) x block size) / block size. Default ${DYNAMO_ROUTER_DEFAULTS.hostCacheHitWeight}: v1.0.0's router, which sees GPU blocks only.`,
+      ),
   })
   .describe("Dynamo's KV router settings (and the busy threshold, which every mode honours). Unset keys take Dynamo v1.0.0's defaults.");
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RandomStream } from '../../src/engine/index.js';
 import type { Engine } from '../../src/serving/engine.js';
+import { HostKvTier } from '../../src/serving/host-tier.js';
 import { KvBlockPool } from '../../src/serving/kv-pool.js';
 import { Router, type NoWorker, type RouterOptions } from '../../src/serving/router.js';
 import { DYNAMO_ROUTER_DEFAULTS, type RouterKind, type RouterSettings } from '../../src/spec/experiment.js';
@@ -49,6 +50,22 @@ describe("the KV router's cost (Dynamo v1.0.0 DefaultWorkerSelector), worked by 
     // the one with fewer cached blocks wins (w1: 0 against 4).
     expect(route(r, 'r3', 320, hashes('g', 20))).toBe('w1');
     expect(r.counts).toMatchObject({ routed: 3, promptBlocks: 6 + 6 + 20, cachedBlocks: 6 + 6 + 0 });
+  });
+
+  it('tier-based routing: host-tier blocks after the GPU prefix count hostCacheHitWeight of a block (0: not at all)', () => {
+    // w0 holds the prompt's 6 blocks in its host tier only, w1 its first 2 in GPU memory. 100 tokens, 6 full blocks:
+    // weight 0 (v1.0.0): w0 100/16 + 6 = 12.25, w1 (100 - 32)/16 + 6 = 10.25: w1. Weight 0.75: w0's credit is
+    // 0.75 x 6 = 4.5 blocks, (100 - 72)/16 + 6 = 7.75: w0.
+    const h = hashes('h', 6);
+    const tier = new HostKvTier({ capacityBlocks: 100, blockLinkS: 0 });
+    tier.store(h, 6, 0);
+    const w0 = Object.assign(worker('w0'), { hostTier: tier });
+    const w = [w0, worker('w1', { cached: h.slice(0, 2) })];
+    expect(route(router('kv-aware', w), 'r1', 100, h)).toBe('w1');
+    const r = router('kv-aware', w, { hostCacheHitWeight: 0.75 }, { now: () => 0 });
+    expect(route(r, 'r1', 100, h)).toBe('w0');
+    // What the router counts as cached stays the GPU's blocks (none on w0).
+    expect(r.counts.cachedBlocks).toBe(0);
   });
 
   it('overlapScoreWeight 0 ignores the cache: every worker costs its blocks alone', () => {
