@@ -338,6 +338,7 @@ function toConnector(f: ConnectorFile): ConnectorProfile {
     handshake: { timeoutS: f.handshake.timeoutS, onFailure: f.handshake.onFailure, prepPerDescriptorS: f.handshake.prepPerDescriptorS ?? 0 },
     kvLoadFailurePolicy: f.kvLoadFailurePolicy,
     ...(f.dataParallel === 'unsupported' ? { dataParallel: 'unsupported' as const } : {}),
+    pipelineParallel: f.pipelineParallel ?? 'unsupported',
     expiry: toExpiry(f.expiry),
     ...(f.vllmReleases !== undefined
       ? {

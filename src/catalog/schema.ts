@@ -447,6 +447,11 @@ export const connectorFileSchema = z
     kvLoadFailurePolicy: z.enum(['fail', 'recompute']).nullable(),
     /** Prefill or decode workers with data-parallel ranks: 'unsupported' where the build's DP ranks collide; unset: ok. */
     dataParallel: z.enum(['ok', 'unsupported']).optional(),
+    /**
+     * Disaggregated workers with pipeline-parallel stages: 'unsupported' (pull-mode NixlConnector), or 'prefill-only'
+     * (vLLM's NixlPushConnector, PR #45880: prefill PP, decode without). Unset: unsupported.
+     */
+    pipelineParallel: z.enum(['unsupported', 'prefill-only']).optional(),
     expiry: expirySchema,
     vllmReleases: z.array(vllmReleaseSchema).min(1, 'expected at least one release range, or leave vllmReleases out').optional(),
     sources: sourcesSchema,

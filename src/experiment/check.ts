@@ -131,6 +131,21 @@ export function checkAgainstCatalog(d: ExperimentFile, catalog: Catalog): Proble
     if (isProblem(h)) return h;
     hw[g] = h;
   }
+  // Pipeline parallelism: what the connector's builds allow a disaggregated worker; aggregated stages are not modelled.
+  for (const g of groups) {
+    const pp = dep[g].pp ?? 1;
+    if (pp <= 1) continue;
+    const profile = getConnector(catalog, connector.id);
+    const message =
+      dep.mode === 'aggregated'
+        ? `pipeline parallelism (pp ${pp}) is not modelled for aggregated workers (nixlsim prices a step on one stage's GPUs); use tp${llm.moe ? ', or dp and ep' : ''}`
+        : profile.pipelineParallel === 'unsupported'
+          ? `connector profile '${profile.id}' cannot serve ${g} workers with pipeline parallelism (pp ${pp}): vLLM's pull-mode NixlConnector, which Dynamo's vLLM worker runs, refuses a prefill rank's pp_rank > 0 handshake metadata (ValueError, vllm-project/vllm PR #43720), so P/D needs pp 1 on both sides; use tp`
+          : g === 'decode'
+            ? `connector profile '${profile.id}' takes pipeline parallelism on prefill workers only (NixlPushConnector, vllm-project/vllm PR #45880); decode needs pp 1`
+            : `pipeline-parallel prefill (pp ${pp}) over '${profile.id}' is not modelled: nixlsim prices a step and a transfer on one stage's GPUs; use tp`;
+    return { path: [D, g, 'pp'], also: dep.mode === 'disaggregated' ? [[D, dep.vllm !== undefined ? 'vllm' : 'connector']] : [], message };
+  }
   // DP ranks and the expert group: what vLLM allows for the model, and all-to-all kernels on the node for EP.
   for (const g of groups) {
     const grp = dep[g];

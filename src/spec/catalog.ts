@@ -344,6 +344,11 @@ export interface ConnectorProfile {
    * the same NIXL engine id and side-channel port). Absent: each DP rank is its own NIXL engine, as later builds do.
    */
   dataParallel?: 'unsupported';
+  /**
+   * Disaggregated workers with pipeline-parallel stages: none in pull-mode NixlConnector builds (a prefill rank's
+   * pp_rank > 0 handshake metadata is refused), prefill only with vLLM's NixlPushConnector (PR #45880).
+   */
+  pipelineParallel: 'unsupported' | 'prefill-only';
   expiry: ExpiryModel;
   /**
    * The vLLM releases this profile stands for (`--vllm 0.10.1`): `>=A` or `>=A <B`, each with where that comes from,

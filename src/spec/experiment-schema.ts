@@ -129,6 +129,11 @@ const workerGroup = (what: string) =>
         .describe(
           "Expert-parallel size (vLLM --enable-expert-parallel), MoE models only: tp x dp, the experts spread over every GPU of the worker and tokens dispatched to them with the node's all-to-all kernels (allToAll in models/node/), or 1, the experts split by tensor parallelism over those GPUs (vLLM's default). Unset: 1.",
         ),
+      pp: wholeIn(1, LIMITS.tp.max, LIMITS.tp.why)
+        .optional()
+        .describe(
+          "Pipeline-parallel stages of each worker (vLLM --pipeline-parallel-size). Checked against the connector profile's pipelineParallel (`nixlsim list connectors --json`): the NixlConnector builds of the catalog take no pp above 1 on a disaggregated worker, and aggregated pipeline stages are not modelled, so anything but 1 is refused with the reason. Unset: 1.",
+        ),
       allToAll: z
         .enum(ALL_TO_ALL_MODES, { error: `expected one of ${ALL_TO_ALL_MODES.map((m) => `'${m}'`).join(', ')}` })
         .optional()

@@ -491,6 +491,27 @@ describe('DP ranks and the connector build', () => {
   });
 });
 
+describe('pipeline parallelism (issue #27)', () => {
+  it('pp above 1 is refused at its line: pull-mode NixlConnector builds take none, aggregated stages are not modelled', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixlsim-pp-'));
+    const file = join(dir, 'e.yaml');
+    const write = (mode: string, groups: string) =>
+      writeFileSync(file, `deployment:\n  mode: ${mode}\n  model: llama-3.1-70b-instruct-fp8\n  node: dgx-h100\n  connector: any-tp\n  transport: ib-rdma\n${groups}workload: { kind: closed-loop, isl: { mean: 100 }, osl: { mean: 10 } }\n`);
+    try {
+      write('disaggregated', '  prefill: { tp: 2 }\n  decode: { tp: 2, pp: 2 }\n');
+      expect(userError(() => loadExperiment(file)).message).toMatch(
+        /e\.yaml:8:\d+ deployment\.decode\.pp: connector profile 'any-tp' cannot serve decode workers with pipeline parallelism \(pp 2\): .*vllm-project\/vllm PR #43720.*; use tp$/,
+      );
+      write('aggregated', '  aggregated: { tp: 2, pp: 2 }\n');
+      expect(userError(() => loadExperiment(file)).message).toMatch(/e\.yaml:7:\d+ deployment\.aggregated\.pp: pipeline parallelism \(pp 2\) is not modelled for aggregated workers/);
+      write('aggregated', '  aggregated: { tp: 2, pp: 1 }\n');
+      expect(() => loadExperiment(file)).not.toThrow(); // pp 1: one stage, as without it
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('deployment.engine.speculative (issue #27)', () => {
   const load = (model: string, speculative: string) => {
     const dir = mkdtempSync(join(tmpdir(), 'nixlsim-spec-'));
