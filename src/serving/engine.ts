@@ -147,11 +147,14 @@ export class Engine {
   /** Finished prefill sequences keeping their blocks for decode to read (holdOnFinish). */
   private readonly held = new Bag<Seq>();
   /** Admitted sequences whose prefix is being onboarded from the host tier: their first hashed block and count. */
-  private readonly loading = new Map<Seq, { from: number; n: number }>();
+  private readonly loading = new Map<Seq, { from: number; n: number; diskN: number }>();
   /** The host-memory KV tier below the prefix cache (deployment.engine.kvOffload), if any. */
   readonly hostTier: HostKvTier | undefined;
+  /** The local-disk KV tier below the host tier (kvOffload.disk), if any. */
+  readonly diskTier: HostKvTier | undefined;
+  private readonly diskFilter: boolean;
   /** Full prompt blocks of the sequences admitted with hashes, and where they were found (summary's prefixCache). */
-  readonly prefixHits = { promptBlocks: 0, gpu: 0, host: 0 };
+  readonly prefixHits = { promptBlocks: 0, gpu: 0, host: 0, disk: 0 };
   /**
    * The step in flight (one at a time), read back by finishStep: its prefill chunks, the sequences it decodes, and
    * their context lengths (for stepTime). Refilled by every step() and shortened with truncate() instead of allocated
@@ -178,8 +181,16 @@ export class Engine {
     if (offload) {
       // A block lives on each of a DP rank's tp GPUs (its shard of the heads, or MLA's whole latent copy on each).
       const perRank = cfg.args.blockSize * kvBytesPerTokenPerRank(cfg.llm, cfg.tp);
-      this.hostTier = new HostKvTier({ capacityBlocks: Math.floor(offload.hostBytes / (perRank * cfg.tp)), blockLinkS: perRank / cfg.gpu.hostLink.bandwidth });
+      const linkS = perRank / cfg.gpu.hostLink.bandwidth;
+      this.hostTier = new HostKvTier({ capacityBlocks: Math.floor(offload.hostBytes / (perRank * cfg.tp)), storeBlockS: linkS, loadBlockS: linkS });
+      // The disk is the worker's: a block is all its ranks' shards through the worker's share of the disks.
+      const disk = offload.disk;
+      if (disk) {
+        const bytes = perRank * cfg.tp;
+        this.diskTier = new HostKvTier({ capacityBlocks: Math.floor(disk.bytes / bytes), storeBlockS: bytes / disk.writeBytesPerS, loadBlockS: bytes / disk.readBytesPerS });
+      }
     }
+    this.diskFilter = offload?.disk?.filter ?? true;
     const ctx = {
       enforceEager: cfg.args.enforceEager ?? false,
       // CUDA graphs are captured per engine core: with DP ranks, each rank's share of the worker's budgets.
@@ -298,7 +309,7 @@ export class Engine {
     const all = [...this.waiting, ...this.toReserve.map((r) => r.seq), ...this.loading.keys(), ...this.running];
     for (const s of this.running) this.freeBlocks(s);
     for (const [s, l] of this.loading) {
-      this.hostTier!.loaded(s.hashes!, l.from, l.n);
+      this.unpin(s, l);
       this.freeBlocks(s);
     }
     this.loading.clear();
@@ -317,6 +328,7 @@ export class Engine {
     if (!this.dead) return;
     this.pool.dropIdle();
     this.hostTier?.clear();
+    this.diskTier?.clear();
     this.dead = false;
     this.kick();
   }
@@ -327,7 +339,8 @@ export class Engine {
    */
   check(): void {
     this.pool.check(`${this.id}'s KV pool`);
-    this.hostTier?.check(this.id);
+    this.hostTier?.check(`${this.id} (host)`);
+    this.diskTier?.check(`${this.id} (disk)`);
     const cap = this.cfg.args.maxNumSeqs;
     if (this.running.length + this.reserved.size + this.loading.size > cap) {
       throw new InvariantError(`no queue goes over its cap: ${this.id} has ${this.running.length} running + ${this.reserved.size} reserved + ${this.loading.size} loading > maxNumSeqs ${cap}`);
@@ -376,12 +389,15 @@ export class Engine {
     const args = this.cfg.args;
     let hit = 0;
     let onHost = 0;
+    let onDisk = 0;
     const lookup = args.prefixCaching && seq.hashes !== undefined && seq.prefilled === 0 && seq.generated === 0;
     if (lookup) {
       // Never take the whole prompt from cache: the last token must be computed to produce logits.
-      const cap = Math.floor((seq.promptTokens - 1) / args.blockSize);
+      const cap = Math.min(Math.floor((seq.promptTokens - 1) / args.blockSize), seq.hashes!.length);
       hit = Math.min(this.pool.matchPrefix(seq.hashes!), cap);
-      if (this.hostTier) onHost = this.hostTier.match(seq.hashes!, hit, Math.min(cap, seq.hashes!.length), this.sim.now);
+      // Then the tiers below, in KVBM's lookup order: host memory, then disk, each continuing the prefix.
+      if (this.hostTier) onHost = this.hostTier.match(seq.hashes!, hit, cap, this.sim.now);
+      if (this.diskTier) onDisk = this.diskTier.match(seq.hashes!, hit + onHost, cap, this.sim.now);
     }
     const need = this.blocksFor(seq.promptTokens + 1) - hit;
     // The hit's idle blocks count against the room, and are taken before the new blocks: making room must not evict
@@ -401,17 +417,29 @@ export class Engine {
       h.promptBlocks += Math.min(seq.hashes!.length, Math.floor(seq.promptTokens / args.blockSize));
       h.gpu += hit;
       h.host += onHost;
+      h.disk += onDisk;
     }
-    if (onHost > 0) {
-      // The host blocks go into the new GPU blocks over the host link; the sequence runs once they are there.
-      const done = this.hostTier!.load(seq.hashes!, hit, onHost, this.sim.now);
-      seq.prefilled = (hit + onHost) * args.blockSize;
+    if (onHost + onDisk > 0) {
+      // The host blocks go into the new GPU blocks over the host link, the disk blocks straight from disk (KVBM's G3
+      // onboarding, a NIXL read); the sequence runs once both are there.
+      const now = this.sim.now;
+      const hostDone = onHost > 0 ? this.hostTier!.load(seq.hashes!, hit, onHost, now) : now;
+      const diskDone = onDisk > 0 ? this.diskTier!.load(seq.hashes!, hit + onHost, onDisk, now) : now;
+      // KVBM's disk offload filter: a host block hit once has reached the frequency (2) that sends it to disk.
+      if (onHost > 0 && this.diskTier && this.diskFilter) this.diskTier.store(seq.hashes!, hit + onHost, now, hit);
+      seq.prefilled = (hit + onHost + onDisk) * args.blockSize;
       seq.state = 'loading';
-      this.loading.set(seq, { from: hit, n: onHost });
-      this.sim.schedule(done - this.sim.now, this.loadDone, { seq, epoch: this.epoch });
+      this.loading.set(seq, { from: hit, n: onHost, diskN: onDisk });
+      this.sim.schedule(Math.max(hostDone, diskDone) - now, this.loadDone, { seq, epoch: this.epoch });
       return 'loading';
     }
     return true;
+  }
+
+  /** A load's blocks may be evicted from their tiers again (it finished, or its engine was drained). */
+  private unpin(s: Seq, l: { from: number; n: number; diskN: number }): void {
+    if (l.n > 0) this.hostTier!.loaded(s.hashes!, l.from, l.n);
+    if (l.diskN > 0) this.diskTier!.loaded(s.hashes!, l.from + l.n, l.diskN);
   }
 
   /** A sequence's prefix is on the GPU: it joins the running batch (a load of an earlier epoch was drained with it). */
@@ -420,7 +448,7 @@ export class Engine {
     const l = this.loading.get(e.seq);
     if (!l) return;
     this.loading.delete(e.seq);
-    this.hostTier!.loaded(e.seq.hashes!, l.from, l.n);
+    this.unpin(e.seq, l);
     e.seq.state = 'running';
     this.running.push(e.seq);
     this.kick();
@@ -520,7 +548,10 @@ export class Engine {
       if (s.prefilled >= s.promptTokens) {
         // Write-through: the prompt's full blocks are computed; copy those the host lacks (beside the next steps).
         if (this.hostTier && s.hashes && s.generated === 0 && this.cfg.args.prefixCaching) {
-          this.hostTier.store(s.hashes, Math.min(s.hashes.length, Math.floor(s.promptTokens / this.cfg.args.blockSize)), this.sim.now);
+          const full = Math.min(s.hashes.length, Math.floor(s.promptTokens / this.cfg.args.blockSize));
+          this.hostTier.store(s.hashes, full, this.sim.now);
+          // Without the disk filter every block stored on the host goes on to disk.
+          if (this.diskTier && !this.diskFilter) this.diskTier.store(s.hashes, full, this.sim.now);
         }
         this.emitToken(s);
       }

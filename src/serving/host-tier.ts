@@ -2,7 +2,8 @@ import { InvariantError } from '../errors.js';
 
 /**
  * A worker's host-memory KV tier below its GPU prefix cache: Dynamo KVBM's G2 (DYN_KVBM_CPU_CACHE_GB), LMCache's local
- * CPU backend, vLLM's OffloadingConnector with a CPU spec. What the model takes from them:
+ * CPU backend, vLLM's OffloadingConnector with a CPU spec; the same class is KVBM's local-disk G3 tier below it (with
+ * the disk's read and write times a block). What the model takes from them:
  *   - Write-through: a prompt's full blocks are copied to host memory once computed, asynchronously, on the GPU's
  *     device-to-host direction of its host link, beside the forward passes (KVBM's docs: a "write-through KV cache",
  *     its worker "does async onboarding/offloading at the end of the forward pass"; vLLM's OffloadingManager:
@@ -19,10 +20,12 @@ import { InvariantError } from '../errors.js';
  *     parallel, each over its own GPU's link, so a block costs its bytes on one rank / the link bandwidth.
  */
 export interface HostTierConfig {
-  /** Blocks the tier holds (host bytes / bytes of one block over the worker's ranks). */
+  /** Blocks the tier holds (its bytes / bytes of one block over the worker's ranks). */
   capacityBlocks: number;
-  /** Seconds one block takes over a rank's host link (bytes of the block on one rank / the link's bytes/s). */
-  blockLinkS: number;
+  /** Seconds one block takes to write to the tier (host: its bytes on one rank over that rank's host link). */
+  storeBlockS: number;
+  /** Seconds one block takes to read back to the GPU (host: the same link the other way). */
+  loadBlockS: number;
 }
 
 interface HostBlock {
@@ -49,8 +52,8 @@ export class HostKvTier {
   readonly counts: HostTierCounts = { storedBlocks: 0, onboardedBlocks: 0, evictedBlocks: 0, droppedStores: 0 };
 
   constructor(readonly cfg: HostTierConfig) {
-    if (!(Number.isInteger(cfg.capacityBlocks) && cfg.capacityBlocks >= 0) || !(cfg.blockLinkS >= 0)) {
-      throw new InvariantError(`host KV tier of ${cfg.capacityBlocks} blocks at ${cfg.blockLinkS} s a block`);
+    if (!(Number.isInteger(cfg.capacityBlocks) && cfg.capacityBlocks >= 0) || !(cfg.storeBlockS >= 0) || !(cfg.loadBlockS >= 0)) {
+      throw new InvariantError(`KV tier of ${cfg.capacityBlocks} blocks at ${cfg.storeBlockS} s a block stored, ${cfg.loadBlockS} s loaded`);
     }
   }
 
@@ -82,7 +85,7 @@ export class HostKvTier {
       this.blocks.delete(h);
       this.blocks.set(h, b);
     }
-    const done = Math.max(now, this.h2dFreeAt) + n * this.cfg.blockLinkS;
+    const done = Math.max(now, this.h2dFreeAt) + n * this.cfg.loadBlockS;
     this.h2dFreeAt = done;
     this.counts.onboardedBlocks += n;
     return done;
@@ -98,13 +101,13 @@ export class HostKvTier {
   }
 
   /**
-   * Write-through of a prompt's first `upTo` full blocks, computed at `now`: those not on the host are copied there
-   * (one copy behind the device-to-host copies in flight), those already there are refreshed.
+   * Write-through of a prompt's full blocks hashes[from .. upTo), computed at `now`: those not in the tier are copied
+   * there (one copy behind the writes in flight), those already there are refreshed.
    */
-  store(hashes: readonly string[], upTo: number, now: number): void {
+  store(hashes: readonly string[], upTo: number, now: number, from = 0): void {
     if (this.cfg.capacityBlocks === 0) return; // no tier (hostBytes 0: its hits reported only)
     const fresh: string[] = [];
-    for (let i = 0; i < upTo; i++) {
+    for (let i = from; i < upTo; i++) {
       const h = hashes[i]!;
       const b = this.blocks.get(h);
       if (b) {
@@ -120,7 +123,7 @@ export class HostKvTier {
     const n = Math.min(room, fresh.length);
     this.counts.droppedStores += fresh.length - n;
     if (n <= 0) return;
-    const done = Math.max(now, this.d2hFreeAt) + n * this.cfg.blockLinkS;
+    const done = Math.max(now, this.d2hFreeAt) + n * this.cfg.storeBlockS;
     this.d2hFreeAt = done;
     for (let i = 0; i < n; i++) this.blocks.set(fresh[i]!, { readyAt: done, pins: 0 });
     this.counts.storedBlocks += n;
@@ -139,7 +142,7 @@ export class HostKvTier {
     return gone;
   }
 
-  /** A restarted worker comes back with empty host memory (the tier is its process's pinned memory). */
+  /** A restarted worker comes back with an empty tier (its process's pinned memory, or the cache files it made). */
   clear(): void {
     this.blocks.clear();
     this.d2hFreeAt = 0;
@@ -148,7 +151,7 @@ export class HostKvTier {
 
   check(name: string): void {
     if (this.blocks.size > this.cfg.capacityBlocks) {
-      throw new InvariantError(`no pool goes over capacity: ${name}'s host KV tier holds ${this.blocks.size} of ${this.cfg.capacityBlocks} blocks`);
+      throw new InvariantError(`no pool goes over capacity: ${name}'s KV tier holds ${this.blocks.size} of ${this.cfg.capacityBlocks} blocks`);
     }
   }
 }

@@ -457,23 +457,31 @@ function prefixCache(cluster: Cluster): PrefixCacheResult {
   let promptBlocks = 0;
   let gpu = 0;
   let host = 0;
+  let disk = 0;
   const tier = { storedBlocks: 0, onboardedBlocks: 0, evictedBlocks: 0, droppedStores: 0 };
+  const diskTier = { ...tier };
+  const withDisk = cluster.engines.some((e) => e.diskTier);
   for (const e of cluster.engines) {
     promptBlocks += e.prefixHits.promptBlocks;
     gpu += e.prefixHits.gpu;
     host += e.prefixHits.host;
-    if (!e.hostTier) continue;
-    for (const k of Object.keys(tier) as (keyof typeof tier)[]) tier[k] += e.hostTier.counts[k];
+    disk += e.prefixHits.disk;
+    if (e.hostTier) for (const k of Object.keys(tier) as (keyof typeof tier)[]) tier[k] += e.hostTier.counts[k];
+    if (e.diskTier) for (const k of Object.keys(tier) as (keyof typeof tier)[]) diskTier[k] += e.diskTier.counts[k];
   }
   const rate = (n: number) => (promptBlocks > 0 ? Math.round((n / promptBlocks) * 1e6) / 1e6 : 0);
+  // The disk's keys only with a disk tier, so that runs without one write what they always did.
   return {
     promptBlocks,
     gpuHitBlocks: gpu,
     hostHitBlocks: host,
-    missedBlocks: promptBlocks - gpu - host,
+    ...(withDisk ? { diskHitBlocks: disk } : {}),
+    missedBlocks: promptBlocks - gpu - host - disk,
     gpuHitRate: rate(gpu),
     hostHitRate: rate(host),
-    hitRate: rate(gpu + host),
+    ...(withDisk ? { diskHitRate: rate(disk) } : {}),
+    hitRate: rate(gpu + host + disk),
     host: tier,
+    ...(withDisk ? { disk: diskTier } : {}),
   };
 }

@@ -272,6 +272,28 @@ const engine = z
         hostBytes: whole(0).describe(
           "Bytes of host memory a worker keeps KV blocks in (Dynamo KVBM's DYN_KVBM_CPU_CACHE_GB x 1e9, LMCache's max_local_cpu_size). 0: no tier, but summary.json still reports the prefix-cache hits (a baseline to compare a tier against).",
         ),
+        disk: z
+          .strictObject({
+            bytes: whole(0).describe("Bytes of local disk (NVMe) a worker keeps KV blocks in (KVBM's DYN_KVBM_DISK_CACHE_GB x 1e9)."),
+            readBytesPerS: positive().describe(
+              "The worker's share of its node's disk read bandwidth, bytes/s: a disk hit is read straight to the GPU over NIXL (KVBM's GDS_MT or POSIX backend). A PCIe Gen4 x4 NVMe drive reads ~7 GB/s (LMCache docs, GDS backend); a node's drives divided by its workers.",
+            ),
+            writeBytesPerS: positive().describe("The worker's share of its node's disk write bandwidth, bytes/s (blocks copied from host memory to disk)."),
+            filter: bool()
+              .default(true)
+              .describe(
+                "KVBM's disk offload filter (on unless DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER): a host block goes to disk only once it has been hit (its frequency, 1 when stored and doubled on a hit, reaches 2; the decay is not modelled); false: every block stored on the host is written to disk too.",
+              ),
+          })
+          .optional()
+          .describe(
+            "A local-disk KV tier below the host tier (Dynamo KVBM's G3): blocks copied from host memory to disk, LRU, and a prompt whose blocks after its GPU- and host-cached prefix are on disk reads them disk-to-GPU before it runs (KVBM onboards G3 hits straight to the device). Needs hostBytes > 0 (KVBM's disk-only mode is not modelled). summary.json's prefixCache then adds diskHitBlocks, diskHitRate and the disk tier's counts.",
+          ),
+      })
+      .superRefine((o, ctx) => {
+        if (o.disk !== undefined && o.hostBytes === 0) {
+          ctx.addIssue({ code: 'custom', path: ['disk'], message: "needs hostBytes > 0: KVBM writes disk blocks from host memory (its disk-only mode is not modelled)" });
+        }
       })
       .optional()
       .describe(

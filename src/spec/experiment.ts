@@ -223,11 +223,23 @@ export interface PrefixCacheResult {
   promptBlocks: number;
   gpuHitBlocks: number;
   hostHitBlocks: number;
+  /** With a disk tier (kvOffload.disk) only. */
+  diskHitBlocks?: number;
   missedBlocks: number;
   gpuHitRate: number;
   hostHitRate: number;
+  diskHitRate?: number;
   hitRate: number;
-  host: { storedBlocks: number; onboardedBlocks: number; evictedBlocks: number; droppedStores: number };
+  host: TierCounts;
+  disk?: TierCounts;
+}
+
+/** A KV tier's own counts: blocks written to it, read back, evicted, and stores dropped for want of room. */
+export interface TierCounts {
+  storedBlocks: number;
+  onboardedBlocks: number;
+  evictedBlocks: number;
+  droppedStores: number;
 }
 
 /** The autoscale section as validated (src/serving/autoscale.ts runs it). */

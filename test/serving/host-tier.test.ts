@@ -11,7 +11,7 @@ import { VLLM_ENGINE } from '../helpers/fixtures.js';
 describe('the host tier on its own', () => {
   it('finds a stored block only once its store has crossed the link, one copy at a time a direction', () => {
     // 1 us a block. Two stores at t=0 of 2 and 3 blocks: the first done at 2 us, the second queued behind it, at 5 us.
-    const t = new HostKvTier({ capacityBlocks: 10, blockLinkS: 1e-6 });
+    const t = new HostKvTier({ capacityBlocks: 10, storeBlockS: 1e-6, loadBlockS: 1e-6 });
     t.store(['a', 'b'], 2, 0);
     t.store(['c', 'd', 'e'], 3, 0);
     expect(t.match(['a', 'b'], 0, 2, 1.9e-6)).toBe(0);
@@ -29,7 +29,7 @@ describe('the host tier on its own', () => {
   });
 
   it('evicts least recently used blocks, never one being loaded, and drops a store with no room', () => {
-    const t = new HostKvTier({ capacityBlocks: 3, blockLinkS: 0 });
+    const t = new HostKvTier({ capacityBlocks: 3, storeBlockS: 0, loadBlockS: 0 });
     t.store(['a', 'b', 'c'], 3, 0);
     t.load(['a'], 0, 1, 0); // a: protected and now the most recent; b is the oldest
     t.store(['d'], 1, 0); // evicts b
@@ -68,9 +68,10 @@ describe('a shared prefix evicted from a small GPU pool', () => {
   const blocks = (name: string, n: number) => Array.from({ length: n }, (_, i) => `${name}${i}`);
   const prefix = blocks('p', 256);
 
-  function run(evict: boolean, hostBytes?: number): { ttftB: number; engine: Engine } {
+  type Disk = NonNullable<NonNullable<EngineArgs['kvOffload']>['disk']>;
+  function run(evict: boolean, hostBytes?: number, disk?: Disk): { ttftB: number; engine: Engine } {
     const sim = new Simulator(1);
-    const args: EngineArgs = { ...VLLM_ENGINE, activationReserveBytes: reserve, ...(hostBytes !== undefined ? { kvOffload: { hostBytes } } : {}) };
+    const args: EngineArgs = { ...VLLM_ENGINE, activationReserveBytes: reserve, ...(hostBytes !== undefined ? { kvOffload: { hostBytes, ...(disk ? { disk } : {}) } } : {}) };
     const engine = new Engine(sim, new EventLog({ maxLines: 10 }), { id: 'agg-0', llm, gpu, tp: 1, args, eff: defaultEfficiency(gpu) });
     expect(engine.pool.total).toBe(300);
     let ttftB = NaN;
@@ -105,9 +106,9 @@ describe('a shared prefix evicted from a small GPU pool', () => {
     const onGpu = run(false); // no eviction: B finds the prefix on the GPU
     const missed = run(true);
     const onHost = run(true, 556 * BLOCK_BYTES); // room for A's 257 blocks, F's 298 and B's last one
-    expect(onGpu.engine.prefixHits).toEqual({ promptBlocks: 514, gpu: 256, host: 0 });
-    expect(missed.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0 });
-    expect(onHost.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 256 });
+    expect(onGpu.engine.prefixHits).toEqual({ promptBlocks: 514, gpu: 256, host: 0, disk: 0 });
+    expect(missed.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 0 });
+    expect(onHost.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 256, disk: 0 });
     // TTFT with the tier = the GPU hit's (16 tokens after 4096 cached) + 8.388608 ms of onboarding.
     expect(onHost.ttftB - onGpu.ttftB).toBeCloseTo(8.388608e-3, 12);
     // Recomputing 4112 tokens (~80 ms) costs more than onboarding 256 blocks and computing 16.
@@ -117,8 +118,26 @@ describe('a shared prefix evicted from a small GPU pool', () => {
     // A tier of 298 blocks cannot keep A's blocks past F's 298 (F's stores push all 257 out): B finds nothing, and
     // its own 257 blocks push out 257 of F's.
     const tooSmall = run(true, 298 * BLOCK_BYTES);
-    expect(tooSmall.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0 });
+    expect(tooSmall.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 0 });
     expect(tooSmall.engine.hostTier!.counts.evictedBlocks).toBe(257 + 257);
     expect(tooSmall.ttftB).toBe(missed.ttftB);
+  });
+
+  it('a disk tier below that small host tier keeps the prefix, read back at the disk bandwidth', () => {
+    // Without KVBM's disk filter every block stored on the host goes on to disk (7 GB/s read, 3.5 GB/s write, 1000
+    // blocks): A's prefix is still there when B comes, 2 s later (its 257 blocks were written in 257 x 2,097,152 /
+    // 3.5e9 = 0.154 s). B reads 256 blocks = 536,870,912 B at 7e9 B/s = 76.696 ms, then runs as the GPU hit does.
+    const onGpu = run(false);
+    const disk: Disk = { bytes: 1000 * BLOCK_BYTES, readBytesPerS: 7e9, writeBytesPerS: 3.5e9, filter: false };
+    const onDisk = run(true, 298 * BLOCK_BYTES, disk);
+    expect(onDisk.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 256 });
+    expect(onDisk.ttftB - onGpu.ttftB).toBeCloseTo(536_870_912 / 7e9, 9);
+    // Written to disk: A's 257, F's 298 and B's b0 (the prefix is there already); read back: B's 256.
+    expect(onDisk.engine.diskTier!.counts).toEqual({ storedBlocks: 556, onboardedBlocks: 256, evictedBlocks: 0, droppedStores: 0 });
+    // With the filter (KVBM's default) a block reaches disk only once it was hit on the host: A's never was, so B
+    // finds nothing below the GPU and recomputes, as without a disk.
+    const filtered = run(true, 298 * BLOCK_BYTES, { ...disk, filter: true });
+    expect(filtered.engine.prefixHits.disk).toBe(0);
+    expect(filtered.engine.diskTier!.counts.storedBlocks).toBe(0);
   });
 });

@@ -57,7 +57,7 @@ describe("the KV router's cost (Dynamo v1.0.0 DefaultWorkerSelector), worked by 
     // weight 0 (v1.0.0): w0 100/16 + 6 = 12.25, w1 (100 - 32)/16 + 6 = 10.25: w1. Weight 0.75: w0's credit is
     // 0.75 x 6 = 4.5 blocks, (100 - 72)/16 + 6 = 7.75: w0.
     const h = hashes('h', 6);
-    const tier = new HostKvTier({ capacityBlocks: 100, blockLinkS: 0 });
+    const tier = new HostKvTier({ capacityBlocks: 100, storeBlockS: 0, loadBlockS: 0 });
     tier.store(h, 6, 0);
     const w0 = Object.assign(worker('w0'), { hostTier: tier });
     const w = [w0, worker('w1', { cached: h.slice(0, 2) })];
