@@ -25,7 +25,7 @@ const recipeSchema = z
     dynamo: text.describe('the Dynamo releases the recipe is for'),
     frontend: text.refine((s) => s.includes('{routerMode}'), 'must contain {routerMode}, where the router mode goes'),
     routerModes: z.record(z.string(), text),
-    routerFlags: z.strictObject({ overlapScoreWeight: text, temperature: text, queueThreshold: text, busyThreshold: text, hostCacheHitWeight: text }),
+    routerFlags: z.strictObject({ overlapScoreWeight: text, temperature: text, queueThreshold: text, busyThreshold: text, hostCacheHitWeight: text, diskCacheHitWeight: text }),
     worker: text,
     roleFlag: text,
     kvTransferConfig: text,
@@ -155,12 +155,15 @@ function routerFlags(recipe: LaunchRecipe, x: LaunchInput): { flags: string[]; n
     ...(c.busyThreshold !== null ? [`${f.busyThreshold} ${c.busyThreshold}`] : []),
     // Tier-based routing exists only in releases after v1.0.0, so the flag is written only when the model used it.
     ...(kv && c.hostCacheHitWeight > 0 ? [`${f.hostCacheHitWeight} ${c.hostCacheHitWeight}`] : []),
+    ...(kv && c.diskCacheHitWeight > 0 ? [`${f.diskCacheHitWeight} ${c.diskCacheHitWeight}`] : []),
   ];
   const notes = [
     ...(kv && c.queueThreshold === null
       ? [`The model simulated no router queue (routerConfig.queueThreshold null), so no ${f.queueThreshold}; a release whose frontend queues by default (Dynamo v1.0.0: 2) still queues.`]
       : []),
-    ...(kv && c.hostCacheHitWeight > 0 ? [`${f.hostCacheHitWeight} needs a Dynamo release with tier-based KV routing (PR #10157); v1.0.0 routes on GPU blocks only.`] : []),
+    ...(kv && (c.hostCacheHitWeight > 0 || c.diskCacheHitWeight > 0)
+      ? [`The cache-hit weights need a Dynamo release with tier-based KV routing (PR #10157); v1.0.0 routes on GPU blocks only.`]
+      : []),
   ];
   return { flags, notes };
 }

@@ -274,13 +274,15 @@ export class Router {
     const overlaps: number[] = [];
     const onGpus: number[] = [];
     const hostWeight = this.settings.hostCacheHitWeight;
+    const diskWeight = this.settings.diskCacheHitWeight;
     for (const i of ok) {
       const e = this.engines[i]!;
       const load = this.loads[i]!;
       const onGpu = hashes.length > 0 ? e.pool.matchPrefix(hashes) : 0;
       // Tier-based routing: the host tier's blocks that continue the GPU prefix, at a lower credit.
-      const onHost = hostWeight > 0 && e.hostTier && onGpu < hashes.length ? e.hostTier.match(hashes, onGpu, hashes.length, this.now()) : 0;
-      const overlap = onGpu + hostWeight * onHost;
+      const onHost = (hostWeight > 0 || diskWeight > 0) && e.hostTier && onGpu < hashes.length ? e.hostTier.match(hashes, onGpu, hashes.length, this.now()) : 0;
+      const onDisk = diskWeight > 0 && e.diskTier && onGpu + onHost < hashes.length ? e.diskTier.match(hashes, onGpu + onHost, hashes.length, this.now()) : 0;
+      const overlap = onGpu + hostWeight * onHost + diskWeight * onDisk;
       let fresh = full - hashes.length;
       for (const h of hashes) if (!load.shared.has(h)) fresh++;
       const prefillBlocks = (load.prefillTokens + Math.max(0, req.isl - overlap * bs)) / bs;

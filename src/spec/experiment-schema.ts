@@ -178,6 +178,11 @@ const routerConfig = z
       .describe(
         `--router-host-cache-hit-weight: tier-based KV routing (ai-dynamo/dynamo PR #8380, flags from PR #10157; default there 0.75). The workers' host-tier blocks (deployment.engine.kvOffload) that continue a prompt's prefix past its GPU-cached part count as this much of a cached block against the prompt's prefill blocks: prefill blocks = (prompt tokens - (GPU blocks + hostCacheHitWeight x host blocks) x block size) / block size. Default ${DYNAMO_ROUTER_DEFAULTS.hostCacheHitWeight}: v1.0.0's router, which sees GPU blocks only.`,
       ),
+    diskCacheHitWeight: nonNegative()
+      .default(DYNAMO_ROUTER_DEFAULTS.diskCacheHitWeight)
+      .describe(
+        `--router-disk-cache-hit-weight (the same PRs; default there 0.25): the credit of a block on the worker's disk tier (kvOffload.disk) that continues the prefix past its GPU and host blocks. Default ${DYNAMO_ROUTER_DEFAULTS.diskCacheHitWeight}: v1.0.0.`,
+      ),
   })
   .describe("Dynamo's KV router settings (and the busy threshold, which every mode honours). Unset keys take Dynamo v1.0.0's defaults.");
 

@@ -52,7 +52,7 @@ export type AllToAllMode = (typeof ALL_TO_ALL_MODES)[number];
  * --router-kv-overlap-score-weight 1.0, --router-temperature 0.0, --router-queue-threshold 2.0; the busy threshold,
  * --active-decode-blocks-threshold, is unset: off). The schema's descriptions say what each one does.
  */
-export const DYNAMO_ROUTER_DEFAULTS: RouterSettings = { overlapScoreWeight: 1, temperature: 0, queueThreshold: 2, busyThreshold: null, hostCacheHitWeight: 0 };
+export const DYNAMO_ROUTER_DEFAULTS: RouterSettings = { overlapScoreWeight: 1, temperature: 0, queueThreshold: 2, busyThreshold: null, hostCacheHitWeight: 0, diskCacheHitWeight: 0 };
 
 /** The KV router's settings, resolved (deployment.routerConfig with DYNAMO_ROUTER_DEFAULTS for what it leaves out). */
 export interface RouterSettings {
@@ -64,6 +64,8 @@ export interface RouterSettings {
   busyThreshold: number | null;
   /** Credit for a prompt block found in a worker's host tier, against 1 for one in its GPU cache (0: device blocks only). */
   hostCacheHitWeight: number;
+  /** The same for a block found on its local disk (kvOffload.disk), after the GPU and host parts. */
+  diskCacheHitWeight: number;
 }
 
 /** The faults an experiment can inject (src/faults/injector.ts injects them on the kernel). */

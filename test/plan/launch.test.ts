@@ -80,7 +80,7 @@ describe('launch.sh', () => {
   it("routerConfig: the frontend gets the KV router's flags with the experiment's values, and none without one", () => {
     const d: DeploymentSection = { mode: 'aggregated', ...base, aggregated: { workers: 2, tp: 4 } };
     const frontend = (sh: string) => sh.split('\n').filter((l) => l.startsWith('python -m dynamo.frontend'));
-    const kv = { ...input(d, 'ib-rdma'), routerConfig: { overlapScoreWeight: 0.5, temperature: 0.25, queueThreshold: 3, busyThreshold: 0.9, hostCacheHitWeight: 0 } };
+    const kv = { ...input(d, 'ib-rdma'), routerConfig: { overlapScoreWeight: 0.5, temperature: 0.25, queueThreshold: 3, busyThreshold: 0.9, hostCacheHitWeight: 0, diskCacheHitWeight: 0 } };
     expect(frontend(launchScript(recipe, kv))).toEqual([
       'python -m dynamo.frontend --router-mode kv --http-port 8000 --router-kv-overlap-score-weight 0.5 --router-temperature 0.25 --router-queue-threshold 3 --active-decode-blocks-threshold 0.9 &',
     ]);
@@ -88,7 +88,7 @@ describe('launch.sh', () => {
     expect(frontend(launchScript(recipe, { ...kv, router: 'round-robin' }))).toEqual([
       'python -m dynamo.frontend --router-mode round-robin --http-port 8000 --active-decode-blocks-threshold 0.9 &',
     ]);
-    const noQueue = launchScript(recipe, { ...kv, routerConfig: { overlapScoreWeight: 1, temperature: 0, queueThreshold: null, busyThreshold: null, hostCacheHitWeight: 0 } });
+    const noQueue = launchScript(recipe, { ...kv, routerConfig: { overlapScoreWeight: 1, temperature: 0, queueThreshold: null, busyThreshold: null, hostCacheHitWeight: 0, diskCacheHitWeight: 0 } });
     expect(frontend(noQueue)).toEqual(['python -m dynamo.frontend --router-mode kv --http-port 8000 --router-kv-overlap-score-weight 1 --router-temperature 0 &']);
     expect(noQueue).toContain('# The model simulated no router queue (routerConfig.queueThreshold null), so no --router-queue-threshold;');
     // Without routerConfig the line is as it always was.

@@ -66,6 +66,14 @@ describe("the KV router's cost (Dynamo v1.0.0 DefaultWorkerSelector), worked by 
     expect(route(r, 'r1', 100, h)).toBe('w0');
     // What the router counts as cached stays the GPU's blocks (none on w0).
     expect(r.counts.cachedBlocks).toBe(0);
+    // The same 6 blocks on w0's disk tier instead: at 0.25 the credit is 1.5 blocks, (100 - 24)/16 + 6 = 10.75, and w1
+    // (10.25) keeps it; at 1, (100 - 96)/16 + 6 = 6.25: w0.
+    const disk = new HostKvTier({ capacityBlocks: 100, storeBlockS: 0, loadBlockS: 0 });
+    disk.store(h, 6, 0);
+    const d0 = Object.assign(worker('w0'), { hostTier: new HostKvTier({ capacityBlocks: 100, storeBlockS: 0, loadBlockS: 0 }), diskTier: disk });
+    const wd = [d0, worker('w1', { cached: h.slice(0, 2) })];
+    expect(route(router('kv-aware', wd, { diskCacheHitWeight: 0.25 }, { now: () => 0 }), 'r1', 100, h)).toBe('w1');
+    expect(route(router('kv-aware', wd, { diskCacheHitWeight: 1 }, { now: () => 0 }), 'r1', 100, h)).toBe('w0');
   });
 
   it('overlapScoreWeight 0 ignores the cache: every worker costs its blocks alone', () => {

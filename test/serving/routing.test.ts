@@ -54,7 +54,7 @@ describe("the KV router's queue on the kernel", () => {
       deployment: {
         mode: 'aggregated',
         router: 'kv-aware',
-        routerConfig: { overlapScoreWeight: 1, temperature: 0, queueThreshold: 1, busyThreshold: null, hostCacheHitWeight: 0 },
+        routerConfig: { overlapScoreWeight: 1, temperature: 0, queueThreshold: 1, busyThreshold: null, hostCacheHitWeight: 0, diskCacheHitWeight: 0 },
         engine: { ...VLLM_ENGINE, maxNumBatchedTokens: 512 },
       },
     });
@@ -79,7 +79,7 @@ describe("the KV router's queue on the kernel", () => {
 
   it('without the queue (null) all six go to the worker at once', () => {
     const e = experiment({
-      deployment: { mode: 'aggregated', router: 'kv-aware', routerConfig: { overlapScoreWeight: 1, temperature: 0, queueThreshold: null, busyThreshold: null, hostCacheHitWeight: 0 }, engine: { ...VLLM_ENGINE, maxNumBatchedTokens: 512 } },
+      deployment: { mode: 'aggregated', router: 'kv-aware', routerConfig: { overlapScoreWeight: 1, temperature: 0, queueThreshold: null, busyThreshold: null, hostCacheHitWeight: 0, diskCacheHitWeight: 0 }, engine: { ...VLLM_ENGINE, maxNumBatchedTokens: 512 } },
     });
     const sim = new Simulator(1);
     const cluster = new Cluster(sim, new EventLog({}), c, e.deployment);
@@ -96,7 +96,7 @@ describe("the KV router's queue on the kernel", () => {
 describe('the busy threshold on the kernel', () => {
   it('fails a request with a 503 when every live worker has more of its KV cache in use than the threshold', () => {
     // A 0.001 threshold: any request running on the worker makes it busy, so the second request sent at once fails.
-    const e = experiment({ deployment: { mode: 'aggregated', router: 'round-robin', routerConfig: { overlapScoreWeight: 1, temperature: 0, queueThreshold: 2, busyThreshold: 0.001, hostCacheHitWeight: 0 } } });
+    const e = experiment({ deployment: { mode: 'aggregated', router: 'round-robin', routerConfig: { overlapScoreWeight: 1, temperature: 0, queueThreshold: 2, busyThreshold: 0.001, hostCacheHitWeight: 0, diskCacheHitWeight: 0 } } });
     const sim = new Simulator(1);
     const cluster = new Cluster(sim, new EventLog({}), c, e.deployment);
     const ended: ServingRequest[] = [];
