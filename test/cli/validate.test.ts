@@ -26,7 +26,7 @@ describe('nixlsim validate', () => {
     expect(r.stdout).toBe(`ok ${F}/minimal.yaml (1 point)\n`);
     expect(r.stderr.split('\n')).toEqual([
       `nixlsim: error: ${F}/bad/tp3.yaml:8:14 deployment.prefill.tp: TP 3 does not divide the 8 KV heads of 'llama-3.1-8b-instruct'`,
-      `nixlsim: error: ${F}/bad/unknown-key.yaml:8:26 deployment.prefill.tpp: unknown key 'tpp'; did you mean 'tp'? Known: workers, tp, node, gpu, kvCacheDtype, dp, ep, allToAll`,
+      `nixlsim: error: ${F}/bad/unknown-key.yaml:8:26 deployment.prefill.tpp: unknown key 'tpp'; did you mean 'tp'? Known: workers, tp, node, gpu, kvCacheDtype, dp, ep, pp, allToAll`,
       `nixlsim: error: ${F}/extends/bad-base.yaml:8:14 deployment.prefill.tp: TP 3 does not divide the 8 KV heads of 'llama-3.1-8b-instruct' (reached through extends from ${F}/extends/extends-bad-base.yaml)`,
       '',
     ]);
