@@ -131,9 +131,9 @@ export class Cluster {
   private readonly streams = new RequestsByEngine();
   /** Requests queued or prefilling on a prefill worker, which fail if it restarts. */
   private readonly prefilling = new RequestsByEngine();
-  /** KV loads by how they ended. */
   /** Conditional disaggregation's decisions (warm-up included): prefilled on the decode worker, or on a prefill worker. */
   readonly prefills = { local: 0, remote: 0 };
+  /** KV loads by how they ended. */
   readonly loadOutcomes: Record<LoadOutcome, number> = {
     started: 0,
     ok: 0,
