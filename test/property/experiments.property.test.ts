@@ -137,6 +137,47 @@ function simulate(e: Record<string, unknown>) {
   return runPoint(points[0]!, c, { checkInvariants: 'every-event' });
 }
 
+/**
+ * The same experiments with the prefix-reuse features on top (issue #28): shared prefix prompts and multi-turn
+ * sessions (not for traces), host and disk KV tiers, tier-based routing, conditional disaggregation, a prewarmed start.
+ */
+const reuseArb = experimentArb.chain((e) =>
+  fc
+    .record({
+      prefixPrompts: fc.option(fc.record({ count: fc.integer({ min: 1, max: 3 }), tokens: fc.integer({ min: 16, max: 2000 }) }), { nil: undefined }),
+      sessions: fc.option(
+        fc.record({ turns: fc.record({ mean: fc.integer({ min: 1, max: 4 }), stddev: fc.integer({ min: 0, max: 2 }) }), delayS: fc.record({ mean: fc.double({ min: 0, max: 3, noNaN: true }), stddev: fc.constant(0) }) }),
+        { nil: undefined },
+      ),
+      kvOffload: fc.option(
+        fc.record({
+          hostBytes: fc.constantFrom(0, 2e9, 50e9),
+          disk: fc.option(fc.record({ bytes: fc.constantFrom(1e9, 1e11), readBytesPerS: fc.constantFrom(2e9, 7e9), writeBytesPerS: fc.constantFrom(1e9, 3.5e9), filter: fc.boolean() }), { nil: undefined }),
+        }),
+        { nil: undefined },
+      ),
+      routerConfig: fc.option(fc.record({ hostCacheHitWeight: fc.constantFrom(0, 0.75), diskCacheHitWeight: fc.constantFrom(0, 0.25) }), { nil: undefined }),
+      conditionalDisagg: fc.option(fc.record({ maxLocalPrefillLength: fc.integer({ min: 0, max: 3000 }), maxPrefillQueueSize: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }) }), { nil: undefined }),
+      prewarmed: fc.boolean(),
+    })
+    .map((x) => {
+      const w = { ...(e['workload'] as Record<string, unknown>) };
+      if (w['kind'] !== 'trace') {
+        if (x.prefixPrompts) w['prefixPrompts'] = x.prefixPrompts;
+        if (x.sessions) w['sessions'] = x.sessions;
+      }
+      const d = { ...(e['deployment'] as Record<string, unknown>), prewarmed: x.prewarmed };
+      if (x.kvOffload) {
+        // A disk tier needs a host tier above it.
+        const k = x.kvOffload.disk && x.kvOffload.hostBytes === 0 ? { ...x.kvOffload, hostBytes: 2e9 } : x.kvOffload;
+        d['engine'] = { kvOffload: k };
+      }
+      if (x.routerConfig) d['routerConfig'] = x.routerConfig;
+      if (x.conditionalDisagg) d['conditionalDisagg'] = x.conditionalDisagg;
+      return JSON.parse(JSON.stringify({ ...e, deployment: d, workload: w })) as Record<string, unknown>;
+    }),
+);
+
 describe('random valid experiments', () => {
   it('never crash, keep every invariant after every event, and their request counts add up', () => {
     fc.assert(
@@ -165,6 +206,29 @@ describe('random valid experiments', () => {
         if (q.inFlight > 0 && a.pendingEvents === 0) expect(waitsForEver(e)).toBe(true);
       }),
       { numRuns: 60, seed: 20260709, endOnFailure: true },
+    );
+  });
+
+  it('with prefix prompts, sessions, KV tiers, tier-based routing and conditional disaggregation: the same invariants, and every turn is a request', () => {
+    fc.assert(
+      fc.property(reuseArb, (e) => {
+        const { result: r, audit: a } = simulate(e);
+        const w = e['workload'] as { kind: string; requests: number; trace?: { limit: number } };
+        expect(r.requests.total).toBeLessThanOrEqual(w.kind === 'trace' ? w.trace!.limit : w.requests);
+        expect(r.requests.completed + r.requests.failed + r.requests.inFlight).toBe(r.requests.total);
+        const q = a.requests;
+        expect(q.sent).toBe(q.completed + q.failed + q.inFlight);
+        // Prefix-cache books: hits never exceed the prompt blocks looked up.
+        const pc = r.prefixCache;
+        if (pc) {
+          expect(pc.gpuHitBlocks + pc.hostHitBlocks + (pc.diskHitBlocks ?? 0) + pc.missedBlocks).toBe(pc.promptBlocks);
+          expect(pc.missedBlocks).toBeGreaterThanOrEqual(0);
+        }
+        const cd = r.conditionalDisagg;
+        if (cd) expect(cd.localPrefills + cd.remotePrefills).toBeLessThanOrEqual(q.sent);
+        if (q.inFlight > 0 && a.pendingEvents === 0) expect(waitsForEver(e)).toBe(true);
+      }),
+      { numRuns: 60, seed: 20261208, endOnFailure: true },
     );
   });
 });
