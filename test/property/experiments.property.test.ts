@@ -166,7 +166,7 @@ const reuseArb = experimentArb.chain((e) =>
         if (x.prefixPrompts) w['prefixPrompts'] = x.prefixPrompts;
         if (x.sessions) w['sessions'] = x.sessions;
       }
-      const d = { ...(e['deployment'] as Record<string, unknown>), prewarmed: x.prewarmed };
+      const d: Record<string, unknown> = { ...(e['deployment'] as Record<string, unknown>), prewarmed: x.prewarmed };
       if (x.kvOffload) {
         // A disk tier needs a host tier above it.
         const k = x.kvOffload.disk && x.kvOffload.hostBytes === 0 ? { ...x.kvOffload, hostBytes: 2e9 } : x.kvOffload;
