@@ -232,6 +232,8 @@ export function launchScript(recipe: LaunchRecipe, x: LaunchInput): string {
       `--gpu-memory-utilization ${e.gpuMemoryUtilization}`,
       ...(e.longPrefillTokenThreshold ? [`--long-prefill-token-threshold ${e.longPrefillTokenThreshold}`] : []),
       ...(e.enforceEager ? ['--enforce-eager'] : []),
+      ...(e.kvCacheDtype !== undefined && e.kvCacheDtype !== 'auto' ? [`--kv-cache-dtype ${e.kvCacheDtype}`] : []),
+      ...(e.speculative ? [`--speculative-config ${quote(JSON.stringify({ method: e.speculative.method, num_speculative_tokens: e.speculative.numSpeculativeTokens }))}`] : []),
       ...(e.prefixCaching ? [] : ['--no-enable-prefix-caching']),
       ...(disagg ? [`--kv-transfer-config ${quote(kvConfig)}`] : []),
     ];

@@ -45,9 +45,9 @@ export function recommendedExperiment(plan: PlanJson, point: Point | null, outDi
 
 /** An experiment file's data: a deployment section (extra fields dropped) and, as the workload, the probe's. */
 export function recommendedExperimentOf(rec: DeploymentSection, point: Point, outDir: string): Record<string, unknown> {
-  const { mode, model, gpu, node, connector, transport, aggregated, prefill, decode, placement, prewarmed, router, routerConfig } = rec;
-  // What the probe ran with: its router (the --workload file's) and, disaggregated, a deployment already connected.
-  const deployment = { mode, model, gpu, node, connector, transport, aggregated, prefill, decode, placement, prewarmed, router, routerConfig };
+  const { mode, model, gpu, node, connector, transport, aggregated, prefill, decode, placement, prewarmed, router, routerConfig, engine } = rec;
+  // What the probe ran with: the --workload file's router and engine arguments, and (disaggregated) a connected start.
+  const deployment = { mode, model, gpu, node, connector, transport, aggregated, prefill, decode, placement, prewarmed, router, routerConfig, engine };
   for (const k of Object.keys(deployment) as (keyof typeof deployment)[]) if (deployment[k] === undefined) delete deployment[k];
   const w = point.experiment.workload;
   const workload: Record<string, unknown> =

@@ -13,6 +13,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { defaultConnector, getAllToAll, getConnector, getGpu, getLlm, getNode, getTransport, nodeHasGpu, nodeOffers } from '../catalog/index.js';
 import { defaultCatalog } from '../catalog/load.js';
 import { defaultReportDir } from '../spec/output.js';
@@ -138,12 +139,30 @@ export function defaultOutDir(o: Pick<PlanOptions, 'model' | 'node' | 'transport
 }
 
 /**
+ * The engine arguments an experiment file set to other than the loader's defaults (`base`), as an experiment file
+ * would write them; a batch size counts as set when it differs from vLLM's default on the file's own GPU (the probes
+ * take the default of theirs). undefined when the file changed nothing.
+ */
+export function ownEngineArgs(file: PlanWorkload['engine'], base: EngineArgs): Partial<EngineArgs> | undefined {
+  if (file === undefined) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(file.args)) {
+    if (k === 'maxNumBatchedTokens' || k === 'maxNumSeqs') {
+      if (v !== file.batchDefaults[k]) out[k] = v;
+    } else if (!isDeepStrictEqual(v, (base as unknown as Record<string, unknown>)[k])) {
+      out[k] = v;
+    }
+  }
+  return Object.keys(out).length > 0 ? (out as Partial<EngineArgs>) : undefined;
+}
+
+/**
  * The experiment every probe starts from: the loader's defaults for the deployment (vLLM's engine defaults, router,
  * bandwidth, failure policy), the flags' model, node, connector and transport, and the probe workload. Going through
  * the loader (a temporary file, as `breakeven` does) gives exactly what `nixlsim run` gives recommended.yaml.
  */
 function templateExperiment(
-  o: { model: string; gpu: string; node: string; connector: string; transport: string } & Pick<DeploymentSection, 'router' | 'routerConfig'>,
+  o: { model: string; gpu: string; node: string; connector: string; transport: string } & Pick<DeploymentSection, 'router' | 'routerConfig' | 'engine'>,
   tp: number,
   w: PlanWorkload,
   catalog: Catalog,
@@ -166,6 +185,7 @@ function templateExperiment(
       aggregated: { workers: 1, tp },
       ...(o.router !== undefined ? { router: o.router } : {}),
       ...(o.routerConfig !== undefined ? { routerConfig: o.routerConfig } : {}),
+      ...(o.engine !== undefined ? { engine: o.engine } : {}),
     },
     workload: section,
   };
@@ -394,12 +414,20 @@ export function setup(o: PlanOptions): Setup {
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.set ? { set: o.set } : {}),
   });
-  const ids = { model: llm.id, gpu: gpu.id, node: node.id, connector: profile.id, transport: transport.id, ...structuredClone(workload.routing ?? {}) };
+  const ids: Omit<DeploymentSection, 'mode'> = { model: llm.id, gpu: gpu.id, node: node.id, connector: profile.id, transport: transport.id, ...structuredClone(workload.routing ?? {}) };
   // The template's worker has the widest TP a worker can have, the likeliest to hold the model; the loader says
   // when even that does not fit.
   const shapes = tpSizes(llm, node);
   if (shapes.sizes.length === 0) throw new UserError(`--model ${llm.id}: no TP a worker can have on '${node.id}' (${shapes.excluded.map((e) => `TP${e.tp}: ${e.reason}`).join('; ')})`);
-  const template = templateExperiment(ids, shapes.sizes[shapes.sizes.length - 1]!, workload, catalog);
+  const widest = shapes.sizes[shapes.sizes.length - 1]!;
+  let template = templateExperiment(ids, widest, workload, catalog);
+  // The file's own engine arguments (FP8 KV, speculative decoding, batch sizes it set, ...) go into every probe.
+  const engine = ownEngineArgs(workload.engine, template.deployment.engine);
+  if (engine) {
+    ids.engine = engine;
+    template = templateExperiment(ids, widest, workload, catalog);
+    workload.notes.push(`every deployment runs ${workload.source}'s engine arguments: ${Object.keys(engine).join(', ')}`);
+  }
   const tp = fittingTpSizes(llm, getGpu(catalog, node.gpu), shapes, template.deployment.engine);
   const dpEp = fittingDpEpShapes(llm, getGpu(catalog, node.gpu), node, template.deployment.engine);
   const roles = resolveRoles(o, catalog, llm, gpu, node, transport, template.deployment.engine);

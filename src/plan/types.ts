@@ -23,7 +23,7 @@ type FileGroup = NonNullable<FileDeployment['prefill']>;
  * of their own (plan --prefill-gpu / --decode-gpu).
  */
 export type DeploymentSection = Required<Pick<FileDeployment, 'mode' | 'model' | 'gpu' | 'node' | 'connector' | 'transport'>> &
-  Pick<FileDeployment, 'placement' | 'prewarmed' | 'router' | 'routerConfig'> & {
+  Pick<FileDeployment, 'placement' | 'prewarmed' | 'router' | 'routerConfig' | 'engine'> & {
     aggregated?: WorkerShape;
     prefill?: WorkerShape & Pick<FileGroup, 'node' | 'gpu'>;
     decode?: WorkerShape & Pick<FileGroup, 'node' | 'gpu'>;

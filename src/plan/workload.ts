@@ -13,11 +13,12 @@ import type { Catalog, LlmSpec } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
 import { checkRegularFile } from '../input.js';
 import { loadExperiment } from '../experiment/load.js';
-import type { TraceSource } from '../spec/experiment.js';
+import type { EngineArgs, TraceSource } from '../spec/experiment.js';
 import { shownPath } from '../experiment/yaml-errors.js';
 import { fitLengths } from '../workload/index.js';
 import { TraceReader, type TraceFormat } from '../workload/traces.js';
 import type { DeploymentSection } from './types.js';
+import { getGpu } from '../catalog/index.js';
 
 /** A length drawn from a normal distribution is taken to reach mean + 3 standard deviations (99.87% of draws). */
 export const LONGEST_SIGMAS = 3;
@@ -57,6 +58,11 @@ export interface PlanWorkload {
    * recommended deployment and its launch.sh route as the file does (a trace alone has none).
    */
   routing?: Pick<DeploymentSection, 'router' | 'routerConfig'>;
+  /**
+   * The experiment file's engine arguments as loaded, and vLLM's batch defaults on its GPU (to tell a batch size the
+   * file set from the one its GPU gave it): the planner keeps what the file changed (src/plan/planner.ts).
+   */
+  engine?: { args: EngineArgs; batchDefaults: { maxNumBatchedTokens: number; maxNumSeqs: number } };
 }
 
 export interface WorkloadOptions {
@@ -103,10 +109,11 @@ export function resolveWorkload(file: string, o: WorkloadOptions): PlanWorkload 
   const routing: PlanWorkload['routing'] =
     d.router !== 'round-robin' || d.routerConfig !== undefined ? { router: d.router, ...(d.routerConfig !== undefined ? { routerConfig: structuredClone(d.routerConfig) } : {}) } : undefined;
   if (routing) notes.push(`every deployment is routed as ${shownPath(loaded.file)} routes: ${d.router}${d.routerConfig !== undefined ? ' with its routerConfig' : ''}`);
+  const engine: PlanWorkload['engine'] = { args: structuredClone(d.engine), batchDefaults: { ...getGpu(o.catalog, d.gpu).vllmBatchDefaults } };
   if (w.kind === 'trace') {
     if (w.trace === undefined) throw new UserError(`--workload ${file}: workload.kind is trace but no trace is given`);
     notes.push(`the trace's speed-up (${w.trace.speedup}) is replaced by the one each probe's rate needs`);
-    return { ...fromTrace(w.trace, o, shownPath(loaded.file), exp.seed, notes), ...(routing ? { routing } : {}) };
+    return { ...fromTrace(w.trace, o, shownPath(loaded.file), exp.seed, notes), ...(routing ? { routing } : {}), engine };
   }
   if (w.sessions !== undefined || w.prefixPrompts !== undefined) {
     notes.push(`its ${[w.sessions ? 'multi-turn sessions' : '', w.prefixPrompts ? 'prefix prompts' : ''].filter(Boolean).join(' and ')} are left out: the planner sizes for single-turn requests of the same lengths`);
@@ -139,6 +146,7 @@ export function resolveWorkload(file: string, o: WorkloadOptions): PlanWorkload 
     ...(w.kind === 'poisson' && typeof w.rate === 'number' ? { ownRate: w.rate } : {}),
     notes,
     ...(routing ? { routing } : {}),
+    engine,
   };
 }
 

@@ -4,6 +4,7 @@ import { defaultCatalog, getLlm } from '../../src/catalog/index.js';
 import type { Experiment } from '../../src/spec/experiment.js';
 import { probePoint, probeRequests } from '../../src/plan/probe.js';
 import { resolveWorkload } from '../../src/plan/workload.js';
+import { ownEngineArgs } from '../../src/plan/planner.js';
 import { fixture } from '../experiment/helpers.js';
 
 const catalog = defaultCatalog();
@@ -42,6 +43,17 @@ describe('the workload the planner sizes for', () => {
     expect(w.notes.join('\n')).toMatch(/multi-turn sessions and prefix prompts are left out/);
     // Round-robin with no routerConfig (the file's default) is no routing of its own.
     expect(resolveWorkload(fixture('../plan/swept.yaml'), { catalog, llm, requests: 50, warmup: 5, maxRecords: 100, set: ['workload.isl.mean=4000'] }).routing).toBeUndefined();
+  });
+
+  it("the file's own engine arguments are what it changed from the defaults; a batch size counts when its GPU's default differs", () => {
+    const opts = { catalog, llm, requests: 50, warmup: 5, maxRecords: 100 };
+    const plain = resolveWorkload(fixture('../plan/swept.yaml'), { ...opts, set: ['workload.isl.mean=4000'] });
+    // The defaults against themselves: nothing of its own.
+    expect(ownEngineArgs(plain.engine, plain.engine!.args)).toBeUndefined();
+    // FP8 KV and 2048 batched tokens on a DGX H100, whose vLLM default is 8192 (an H100 has 80 GB).
+    const w = resolveWorkload(fixture('../plan/swept.yaml'), { ...opts, set: ['workload.isl.mean=4000', 'deployment.engine.kvCacheDtype=fp8', 'deployment.engine.maxNumBatchedTokens=2048'] });
+    expect(w.engine!.batchDefaults.maxNumBatchedTokens).toBe(8192);
+    expect(ownEngineArgs(w.engine, plain.engine!.args)).toEqual({ kvCacheDtype: 'fp8', maxNumBatchedTokens: 2048 });
   });
 
   it('a trace: its own rate, mean and longest lengths over the records a probe may replay', () => {
