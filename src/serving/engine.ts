@@ -592,7 +592,10 @@ export class Engine {
    */
   private commitPrompt(s: Seq): void {
     const full = Math.min(s.hashes!.length, Math.floor((s.promptTokens + s.generated - 1) / this.cfg.args.blockSize));
-    const fresh = s.hashes!.slice(s.cachedRefs.length, full).filter((h) => !s.cachedRefs.includes(h));
+    // Blocks past the cached prefix, less any the prompt names again inside it (a set: prefixes run to thousands).
+    const refs = s.cachedRefs.length > 0 ? new Set(s.cachedRefs) : undefined;
+    const after = s.hashes!.slice(s.cachedRefs.length, full);
+    const fresh = refs ? after.filter((h) => !refs.has(h)) : after;
     const n = Math.min(fresh.length, s.blocks);
     if (n <= 0) return;
     const take = fresh.slice(0, n);

@@ -107,13 +107,17 @@ export class HostKvTier {
   store(hashes: readonly string[], upTo: number, now: number, from = 0): void {
     if (this.cfg.capacityBlocks === 0) return; // no tier (hostBytes 0: its hits reported only)
     const fresh: string[] = [];
+    // A prompt may name one block twice (a trace's repeated hash): copied once. A set, not fresh.includes(): prompts
+    // run to ~8,000 blocks, and a scan per block made a long prompt's store quadratic.
+    const seen = new Set<string>();
     for (let i = from; i < upTo; i++) {
       const h = hashes[i]!;
       const b = this.blocks.get(h);
       if (b) {
         this.blocks.delete(h);
         this.blocks.set(h, b);
-      } else if (!fresh.includes(h)) {
+      } else if (!seen.has(h)) {
+        seen.add(h);
         fresh.push(h);
       }
     }

@@ -54,10 +54,11 @@ for (const file of documentedFiles(ROOT)) {
   describe(`the commands in ${file}`, () => {
     for (const c of commands) {
       const quick = QUICK.has(c.args[0] ?? '');
+      // A few documented runs replay a whole trace hour (a minute or two on a busy machine, beside the other tests).
       it.skipIf(!ALL && !quick)(label(c), async () => {
         const r = await nixlsim(c.args.flatMap(placed), c.env);
         expect([r.code, r.stderr.split('\n').filter((l) => l.startsWith('nixlsim: error')).join('\n')], `${c.where}`).toEqual([0, '']);
-      });
+      }, 600_000);
     }
   });
 }
