@@ -23,6 +23,16 @@ import type { Cluster, ClusterWorker, ServingRequest, WorkerSlots } from './clus
  *
  * Ours, not Dynamo's: how the budget splits when prefill and decode both want to grow (prefill first), which worker
  * goes (the highest-numbered serving one) and which comes (the lowest-numbered free slot).
+ *
+ * Target 'sla' is the planner's throughput-based (predictive) scaling instead, disaggregated only (the Planner Design
+ * doc, Dynamo v0.9.1 to v1.1: Scaling Algorithm, steps 1-5). Every interval it reads the requests that arrived, their
+ * mean ISL and OSL, and the mean TTFT and ITL of those that completed; predicts the next interval's as the last
+ * (the 'constant' predictor); corrects the profile by what it saw (prefill: observed / expected TTFT, decode: observed
+ * / expected ITL) and sets each role's replicas outright:
+ *   prefill = ceil(requests x ISL / interval x min(1, prefill correction) / prefill tokens/s a GPU / GPUs a worker)
+ *   decode  = ceil(requests x OSL / interval / decode tokens/s a GPU at ITL target / decode correction / GPUs a worker)
+ * The profile is the engine's own, as the profiler would measure it: a lone prompt's prefill time at the ISL, and the
+ * largest decode batch whose step at context ISL + OSL/2 stays within the ITL target.
  */
 
 export type Role = 'prefill' | 'decode' | 'aggregated';
@@ -63,6 +73,9 @@ export function autoscaleSlots(d: Deployment, a: AutoscaleSpec): WorkerSlots {
   const deployed = (r: Role) => d[r].workers;
   const held = roles.reduce((s, r) => s + deployed(r) * gpus[r], 0);
   const off = a.target === 'off';
+  if (a.target === 'sla' && d.mode !== 'disaggregated') {
+    throw new FieldError(['autoscale', 'target'], "'sla' scales prefill and decode workers: it needs deployment.mode disaggregated");
+  }
   if (!off && held > a.maxGpuBudget) {
     throw new FieldError(['autoscale', 'maxGpuBudget'], `the deployed workers hold ${held} GPUs, more than the budget of ${a.maxGpuBudget}`);
   }
@@ -103,6 +116,8 @@ export class Planner {
   private ended = 0;
   private ttfts: number[] = [];
   private completedInBucket = 0;
+  /** SLA mode: this interval's arrivals (count, ISL and OSL sums) and completions (TTFT and ITL sums). */
+  private readonly seen = { arrived: 0, isl: 0, osl: 0, completed: 0, ttftS: 0, itlS: 0, itlN: 0 };
   private readonly series: AutoscaleResult['series'] = [];
 
   constructor(
@@ -180,6 +195,7 @@ export class Planner {
 
   private decide(): void {
     if (this.a.target === 'off') return;
+    if (this.a.target === 'sla') return this.decideSla();
     const th = THRESHOLDS[this.a.target];
     for (const role of this.roles) {
       const serving = this.slots.filter((s) => s.role === role && s.state === 'serving');
@@ -199,12 +215,13 @@ export class Planner {
     }
   }
 
-  private scaleUp(role: Role): void {
+  /** One more worker of the role, unless a limit stops it (false then). */
+  private scaleUp(role: Role): boolean {
     const max = this.a.maxWorkers?.[role];
-    if (max !== undefined && this.count(role, 'serving', 'provisioning') >= max) return;
-    if (this.heldGpus() + this.gpus[role] > this.a.maxGpuBudget) return;
+    if (max !== undefined && this.count(role, 'serving', 'provisioning') >= max) return false;
+    if (this.heldGpus() + this.gpus[role] > this.a.maxGpuBudget) return false;
     const slot = this.slots.find((s) => s.role === role && s.state === 'off');
-    if (!slot) return;
+    if (!slot) return false;
     this.account();
     slot.state = 'provisioning';
     this.scaleUps++;
@@ -216,6 +233,52 @@ export class Planner {
       slot.n = 0;
       this.cluster.setOffline(role, slot.w, false);
     });
+    return true;
+  }
+
+  /** The throughput-based step (see the class comment): each role to the replicas the corrected profile asks for. */
+  private decideSla(): void {
+    const o = { ...this.seen };
+    Object.assign(this.seen, { arrived: 0, isl: 0, osl: 0, completed: 0, ttftS: 0, itlS: 0, itlN: 0 });
+    if (o.arrived === 0) return; // nothing to predict from: Dynamo skips the interval
+    const I = this.a.intervalS;
+    const isl = o.isl / o.arrived;
+    const osl = o.osl / o.arrived;
+    const want: Partial<Record<Role, number>> = {};
+    const pre = this.slots.find((s) => s.role === 'prefill')!.w.engine;
+    const prefillS = pre.prefillSeconds(Math.max(1, Math.round(isl)));
+    const prefillCorrection = o.completed > 0 ? o.ttftS / o.completed / prefillS : 1;
+    const prefillPerGpu = isl / prefillS / this.gpus.prefill;
+    want.prefill = Math.ceil(((o.arrived * isl) / I) * Math.min(1, prefillCorrection) / prefillPerGpu / this.gpus.prefill);
+    const dec = this.slots.find((s) => s.role === 'decode')!.w.engine;
+    const context = Math.round(isl + osl / 2);
+    // The decode batch a worker carried (Little: arrivals a second x seconds decoding each, over the serving workers)
+    // and the ITL the profile expects at it; the correction is what was seen over that.
+    const itlSeen = o.itlN > 0 ? o.itlS / o.itlN : undefined;
+    const servingDecode = Math.max(1, this.count('decode', 'serving'));
+    const batchSeen = itlSeen !== undefined ? Math.max(1, Math.round(((o.arrived / I) * osl * itlSeen) / servingDecode)) : 1;
+    const decodeCorrection = itlSeen !== undefined ? itlSeen / dec.decodeStepSeconds(batchSeen, context) : 1;
+    const targetS = this.a.slo.itlMs / 1000 / decodeCorrection;
+    const args = dec.cfg.args;
+    const fits = Math.max(1, Math.floor((dec.pool.total * args.blockSize) / Math.max(1, context)));
+    let b = 1;
+    for (let hi = Math.min(args.maxNumSeqs, fits); b < hi && dec.decodeStepSeconds(b + 1, context) <= targetS; ) b++;
+    const decodePerGpu = b / dec.decodeStepSeconds(b, context) / this.gpus.decode;
+    want.decode = Math.ceil((o.arrived * osl) / I / decodePerGpu / this.gpus.decode);
+    for (const role of this.roles) {
+      if (this.count(role, 'provisioning') > 0) continue; // a scaling still in progress: observe only
+      const target = Math.max(this.a.minWorkers, want[role]!);
+      const serving = this.slots.filter((s) => s.role === role && s.state === 'serving');
+      for (let n = serving.length; n < target; n++) if (!this.scaleUp(role)) break;
+      for (let n = serving.length; n > target && n > 1; n--) this.scaleDown(role, this.slots.filter((s) => s.role === role && s.state === 'serving'));
+    }
+  }
+
+  /** SLA mode: a request was sent (its lengths are what the planner's frontend metrics read). */
+  sent_(r: ServingRequest): void {
+    this.seen.arrived++;
+    this.seen.isl += r.isl;
+    this.seen.osl += r.osl;
   }
 
   private scaleDown(role: Role, serving: Slot[]): void {
@@ -233,6 +296,12 @@ export class Planner {
     const ttftMs = (r.firstTokenAt - r.sentAt) * 1000;
     const itlMs = r.outputTokens > 1 && r.lastTokenAt !== undefined ? ((r.lastTokenAt - r.firstTokenAt) / (r.outputTokens - 1)) * 1000 : 0;
     if (ttftMs <= this.a.slo.ttftMs && itlMs <= this.a.slo.itlMs) this.met++;
+    this.seen.completed++;
+    this.seen.ttftS += ttftMs / 1000;
+    if (r.outputTokens > 1) {
+      this.seen.itlS += itlMs / 1000;
+      this.seen.itlN++;
+    }
     this.ttfts.push(ttftMs);
     this.completedInBucket++;
   }

@@ -221,6 +221,22 @@ export class Engine {
   }
 
   /** Requests on this engine: queued, waiting for blocks or running. The least-loaded router counts these. */
+  /**
+   * The engine's own profile, as Dynamo's profiler measures one before deployment: seconds to prefill a lone prompt
+   * of `isl` tokens (in chunks of the step budget), and of a decode step of `batch` sequences at `context` tokens each.
+   * The autoscaler's SLA mode reads them (src/serving/autoscale.ts).
+   */
+  prefillSeconds(isl: number): number {
+    const budget = this.cfg.args.maxNumBatchedTokens;
+    let t = 0;
+    for (let done = 0; done < isl; done += budget) t += this.cost.seconds({ prefill: [{ tokens: Math.min(budget, isl - done), cached: done }], decode: [] });
+    return t;
+  }
+
+  decodeStepSeconds(batch: number, context: number): number {
+    return this.cost.seconds({ prefill: [], decode: new Array<number>(batch).fill(context) });
+  }
+
   /** Requests waiting to be scheduled (not yet started, or preempted). */
   get queued(): number {
     return this.waiting.size;

@@ -191,6 +191,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
     const hashes = spec.blockHashes ?? blockHashes(spec, blockSize);
     if (hashes) r.hashes = hashes;
     ledger.sent(r);
+    planner?.sent_(r);
     if (!r.warmup) m.sent(r);
     cluster.submit(r);
   };

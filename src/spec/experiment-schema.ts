@@ -618,10 +618,10 @@ const fault = z
  */
 const autoscale = z
   .strictObject({
-    target: oneOf(['throughput', 'latency', 'off'] as const)
+    target: oneOf(['throughput', 'latency', 'sla', 'off'] as const)
       .default('throughput')
       .describe(
-        "Dynamo planner's optimization_target (default throughput). Every interval, for each role: prefill scales up by one when any engine's queued prefill tokens reach the model's context length (throughput: 1.0x; latency: 0.1x) and down by one when all are below 0.1x (latency: all queues empty); decode scales up when any engine's KV utilisation (scheduled + queued KV tokens over the pool's tokens) is over 1.0 (latency: 0.4) and down when all are below 0.6 (latency: 0.1); an aggregated worker's utilisation also counts its queued prefill tokens. 'off': no planner, the fleet stays as deployed (for a fixed-fleet baseline with the same GPU-hours and SLO numbers).",
+        "Dynamo planner's optimization_target (default throughput). Every interval, for each role: prefill scales up by one when any engine's queued prefill tokens reach the model's context length (throughput: 1.0x; latency: 0.1x) and down by one when all are below 0.1x (latency: all queues empty); decode scales up when any engine's KV utilisation (scheduled + queued KV tokens over the pool's tokens) is over 1.0 (latency: 0.4) and down when all are below 0.6 (latency: 0.1); an aggregated worker's utilisation also counts its queued prefill tokens. 'sla' (disaggregated only): the throughput-based planner, which every interval sets each role's replicas from the requests, ISL and OSL of the last interval (the constant predictor) and the engine's own profile (a lone prompt's prefill; the largest decode batch within slo.itlMs at context ISL + OSL/2), corrected by the TTFT and ITL it saw (Dynamo's Planner Design doc; Dynamo's own default interval for it is longer than the load-based 5 s, so set intervalS). 'off': no planner, the fleet stays as deployed (for a fixed-fleet baseline with the same GPU-hours and SLO numbers).",
       ),
     intervalS: numberIn(0, LIMITS.seconds.max, LIMITS.seconds.why)
       .default(5)

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Simulator } from '../../src/engine/index.js';
 import { FieldError } from '../../src/errors.js';
 import { autoscaleSlots, Planner, type Role } from '../../src/serving/autoscale.js';
-import type { Cluster, ClusterWorker, EngineLoad } from '../../src/serving/cluster.js';
+import type { Cluster, ClusterWorker, EngineLoad, ServingRequest } from '../../src/serving/cluster.js';
 import type { AutoscaleSpec, Deployment } from '../../src/spec/experiment.js';
 
 const CONTEXT = 100_000;
@@ -107,3 +107,46 @@ describe('the planner (Dynamo easy mode)', () => {
     expect(autoscaleSlots(d, spec({ target: 'off' }))).toEqual({ prefill: 3, decode: 2, aggregated: 1 });
   });
 });
+
+describe("the planner's SLA mode (throughput-based, Dynamo's Planner Design doc)", () => {
+  it('sets each role to the replicas the corrected profile asks for, from one interval of traffic', () => {
+    // Profile: a lone prompt prefills at 10 us a token; a decode step takes 10 ms + 0.1 ms a sequence. Interval 10 s:
+    // 2,500 requests of ISL 1000, OSL 100 arrive; 500 complete with TTFT 20 ms and ITL 30 ms.
+    // Prefill: expected TTFT 1000 x 10 us = 10 ms, correction 20 / 10 = 2, so min(1, 2) = 1; load 2,500 x 1000 / 10 =
+    // 250,000 tokens/s over 1000 / 0.01 = 100,000 a GPU: ceil(2.5) = 3 workers.
+    // Decode: context 1000 + 100/2 = 1050; the batch a worker carried, 2,500 / 10 x 100 x 0.030 = 750, expects a
+    // 10 + 75 = 85 ms step; correction 30 / 85; ITL target 50 ms / (30 / 85) = 141.7 ms allows a batch of 1316 (a
+    // 141.6 ms step), 1316 / 0.1416 = 9,294 tokens/s a GPU; 2,500 x 100 / 10 = 25,000 tokens/s need ceil(2.69) = 3
+    // workers (uncorrected, the 50 ms target's batch of 400 would give 8,000 tokens/s a GPU and 4 workers).
+    const d = deployment({ workers: 1, tp: 1 }, { workers: 1, tp: 1 });
+    const a = spec({ target: 'sla', intervalS: 10, samples: 1, maxGpuBudget: 16, provisionS: 0 });
+    const slots = autoscaleSlots(d, a);
+    const sim = new Simulator(1);
+    const f = fakeCluster(d, slots, { prefill: idle, decode: idle });
+    const engine = {
+      prefillSeconds: (isl: number) => isl * 1e-5,
+      decodeStepSeconds: (b: number) => 0.01 + 1e-4 * b,
+      pool: { total: 1_000_000 },
+      cfg: { args: { blockSize: 16, maxNumSeqs: 2048 } },
+    };
+    for (const r of ['prefill', 'decode'] as const) for (const w of f.cluster.workersOf(r)) Object.assign(w.engine, engine);
+    const p = new Planner(sim, f.cluster, a, undefined, () => false);
+    p.start();
+    const req = { isl: 1000, osl: 100, warmup: false, status: 'completed', sentAt: 0, firstTokenAt: 0.02, lastTokenAt: 0.02 + 99 * 0.03, outputTokens: 100 } as unknown as ServingRequest;
+    for (let i = 0; i < 2500; i++) p.sent_(req);
+    for (let i = 0; i < 500; i++) p.ended_(req);
+    sim.run({ until: 10.5 });
+    const serving = (r: 'prefill' | 'decode') => f.cluster.workersOf(r).filter((w) => !f.offline.has(w.engine.id)).length;
+    expect(serving('prefill')).toBe(3);
+    expect(serving('decode')).toBe(3);
+    // No traffic the next interval: nothing to predict from, nothing changes.
+    sim.run({ until: 20.5 });
+    expect([serving('prefill'), serving('decode')]).toEqual([3, 3]);
+  });
+
+  it('is for disaggregated deployments only', () => {
+    const agg = { mode: 'aggregated', prefill: { workers: 1, tp: 1 }, decode: { workers: 1, tp: 1 }, aggregated: { workers: 1, tp: 1 } } as unknown as Deployment;
+    expect(() => autoscaleSlots(agg, spec({ target: 'sla' }))).toThrow(FieldError);
+  });
+});
+
