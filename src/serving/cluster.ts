@@ -2,7 +2,7 @@ import type { Catalog, ConnectorProfile, GpuSpec, LlmSpec, TransportSpec } from 
 import { getAllToAll, getConnector, getGpu, getLlm, getNode, getTransport, nodeOffers, sideChannelTransport } from '../catalog/index.js';
 import type { Simulator } from '../engine/index.js';
 import { InvariantError, UserError } from '../errors.js';
-import { DYNAMO_ROUTER_DEFAULTS, type Deployment, type WorkerGroup } from '../spec/experiment.js';
+import { DYNAMO_ROUTER_DEFAULTS, type BlockHash, type Deployment, type WorkerGroup } from '../spec/experiment.js';
 import {
   brokenPipeLine,
   connectionResetLine,
@@ -26,7 +26,7 @@ export interface ServingRequest {
   id: string;
   isl: number;
   osl: number;
-  hashes?: string[];
+  hashes?: BlockHash[];
   warmup: boolean;
   sentAt: number;
   scheduledAt?: number;

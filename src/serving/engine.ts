@@ -5,7 +5,7 @@ import { InvariantError, UserError } from '../errors.js';
 import type { EventLog } from '../metrics/event-log.js';
 import { preemptedLine } from '../metrics/event-log.js';
 import { isPlainTp, kvBytesPerTokenPerRank, maxCaptureSize, MoeStepCost, resolveSpeculative, StepCost, weightBytesPerGpu, type Efficiency, type StepWork } from '../physics/index.js';
-import type { AllToAllMode, EngineArgs } from '../spec/experiment.js';
+import type { AllToAllMode, BlockHash, EngineArgs } from '../spec/experiment.js';
 import { HostKvTier } from './host-tier.js';
 import { KvBlockPool } from './kv-pool.js';
 import { SpeculativeDecoder } from './speculative.js';
@@ -26,11 +26,11 @@ export interface Seq {
   /** Output tokens this engine must produce (1 on a prefill worker: max_tokens=1). */
   target: number;
   /** Block hashes of the prompt's full blocks, for prefix caching. */
-  hashes?: string[];
+  hashes?: BlockHash[];
   /** Owned KV blocks. */
   blocks: number;
   /** Cached blocks referenced (prefix hits and committed prompt blocks). */
-  cachedRefs: string[];
+  cachedRefs: BlockHash[];
   state: 'waiting' | 'reserved' | 'loading' | 'running' | 'held' | 'done';
   /** Keep the blocks when finished (prefill worker: decode reads them later; release with releaseHeld). */
   holdOnFinish: boolean;

@@ -1,4 +1,5 @@
 import { InvariantError } from '../errors.js';
+import type { BlockHash } from '../spec/experiment.js';
 
 /**
  * A worker's host-memory KV tier below its GPU prefix cache: Dynamo KVBM's G2 (DYN_KVBM_CPU_CACHE_GB), LMCache's local
@@ -45,7 +46,7 @@ export interface HostTierCounts {
 
 export class HostKvTier {
   /** Blocks by hash, in LRU order (oldest first). */
-  private readonly blocks = new Map<string, HostBlock>();
+  private readonly blocks = new Map<BlockHash, HostBlock>();
   /** When the device-to-host and host-to-device directions of the link are next free. */
   private d2hFreeAt = 0;
   private h2dFreeAt = 0;
@@ -62,7 +63,7 @@ export class HostKvTier {
   }
 
   /** How many of hashes[from], hashes[from + 1], ... (before index `upTo`) are on the host and loadable at `now`. */
-  match(hashes: readonly string[], from: number, upTo: number, now: number): number {
+  match(hashes: readonly BlockHash[], from: number, upTo: number, now: number): number {
     let k = 0;
     for (let i = from; i < upTo; i++) {
       const b = this.blocks.get(hashes[i]!);
@@ -76,7 +77,7 @@ export class HostKvTier {
    * Starts copying hashes[from .. from + n) to the GPU: protects and refreshes them, queues the copy behind the
    * host-to-device copies in flight, and returns when it completes. Call loaded() with the same blocks then.
    */
-  load(hashes: readonly string[], from: number, n: number, now: number): number {
+  load(hashes: readonly BlockHash[], from: number, n: number, now: number): number {
     for (let i = from; i < from + n; i++) {
       const h = hashes[i]!;
       const b = this.blocks.get(h);
@@ -92,7 +93,7 @@ export class HostKvTier {
   }
 
   /** A load finished (or its engine was drained): its blocks may be evicted again. */
-  loaded(hashes: readonly string[], from: number, n: number): void {
+  loaded(hashes: readonly BlockHash[], from: number, n: number): void {
     for (let i = from; i < from + n; i++) {
       const b = this.blocks.get(hashes[i]!);
       if (!b || b.pins <= 0) throw new InvariantError(`unpinning host block ${hashes[i]} with no load on it`);
@@ -104,12 +105,12 @@ export class HostKvTier {
    * Write-through of a prompt's full blocks hashes[from .. upTo), computed at `now`: those not in the tier are copied
    * there (one copy behind the writes in flight), those already there are refreshed.
    */
-  store(hashes: readonly string[], upTo: number, now: number, from = 0): void {
+  store(hashes: readonly BlockHash[], upTo: number, now: number, from = 0): void {
     if (this.cfg.capacityBlocks === 0) return; // no tier (hostBytes 0: its hits reported only)
-    const fresh: string[] = [];
+    const fresh: BlockHash[] = [];
     // A prompt may name one block twice (a trace's repeated hash): copied once. A set, not fresh.includes(): prompts
     // run to ~8,000 blocks, and a scan per block made a long prompt's store quadratic.
-    const seen = new Set<string>();
+    const seen = new Set<BlockHash>();
     for (let i = from; i < upTo; i++) {
       const h = hashes[i]!;
       const b = this.blocks.get(h);

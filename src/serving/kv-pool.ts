@@ -1,4 +1,5 @@
 import { InvariantError } from '../errors.js';
+import type { BlockHash } from '../spec/experiment.js';
 
 /**
  * An engine's KV block pool with vLLM-style prefix caching. Blocks are either owned by a running request, cached
@@ -8,7 +9,7 @@ import { InvariantError } from '../errors.js';
 export class KvBlockPool {
   private owned = 0;
   /** Cached blocks by hash: reference counts. Map order is the LRU order of idle entries (refs 0). */
-  private readonly cached = new Map<string, number>();
+  private readonly cached = new Map<BlockHash, number>();
   private idle = 0;
   private peakUsed = 0;
 
@@ -60,21 +61,21 @@ export class KvBlockPool {
   }
 
   /** How many leading hashes are cached (the prefix a new request can skip). */
-  matchPrefix(hashes: readonly string[]): number {
+  matchPrefix(hashes: readonly BlockHash[]): number {
     let k = 0;
     while (k < hashes.length && this.cached.has(hashes[k]!)) k++;
     return k;
   }
 
   /** Of the first k hashes (which must be cached), those nobody references: evictable until a request takes them. */
-  idleAmong(hashes: readonly string[], k: number): number {
+  idleAmong(hashes: readonly BlockHash[], k: number): number {
     let n = 0;
     for (let i = 0; i < k; i++) if (this.cached.get(hashes[i]!) === 0) n++;
     return n;
   }
 
   /** References the first k hashes (which must be cached), refreshing them in the LRU order. */
-  acquire(hashes: readonly string[], k: number): void {
+  acquire(hashes: readonly BlockHash[], k: number): void {
     for (let i = 0; i < k; i++) {
       const h = hashes[i]!;
       const refs = this.cached.get(h);
@@ -91,7 +92,7 @@ export class KvBlockPool {
    * a reference for the request. Hashes already cached (another request computed the same block) just gain a
    * reference, and the duplicate owned block is freed.
    */
-  commit(hashes: readonly string[]): void {
+  commit(hashes: readonly BlockHash[]): void {
     for (const h of hashes) {
       if (this.owned <= 0) throw new InvariantError('committing a block nobody owns');
       this.owned--;
@@ -107,7 +108,7 @@ export class KvBlockPool {
   }
 
   /** Drops a request's references; blocks nobody references stay cached (evictable) at the recent end. */
-  unref(hashes: readonly string[]): void {
+  unref(hashes: readonly BlockHash[]): void {
     for (const h of hashes) {
       const refs = this.cached.get(h);
       if (refs === undefined || refs <= 0) throw new InvariantError(`unreferencing block ${h} with no reference`);

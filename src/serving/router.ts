@@ -1,7 +1,7 @@
 import { Deque } from 'js-sdsl';
 import type { RandomStream } from '../engine/index.js';
 import { InvariantError } from '../errors.js';
-import type { RouterKind, RouterSettings } from '../spec/experiment.js';
+import type { BlockHash, RouterKind, RouterSettings } from '../spec/experiment.js';
 import type { Engine } from './engine.js';
 
 /**
@@ -50,7 +50,7 @@ export interface RouteRequest {
   /** Prompt tokens. */
   isl: number;
   /** Hashes of the prompt's full blocks, leading ones first (Mooncake traces); absent: no block is shared. */
-  hashes?: readonly string[];
+  hashes?: readonly BlockHash[];
 }
 
 /** Why a request got no worker: none is alive, or every live one is over the busy threshold (HTTP 503). */
@@ -77,7 +77,7 @@ class WorkerLoad {
   /** Uncached prompt tokens of routed requests not past their first token. */
   prefillTokens = 0;
   /** Prompt blocks shared by hash: how many active requests hold each. */
-  readonly shared = new Map<string, number>();
+  readonly shared = new Map<BlockHash, number>();
   /** Prompt blocks no other request can hold (no hash, or KV reuse not assumed). */
   unique = 0;
 
@@ -90,7 +90,7 @@ class WorkerLoad {
 interface Booking {
   load: WorkerLoad;
   prefillTokens: number;
-  shared: readonly string[];
+  shared: readonly BlockHash[];
   unique: number;
 }
 

@@ -3,7 +3,7 @@ import type { Catalog } from '../spec/catalog.js';
 import { getLlm } from '../catalog/index.js';
 import { Simulator } from '../engine/index.js';
 import { FieldError, InvariantError, UserError } from '../errors.js';
-import type { FaultKind, Point, PointResult, PrefixCacheResult, Stats } from '../spec/experiment.js';
+import type { BlockHash, FaultKind, Point, PointResult, PrefixCacheResult, Stats } from '../spec/experiment.js';
 import { checkDeadline, checkHeap } from '../deadline.js';
 import { FaultInjector } from '../faults/injector.js';
 import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
@@ -285,14 +285,18 @@ function corruptBooks(what: string, r: ServingRequest, ledger: RequestLedger, m:
   else if (what === 'leak-block') cluster.engines[cluster.engines.length - 1]!.pool.allocate(1);
 }
 
-/** Engine-block hashes of a prompt from Mooncake's hash_ids (one per 512 tokens): each splits into its blocks. */
-function blockHashes(spec: RequestSpec, blockSize: number): string[] | undefined {
+/**
+ * Engine-block hashes of a prompt from Mooncake's hash_ids (one per 512 tokens): each splits into its blocks, block j
+ * of hash h numbered h x 1024 + j (a hash id splits into at most 512 blocks, at one token a block).
+ */
+function blockHashes(spec: RequestSpec, blockSize: number): BlockHash[] | undefined {
   if (!spec.hashIds || !spec.hashBlockTokens) return undefined;
   const per = Math.max(1, Math.floor(spec.hashBlockTokens / blockSize));
+  if (per > 1024) throw new InvariantError(`a hash id of ${spec.hashBlockTokens} tokens splits into ${per} blocks of ${blockSize}: more than the 1024 its numbering allows`);
   const full = Math.floor(spec.isl / blockSize);
-  const out: string[] = [];
+  const out: number[] = [];
   for (const h of spec.hashIds) {
-    for (let j = 0; j < per && out.length < full; j++) out.push(`${h}.${j}`);
+    for (let j = 0; j < per && out.length < full; j++) out.push(h * 1024 + j);
   }
   return out;
 }

@@ -31,6 +31,13 @@ export const KV_LAYOUTS = ['HND', 'NHD', 'flashinfer', 'cross-layer'] as const;
 export type KvLayout = (typeof KV_LAYOUTS)[number];
 
 /**
+ * A KV block's content hash, as prefix caching finds blocks by (vLLM chains each block's hash to its parent's). The
+ * workloads make numbers (a Map keyed by small integers is a third faster than by strings on the Mooncake trace);
+ * strings are for tests and stand-ins. Two blocks with equal hashes hold the same tokens.
+ */
+export type BlockHash = number | string;
+
+/**
  * vLLM's --kv-cache-dtype: 'auto' stores the KV cache in the model's own KV dtype (the catalog's kvDtype), 'fp8' in FP8
  * (E4M3 on CUDA), one byte an element. vLLM also takes 'fp8_e4m3' and 'fp8_e5m2', and hashes the flag's own text into
  * the NixlConnector's compatibility hash; nixlsim takes 'fp8' alone (what vLLM's docs and Dynamo's recipes set).

@@ -1,5 +1,6 @@
 import type { RandomStream } from '../engine/random.js';
-import type { Workload } from '../spec/experiment.js';
+import { InvariantError } from '../errors.js';
+import type { BlockHash, Workload } from '../spec/experiment.js';
 import { drawLength, fitLengths } from './lengths.js';
 import { nextArrival, type RateProfile } from './rate.js';
 import type { RequestSource, RequestSpec } from './types.js';
@@ -17,8 +18,11 @@ export interface Conversation {
   /** Tokens of the context the current turn's prompt and answer make: the next prompt's start. */
   contextTokens: number;
   /** Block hashes of the context so far, one per full engine block. */
-  readonly hashes: string[];
+  readonly hashes: BlockHash[];
 }
+
+/** Block hashes a prompt may need: 2^18, past any model's context at one token a block. */
+const BLOCKS_A_PROMPT = 2 ** 18;
 
 export interface ConversationRandom {
   lengths: RandomStream;
@@ -119,7 +123,10 @@ export class ConversationSource implements RequestSource {
     const blocks = Math.floor((isl + osl - 1) / this.blockSize);
     const h = conv.hashes;
     const shared = Math.floor(this.prefixTokens / this.blockSize);
-    for (let k = h.length; k < blocks; k++) h.push(k < shared ? `p${conv.variant}.${k}` : `c${conv.id}.${k}`);
+    if (blocks > BLOCKS_A_PROMPT) throw new InvariantError(`a conversation of ${blocks} blocks: block hashes number at most ${BLOCKS_A_PROMPT} a prompt`);
+    // Numbers, one space per conversation and one per prefix prompt (negative): conversation c's block k is
+    // c x 2^18 + k, prefix prompt v's block k is -(v x 2^18 + k) - 1.
+    for (let k = h.length; k < blocks; k++) h.push(k < shared ? -(conv.variant * BLOCKS_A_PROMPT + k) - 1 : conv.id * BLOCKS_A_PROMPT + k);
     return {
       index,
       id: `req-${index}`,

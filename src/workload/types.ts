@@ -1,4 +1,5 @@
 import type { Conversation } from './conversations.js';
+import type { BlockHash } from '../spec/experiment.js';
 
 /** One request as the workload issues it; the serving layer turns it into simulated work. */
 export interface RequestSpec {
@@ -18,7 +19,7 @@ export interface RequestSpec {
   hashIds?: number[];
   hashBlockTokens?: number;
   /** Engine-block hashes made by the workload itself (prefix prompts, conversations): full blocks of prompt and answer. */
-  blockHashes?: string[];
+  blockHashes?: BlockHash[];
   /** The conversation this request is a turn of (workload.sessions or prefixPrompts; src/workload/conversations.ts). */
   conversation?: Conversation;
 }
