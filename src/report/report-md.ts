@@ -25,6 +25,8 @@ export interface ReportMdInput {
   table: readonly string[];
   /** The autoscaled points' table (GPU-hours, SLO attainment, peak workers), when the run autoscaled. */
   autoscale?: readonly string[];
+  /** The prefix-cache table (hits by tier), when some point's prompts carry block hashes. */
+  prefixCache?: readonly string[];
   /** The notable-events lines as the command prints them. */
   events: readonly string[];
   /** The run's other output files; each PNG in the report's directory (or under it) is embedded. */
@@ -138,6 +140,22 @@ function autoscaleLines(table: readonly string[]): string[] {
   ];
 }
 
+/** The prefix-cache section: hits by tier, with what the shares are of. */
+function prefixCacheLines(table: readonly string[]): string[] {
+  return [
+    '## Prefix cache',
+    '',
+    'Full prompt blocks of every admitted request, warm-up included, and the shares found in a GPU prefix cache, loaded ' +
+      'from a tier below it (host memory, disk) or computed. summary.json has the counts behind them (prefixCache) and ' +
+      "each tier's blocks stored, onboarded, evicted and dropped.",
+    '',
+    '```text',
+    ...table,
+    '```',
+    '',
+  ];
+}
+
 /** report.md's exact text. */
 export function reportMd(input: ReportMdInput): string {
   const from = input.file !== undefined ? ` from \`${input.file}\`` : '';
@@ -159,6 +177,7 @@ export function reportMd(input: ReportMdInput): string {
     '```',
     '',
     ...(input.autoscale?.length ? autoscaleLines(input.autoscale) : []),
+    ...(input.prefixCache?.length ? prefixCacheLines(input.prefixCache) : []),
     '## Notable events',
     '',
     'Event counts include warm-up requests; the table above counts measured requests only.',

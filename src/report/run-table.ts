@@ -8,7 +8,7 @@ import { pointLabel, shortPath, valueText } from '../experiment/jobs.js';
 import type { ShardInfo } from '../experiment/shard.js';
 import { shownPath } from '../errors.js';
 import type { Band, PointBands } from '../spec/bands.js';
-import type { AutoscaleResult, Experiment, Point, PointResult } from '../spec/experiment.js';
+import type { AutoscaleResult, Experiment, Point, PointResult, PrefixCacheResult } from '../spec/experiment.js';
 import type { OutputFile } from '../spec/output.js';
 import type { Summary } from '../spec/summary.js';
 import { pointsCsv, POINTS_CSV_FILE } from './points-csv.js';
@@ -71,6 +71,8 @@ export function formatRun(summary: Summary, points: readonly TablePoint[], summa
       `, summary in ${shownPath(summaryFile)}`,
     '',
     ...pointsTable(summary),
+    ...titled('autoscaling: GPU-hours of every worker provisioning, serving or draining; SLO attainment = requests within both SLO targets / requests ended', autoscaleTable(summary)),
+    ...titled(PREFIX_CACHE_TITLE, prefixCacheTable(summary)),
     '',
     'notable events: (event counts include warm-up requests; the table counts measured requests only)',
     ...notableEvents(summary, points),
@@ -151,6 +153,7 @@ export function runReportFiles(
     experiments: experiments.length === points.length ? experiments : [],
     table: pointsTable(summary),
     autoscale: autoscaleTable(summary),
+    prefixCache: prefixCacheTable(summary),
     events: notableEvents(summary, points),
     files,
     dir: info.dir,
@@ -159,6 +162,43 @@ export function runReportFiles(
     { path: join(info.dir, POINTS_CSV_FILE), data: pointsCsv(summary), ...flag },
     { path: join(info.dir, REPORT_MD_FILE), data: md, ...flag },
   ];
+}
+
+/** A table under a line that says what it counts, after a blank line; nothing when the table is empty. */
+const titled = (title: string, rows: readonly string[]): string[] => (rows.length > 0 ? ['', title, ...rows] : []);
+
+const PREFIX_CACHE_TITLE =
+  'prefix cache: full prompt blocks of every admitted request (warm-up included), the shares found in a GPU cache and each tier below it, and computed';
+
+const pct = (part: number, whole: number): string => (whole > 0 ? `${((part / whole) * 100).toFixed(1)}%` : '-');
+
+/**
+ * The prefix-cache hits of the points that have them (summary.json's prefixCache), a row per point: prompt blocks,
+ * the overall hit rate, the share from each tier (a tier's column only when some point has it), the computed share,
+ * and where requests prefilled under conditional disaggregation. None when no point's prompts carry block hashes.
+ */
+export function prefixCacheTable(summary: Summary): string[] {
+  const cached = summary.points.filter((r): r is PointResult & { prefixCache: PrefixCacheResult } => r.prefixCache !== undefined);
+  if (cached.length === 0) return [];
+  const keys = Object.keys(cached[0]!.params);
+  // A tier's column when some point has that tier (a host tier of 0 bytes stores nothing).
+  const host = cached.some((r) => r.prefixCache.host.storedBlocks > 0 || r.prefixCache.hostHitBlocks > 0);
+  const disk = cached.some((r) => r.prefixCache.diskHitBlocks !== undefined);
+  const cond = cached.some((r) => r.conditionalDisagg !== undefined);
+  const header = ['point', ...keys.map(shortPath), 'prompt blocks', 'hit rate', 'GPU', ...(host ? ['host'] : []), ...(disk ? ['disk'] : []), 'computed', ...(cond ? ['local / remote prefills'] : [])];
+  const rows = cached.map(({ id, params, prefixCache: c, conditionalDisagg: d }) => [
+    id,
+    ...keys.map((k) => valueText(params[k])),
+    String(c.promptBlocks),
+    pct(c.promptBlocks - c.missedBlocks, c.promptBlocks),
+    pct(c.gpuHitBlocks, c.promptBlocks),
+    ...(host ? [pct(c.hostHitBlocks, c.promptBlocks)] : []),
+    ...(disk ? [c.diskHitBlocks === undefined ? '-' : pct(c.diskHitBlocks, c.promptBlocks)] : []),
+    pct(c.missedBlocks, c.promptBlocks),
+    ...(cond ? [d === undefined ? '-' : `${d.localPrefills} / ${d.remotePrefills}`] : []),
+  ]);
+  const numeric = (k: string) => cached.every((r) => typeof r.params[k] === 'number');
+  return table(header, rows, [true, ...keys.map((k) => !numeric(k))]);
 }
 
 /** Roles in the order the deployment names them; a role the run names otherwise comes after, sorted. */

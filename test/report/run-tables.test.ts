@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { formatRun, prefixCacheTable, runReportFiles } from '../../src/report/run-table.js';
+import type { AutoscaleResult, Point, PointResult, PrefixCacheResult } from '../../src/spec/experiment.js';
+import { buildSummary, type Summary } from '../../src/spec/summary.js';
+import { fakeResult } from '../experiment/helpers.js';
+
+const NO_TIER = { storedBlocks: 0, onboardedBlocks: 0, evictedBlocks: 0, droppedStores: 0 };
+
+/**
+ * 1,000 prompt blocks: 500 in a GPU cache, 200 loaded from host memory, 100 from disk, 200 computed. By hand: hit
+ * rate (1000 - 200) / 1000 = 80.0%, GPU 50.0%, host 20.0%, disk 10.0%, computed 20.0%.
+ */
+const TIERED: PrefixCacheResult = {
+  promptBlocks: 1000,
+  gpuHitBlocks: 500,
+  hostHitBlocks: 200,
+  diskHitBlocks: 100,
+  missedBlocks: 200,
+  gpuHitRate: 0.5,
+  hostHitRate: 0.2,
+  diskHitRate: 0.1,
+  hitRate: 0.8,
+  host: { storedBlocks: 700, onboardedBlocks: 200, evictedBlocks: 0, droppedStores: 0 },
+  disk: { storedBlocks: 300, onboardedBlocks: 100, evictedBlocks: 0, droppedStores: 0 },
+};
+
+/** GPU cache only: 3 of 8 blocks hit (37.5%), 5 computed (62.5%); no tier, so its counts are zero. */
+const GPU_ONLY: PrefixCacheResult = {
+  promptBlocks: 8,
+  gpuHitBlocks: 3,
+  hostHitBlocks: 0,
+  missedBlocks: 5,
+  gpuHitRate: 0.375,
+  hostHitRate: 0,
+  hitRate: 0.375,
+  host: NO_TIER,
+};
+
+function summary(extras: Partial<PointResult>[]): Summary {
+  const results = extras.map((extra, i) => {
+    const point: Point = { id: `p00${i}`, params: { 'workload.rate': i + 1 }, experiment: { workload: { isl: { mean: 1000 } } } as Point['experiment'] };
+    return { ...fakeResult(point), ...extra };
+  });
+  return buildSummary('tiers', 1, results);
+}
+
+const rows = (lines: readonly string[]) => lines.map((l) => l.trim().split(/ {2,}/));
+
+describe('the prefix-cache table of run and report.md', () => {
+  it('gives the shares of prompt blocks by tier, a column per tier some point has', () => {
+    expect(rows(prefixCacheTable(summary([{ prefixCache: TIERED }, { prefixCache: GPU_ONLY }])))).toEqual([
+      ['point', 'workload.rate', 'prompt blocks', 'hit rate', 'GPU', 'host', 'disk', 'computed'],
+      ['p000', '1', '1000', '80.0%', '50.0%', '20.0%', '10.0%', '20.0%'],
+      ['p001', '2', '8', '37.5%', '37.5%', '0.0%', '-', '62.5%'],
+    ]);
+  });
+
+  it('leaves out the host and disk columns when no point has those tiers, and adds where requests prefilled under conditional disaggregation', () => {
+    expect(rows(prefixCacheTable(summary([{ prefixCache: GPU_ONLY, conditionalDisagg: { localPrefills: 7, remotePrefills: 3 } }])))).toEqual([
+      ['point', 'workload.rate', 'prompt blocks', 'hit rate', 'GPU', 'computed', 'local / remote prefills'],
+      ['p000', '1', '8', '37.5%', '37.5%', '62.5%', '7 / 3'],
+    ]);
+  });
+
+  it('is empty, and neither run nor report.md mentions it, when no prompt carries block hashes', () => {
+    const s = summary([{}]);
+    expect(prefixCacheTable(s)).toEqual([]);
+    expect(formatRun(s, s.points, '/tmp/r/summary.json')).not.toContain('prefix cache');
+    expect(String(runReportFiles(s, s.points, { dir: '/tmp/r' }, [])[1]!.data)).not.toContain('## Prefix cache');
+  });
+
+  it('is printed by run and written to report.md, as the autoscaling table is', () => {
+    const autoscale: AutoscaleResult = {
+      target: 'sla',
+      gpuHours: 2.84,
+      slo: { ttftMs: 500, itlMs: 50 },
+      sloAttainment: 0.913,
+      metSlo: 913,
+      ended: 1000,
+      scaleUps: 2,
+      scaleDowns: 2,
+      peakWorkers: { prefill: 2, decode: 2 },
+      series: [],
+    };
+    const s = summary([{ prefixCache: TIERED, autoscale }]);
+    const text = formatRun(s, s.points, '/tmp/r/summary.json');
+    expect(text).toMatch(/\nprefix cache: .*\npoint .*\np000 .* 80\.0% /);
+    expect(text).toMatch(/\nautoscaling: .*\npoint .*\np000 .* 2\.84 +91\.3% +913 \/ 1000 /);
+    const md = String(runReportFiles(s, s.points, { dir: '/tmp/r' }, [])[1]!.data);
+    expect(md).toContain('## Prefix cache');
+    expect(md).toContain('## Autoscaling');
+  });
+});
