@@ -29,7 +29,7 @@ export function deploymentBounds(d: Deployment, catalog: Catalog, run: { isl: nu
             prefillNode: node,
             decodeNode: node,
             blockSize: d.engine.blockSize,
-            hostLinkBandwidth: gpu.hostLink.bandwidth,
+            hostLinkBandwidth: gpu.hostLink.copyBandwidth,
           },
         }),
     isl: run.isl,

@@ -149,7 +149,7 @@ export function calibrate(files: readonly string[], o: CalibrateOptions): Calibr
       prefillTp: d.prefill.tp,
       decodeTp: d.decode.tp,
       blockSize: d.engine.blockSize,
-      hostLinkBandwidth: gpu.hostLink.bandwidth,
+      hostLinkBandwidth: gpu.hostLink.copyBandwidth,
     };
     const samples = transfers.map((m) => ({ label: `${m.file}:${m.line}`, ms: m.kvTransferMs!, ...transferSize(path, m) }));
     tfit = fitTransport(samples, path);

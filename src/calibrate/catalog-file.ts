@@ -38,7 +38,12 @@ export function gpuRecordText(base: GpuSpec, id: string, eff: Efficiency, fitted
     hbmGB: scaleDecimal(base.hbmBytes, -9),
     hbmTBps: scaleDecimal(base.hbmBandwidth, -12),
     nvlinkGBps: scaleDecimal(base.nvlinkBandwidth, -9),
-    hostLink: { name: base.hostLink.name, GBps: scaleDecimal(base.hostLink.bandwidth, -9) },
+    hostLink: {
+      name: base.hostLink.name,
+      GBps: scaleDecimal(base.hostLink.bandwidth, -9),
+      copyGBps: scaleDecimal(base.hostLink.copyBandwidth, -9),
+      duplexGBps: scaleDecimal(base.hostLink.duplexBandwidth, -9),
+    },
     efficiency: {
       prefillCompute: factor('prefillCompute'),
       decodeMemory: factor('decodeMemory'),

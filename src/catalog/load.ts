@@ -205,6 +205,13 @@ function toLlm(f: LlmFile): LlmSpec {
   };
 }
 
+/** A GPU's host link: the line rate, and the copy rates measured on it (the line rate, and twice the copy rate, when unmeasured). */
+function hostLinkOf(l: GpuFile['hostLink']): GpuSpec['hostLink'] {
+  const bandwidth = scaleDecimal(l.GBps, GIGA);
+  const copyBandwidth = l.copyGBps === undefined ? bandwidth : scaleDecimal(l.copyGBps, GIGA);
+  return { name: l.name, bandwidth, copyBandwidth, duplexBandwidth: l.duplexGBps === undefined ? 2 * copyBandwidth : scaleDecimal(l.duplexGBps, GIGA) };
+}
+
 function toGpu(f: GpuFile): GpuSpec {
   const factor = (x: { value: number; min: number; max: number }) => ({ value: x.value, min: x.min, max: x.max });
   return {
@@ -214,7 +221,7 @@ function toGpu(f: GpuFile): GpuSpec {
     hbmBytes: scaleDecimal(f.hbmGB, GIGA),
     hbmBandwidth: scaleDecimal(f.hbmTBps, TERA),
     nvlinkBandwidth: scaleDecimal(f.nvlinkGBps, GIGA),
-    hostLink: { name: f.hostLink.name, bandwidth: scaleDecimal(f.hostLink.GBps, GIGA) },
+    hostLink: hostLinkOf(f.hostLink),
     efficiency: {
       prefillCompute: factor(f.efficiency.prefillCompute),
       decodeMemory: factor(f.efficiency.decodeMemory),

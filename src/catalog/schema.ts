@@ -174,7 +174,11 @@ export const gpuFileSchema = z.strictObject({
   /** Bidirectional, as datasheets quote it. */
   nvlinkGBps: positive,
   /** GBps is per direction. */
-  hostLink: z.strictObject({ name: text, GBps: positive }),
+  /**
+   * GBps is the link's rate per direction; copyGBps what a DMA copy (cudaMemcpyAsync) reaches in one direction and
+   * duplexGBps what copies in both directions at once reach together, as measured (unset: GBps, and twice copyGBps).
+   */
+  hostLink: z.strictObject({ name: text, GBps: positive, copyGBps: positive.optional(), duplexGBps: positive.optional() }),
   efficiency: z.strictObject({
     prefillCompute: factorSchema(true),
     decodeMemory: factorSchema(true),

@@ -18,14 +18,28 @@ import type { Point } from '../spec/experiment.js';
 import { describe, moreSuffix, shownPath, sortProblems, YamlSource, zodProblems, type Path } from '../experiment/yaml-errors.js';
 import type { TransferQuery } from '../physics/estimate.js';
 import { checkPlacement, kvHeadsPerRank } from '../physics/index.js';
-import { measurementFileSchema, TRANSFER_METRICS, transferSpecSchema, type Family, type MeasurementFile, type TransferSpec } from './schema.js';
+import type { GpuSpec } from '../spec/catalog.js';
+import {
+  COPY_METRICS,
+  copySpecSchema,
+  measurementFileSchema,
+  TRANSFER_METRICS,
+  transferSpecSchema,
+  type CopySpec,
+  type Family,
+  type MeasurementFile,
+  type TransferSpec,
+} from './schema.js';
 import { readInputText } from '../input.js';
 
 /** The default directory of measurement files. */
 export const defaultMeasurementsDir = (): string => join(projectRoot(), 'models', 'measurements');
 
 /** What the model computes for a record: one point of an experiment, or one transfer estimate. */
-export type Target = { kind: 'point'; key: string; point: Point } | { kind: 'transfer'; key: string; query: TransferQuery };
+export type Target =
+  | { kind: 'point'; key: string; point: Point }
+  | { kind: 'transfer'; key: string; query: TransferQuery }
+  | { kind: 'copy'; key: string; gpu: GpuSpec; spec: CopySpec };
 
 /** One published figure, resolved to the model's value it is held against. */
 export interface MeasurementRecord {
@@ -83,7 +97,7 @@ function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const FIELDS = 'a map of fields (id, title, source, experiment or transfer, records)';
+const FIELDS = 'a map of fields (id, title, source, experiment, transfer or copy, records)';
 
 /** Reads and validates one measurement file and resolves its records. */
 export function loadMeasurementFile(file: string, opts: LoadMeasurementsOptions): MeasurementSet {
@@ -102,9 +116,10 @@ export function loadMeasurementFile(file: string, opts: LoadMeasurementsOptions)
 
   const stem = basename(file, extname(file));
   if (m.id !== stem) y.fail(['id'], `expected the file's name without its extension, '${stem}', got '${m.id}'`);
-  if (m.experiment === undefined && m.transfer === undefined) y.fail([], 'needs `experiment:` (a runnable experiment file) or `transfer:` (a transfer estimate); it has neither');
-  if (m.experiment !== undefined && m.transfer !== undefined) y.fail(['transfer'], 'a file gives either `experiment:` or `transfer:`, not both');
-  if (m.set !== undefined && m.experiment === undefined) y.fail(['set'], 'applies to an experiment; a transfer file has no `set:`');
+  const kinds = (['experiment', 'transfer', 'copy'] as const).filter((k) => m[k] !== undefined);
+  if (kinds.length === 0) y.fail([], 'needs `experiment:` (a runnable experiment file), `transfer:` (a transfer estimate) or `copy:` (a host-link copy); it has none');
+  if (kinds.length > 1) y.fail([kinds[1]!], `a file gives one of \`experiment:\`, \`transfer:\` and \`copy:\`; this one gives ${kinds.join(' and ')}`);
+  if (m.set !== undefined && m.experiment === undefined) y.fail(['set'], `applies to an experiment; a ${kinds[0]} file has no \`set:\``);
 
   const seen = new Map<string, number>();
   for (const [i, r] of m.records.entries()) {
@@ -117,7 +132,8 @@ export function loadMeasurementFile(file: string, opts: LoadMeasurementsOptions)
     if (r.measured === 0) y.fail(['records', i, 'measured'], 'expected a number other than 0 (the error is relative to it), got 0');
   }
 
-  const targets = m.experiment !== undefined ? pointTargets(y, m, m.experiment, opts) : transferTargets(y, m, m.transfer!, opts);
+  const targets =
+    m.experiment !== undefined ? pointTargets(y, m, m.experiment, opts) : m.transfer !== undefined ? transferTargets(y, m, m.transfer, opts) : copyTargets(y, m, m.copy!, opts);
   const minus = m.experiment !== undefined ? minusTargets(y, m, m.experiment, opts) : [];
   const records: MeasurementRecord[] = m.records.map((r, i) => ({
     id: `${m.id}/${r.id}`,
@@ -258,7 +274,7 @@ function transferTargets(y: YamlSource, m: MeasurementFile, base: TransferSpec, 
       decodeTp,
       prefillNode: node,
       decodeNode: node,
-      hostLinkBandwidth: c.gpus.get(node.gpu)!.hostLink.bandwidth,
+      hostLinkBandwidth: c.gpus.get(node.gpu)!.hostLink.copyBandwidth,
       placement,
       bandwidth: t.bandwidth ?? 'typical',
       prefillBlockSize: t.prefillBlockSize ?? 16,
@@ -268,5 +284,35 @@ function transferTargets(y: YamlSource, m: MeasurementFile, base: TransferSpec, 
       timeoutS: originalAbortTimeoutS(c),
     };
     return { kind: 'transfer', key: `${y.file}#transfer${r.transfer !== undefined ? `#${i}` : ''}`, query };
+  });
+}
+
+/** The host-link copy each record of a copy file reads: the file's `copy`, with the record's own `copy` fields over it. */
+function copyTargets(y: YamlSource, m: MeasurementFile, base: CopySpec, opts: LoadMeasurementsOptions): Target[] {
+  return m.records.map((r, i): Target => {
+    if (r.point !== undefined) y.fail(['records', i, 'point'], 'a copy file has no points; leave point out');
+    if (r.minus !== undefined) y.fail(['records', i, 'minus'], 'a copy file has no points to subtract; leave minus out');
+    if (r.transfer !== undefined) y.fail(['records', i, 'transfer'], 'a copy file\'s record changes `copy:` fields, not `transfer:`');
+    if (!(COPY_METRICS as readonly string[]).includes(r.metric)) {
+      const guess = closest(r.metric, COPY_METRICS);
+      y.fail(['records', i, 'metric'], `unknown metric ${quoted(String(r.metric))} of a copy${guess !== undefined ? `; did you mean '${guess}'?` : ''} (one of ${COPY_METRICS.join(', ')})`);
+    }
+    let spec = base;
+    if (r.copy !== undefined) {
+      const merged = copySpecSchema.safeParse({ ...base, ...r.copy });
+      if (!merged.success) {
+        const first = sortProblems(zodProblems(merged.error.issues, copySpecSchema, { ...base, ...r.copy }), y)[0]!;
+        y.fail(['records', i, 'copy', ...first.path], first.message);
+      }
+      spec = merged.data;
+    }
+    const gpu = opts.catalog.gpus.get(spec.gpu);
+    if (gpu === undefined) {
+      const at: Path = r.copy !== undefined && 'gpu' in r.copy ? ['records', i, 'copy', 'gpu'] : ['copy', 'gpu'];
+      const ids = [...opts.catalog.gpus.keys()].sort();
+      const guess = closest(spec.gpu, ids);
+      y.fail(at, `unknown GPU ${quoted(spec.gpu)}${guess !== undefined ? `; did you mean '${guess}'?` : ''} (one of ${ids.join(', ')})`);
+    }
+    return { kind: 'copy', key: `${y.file}#copy${r.copy !== undefined ? `#${i}` : ''}`, gpu, spec };
   });
 }

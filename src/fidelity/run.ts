@@ -5,6 +5,7 @@
  * computes. Per record: the modeled value, its error relative to the measured one, and whether it is within the
  * record's tolerance; per family, the mean absolute percentage error (MAPE).
  */
+import { estimateHostCopy } from '../serving/host-tier.js';
 import { defaultCatalog } from '../catalog/index.js';
 import type { Catalog } from '../spec/catalog.js';
 import { UserError } from '../errors.js';
@@ -138,6 +139,10 @@ export async function runFidelity(opts: FidelityOptions = {}): Promise<FidelityR
 
 function modeledValue(r: MeasurementRecord, results: Map<string, PointResult>): number {
   if (r.target.kind === 'transfer') return estimateTransfer(r.target.query)[r.metric as 'ms'];
+  if (r.target.kind === 'copy') {
+    const { gpu, spec } = r.target;
+    return estimateHostCopy(gpu, spec.direction, spec.bytes, spec.blockBytes)[r.metric as 'ms'];
+  }
   const v = pointValue(r.target, r.metric, r.metricWhere, results);
   return r.minus === undefined ? v : v - pointValue(r.minus.target, r.minus.metric, r.minus.metricWhere, results);
 }

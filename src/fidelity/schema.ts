@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { BANDWIDTHS, PLACEMENTS, positive, whole } from '../experiment/schema.js';
+import { COPY_DIRECTIONS } from '../serving/host-tier.js';
 import { KV_LAYOUTS } from '../spec/experiment.js';
 
 /** The families a record's error is averaged in (MAPE per family). */
@@ -15,6 +16,9 @@ export type Family = (typeof FAMILIES)[number];
 
 /** The fields of a transfer estimate a record may name (the `transfer --json` contract's numbers). */
 export const TRANSFER_METRICS = ['ms', 'effectiveGBps', 'bytesTotal', 'bytesPerDecodeRank', 'reads', 'descriptors'] as const;
+
+/** The fields of a host-copy estimate a record may name. */
+export const COPY_METRICS = ['ms', 'effectiveGBps'] as const;
 
 const text = () => z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' });
 
@@ -45,6 +49,8 @@ export const measurementRecordSchema = z.strictObject({
     .optional(),
   /** A transfer file's record may change fields of the file's transfer (e.g. the size of one nixlbench row). */
   transfer: z.record(z.string(), z.unknown(), { error: 'expected a map of transfer fields' }).optional(),
+  /** A copy file's record may change fields of the file's copy (one block size of a sweep, say). */
+  copy: z.record(z.string(), z.unknown(), { error: 'expected a map of copy fields' }).optional(),
   /** The record calibrated the model (what was fitted to it, and where): its error shows the fit, not a prediction. */
   fitted: text().optional(),
   /** A gap the model is known not to close yet: why, and the error it must stay within (`--strict` fails past it). */
@@ -75,6 +81,17 @@ export const transferSpecSchema = z.strictObject({
   concurrent: whole(1).optional(),
 });
 
+/**
+ * A copy between a GPU and host memory over the GPU's host link, as a KV host tier makes it (vLLM's offloading
+ * connector, KVBM's G2): `bytes` in blocks of `blockBytes`, to the host, to the GPU, or that much each way at once.
+ */
+export const copySpecSchema = z.strictObject({
+  gpu: text(),
+  direction: oneOf(COPY_DIRECTIONS),
+  bytes: whole(1),
+  blockBytes: whole(1),
+});
+
 export const measurementFileSchema = z.strictObject({
   id: id(),
   title: text(),
@@ -83,9 +100,11 @@ export const measurementFileSchema = z.strictObject({
   experiment: text().optional(),
   set: z.array(text(), { error: 'expected a list of path=value strings' }).optional(),
   transfer: transferSpecSchema.optional(),
+  copy: copySpecSchema.optional(),
   records: z.array(measurementRecordSchema, { error: 'expected a list of records' }).min(1, { error: 'expected at least one record' }),
 });
 
 export type MeasurementFile = z.output<typeof measurementFileSchema>;
 export type MeasurementRecordEntry = z.output<typeof measurementRecordSchema>;
 export type TransferSpec = z.output<typeof transferSpecSchema>;
+export type CopySpec = z.output<typeof copySpecSchema>;

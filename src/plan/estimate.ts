@@ -110,7 +110,7 @@ function perRequestMoe(ctx: EstimateContext, shape: Shape, role: 'aggregated' | 
 /** Bytes per second one worker moves KV at (its rails; through the host link for staged transports); dp ranks: dp x one's. */
 function sideBandwidth(ctx: EstimateContext, shape: Shape): number {
   const bw = workerBandwidth(ctx.transport, railsFor(ctx.transport, ctx.node, shape.tp), ctx.bandwidth, railCap(ctx.transport, ctx.node));
-  return (ctx.transport.gpuDirect ? bw : Math.min(bw, ctx.gpu.hostLink.bandwidth)) * (shape.dp ?? 1);
+  return (ctx.transport.gpuDirect ? bw : Math.min(bw, ctx.gpu.hostLink.copyBandwidth)) * (shape.dp ?? 1);
 }
 
 export function ceilings(c: Candidate, ctx: EstimateContext): Ceilings {

@@ -553,7 +553,7 @@ function kvAloneMs(l: Live, s: Setup): number | null {
     decodeTp: c.decode.tp,
     prefillNode: s.roles.prefill?.node ?? s.node,
     decodeNode: s.roles.decode?.node ?? s.node,
-    hostLinkBandwidth: Math.min((s.roles.prefill?.gpu ?? s.gpu).hostLink.bandwidth, (s.roles.decode?.gpu ?? s.gpu).hostLink.bandwidth),
+    hostLinkBandwidth: Math.min((s.roles.prefill?.gpu ?? s.gpu).hostLink.copyBandwidth, (s.roles.decode?.gpu ?? s.gpu).hostLink.copyBandwidth),
     placement: l.placement,
     bandwidth: s.template.deployment.bandwidth,
     prefillBlockSize: s.template.deployment.engine.blockSize,

@@ -79,7 +79,7 @@ export function gpusMarkdown(c: Catalog): string {
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...gs.map(
       (g) =>
-        `| \`${g.id}\` | ${num(g.flops.bf16, 12)} / ${g.flops.fp8 === null ? '-' : num(g.flops.fp8, 12)} | ${num(g.hbmBytes, 9)}, ${num(g.hbmBandwidth, 12)} | ${num(g.nvlinkBandwidth, 9)} | ${g.hostLink.name}, ${num(g.hostLink.bandwidth, 9)} GB/s | ${f(g.efficiency.prefillCompute)} | ${f(g.efficiency.decodeMemory)} | ${f(g.efficiency.stepOverheadS, -3)} | ${f(g.efficiency.eagerLayerOverheadS, -3)} / ${f(g.efficiency.piecewiseLayerOverheadS, -3)} | ${f(g.efficiency.allReduceLatencyS, -6)} | ${f(g.efficiency.connectorStepOverheadS, -3)} | ${g.vllmBatchDefaults.maxNumBatchedTokens} tokens, ${g.vllmBatchDefaults.maxNumSeqs} seqs |`,
+        `| \`${g.id}\` | ${num(g.flops.bf16, 12)} / ${g.flops.fp8 === null ? '-' : num(g.flops.fp8, 12)} | ${num(g.hbmBytes, 9)}, ${num(g.hbmBandwidth, 12)} | ${num(g.nvlinkBandwidth, 9)} | ${g.hostLink.name}, ${num(g.hostLink.bandwidth, 9)} GB/s${g.hostLink.copyBandwidth !== g.hostLink.bandwidth ? ` (copies ${num(g.hostLink.copyBandwidth, 9)}, both ways ${num(g.hostLink.duplexBandwidth, 9)})` : ''} | ${f(g.efficiency.prefillCompute)} | ${f(g.efficiency.decodeMemory)} | ${f(g.efficiency.stepOverheadS, -3)} | ${f(g.efficiency.eagerLayerOverheadS, -3)} / ${f(g.efficiency.piecewiseLayerOverheadS, -3)} | ${f(g.efficiency.allReduceLatencyS, -6)} | ${f(g.efficiency.connectorStepOverheadS, -3)} | ${g.vllmBatchDefaults.maxNumBatchedTokens} tokens, ${g.vllmBatchDefaults.maxNumSeqs} seqs |`,
     ),
   ].join('\n');
 }

@@ -218,7 +218,7 @@ export class Cluster {
         return Array.from({ length: dp }, (_, r) => {
           const engineId = dp > 1 ? `${e.id}.dp${r}` : e.id;
           const onNode = dp > 1 ? { nodeGpus: Math.min(h.node.gpusPerNode, g.tp * dp) } : {};
-          fabric.addEngine({ engineId, tp: g.tp, node: h.node, hostLinkBandwidth: h.gpu.hostLink.bandwidth, ...onNode });
+          fabric.addEngine({ engineId, tp: g.tp, node: h.node, hostLinkBandwidth: h.gpu.hostLink.copyBandwidth, ...onNode });
           return { engineId, llm: h.llm, profile: this.profile, tp: g.tp, blockSize: d.engine.blockSize, kvLayout: d.engine.kvLayout ?? 'HND', numBlocks: e.pool.total / dp };
         });
       };

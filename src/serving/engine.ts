@@ -6,7 +6,7 @@ import type { EventLog } from '../metrics/event-log.js';
 import { preemptedLine } from '../metrics/event-log.js';
 import { isPlainTp, kvBytesPerTokenPerRank, maxCaptureSize, MoeStepCost, resolveSpeculative, StepCost, weightBytesPerGpu, type Efficiency, type StepWork } from '../physics/index.js';
 import type { AllToAllMode, BlockHash, EngineArgs } from '../spec/experiment.js';
-import { HostKvTier } from './host-tier.js';
+import { hostCopyTiming, HostKvTier } from './host-tier.js';
 import { KvBlockPool } from './kv-pool.js';
 import { SpeculativeDecoder } from './speculative.js';
 
@@ -181,8 +181,8 @@ export class Engine {
     if (offload) {
       // A block lives on each of a DP rank's tp GPUs (its shard of the heads, or MLA's whole latent copy on each).
       const perRank = cfg.args.blockSize * kvBytesPerTokenPerRank(cfg.llm, cfg.tp);
-      const linkS = perRank / cfg.gpu.hostLink.bandwidth;
-      this.hostTier = new HostKvTier({ capacityBlocks: Math.floor(offload.hostBytes / (perRank * cfg.tp)), storeBlockS: linkS, loadBlockS: linkS });
+      // A DMA copy's rate each way, slower while copies run both ways (the GPU record's measured host-link rates).
+      this.hostTier = new HostKvTier({ capacityBlocks: Math.floor(offload.hostBytes / (perRank * cfg.tp)), ...hostCopyTiming(cfg.gpu, perRank) });
       // The disk is the worker's: a block is all its ranks' shards through the worker's share of the disks.
       const disk = offload.disk;
       if (disk) {

@@ -1,4 +1,5 @@
 import { InvariantError } from '../errors.js';
+import type { GpuSpec } from '../spec/catalog.js';
 import type { BlockHash } from '../spec/experiment.js';
 
 /**
@@ -16,9 +17,12 @@ import type { BlockHash } from '../spec/experiment.js';
  *     evict is dropped.
  *   - Onboarding: a prompt's leading blocks not in the GPU cache but on the host are copied host-to-device before the
  *     request is scheduled (vLLM's connector reports them as externally matched tokens and the request waits for
- *     remote KV while others run), at the host link's bandwidth, one copy at a time per direction (PCIe and C2C are
- *     full duplex: onboarding and offloading do not share bandwidth). The worker's TP ranks copy their shards in
- *     parallel, each over its own GPU's link, so a block costs its bytes on one rank / the link bandwidth.
+ *     remote KV while others run), at the rate a DMA copy reaches on the host link (the GPU record's copyGBps), one
+ *     copy at a time per direction. The two directions run at once but not each at full speed: while copies run both
+ *     ways they reach the record's duplexGBps together, so a copy is slowed by 2 x copy / duplex (H100: 2 x 50 / 83.4 =
+ *     1.2, vLLM's offloading-connector blog) for the part of it that overlaps the other direction's queued copies.
+ *     The copies already queued the other way are not slowed again. The worker's TP ranks copy their shards in
+ *     parallel, each over its own GPU's link, so a block costs its bytes on one rank / the copy rate.
  */
 export interface HostTierConfig {
   /** Blocks the tier holds (its bytes / bytes of one block over the worker's ranks). */
@@ -27,6 +31,22 @@ export interface HostTierConfig {
   storeBlockS: number;
   /** Seconds one block takes to read back to the GPU (host: the same link the other way). */
   loadBlockS: number;
+  /**
+   * How much slower a copy runs while the other direction is busy: 2 x one-way rate / both-ways rate (1 or unset:
+   * the directions do not slow each other, as a disk's reads and writes are modelled).
+   */
+  duplexSlowdown?: number;
+}
+
+/**
+ * When `work` seconds of copying (at the one-way rate) that start at `start` finish, if the other direction is busy
+ * until `otherBusyUntil` and copies run `slowdown` times slower while both directions are busy.
+ */
+export function copyDone(start: number, work: number, otherBusyUntil: number, slowdown: number): number {
+  if (slowdown === 1 || otherBusyUntil <= start) return start + work;
+  // The overlap lets (otherBusyUntil - start) / slowdown seconds of work through; the rest runs at the one-way rate.
+  const overlapWork = (otherBusyUntil - start) / slowdown;
+  return work <= overlapWork ? start + work * slowdown : otherBusyUntil + (work - overlapWork);
 }
 
 interface HostBlock {
@@ -51,9 +71,11 @@ export class HostKvTier {
   private d2hFreeAt = 0;
   private h2dFreeAt = 0;
   readonly counts: HostTierCounts = { storedBlocks: 0, onboardedBlocks: 0, evictedBlocks: 0, droppedStores: 0 };
+  private readonly slowdown: number;
 
   constructor(readonly cfg: HostTierConfig) {
-    if (!(Number.isInteger(cfg.capacityBlocks) && cfg.capacityBlocks >= 0) || !(cfg.storeBlockS >= 0) || !(cfg.loadBlockS >= 0)) {
+    this.slowdown = cfg.duplexSlowdown ?? 1;
+    if (!(Number.isInteger(cfg.capacityBlocks) && cfg.capacityBlocks >= 0) || !(cfg.storeBlockS >= 0) || !(cfg.loadBlockS >= 0) || !(this.slowdown >= 1)) {
       throw new InvariantError(`KV tier of ${cfg.capacityBlocks} blocks at ${cfg.storeBlockS} s a block stored, ${cfg.loadBlockS} s loaded`);
     }
   }
@@ -86,10 +108,15 @@ export class HostKvTier {
       this.blocks.delete(h);
       this.blocks.set(h, b);
     }
-    const done = Math.max(now, this.h2dFreeAt) + n * this.cfg.loadBlockS;
+    const done = copyDone(Math.max(now, this.h2dFreeAt), n * this.cfg.loadBlockS, this.d2hFreeAt, this.slowdown);
     this.h2dFreeAt = done;
     this.counts.onboardedBlocks += n;
     return done;
+  }
+
+  /** When a stored block can be found (its store's completion); Infinity when it is not in the tier. */
+  readyAt(hash: BlockHash): number {
+    return this.blocks.get(hash)?.readyAt ?? Number.POSITIVE_INFINITY;
   }
 
   /** A load finished (or its engine was drained): its blocks may be evicted again. */
@@ -128,7 +155,7 @@ export class HostKvTier {
     const n = Math.min(room, fresh.length);
     this.counts.droppedStores += fresh.length - n;
     if (n <= 0) return;
-    const done = Math.max(now, this.d2hFreeAt) + n * this.cfg.storeBlockS;
+    const done = copyDone(Math.max(now, this.d2hFreeAt), n * this.cfg.storeBlockS, this.h2dFreeAt, this.slowdown);
     this.d2hFreeAt = done;
     for (let i = 0; i < n; i++) this.blocks.set(fresh[i]!, { readyAt: done, pins: 0 });
     this.counts.storedBlocks += n;
@@ -159,4 +186,44 @@ export class HostKvTier {
       throw new InvariantError(`no pool goes over capacity: ${name}'s KV tier holds ${this.blocks.size} of ${this.cfg.capacityBlocks} blocks`);
     }
   }
+}
+
+/**
+ * The host tier's copy timing for blocks of `blockBytes` on one rank over `gpu`'s host link: a block each way at the
+ * link's DMA copy rate, slowed while copies run both ways. The engine's host tier and `fidelity`'s copy records use
+ * this, so a record checks the engine's own figures.
+ */
+export function hostCopyTiming(gpu: GpuSpec, blockBytes: number): Pick<HostTierConfig, 'storeBlockS' | 'loadBlockS' | 'duplexSlowdown'> {
+  const link = gpu.hostLink;
+  const blockS = blockBytes / link.copyBandwidth;
+  return { storeBlockS: blockS, loadBlockS: blockS, duplexSlowdown: (2 * link.copyBandwidth) / link.duplexBandwidth };
+}
+
+export const COPY_DIRECTIONS = ['to-host', 'to-gpu', 'both'] as const;
+export type CopyDirection = (typeof COPY_DIRECTIONS)[number];
+
+/**
+ * A copy microbenchmark run through a host tier (vLLM's gpu_cpu_benchmark, one transfer of `bytes` in blocks of
+ * `blockBytes`): to the host, to the GPU, or `bytes` each way at once. Seconds from the first copy's start to the
+ * last one's end, and the bytes moved over them.
+ */
+export function estimateHostCopy(gpu: GpuSpec, direction: CopyDirection, bytes: number, blockBytes: number): { ms: number; effectiveGBps: number } {
+  const n = Math.ceil(bytes / blockBytes);
+  const tier = new HostKvTier({ capacityBlocks: 2 * n, ...hostCopyTiming(gpu, blockBytes) });
+  const hashes = Array.from({ length: 2 * n }, (_, i) => i);
+  // Blocks to load must be on the host first: stored before the copies timed, which then start at `t0`.
+  let t0 = 0;
+  if (direction !== 'to-host') {
+    tier.store(hashes, n, 0);
+    t0 = tier.readyAt(hashes[n - 1]!);
+  }
+  let end = t0;
+  if (direction !== 'to-gpu') {
+    tier.store(hashes, 2 * n, t0, n);
+    end = Math.max(end, tier.readyAt(hashes[2 * n - 1]!));
+  }
+  if (direction !== 'to-host') end = Math.max(end, tier.load(hashes, 0, n, t0));
+  const moved = (direction === 'both' ? 2 : 1) * n * blockBytes;
+  const s = end - t0;
+  return { ms: s * 1e3, effectiveGBps: moved / s / 1e9 };
 }

@@ -94,7 +94,15 @@ export interface GpuSpec {
   hbmBandwidth: number;
   /** NVLink bandwidth per GPU, bytes/s, bidirectional as datasheets quote it (per direction is half). */
   nvlinkBandwidth: number;
-  hostLink: { name: string; /** bytes/s per direction */ bandwidth: number };
+  hostLink: {
+    name: string;
+    /** The link's rate, bytes/s per direction (the datasheet's). */
+    bandwidth: number;
+    /** What a DMA copy between GPU and host memory reaches in one direction, bytes/s: what staged transfers and KV tiers move at. */
+    copyBandwidth: number;
+    /** What copies in both directions at once reach together, bytes/s (each direction gets half while both are busy). */
+    duplexBandwidth: number;
+  };
   efficiency: {
     /** Fraction of peak FLOP/s prefill reaches. */
     prefillCompute: Factor;

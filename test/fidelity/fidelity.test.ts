@@ -298,6 +298,18 @@ describe('measurement file mistakes: file:line:col and the field, exit 2', () =>
     expect(fails('t.yaml', t(good, 'effectiveGbps'))).toThrow(/t\.yaml:6:14 records\[0\]\.metric: unknown metric 'effectiveGbps' of a transfer estimate; did you mean 'effectiveGBps'\?/);
   });
 
+  it('a copy file: the GPU, the direction and the metric are checked; one kind of target a file', () => {
+    const c = (copy: string, metric = 'effectiveGBps', extra = '') =>
+      `id: c\ntitle: x\nsource: y\n${extra}copy: { ${copy} }\nrecords:\n  - { id: a, metric: ${metric}, family: transfer, measured: 50, unit: GB/s, tolerancePct: 5 }\n`;
+    const good = 'gpu: h100-sxm, direction: to-gpu, bytes: 1000000, blockBytes: 1000';
+    const [set] = loadMeasurements(dirWith({ 'c.yaml': c(good) }), { catalog });
+    expect(set!.records[0]!.target.kind).toBe('copy');
+    expect(fails('c.yaml', c(good.replace('h100-sxm', 'h100-sxn')))).toThrow(/c\.yaml:4:9 copy\.gpu: unknown GPU 'h100-sxn'; did you mean 'h100-sxm'\?/);
+    expect(fails('c.yaml', c(good.replace('to-gpu', 'up')))).toThrow(/c\.yaml:4:\d+ copy\.direction: expected one of 'to-host', 'to-gpu', 'both', got 'up'/);
+    expect(fails('c.yaml', c(good, 'effectiveGbps'))).toThrow(/c\.yaml:6:14 records\[0\]\.metric: unknown metric 'effectiveGbps' of a copy; did you mean 'effectiveGBps'\?/);
+    expect(fails('c.yaml', c(good, 'ms', 'transfer: { transport: tcp, bytes: 1 }\n'))).toThrow(/c\.yaml:5:1 copy: a file gives one of `experiment:`, `transfer:` and `copy:`; this one gives transfer and copy/);
+  });
+
   it('through the command line: one line on stderr, exit 2, no stack trace', async () => {
     const dir = dirWith({ 'm.yaml': header('m') + record('a', 'aggregated', 'ttftMs.mean', 'ttft', 1, -3) });
     const r = await nixlsimInProcess(['fidelity', '--dir', dir]);

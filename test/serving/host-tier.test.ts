@@ -4,7 +4,7 @@ import { Simulator } from '../../src/engine/index.js';
 import { EventLog } from '../../src/metrics/event-log.js';
 import { defaultEfficiency, weightBytesPerGpu } from '../../src/physics/index.js';
 import { Engine, type Seq } from '../../src/serving/engine.js';
-import { HostKvTier } from '../../src/serving/host-tier.js';
+import { copyDone, estimateHostCopy, HostKvTier } from '../../src/serving/host-tier.js';
 import type { EngineArgs } from '../../src/spec/experiment.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';
 
@@ -26,6 +26,39 @@ describe('the host tier on its own', () => {
     expect(t.counts.storedBlocks).toBe(6);
     expect(t.match(['f'], 0, 1, 20.9e-6)).toBe(0);
     expect(t.match(['f'], 0, 1, 21.1e-6)).toBe(1);
+  });
+
+  it('slows a copy while the other direction is busy, for the part that overlaps it', () => {
+    // 10 us of copying from t=0 while the other way is busy until 6 us, 1.2x slower meanwhile: 6 / 1.2 = 5 us of it
+    // done by 6 us, the other 5 us at full speed: ends at 11 us. 4 us of copying fits in the overlap: 4 x 1.2 = 4.8 us.
+    expect(copyDone(0, 10e-6, 6e-6, 1.2)).toBeCloseTo(11e-6, 15);
+    expect(copyDone(0, 4e-6, 6e-6, 1.2)).toBeCloseTo(4.8e-6, 15);
+    // The other way idle (or no slowdown): the copy's own time.
+    expect(copyDone(7e-6, 4e-6, 6e-6, 1.2)).toBeCloseTo(11e-6, 15);
+    expect(copyDone(0, 4e-6, 6e-6, 1)).toBeCloseTo(4e-6, 15);
+    // In a tier, 1 us a block each way: x and y stored from t=0 (on the host at 2 us); a, b, c stored from 10 us (the
+    // device-to-host way busy to 13 us); x and y loaded from 11 us at 1.5x while those stores run: (13 - 11) / 1.5 =
+    // 1.333 us of the load's 2 us by 13 us, the last 0.667 us after: done at 13.667 us.
+    const t = new HostKvTier({ capacityBlocks: 10, storeBlockS: 1e-6, loadBlockS: 1e-6, duplexSlowdown: 1.5 });
+    t.store(['x', 'y'], 2, 0);
+    t.store(['a', 'b', 'c'], 3, 10e-6);
+    expect(t.load(['x', 'y'], 0, 2, 11e-6)).toBeCloseTo(13e-6 + (2e-6 - 2e-6 / 1.5), 15);
+  });
+
+  it('times a copy microbenchmark as the engine copies: one way at the copy rate, both ways slowed while they overlap', () => {
+    const h100 = getGpu(defaultCatalog(), 'h100-sxm');
+    // 1000 blocks of 16 MiB one way: 16,777,216,000 B at 50e9 B/s = 335.54432 ms, 50 GB/s.
+    const oneWay = estimateHostCopy(h100, 'to-gpu', 16_777_216_000, 16_777_216);
+    expect(oneWay.ms).toBeCloseTo(335.54432, 9);
+    expect(oneWay.effectiveGBps).toBeCloseTo(50, 9);
+    expect(estimateHostCopy(h100, 'to-host', 16_777_216_000, 16_777_216).effectiveGBps).toBeCloseTo(50, 9);
+    // Both ways, w = 1000 x 2 MiB / 50e9 = 41.94304 ms each: the store (queued first) takes w; the load, slowed by
+    // 2 x 50 / 83.4 while the store runs, gets w / slowdown done by then and the rest after: 2w - w / slowdown.
+    const w = 2_097_152_000 / 50e9;
+    const slowdown = 100 / 83.4;
+    const both = estimateHostCopy(h100, 'both', 2_097_152_000, 2_097_152);
+    expect(both.ms).toBeCloseTo((2 * w - w / slowdown) * 1e3, 9);
+    expect(both.effectiveGBps).toBeCloseTo((2 * 2_097_152_000) / (2 * w - w / slowdown) / 1e9, 9);
   });
 
   it('evicts least recently used blocks, never one being loaded, and drops a store with no room', () => {
@@ -54,7 +87,8 @@ describe('the host tier on its own', () => {
  *
  * Without a host tier B recomputes all 4112 tokens. With one, A's blocks were written through at its first token, and
  * B onboards the prefix: 256 blocks x 16 tokens x 131,072 bytes a token (32 layers x 8 KV heads x 128 x 2 (K and V)
- * x 2 bytes) = 536,870,912 bytes over PCIe Gen5 x16's 64 GB/s = 8.388608 ms, then prefills 16 tokens after 4096
+ * x 2 bytes) = 536,870,912 bytes at the 50 GB/s a DMA copy reaches on the H100's PCIe Gen5 x16 (not its 64 GB/s line
+ * rate; nothing is being stored then, so no both-ways slowdown) = 10.73741824 ms, then prefills 16 tokens after 4096
  * cached: the very step it runs when the prefix is still on the GPU. (With a prefix of 4 such blocks onboarding does
  * not pay: a step of 80 tokens costs about what one of 16 does, its fixed overheads dominating.)
  */
@@ -109,8 +143,8 @@ describe('a shared prefix evicted from a small GPU pool', () => {
     expect(onGpu.engine.prefixHits).toEqual({ promptBlocks: 514, gpu: 256, host: 0, disk: 0 });
     expect(missed.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 0 });
     expect(onHost.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 256, disk: 0 });
-    // TTFT with the tier = the GPU hit's (16 tokens after 4096 cached) + 8.388608 ms of onboarding.
-    expect(onHost.ttftB - onGpu.ttftB).toBeCloseTo(8.388608e-3, 12);
+    // TTFT with the tier = the GPU hit's (16 tokens after 4096 cached) + 10.73741824 ms of onboarding.
+    expect(onHost.ttftB - onGpu.ttftB).toBeCloseTo(10.73741824e-3, 12);
     // Recomputing 4112 tokens (~80 ms) costs more than onboarding 256 blocks and computing 16.
     expect(missed.ttftB).toBeGreaterThan(onHost.ttftB + 0.05);
     // Written through: A's 257 blocks, F's 298, and B's b0 (the prefix is there already); none evicted.

@@ -60,7 +60,7 @@ function gpusTable(gs: GpuSpec[]): Table {
       inUnit(g.hbmBytes, 9),
       inUnit(g.hbmBandwidth, 12),
       inUnit(g.nvlinkBandwidth, 9),
-      `${g.hostLink.name}, ${inUnit(g.hostLink.bandwidth, 9)} GB/s`,
+      `${g.hostLink.name}, ${inUnit(g.hostLink.bandwidth, 9)} GB/s${g.hostLink.copyBandwidth !== g.hostLink.bandwidth ? ` (copies ${inUnit(g.hostLink.copyBandwidth, 9)})` : ''}`,
       String(g.efficiency.prefillCompute.value),
       String(g.efficiency.decodeMemory.value),
       inUnit(g.efficiency.stepOverheadS.value, -3),

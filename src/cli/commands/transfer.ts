@@ -88,7 +88,7 @@ export const transferCommand: CommandModule<object, Args> = {
       decodeTp: a.decodeTp,
       prefillNode: node,
       decodeNode: node,
-      hostLinkBandwidth: gpu.hostLink.bandwidth,
+      hostLinkBandwidth: gpu.hostLink.copyBandwidth,
       placement: a.placement,
       bandwidth: a.bandwidth,
       prefillBlockSize: a.prefillBlockSize,

@@ -614,7 +614,7 @@ export function kvTransferEstimateRows(catalog: Catalog, q: KvEstimateQuery): Kv
         decodeTp: q.decodeTp ?? q.prefillTp ?? 1,
         prefillNode: node,
         decodeNode: node,
-        hostLinkBandwidth: gpu.hostLink.bandwidth,
+        hostLinkBandwidth: gpu.hostLink.copyBandwidth,
         placement: q.placement ?? 'cross-node',
         bandwidth: q.bandwidth ?? 'typical',
         prefillBlockSize: q.prefillBlockSize ?? 16,
