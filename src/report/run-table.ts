@@ -184,8 +184,9 @@ export function prefixCacheTable(summary: Summary): string[] {
   // A tier's column when some point has that tier (a host tier of 0 bytes stores nothing).
   const host = cached.some((r) => r.prefixCache.host.storedBlocks > 0 || r.prefixCache.hostHitBlocks > 0);
   const disk = cached.some((r) => r.prefixCache.diskHitBlocks !== undefined);
+  const object = cached.some((r) => r.prefixCache.objectHitBlocks !== undefined);
   const cond = cached.some((r) => r.conditionalDisagg !== undefined);
-  const header = ['point', ...keys.map(shortPath), 'prompt blocks', 'hit rate', 'GPU', ...(host ? ['host'] : []), ...(disk ? ['disk'] : []), 'computed', ...(cond ? ['local / remote prefills'] : [])];
+  const header = ['point', ...keys.map(shortPath), 'prompt blocks', 'hit rate', 'GPU', ...(host ? ['host'] : []), ...(disk ? ['disk'] : []), ...(object ? ['object'] : []), 'computed', ...(cond ? ['local / remote prefills'] : [])];
   const rows = cached.map(({ id, params, prefixCache: c, conditionalDisagg: d }) => [
     id,
     ...keys.map((k) => valueText(params[k])),
@@ -194,6 +195,7 @@ export function prefixCacheTable(summary: Summary): string[] {
     pct(c.gpuHitBlocks, c.promptBlocks),
     ...(host ? [pct(c.hostHitBlocks, c.promptBlocks)] : []),
     ...(disk ? [c.diskHitBlocks === undefined ? '-' : pct(c.diskHitBlocks, c.promptBlocks)] : []),
+    ...(object ? [c.objectHitBlocks === undefined ? '-' : pct(c.objectHitBlocks, c.promptBlocks)] : []),
     pct(c.missedBlocks, c.promptBlocks),
     ...(cond ? [d === undefined ? '-' : `${d.localPrefills} / ${d.remotePrefills}`] : []),
   ]);

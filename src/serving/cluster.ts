@@ -15,6 +15,7 @@ import { Network } from '../network/index.js';
 import { DecodeConnector, KvFabric, nearlyEqual, PrefillConnector, type LoadResult } from '../nixl/index.js';
 import { checkNvlinkDomain, checkPlacement, defaultAllToAllMode, defaultEfficiency, gpusOf, groupParallelism, isPlainTp, withKvCacheDtype, type BandwidthChoice, type Efficiency } from '../physics/index.js';
 import { dataParallelArgs, Engine, type EngineConfig, type Seq } from './engine.js';
+import { ObjectKvStore } from './object-store.js';
 import { Router, type NoWorker } from './router.js';
 
 /**
@@ -191,8 +192,29 @@ export class Cluster {
       const a2a = p.ep > 1 ? { spec: getAllToAll(catalog, h.node.allToAll ?? ''), mode: g.allToAll ?? defaultAllToAllMode(role) } : undefined;
       return { parallel: { dp: p.dp, ep: p.ep, ...(a2a ? { allToAll: a2a } : {}) } };
     };
+    // One object store (KVBM's G4 bucket) for the workers that configure the same one.
+    const stores = new Map<string, ObjectKvStore>();
+    const objectStore = (h: Hardware): Pick<EngineConfig, 'objectStore'> => {
+      const o = h.args.kvOffload?.object;
+      if (!o) return {};
+      const key = JSON.stringify([o.readBytesPerS, o.writeBytesPerS, o.requestLatencyS, o.maxConcurrentRequests]);
+      let store = stores.get(key);
+      if (!store) stores.set(key, (store = new ObjectKvStore(o)));
+      return { objectStore: store };
+    };
     const engine = (id: string, g: WorkerGroup, h: Hardware, role: 'prefill' | 'decode' | 'aggregated', pulls = false) =>
-      new Engine(sim, log, { id, llm: h.llm, gpu: h.gpu, tp: g.tp, args: dataParallelArgs(h.args, g.dp ?? 1), eff: h.eff, connector: pulls, node: h.node, ...parallel(g, role, h) });
+      new Engine(sim, log, {
+        id,
+        llm: h.llm,
+        gpu: h.gpu,
+        tp: g.tp,
+        args: dataParallelArgs(h.args, g.dp ?? 1),
+        eff: h.eff,
+        connector: pulls,
+        node: h.node,
+        ...parallel(g, role, h),
+        ...objectStore(h),
+      });
 
     if (d.mode === 'aggregated') {
       const h = hardware(d.aggregated);

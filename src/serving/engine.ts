@@ -7,6 +7,7 @@ import { preemptedLine } from '../metrics/event-log.js';
 import { isPlainTp, kvBytesPerTokenPerRank, maxCaptureSize, MoeStepCost, resolveSpeculative, StepCost, weightBytesPerGpu, type Efficiency, type StepWork } from '../physics/index.js';
 import type { AllToAllMode, BlockHash, EngineArgs } from '../spec/experiment.js';
 import { hostCopyTiming, HostKvTier } from './host-tier.js';
+import type { ObjectKvStore } from './object-store.js';
 import { KvBlockPool } from './kv-pool.js';
 import { SpeculativeDecoder } from './speculative.js';
 
@@ -68,6 +69,8 @@ export interface EngineConfig {
    * all-to-all kernels its EP runs. `args` are then the worker's: each rank's budgets times dp. Absent: dp 1, ep 1.
    */
   parallel?: { dp: number; ep: number; allToAll?: { spec: AllToAllSpec; mode: AllToAllMode } };
+  /** The deployment's object store below the host tier (kvOffload.object: KVBM's G4), shared with the other workers. */
+  objectStore?: ObjectKvStore;
 }
 
 /**
@@ -148,13 +151,19 @@ export class Engine {
   private readonly held = new Bag<Seq>();
   /** Admitted sequences whose prefix is being onboarded from the host tier: their first hashed block and count. */
   private readonly loading = new Map<Seq, { from: number; n: number; diskN: number }>();
+  /** Sequences waiting aside for an object-store check (popped from the queue, put back at its front when done). */
+  private readonly inSearch = new Set<Seq>();
+  /** Object-store checks made, by sequence, until it is admitted: where the check began and the blocks found from there. */
+  private readonly searched = new Map<Seq, { from: number; found: number }>();
+  /** Bytes of one block over the worker's ranks (what a disk or object-store tier moves a block). */
+  private readonly blockBytes: number;
   /** The host-memory KV tier below the prefix cache (deployment.engine.kvOffload), if any. */
   readonly hostTier: HostKvTier | undefined;
   /** The local-disk KV tier below the host tier (kvOffload.disk), if any. */
   readonly diskTier: HostKvTier | undefined;
   private readonly diskFilter: boolean;
   /** Full prompt blocks of the sequences admitted with hashes, and where they were found (summary's prefixCache). */
-  readonly prefixHits = { promptBlocks: 0, gpu: 0, host: 0, disk: 0 };
+  readonly prefixHits = { promptBlocks: 0, gpu: 0, host: 0, disk: 0, object: 0 };
   /**
    * The step in flight (one at a time), read back by finishStep: its prefill chunks, the sequences it decodes, and
    * their context lengths (for stepTime). Refilled by every step() and shortened with truncate() instead of allocated
@@ -178,6 +187,7 @@ export class Engine {
     this.pool = new KvBlockPool(kvPoolBlocks(cfg));
     const p = parallelismOf(cfg);
     const offload = cfg.args.kvOffload;
+    this.blockBytes = cfg.args.blockSize * kvBytesPerTokenPerRank(cfg.llm, cfg.tp) * cfg.tp;
     if (offload) {
       // A block lives on each of a DP rank's tp GPUs (its shard of the heads, or MLA's whole latent copy on each).
       const perRank = cfg.args.blockSize * kvBytesPerTokenPerRank(cfg.llm, cfg.tp);
@@ -237,13 +247,13 @@ export class Engine {
     return this.cost.seconds({ prefill: [], decode: new Array<number>(batch).fill(context) });
   }
 
-  /** Requests waiting to be scheduled (not yet started, or preempted). */
+  /** Requests waiting to be scheduled (not yet started, or preempted; those waiting on an object-store check too). */
   get queued(): number {
-    return this.waiting.size;
+    return this.waiting.size + this.inSearch.size;
   }
 
   get load(): number {
-    return this.waiting.size + this.toReserve.length + this.running.length;
+    return this.waiting.size + this.inSearch.size + this.toReserve.length + this.running.length;
   }
 
   get busyTime(): number {
@@ -322,7 +332,7 @@ export class Engine {
    * until abandon() (their KV load is still to finish), held ones until releaseHeld().
    */
   drain(): Seq[] {
-    const all = [...this.waiting, ...this.toReserve.map((r) => r.seq), ...this.loading.keys(), ...this.running];
+    const all = [...this.waiting, ...this.inSearch, ...this.toReserve.map((r) => r.seq), ...this.loading.keys(), ...this.running];
     for (const s of this.running) this.freeBlocks(s);
     for (const [s, l] of this.loading) {
       this.unpin(s, l);
@@ -330,6 +340,8 @@ export class Engine {
     }
     this.loading.clear();
     this.waiting.clear();
+    this.inSearch.clear();
+    this.searched.clear();
     this.toReserve.length = 0;
     this.running.length = 0;
     this.dead = true;
@@ -400,12 +412,23 @@ export class Engine {
     return true;
   }
 
-  /** Admits a waiting sequence if its blocks fit: true, or 'loading' when part of its prefix comes from the host tier first. */
-  private admit(seq: Seq): boolean | 'loading' {
+  /** An object-store check finished: the sequence goes back to the front of the queue, its result kept for admit(). */
+  private readonly searchDone = (e: { seq: Seq; epoch: number }): void => {
+    if (e.epoch !== this.epoch || !this.inSearch.delete(e.seq)) return;
+    this.waiting.pushFront(e.seq);
+    this.kick();
+  };
+
+  /**
+   * Admits a waiting sequence if its blocks fit: true; 'loading' when part of its prefix comes from a tier below the
+   * GPU first; 'searching' when it waits aside for an object-store check.
+   */
+  private admit(seq: Seq): boolean | 'loading' | 'searching' {
     const args = this.cfg.args;
     let hit = 0;
     let onHost = 0;
     let onDisk = 0;
+    let onObject = 0;
     const lookup = args.prefixCaching && seq.hashes !== undefined && seq.prefilled === 0 && seq.generated === 0;
     if (lookup) {
       // Never take the whole prompt from cache: the last token must be computed to produce logits.
@@ -414,6 +437,22 @@ export class Engine {
       // Then the tiers below, in KVBM's lookup order: host memory, then disk, each continuing the prefix.
       if (this.hostTier) onHost = this.hostTier.match(seq.hashes!, hit, cap, this.sim.now);
       if (this.diskTier) onDisk = this.diskTier.match(seq.hashes!, hit + onHost, cap, this.sim.now);
+      // Then object storage, for what is left: every such block checked (one HEAD each) before the request can be
+      // scheduled. Meanwhile it waits aside, holding no blocks, and the queue behind it goes on (vLLM's scheduler skips
+      // a request whose connector has not yet counted its external tokens); it comes back to the front with the result.
+      const store = this.cfg.objectStore;
+      const from = hit + onHost + onDisk;
+      if (store && from < cap) {
+        const prior = this.searched.get(seq);
+        if (prior === undefined) {
+          const c = store.check(seq.hashes!, from, cap, this.cfg.tp, this.sim.now);
+          this.searched.set(seq, { from, found: c.found });
+          this.sim.schedule(c.doneAt - this.sim.now, this.searchDone, { seq, epoch: this.epoch });
+          return 'searching';
+        }
+        // The blocks found continue the prefix if the tiers above still reach where the check began.
+        onObject = from >= prior.from ? Math.max(0, Math.min(prior.from + prior.found, cap) - from) : 0;
+      }
     }
     const need = this.blocksFor(seq.promptTokens + 1) - hit;
     // The hit's idle blocks count against the room, and are taken before the new blocks: making room must not evict
@@ -428,25 +467,29 @@ export class Engine {
       return false;
     }
     seq.blocks = need;
+    this.searched.delete(seq);
     if (lookup) {
       const h = this.prefixHits;
       h.promptBlocks += Math.min(seq.hashes!.length, Math.floor(seq.promptTokens / args.blockSize));
       h.gpu += hit;
       h.host += onHost;
       h.disk += onDisk;
+      h.object += onObject;
     }
-    if (onHost + onDisk > 0) {
+    if (onHost + onDisk + onObject > 0) {
       // The host blocks go into the new GPU blocks over the host link, the disk blocks straight from disk (KVBM's G3
       // onboarding, a NIXL read); the sequence runs once both are there.
       const now = this.sim.now;
       const hostDone = onHost > 0 ? this.hostTier!.load(seq.hashes!, hit, onHost, now) : now;
       const diskDone = onDisk > 0 ? this.diskTier!.load(seq.hashes!, hit + onHost, onDisk, now) : now;
+      // Object-store hits are read into host memory, then copied to the GPU as host hits are (G4 -> G2 -> G1).
+      const objectDone = onObject > 0 ? this.hostTier!.copyIn(onObject, this.cfg.objectStore!.read(onObject, this.blockBytes, now)) : now;
       // KVBM's disk offload filter: a host block hit once has reached the frequency (2) that sends it to disk.
       if (onHost > 0 && this.diskTier && this.diskFilter) this.diskTier.store(seq.hashes!, hit + onHost, now, hit);
-      seq.prefilled = (hit + onHost + onDisk) * args.blockSize;
+      seq.prefilled = (hit + onHost + onDisk + onObject) * args.blockSize;
       seq.state = 'loading';
       this.loading.set(seq, { from: hit, n: onHost, diskN: onDisk });
-      this.sim.schedule(Math.max(hostDone, diskDone) - now, this.loadDone, { seq, epoch: this.epoch });
+      this.sim.schedule(Math.max(hostDone, diskDone, objectDone) - now, this.loadDone, { seq, epoch: this.epoch });
       return 'loading';
     }
     return true;
@@ -526,6 +569,10 @@ export class Engine {
       const admitted = this.admit(s);
       if (!admitted) break;
       this.waiting.popFront();
+      if (admitted === 'searching') {
+        this.inSearch.add(s);
+        continue;
+      }
       s.scheduledAt ??= this.sim.now;
       if (admitted === 'loading') continue; // joins the batch once its prefix is onboarded
       s.state = 'running';
@@ -565,9 +612,11 @@ export class Engine {
         // Write-through: the prompt's full blocks are computed; copy those the host lacks (beside the next steps).
         if (this.hostTier && s.hashes && s.generated === 0 && this.cfg.args.prefixCaching) {
           const full = Math.min(s.hashes.length, Math.floor(s.promptTokens / this.cfg.args.blockSize));
-          this.hostTier.store(s.hashes, full, this.sim.now);
+          const onHost = this.hostTier.store(s.hashes, full, this.sim.now);
           // Without the disk filter every block stored on the host goes on to disk.
           if (this.diskTier && !this.diskFilter) this.diskTier.store(s.hashes, full, this.sim.now);
+          // And on to the object store, from host memory, once there (the bucket skips the blocks it has).
+          this.cfg.objectStore?.store(s.hashes, 0, full, this.cfg.tp, this.blockBytes, onHost);
         }
         this.emitToken(s);
       }

@@ -129,11 +129,22 @@ export class HostKvTier {
   }
 
   /**
-   * Write-through of a prompt's full blocks hashes[from .. upTo), computed at `now`: those not in the tier are copied
-   * there (one copy behind the writes in flight), those already there are refreshed.
+   * Copies n blocks that are not the tier's to the GPU over the tier's link from `start` (blocks read from object
+   * storage into host memory on their way to the GPU); returns when they are there.
    */
-  store(hashes: readonly BlockHash[], upTo: number, now: number, from = 0): void {
-    if (this.cfg.capacityBlocks === 0) return; // no tier (hostBytes 0: its hits reported only)
+  copyIn(n: number, start: number): number {
+    const done = copyDone(Math.max(start, this.h2dFreeAt), n * this.cfg.loadBlockS, this.d2hFreeAt, this.slowdown);
+    this.h2dFreeAt = done;
+    return done;
+  }
+
+  /**
+   * Write-through of a prompt's full blocks hashes[from .. upTo), computed at `now`: those not in the tier are copied
+   * there (one copy behind the writes in flight), those already there are refreshed. Returns when the copies are done
+   * (`now` when there were none).
+   */
+  store(hashes: readonly BlockHash[], upTo: number, now: number, from = 0): number {
+    if (this.cfg.capacityBlocks === 0) return now; // no tier (hostBytes 0: its hits reported only)
     const fresh: BlockHash[] = [];
     // A prompt may name one block twice (a trace's repeated hash): copied once. A set, not fresh.includes(): prompts
     // run to ~8,000 blocks, and a scan per block made a long prompt's store quadratic.
@@ -149,16 +160,17 @@ export class HostKvTier {
         fresh.push(h);
       }
     }
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) return now;
     let room = this.cfg.capacityBlocks - this.blocks.size;
     if (room < fresh.length) room += this.evict(fresh.length - room);
     const n = Math.min(room, fresh.length);
     this.counts.droppedStores += fresh.length - n;
-    if (n <= 0) return;
+    if (n <= 0) return now;
     const done = copyDone(Math.max(now, this.d2hFreeAt), n * this.cfg.storeBlockS, this.h2dFreeAt, this.slowdown);
     this.d2hFreeAt = done;
     for (let i = 0; i < n; i++) this.blocks.set(fresh[i]!, { readyAt: done, pins: 0 });
     this.counts.storedBlocks += n;
+    return done;
   }
 
   /** Evicts up to `want` unprotected blocks, oldest first; returns how many went. */

@@ -463,6 +463,7 @@ function prefixCache(cluster: Cluster): PrefixCacheResult {
   let gpu = 0;
   let host = 0;
   let disk = 0;
+  let object = 0;
   const tier = { storedBlocks: 0, onboardedBlocks: 0, evictedBlocks: 0, droppedStores: 0 };
   const diskTier = { ...tier };
   const withDisk = cluster.engines.some((e) => e.diskTier);
@@ -471,9 +472,15 @@ function prefixCache(cluster: Cluster): PrefixCacheResult {
     gpu += e.prefixHits.gpu;
     host += e.prefixHits.host;
     disk += e.prefixHits.disk;
+    object += e.prefixHits.object;
     if (e.hostTier) for (const k of Object.keys(tier) as (keyof typeof tier)[]) tier[k] += e.hostTier.counts[k];
     if (e.diskTier) for (const k of Object.keys(tier) as (keyof typeof tier)[]) diskTier[k] += e.diskTier.counts[k];
   }
+  // The object stores are the deployment's, shared by engines: each counted once.
+  const stores = [...new Set(cluster.engines.flatMap((e) => (e.cfg.objectStore ? [e.cfg.objectStore] : [])))];
+  const objectCounts = { storedBlocks: 0, onboardedBlocks: 0, checkedBlocks: 0 };
+  for (const s of stores) for (const k of Object.keys(objectCounts) as (keyof typeof objectCounts)[]) objectCounts[k] += s.counts[k];
+  const withObject = stores.length > 0;
   const rate = (n: number) => (promptBlocks > 0 ? Math.round((n / promptBlocks) * 1e6) / 1e6 : 0);
   // The disk's keys only with a disk tier, so that runs without one write what they always did.
   return {
@@ -481,12 +488,15 @@ function prefixCache(cluster: Cluster): PrefixCacheResult {
     gpuHitBlocks: gpu,
     hostHitBlocks: host,
     ...(withDisk ? { diskHitBlocks: disk } : {}),
-    missedBlocks: promptBlocks - gpu - host - disk,
+    ...(withObject ? { objectHitBlocks: object } : {}),
+    missedBlocks: promptBlocks - gpu - host - disk - object,
     gpuHitRate: rate(gpu),
     hostHitRate: rate(host),
     ...(withDisk ? { diskHitRate: rate(disk) } : {}),
-    hitRate: rate(gpu + host + disk),
+    ...(withObject ? { objectHitRate: rate(object) } : {}),
+    hitRate: rate(gpu + host + disk + object),
     host: tier,
     ...(withDisk ? { disk: diskTier } : {}),
+    ...(withObject ? { object: objectCounts } : {}),
   };
 }

@@ -294,10 +294,31 @@ const engine = z
           .describe(
             "A local-disk KV tier below the host tier (Dynamo KVBM's G3): blocks copied from host memory to disk, LRU, and a prompt whose blocks after its GPU- and host-cached prefix are on disk reads them disk-to-GPU before it runs (KVBM onboards G3 hits straight to the device). Needs hostBytes > 0 (KVBM's disk-only mode is not modelled). summary.json's prefixCache then adds diskHitBlocks, diskHitRate and the disk tier's counts.",
           ),
+        object: z
+          .strictObject({
+            readBytesPerS: positive().describe(
+              "The store's read bandwidth, bytes/s, shared by every worker of the deployment (one bucket). State your store's: NIXL's OBJ backend measured 10.06 GB/s from a Cloudian HyperStore cluster with the CRT client's default throughput target and 18.13 GB/s at 150 Gb/s (ai-dynamo/nixl PR #1769); Dynamo's KVBM mocker assumes 4 GB/s.",
+            ),
+            writeBytesPerS: positive().describe("The store's write bandwidth, bytes/s, shared by every worker."),
+            requestLatencyS: nonNegative().describe(
+              "One S3 request's round trip, seconds (HEAD, GET, PUT). kvbm-engine's tier table puts G4 at ~100 ms; AWS states single-digit milliseconds to first byte for S3 Express One Zone in the compute's zone, up to 10x faster than S3 Standard (Amazon S3 User Guide, Optimizing S3 Express One Zone performance). Every lookup that reaches the store pays ceil(blocks / maxConcurrentRequests) of these before the request runs, hit or miss (one HEAD a block, S3ObjectBlockClient.has_blocks); reads and writes as many, or their bytes at the store's bandwidth if longer.",
+            ),
+            maxConcurrentRequests: whole(1)
+              .default(16)
+              .describe("Requests a worker rank's S3 client keeps in flight (kvbm-config S3ObjectConfig.max_concurrent_requests, default 16)."),
+          })
+          .nullable()
+          .optional()
+          .describe(
+            "An S3-compatible object store below the host tier (Dynamo KVBM's G4, DYN_KVBM_OBJECT_*): one bucket shared by the deployment's workers of the same TP, unbounded, nothing evicted. Every block the host tier stores is written on to it (those it lacks); a prompt's blocks left after the GPU, host and disk tiers are checked there (one HEAD a block) and the request waits for the check; the hits are read into host memory and copied to the GPU (G4 -> G2 -> G1). Dynamo's KV router does not see it. Needs hostBytes > 0. summary.json's prefixCache then adds objectHitBlocks, objectHitRate and the store's counts. Unset or null: none (null lets a sweep compare without and with).",
+          ),
       })
       .superRefine((o, ctx) => {
         if (o.disk !== undefined && o.hostBytes === 0) {
           ctx.addIssue({ code: 'custom', path: ['disk'], message: "needs hostBytes > 0: KVBM writes disk blocks from host memory (its disk-only mode is not modelled)" });
+        }
+        if (o.object != null && o.hostBytes === 0) {
+          ctx.addIssue({ code: 'custom', path: ['object'], message: 'needs hostBytes > 0: KVBM writes object-store blocks from host memory and reads them back through it' });
         }
       })
       .optional()

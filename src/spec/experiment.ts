@@ -234,13 +234,18 @@ export interface PrefixCacheResult {
   hostHitBlocks: number;
   /** With a disk tier (kvOffload.disk) only. */
   diskHitBlocks?: number;
+  /** With an object store (kvOffload.object) only. */
+  objectHitBlocks?: number;
   missedBlocks: number;
   gpuHitRate: number;
   hostHitRate: number;
   diskHitRate?: number;
+  objectHitRate?: number;
   hitRate: number;
   host: TierCounts;
   disk?: TierCounts;
+  /** The object stores' own counts, over the deployment: blocks written, read back, and checked for presence. */
+  object?: { storedBlocks: number; onboardedBlocks: number; checkedBlocks: number };
 }
 
 /** A KV tier's own counts: blocks written to it, read back, evicted, and stores dropped for want of room. */

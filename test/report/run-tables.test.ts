@@ -55,6 +55,15 @@ describe('the prefix-cache table of run and report.md', () => {
     ]);
   });
 
+  it('has an object column when some point has an object store', () => {
+    // 1,000 blocks: 500 on a GPU, 250 from the shared bucket, 250 computed.
+    const shared: PrefixCacheResult = { ...GPU_ONLY, promptBlocks: 1000, gpuHitBlocks: 500, objectHitBlocks: 250, missedBlocks: 250, host: { ...NO_TIER, storedBlocks: 750 } };
+    expect(rows(prefixCacheTable(summary([{ prefixCache: shared }])))).toEqual([
+      ['point', 'workload.rate', 'prompt blocks', 'hit rate', 'GPU', 'host', 'object', 'computed'],
+      ['p000', '1', '1000', '75.0%', '50.0%', '0.0%', '25.0%', '25.0%'],
+    ]);
+  });
+
   it('leaves out the host and disk columns when no point has those tiers, and adds where requests prefilled under conditional disaggregation', () => {
     expect(rows(prefixCacheTable(summary([{ prefixCache: GPU_ONLY, conditionalDisagg: { localPrefills: 7, remotePrefills: 3 } }])))).toEqual([
       ['point', 'workload.rate', 'prompt blocks', 'hit rate', 'GPU', 'computed', 'local / remote prefills'],

@@ -1,3 +1,4 @@
+import type { Seq } from '../../src/serving/engine.js';
 import type { Deployment, Experiment, Point, Workload } from '../../src/spec/experiment.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';
 
@@ -35,3 +36,18 @@ export function experiment(over: { deployment?: Partial<Deployment>; workload?: 
 }
 
 export const point = (experiment: Experiment, params: Record<string, unknown> = {}): Point => ({ id: 'p000', params, experiment });
+
+/** A one-token request of whole 16-token blocks named by `hashes`, for an Engine on its own; `onFinish` at its token. */
+export const blockSeq = (id: string, hashes: string[], onFinish: () => void): Seq => ({
+  id,
+  promptTokens: hashes.length * 16,
+  prefilled: 0,
+  generated: 0,
+  target: 1,
+  hashes,
+  blocks: 0,
+  cachedRefs: [],
+  state: 'waiting',
+  holdOnFinish: false,
+  onFinish,
+});

@@ -7,6 +7,7 @@ import { Engine, type Seq } from '../../src/serving/engine.js';
 import { copyDone, estimateHostCopy, HostKvTier } from '../../src/serving/host-tier.js';
 import type { EngineArgs } from '../../src/spec/experiment.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';
+import { blockSeq } from './helpers.js';
 
 describe('the host tier on its own', () => {
   it('finds a stored block only once its store has crossed the link, one copy at a time a direction', () => {
@@ -111,22 +112,10 @@ describe('a shared prefix evicted from a small GPU pool', () => {
     let ttftB = NaN;
     const seq = (id: string, hashes: string[], then?: () => void): Seq => {
       const sentAt = sim.now;
-      return {
-        id,
-        promptTokens: hashes.length * 16,
-        prefilled: 0,
-        generated: 0,
-        target: 1,
-        hashes,
-        blocks: 0,
-        cachedRefs: [],
-        state: 'waiting',
-        holdOnFinish: false,
-        onFinish: () => {
-          if (id === 'B') ttftB = sim.now - sentAt;
-          if (then) sim.schedule(1, then); // the next request a second later
-        },
-      };
+      return blockSeq(id, hashes, () => {
+        if (id === 'B') ttftB = sim.now - sentAt;
+        if (then) sim.schedule(1, then); // the next request a second later
+      });
     };
     const b = () => engine.submit(seq('B', [...prefix, 'b0']));
     const f = () => engine.submit(seq('F', blocks('f', 298), b));
@@ -140,9 +129,9 @@ describe('a shared prefix evicted from a small GPU pool', () => {
     const onGpu = run(false); // no eviction: B finds the prefix on the GPU
     const missed = run(true);
     const onHost = run(true, 556 * BLOCK_BYTES); // room for A's 257 blocks, F's 298 and B's last one
-    expect(onGpu.engine.prefixHits).toEqual({ promptBlocks: 514, gpu: 256, host: 0, disk: 0 });
-    expect(missed.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 0 });
-    expect(onHost.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 256, disk: 0 });
+    expect(onGpu.engine.prefixHits).toEqual({ promptBlocks: 514, gpu: 256, host: 0, disk: 0, object: 0 });
+    expect(missed.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 0, object: 0 });
+    expect(onHost.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 256, disk: 0, object: 0 });
     // TTFT with the tier = the GPU hit's (16 tokens after 4096 cached) + 10.73741824 ms of onboarding.
     expect(onHost.ttftB - onGpu.ttftB).toBeCloseTo(10.73741824e-3, 12);
     // Recomputing 4112 tokens (~80 ms) costs more than onboarding 256 blocks and computing 16.
@@ -152,7 +141,7 @@ describe('a shared prefix evicted from a small GPU pool', () => {
     // A tier of 298 blocks cannot keep A's blocks past F's 298 (F's stores push all 257 out): B finds nothing, and
     // its own 257 blocks push out 257 of F's.
     const tooSmall = run(true, 298 * BLOCK_BYTES);
-    expect(tooSmall.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 0 });
+    expect(tooSmall.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 0, object: 0 });
     expect(tooSmall.engine.hostTier!.counts.evictedBlocks).toBe(257 + 257);
     expect(tooSmall.ttftB).toBe(missed.ttftB);
   });
@@ -164,7 +153,7 @@ describe('a shared prefix evicted from a small GPU pool', () => {
     const onGpu = run(false);
     const disk: Disk = { bytes: 1000 * BLOCK_BYTES, readBytesPerS: 7e9, writeBytesPerS: 3.5e9, filter: false };
     const onDisk = run(true, 298 * BLOCK_BYTES, disk);
-    expect(onDisk.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 256 });
+    expect(onDisk.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 256, object: 0 });
     expect(onDisk.ttftB - onGpu.ttftB).toBeCloseTo(536_870_912 / 7e9, 9);
     // Written to disk: A's 257, F's 298 and B's b0 (the prefix is there already); read back: B's 256.
     expect(onDisk.engine.diskTier!.counts).toEqual({ storedBlocks: 556, onboardedBlocks: 256, evictedBlocks: 0, droppedStores: 0 });
