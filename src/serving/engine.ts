@@ -149,7 +149,10 @@ export class Engine {
   private readonly reserved = new Bag<Seq>();
   /** Finished prefill sequences keeping their blocks for decode to read (holdOnFinish). */
   private readonly held = new Bag<Seq>();
-  /** Admitted sequences whose prefix is being onboarded from the host tier: their first hashed block and count. */
+  /**
+   * Admitted sequences whose prefix is being onboarded from a tier below the GPU: where the host blocks begin, how many,
+   * and how many disk blocks follow them (object-store blocks, never evicted, need no bookkeeping).
+   */
   private readonly loading = new Map<Seq, { from: number; n: number; diskN: number }>();
   /** Sequences waiting aside for an object-store check (popped from the queue, put back at its front when done). */
   private readonly inSearch = new Set<Seq>();
@@ -196,7 +199,7 @@ export class Engine {
       // The disk is the worker's: a block is all its ranks' shards through the worker's share of the disks.
       const disk = offload.disk;
       if (disk) {
-        const bytes = perRank * cfg.tp;
+        const bytes = this.blockBytes;
         this.diskTier = new HostKvTier({ capacityBlocks: Math.floor(disk.bytes / bytes), storeBlockS: bytes / disk.writeBytesPerS, loadBlockS: bytes / disk.readBytesPerS });
       }
     }
