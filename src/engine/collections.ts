@@ -68,3 +68,65 @@ export class Bag<T extends Bagged> {
     return this.items[Symbol.iterator]();
   }
 }
+
+/** What an LruList needs of its items: links to their neighbours (null at the ends, and while in no list). */
+export interface Linked<T> {
+  prev: T | null;
+  next: T | null;
+}
+
+/**
+ * Items in least-recently-used order, linked through their own `prev` / `next`: O(1) to append, move to the recent end
+ * and remove, with no hashing and no allocation. A Map's delete-then-set does the same in insertion order, but on a
+ * large Map that churn rebuilds its table again and again (the KV pool and the host tier refresh a block on every hit).
+ * Written by hand: js-sdsl's LinkList removes by iterator, an object a node, and finds no node by its item. An item is
+ * in one list at most at a time; the caller knows which.
+ */
+export class LruList<T extends Linked<T>> {
+  private head: T | null = null;
+  private tail: T | null = null;
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The least recently used item, or null. */
+  get oldest(): T | null {
+    return this.head;
+  }
+
+  /** Adds `item` (in no list) at the recent end. */
+  push(item: T): void {
+    item.prev = this.tail;
+    item.next = null;
+    if (this.tail) this.tail.next = item;
+    else this.head = item;
+    this.tail = item;
+    this.count++;
+  }
+
+  /** Takes `item` (in this list) out. */
+  remove(item: T): void {
+    if (item.prev) item.prev.next = item.next;
+    else this.head = item.next;
+    if (item.next) item.next.prev = item.prev;
+    else this.tail = item.prev;
+    item.prev = null;
+    item.next = null;
+    this.count--;
+  }
+
+  /** Moves `item` (in this list) to the recent end. */
+  touch(item: T): void {
+    if (this.tail === item) return;
+    this.remove(item);
+    this.push(item);
+  }
+
+  clear(): void {
+    this.head = null;
+    this.tail = null;
+    this.count = 0;
+  }
+}

@@ -1,3 +1,4 @@
+import { LruList } from '../engine/collections.js';
 import { InvariantError } from '../errors.js';
 import type { GpuSpec } from '../spec/catalog.js';
 import type { BlockHash } from '../spec/experiment.js';
@@ -50,10 +51,14 @@ export function copyDone(start: number, work: number, otherBusyUntil: number, sl
 }
 
 interface HostBlock {
+  hash: BlockHash;
   /** When its store completes: found by a lookup only from then on. */
   readyAt: number;
   /** Loads in progress reading it: not evictable while > 0. */
   pins: number;
+  /** Its neighbours in the tier's LRU order. */
+  prev: HostBlock | null;
+  next: HostBlock | null;
 }
 
 /** What the tier did over a run: blocks written, read back, evicted, and stores dropped for want of room. */
@@ -65,8 +70,10 @@ export interface HostTierCounts {
 }
 
 export class HostKvTier {
-  /** Blocks by hash, in LRU order (oldest first). */
+  /** Blocks by hash. */
   private readonly blocks = new Map<BlockHash, HostBlock>();
+  /** The same blocks, least recently stored or loaded first. */
+  private readonly lru = new LruList<HostBlock>();
   /** When the device-to-host and host-to-device directions of the link are next free. */
   private d2hFreeAt = 0;
   private h2dFreeAt = 0;
@@ -105,8 +112,7 @@ export class HostKvTier {
       const b = this.blocks.get(h);
       if (!b) throw new InvariantError(`onboarding block ${h}, which is not on the host`);
       b.pins++;
-      this.blocks.delete(h);
-      this.blocks.set(h, b);
+      this.lru.touch(b);
     }
     const done = copyDone(Math.max(now, this.h2dFreeAt), n * this.cfg.loadBlockS, this.d2hFreeAt, this.slowdown);
     this.h2dFreeAt = done;
@@ -153,8 +159,7 @@ export class HostKvTier {
       const h = hashes[i]!;
       const b = this.blocks.get(h);
       if (b) {
-        this.blocks.delete(h);
-        this.blocks.set(h, b);
+        this.lru.touch(b);
       } else if (!seen.has(h)) {
         seen.add(h);
         fresh.push(h);
@@ -168,7 +173,11 @@ export class HostKvTier {
     if (n <= 0) return now;
     const done = copyDone(Math.max(now, this.d2hFreeAt), n * this.cfg.storeBlockS, this.h2dFreeAt, this.slowdown);
     this.d2hFreeAt = done;
-    for (let i = 0; i < n; i++) this.blocks.set(fresh[i]!, { readyAt: done, pins: 0 });
+    for (let i = 0; i < n; i++) {
+      const b: HostBlock = { hash: fresh[i]!, readyAt: done, pins: 0, prev: null, next: null };
+      this.blocks.set(b.hash, b);
+      this.lru.push(b);
+    }
     this.counts.storedBlocks += n;
     return done;
   }
@@ -176,11 +185,14 @@ export class HostKvTier {
   /** Evicts up to `want` unprotected blocks, oldest first; returns how many went. */
   private evict(want: number): number {
     let gone = 0;
-    for (const [h, b] of this.blocks) {
-      if (gone >= want) break;
-      if (b.pins > 0) continue;
-      this.blocks.delete(h);
-      gone++;
+    for (let b = this.lru.oldest; b && gone < want; ) {
+      const next = b.next;
+      if (b.pins === 0) {
+        this.lru.remove(b);
+        this.blocks.delete(b.hash);
+        gone++;
+      }
+      b = next;
     }
     this.counts.evictedBlocks += gone;
     return gone;
@@ -189,6 +201,7 @@ export class HostKvTier {
   /** A restarted worker comes back with an empty tier (its process's pinned memory, or the cache files it made). */
   clear(): void {
     this.blocks.clear();
+    this.lru.clear();
     this.d2hFreeAt = 0;
     this.h2dFreeAt = 0;
   }

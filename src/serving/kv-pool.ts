@@ -1,5 +1,14 @@
+import { LruList } from '../engine/collections.js';
 import { InvariantError } from '../errors.js';
 import type { BlockHash } from '../spec/experiment.js';
+
+/** A cached block: its references, and its links in the idle list while it has none. */
+interface CachedBlock {
+  hash: BlockHash;
+  refs: number;
+  prev: CachedBlock | null;
+  next: CachedBlock | null;
+}
 
 /**
  * An engine's KV block pool with vLLM-style prefix caching. Blocks are either owned by a running request, cached
@@ -8,10 +17,18 @@ import type { BlockHash } from '../spec/experiment.js';
  */
 export class KvBlockPool {
   private owned = 0;
-  /** Cached blocks by hash: reference counts. Map order is the LRU order of idle entries (refs 0). */
-  private readonly cached = new Map<BlockHash, number>();
-  private idle = 0;
+  /** Cached blocks by hash. */
+  private readonly cached = new Map<BlockHash, CachedBlock>();
+  /**
+   * The cached blocks nobody references, least recently released first: what allocation evicts, in that order (vLLM's
+   * free block queue). A block joins the recent end when its last reference goes, and leaves when it is taken again.
+   */
+  private readonly idleList = new LruList<CachedBlock>();
   private peakUsed = 0;
+
+  private get idle(): number {
+    return this.idleList.size;
+  }
 
   constructor(readonly total: number) {
     if (!(Number.isInteger(total) && total >= 0)) throw new InvariantError(`KV pool of ${total} blocks`);
@@ -40,15 +57,11 @@ export class KvBlockPool {
   allocate(n: number): boolean {
     if (n > this.available) return false;
     let overflow = this.owned + n + this.cached.size - this.total;
-    if (overflow > 0) {
-      for (const [hash, refs] of this.cached) {
-        if (overflow <= 0) break;
-        if (refs === 0) {
-          this.cached.delete(hash);
-          this.idle--;
-          overflow--;
-        }
-      }
+    while (overflow > 0) {
+      const b = this.idleList.oldest!;
+      this.idleList.remove(b);
+      this.cached.delete(b.hash);
+      overflow--;
     }
     this.owned += n;
     this.peakUsed = Math.max(this.peakUsed, this.used);
@@ -70,19 +83,16 @@ export class KvBlockPool {
   /** Of the first k hashes (which must be cached), those nobody references: evictable until a request takes them. */
   idleAmong(hashes: readonly BlockHash[], k: number): number {
     let n = 0;
-    for (let i = 0; i < k; i++) if (this.cached.get(hashes[i]!) === 0) n++;
+    for (let i = 0; i < k; i++) if (this.cached.get(hashes[i]!)?.refs === 0) n++;
     return n;
   }
 
   /** References the first k hashes (which must be cached), refreshing them in the LRU order. */
   acquire(hashes: readonly BlockHash[], k: number): void {
     for (let i = 0; i < k; i++) {
-      const h = hashes[i]!;
-      const refs = this.cached.get(h);
-      if (refs === undefined) throw new InvariantError(`acquiring uncached block ${h}`);
-      if (refs === 0) this.idle--;
-      this.cached.delete(h);
-      this.cached.set(h, refs + 1);
+      const b = this.cached.get(hashes[i]!);
+      if (b === undefined) throw new InvariantError(`acquiring uncached block ${hashes[i]}`);
+      if (b.refs++ === 0) this.idleList.remove(b);
     }
     this.peakUsed = Math.max(this.peakUsed, this.used);
   }
@@ -96,25 +106,18 @@ export class KvBlockPool {
     for (const h of hashes) {
       if (this.owned <= 0) throw new InvariantError('committing a block nobody owns');
       this.owned--;
-      const refs = this.cached.get(h);
-      if (refs === undefined) {
-        this.cached.set(h, 1);
-      } else {
-        if (refs === 0) this.idle--;
-        this.cached.delete(h);
-        this.cached.set(h, refs + 1);
-      }
+      const b = this.cached.get(h);
+      if (b === undefined) this.cached.set(h, { hash: h, refs: 1, prev: null, next: null });
+      else if (b.refs++ === 0) this.idleList.remove(b);
     }
   }
 
   /** Drops a request's references; blocks nobody references stay cached (evictable) at the recent end. */
   unref(hashes: readonly BlockHash[]): void {
     for (const h of hashes) {
-      const refs = this.cached.get(h);
-      if (refs === undefined || refs <= 0) throw new InvariantError(`unreferencing block ${h} with no reference`);
-      this.cached.delete(h);
-      this.cached.set(h, refs - 1);
-      if (refs - 1 === 0) this.idle++;
+      const b = this.cached.get(h);
+      if (b === undefined || b.refs <= 0) throw new InvariantError(`unreferencing block ${h} with no reference`);
+      if (--b.refs === 0) this.idleList.push(b);
     }
   }
 
@@ -125,10 +128,8 @@ export class KvBlockPool {
 
   /** Forgets every cached block nobody references (a restarted worker comes back with an empty prefix cache). */
   dropIdle(): void {
-    for (const [hash, refs] of this.cached) {
-      if (refs === 0) this.cached.delete(hash);
-    }
-    this.idle = 0;
+    for (let b = this.idleList.oldest; b; b = b.next) this.cached.delete(b.hash);
+    this.idleList.clear();
   }
 
   /** Checks the books: nothing negative, nothing over capacity. O(1): cheap enough to run after every event. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Bag, removeAt, truncate } from '../../src/engine/index.js';
+import { Bag, LruList, removeAt, truncate } from '../../src/engine/index.js';
 
 describe('truncate', () => {
   it('shortens an array to its first n items, and leaves a shorter one alone', () => {
@@ -68,5 +68,43 @@ describe('Bag', () => {
     expect(bag.size).toBe(0);
     expect([a.bagAt, b.bagAt]).toEqual([-1, -1]);
     expect(bag.has(a)).toBe(false);
+  });
+});
+
+describe('LruList', () => {
+  interface Item {
+    name: string;
+    prev: Item | null;
+    next: Item | null;
+  }
+  const item = (name: string): Item => ({ name, prev: null, next: null });
+  const names = (l: LruList<Item>): string[] => {
+    const out: string[] = [];
+    for (let x = l.oldest; x; x = x.next) out.push(x.name);
+    return out;
+  };
+
+  it('keeps items least recently used first: push at the recent end, touch moves there, remove takes out', () => {
+    const l = new LruList<Item>();
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(item) as [Item, Item, Item, Item];
+    for (const x of [a, b, c]) l.push(x);
+    expect(names(l)).toEqual(['a', 'b', 'c']);
+    l.touch(a); // a used again: now the most recent
+    expect(names(l)).toEqual(['b', 'c', 'a']);
+    l.touch(a); // already the most recent: no change
+    l.remove(c); // from the middle
+    expect(names(l)).toEqual(['b', 'a']);
+    expect([c.prev, c.next]).toEqual([null, null]);
+    l.remove(b); // the oldest
+    l.push(d);
+    expect(names(l)).toEqual(['a', 'd']);
+    expect(l.size).toBe(2);
+    expect(l.oldest).toBe(a);
+    l.remove(d); // the most recent
+    l.remove(a);
+    expect(l.size).toBe(0);
+    expect(l.oldest).toBeNull();
+    l.push(c);
+    expect(names(l)).toEqual(['c']);
   });
 });
