@@ -141,6 +141,8 @@ const RESULT_KEYS = {
   prefixCache: null,
   // With deployment.conditionalDisagg only.
   conditionalDisagg: null,
+  // With workload.sessions only: a list by turn number.
+  turns: null,
   // With an autoscale section only: a point without one has none of these.
   autoscale: AUTOSCALE_KEYS,
 } satisfies Record<keyof PointResult, unknown>;

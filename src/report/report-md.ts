@@ -27,6 +27,8 @@ export interface ReportMdInput {
   autoscale?: readonly string[];
   /** The prefix-cache table (hits by tier), when some point's prompts carry block hashes. */
   prefixCache?: readonly string[];
+  /** TTFT by turn of the conversation, with workload.sessions. */
+  turns?: readonly string[];
   /** The notable-events lines as the command prints them. */
   events: readonly string[];
   /** The run's other output files; each PNG in the report's directory (or under it) is embedded. */
@@ -178,6 +180,7 @@ export function reportMd(input: ReportMdInput): string {
     '',
     ...(input.autoscale?.length ? autoscaleLines(input.autoscale) : []),
     ...(input.prefixCache?.length ? prefixCacheLines(input.prefixCache) : []),
+    ...(input.turns?.length ? ['## Turns', '', 'TTFT p50 / p95 ms by turn of the conversation, over the measured turns that completed; summary.json\'s `turns` has every turn, its counts and its mean prompt tokens.', '', '```text', ...input.turns, '```', ''] : []),
     '## Notable events',
     '',
     'Event counts include warm-up requests; the table above counts measured requests only.',

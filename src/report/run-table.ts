@@ -8,7 +8,7 @@ import { pointLabel, shortPath, valueText } from '../experiment/jobs.js';
 import type { ShardInfo } from '../experiment/shard.js';
 import { shownPath } from '../errors.js';
 import type { Band, PointBands } from '../spec/bands.js';
-import type { AutoscaleResult, Experiment, Point, PointResult, PrefixCacheResult } from '../spec/experiment.js';
+import type { AutoscaleResult, Experiment, Point, PointResult, PrefixCacheResult, TurnResult } from '../spec/experiment.js';
 import type { OutputFile } from '../spec/output.js';
 import type { Summary } from '../spec/summary.js';
 import { pointsCsv, POINTS_CSV_FILE } from './points-csv.js';
@@ -73,6 +73,7 @@ export function formatRun(summary: Summary, points: readonly TablePoint[], summa
     ...pointsTable(summary),
     ...titled('autoscaling: GPU-hours of every worker provisioning, serving or draining; SLO attainment = requests within both SLO targets / requests ended', autoscaleTable(summary)),
     ...titled(PREFIX_CACHE_TITLE, prefixCacheTable(summary)),
+    ...titled(TURNS_TITLE, turnsTable(summary)),
     '',
     'notable events: (event counts include warm-up requests; the table counts measured requests only)',
     ...notableEvents(summary, points),
@@ -154,6 +155,7 @@ export function runReportFiles(
     table: pointsTable(summary),
     autoscale: autoscaleTable(summary),
     prefixCache: prefixCacheTable(summary),
+    turns: turnsTable(summary),
     events: notableEvents(summary, points),
     files,
     dir: info.dir,
@@ -200,6 +202,31 @@ export function prefixCacheTable(summary: Summary): string[] {
     ...(cond ? [d === undefined ? '-' : `${d.localPrefills} / ${d.remotePrefills}`] : []),
   ]);
   const numeric = (k: string) => cached.every((r) => typeof r.params[k] === 'number');
+  return table(header, rows, [true, ...keys.map((k) => !numeric(k))]);
+}
+
+/** Turns shown in the table; summary.json's `turns` has every one. */
+const TABLE_TURNS = 8;
+
+const TURNS_TITLE = `TTFT p50 / p95 ms by turn of the conversation, over the measured turns that completed (the first ${TABLE_TURNS}; summary.json's turns has every turn and its counts)`;
+
+/** With workload.sessions: a row per point, TTFT p50 / p95 of each turn number; none without sessions. */
+export function turnsTable(summary: Summary): string[] {
+  const withTurns = summary.points.filter((r): r is PointResult & { turns: TurnResult[] } => r.turns !== undefined);
+  if (withTurns.length === 0) return [];
+  const keys = Object.keys(withTurns[0]!.params);
+  const last = Math.min(TABLE_TURNS, Math.max(0, ...withTurns.flatMap((r) => r.turns.map((t) => t.turn))));
+  const numbers = Array.from({ length: last }, (_, i) => i + 1);
+  const header = ['point', ...keys.map(shortPath), ...numbers.map((n) => `turn ${n}`)];
+  const rows = withTurns.map(({ id, params, turns }) => [
+    id,
+    ...keys.map((k) => valueText(params[k])),
+    ...numbers.map((n) => {
+      const t = turns.find((x) => x.turn === n)?.ttftMs;
+      return t ? `${num(t.p50)} / ${num(t.p95)}` : '-';
+    }),
+  ]);
+  const numeric = (k: string) => withTurns.every((r) => typeof r.params[k] === 'number');
   return table(header, rows, [true, ...keys.map((k) => !numeric(k))]);
 }
 

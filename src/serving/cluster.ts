@@ -25,6 +25,8 @@ import { Router, type NoWorker } from './router.js';
  */
 export interface ServingRequest {
   id: string;
+  /** With workload.sessions: the turn of its conversation, from 1 (per-turn metrics). */
+  turn?: number;
   isl: number;
   osl: number;
   hashes?: BlockHash[];

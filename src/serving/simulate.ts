@@ -3,7 +3,7 @@ import type { Catalog } from '../spec/catalog.js';
 import { getLlm } from '../catalog/index.js';
 import { Simulator } from '../engine/index.js';
 import { FieldError, InvariantError, UserError } from '../errors.js';
-import type { BlockHash, FaultKind, Point, PointResult, PrefixCacheResult, Stats } from '../spec/experiment.js';
+import type { BlockHash, FaultKind, Point, PointResult, PrefixCacheResult, Stats, TurnResult } from '../spec/experiment.js';
 import { checkDeadline, checkHeap } from '../deadline.js';
 import { FaultInjector } from '../faults/injector.js';
 import { EventLog, linkDownLine, linkUpLine } from '../metrics/event-log.js';
@@ -182,6 +182,7 @@ function simulate(point: Point, catalog: Catalog, options: SimulateOptions, sim:
       stale: false,
       onEnd: spec.conversation ? (x) => onTurnEnd(x, spec) : onEnd,
     };
+    if (spec.turn !== undefined) r.turn = spec.turn;
     if (ledger.inFlight() >= MAX_IN_FLIGHT) {
       throw new UserError(
         `more than ${MAX_IN_FLIGHT.toLocaleString('en-US')} requests in flight at t = ${sim.now.toFixed(3)} s: the arrivals outrun what the deployment serves, ` +
@@ -369,6 +370,8 @@ class Metrics {
   private outputTokens = 0;
   private firstSent = Infinity;
   private lastEnd = 0;
+  /** With workload.sessions: the measured turns by their number in the conversation. */
+  private readonly turns = new Map<number, { ttft: LatencyHistogram; completed: number; failed: number; promptTokens: number }>();
 
   sent(r: ServingRequest): void {
     this.total++;
@@ -392,11 +395,18 @@ class Metrics {
       this.kvSeconds += r.kv.finishedAt - r.kv.startedAt;
       this.kvCount++;
     }
+    const turn = r.turn === undefined ? undefined : this.turnOf(r.turn);
     if (r.status === 'failed') {
       this.failed++;
+      if (turn) turn.failed++;
       return;
     }
     this.completed++;
+    if (turn) {
+      turn.completed++;
+      turn.promptTokens += r.isl;
+      if (r.firstTokenAt !== undefined) turn.ttft.record(r.firstTokenAt - r.sentAt);
+    }
     this.outputTokens += r.outputTokens;
     if (r.firstTokenAt !== undefined) this.ttft.record(r.firstTokenAt - r.sentAt);
     if (r.scheduledAt !== undefined) this.queue.record(r.scheduledAt - r.sentAt);
@@ -405,6 +415,25 @@ class Metrics {
     if (r.outputTokens > 1 && r.firstTokenAt !== undefined && r.lastTokenAt !== undefined) {
       this.itl.record((r.lastTokenAt - r.firstTokenAt) / (r.outputTokens - 1));
     }
+  }
+
+  private turnOf(n: number): { ttft: LatencyHistogram; completed: number; failed: number; promptTokens: number } {
+    let t = this.turns.get(n);
+    if (!t) this.turns.set(n, (t = { ttft: new LatencyHistogram(), completed: 0, failed: 0, promptTokens: 0 }));
+    return t;
+  }
+
+  /** The measured turns by number: requests completed and failed, mean prompt tokens and TTFT of the completed. */
+  private turnResults(): TurnResult[] {
+    return [...this.turns.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([turn, t]) => ({
+        turn,
+        completed: t.completed,
+        failed: t.failed,
+        promptTokensMean: t.completed > 0 ? Math.round((t.promptTokens / t.completed) * 1e3) / 1e3 : null,
+        ttftMs: t.ttft.summary(),
+      }));
   }
 
   /** `windowS`: the served window utilisation is measured over (seconds from 0). */
@@ -450,6 +479,7 @@ class Metrics {
       ttftCdfMs: this.ttft.count === 0 ? [] : CDF_PERCENTILES.map((p) => ({ p, ms: round(this.ttft.percentileS(p) * 1000, 3) })),
       expiry: { connector: cluster.profile.id, ...cluster.profile.expiry },
       ...(cluster.engines.some((e) => e.hostTier || e.prefixHits.promptBlocks > 0) ? { prefixCache: prefixCache(cluster) } : {}),
+      ...(point.experiment.workload.sessions ? { turns: this.turnResults() } : {}),
       ...(point.experiment.deployment.mode === 'disaggregated' && point.experiment.deployment.conditionalDisagg
         ? { conditionalDisagg: { localPrefills: cluster.prefills.local, remotePrefills: cluster.prefills.remote } }
         : {}),

@@ -221,6 +221,17 @@ export interface PointResult {
   prefixCache?: PrefixCacheResult;
   /** With deployment.conditionalDisagg: requests (warm-up included) prefilled on their decode worker, and on a prefill worker. */
   conditionalDisagg?: { localPrefills: number; remotePrefills: number };
+  /** With workload.sessions: the measured requests by their turn in the conversation (an extra, not in the contract). */
+  turns?: TurnResult[];
+}
+
+/** One turn number's measured requests: how many completed and failed, their mean prompt tokens, the TTFT of the completed. */
+export interface TurnResult {
+  turn: number;
+  completed: number;
+  failed: number;
+  promptTokensMean: number | null;
+  ttftMs: MaybeStats;
 }
 
 /**

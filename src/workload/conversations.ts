@@ -19,6 +19,8 @@ export interface Conversation {
   contextTokens: number;
   /** Block hashes of the context so far, one per full engine block. */
   readonly hashes: BlockHash[];
+  /** Turns sent so far (the current one included). */
+  turnsSent: number;
 }
 
 /** Block hashes a prompt may need: 2^18, past any model's context at one token a block. */
@@ -83,7 +85,7 @@ export class ConversationSource implements RequestSource {
     const turns = s ? Math.max(1, drawLength({ mean: s.turns.mean, stddev: s.turns.stddev }, this.rng.sessions)) : 1;
     const pp = this.w.prefixPrompts;
     const variant = pp ? (pp.count === 1 ? 0 : Math.floor(this.rng.sessions.next() * pp.count)) : -1;
-    const conv: Conversation = { id: this.conversations++, variant, turnsLeft: turns - 1, contextTokens: this.prefixTokens, hashes: [] };
+    const conv: Conversation = { id: this.conversations++, variant, turnsLeft: turns - 1, contextTokens: this.prefixTokens, hashes: [], turnsSent: 0 };
     const user = drawLength(this.w.isl, this.rng.lengths);
     const osl = drawLength(this.w.osl, this.rng.lengths);
     const fit = fitLengths(this.prefixTokens + user, osl, this.maxContext);
@@ -119,6 +121,7 @@ export class ConversationSource implements RequestSource {
 
   private turn(conv: Conversation, isl: number, osl: number): RequestSpec {
     const index = this.index++;
+    conv.turnsSent++;
     // Full blocks of the prompt and of the answer but its last token.
     const blocks = Math.floor((isl + osl - 1) / this.blockSize);
     const h = conv.hashes;
@@ -135,6 +138,7 @@ export class ConversationSource implements RequestSource {
       warmup: index < this.w.warmup,
       blockHashes: h.length > blocks ? h.slice(0, blocks) : h.slice(),
       conversation: conv,
+      ...(this.w.sessions ? { turn: conv.turnsSent } : {}),
     };
   }
 }

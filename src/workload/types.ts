@@ -22,6 +22,8 @@ export interface RequestSpec {
   blockHashes?: BlockHash[];
   /** The conversation this request is a turn of (workload.sessions or prefixPrompts; src/workload/conversations.ts). */
   conversation?: Conversation;
+  /** With workload.sessions: which turn of its conversation it is, from 1. */
+  turn?: number;
 }
 
 export interface RequestSource {

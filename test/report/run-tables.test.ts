@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatRun, prefixCacheTable, runReportFiles } from '../../src/report/run-table.js';
+import { formatRun, prefixCacheTable, runReportFiles, turnsTable } from '../../src/report/run-table.js';
 import type { AutoscaleResult, Point, PointResult, PrefixCacheResult } from '../../src/spec/experiment.js';
 import { buildSummary, type Summary } from '../../src/spec/summary.js';
 import { fakeResult } from '../experiment/helpers.js';
@@ -45,6 +45,22 @@ function summary(extras: Partial<PointResult>[]): Summary {
 }
 
 const rows = (lines: readonly string[]) => lines.map((l) => l.trim().split(/ {2,}/));
+
+describe('the turns table of run and report.md', () => {
+  const stats = (p50: number, p95: number) => ({ mean: p50, p50, p90: p95, p95, p99: p95, min: p50, max: p95 });
+  it('gives TTFT p50 / p95 by turn number, a dash for a turn a point lacks, nothing without sessions', () => {
+    const turns = [
+      { turn: 1, completed: 2, failed: 0, promptTokensMean: 1700, ttftMs: stats(36, 54) },
+      { turn: 2, completed: 1, failed: 1, promptTokensMean: 2200, ttftMs: stats(46.5, 91.2) },
+    ];
+    expect(rows(turnsTable(summary([{ turns }, { turns: turns.slice(0, 1) }])))).toEqual([
+      ['point', 'workload.rate', 'turn 1', 'turn 2'],
+      ['p000', '1', '36.0 / 54.0', '46.5 / 91.2'],
+      ['p001', '2', '36.0 / 54.0', '-'],
+    ]);
+    expect(turnsTable(summary([{}]))).toEqual([]);
+  });
+});
 
 describe('the prefix-cache table of run and report.md', () => {
   it('gives the shares of prompt blocks by tier, a column per tier some point has', () => {

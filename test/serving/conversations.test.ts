@@ -53,6 +53,20 @@ describe('multi-turn conversations', () => {
     expect(r.prefixCache!.gpuHitBlocks).toBe(3312 + 125 + 3312);
   });
 
+  it('reports the measured requests by turn: counts and mean prompt tokens worked out from the conversation', () => {
+    // The 4 requests of the test above: turns 1 and 2 of two conversations. Turn 1 prompts are 2000 + 50,000 = 52,000
+    // tokens, turn 2 prompts 52,000 + 1,000 + 50,000 = 103,000; each turn number has 2 completed, none failed.
+    const r = run('aggregated', { requests: 4, isl: { mean: 50_000, stddev: 0 }, osl: { mean: 1000, stddev: 0 }, sessions: { turns: { mean: 3, stddev: 0 }, delayS: { mean: 0, stddev: 0 } } });
+    expect(r.turns!.map(({ turn, completed, failed, promptTokensMean }) => ({ turn, completed, failed, promptTokensMean }))).toEqual([
+      { turn: 1, completed: 2, failed: 0, promptTokensMean: 52_000 },
+      { turn: 2, completed: 2, failed: 0, promptTokensMean: 103_000 },
+    ]);
+    // The turns' TTFTs are the run's, split: their means weighted by the counts give the run's mean.
+    expect((r.turns![0]!.ttftMs.mean! * 2 + r.turns![1]!.ttftMs.mean! * 2) / 4).toBeCloseTo(r.ttftMs.mean!, 2);
+    // Without sessions there are no turns to report.
+    expect(run('aggregated', { requests: 2 }).turns).toBeUndefined();
+  });
+
   it('the delay between turns is the think time: e2e stays, the run stretches by it', () => {
     const fast = run('aggregated', threeTurns);
     const slow = run('aggregated', { ...threeTurns, sessions: { turns: { mean: 3, stddev: 0 }, delayS: { mean: 5, stddev: 0 } } });
