@@ -8,6 +8,7 @@ import { isPlainTp, kvBytesPerTokenPerRank, maxCaptureSize, MoeStepCost, resolve
 import type { AllToAllMode, BlockHash, EngineArgs } from '../spec/experiment.js';
 import { hostCopyTiming, HostKvTier } from './host-tier.js';
 import type { ObjectKvStore } from './object-store.js';
+import { FrequencyFilter } from './offload-filter.js';
 import { KvBlockPool } from './kv-pool.js';
 import { SpeculativeDecoder } from './speculative.js';
 
@@ -164,7 +165,11 @@ export class Engine {
   readonly hostTier: HostKvTier | undefined;
   /** The local-disk KV tier below the host tier (kvOffload.disk), if any. */
   readonly diskTier: HostKvTier | undefined;
-  private readonly diskFilter: boolean;
+  /** KVBM's disk offload filter for host blocks on their way to disk (kvOffload.disk.filter), if on. */
+  private readonly diskFilter: FrequencyFilter | undefined;
+  /** Scratch: the blocks a write-through stored on the host, then those of them going on to disk. */
+  private readonly toHost: BlockHash[] = [];
+  private readonly toDisk: BlockHash[] = [];
   /** Full prompt blocks of the sequences admitted with hashes, and where they were found (summary's prefixCache). */
   readonly prefixHits = { promptBlocks: 0, gpu: 0, host: 0, disk: 0, object: 0 };
   /**
@@ -203,7 +208,8 @@ export class Engine {
         this.diskTier = new HostKvTier({ capacityBlocks: Math.floor(disk.bytes / bytes), storeBlockS: bytes / disk.writeBytesPerS, loadBlockS: bytes / disk.readBytesPerS });
       }
     }
-    this.diskFilter = offload?.disk?.filter ?? true;
+    // The filter sits on the host -> disk path; with no host tier (KVBM's bypass mode) blocks go to disk unfiltered.
+    this.diskFilter = offload?.disk && offload.hostBytes > 0 && (offload.disk.filter ?? true) ? new FrequencyFilter() : undefined;
     const ctx = {
       enforceEager: cfg.args.enforceEager ?? false,
       // CUDA graphs are captured per engine core: with DP ranks, each rank's share of the worker's budgets.
@@ -360,6 +366,7 @@ export class Engine {
     this.pool.dropIdle();
     this.hostTier?.clear();
     this.diskTier?.clear();
+    this.diskFilter?.clear();
     this.dead = false;
     this.kick();
   }
@@ -487,8 +494,6 @@ export class Engine {
       const diskDone = onDisk > 0 ? this.diskTier!.load(seq.hashes!, hit + onHost, onDisk, now) : now;
       // Object-store hits are read into host memory, then copied to the GPU as host hits are (G4 -> G2 -> G1).
       const objectDone = onObject > 0 ? this.hostTier!.copyIn(onObject, this.cfg.objectStore!.read(onObject, this.blockBytes, now)) : now;
-      // KVBM's disk offload filter: a host block hit once has reached the frequency (2) that sends it to disk.
-      if (onHost > 0 && this.diskTier && this.diskFilter) this.diskTier.store(seq.hashes!, hit + onHost, now, hit);
       seq.prefilled = (hit + onHost + onDisk + onObject) * args.blockSize;
       seq.state = 'loading';
       this.loading.set(seq, { from: hit, n: onHost, diskN: onDisk });
@@ -615,9 +620,21 @@ export class Engine {
         // Write-through: the prompt's full blocks are computed; copy those the host lacks (beside the next steps).
         if (this.hostTier && s.hashes && s.generated === 0 && this.cfg.args.prefixCaching) {
           const full = Math.min(s.hashes.length, Math.floor(s.promptTokens / this.cfg.args.blockSize));
-          const onHost = this.hostTier.store(s.hashes, full, this.sim.now);
-          // Without the disk filter every block stored on the host goes on to disk.
-          if (this.diskTier && !this.diskFilter) this.diskTier.store(s.hashes, full, this.sim.now);
+          const now = this.sim.now;
+          const { toHost, toDisk } = this;
+          const onHost = this.hostTier.store(s.hashes, full, now, 0, toHost);
+          if (this.diskTier) {
+            if (this.hostTier.cfg.capacityBlocks === 0) {
+              // KVBM's bypass mode (a disk and no host memory): the GPU's blocks go straight to disk.
+              this.diskTier.store(s.hashes, full, now);
+            } else {
+              // The blocks that reached the host go on to disk once there, those the filter lets through.
+              for (const h of toHost) if (!this.diskFilter || this.diskFilter.offer(h, now)) toDisk.push(h);
+              if (toDisk.length > 0) this.diskTier.store(toDisk, toDisk.length, onHost);
+            }
+          }
+          truncate(toHost, 0);
+          truncate(toDisk, 0);
           // And on to the object store, from host memory, once there (the bucket skips the blocks it has).
           this.cfg.objectStore?.store(s.hashes, 0, full, this.cfg.tp, this.blockBytes, onHost);
         }

@@ -147,9 +147,9 @@ export class HostKvTier {
   /**
    * Write-through of a prompt's full blocks hashes[from .. upTo), computed at `now`: those not in the tier are copied
    * there (one copy behind the writes in flight), those already there are refreshed. Returns when the copies are done
-   * (`now` when there were none).
+   * (`now` when there were none); the blocks copied are pushed onto `stored` if given.
    */
-  store(hashes: readonly BlockHash[], upTo: number, now: number, from = 0): number {
+  store(hashes: readonly BlockHash[], upTo: number, now: number, from = 0, stored?: BlockHash[]): number {
     if (this.cfg.capacityBlocks === 0) return now; // no tier (hostBytes 0: its hits reported only)
     const fresh: BlockHash[] = [];
     // A prompt may name one block twice (a trace's repeated hash): copied once. A set, not fresh.includes(): prompts
@@ -177,6 +177,7 @@ export class HostKvTier {
       const b: HostBlock = { hash: fresh[i]!, readyAt: done, pins: 0, prev: null, next: null };
       this.blocks.set(b.hash, b);
       this.lru.push(b);
+      stored?.push(b.hash);
     }
     this.counts.storedBlocks += n;
     return done;

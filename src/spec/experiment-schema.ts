@@ -287,12 +287,12 @@ const engine = z
             filter: bool()
               .default(true)
               .describe(
-                "KVBM's disk offload filter (on unless DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER): a host block goes to disk only once it has been hit (its frequency, 1 when stored and doubled on a hit, reaches 2; the decay is not modelled); false: every block stored on the host is written to disk too.",
+                "KVBM's disk offload filter (on unless DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER; Dynamo v1's FrequencyFilter): each block stored on the host is offered to disk, its count 1 at the first offer and doubled at each later one, and goes there once the count reaches 2, that is, when it reaches the host a second time before its count decays (every 600 s all counts drop by 1; block_manager.rs builds it with threshold 2, 600 s, 1,000,000 entries). false: every block stored on the host goes on to disk (KVBM v2's default G2 -> G3 policy, PR #8826). With no host tier (hostBytes 0) blocks go to disk unfiltered.",
               ),
           })
           .optional()
           .describe(
-            "A local-disk KV tier below the host tier (Dynamo KVBM's G3): blocks copied from host memory to disk, LRU, and a prompt whose blocks after its GPU- and host-cached prefix are on disk reads them disk-to-GPU before it runs (KVBM onboards G3 hits straight to the device). Needs hostBytes > 0 (KVBM's disk-only mode is not modelled). summary.json's prefixCache then adds diskHitBlocks, diskHitRate and the disk tier's counts.",
+            "A local-disk KV tier below the host tier (Dynamo KVBM's G3): blocks copied from host memory to disk once on the host, LRU, and a prompt whose blocks after its GPU- and host-cached prefix are on disk reads them disk-to-GPU before it runs (KVBM onboards G3 hits straight to the device). With hostBytes 0 it is KVBM's bypass mode (DYN_KVBM_DISK_CACHE_GB without DYN_KVBM_CPU_CACHE_GB, PR #3510; GDS_MT in v2, PR #8938): every computed prompt block is written from the GPU straight to disk. summary.json's prefixCache then adds diskHitBlocks, diskHitRate and the disk tier's counts.",
           ),
         object: z
           .strictObject({
@@ -314,9 +314,6 @@ const engine = z
           ),
       })
       .superRefine((o, ctx) => {
-        if (o.disk !== undefined && o.hostBytes === 0) {
-          ctx.addIssue({ code: 'custom', path: ['disk'], message: "needs hostBytes > 0: KVBM writes disk blocks from host memory (its disk-only mode is not modelled)" });
-        }
         if (o.object != null && o.hostBytes === 0) {
           ctx.addIssue({ code: 'custom', path: ['object'], message: 'needs hostBytes > 0: KVBM writes object-store blocks from host memory and reads them back through it' });
         }

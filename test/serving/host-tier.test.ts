@@ -146,6 +146,16 @@ describe('a shared prefix evicted from a small GPU pool', () => {
     expect(tooSmall.ttftB).toBe(missed.ttftB);
   });
 
+  it('with no host memory, KVBM bypass mode writes GPU blocks straight to disk and reads them back from it', () => {
+    // hostBytes 0 and a disk: every computed prompt block is written to disk at once (no host; the filter, on here, sits on the host-to-disk path and so lets every block by); B reads
+    // its 256 prefix blocks back at 7 GB/s, 76.696 ms, as with the host tier above it.
+    const onGpu = run(false);
+    const bypass = run(true, 0, { bytes: 1000 * BLOCK_BYTES, readBytesPerS: 7e9, writeBytesPerS: 3.5e9, filter: true });
+    expect(bypass.engine.prefixHits).toEqual({ promptBlocks: 812, gpu: 0, host: 0, disk: 256, object: 0 });
+    expect(bypass.ttftB - onGpu.ttftB).toBeCloseTo(536_870_912 / 7e9, 9);
+    expect(bypass.engine.hostTier!.counts.storedBlocks).toBe(0);
+  });
+
   it('a disk tier below that small host tier keeps the prefix, read back at the disk bandwidth', () => {
     // Without KVBM's disk filter every block stored on the host goes on to disk (7 GB/s read, 3.5 GB/s write, 1000
     // blocks): A's prefix is still there when B comes, 2 s later (its 257 blocks were written in 257 x 2,097,152 /
@@ -157,10 +167,11 @@ describe('a shared prefix evicted from a small GPU pool', () => {
     expect(onDisk.ttftB - onGpu.ttftB).toBeCloseTo(536_870_912 / 7e9, 9);
     // Written to disk: A's 257, F's 298 and B's b0 (the prefix is there already); read back: B's 256.
     expect(onDisk.engine.diskTier!.counts).toEqual({ storedBlocks: 556, onboardedBlocks: 256, evictedBlocks: 0, droppedStores: 0 });
-    // With the filter (KVBM's default) a block reaches disk only once it was hit on the host: A's never was, so B
-    // finds nothing below the GPU and recomputes, as without a disk.
+    // With the filter (KVBM's default) a block goes on to disk when it reaches the host a second time: A's blocks
+    // reached it once (count 1) and F's pushed them out, so B finds nothing below the GPU and recomputes, as without a
+    // disk; B's write-through then brings the prefix to the host again (count 2): its 256 blocks go to disk, b0 not.
     const filtered = run(true, 298 * BLOCK_BYTES, { ...disk, filter: true });
     expect(filtered.engine.prefixHits.disk).toBe(0);
-    expect(filtered.engine.diskTier!.counts.storedBlocks).toBe(0);
+    expect(filtered.engine.diskTier!.counts.storedBlocks).toBe(256);
   });
 });
