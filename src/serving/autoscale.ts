@@ -1,3 +1,4 @@
+import { ConstantPredictor, KalmanPredictor, type LoadPredictor } from './load-predictor.js';
 import type { Simulator } from '../engine/index.js';
 import { FieldError } from '../errors.js';
 import { gpusOf, groupParallelism } from '../physics/index.js';
@@ -119,6 +120,8 @@ export class Planner {
   /** SLA mode: this interval's arrivals (count, ISL and OSL sums) and completions (TTFT and ITL sums). */
   private readonly seen = { arrived: 0, isl: 0, osl: 0, completed: 0, ttftS: 0, itlS: 0, itlN: 0 };
   private readonly series: AutoscaleResult['series'] = [];
+  /** SLA mode: the load predictors of requests an interval, mean ISL and mean OSL. */
+  private readonly predict: { requests: LoadPredictor; isl: LoadPredictor; osl: LoadPredictor };
 
   constructor(
     private readonly sim: Simulator,
@@ -141,6 +144,8 @@ export class Planner {
       this.peak[role] = d[role].workers;
     }
     this.period = a.intervalS / a.samples;
+    const predictor = (): LoadPredictor => (a.predictor === 'kalman' ? new KalmanPredictor(a.kalman, a.predictorLog1p) : new ConstantPredictor());
+    this.predict = { requests: predictor(), isl: predictor(), osl: predictor() };
     cluster.trackLoad();
   }
 
@@ -242,14 +247,20 @@ export class Planner {
     Object.assign(this.seen, { arrived: 0, isl: 0, osl: 0, completed: 0, ttftS: 0, itlS: 0, itlN: 0 });
     if (o.arrived === 0) return; // nothing to predict from: Dynamo skips the interval
     const I = this.a.intervalS;
-    const isl = o.isl / o.arrived;
-    const osl = o.osl / o.arrived;
+    // What the interval brought, to the predictors; the next interval's load is their forecast.
+    const p = this.predict;
+    p.requests.add(o.arrived);
+    p.isl.add(o.isl / o.arrived);
+    p.osl.add(o.osl / o.arrived);
+    const requests = Math.max(0, p.requests.next());
+    const isl = Math.max(1, p.isl.next());
+    const osl = Math.max(1, p.osl.next());
     const want: Partial<Record<Role, number>> = {};
     const pre = this.slots.find((s) => s.role === 'prefill')!.w.engine;
     const prefillS = pre.prefillSeconds(Math.max(1, Math.round(isl)));
     const prefillCorrection = o.completed > 0 ? o.ttftS / o.completed / prefillS : 1;
     const prefillPerGpu = isl / prefillS / this.gpus.prefill;
-    want.prefill = Math.ceil(((o.arrived * isl) / I) * Math.min(1, prefillCorrection) / prefillPerGpu / this.gpus.prefill);
+    want.prefill = Math.ceil(((requests * isl) / I) * Math.min(1, prefillCorrection) / prefillPerGpu / this.gpus.prefill);
     const dec = this.slots.find((s) => s.role === 'decode')!.w.engine;
     const context = Math.round(isl + osl / 2);
     // The decode batch a worker carried (Little: arrivals a second x seconds decoding each, over the serving workers)
@@ -264,7 +275,7 @@ export class Planner {
     let b = 1;
     for (let hi = Math.min(args.maxNumSeqs, fits); b < hi && dec.decodeStepSeconds(b + 1, context) <= targetS; ) b++;
     const decodePerGpu = b / dec.decodeStepSeconds(b, context) / this.gpus.decode;
-    want.decode = Math.ceil((o.arrived * osl) / I / decodePerGpu / this.gpus.decode);
+    want.decode = Math.ceil((requests * osl) / I / decodePerGpu / this.gpus.decode);
     for (const role of this.roles) {
       if (this.count(role, 'provisioning') > 0) continue; // a scaling still in progress: observe only
       const target = Math.max(this.a.minWorkers, want[role]!);

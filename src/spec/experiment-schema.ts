@@ -673,6 +673,23 @@ const autoscale = z
       })
       .prefault({})
       .describe("The SLO that attainment is counted against: the share of measured requests that completed within both (the easy-mode planner does not read it, as Dynamo's does not)."),
+    predictor: oneOf(['constant', 'kalman'] as const)
+      .default('constant')
+      .describe(
+        "load_predictor of the 'sla' target: how the next interval's requests, ISL and OSL are forecast from those seen. 'constant': the last interval's. 'kalman': Dynamo's KalmanPredictor, a local-linear-trend Kalman filter (level and trend) tuned by `kalman`. Dynamo's own default is 'arima' (pmdarima's auto_arima), which is not modelled, nor is 'prophet'.",
+      ),
+    predictorLog1p: bool()
+      .default(false)
+      .describe("load_predictor_log1p: the kalman predictor works on log(1 + x) of each series and forecasts back through exp(x) - 1 (Dynamo's default false)."),
+    kalman: z
+      .strictObject({
+        qLevel: positive().default(1).describe("kalman_q_level: variance of the level's noise an interval (Dynamo's default 1.0; higher follows level changes faster)."),
+        qTrend: positive().default(0.1).describe("kalman_q_trend: variance of the trend's noise an interval (Dynamo's default 0.1)."),
+        r: positive().default(10).describe("kalman_r: variance of a measurement's noise (Dynamo's default 10.0; lower trusts new measurements more)."),
+        minPoints: wholeIn(1, 1000, 'intervals').default(5).describe("kalman_min_points: intervals seen before the filter forecasts; until then the last value stands in (Dynamo's default 5)."),
+      })
+      .prefault({})
+      .describe("The kalman predictor's settings (Dynamo PlannerConfig's defaults)."),
     seriesS: numberIn(0, LIMITS.seconds.max, LIMITS.seconds.why)
       .default(60)
       .describe('Seconds per point of the time series in summary.json (autoscale.series): a reporting choice, not a planner setting.'),

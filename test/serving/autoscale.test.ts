@@ -9,7 +9,7 @@ const CONTEXT = 100_000;
 const MAX_KV = 10_000;
 
 function spec(over: Partial<AutoscaleSpec> = {}): AutoscaleSpec {
-  return { target: 'latency', intervalS: 5, samples: 10, minWorkers: 1, maxGpuBudget: 8, provisionS: 20, slo: { ttftMs: 500, itlMs: 50 }, seriesS: 1000, ...over };
+  return { target: 'latency', intervalS: 5, samples: 10, minWorkers: 1, maxGpuBudget: 8, provisionS: 20, slo: { ttftMs: 500, itlMs: 50 }, predictor: 'constant', predictorLog1p: false, kalman: { qLevel: 1, qTrend: 0.1, r: 10, minPoints: 5 }, seriesS: 1000, ...over };
 }
 
 function deployment(prefill: { workers: number; tp: number }, decode: { workers: number; tp: number }): Deployment {
