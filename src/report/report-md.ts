@@ -124,39 +124,25 @@ export function chartLinks(files: readonly OutputFile[], dir: string): { path: s
     .map((f) => ({ path: resolve(f.path).slice(root.length + 1), title: chartTitle(f, files) }));
 }
 
-/** The autoscaling section: its table, with what the numbers count. */
-function autoscaleLines(table: readonly string[]): string[] {
-  return [
-    '## Autoscaling',
-    '',
-    'GPU-hours count the GPUs of every worker provisioning, serving or draining, to the horizon or the end of the ' +
-      'workload; SLO attainment is the share of the measured requests that ended which completed within both SLO targets ' +
-      '(met / ended). points.csv and `expect` name them as summary.json does: autoscale.gpuHours, autoscale.sloAttainment, ' +
-      'autoscale.peakWorkers.<role>, ...',
-
-    '',
-    '```text',
-    ...table,
-    '```',
-    '',
-  ];
+/** A section of tables under a heading and a paragraph saying what they count; nothing when the table is empty. */
+function tableSection(heading: string, intro: string, table: readonly string[] | undefined): string[] {
+  return table?.length ? [`## ${heading}`, '', intro, '', '```text', ...table, '```', ''] : [];
 }
 
-/** The prefix-cache section: hits by tier, with what the shares are of. */
-function prefixCacheLines(table: readonly string[]): string[] {
-  return [
-    '## Prefix cache',
-    '',
-    'Full prompt blocks of every admitted request, warm-up included, and the shares found in a GPU prefix cache, loaded ' +
-      'from a tier below it (host memory, disk) or computed. summary.json has the counts behind them (prefixCache) and ' +
-      "each tier's blocks stored, onboarded, evicted and dropped.",
-    '',
-    '```text',
-    ...table,
-    '```',
-    '',
-  ];
-}
+const AUTOSCALE_INTRO =
+  'GPU-hours count the GPUs of every worker provisioning, serving or draining, to the horizon or the end of the ' +
+  'workload; SLO attainment is the share of the measured requests that ended which completed within both SLO targets ' +
+  '(met / ended). points.csv and `expect` name them as summary.json does: autoscale.gpuHours, autoscale.sloAttainment, ' +
+  'autoscale.peakWorkers.<role>, ...';
+
+const PREFIX_CACHE_INTRO =
+  'Full prompt blocks of every admitted request, warm-up included, and the shares found in a GPU prefix cache, loaded ' +
+  'from a tier below it (host memory, disk, object store) or computed. summary.json has the counts behind them ' +
+  "(prefixCache) and each tier's own counts.";
+
+const TURNS_INTRO =
+  "TTFT p50 / p95 ms by turn of the conversation, over the measured turns that completed; summary.json's `turns` has " +
+  'every turn, its counts and its mean prompt tokens.';
 
 /** report.md's exact text. */
 export function reportMd(input: ReportMdInput): string {
@@ -178,9 +164,9 @@ export function reportMd(input: ReportMdInput): string {
     ...input.table,
     '```',
     '',
-    ...(input.autoscale?.length ? autoscaleLines(input.autoscale) : []),
-    ...(input.prefixCache?.length ? prefixCacheLines(input.prefixCache) : []),
-    ...(input.turns?.length ? ['## Turns', '', 'TTFT p50 / p95 ms by turn of the conversation, over the measured turns that completed; summary.json\'s `turns` has every turn, its counts and its mean prompt tokens.', '', '```text', ...input.turns, '```', ''] : []),
+    ...tableSection('Autoscaling', AUTOSCALE_INTRO, input.autoscale),
+    ...tableSection('Prefix cache', PREFIX_CACHE_INTRO, input.prefixCache),
+    ...tableSection('Turns', TURNS_INTRO, input.turns),
     '## Notable events',
     '',
     'Event counts include warm-up requests; the table above counts measured requests only.',
