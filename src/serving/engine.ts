@@ -622,7 +622,8 @@ export class Engine {
           const full = Math.min(s.hashes.length, Math.floor(s.promptTokens / this.cfg.args.blockSize));
           const now = this.sim.now;
           const { toHost, toDisk } = this;
-          const onHost = this.hostTier.store(s.hashes, full, now, 0, toHost);
+          // The blocks that reach the host are listed only for a disk tier to take them on.
+          const onHost = this.hostTier.store(s.hashes, full, now, 0, this.diskTier ? toHost : undefined);
           if (this.diskTier) {
             if (this.hostTier.cfg.capacityBlocks === 0) {
               // KVBM's bypass mode (a disk and no host memory): the GPU's blocks go straight to disk.

@@ -1,3 +1,5 @@
+import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
+import { weightBytesPerGpu } from '../../src/physics/index.js';
 import type { Seq } from '../../src/serving/engine.js';
 import type { Deployment, Experiment, Point, Workload } from '../../src/spec/experiment.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';
@@ -51,3 +53,17 @@ export const blockSeq = (id: string, hashes: string[], onFinish: () => void): Se
   holdOnFinish: false,
   onFinish,
 });
+
+/**
+ * Llama-3.1-8B on one H100 with a GPU pool of exactly 300 blocks: a 16-token block is 16 x 131,072 bytes (32 layers x
+ * 8 KV heads x 128 x 2 (K and V) x 2 bytes a token), and the pool is floor((HBM x 0.9 - weights - reserve) / block
+ * bytes), so a reserve that leaves 300.5 blocks gives 300.
+ */
+export function smallPoolH100() {
+  const catalog = defaultCatalog();
+  const llm = getLlm(catalog, 'llama-3.1-8b-instruct');
+  const gpu = getGpu(catalog, 'h100-sxm');
+  const blockBytes = 16 * 131_072;
+  const reserve = gpu.hbmBytes * 0.9 - weightBytesPerGpu(llm, { tp: 1, dp: 1, ep: 1 }) - 300.5 * blockBytes;
+  return { llm, gpu, blockBytes, reserve };
+}

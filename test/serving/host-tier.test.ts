@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
+import { defaultCatalog, getGpu } from '../../src/catalog/index.js';
 import { Simulator } from '../../src/engine/index.js';
 import { EventLog } from '../../src/metrics/event-log.js';
-import { defaultEfficiency, weightBytesPerGpu } from '../../src/physics/index.js';
+import { defaultEfficiency } from '../../src/physics/index.js';
 import { Engine, type Seq } from '../../src/serving/engine.js';
 import { copyDone, estimateHostCopy, HostKvTier } from '../../src/serving/host-tier.js';
 import type { EngineArgs } from '../../src/spec/experiment.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';
-import { blockSeq } from './helpers.js';
+import { blockSeq, smallPoolH100 } from './helpers.js';
 
 describe('the host tier on its own', () => {
   it('finds a stored block only once its store has crossed the link, one copy at a time a direction', () => {
@@ -94,12 +94,7 @@ describe('the host tier on its own', () => {
  * not pay: a step of 80 tokens costs about what one of 16 does, its fixed overheads dominating.)
  */
 describe('a shared prefix evicted from a small GPU pool', () => {
-  const catalog = defaultCatalog();
-  const llm = getLlm(catalog, 'llama-3.1-8b-instruct');
-  const gpu = getGpu(catalog, 'h100-sxm');
-  const BLOCK_BYTES = 16 * 131_072;
-  // The pool is floor((HBM x 0.9 - weights - reserve) / block bytes): a reserve leaving 300.5 blocks gives 300.
-  const reserve = gpu.hbmBytes * 0.9 - weightBytesPerGpu(llm, { tp: 1, dp: 1, ep: 1 }) - 300.5 * BLOCK_BYTES;
+  const { llm, gpu, blockBytes: BLOCK_BYTES, reserve } = smallPoolH100();
   const blocks = (name: string, n: number) => Array.from({ length: n }, (_, i) => `${name}${i}`);
   const prefix = blocks('p', 256);
 

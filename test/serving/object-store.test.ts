@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { defaultCatalog, getGpu, getLlm } from '../../src/catalog/index.js';
 import { Simulator } from '../../src/engine/index.js';
 import { EventLog } from '../../src/metrics/event-log.js';
-import { defaultEfficiency, weightBytesPerGpu } from '../../src/physics/index.js';
+import { defaultEfficiency } from '../../src/physics/index.js';
 import { Engine, type Seq } from '../../src/serving/engine.js';
 import { ObjectKvStore } from '../../src/serving/object-store.js';
 import type { EngineArgs } from '../../src/spec/experiment.js';
 import { VLLM_ENGINE } from '../helpers/fixtures.js';
-import { blockSeq } from './helpers.js';
+import { blockSeq, smallPoolH100 } from './helpers.js';
 
 describe('the object store on its own', () => {
   // 10 GB/s each way, 5 ms a request, 16 in flight; blocks of 2 MiB.
@@ -51,11 +50,7 @@ describe('the object store on its own', () => {
  * runs the step it would run with the prefix on its GPU. So B's TTFT is that of a GPU hit + 80.42450944 ms.
  */
 describe('a prefix one worker computed, found by another in the shared bucket', () => {
-  const catalog = defaultCatalog();
-  const llm = getLlm(catalog, 'llama-3.1-8b-instruct');
-  const gpu = getGpu(catalog, 'h100-sxm');
-  const BLOCK_BYTES = 16 * 131_072;
-  const reserve = gpu.hbmBytes * 0.9 - weightBytesPerGpu(llm, { tp: 1, dp: 1, ep: 1 }) - 300.5 * BLOCK_BYTES;
+  const { llm, gpu, blockBytes: BLOCK_BYTES, reserve } = smallPoolH100();
   const prefix = Array.from({ length: 256 }, (_, i) => `p${i}`);
   const STORE = { readBytesPerS: 10e9, writeBytesPerS: 10e9, requestLatencyS: 0.001, maxConcurrentRequests: 16 };
 
